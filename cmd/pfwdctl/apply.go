@@ -1,0 +1,84 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/pfwdctl/pfwdctl/render"
+)
+
+func init() { commands = append(commands, newApplyCmd) }
+
+type applyOpts struct {
+	paramFlags
+	dryRun, noReload, force bool
+	sshdConfig              string
+	sshdBin                 string
+}
+
+func newApplyCmd(g *Globals) *cobra.Command {
+	o := &applyOpts{}
+	c := &cobra.Command{
+		Use:   "apply",
+		Short: "Install the drop-ins, prove them with sshd -t, and reload sshd",
+		Long: `apply renders the drop-ins, shows the unified diff, refuses if the main
+config would never read them (no Include) or if nobody could log in by key
+afterwards, writes them atomically, runs sshd -t over the whole configuration
+(restoring the previous files byte-for-byte if sshd rejects it) and reloads
+sshd the way the host runs it. A second run changes nothing.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return applyRun(c, g, o) },
+	}
+	o.register(c)
+	f := c.Flags()
+	f.BoolVar(&o.dryRun, "dry-run", false, "show the diff and stop")
+	f.BoolVar(&o.noReload, "no-reload", false, "install and validate, but do not reload sshd")
+	f.BoolVar(&o.force, "force", false, "skip the lockout guard (only with console access)")
+	f.StringVar(&o.sshdConfig, "sshd-config", render.DefaultSshdConfig, "the main sshd config `PATH` (under --root)")
+	f.StringVar(&o.sshdBin, "sshd", "", "the sshd binary to validate with (default: found in /usr/sbin)")
+	return c
+}
+
+func applyRun(c *cobra.Command, g *Globals, o *applyOpts) error {
+	p, err := o.params()
+	if err != nil {
+		return err
+	}
+	a := render.Applier{Root: g.Root(), Runner: g.Runner, SshdConfig: o.sshdConfig, SshdBin: o.sshdBin, Getenv: g.Getenv}
+	res, err := a.Apply(c.Context(), render.ApplyOptions{Params: p, DryRun: o.dryRun, NoReload: o.noReload, Force: o.force})
+	if res.Files != nil && (err == nil || res.Validated) {
+		if perr := printApply(g, res); perr != nil {
+			return perr
+		}
+	}
+	return err
+}
+
+func printApply(g *Globals, res render.ApplyResult) error {
+	if g.JSON {
+		return g.PrintJSON(res)
+	}
+	st := g.Styles()
+	if !res.Changed {
+		g.Printf("%s already up to date: nothing to change\n", st.OK("✓"))
+		return nil
+	}
+	g.Printf("%s", st.Diff(res.Diff()))
+	if res.DryRun {
+		g.Printf("dry run: nothing written\n")
+		return nil
+	}
+	for _, f := range res.Files {
+		if f.Action != "unchanged" {
+			g.Printf("%s %sd %s\n", st.OK("✓"), f.Action, f.Path)
+		}
+	}
+	g.Printf("%s sshd -t accepts the whole configuration\n", st.OK("✓"))
+	if res.Reload != nil {
+		mark := st.OK("✓")
+		if !res.Reload.Reloaded {
+			mark = st.Warn("!")
+		}
+		g.Printf("%s %s\n", mark, res.Reload.Detail)
+	}
+	return nil
+}

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/pfwdctl/pfwdctl/internal/fail"
+	"github.com/pfwdctl/pfwdctl/internal/hostfs"
+	"github.com/pfwdctl/pfwdctl/internal/run"
+	"github.com/pfwdctl/pfwdctl/internal/ui"
+)
+
+// Set by the linker: -X main.version=... -X main.commit=...
+var (
+	version = "dev"
+	commit  = ""
+)
+
+// IO is a command's streams. No command writes to os.Stdout directly.
+type IO struct {
+	In    io.Reader
+	Out   io.Writer
+	Err   io.Writer
+	IsTTY bool // stdout is a terminal
+	InTTY bool // stdin is a terminal
+}
+
+// Env is everything a command takes from the outside world, injected so
+// each command can be tested without a real terminal or real programs.
+type Env struct {
+	IO     IO
+	Runner run.Runner
+	Getenv func(string) string
+	Now    func() time.Time
+}
+
+// SystemEnv is the real process environment.
+func SystemEnv() *Env {
+	return &Env{
+		IO: IO{In: os.Stdin, Out: os.Stdout, Err: os.Stderr,
+			IsTTY: term.IsTerminal(int(os.Stdout.Fd())),
+			InTTY: term.IsTerminal(int(os.Stdin.Fd()))},
+		Runner: run.Exec{},
+		Getenv: os.Getenv,
+		Now:    time.Now,
+	}
+}
+
+// Globals are the persistent flags plus the env.
+type Globals struct {
+	*Env
+	RootDir string
+	JSON    bool
+	// printed is set once a command wrote its --json result, so an error
+	// after that does not print a second JSON document.
+	printed bool
+}
+
+// Root is the --root prefix.
+func (g *Globals) Root() hostfs.Root { return hostfs.Root(g.RootDir) }
+
+// Styles returns lipgloss styles for stdout: colour only on a terminal
+// without NO_COLOR.
+func (g *Globals) Styles() ui.Styles {
+	return ui.New(g.IO.IsTTY && g.Getenv("NO_COLOR") == "" && g.Getenv("TERM") != "dumb")
+}
+
+// PrintJSON writes v as indented JSON to stdout.
+func (g *Globals) PrintJSON(v any) error {
+	enc := json.NewEncoder(g.IO.Out)
+	enc.SetIndent("", "  ")
+	g.printed = true
+	return enc.Encode(v)
+}
+
+// Printf writes to stdout.
+func (g *Globals) Printf(format string, args ...any) {
+	fmt.Fprintf(g.IO.Out, format, args...)
+}
+
+func versionString() string {
+	c := commit
+	if c == "" {
+		if bi, ok := debug.ReadBuildInfo(); ok {
+			for _, s := range bi.Settings {
+				if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+					c = s.Value[:12]
+				}
+			}
+		}
+	}
+	if c == "" {
+		c = "unknown"
+	}
+	return fmt.Sprintf("%s (commit %s)", version, c)
+}
+
+// NewRootCmd builds the command tree over env.
+func NewRootCmd(g *Globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "pfwdctl",
+		Short: "Harden sshd and keep a port-forward-only account, and prove it",
+		Long: `pfwdctl hardens sshd with two drop-ins, keeps a locked account that can
+only forward to one local service, and proves both with a real SSH client.`,
+		Version:       versionString(),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(g.IO.In)
+	root.SetOut(g.IO.Out)
+	root.SetErr(g.IO.Err)
+	root.SetVersionTemplate("pfwdctl {{.Version}}\n")
+	root.PersistentFlags().StringVar(&g.RootDir, "root", "/", "treat `DIR` as / for every host path read or written (like rpm --root)")
+	root.PersistentFlags().BoolVar(&g.JSON, "json", false, "print a JSON report on stdout instead of text")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &fail.Error{Kind: fail.Usage, Err: err, Hint: "see: " + c.CommandPath() + " --help"}
+	})
+	for _, add := range commands {
+		root.AddCommand(add(g))
+	}
+	return root
+}
+
+// commands is filled by each command file's init, so adding a command
+// touches only its own file.
+var commands []func(*Globals) *cobra.Command
+
+// Main runs pfwdctl with args and returns the exit code.
+func Main(args []string, env *Env) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	g := &Globals{Env: env}
+	root := NewRootCmd(g)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return fail.ExitOK
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintln(env.IO.Err, "pfwdctl: interrupted")
+		return fail.ExitInterrupted
+	}
+	code := fail.Code(err)
+	if isCobraUsage(err) {
+		code = fail.ExitUsage
+	}
+	hint := fail.HintOf(err)
+	if g.JSON && !g.printed {
+		g.PrintJSON(map[string]any{"error": err.Error(), "hint": hint, "exit_code": code})
+	}
+	fmt.Fprintf(env.IO.Err, "pfwdctl: error: %s\n", err)
+	if hint != "" {
+		fmt.Fprintf(env.IO.Err, "pfwdctl: hint: %s\n", hint)
+	}
+	return code
+}
+
+// isCobraUsage spots cobra's own argument errors, which it returns as plain
+// errors (unknown command, wrong number of args).
+func isCobraUsage(err error) bool {
+	var fe *fail.Error
+	if errors.As(err, &fe) {
+		return false
+	}
+	msg := err.Error()
+	return strings.HasPrefix(msg, "unknown command") || strings.Contains(msg, "arg(s)") || strings.HasPrefix(msg, "unknown flag") || strings.HasPrefix(msg, "required flag")
+}
+
+// usageErr is a bad-invocation error with a hint.
+func usageErr(hint, format string, args ...any) error {
+	return fail.New(fail.Usage, hint, format, args...)
+}

@@ -1,0 +1,151 @@
+// Package hostfs maps host paths under a root prefix (like rpm --root) and
+// writes files the one safe way: atomically, durably, with owner and mode set
+// before the new file becomes visible.
+//
+// Every host path pfwdctl reads or writes goes through a Root, so a test or an
+// image build pointed at a temp directory can never touch the real /etc.
+package hostfs
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/renameio/v2"
+)
+
+// Root is the directory that stands for "/" on the host. The zero value and
+// "/" mean the running system.
+type Root string
+
+// Path returns hostPath (an absolute path as seen on the host) under the root.
+func (r Root) Path(hostPath string) string {
+	if !filepath.IsAbs(hostPath) {
+		hostPath = "/" + hostPath
+	}
+	if r.IsHost() {
+		return filepath.Clean(hostPath)
+	}
+	return filepath.Join(string(r), hostPath)
+}
+
+// IsHost reports whether the root is the running system.
+func (r Root) IsHost() bool { return r == "" || filepath.Clean(string(r)) == "/" }
+
+// HostPath turns a path under the root back into the host's view, for
+// messages: "/tmp/x/etc/ssh/sshd_config" -> "/etc/ssh/sshd_config".
+func (r Root) HostPath(p string) string {
+	if r.IsHost() {
+		return p
+	}
+	rel, err := filepath.Rel(string(r), p)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return p
+	}
+	return "/" + rel
+}
+
+// Owner is a numeric owner for a file; -1 keeps the current process's.
+type Owner struct{ UID, GID int }
+
+// RootOwner is root:root.
+var RootOwner = Owner{0, 0}
+
+// WriteFile replaces path atomically: a temp file in the same directory
+// (renameio names it with a leading dot, so an "Include *.conf" never reads
+// it), chown and chmod on the temp file, write, fsync, rename, fsync the
+// directory. A reader or a crash sees either the old file or the new one,
+// never a torn one. renameio neither keeps the owner nor, unless told, the
+// mode, so both are set explicitly here.
+func WriteFile(path string, data []byte, mode fs.FileMode, owner Owner) error {
+	dir := filepath.Dir(path)
+	pf, err := renameio.NewPendingFile(path, renameio.WithTempDir(dir), renameio.WithStaticPermissions(mode))
+	if err != nil {
+		return fmt.Errorf("create temp file next to %s: %w", path, err)
+	}
+	defer pf.Cleanup()
+	if owner.UID >= 0 || owner.GID >= 0 {
+		if err := pf.Chown(owner.UID, owner.GID); err != nil {
+			if !errors.Is(err, fs.ErrPermission) || os.Geteuid() == 0 {
+				return fmt.Errorf("set owner of %s: %w", path, err)
+			}
+			// Unprivileged runs (tests, --root image builds as a user)
+			// cannot give files away; the file keeps the caller's owner.
+		}
+	}
+	if err := pf.Chmod(mode); err != nil {
+		return fmt.Errorf("set mode of %s: %w", path, err)
+	}
+	if _, err := pf.Write(data); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := pf.CloseAtomicallyReplace(); err != nil {
+		return fmt.Errorf("replace %s: %w", path, err)
+	}
+	return SyncDir(dir)
+}
+
+// SyncDir fsyncs a directory so a rename or unlink in it survives a crash.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// Snapshot is a file's state before a change, enough to put it back
+// byte-for-byte: content, mode and owner, or that it did not exist.
+type Snapshot struct {
+	Path   string
+	Exists bool
+	Data   []byte
+	Mode   fs.FileMode
+	Owner  Owner
+}
+
+// Take records path's current state. A symlink is refused: pfwdctl never
+// writes through one.
+func Take(path string) (Snapshot, error) {
+	s := Snapshot{Path: path}
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return s, nil
+	}
+	if err != nil {
+		return s, err
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		return s, fmt.Errorf("%s is a symlink; pfwdctl does not write through symlinks", path)
+	}
+	if !fi.Mode().IsRegular() {
+		return s, fmt.Errorf("%s is not a regular file", path)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return s, err
+	}
+	s.Exists, s.Data, s.Mode = true, data, fi.Mode().Perm()
+	s.Owner = ownerOf(fi)
+	return s, nil
+}
+
+// Restore puts the snapshot back: rewrites the old bytes atomically, or
+// removes a file that did not exist before.
+func (s Snapshot) Restore() error {
+	if !s.Exists {
+		err := os.Remove(s.Path)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return SyncDir(filepath.Dir(s.Path))
+	}
+	return WriteFile(s.Path, s.Data, s.Mode, s.Owner)
+}

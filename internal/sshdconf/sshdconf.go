@@ -1,0 +1,216 @@
+// Package sshdconf reads sshd_config files the way sshd does, far enough to
+// say which file and line a directive came from: comments, "keyword value" or
+// "keyword=value", double quotes, Include globs (relative to /etc/ssh, sorted,
+// recursive) and Match scope. It never writes; what sshd finally uses is
+// always asked of sshd itself (sshd -T), this package only explains it.
+package sshdconf
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/pfwdctl/pfwdctl/internal/hostfs"
+)
+
+// SSHDir is where sshd resolves relative Include paths (sshd_config(5):
+// "Files without absolute paths are assumed to be in /etc/ssh").
+const SSHDir = "/etc/ssh"
+
+// Line is one directive.
+type Line struct {
+	File    string   // host path (without the root prefix)
+	Num     int      // 1-based line number
+	Keyword string   // lower-case, as sshd -T prints it
+	Args    []string // unquoted
+	// Match is the criteria of the Match block the line sits in ("" for
+	// global scope); MatchAt is where that block started.
+	Match   string
+	MatchAt string
+}
+
+// At is "file:line".
+func (l Line) At() string { return fmt.Sprintf("%s:%d", l.File, l.Num) }
+
+// Config is every directive in the order sshd reads it.
+type Config struct {
+	Lines []Line
+}
+
+// Load reads mainPath (a host path) under root and every file it includes.
+func Load(root hostfs.Root, mainPath string) (*Config, error) {
+	c := &Config{}
+	if err := c.load(root, mainPath, "", "", 0); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Config) load(root hostfs.Root, path, match, matchAt string, depth int) error {
+	if depth > 16 {
+		return fmt.Errorf("%s: Include nested too deeply", path)
+	}
+	data, err := os.ReadFile(root.Path(path))
+	if err != nil {
+		return err
+	}
+	lines, err := Parse(data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	for _, l := range lines {
+		l.File = path
+		if l.Keyword == "match" {
+			match = strings.Join(l.Args, " ")
+			if strings.EqualFold(match, "all") {
+				match = ""
+				matchAt = ""
+			} else {
+				matchAt = l.At()
+			}
+			l.Match, l.MatchAt = match, matchAt
+			c.Lines = append(c.Lines, l)
+			continue
+		}
+		l.Match, l.MatchAt = match, matchAt
+		c.Lines = append(c.Lines, l)
+		if l.Keyword == "include" {
+			for _, pat := range l.Args {
+				files, err := Glob(root, pat)
+				if err != nil {
+					return fmt.Errorf("%s: %w", l.At(), err)
+				}
+				for _, f := range files {
+					// sshd restores the Match state after each Include
+					// (OpenSSH 8.2+), so a block left open in a drop-in ends
+					// with that file.
+					if err := c.load(root, f, match, matchAt, depth+1); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// ResolveInclude turns an Include argument into an absolute host pattern.
+func ResolveInclude(pat string) string {
+	if strings.HasPrefix(pat, "~") {
+		return pat // sshd expands ~ for the user; not used for system configs
+	}
+	if !filepath.IsAbs(pat) {
+		return filepath.Join(SSHDir, pat)
+	}
+	return filepath.Clean(pat)
+}
+
+// Glob expands an Include pattern under root, sorted as glob(3) sorts,
+// returning host paths.
+func Glob(root hostfs.Root, pat string) ([]string, error) {
+	hostPat := ResolveInclude(pat)
+	matches, err := filepath.Glob(root.Path(hostPat))
+	if err != nil {
+		return nil, fmt.Errorf("bad Include pattern %q: %w", pat, err)
+	}
+	out := make([]string, 0, len(matches))
+	for _, m := range matches {
+		if fi, err := os.Stat(m); err == nil && fi.Mode().IsRegular() {
+			out = append(out, root.HostPath(m))
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// Parse splits one file's text into directives (File is left empty).
+func Parse(data []byte) ([]Line, error) {
+	var out []Line
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	n := 0
+	for sc.Scan() {
+		n++
+		text := strings.TrimSpace(sc.Text())
+		if text == "" || strings.HasPrefix(text, "#") {
+			continue
+		}
+		kw, rest := splitKeyword(text)
+		args, err := splitArgs(rest)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", n, err)
+		}
+		out = append(out, Line{Num: n, Keyword: strings.ToLower(kw), Args: args})
+	}
+	return out, sc.Err()
+}
+
+func splitKeyword(s string) (string, string) {
+	i := strings.IndexAny(s, " \t=")
+	if i < 0 {
+		return s, ""
+	}
+	kw, rest := s[:i], strings.TrimLeft(s[i:], " \t")
+	rest = strings.TrimPrefix(rest, "=")
+	return kw, strings.TrimLeft(rest, " \t")
+}
+
+func splitArgs(s string) ([]string, error) {
+	var args []string
+	for s = strings.TrimLeft(s, " \t"); s != ""; s = strings.TrimLeft(s, " \t") {
+		if s[0] == '#' {
+			break // a trailing comment
+		}
+		if s[0] == '"' {
+			end := strings.IndexByte(s[1:], '"')
+			if end < 0 {
+				return nil, fmt.Errorf("unterminated quote")
+			}
+			args = append(args, s[1:1+end])
+			s = s[2+end:]
+			continue
+		}
+		end := strings.IndexAny(s, " \t")
+		if end < 0 {
+			end = len(s)
+		}
+		args = append(args, s[:end])
+		s = s[end:]
+	}
+	return args, nil
+}
+
+// IncludesFile reports whether a global-scope Include line in the main file
+// picks up hostPath, and returns that line. Includes inside a Match block do
+// not count: they would only apply to matching connections.
+func IncludesFile(root hostfs.Root, mainPath, hostPath string) (Line, bool, error) {
+	data, err := os.ReadFile(root.Path(mainPath))
+	if err != nil {
+		return Line{}, false, err
+	}
+	lines, err := Parse(data)
+	if err != nil {
+		return Line{}, false, err
+	}
+	inMatch := false
+	for _, l := range lines {
+		l.File = mainPath
+		if l.Keyword == "match" {
+			inMatch = !strings.EqualFold(strings.Join(l.Args, " "), "all")
+			continue
+		}
+		if l.Keyword != "include" || inMatch {
+			continue
+		}
+		for _, pat := range l.Args {
+			if ok, _ := filepath.Match(ResolveInclude(pat), hostPath); ok {
+				return l, true, nil
+			}
+		}
+	}
+	return Line{}, false, nil
+}

@@ -1,0 +1,207 @@
+package render
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	udiff "github.com/aymanbagabas/go-udiff"
+
+	"github.com/pfwdctl/pfwdctl/internal/fail"
+	"github.com/pfwdctl/pfwdctl/internal/hostfs"
+	"github.com/pfwdctl/pfwdctl/internal/run"
+)
+
+// DropInMode is the mode of every drop-in: world-readable like the rest of
+// /etc/ssh, writable by root only.
+const DropInMode fs.FileMode = 0o644
+
+// LockWait is how long a run waits for a concurrent one.
+const LockWait = 30 * time.Second
+
+// Applier installs the drop-ins on a host (or a --root tree).
+type Applier struct {
+	Root       hostfs.Root
+	Runner     run.Runner
+	SshdConfig string // host path; empty: DefaultSshdConfig
+	SshdBin    string // empty: FindSshd
+	Getenv     func(string) string
+	Reloader   *Reloader // nil: a Reloader over Root and Runner
+}
+
+// ApplyOptions are the per-run choices.
+type ApplyOptions struct {
+	Params   Params
+	DryRun   bool
+	NoReload bool
+	Force    bool // skip the lockout guard
+}
+
+// FileChange is one drop-in's fate.
+type FileChange struct {
+	Path   string `json:"path"`   // host path
+	Action string `json:"action"` // create, update, unchanged
+	Diff   string `json:"diff,omitempty"`
+}
+
+// ApplyResult is what apply did.
+type ApplyResult struct {
+	Changed   bool          `json:"changed"`
+	DryRun    bool          `json:"dry_run"`
+	Files     []FileChange  `json:"files"`
+	Validated bool          `json:"validated"`
+	Reload    *ReloadResult `json:"reload,omitempty"`
+}
+
+// Diff is the unified diff of every changed file.
+func (r ApplyResult) Diff() string {
+	var b bytes.Buffer
+	for _, f := range r.Files {
+		b.WriteString(f.Diff)
+	}
+	return b.String()
+}
+
+func (a Applier) config() string {
+	if a.SshdConfig == "" {
+		return DefaultSshdConfig
+	}
+	return a.SshdConfig
+}
+
+func (a Applier) sshd() Sshd {
+	return Sshd{Bin: a.SshdBin, Runner: a.Runner, Root: a.Root, Config: a.config()}
+}
+
+// Plan renders the drop-ins and diffs them against the host without taking
+// the lock or writing anything.
+func (a Applier) Plan(p Params) ([]File, []FileChange, error) {
+	files, err := Render(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := CheckInclude(a.Root, a.config()); err != nil {
+		return nil, nil, err
+	}
+	dir := DropInDir(a.config())
+	var changes []FileChange
+	for _, f := range files {
+		host := filepath.Join(dir, f.Name)
+		snap, err := hostfs.Take(a.Root.Path(host))
+		if err != nil {
+			return nil, nil, fail.Wrap(fail.Failed, err, "remove or replace it with a regular file, then run pfwdctl again", "cannot manage %s", host)
+		}
+		c := FileChange{Path: host, Action: "unchanged"}
+		switch {
+		case !snap.Exists:
+			c.Action = "create"
+		case !bytes.Equal(snap.Data, f.Data):
+			c.Action = "update"
+		case snap.Mode != DropInMode || (os.Geteuid() == 0 && snap.Owner != hostfs.RootOwner):
+			c.Action = "update"
+			c.Diff = fmt.Sprintf("# %s: owner/mode %d:%d %04o -> 0:0 %04o\n", host, snap.Owner.UID, snap.Owner.GID, snap.Mode, DropInMode)
+		}
+		if c.Action != "unchanged" && c.Diff == "" {
+			old := "/dev/null"
+			if snap.Exists {
+				old = host
+			}
+			c.Diff = udiff.Unified(old, host, string(snap.Data), string(f.Data))
+		}
+		changes = append(changes, c)
+	}
+	return files, changes, nil
+}
+
+// Apply plans, guards, writes, validates with sshd -t (rolling back on
+// failure) and reloads.
+func (a Applier) Apply(ctx context.Context, o ApplyOptions) (ApplyResult, error) {
+	res := ApplyResult{DryRun: o.DryRun}
+	if !o.DryRun {
+		unlock, err := a.Root.Lock(LockWait)
+		if err != nil {
+			return res, fail.Wrap(fail.Unavailable, err, "wait for the other run to finish, then try again", "cannot take the lock")
+		}
+		defer unlock()
+	}
+	files, changes, err := a.Plan(o.Params)
+	if err != nil {
+		return res, err
+	}
+	res.Files = changes
+	for _, c := range changes {
+		res.Changed = res.Changed || c.Action != "unchanged"
+	}
+	if !res.Changed || o.DryRun {
+		return res, nil
+	}
+	if !o.Force {
+		g := Guard{Root: a.Root, ForwardUser: o.Params.User, Getenv: a.Getenv}
+		if err := g.Check(); err != nil {
+			return res, err
+		}
+	}
+	if err := a.install(ctx, files, changes); err != nil {
+		return res, err
+	}
+	res.Validated = true
+	if o.NoReload {
+		res.Reload = &ReloadResult{Method: ReloadSkipped, Detail: "not reloaded (--no-reload); the new config takes effect at sshd's next reload or start"}
+		return res, nil
+	}
+	rl := a.Reloader
+	if rl == nil {
+		rl = &Reloader{Root: a.Root, Runner: a.Runner}
+	}
+	rr, err := rl.Reload(ctx)
+	res.Reload = &rr
+	return res, err
+}
+
+// install writes the changed files, runs sshd -t over the whole config and
+// puts every file back byte-for-byte if sshd rejects it. The rollback and
+// the check run even if ctx is cancelled mid-way: an interrupted run must
+// not leave an unchecked config behind.
+func (a Applier) install(ctx context.Context, files []File, changes []FileChange) (err error) {
+	dir := a.Root.Path(DropInDir(a.config()))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fail.Wrap(fail.Failed, err, "", "create %s", DropInDir(a.config()))
+	}
+	var snaps []hostfs.Snapshot
+	rollback := func(cause error) error {
+		var rbErrs []error
+		for i := len(snaps) - 1; i >= 0; i-- {
+			if err := snaps[i].Restore(); err != nil {
+				rbErrs = append(rbErrs, fmt.Errorf("restore %s: %w", a.Root.HostPath(snaps[i].Path), err))
+			}
+		}
+		if len(rbErrs) > 0 {
+			return fail.Wrap(fail.Failed, errors.Join(append([]error{cause}, rbErrs...)...),
+				"restoring the previous files failed: check the files named above by hand before sshd reloads", "rollback incomplete")
+		}
+		return cause
+	}
+	for i, f := range files {
+		if changes[i].Action == "unchanged" {
+			continue
+		}
+		path := filepath.Join(dir, f.Name)
+		snap, err := hostfs.Take(path)
+		if err != nil {
+			return rollback(fail.Wrap(fail.Failed, err, "", "snapshot %s", changes[i].Path))
+		}
+		snaps = append(snaps, snap)
+		if err := hostfs.WriteFile(path, f.Data, DropInMode, hostfs.RootOwner); err != nil {
+			return rollback(fail.Wrap(fail.Failed, err, "", "write %s", changes[i].Path))
+		}
+	}
+	if err := a.sshd().Test(context.WithoutCancel(ctx)); err != nil {
+		return rollback(err)
+	}
+	return nil
+}

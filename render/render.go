@@ -1,0 +1,40 @@
+package render
+
+import (
+	"bytes"
+	"strings"
+	"text/template"
+
+	"github.com/pfwdctl/pfwdctl/templates"
+)
+
+// File is one rendered drop-in.
+type File struct {
+	Name string // base name, e.g. 10-hardening.conf
+	Data []byte
+}
+
+var tmpl = template.Must(template.New("").Option("missingkey=error").ParseFS(templates.FS, "*.tmpl"))
+
+// Render fills in the embedded templates. Params are validated first, so no
+// value can carry a newline or quote into the output.
+func Render(p Params) ([]File, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	data := map[string]string{
+		"User":       p.User,
+		"Nologin":    p.Nologin,
+		"PermitOpen": strings.Join(p.TargetStrings(), " "),
+		"Command":    p.Command(),
+	}
+	var files []File
+	for _, name := range []string{templates.Hardening, templates.Forward} {
+		var b bytes.Buffer
+		if err := tmpl.ExecuteTemplate(&b, name+".tmpl", data); err != nil {
+			return nil, err
+		}
+		files = append(files, File{Name: name, Data: b.Bytes()})
+	}
+	return files, nil
+}
