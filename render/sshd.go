@@ -260,7 +260,7 @@ func CheckInclude(root hostfs.Root, mainConfig string) error {
 		}
 		if !ok {
 			return &fail.Error{Kind: fail.Failed, Err: ErrNoInclude,
-				Msg: fmt.Sprintf("%s does not include %s/*.conf, so sshd would never read pfwdctl's drop-ins", mainConfig, dropDir),
+				Msg:  fmt.Sprintf("%s does not include %s/*.conf, so sshd would never read pfwdctl's drop-ins", mainConfig, dropDir),
 				Hint: fmt.Sprintf("add this line at the top of %s (above any other directive, outside any Match block), then run pfwdctl again:\n    Include %s/*.conf", mainConfig, dropDir)}
 		}
 	}
