@@ -42,6 +42,11 @@ type Reloader struct {
 	Runner run.Runner
 	// Kill sends a signal; nil means syscall.Kill.
 	Kill func(pid int, sig syscall.Signal) error
+	// Where to look; empty means the host's real places. Tests point them
+	// at a temp dir to drive each branch with a real sshd.
+	SystemdDir string   // default /run/systemd/system (present when booted with systemd)
+	InitDir    string   // default /etc/init.d
+	PidFiles   []string // default PidFiles
 }
 
 // PidFiles are where sshd writes its PID on the distributions we know.
@@ -52,7 +57,7 @@ func (r Reloader) Reload(ctx context.Context) (ReloadResult, error) {
 	if !r.Root.IsHost() {
 		return ReloadResult{Method: ReloadNone, Detail: "not reloading: --root names a tree, not the running system"}, nil
 	}
-	if isDir(r.Root.Path("/run/systemd/system")) {
+	if isDir(r.Root.Path(or(r.SystemdDir, "/run/systemd/system"))) {
 		return r.systemd(ctx)
 	}
 	pid, alive := r.livePid()
@@ -60,7 +65,7 @@ func (r Reloader) Reload(ctx context.Context) (ReloadResult, error) {
 		return ReloadResult{Method: ReloadNotFound, Detail: "sshd is not running; it reads the new config when it starts"}, nil
 	}
 	for _, svc := range []string{"ssh", "sshd"} {
-		if fileExists(r.Root.Path("/etc/init.d/" + svc)) {
+		if fileExists(r.Root.Path(or(r.InitDir, "/etc/init.d") + "/" + svc)) {
 			if _, stderr, err := r.Runner.Run(ctx, "service", svc, "reload"); err != nil {
 				return ReloadResult{Method: ReloadSysV}, reloadFailed(run.Line("service", svc, "reload"), stderr, err)
 			}
@@ -109,7 +114,11 @@ func reloadFailed(cmd string, stderr []byte, err error) error {
 }
 
 func (r Reloader) livePid() (int, bool) {
-	for _, f := range PidFiles {
+	files := r.PidFiles
+	if files == nil {
+		files = PidFiles
+	}
+	for _, f := range files {
 		data, err := os.ReadFile(r.Root.Path(f))
 		if err != nil {
 			continue
@@ -134,4 +143,11 @@ func isDir(p string) bool {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }

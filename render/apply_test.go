@@ -1,0 +1,228 @@
+package render_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/pfwdctl/pfwdctl/internal/fail"
+	"github.com/pfwdctl/pfwdctl/internal/hostfs"
+	"github.com/pfwdctl/pfwdctl/internal/run"
+	"github.com/pfwdctl/pfwdctl/internal/testenv"
+	"github.com/pfwdctl/pfwdctl/render"
+	"github.com/pfwdctl/pfwdctl/render/rendertest"
+)
+
+// These tests drive the real sshd (sshd -t and sshd -T) over trees under
+// t.TempDir(); nothing on the host is read or written except the sshd binary.
+
+func applier(t *testing.T, root hostfs.Root) render.Applier {
+	return render.Applier{Root: root, Runner: run.Exec{}, SshdBin: testenv.Sshd(t), Getenv: func(string) string { return "" }}
+}
+
+func apply(t *testing.T, a render.Applier, p render.Params, o render.ApplyOptions) (render.ApplyResult, error) {
+	t.Helper()
+	o.Params = p
+	return a.Apply(context.Background(), o)
+}
+
+func TestApplyThenEffectiveConfig(t *testing.T) {
+	t.Parallel()
+	root := rendertest.New(t, rendertest.Tree{})
+	a := applier(t, root)
+	res, err := apply(t, a, render.DefaultParams(), render.ApplyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Changed || !res.Validated || res.Reload == nil || res.Reload.Method != render.ReloadNone {
+		t.Fatalf("result = %+v", res)
+	}
+	for _, f := range res.Files {
+		fi, err := os.Stat(root.Path(f.Path))
+		if err != nil || fi.Mode().Perm() != 0o644 {
+			t.Fatalf("%s: %v %v", f.Path, fi, err)
+		}
+	}
+	sshd := render.Sshd{Bin: testenv.Sshd(t), Runner: run.Exec{}, Root: root}
+	eff, err := sshd.Effective(context.Background(), "user=pfwd,host=localhost,addr=127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for kw, want := range map[string]string{
+		"permitopen":             "127.0.0.1:8009",
+		"forcecommand":           "/usr/sbin/nologin",
+		"permittty":              "no",
+		"allowtcpforwarding":     "local",
+		"passwordauthentication": "no",
+		"permitrootlogin":        "no",
+		"x11forwarding":          "no", // the drop-in beats Debian's "X11Forwarding yes" below the Include
+		"authenticationmethods":  "publickey",
+	} {
+		if got := strings.Join(eff[kw], ","); got != want {
+			t.Errorf("pfwd: %s = %q, want %q", kw, got, want)
+		}
+	}
+	other, err := sshd.Effective(context.Background(), "user=admin,host=localhost,addr=127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for kw, want := range map[string]string{"allowtcpforwarding": "no", "permittty": "yes", "permitopen": "any"} {
+		if got := strings.Join(other[kw], ","); got != want {
+			t.Errorf("admin: %s = %q, want %q", kw, got, want)
+		}
+	}
+	if got := strings.Join(other["forcecommand"], ","); got != "none" {
+		t.Errorf("admin: forcecommand = %q, want none", got)
+	}
+}
+
+func TestApplyTwiceIsNoOp(t *testing.T) {
+	t.Parallel()
+	root := rendertest.New(t, rendertest.Tree{})
+	a := applier(t, root)
+	if _, err := apply(t, a, render.DefaultParams(), render.ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	before := rendertest.Snapshot(t, root)
+	res, err := apply(t, a, render.DefaultParams(), render.ApplyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Changed || res.Reload != nil {
+		t.Fatalf("second apply changed something: %+v", res)
+	}
+	rendertest.Unchanged(t, root, before)
+}
+
+func TestApplySeveralTargetsAndUser(t *testing.T) {
+	t.Parallel()
+	root := rendertest.New(t, rendertest.Tree{})
+	p, err := render.NewParams("tunnel", []string{"127.0.0.1:8009", "[::1]:9000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := apply(t, applier(t, root), p, render.ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eff, err := render.Sshd{Bin: testenv.Sshd(t), Runner: run.Exec{}, Root: root}.Effective(context.Background(), "user=tunnel,host=localhost,addr=127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(eff["permitopen"], ","); got != "127.0.0.1:8009 [::1]:9000" {
+		t.Errorf("permitopen = %q", got)
+	}
+}
+
+// A drop-in that sorts before ours and breaks sshd -t: apply must write,
+// fail validation, and put every file back byte-for-byte.
+func TestApplyRollsBackWhenSshdRejects(t *testing.T) {
+	t.Parallel()
+	for _, existing := range []bool{false, true} {
+		root := rendertest.New(t, rendertest.Tree{Files: map[string]string{
+			"/etc/ssh/sshd_config.d/05-local.conf": "Bogus yes\n",
+		}})
+		if existing {
+			// An older pfwdctl drop-in with another target: rollback must
+			// restore it, not delete it.
+			os.WriteFile(root.Path("/etc/ssh/sshd_config.d/20-pfwd-only.conf"), []byte("# old\nMatch User pfwd\n PermitOpen 127.0.0.1:1\nMatch all\n"), 0o640)
+		}
+		before := rendertest.Snapshot(t, root)
+		_, err := apply(t, applier(t, root), render.DefaultParams(), render.ApplyOptions{})
+		var se *render.SshdError
+		if !errors.As(err, &se) || !strings.Contains(se.Stderr, "/etc/ssh/sshd_config.d/05-local.conf: line 1: Bad configuration option: Bogus") {
+			t.Fatalf("err = %v, want sshd's own error naming the host path", err)
+		}
+		if fail.Code(err) != fail.ExitFailed {
+			t.Errorf("exit code %d", fail.Code(err))
+		}
+		rendertest.Unchanged(t, root, before)
+	}
+}
+
+func TestApplyRefusesWithoutInclude(t *testing.T) {
+	t.Parallel()
+	for name, cfg := range map[string]string{
+		"no_include":         "PermitRootLogin prohibit-password\n",
+		"include_elsewhere":  "Include /etc/ssh/other.d/*.conf\n",
+		"include_in_match":   "Match User admin\n  Include /etc/ssh/sshd_config.d/*.conf\n",
+		"include_commented":  "#Include /etc/ssh/sshd_config.d/*.conf\n",
+		"include_wrong_glob": "Include /etc/ssh/sshd_config.d/*.cfg\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			root := rendertest.New(t, rendertest.Tree{SshdConfig: []byte(cfg)})
+			before := rendertest.Snapshot(t, root)
+			_, err := apply(t, applier(t, root), render.DefaultParams(), render.ApplyOptions{})
+			if !errors.Is(err, render.ErrNoInclude) {
+				t.Fatalf("err = %v, want ErrNoInclude", err)
+			}
+			if h := fail.HintOf(err); !strings.Contains(h, "Include /etc/ssh/sshd_config.d/*.conf") {
+				t.Errorf("hint %q does not say which line to add", h)
+			}
+			rendertest.Unchanged(t, root, before)
+		})
+	}
+	// Relative Include paths are relative to /etc/ssh, not to the file.
+	root := rendertest.New(t, rendertest.Tree{SshdConfig: []byte("Include sshd_config.d/*.conf\n")})
+	if _, err := apply(t, applier(t, root), render.DefaultParams(), render.ApplyOptions{}); err != nil {
+		t.Fatalf("relative Include: %v", err)
+	}
+}
+
+func TestApplyDryRunWritesNothing(t *testing.T) {
+	t.Parallel()
+	root := rendertest.New(t, rendertest.Tree{})
+	before := rendertest.Snapshot(t, root)
+	res, err := apply(t, applier(t, root), render.DefaultParams(), render.ApplyOptions{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Changed || !strings.Contains(res.Diff(), "+++ /etc/ssh/sshd_config.d/20-pfwd-only.conf") || !strings.Contains(res.Diff(), "+    PermitOpen 127.0.0.1:8009") {
+		t.Fatalf("diff:\n%s", res.Diff())
+	}
+	rendertest.Unchanged(t, root, before)
+}
+
+func TestApplyLockoutGuard(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		tree rendertest.Tree
+		env  map[string]string
+		want string
+	}{
+		"no_keys": {rendertest.Tree{NoAdminKey: true}, nil, "no account other than root has an authorized key"},
+		"only_root": {rendertest.Tree{NoAdminKey: true, Files: map[string]string{"/root/.ssh/authorized_keys": rendertest.AdminKey}},
+			nil, "only root has an authorized key"},
+		"admin_has_forced_command_only": {rendertest.Tree{NoAdminKey: true, Files: map[string]string{
+			"/home/admin/.ssh/authorized_keys": `command="/usr/bin/backup" ` + rendertest.AdminKey}}, nil, "no account other than root"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			root := rendertest.New(t, c.tree)
+			before := rendertest.Snapshot(t, root)
+			a := applier(t, root)
+			_, err := apply(t, a, render.DefaultParams(), render.ApplyOptions{})
+			if err == nil || !strings.Contains(err.Error(), c.want) || fail.HintOf(err) == "" {
+				t.Fatalf("err = %v, want %q with a hint", err, c.want)
+			}
+			rendertest.Unchanged(t, root, before)
+			if _, err := apply(t, a, render.DefaultParams(), render.ApplyOptions{Force: true}); err != nil {
+				t.Fatalf("--force: %v", err)
+			}
+		})
+	}
+}
+
+// The caller's own session is only judged on the running system.
+func TestGuardCallerSession(t *testing.T) {
+	t.Parallel()
+	root := rendertest.New(t, rendertest.Tree{})
+	authFile := t.TempDir() + "/auth"
+	os.WriteFile(authFile, []byte("password\n"), 0o600)
+	env := map[string]string{"SSH_CONNECTION": "10.0.0.2 5555 10.0.0.1 22", "SSH_USER_AUTH": authFile, "SUDO_USER": "admin"}
+	g := render.Guard{Root: root, ForwardUser: "pfwd", Getenv: func(k string) string { return env[k] }}
+	if err := g.Check(); err != nil {
+		t.Fatalf("under --root the caller's session is not this tree's: %v", err)
+	}
+}
