@@ -23,11 +23,11 @@ type Root string
 
 // Path returns hostPath (an absolute path as seen on the host) under the root.
 func (r Root) Path(hostPath string) string {
-	if !filepath.IsAbs(hostPath) {
-		hostPath = "/" + hostPath
-	}
+	// Cleaning "/"+path first drops any leading "..", so no host path can
+	// climb out of the root.
+	hostPath = filepath.Clean("/" + hostPath)
 	if r.IsHost() {
-		return filepath.Clean(hostPath)
+		return hostPath
 	}
 	return filepath.Join(string(r), hostPath)
 }
