@@ -36,8 +36,16 @@ type Tree struct {
 // New builds the tree under t.TempDir() and returns its root.
 func New(t testing.TB, tr Tree) hostfs.Root {
 	t.Helper()
-	dir := t.TempDir()
-	root := hostfs.Root(dir)
+	root := hostfs.Root(t.TempDir())
+	if err := Build(root, tr); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// Build writes the tree under root (for callers without a testing.TB, such
+// as testscript's Setup).
+func Build(root hostfs.Root, tr Tree) error {
 	cfg := tr.SshdConfig
 	if cfg == nil {
 		cfg = StockSshdConfig
@@ -60,16 +68,13 @@ func New(t testing.TB, tr Tree) hostfs.Root {
 	for host, content := range files {
 		p := root.Path(host)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
+			return err
 		}
 		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
+			return err
 		}
 	}
-	if err := os.MkdirAll(root.Path("/etc/ssh/sshd_config.d"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return root
+	return os.MkdirAll(root.Path("/etc/ssh/sshd_config.d"), 0o755)
 }
 
 // Snapshot reads every regular file under root, for byte-for-byte
