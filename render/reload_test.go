@@ -101,7 +101,6 @@ func TestReloadUnderRootDoesNothing(t *testing.T) {
 	s.Done()
 }
 
-
 // startSshd runs a real sshd on loopback with its own pid file and log.
 func startSshd(t *testing.T) (pidFile, logFile string) {
 	t.Helper()
