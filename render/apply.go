@@ -31,7 +31,8 @@ type Applier struct {
 	SshdConfig string // host path; empty: DefaultSshdConfig
 	SshdBin    string // empty: FindSshd
 	Getenv     func(string) string
-	Reloader   *Reloader // nil: a Reloader over Root and Runner
+	Reloader   *Reloader     // nil: a Reloader over Root and Runner
+	LockWait   time.Duration // 0: LockWait
 }
 
 // ApplyOptions are the per-run choices.
@@ -123,7 +124,11 @@ func (a Applier) Plan(p Params) ([]File, []FileChange, error) {
 func (a Applier) Apply(ctx context.Context, o ApplyOptions) (ApplyResult, error) {
 	res := ApplyResult{DryRun: o.DryRun}
 	if !o.DryRun {
-		unlock, err := a.Root.Lock(LockWait)
+		wait := a.LockWait
+		if wait == 0 {
+			wait = LockWait
+		}
+		unlock, err := a.Root.Lock(wait)
 		if err != nil {
 			return res, fail.Wrap(fail.Unavailable, err, "wait for the other run to finish, then try again", "cannot take the lock")
 		}

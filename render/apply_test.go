@@ -3,9 +3,12 @@ package render_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
@@ -224,5 +227,69 @@ func TestGuardCallerSession(t *testing.T) {
 	g := render.Guard{Root: root, ForwardUser: "pfwd", Getenv: func(k string) string { return env[k] }}
 	if err := g.Check(); err != nil {
 		t.Fatalf("under --root the caller's session is not this tree's: %v", err)
+	}
+}
+
+func TestApplyWaitsForTheLock(t *testing.T) {
+	t.Parallel()
+	root := rendertest.New(t, rendertest.Tree{})
+	unlock, err := root.Lock(time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := applier(t, root)
+	a.LockWait = 100 * time.Millisecond
+	before := rendertest.Snapshot(t, root)
+	_, err = apply(t, a, render.DefaultParams(), render.ApplyOptions{})
+	if !errors.Is(err, hostfs.ErrLocked) || fail.Code(err) != fail.ExitUnavailable {
+		t.Fatalf("err = %v, want ErrLocked with exit 3", err)
+	}
+	rendertest.Unchanged(t, root, before)
+	unlock()
+	// Concurrent runs serialise: every one succeeds and the result is one
+	// of them, whole, and valid for sshd.
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			p, _ := render.NewParams("", []string{fmt.Sprintf("127.0.0.1:%d", 8000+i)})
+			_, err := apply(t, applier(t, root), p, render.ApplyOptions{})
+			errs <- err
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := (render.Sshd{Bin: testenv.Sshd(t), Runner: run.Exec{}, Root: root}).Test(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// SSHD-NOTES 1: sshd keeps the first value it reads. Our 10- drop-in beats
+// cloud-init's 50-cloud-init.conf; a 00- drop-in beats us (audit reports it).
+func TestFirstValueWinsAcrossDropIns(t *testing.T) {
+	t.Parallel()
+	root := rendertest.New(t, rendertest.Tree{Files: map[string]string{
+		"/etc/ssh/sshd_config.d/50-cloud-init.conf": "PasswordAuthentication yes\n",
+		"/etc/ssh/sshd_config.d/00-local.conf":      "MaxAuthTries 6\n",
+	}})
+	if _, err := apply(t, applier(t, root), render.DefaultParams(), render.ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eff, err := render.Sshd{Bin: testenv.Sshd(t), Runner: run.Exec{}, Root: root}.Effective(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := eff["passwordauthentication"]; len(got) != 1 || got[0] != "no" {
+		t.Errorf("passwordauthentication = %v: 10-hardening.conf must beat 50-cloud-init.conf", got)
+	}
+	if got := eff["maxauthtries"]; len(got) != 1 || got[0] != "6" {
+		t.Errorf("maxauthtries = %v: a 00- drop-in is read first and wins", got)
 	}
 }
