@@ -119,6 +119,12 @@ func Glob(root hostfs.Root, pat string) ([]string, error) {
 	}
 	out := make([]string, 0, len(matches))
 	for _, m := range matches {
+		// glob(3), which sshd uses, never lets a wildcard match a leading
+		// dot; Go's filepath.Glob does. Without this, renameio's dot-named
+		// temp files would look included.
+		if strings.HasPrefix(filepath.Base(m), ".") && !strings.HasPrefix(filepath.Base(hostPat), ".") {
+			continue
+		}
 		if fi, err := os.Stat(m); err == nil && fi.Mode().IsRegular() {
 			out = append(out, root.HostPath(m))
 		}
