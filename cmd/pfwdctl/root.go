@@ -130,8 +130,16 @@ only forward to one local service, and proves both with a real SSH client.`,
 	for _, add := range commands {
 		root.AddCommand(add(g))
 	}
+	for _, hook := range treeHooks {
+		hook(root, g)
+	}
 	return root
 }
+
+// treeHooks run once every command is in the tree, for a file that extends
+// commands it does not own (completion.go registers completions for every
+// --user flag) without editing their files.
+var treeHooks []func(root *cobra.Command, g *Globals)
 
 // commands is filled by each command file's init, so adding a command
 // touches only its own file.

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pfwdctl/pfwdctl/render"
+)
+
+func init() {
+	commands = append(commands, newCompletionCmd)
+	treeHooks = append(treeHooks, registerCompletions)
+}
+
+// newCompletionCmd replaces cobra's default completion command (cobra adds
+// its own only when none is there) to offer exactly the shells we test and
+// to say where Debian's shells look for the scripts.
+func newCompletionCmd(g *Globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "completion bash|zsh|fish",
+		Short: "Print the shell completion script for bash, zsh or fish",
+		Long: `completion prints a script that teaches your shell pfwdctl's commands and
+flags, plus live values: --user completes the forward-only accounts of the
+host (or of --root), and revoke completes the account's key names and
+fingerprints. The .deb package installs the scripts already.
+
+  bash:  pfwdctl completion bash > /etc/bash_completion.d/pfwdctl
+         (or, for one user: source <(pfwdctl completion bash) in ~/.bashrc)
+  zsh:   pfwdctl completion zsh > "${fpath[1]}/_pfwdctl"
+  fish:  pfwdctl completion fish > ~/.config/fish/completions/pfwdctl.fish`,
+		Args:                  cobra.ExactArgs(1),
+		ValidArgs:             []string{"bash", "zsh", "fish"},
+		DisableFlagsInUseLine: true,
+		RunE: func(c *cobra.Command, args []string) error {
+			root, out := c.Root(), g.IO.Out
+			switch args[0] {
+			case "bash":
+				return root.GenBashCompletionV2(out, true)
+			case "zsh":
+				return root.GenZshCompletion(out)
+			case "fish":
+				return root.GenFishCompletion(out, true)
+			}
+			return usageErr("pfwdctl completion bash (or zsh, fish)", "unknown shell %q", args[0])
+		},
+	}
+}
+
+// registerCompletions gives every --user flag in the tree the accounts of
+// --root as completions. It runs after the tree is built (a treeHook), so
+// a command file only has to name its flag --user.
+func registerCompletions(root *cobra.Command, g *Globals) {
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.LocalNonPersistentFlags().Lookup("user") != nil {
+			if _, ok := c.GetFlagCompletionFunc("user"); !ok {
+				_ = c.RegisterFlagCompletionFunc("user", func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
+					return completeAccounts(g), cobra.ShellCompDirectiveNoFileComp
+				})
+			}
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+}
+
+// completeAccounts lists the accounts that look forward-only: a shell that
+// refuses logins and a regular UID, a home under /home or an
+// authorized_keys file (an account made by useradd --system has a low UID,
+// while daemons' accounts have neither keys nor a home under /home). When there is
+// none yet (before user create), it offers every regular account and the
+// default name. Errors are swallowed: a completion must never print one.
+func completeAccounts(g *Globals) []cobra.Completion {
+	accts, err := render.ReadPasswd(g.Root())
+	if err != nil {
+		return nil
+	}
+	var fwd, regular []cobra.Completion
+	for _, a := range accts {
+		if a.UID == 0 {
+			continue
+		}
+		isRegular := a.UID >= 1000 && a.UID < 60000
+		if render.NoLoginShell(a.Shell) && (isRegular || strings.HasPrefix(a.Home, "/home/") || hasKeys(g, a.Home)) {
+			fwd = append(fwd, cobra.CompletionWithDesc(a.Name, fmt.Sprintf("no shell, uid %d", a.UID)))
+		} else if isRegular {
+			regular = append(regular, cobra.CompletionWithDesc(a.Name, fmt.Sprintf("%s, uid %d", filepath.Base(a.Shell), a.UID)))
+		}
+	}
+	if len(fwd) > 0 {
+		return fwd
+	}
+	out := append([]cobra.Completion{cobra.CompletionWithDesc(render.DefaultUser, "the default account")}, regular...)
+	sort.Strings(out[1:])
+	return out
+}
+
+func hasKeys(g *Globals, home string) bool {
+	if home == "" || home == "/" {
+		return false
+	}
+	_, err := os.Stat(g.Root().Path(filepath.Join(home, ".ssh/authorized_keys")))
+	return err == nil
+}
