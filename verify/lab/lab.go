@@ -1,0 +1,614 @@
+// Package lab starts a throwaway OpenSSH sshd for tests and for `pfwdctl
+// lab`, the way net/http/httptest starts an HTTP server: on 127.0.0.1 and a
+// free high port, with a configuration built from the real rendered drop-ins
+// (the main config Includes a drop-in directory, so the files are read by
+// sshd exactly as on a host), a fresh host key, its own authorized_keys, pid
+// file and log.
+//
+// It works as root and unprivileged. sshd run by an ordinary user can only
+// authenticate that user, so unprivileged the lab restricts the running user.
+// As root, sshd runs as root (with its normal privilege separation) and the
+// lab restricts an existing unprivileged account, `nobody` by default, whose
+// sessions then run as that account.
+//
+// The lab never creates an account, never touches the host's sshd or
+// /etc/ssh, and writes nothing outside its own temp directory. Every lab
+// config also carries `AllowUsers <the lab account>`, so even a deliberately
+// broken drop-in can never let another account (root) in.
+package lab
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/pfwdctl/pfwdctl/internal/fail"
+	"github.com/pfwdctl/pfwdctl/render"
+)
+
+// Options shape the lab. The zero value is the seed guide's setup for the
+// lab account: both drop-ins as rendered, the client key installed with the
+// standard restrict prefix.
+type Options struct {
+	// Sshd is the sshd binary; empty: render.FindSshd.
+	Sshd string
+	// User is the account to restrict and authenticate. Empty: the running
+	// user when unprivileged, "nobody" as root. Unprivileged, only the
+	// running user works (sshd cannot switch users).
+	User string
+	// Targets the account may forward to; empty: render.DefaultTarget.
+	Targets []render.Target
+	// Nologin is the ForceCommand; empty: render.DefaultNologin.
+	Nologin string
+
+	// DropIns, when non-nil, replaces the rendered drop-ins (an empty,
+	// non-nil slice means none at all).
+	DropIns []render.File
+	// Edit, when set, may change the drop-ins (rendered or given) before
+	// they are written: see WithoutLine and ReplaceLine.
+	Edit func([]render.File) []render.File
+	// Global lines go into the main config above the Include, where they
+	// beat every drop-in (sshd uses the first value it reads).
+	Global []string
+	// After lines go below the Include and the lab's own settings, like the
+	// defaults in a distribution's main file.
+	After []string
+
+	// AuthorizedKeys, when non-nil, is the whole authorized_keys content.
+	// Nil: the lab's client key with KeyOptions (or bare, see BareKey).
+	AuthorizedKeys []byte
+	// KeyOptions is the prefix for the client key; empty: StandardKeyOptions.
+	KeyOptions string
+	// BareKey installs the client key without any prefix.
+	BareKey bool
+	// AuthorizedKeysFile overrides the lab's own file, e.g.
+	// ".ssh/authorized_keys" to use the account's real one (root only).
+	AuthorizedKeysFile string
+	// StrictModes turns sshd's ownership checks back on (off by default:
+	// the lab's files live under /tmp).
+	StrictModes bool
+	// UsePAM turns PAM on (root only; sshd refuses PAM unprivileged).
+	UsePAM bool
+
+	// TempDir is where the lab makes its directory; empty: os.TempDir().
+	TempDir string
+	// Log, when set, also receives sshd's log (sshd -e).
+	Log io.Writer
+	// StartTimeout bounds the wait for sshd's banner; 0: 10s.
+	StartTimeout time.Duration
+}
+
+// Server is a running lab sshd.
+type Server struct {
+	// Addr is "127.0.0.1:port".
+	Addr string
+	Port int
+	// User is the account the lab restricts and the client logs in as.
+	User string
+	// Targets are the forward targets the drop-ins were rendered for.
+	Targets []render.Target
+	// HostKey is the server's public host key.
+	HostKey ssh.PublicKey
+	// ClientKey is the lab's throwaway client key; ClientKeyFile holds its
+	// private half in OpenSSH format (mode 0600), for the ssh client.
+	ClientKey     ssh.Signer
+	ClientKeyFile string
+	// KnownHostsFile lists HostKey for Addr, for knownhosts and ssh -o
+	// UserKnownHostsFile.
+	KnownHostsFile string
+	// Dir is the lab's temp directory; ConfigFile the main sshd_config;
+	// DropInDir the directory it Includes; AuthorizedKeysFile the keys file.
+	Dir, ConfigFile, DropInDir, AuthorizedKeysFile string
+	// DropIns are the files written to DropInDir.
+	DropIns []render.File
+
+	cmd     *exec.Cmd
+	log     *lockedBuffer
+	done    chan struct{}
+	waitErr error
+	closeMu sync.Once
+}
+
+// DefaultUser is the account the lab restricts: the running user, or
+// nobody as root.
+func DefaultUser() (string, error) {
+	if os.Geteuid() == 0 {
+		return "nobody", nil
+	}
+	u, err := user.Current()
+	if err != nil {
+		return "", fail.Wrap(fail.Unavailable, err, "", "find the running user")
+	}
+	return u.Username, nil
+}
+
+// StandardKeyOptions is the seed guide's authorized_keys prefix for
+// targets: restrict turns everything off, port-forwarding turns TCP
+// forwarding back on, one permitopen per target caps it.
+func StandardKeyOptions(targets []render.Target) string {
+	var b strings.Builder
+	b.WriteString("restrict,port-forwarding")
+	for _, t := range targets {
+		fmt.Fprintf(&b, ",permitopen=%q", t.String())
+	}
+	return b.String()
+}
+
+// KeyLine is one authorized_keys line: options (may be empty), key, comment.
+func KeyLine(options string, key ssh.PublicKey, comment string) string {
+	line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(key)))
+	if options != "" {
+		line = options + " " + line
+	}
+	if comment != "" {
+		line += " " + comment
+	}
+	return line + "\n"
+}
+
+// Start starts a lab sshd and waits until it answers with its banner. The
+// caller must Close it. ctx bounds only the start.
+func Start(ctx context.Context, o Options) (*Server, error) {
+	bin := o.Sshd
+	if bin == "" {
+		var err error
+		if bin, err = render.FindSshd(); err != nil {
+			return nil, err
+		}
+	}
+	if !filepath.IsAbs(bin) {
+		// sshd re-executes itself and insists on an absolute path.
+		p, err := exec.LookPath(bin)
+		if err != nil {
+			return nil, fail.Wrap(fail.Unavailable, err, "install openssh-server", "find sshd")
+		}
+		if bin, err = filepath.Abs(p); err != nil {
+			return nil, err
+		}
+	}
+	root := os.Geteuid() == 0
+	if root {
+		if _, err := os.Stat("/run/sshd"); err != nil {
+			return nil, fail.New(fail.Unavailable, "create it as the ssh service does: install -d -m 0755 /run/sshd",
+				"sshd as root needs its privilege separation directory /run/sshd")
+		}
+	} else if o.UsePAM {
+		return nil, fail.New(fail.Usage, "run as root or leave UsePAM off", "sshd cannot use PAM unprivileged")
+	}
+	userName := o.User
+	if userName == "" {
+		var err error
+		if userName, err = DefaultUser(); err != nil {
+			return nil, err
+		}
+	}
+	if err := render.ValidateUser(userName); err != nil {
+		return nil, err
+	}
+	if !root {
+		if cur, err := user.Current(); err == nil && cur.Username != userName {
+			return nil, fail.New(fail.Usage, "run the lab as root, or leave the lab user empty",
+				"unprivileged, sshd can only authenticate the running user %s, not %s", cur.Username, userName)
+		}
+	}
+	targets := o.Targets
+	if len(targets) == 0 {
+		t, _ := render.ParseTarget(render.DefaultTarget)
+		targets = []render.Target{t}
+	}
+	p := render.Params{User: userName, Targets: targets, Nologin: o.Nologin}
+	if p.Nologin == "" {
+		p.Nologin = render.DefaultNologin
+	}
+	dropIns := o.DropIns
+	if dropIns == nil {
+		var err error
+		if dropIns, err = render.Render(p); err != nil {
+			return nil, err
+		}
+	}
+	if o.Edit != nil {
+		dropIns = o.Edit(cloneFiles(dropIns))
+	}
+
+	dir, err := makeDir(o.TempDir, root)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{User: userName, Targets: targets, Dir: dir, DropIns: dropIns, log: &lockedBuffer{}}
+	ok := false
+	defer func() {
+		if !ok {
+			os.RemoveAll(dir)
+		}
+	}()
+	if err := s.writeFiles(o); err != nil {
+		return nil, err
+	}
+	timeout := o.StartTimeout
+	if timeout == 0 {
+		timeout = 10 * time.Second
+	}
+	// A free port can be taken between our probe and sshd's bind: retry.
+	for attempt := 0; ; attempt++ {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		s.Port = port
+		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		if err := s.writeConfig(o, bin); err != nil {
+			return nil, err
+		}
+		err = s.run(ctx, bin, o.Log, timeout)
+		if err == nil {
+			break
+		}
+		if attempt < 4 && strings.Contains(s.Logs(), "Address already in use") {
+			s.log.Reset()
+			continue
+		}
+		return nil, err
+	}
+	if err := s.writeKnownHosts(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	ok = true
+	return s, nil
+}
+
+// makeDir makes the lab directory. As root, sshd reads authorized_keys as
+// the lab account, so the directory and every parent must be traversable
+// by others; when TMPDIR is private (testscript's is), /tmp is used.
+func makeDir(parent string, root bool) (string, error) {
+	if parent == "" {
+		parent = os.TempDir()
+	}
+	if root && !traversable(parent) {
+		parent = "/tmp"
+	}
+	dir, err := os.MkdirTemp(parent, "pfwdctl-lab-")
+	if err != nil {
+		return "", fail.Wrap(fail.Unavailable, err, "", "make the lab directory")
+	}
+	dir, _ = filepath.EvalSymlinks(dir)
+	mode := os.FileMode(0o700)
+	if root {
+		mode = 0o755
+	}
+	if err := os.Chmod(dir, mode); err != nil {
+		os.RemoveAll(dir)
+		return "", err
+	}
+	return dir, nil
+}
+
+func traversable(dir string) bool {
+	d, err := filepath.Abs(dir)
+	if err != nil {
+		return false
+	}
+	if d2, err := filepath.EvalSymlinks(d); err == nil {
+		d = d2
+	}
+	for {
+		fi, err := os.Stat(d)
+		if err != nil || fi.Mode().Perm()&0o001 == 0 {
+			return false
+		}
+		up := filepath.Dir(d)
+		if up == d {
+			return true
+		}
+		d = up
+	}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fail.Wrap(fail.Unavailable, err, "", "find a free port on 127.0.0.1")
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func (s *Server) writeFiles(o Options) error {
+	s.DropInDir = filepath.Join(s.Dir, "sshd_config.d")
+	if err := os.Mkdir(s.DropInDir, 0o755); err != nil {
+		return err
+	}
+	for _, f := range s.DropIns {
+		if f.Name != filepath.Base(f.Name) || f.Name == "" {
+			return fail.New(fail.Usage, "", "drop-in name %q is not a plain file name", f.Name)
+		}
+		if err := os.WriteFile(filepath.Join(s.DropInDir, f.Name), f.Data, 0o644); err != nil {
+			return err
+		}
+	}
+
+	_, hostPriv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	hostPEM, err := ssh.MarshalPrivateKey(hostPriv, "pfwdctl-lab-host")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(s.Dir, "ssh_host_ed25519_key"), pem.EncodeToMemory(hostPEM), 0o600); err != nil {
+		return err
+	}
+	hostSigner, err := ssh.NewSignerFromKey(hostPriv)
+	if err != nil {
+		return err
+	}
+	s.HostKey = hostSigner.PublicKey()
+
+	_, clientPriv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	if s.ClientKey, err = ssh.NewSignerFromKey(clientPriv); err != nil {
+		return err
+	}
+	clientPEM, err := ssh.MarshalPrivateKey(clientPriv, "pfwdctl-lab-client")
+	if err != nil {
+		return err
+	}
+	s.ClientKeyFile = filepath.Join(s.Dir, "client_ed25519")
+	if err := os.WriteFile(s.ClientKeyFile, pem.EncodeToMemory(clientPEM), 0o600); err != nil {
+		return err
+	}
+	if err := os.WriteFile(s.ClientKeyFile+".pub", ssh.MarshalAuthorizedKey(s.ClientKey.PublicKey()), 0o644); err != nil {
+		return err
+	}
+
+	s.AuthorizedKeysFile = filepath.Join(s.Dir, "authorized_keys")
+	keys := o.AuthorizedKeys
+	if keys == nil {
+		opts := o.KeyOptions
+		if opts == "" {
+			opts = StandardKeyOptions(s.Targets)
+		}
+		if o.BareKey {
+			opts = ""
+		}
+		keys = []byte(KeyLine(opts, s.ClientKey.PublicKey(), "pfwdctl-lab"))
+	}
+	return s.SetAuthorizedKeys(keys)
+}
+
+// SetAuthorizedKeys replaces the lab's authorized_keys. sshd reads it on
+// every login, so no restart is needed.
+func (s *Server) SetAuthorizedKeys(data []byte) error {
+	tmp := s.AuthorizedKeysFile + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	// WriteFile keeps an existing file's mode and the umask may have
+	// narrowed it: as root, the lab account must be able to read it.
+	if err := os.Chmod(tmp, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, s.AuthorizedKeysFile)
+}
+
+func (s *Server) writeConfig(o Options, bin string) error {
+	yesno := func(b bool) string {
+		if b {
+			return "yes"
+		}
+		return "no"
+	}
+	akf := s.AuthorizedKeysFile
+	if o.AuthorizedKeysFile != "" {
+		akf = o.AuthorizedKeysFile
+	}
+	var b strings.Builder
+	b.WriteString("# pfwdctl lab: a throwaway sshd on 127.0.0.1; it reads nothing from /etc/ssh\n")
+	for _, l := range o.Global {
+		b.WriteString(l + "\n")
+	}
+	fmt.Fprintf(&b, "Include %s/*.conf\n", s.DropInDir)
+	b.WriteString("# The lab's own plumbing (below the Include, so a drop-in that sets one of\n# these wins, as on a host).\n")
+	fmt.Fprintf(&b, "ListenAddress %s\n", s.Addr)
+	fmt.Fprintf(&b, "HostKey %s\n", filepath.Join(s.Dir, "ssh_host_ed25519_key"))
+	fmt.Fprintf(&b, "PidFile %s\n", filepath.Join(s.Dir, "sshd.pid"))
+	fmt.Fprintf(&b, "AuthorizedKeysFile %s\n", akf)
+	fmt.Fprintf(&b, "StrictModes %s\n", yesno(o.StrictModes))
+	fmt.Fprintf(&b, "UsePAM %s\n", yesno(o.UsePAM))
+	b.WriteString("# Only the lab account, whatever a broken drop-in says.\n")
+	fmt.Fprintf(&b, "AllowUsers %s\n", s.User)
+	b.WriteString("PrintMotd no\n")
+	// Debian's main file runs the external sftp-server (through the
+	// account's shell); keep that, so the lab behaves like a host.
+	sftp := "/usr/lib/openssh/sftp-server"
+	if _, err := os.Stat(sftp); err != nil {
+		sftp = "internal-sftp"
+	}
+	fmt.Fprintf(&b, "Subsystem sftp %s\n", sftp)
+	for _, l := range o.After {
+		b.WriteString(l + "\n")
+	}
+	s.ConfigFile = filepath.Join(s.Dir, "sshd_config")
+	return os.WriteFile(s.ConfigFile, []byte(b.String()), 0o644)
+}
+
+func (s *Server) writeKnownHosts() error {
+	s.KnownHostsFile = filepath.Join(s.Dir, "known_hosts")
+	line := knownhosts.Line([]string{knownhosts.Normalize(s.Addr)}, s.HostKey) + "\n"
+	return os.WriteFile(s.KnownHostsFile, []byte(line), 0o644)
+}
+
+func (s *Server) run(ctx context.Context, bin string, extraLog io.Writer, timeout time.Duration) error {
+	// -D: stay in the foreground (we own the process); -e: log to stderr.
+	cmd := exec.Command(bin, "-D", "-e", "-f", s.ConfigFile)
+	var w io.Writer = s.log
+	if extraLog != nil {
+		w = io.MultiWriter(s.log, extraLog)
+	}
+	cmd.Stdout, cmd.Stderr = w, w
+	// Its own process group, and killed with us if we die first.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+	if err := cmd.Start(); err != nil {
+		return fail.Wrap(fail.Unavailable, err, "", "start %s", bin)
+	}
+	s.cmd = cmd
+	s.done = make(chan struct{})
+	go func() {
+		s.waitErr = cmd.Wait()
+		close(s.done)
+	}()
+	deadline := time.Now().Add(timeout)
+	for {
+		if err := s.banner(); err == nil {
+			return nil
+		}
+		select {
+		case <-s.done:
+			return fail.New(fail.Unavailable, "see sshd's words above; check the drop-ins with sshd -t",
+				"lab sshd exited at start (%v):\n%s", s.waitErr, strings.TrimSpace(s.Logs()))
+		case <-ctx.Done():
+			s.stop()
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			s.stop()
+			return fail.New(fail.Unavailable, "", "lab sshd did not answer within %s:\n%s", timeout, strings.TrimSpace(s.Logs()))
+		}
+	}
+}
+
+// banner reports whether sshd answers with an SSH banner.
+func (s *Server) banner() error {
+	c, err := net.DialTimeout("tcp", s.Addr, 200*time.Millisecond)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(line, "SSH-2.0-") {
+		return errors.New("not an SSH banner")
+	}
+	return nil
+}
+
+func (s *Server) stop() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	// The listener only: each connection's sshd has its own session
+	// (setsid) and ends when its client goes.
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(5 * time.Second):
+		s.cmd.Process.Kill()
+		<-s.done
+	}
+}
+
+// Close stops sshd and removes the lab directory. It is safe to call twice.
+func (s *Server) Close() error {
+	s.closeMu.Do(func() {
+		s.stop()
+		os.RemoveAll(s.Dir)
+	})
+	return nil
+}
+
+// Logs is what sshd logged so far (LogLevel VERBOSE from the hardening
+// drop-in: every key accepted, every forward refused).
+func (s *Server) Logs() string { return s.log.String() }
+
+// ClientConfig is a client config for the lab account with the lab's key
+// and the pinned host key.
+func (s *Server) ClientConfig() *ssh.ClientConfig {
+	return &ssh.ClientConfig{
+		User:            s.User,
+		Auth:            []ssh.AuthMethod{ssh.PublicKeys(s.ClientKey)},
+		HostKeyCallback: ssh.FixedHostKey(s.HostKey),
+		Timeout:         10 * time.Second,
+	}
+}
+
+// Dial logs in as the lab account with the lab's client key.
+func (s *Server) Dial() (*ssh.Client, error) {
+	return ssh.Dial("tcp", s.Addr, s.ClientConfig())
+}
+
+// Target returns the first forward target.
+func (s *Server) Target() render.Target { return s.Targets[0] }
+
+// Shell is the lab account's login shell from the passwd database; with a
+// nologin shell, no command runs even without ForceCommand.
+func (s *Server) Shell() string {
+	data, err := os.ReadFile("/etc/passwd")
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) == 7 && f[0] == s.User {
+			return f[6]
+		}
+	}
+	return ""
+}
+
+func cloneFiles(fs []render.File) []render.File {
+	out := make([]render.File, len(fs))
+	for i, f := range fs {
+		out[i] = render.File{Name: f.Name, Data: bytes.Clone(f.Data)}
+	}
+	return out
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func (l *lockedBuffer) Reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b.Reset()
+}
