@@ -1,0 +1,93 @@
+package users
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/pfwdctl/pfwdctl/internal/fail"
+	"github.com/pfwdctl/pfwdctl/internal/hostfs"
+	"github.com/pfwdctl/pfwdctl/internal/run"
+	"github.com/pfwdctl/pfwdctl/render"
+	"github.com/pfwdctl/pfwdctl/templates"
+)
+
+// LockWait is how long a change waits for a concurrent pfwdctl run.
+const LockWait = 30 * time.Second
+
+// Host is the machine (or --root tree) whose account and keys are managed,
+// plus everything taken from the outside world, injectable for tests.
+type Host struct {
+	Root   hostfs.Root
+	Runner run.Runner // useradd, usermod, passwd; nil: run.Exec{}
+	// SshdConfig is the main sshd config (host path); the Match drop-in is
+	// looked for in the sshd_config.d next to it. Empty: /etc/ssh/sshd_config.
+	SshdConfig string
+	Now        func() time.Time    // nil: time.Now
+	Getenv     func(string) string // nil: os.Getenv; SUDO_USER names the admin
+	// LockWait is how long to wait for the pfwdctl lock; 0 means LockWait.
+	// NoLock is for callers that already hold it (flock is per open file, so
+	// taking it twice in one process would wait on itself).
+	LockWait time.Duration
+	NoLock   bool
+	// Sessions finds and ends the account's sshd processes; nil: /proc.
+	Sessions SessionFinder
+	// Syslog receives each audit line; nil: the system's syslog when Root is
+	// the host and one is listening. Tests pass a func to capture or drop.
+	Syslog func(line string)
+}
+
+func (h Host) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+func (h Host) getenv(k string) string {
+	if h.Getenv != nil {
+		return h.Getenv(k)
+	}
+	return os.Getenv(k)
+}
+
+func (h Host) runner() run.Runner {
+	if h.Runner != nil {
+		return h.Runner
+	}
+	return run.Exec{}
+}
+
+// admin names who made a change: the sudo caller, else the uid.
+func (h Host) admin() string {
+	if u := h.getenv("SUDO_USER"); u != "" {
+		return u
+	}
+	return "uid " + strconv.Itoa(os.Getuid())
+}
+
+// DropInPath is the host path of the Match User drop-in.
+func (h Host) DropInPath() string {
+	cfg := h.SshdConfig
+	if cfg == "" {
+		cfg = render.DefaultSshdConfig
+	}
+	return filepath.Join(render.DropInDir(cfg), templates.Forward)
+}
+
+// lock takes the pfwdctl lock unless the caller holds it.
+func (h Host) lock() (func(), error) {
+	if h.NoLock {
+		return func() {}, nil
+	}
+	wait := h.LockWait
+	if wait == 0 {
+		wait = LockWait
+	}
+	unlock, err := h.Root.Lock(wait)
+	if err != nil {
+		return nil, fail.Wrap(fail.Unavailable, err, "wait for the other pfwdctl run to finish, then try again", "cannot take the pfwdctl lock")
+	}
+	return unlock, nil
+}

@@ -1,0 +1,479 @@
+// Package keyline reads the public key an admin was sent and writes the one
+// authorized_keys line pfwdctl installs for it; it also splits existing
+// authorized_keys lines into options, key and comment the way sshd does.
+//
+// It never accepts more than one key, never passes through options it did not
+// build itself, and never emits anything but a single line of printable ASCII:
+// a friend's .pub file is untrusted input that ends up in a file sshd obeys.
+package keyline
+
+import (
+	"bytes"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/pfwdctl/pfwdctl/internal/fail"
+	"github.com/pfwdctl/pfwdctl/render"
+)
+
+// MaxInput is the largest input ParsePublic reads. The biggest public key
+// OpenSSH makes (RSA 16384) is under 3 KiB; anything much larger is a
+// mistake, not a key.
+const MaxInput = 64 << 10
+
+// MinRSABits is refused below; WarnRSABits is warned below (NIST and
+// OpenSSH's own default moved to 3072).
+const (
+	MinRSABits  = 2048
+	WarnRSABits = 3072
+)
+
+// Key is one public key with its comment.
+type Key struct {
+	Pub     ssh.PublicKey
+	Comment string
+}
+
+// Type is the key's algorithm name as it appears in the line.
+func (k Key) Type() string { return k.Pub.Type() }
+
+// Fingerprint is the SHA256 fingerprint ssh-keygen -l prints.
+func (k Key) Fingerprint() string { return ssh.FingerprintSHA256(k.Pub) }
+
+// Base64 is the key blob as written in authorized_keys.
+func (k Key) Base64() string { return base64.StdEncoding.EncodeToString(k.Pub.Marshal()) }
+
+// Bits is the key size in bits, as ssh-keygen -l reports it.
+func (k Key) Bits() int { return keyBits(k.Pub) }
+
+func keyBits(pub ssh.PublicKey) int {
+	switch pub.Type() {
+	case ssh.KeyAlgoED25519, ssh.KeyAlgoSKED25519:
+		return 256
+	case ssh.KeyAlgoECDSA256, ssh.KeyAlgoSKECDSA256:
+		return 256
+	case ssh.KeyAlgoECDSA384:
+		return 384
+	case ssh.KeyAlgoECDSA521:
+		return 521
+	case ssh.KeyAlgoRSA:
+		if cp, ok := pub.(ssh.CryptoPublicKey); ok {
+			if rk, ok := cp.CryptoPublicKey().(*rsa.PublicKey); ok {
+				return rk.N.BitLen()
+			}
+		}
+	}
+	return 0
+}
+
+// FromPublicKey wraps a key pfwdctl made itself (verify --self).
+func FromPublicKey(pub ssh.PublicKey, comment string) Key {
+	return Key{Pub: pub, Comment: SanitizeName(comment)}
+}
+
+// allowedTypes are the key types pfwdctl installs: what OpenSSH 9.x accepts
+// by default, minus DSA (disabled since 7.0) and certificates.
+var allowedTypes = []string{
+	ssh.KeyAlgoED25519, ssh.KeyAlgoSKED25519,
+	ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384, ssh.KeyAlgoECDSA521, ssh.KeyAlgoSKECDSA256,
+	ssh.KeyAlgoRSA,
+}
+
+const askPub = "ask your friend for the one line in their .pub file (ssh-keygen -t ed25519 makes one; it starts with ssh-ed25519)"
+
+func refuse(hint, format string, args ...any) error {
+	return fail.New(fail.Usage, hint, format, args...)
+}
+
+var privateRE = regexp.MustCompile(`(?i)(BEGIN [A-Z0-9 ]*PRIVATE KEY|PuTTY-User-Key-File-|BEGIN SSH2 ENCRYPTED PRIVATE KEY|openssh-key-v1|b3BlbnNzaC1rZXktdjE)`)
+
+// ParsePublic reads what an admin was sent: exactly one OpenSSH public key
+// line, optionally ending in a newline or CRLF. It refuses everything else
+// with a message that says what to ask for instead, and returns warnings
+// for keys that are accepted but weak.
+func ParsePublic(data []byte) (Key, []string, error) {
+	if len(data) > MaxInput {
+		return Key{}, nil, refuse(askPub, "the input is %d bytes, over the 64 KiB limit: a public key is one short line", len(data))
+	}
+	// A private key can look like anything below; say so first, loudly.
+	if privateRE.Match(data) {
+		return Key{}, nil, refuse("delete this copy, and ask for the .pub file instead (it is safe to send)",
+			"this is a PRIVATE key; it must never leave your friend's machine; ask for the .pub file")
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return Key{}, nil, refuse(askPub, "the input is empty")
+	}
+	if bytes.IndexByte(data, 0) >= 0 || !utf8.Valid(data) {
+		return Key{}, nil, refuse(askPub, "the input is binary, not a public key line")
+	}
+	if bytes.Contains(data, []byte("BEGIN SSH2 PUBLIC KEY")) {
+		return Key{}, nil, refuse("convert it to OpenSSH's one-line format first: ssh-keygen -i -f friend.pub > friend-openssh.pub",
+			"this is an RFC 4716 (SSH2/PuTTY) public key, not an OpenSSH key line")
+	}
+	line := data
+	if bytes.HasSuffix(line, []byte("\r\n")) {
+		line = line[:len(line)-2]
+	} else if bytes.HasSuffix(line, []byte("\n")) {
+		line = line[:len(line)-1]
+	}
+	if n := bytes.Count(line, []byte("\n")); n > 0 {
+		keys := 0
+		for _, l := range bytes.Split(line, []byte("\n")) {
+			if _, _, _, _, err := ssh.ParseAuthorizedKey(l); err == nil {
+				keys++
+			}
+		}
+		if keys > 1 {
+			return Key{}, nil, refuse("run add-key once per key, each with its own --name",
+				"the input holds %d keys; add-key installs exactly one", keys)
+		}
+		return Key{}, nil, refuse(askPub, "the input holds %d lines; a public key is exactly one line", n+1)
+	}
+	if i := bytes.IndexFunc(line, func(r rune) bool { return (r < ' ' && r != '\t') || r == 0x7f || (r >= 0x80 && r < 0xa0) }); i >= 0 {
+		return Key{}, nil, refuse(askPub, "the input contains a control character (byte %d, %q); a public key line has none", i, line[i])
+	}
+	s := strings.TrimSpace(string(line))
+	fields := strings.Fields(s)
+	if strings.HasSuffix(fields[0], "-cert-v01@openssh.com") {
+		return Key{}, nil, refuse("ask for the plain public key (the .pub file, not the -cert.pub file)",
+			"this is an SSH certificate, not a public key")
+	}
+	if fields[0] == ssh.KeyAlgoDSA {
+		return Key{}, nil, refuse("ask for an ed25519 key: ssh-keygen -t ed25519",
+			"ssh-dss (DSA) keys are disabled in OpenSSH and never log in")
+	}
+	if !slices.Contains(allowedTypes, fields[0]) {
+		if l, err := SplitLine(s); err == nil && l.Options != "" {
+			return Key{}, nil, refuse("send only the .pub file's line (TYPE BASE64 COMMENT); pfwdctl writes the options itself",
+				"the line already carries options (%s)", ellipsis(l.Options, 60))
+		}
+		if strings.HasPrefix(fields[0], "ssh-") || strings.HasPrefix(fields[0], "ecdsa-") || strings.HasPrefix(fields[0], "sk-") {
+			return Key{}, nil, refuse("ask for an ed25519 key: ssh-keygen -t ed25519", "unknown or unsupported key type %q", ellipsis(fields[0], 40))
+		}
+		return Key{}, nil, refuse(askPub, "this is not an OpenSSH public key line (it should start with ssh-ed25519, ecdsa-sha2-… or ssh-rsa)")
+	}
+	if len(fields) < 2 {
+		return Key{}, nil, refuse(askPub, "the line has a key type but no key")
+	}
+	blob, err := base64.StdEncoding.DecodeString(fields[1])
+	if err != nil {
+		return Key{}, nil, refuse(askPub, "the key is not valid base64 (was the line cut or wrapped?)")
+	}
+	pub, err := ssh.ParsePublicKey(blob)
+	if err != nil {
+		return Key{}, nil, refuse(askPub, "the key does not parse: %v", err)
+	}
+	if pub.Type() != fields[0] {
+		return Key{}, nil, refuse(askPub, "the line says %s but the key inside is %s", fields[0], pub.Type())
+	}
+	var warns []string
+	if pub.Type() == ssh.KeyAlgoRSA {
+		bits := keyBits(pub)
+		if bits < MinRSABits {
+			return Key{}, nil, refuse("ask for an ed25519 key (ssh-keygen -t ed25519) or RSA of at least 3072 bits",
+				"RSA key of %d bits is too weak (OpenSSH refuses under %d)", bits, MinRSABits)
+		}
+		if bits < WarnRSABits {
+			warns = append(warns, fmt.Sprintf("RSA key of %d bits: accepted, but ask for ed25519 or RSA 3072+ next time", bits))
+		}
+	}
+	comment := strings.Join(fields[2:], " ")
+	return Key{Pub: pub, Comment: SanitizeName(comment)}, warns, nil
+}
+
+func ellipsis(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// SanitizeName turns a comment or --name into something safe and easy to
+// type back into revoke: letters, digits and ._@+:=- only, others become
+// "-", at most 64 characters.
+func SanitizeName(s string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.TrimSpace(s) {
+		ok := r < utf8.RuneSelf && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._@+:=-", r))
+		if !ok {
+			if !dash && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			dash = true
+			continue
+		}
+		dash = false
+		b.WriteRune(r)
+		if b.Len() >= 64 {
+			break
+		}
+	}
+	return strings.TrimRight(b.String(), "-")
+}
+
+// Options are the restrictions pfwdctl puts on a key.
+type Options struct {
+	Targets []string  // host:port, as in the Match block's PermitOpen
+	Expiry  time.Time // zero: no expiry
+	From    []string  // CIDR or address; empty: any source
+}
+
+// AllowedOptions are the only option names Build ever writes.
+var AllowedOptions = []string{"restrict", "port-forwarding", "permitopen", "expiry-time", "from"}
+
+// ExpiryLayout is sshd's expiry-time format (YYYYMMDDHHMM, system time
+// zone); authorized_keys(5).
+const ExpiryLayout = "200601021504"
+
+// ParseFrom validates from= entries: IP addresses or CIDR prefixes in
+// canonical form (sshd ignores a prefix with host bits set).
+func ParseFrom(list []string) ([]string, error) {
+	var out []string
+	for _, raw := range list {
+		for _, s := range strings.Split(raw, ",") {
+			s = strings.TrimSpace(s)
+			if s == "" {
+				continue
+			}
+			if a, err := netip.ParseAddr(s); err == nil && a.Zone() == "" {
+				out = append(out, a.String())
+				continue
+			}
+			p, err := netip.ParsePrefix(s)
+			if err != nil {
+				return nil, refuse("give addresses or CIDR prefixes, e.g. --from 203.0.113.7,198.51.100.0/24", "invalid --from entry %q", s)
+			}
+			if p.Masked() != p {
+				return nil, refuse("write it as "+p.Masked().String(), "--from %s has host bits set", s)
+			}
+			out = append(out, p.String())
+		}
+	}
+	return out, nil
+}
+
+// Build returns the authorized_keys line (without newline) for k:
+//
+//	restrict,port-forwarding,permitopen="H:P"[,...][,expiry-time="..."][,from="..."] TYPE BASE64 COMMENT
+func Build(k Key, o Options) (string, error) {
+	if k.Pub == nil {
+		return "", fmt.Errorf("no key")
+	}
+	if !slices.Contains(allowedTypes, k.Pub.Type()) {
+		return "", refuse("", "key type %s is not installable", k.Pub.Type())
+	}
+	if len(o.Targets) == 0 {
+		return "", refuse("give at least one --target host:port", "no forward target for the key")
+	}
+	opts := []string{"restrict", "port-forwarding"}
+	for _, t := range o.Targets {
+		// ParseTarget admits no quote, comma, space or control character,
+		// so the value cannot end the option early.
+		tt, err := render.ParseTarget(t)
+		if err != nil {
+			return "", err
+		}
+		opts = append(opts, `permitopen="`+tt.String()+`"`)
+	}
+	if !o.Expiry.IsZero() {
+		opts = append(opts, `expiry-time="`+o.Expiry.Local().Format(ExpiryLayout)+`"`)
+	}
+	if len(o.From) > 0 {
+		from, err := ParseFrom(o.From)
+		if err != nil {
+			return "", err
+		}
+		opts = append(opts, `from="`+strings.Join(from, ",")+`"`)
+	}
+	line := strings.Join(opts, ",") + " " + k.Type() + " " + k.Base64()
+	if c := SanitizeName(k.Comment); c != "" {
+		line += " " + c
+	}
+	return line, nil
+}
+
+// Line is one authorized_keys line split the way sshd splits it.
+type Line struct {
+	Options string // raw option text, "" when none
+	Type    string
+	Base64  string
+	Comment string
+}
+
+func isKeyType(s string) bool {
+	return slices.Contains(allowedTypes, s) || s == ssh.KeyAlgoDSA || strings.HasSuffix(s, "-cert-v01@openssh.com") ||
+		strings.HasPrefix(s, "ssh-") || strings.HasPrefix(s, "ecdsa-sha2-") || strings.HasPrefix(s, "sk-")
+}
+
+// SplitLine splits a line into options, type, base64 and comment without
+// decoding the key: cheap enough to run over 10,000 lines per add-key. Like
+// sshd (auth2-pubkeyfile.c), a first field that is not a key type starts
+// the options, which run to the first unquoted space or tab.
+func SplitLine(s string) (Line, error) {
+	s = strings.TrimLeft(s, " \t")
+	var l Line
+	first := s
+	if i := strings.IndexAny(s, " \t"); i >= 0 {
+		first = s[:i]
+	}
+	if !isKeyType(first) {
+		end, quoted := -1, false
+		for i := 0; i < len(s); i++ {
+			c := s[i]
+			if c == '\\' && quoted && i+1 < len(s) && s[i+1] == '"' {
+				i++
+				continue
+			}
+			if c == '"' {
+				quoted = !quoted
+				continue
+			}
+			if !quoted && (c == ' ' || c == '\t') {
+				end = i
+				break
+			}
+		}
+		if end < 0 {
+			return l, fmt.Errorf("no key after the options")
+		}
+		l.Options = s[:end]
+		s = strings.TrimLeft(s[end:], " \t")
+	}
+	f := strings.SplitN(s, " ", 3)
+	if len(f) < 2 {
+		f = strings.Fields(s)
+		if len(f) < 2 {
+			return l, fmt.Errorf("no key")
+		}
+	}
+	l.Type, l.Base64 = f[0], strings.TrimRight(f[1], "\r\t")
+	if len(f) == 3 {
+		l.Comment = strings.TrimSpace(f[2])
+	}
+	if !isKeyType(l.Type) {
+		return l, fmt.Errorf("unknown key type %q", ellipsis(l.Type, 40))
+	}
+	return l, nil
+}
+
+// Fingerprint is the SHA256 fingerprint of the line's key, computed from the
+// blob alone.
+func (l Line) Fingerprint() (string, error) {
+	blob, err := base64.StdEncoding.DecodeString(l.Base64)
+	if err != nil {
+		return "", fmt.Errorf("key is not valid base64")
+	}
+	sum := sha256.Sum256(blob)
+	return "SHA256:" + base64.RawStdEncoding.EncodeToString(sum[:]), nil
+}
+
+// Key decodes the line's key.
+func (l Line) Key() (Key, error) {
+	blob, err := base64.StdEncoding.DecodeString(l.Base64)
+	if err != nil {
+		return Key{}, fmt.Errorf("key is not valid base64")
+	}
+	pub, err := ssh.ParsePublicKey(blob)
+	if err != nil {
+		return Key{}, err
+	}
+	return Key{Pub: pub, Comment: l.Comment}, nil
+}
+
+// Option is one parsed key option.
+type Option struct {
+	Name     string // lower-case
+	Value    string // unquoted
+	HasValue bool
+}
+
+// ParseOptions splits the option text at unquoted commas and unquotes
+// values (a backslash escapes a double quote, as in sshd).
+func ParseOptions(s string) ([]Option, error) {
+	var out []Option
+	for s != "" {
+		i, quoted := 0, false
+		for ; i < len(s); i++ {
+			c := s[i]
+			if c == '\\' && quoted && i+1 < len(s) && s[i+1] == '"' {
+				i++
+				continue
+			}
+			if c == '"' {
+				quoted = !quoted
+			}
+			if c == ',' && !quoted {
+				break
+			}
+		}
+		if quoted {
+			return out, fmt.Errorf("unterminated quote in options")
+		}
+		part := s[:i]
+		if i < len(s) {
+			s = s[i+1:]
+		} else {
+			s = ""
+		}
+		name, val, has := strings.Cut(part, "=")
+		o := Option{Name: strings.ToLower(name), HasValue: has}
+		if has {
+			if len(val) < 2 || val[0] != '"' || val[len(val)-1] != '"' {
+				return out, fmt.Errorf("option %s: value is not quoted", name)
+			}
+			o.Value = strings.ReplaceAll(val[1:len(val)-1], `\"`, `"`)
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// ParseExpiryTime reads sshd's expiry-time value: YYYYMMDD[HHMM[SS]][Z],
+// system time zone unless Z.
+func ParseExpiryTime(v string) (time.Time, error) {
+	loc := time.Local
+	if strings.HasSuffix(v, "Z") || strings.HasSuffix(v, "z") {
+		loc, v = time.UTC, v[:len(v)-1]
+	}
+	layouts := map[int]string{8: "20060102", 12: "200601021504", 14: "20060102150405"}
+	layout, ok := layouts[len(v)]
+	if !ok {
+		return time.Time{}, fmt.Errorf("invalid expiry-time %q", v)
+	}
+	return time.ParseInLocation(layout, v, loc)
+}
+
+var durRE = regexp.MustCompile(`^(\d+)([hdw])$`)
+
+// ParseExpires reads --expires: a duration from now (12h, 30d, 8w) or a
+// local date/time (2026-12-31, 2026-12-31T18:00).
+func ParseExpires(s string, now time.Time) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if m := durRE.FindStringSubmatch(s); m != nil {
+		n, err := strconv.Atoi(m[1])
+		if err == nil && n > 0 && n < 100000 {
+			unit := map[string]time.Duration{"h": time.Hour, "d": 24 * time.Hour, "w": 7 * 24 * time.Hour}[m[2]]
+			// sshd's expiry-time has minute resolution; round up so the key
+			// lasts at least as long as asked.
+			return now.Add(time.Duration(n) * unit).Truncate(time.Minute).Add(time.Minute), nil
+		}
+	}
+	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02 15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, refuse("use a duration (12h, 30d, 8w) or a local date and time (2026-12-31 or 2026-12-31T18:00)", "invalid --expires %q", s)
+}

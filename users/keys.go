@@ -1,0 +1,398 @@
+package users
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pfwdctl/pfwdctl/internal/fail"
+	"github.com/pfwdctl/pfwdctl/users/keyline"
+)
+
+// AddKeyRequest is one key to install.
+type AddKeyRequest struct {
+	User string
+	Key  keyline.Key // from keyline.ParsePublic or keyline.FromPublicKey
+	// Name replaces the key's comment (sanitised); empty keeps the comment.
+	Name string
+	// Targets must equal the installed Match block's PermitOpen, or stand
+	// in for it when none is installed (see Host.ResolveTargets).
+	Targets []string
+	Expiry  time.Time // zero: never
+	From    []string  // CIDRs; empty: anywhere
+}
+
+// AddKeyResult says what AddKey did.
+type AddKeyResult struct {
+	Changed     bool     `json:"changed"`
+	Action      string   `json:"action"` // added, updated, unchanged
+	Account     string   `json:"account"`
+	Path        string   `json:"path"`
+	Fingerprint string   `json:"fingerprint"`
+	Name        string   `json:"name"`
+	Line        string   `json:"line"`
+	Targets     []string `json:"targets"`
+	Warnings    []string `json:"warnings,omitempty"`
+}
+
+// AddKey installs the key with pfwdctl's restrictions. A key whose
+// fingerprint is already there gets its line replaced only if it differs;
+// every other line stays byte-for-byte. No sshd reload is needed: sshd reads
+// authorized_keys at each login.
+func (h Host) AddKey(ctx context.Context, r AddKeyRequest) (AddKeyResult, error) {
+	res := AddKeyResult{Account: r.User}
+	a, err := h.account(r.User)
+	if err != nil {
+		return res, err
+	}
+	targets, err := h.ResolveTargets(r.User, r.Targets)
+	if err != nil {
+		return res, err
+	}
+	k := r.Key
+	if r.Name != "" {
+		k.Comment = keyline.SanitizeName(r.Name)
+		if k.Comment == "" {
+			return res, fail.New(fail.Usage, "use letters, digits and ._@+:=-", "--name %q has nothing printable left", r.Name)
+		}
+	}
+	line, err := keyline.Build(k, keyline.Options{Targets: targets, Expiry: r.Expiry, From: r.From})
+	if err != nil {
+		return res, err
+	}
+	if !r.Expiry.IsZero() && !r.Expiry.After(h.now()) {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("the expiry %s is already past: sshd will refuse this key", r.Expiry.Local().Format("2006-01-02 15:04")))
+	}
+	res.Fingerprint, res.Name, res.Line, res.Targets = k.Fingerprint(), k.Comment, line, targets
+	res.Path = h.keysPath(a)
+
+	unlock, err := h.lock()
+	if err != nil {
+		return res, err
+	}
+	defer unlock()
+	kf, err := h.readKeys(a)
+	if err != nil {
+		return res, err
+	}
+	res.Action = "added"
+	found := false
+	for _, e := range kf.Entries() {
+		if e.Err != nil || e.Fingerprint != res.Fingerprint {
+			continue
+		}
+		found = true
+		if kf.Lines[e.Index] == line {
+			res.Action = "unchanged"
+			return res, nil
+		}
+		kf.Lines[e.Index] = line
+		res.Action = "updated"
+		break
+	}
+	if !found {
+		kf.appendLine(line)
+	}
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+	if err := h.writeKeys(a, kf.bytes()); err != nil {
+		return res, err
+	}
+	res.Changed = true
+	action := ActionKeyAdd
+	if res.Action == "updated" {
+		action = ActionKeyUpdate
+	}
+	opts, _ := keyline.SplitLine(line)
+	if err := h.audit(Event{Action: action, Account: a.Name, Fingerprint: res.Fingerprint, Name: res.Name, Options: opts.Options}); err != nil {
+		res.Warnings = append(res.Warnings, "the key is installed, but the audit log was not written: "+err.Error())
+	}
+	return res, nil
+}
+
+// KeyInfo is one line of list-keys.
+type KeyInfo struct {
+	Line        int       `json:"line"` // 1-based
+	Name        string    `json:"name"`
+	Type        string    `json:"type"`
+	Bits        int       `json:"bits"`
+	Fingerprint string    `json:"fingerprint"`
+	Targets     []string  `json:"targets"`
+	Expiry      time.Time `json:"expiry,omitzero"`
+	Expired     bool      `json:"expired"`
+	From        []string  `json:"from,omitempty"`
+	// Restricted is false when the line lets the key do more than forward
+	// to the Match block's targets; Problems says why.
+	Restricted bool     `json:"restricted"`
+	Problems   []string `json:"problems,omitempty"`
+	Options    string   `json:"options"`
+}
+
+// ListResult is the account's keys.
+type ListResult struct {
+	Account      string    `json:"account"`
+	Path         string    `json:"path"`
+	MatchTargets []string  `json:"match_targets"`
+	Keys         []KeyInfo `json:"keys"`
+	Unrestricted int       `json:"unrestricted"`
+}
+
+// ListKeys reads the account's keys and judges each line.
+func (h Host) ListKeys(user string) (ListResult, error) {
+	res := ListResult{Account: user, Keys: []KeyInfo{}}
+	a, err := h.account(user)
+	if err != nil {
+		return res, err
+	}
+	res.Path = h.keysPath(a)
+	res.MatchTargets, _, err = h.InstalledTargets(user)
+	if err != nil {
+		return res, err
+	}
+	kf, err := h.readKeys(a)
+	if err != nil {
+		return res, err
+	}
+	now := h.now()
+	for _, e := range kf.Entries() {
+		ki := h.describe(e, res.MatchTargets, now)
+		if !ki.Restricted {
+			res.Unrestricted++
+		}
+		res.Keys = append(res.Keys, ki)
+	}
+	return res, nil
+}
+
+// allowedKeyOptions are the options a pfwdctl line may carry; any other
+// re-enables something or is not pfwdctl's.
+var allowedKeyOptions = []string{"restrict", "port-forwarding", "permitopen", "expiry-time", "from", "no-pty", "no-agent-forwarding", "no-x11-forwarding", "no-user-rc", "no-port-forwarding"}
+
+func (h Host) describe(e Entry, matchTargets []string, now time.Time) KeyInfo {
+	ki := KeyInfo{Line: e.Index + 1, Name: e.Line.Comment, Type: e.Line.Type, Fingerprint: e.Fingerprint, Options: e.Line.Options, Restricted: true}
+	bad := func(format string, args ...any) {
+		ki.Restricted = false
+		ki.Problems = append(ki.Problems, fmt.Sprintf(format, args...))
+	}
+	if e.Err != nil {
+		bad("unreadable line: %v", e.Err)
+		return ki
+	}
+	if k, err := e.Line.Key(); err == nil {
+		ki.Bits = k.Bits()
+	}
+	opts, err := keyline.ParseOptions(e.Line.Options)
+	if err != nil {
+		bad("options do not parse: %v", err)
+		return ki
+	}
+	var hasRestrict, hasPF bool
+	for _, o := range opts {
+		switch o.Name {
+		case "restrict":
+			hasRestrict = true
+		case "port-forwarding":
+			hasPF = true
+		case "permitopen":
+			ki.Targets = append(ki.Targets, o.Value)
+		case "expiry-time":
+			t, err := keyline.ParseExpiryTime(o.Value)
+			if err != nil {
+				bad("expiry-time %q does not parse, sshd refuses the key", o.Value)
+				continue
+			}
+			ki.Expiry, ki.Expired = t, !t.After(now)
+		case "from":
+			ki.From = strings.Split(o.Value, ",")
+		}
+		if !slices.Contains(allowedKeyOptions, o.Name) {
+			bad("option %s is not pfwdctl's", o.Name)
+		}
+	}
+	switch {
+	case !hasRestrict:
+		bad("no restrict prefix: the key may open a shell, pty or any forward the Match block allows")
+	case hasPF && len(ki.Targets) == 0:
+		bad("port-forwarding without permitopen: any target the Match block allows")
+	}
+	for _, t := range ki.Targets {
+		if len(matchTargets) > 0 && !slices.Contains(matchTargets, t) {
+			bad("permitopen %s is not in the Match block's PermitOpen", t)
+		}
+	}
+	return ki
+}
+
+// RevokeRequest names keys to remove.
+type RevokeRequest struct {
+	User string
+	// Key is a fingerprint (SHA256:..., or without the prefix) or a name.
+	Key string
+	// All allows a name that matches several keys.
+	All          bool
+	KillSessions bool
+}
+
+// Removed is one key taken out.
+type Removed struct {
+	Fingerprint string `json:"fingerprint"`
+	Name        string `json:"name"`
+	Options     string `json:"options"`
+	Expiry      string `json:"expiry,omitempty"`
+}
+
+// RemoveResult is what revoke or prune did.
+type RemoveResult struct {
+	Changed  bool      `json:"changed"`
+	Account  string    `json:"account"`
+	Path     string    `json:"path"`
+	Removed  []Removed `json:"removed"`
+	Sessions []Session `json:"sessions"`
+	// SessionsKnown is false when sessions could not be counted (--root).
+	SessionsKnown bool     `json:"sessions_known"`
+	Killed        int      `json:"killed"`
+	Warnings      []string `json:"warnings,omitempty"`
+}
+
+// Revoke removes the keys r names. An absent key is an error (exit 1): a
+// typo must not look like success.
+func (h Host) Revoke(ctx context.Context, r RevokeRequest) (RemoveResult, error) {
+	sel := strings.TrimSpace(r.Key)
+	if sel == "" {
+		return RemoveResult{Account: r.User}, fail.New(fail.Usage, "see pfwdctl list-keys for fingerprints and names", "name the key to revoke")
+	}
+	return h.remove(ctx, r.User, ActionKeyRevoke, r.KillSessions, func(es []Entry) ([]Entry, error) {
+		var byFP, byName []Entry
+		for _, e := range es {
+			if e.Err != nil {
+				continue
+			}
+			if e.Fingerprint == sel || e.Fingerprint == "SHA256:"+sel {
+				byFP = append(byFP, e)
+			} else if e.Line.Comment == sel {
+				byName = append(byName, e)
+			}
+		}
+		if len(byFP) > 0 {
+			return byFP, nil
+		}
+		if len(byName) > 1 && !r.All {
+			var fps []string
+			for _, e := range byName {
+				fps = append(fps, e.Fingerprint)
+			}
+			return nil, fail.New(fail.Failed, "revoke one by fingerprint, or all of them with --all",
+				"%d keys are named %q: %s", len(byName), sel, strings.Join(fps, ", "))
+		}
+		if len(byName) == 0 {
+			return nil, fail.New(fail.Failed, "see pfwdctl list-keys --user "+r.User+" for fingerprints and names",
+				"no key %q in the authorized_keys of %s", sel, r.User)
+		}
+		return byName, nil
+	})
+}
+
+// PruneRequest removes expired keys.
+type PruneRequest struct {
+	User         string
+	KillSessions bool
+}
+
+// Prune removes every key whose expiry-time has passed. Nothing to prune is
+// not an error.
+func (h Host) Prune(ctx context.Context, r PruneRequest) (RemoveResult, error) {
+	now := h.now()
+	return h.remove(ctx, r.User, ActionKeyPrune, r.KillSessions, func(es []Entry) ([]Entry, error) {
+		var out []Entry
+		for _, e := range es {
+			if e.Err != nil {
+				continue
+			}
+			opts, err := keyline.ParseOptions(e.Line.Options)
+			if err != nil {
+				continue
+			}
+			for _, o := range opts {
+				if o.Name != "expiry-time" {
+					continue
+				}
+				if t, err := keyline.ParseExpiryTime(o.Value); err == nil && !t.After(now) {
+					out = append(out, e)
+				}
+			}
+		}
+		return out, nil
+	})
+}
+
+func (h Host) remove(ctx context.Context, user, action string, kill bool, pick func([]Entry) ([]Entry, error)) (RemoveResult, error) {
+	res := RemoveResult{Account: user, Removed: []Removed{}, Sessions: []Session{}}
+	a, err := h.account(user)
+	if err != nil {
+		return res, err
+	}
+	res.Path = h.keysPath(a)
+	unlock, err := h.lock()
+	if err != nil {
+		return res, err
+	}
+	defer unlock()
+	kf, err := h.readKeys(a)
+	if err != nil {
+		return res, err
+	}
+	victims, err := pick(kf.Entries())
+	if err != nil {
+		return res, err
+	}
+	if len(victims) > 0 {
+		idx := map[int]bool{}
+		var events []Event
+		for _, e := range victims {
+			idx[e.Index] = true
+			rm := Removed{Fingerprint: e.Fingerprint, Name: e.Line.Comment, Options: e.Line.Options}
+			res.Removed = append(res.Removed, rm)
+			events = append(events, Event{Action: action, Account: a.Name, Fingerprint: rm.Fingerprint, Name: rm.Name, Options: rm.Options})
+		}
+		kf.removeLines(idx)
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		if err := h.writeKeys(a, kf.bytes()); err != nil {
+			return res, err
+		}
+		res.Changed = true
+		if err := h.audit(events...); err != nil {
+			res.Warnings = append(res.Warnings, "the keys are removed, but the audit log was not written: "+err.Error())
+		}
+	}
+	// Removing a key ends no tunnel already open with it: say how many
+	// there are, and end them when asked.
+	sess, known := h.sessions(ctx, a)
+	res.Sessions, res.SessionsKnown = append(res.Sessions, sess...), known
+	if kill && known && len(sess) > 0 {
+		f := h.Sessions
+		if f == nil {
+			f = ProcSessions{}
+		}
+		var events []Event
+		for _, s := range sess {
+			if err := f.Kill(ctx, s); err != nil {
+				res.Warnings = append(res.Warnings, fmt.Sprintf("could not end session %d: %v", s.PID, err))
+				continue
+			}
+			res.Killed++
+			events = append(events, Event{Action: ActionKillSess, Account: a.Name, Detail: fmt.Sprintf("pid %d", s.PID)})
+		}
+		if res.Killed > 0 {
+			res.Changed = true
+		}
+		if err := h.audit(events...); err != nil {
+			res.Warnings = append(res.Warnings, "the audit log was not written: "+err.Error())
+		}
+	}
+	return res, nil
+}

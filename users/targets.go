@@ -1,0 +1,85 @@
+package users
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/pfwdctl/pfwdctl/internal/fail"
+	"github.com/pfwdctl/pfwdctl/internal/sshdconf"
+	"github.com/pfwdctl/pfwdctl/render"
+)
+
+// InstalledTargets reads the PermitOpen targets of the "Match User account"
+// block in the installed drop-in. found is false when there is no drop-in or
+// no block for the account.
+func (h Host) InstalledTargets(account string) (targets []string, found bool, err error) {
+	p := h.DropInPath()
+	data, err := os.ReadFile(h.Root.Path(p))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fail.Wrap(fail.Failed, err, "", "read %s", p)
+	}
+	lines, err := sshdconf.Parse(data)
+	if err != nil {
+		return nil, false, fail.Wrap(fail.Failed, err, "re-install it with pfwdctl apply", "read %s", p)
+	}
+	in := false
+	for _, l := range lines {
+		if l.Keyword == "match" {
+			in = len(l.Args) == 2 && strings.EqualFold(l.Args[0], "user") && l.Args[1] == account
+			found = found || in
+			continue
+		}
+		if in && l.Keyword == "permitopen" {
+			targets = append(targets, l.Args...)
+		}
+	}
+	return targets, found, nil
+}
+
+// ResolveTargets decides the key's permitopen targets. The installed Match
+// block is the one source of truth: --target may only repeat it, and is
+// needed only when no block is installed.
+func (h Host) ResolveTargets(account string, flagTargets []string) ([]string, error) {
+	given, err := render.ParseTargets(flagTargets)
+	if err != nil {
+		return nil, err
+	}
+	var want []string
+	for _, t := range given {
+		want = append(want, t.String())
+	}
+	inst, found, err := h.InstalledTargets(account)
+	if err != nil {
+		return nil, err
+	}
+	if !found || len(inst) == 0 {
+		if len(want) == 0 {
+			return nil, fail.New(fail.Failed,
+				"install it first (pfwdctl apply --user "+account+"), or name the target with --target host:port",
+				"no Match User %s block with PermitOpen in %s, so the key's targets are unknown", account, h.DropInPath())
+		}
+		return want, nil
+	}
+	if len(want) > 0 {
+		a, b := slices.Clone(want), slices.Clone(inst)
+		slices.Sort(a)
+		slices.Sort(b)
+		if !slices.Equal(a, b) {
+			return nil, fail.New(fail.Failed,
+				"drop --target to use the installed targets, or change the Match block first: pfwdctl apply --user "+account+" --target ...",
+				"--target %s disagrees with PermitOpen %s in %s", strings.Join(want, " "), strings.Join(inst, " "), h.DropInPath())
+		}
+	}
+	for _, t := range inst {
+		if _, err := render.ParseTarget(t); err != nil {
+			return nil, fail.Wrap(fail.Failed, err, "re-install the drop-in with pfwdctl apply", "PermitOpen %s in %s", t, h.DropInPath())
+		}
+	}
+	return inst, nil
+}
