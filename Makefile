@@ -6,7 +6,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 # Debian packages the end-to-end tests drive for real.
 TEST_PKGS ?= openssh-server openssh-client ssh-audit tmux
 
-.PHONY: all build test demo golden lint deps clean
+.PHONY: all build test demo golden lint deps clean man dist
 
 all: build
 
@@ -21,6 +21,11 @@ demo: deps build
 
 golden:
 	$(GO) test ./... -update
+
+# man regenerates docs/man/ from the command tree (TestManPages fails when
+# the checked-in pages are stale).
+man:
+	$(GO) test ./cmd/pfwdctl -run '^TestManPages$$' -count=1 -update
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

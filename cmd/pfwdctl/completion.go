@@ -27,12 +27,13 @@ func newCompletionCmd(g *Globals) *cobra.Command {
 		Long: `completion prints a script that teaches your shell pfwdctl's commands and
 flags, plus live values: --user completes the forward-only accounts of the
 host (or of --root), and revoke completes the account's key names and
-fingerprints. The .deb package installs the scripts already.
+fingerprints. The .deb package installs all three scripts.
 
-  bash:  pfwdctl completion bash > /etc/bash_completion.d/pfwdctl
-         (or, for one user: source <(pfwdctl completion bash) in ~/.bashrc)
-  zsh:   pfwdctl completion zsh > "${fpath[1]}/_pfwdctl"
-  fish:  pfwdctl completion fish > ~/.config/fish/completions/pfwdctl.fish`,
+    pfwdctl completion bash > /etc/bash_completion.d/pfwdctl
+    pfwdctl completion zsh > "${fpath[1]}/_pfwdctl"
+    pfwdctl completion fish > ~/.config/fish/completions/pfwdctl.fish
+
+For one user's bash only: add  source <(pfwdctl completion bash)  to ~/.bashrc.`,
 		Args:                  cobra.ExactArgs(1),
 		ValidArgs:             []string{"bash", "zsh", "fish"},
 		DisableFlagsInUseLine: true,
