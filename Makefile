@@ -27,6 +27,28 @@ golden:
 man:
 	$(GO) test ./cmd/pfwdctl -run '^TestManPages$$' -count=1 -update
 
+# dist builds static (CGO_ENABLED=0) linux binaries for DIST_ARCHES with the
+# version and commit stamped, and a .deb per architecture (internal/release/deb.sh:
+# dpkg-deb only, no maintainer scripts, so installing changes nothing).
+# The completions come from the build machine's own binary.
+DIST        ?= dist
+DIST_ARCHES ?= amd64 arm64
+HOSTARCH    := $(shell $(GO) env GOARCH)
+
+dist:
+	rm -rf $(DIST) && mkdir -p $(DIST)/completions
+	for a in $(sort $(HOSTARCH) $(DIST_ARCHES)); do \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$a $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(DIST)/pfwdctl_linux_$$a ./cmd/pfwdctl || exit 1; \
+	done
+	$(DIST)/pfwdctl_linux_$(HOSTARCH) completion bash > $(DIST)/completions/pfwdctl.bash
+	$(DIST)/pfwdctl_linux_$(HOSTARCH) completion zsh > $(DIST)/completions/_pfwdctl
+	$(DIST)/pfwdctl_linux_$(HOSTARCH) completion fish > $(DIST)/completions/pfwdctl.fish
+	for a in $(DIST_ARCHES); do \
+	  sh internal/release/deb.sh $(DIST)/pfwdctl_linux_$$a $$a '$(VERSION)' docs/man $(DIST)/completions $(DIST) || exit 1; \
+	done
+	cd $(DIST) && sha256sum pfwdctl_* > SHA256SUMS
+	@cat $(DIST)/SHA256SUMS
+
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
