@@ -1,10 +1,10 @@
-// Package fleet reads a list of hosts (pfwdctl's own one-host-per-line
-// format, or the host lines of an Ansible INI inventory) and runs a check
-// against many hosts at once with a bound on concurrency.
+// Package fleet verifies many hosts at once: it reads a list of hosts
+// (pfwdctl's own one-host-per-line format, or the host lines of an Ansible
+// INI inventory) and runs verify's checks against them with a bound on
+// concurrency, one result per host.
 //
-// fleet knows nothing about SSH or the checks themselves: the caller passes
-// the function to run per host (cmd/pfwdctl passes verify's). It never
-// connects anywhere on its own and never writes a file.
+// fleet never changes a server (it only calls verify, which does not) and
+// never writes a file; the concurrency runner knows nothing about SSH.
 package fleet
 
 import (

@@ -30,18 +30,22 @@ func ListenEcho() (*Echo, error) {
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				io.Copy(c, c)
-			}()
-		}
+		serveEcho(l)
 	}()
 	return e, nil
+}
+
+func serveEcho(l net.Listener) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			io.Copy(c, c)
+		}()
+	}
 }
 
 // Port is the echo service's port.

@@ -120,8 +120,12 @@ type Server struct {
 	Dir, ConfigFile, DropInDir, AuthorizedKeysFile string
 	// DropIns are the files written to DropInDir.
 	DropIns []render.File
+	// Socket is a Unix echo socket in Dir that any account may connect
+	// to: a known target for direct-streamlocal probes.
+	Socket string
 
 	cmd     *exec.Cmd
+	unix    net.Listener
 	log     *lockedBuffer
 	done    chan struct{}
 	waitErr error
@@ -270,6 +274,10 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		return nil, err
 	}
 	if err := s.writeKnownHosts(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.listenUnix(); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -454,6 +462,21 @@ func (s *Server) writeConfig(o Options, bin string) error {
 	return os.WriteFile(s.ConfigFile, []byte(b.String()), 0o644)
 }
 
+func (s *Server) listenUnix() error {
+	s.Socket = filepath.Join(s.Dir, "echo.sock")
+	l, err := net.Listen("unix", s.Socket)
+	if err != nil {
+		return err
+	}
+	if err := os.Chmod(s.Socket, 0o666); err != nil {
+		l.Close()
+		return err
+	}
+	s.unix = l
+	go serveEcho(l)
+	return nil
+}
+
 func (s *Server) writeKnownHosts() error {
 	s.KnownHostsFile = filepath.Join(s.Dir, "known_hosts")
 	line := knownhosts.Line([]string{knownhosts.Normalize(s.Addr)}, s.HostKey) + "\n"
@@ -538,6 +561,9 @@ func (s *Server) stop() {
 func (s *Server) Close() error {
 	s.closeMu.Do(func() {
 		s.stop()
+		if s.unix != nil {
+			s.unix.Close()
+		}
 		os.RemoveAll(s.Dir)
 	})
 	return nil

@@ -1,0 +1,175 @@
+package verify
+
+import (
+	"crypto/ed25519"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/pfwdctl/pfwdctl/internal/fail"
+)
+
+// PassphraseEnv is read for an encrypted key when no terminal can ask.
+const PassphraseEnv = "PFWDCTL_KEY_PASSPHRASE"
+
+// KeyFile loads a private key for login. An encrypted key calls passphrase
+// (nil: refuse encrypted keys).
+func KeyFile(path string, passphrase func() ([]byte, error)) (ssh.Signer, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fail.Wrap(fail.Usage, err, "pass the private key file (not the .pub) with --key", "read key")
+	}
+	s, err := ssh.ParsePrivateKey(data)
+	var missing *ssh.PassphraseMissingError
+	if errors.As(err, &missing) {
+		if passphrase == nil {
+			return nil, fail.New(fail.Usage, "set "+PassphraseEnv+" or run on a terminal", "%s is encrypted and no passphrase can be asked for", path)
+		}
+		pw, perr := passphrase()
+		if perr != nil {
+			return nil, fail.Wrap(fail.Usage, perr, "set "+PassphraseEnv+" or run on a terminal", "read the passphrase for %s", path)
+		}
+		s, err = ssh.ParsePrivateKeyWithPassphrase(data, pw)
+		if errors.Is(err, x509.IncorrectPasswordError) {
+			return nil, fail.New(fail.Usage, "check the passphrase (or "+PassphraseEnv+")", "wrong passphrase for %s", path)
+		}
+	}
+	if err != nil {
+		return nil, fail.Wrap(fail.Usage, err, "pass an OpenSSH or PEM private key with --key", "cannot use %s as a private key", path)
+	}
+	return s, nil
+}
+
+// Agent returns the keys of the ssh-agent at sock (usually $SSH_AUTH_SOCK)
+// as an auth method; close the returned Closer when done.
+func Agent(sock string) (ssh.AuthMethod, io.Closer, error) {
+	if sock == "" {
+		return nil, nil, fail.New(fail.Usage, "pass --key FILE, or start ssh-agent and ssh-add the key", "no --key and no SSH_AUTH_SOCK")
+	}
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		return nil, nil, fail.Wrap(fail.Unavailable, err, "check that ssh-agent runs, or pass --key FILE", "connect to the ssh-agent")
+	}
+	return ssh.PublicKeysCallback(agent.NewClient(c).Signers), c, nil
+}
+
+// HostKeyPolicy says which host key to accept: a pinned fingerprint, the
+// keys in a known_hosts file, or (only when asked for explicitly) any.
+type HostKeyPolicy struct {
+	// Fingerprint pins the key: "SHA256:..." as ssh-keygen -lf prints it.
+	Fingerprint string
+	// KnownHosts is a known_hosts file (used when Fingerprint is empty).
+	KnownHosts string
+	// Insecure accepts any host key: for throwaway test VMs only.
+	Insecure bool
+}
+
+// DefaultKnownHosts is ~/.ssh/known_hosts.
+func DefaultKnownHosts() string {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(home, ".ssh", "known_hosts")
+}
+
+type hostKeyCheck struct {
+	check      ssh.HostKeyCallback
+	algorithms []string
+}
+
+func (p HostKeyPolicy) callback(addr string) (hostKeyCheck, error) {
+	set := 0
+	for _, b := range []bool{p.Fingerprint != "", p.KnownHosts != "", p.Insecure} {
+		if b {
+			set++
+		}
+	}
+	if set > 1 {
+		return hostKeyCheck{}, fail.New(fail.Usage, "give one of --known-hosts, --host-key, --insecure-ignore-host-key", "conflicting host key options")
+	}
+	switch {
+	case p.Insecure:
+		return hostKeyCheck{check: ssh.InsecureIgnoreHostKey()}, nil
+	case p.Fingerprint != "":
+		want := p.Fingerprint
+		if !strings.HasPrefix(want, "SHA256:") {
+			return hostKeyCheck{}, fail.New(fail.Usage, "give the fingerprint as ssh-keygen -lf prints it: SHA256:...", "invalid --host-key %q", want)
+		}
+		return hostKeyCheck{check: func(_ string, _ net.Addr, key ssh.PublicKey) error {
+			if got := ssh.FingerprintSHA256(key); got != want {
+				return &pinnedMismatch{want: want, got: got}
+			}
+			return nil
+		}}, nil
+	}
+	file := p.KnownHosts
+	if file == "" {
+		file = DefaultKnownHosts()
+	}
+	cb, err := knownhosts.New(file)
+	if err != nil {
+		return hostKeyCheck{}, fail.Wrap(fail.Usage, err,
+			"pass --known-hosts FILE, pin the key with --host-key SHA256:..., or for a throwaway VM --insecure-ignore-host-key",
+			"read known hosts %s", file)
+	}
+	return hostKeyCheck{check: cb, algorithms: knownAlgorithms(cb, addr)}, nil
+}
+
+// knownAlgorithms asks for host key algorithms matching the known keys:
+// otherwise the server may offer another of its keys first, and a known
+// host would look like a changed one.
+func knownAlgorithms(cb ssh.HostKeyCallback, addr string) []string {
+	tcp, err := net.ResolveTCPAddr("tcp", addr)
+	if err != nil {
+		tcp = &net.TCPAddr{}
+	}
+	// A key no server has: the error lists the known ones.
+	probe, _ := ssh.NewPublicKey(ed25519.PublicKey(make([]byte, ed25519.PublicKeySize)))
+	if probe == nil {
+		return nil
+	}
+	var ke *knownhosts.KeyError
+	if err := cb(addr, tcp, probe); !errors.As(err, &ke) || len(ke.Want) == 0 {
+		return nil
+	}
+	var algos []string
+	seen := map[string]bool{}
+	add := func(a string) {
+		if !seen[a] {
+			seen[a] = true
+			algos = append(algos, a)
+		}
+	}
+	for _, k := range ke.Want {
+		switch t := k.Key.Type(); t {
+		case ssh.KeyAlgoRSA:
+			add(ssh.KeyAlgoRSASHA512)
+			add(ssh.KeyAlgoRSASHA256)
+			add(ssh.KeyAlgoRSA)
+		default:
+			add(t)
+		}
+	}
+	return algos
+}
+
+type pinnedMismatch struct{ want, got string }
+
+func (e *pinnedMismatch) Error() string {
+	return fmt.Sprintf("host key is %s, not the pinned %s", e.got, e.want)
+}
+
+func isUnknownHost(err error) bool {
+	var ke *knownhosts.KeyError
+	return errors.As(err, &ke) && len(ke.Want) == 0
+}

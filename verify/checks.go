@@ -1,0 +1,608 @@
+package verify
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/pfwdctl/pfwdctl/render"
+)
+
+// settle is how long a session may stay open without closing or answering
+// before the probe stops waiting: a forced nologin answers in milliseconds,
+// and a real shell with its stdin closed exits as fast.
+const settle = 3 * time.Second
+
+type check struct {
+	name   string
+	proves string
+	hint   string
+	run    func(*probeEnv) Result
+}
+
+// Names of the checks, in report order.
+const (
+	CheckShell       = "shell-blocked"
+	CheckTunnel      = "tunnel-open"
+	CheckOtherPorts  = "other-ports-prohibited"
+	CheckRemote      = "remote-forward-refused"
+	CheckAgent       = "agent-forward-refused"
+	CheckX11         = "x11-refused"
+	CheckTun         = "tun-refused"
+	CheckStreamLocal = "streamlocal-refused"
+	CheckPassword    = "password-auth-off"
+)
+
+// CheckNames lists every check in report order.
+func CheckNames() []string {
+	var out []string
+	for _, c := range allChecks() {
+		out = append(out, c.name)
+	}
+	return out
+}
+
+func allChecks() []check {
+	return []check{
+		{CheckShell, "no shell, no command, no sftp and no terminal: the key is good for forwarding only",
+			"put ForceCommand " + render.DefaultNologin + " and PermitTTY no in the account's Match block (pfwdctl apply) and give the account a nologin shell",
+			checkShell},
+		{CheckTunnel, "each target can be reached through the tunnel (the guide's check B)",
+			"the target must be in PermitOpen (Match block) and in every key's permitopen, with AllowTcpForwarding local: run pfwdctl apply, and re-add keys with pfwdctl add-key",
+			checkTunnel},
+		{CheckOtherPorts, "forwards to anything but the targets are refused, even to a port that listens (the guide's check C)",
+			"limit PermitOpen in the Match block to the targets (pfwdctl apply) and install every key with its permitopen prefix (pfwdctl add-key)",
+			checkOtherPorts},
+		{CheckRemote, "the account cannot listen on the server (ssh -R)",
+			"set AllowTcpForwarding local in the account's Match block (pfwdctl apply): the key's port-forwarding option allows -R as well as -L",
+			checkRemote},
+		{CheckAgent, "the account cannot forward an ssh-agent",
+			"set AllowAgentForwarding no (pfwdctl apply) and install keys with the restrict prefix",
+			checkAgent},
+		{CheckX11, "the account cannot forward X11",
+			"set X11Forwarding no (pfwdctl apply) and install keys with the restrict prefix",
+			checkX11},
+		{CheckTun, "the account cannot open a tun/tap device (ssh -w)",
+			"set PermitTunnel no (pfwdctl apply) and install keys with the restrict prefix",
+			checkTun},
+		{CheckStreamLocal, "the account cannot forward to or listen on Unix sockets",
+			"set AllowStreamLocalForwarding no (pfwdctl apply) and install keys with the restrict prefix",
+			checkStreamLocal},
+		{CheckPassword, "only public keys are accepted: nobody can guess a password",
+			"set PasswordAuthentication no, KbdInteractiveAuthentication no and AuthenticationMethods publickey (pfwdctl apply); a drop-in that sorts first or a line above the Include wins over ours (pfwdctl audit shows which)",
+			checkPassword},
+	}
+}
+
+type probeEnv struct {
+	conn       ssh.Conn
+	opts       Options
+	token      string
+	ctx        context.Context
+	authProbed bool
+	offered    []string
+}
+
+func pass(format string, args ...any) Result {
+	return Result{Status: Pass, Detail: fmt.Sprintf(format, args...)}
+}
+
+func failed(format string, args ...any) Result {
+	return Result{Status: Fail, Detail: fmt.Sprintf(format, args...)}
+}
+
+// session opens a session channel; the server's own requests on it
+// (exit-status) need no answer.
+func (e *probeEnv) session() (ssh.Channel, error) {
+	ch, reqs, err := e.conn.OpenChannel("session", nil)
+	if err != nil {
+		return nil, err
+	}
+	go ssh.DiscardRequests(reqs)
+	return ch, nil
+}
+
+// collect reads stdout and stderr until the channel closes, stop says it
+// has seen enough, or settle passes. It reports whether stop fired.
+func (e *probeEnv) collect(ch ssh.Channel, stop func([]byte) bool) (out []byte, stopped bool) {
+	var (
+		mu   sync.Mutex
+		buf  bytes.Buffer
+		hit  = make(chan struct{})
+		once sync.Once
+		wg   sync.WaitGroup
+	)
+	read := func(r io.Reader) {
+		defer wg.Done()
+		b := make([]byte, 4096)
+		for {
+			n, err := r.Read(b)
+			mu.Lock()
+			if buf.Len() < 64<<10 {
+				buf.Write(b[:n])
+			}
+			seen := stop != nil && stop(buf.Bytes())
+			mu.Unlock()
+			if seen {
+				once.Do(func() { close(hit) })
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}
+	wg.Add(2)
+	go read(ch)
+	go read(ch.Stderr())
+	closed := make(chan struct{})
+	go func() { wg.Wait(); close(closed) }()
+	t := time.NewTimer(settle)
+	defer t.Stop()
+	select {
+	case <-hit:
+		stopped = true
+	case <-closed:
+	case <-t.C:
+	case <-e.ctx.Done():
+	}
+	ch.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	select {
+	case <-hit:
+		stopped = true
+	default:
+	}
+	return bytes.Clone(buf.Bytes()), stopped
+}
+
+// canary is a command whose output, the token, appears only if a shell
+// executes it: the command text has the token split by "".
+func (e *probeEnv) canary() string {
+	return fmt.Sprintf(`echo %s""%s`, e.token[:8], e.token[8:])
+}
+
+func (e *probeEnv) tokenIn(b []byte) bool { return bytes.Contains(b, []byte(e.token)) }
+
+// said is the last line the server printed (nologin's message comes after
+// sshd's own complaints, e.g. about a missing home), for the report.
+func said(out []byte) string {
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	line := strings.TrimSpace(lines[len(lines)-1])
+	if len(line) > 80 {
+		line = line[:80] + "…"
+	}
+	return line
+}
+
+func checkShell(e *probeEnv) Result {
+	type part struct {
+		problem string // non-empty: a way in
+		note    string // what the server did
+	}
+	parts := make([]part, 4)
+	var wg sync.WaitGroup
+	run := func(i int, f func() part) {
+		wg.Add(1)
+		go func() { defer wg.Done(); parts[i] = f() }()
+	}
+	// sendAndRead opens a session, sends the request, optionally writes
+	// stdin, and reads what comes back.
+	sendAndRead := func(req string, payload, stdin []byte, stop func([]byte) bool) (accepted bool, out []byte, stopped bool, err error) {
+		ch, err := e.session()
+		if err != nil {
+			return false, nil, false, err
+		}
+		ok, err := ch.SendRequest(req, true, payload)
+		if err != nil || !ok {
+			ch.Close()
+			return false, nil, false, err
+		}
+		if stdin != nil {
+			ch.Write(stdin)
+			ch.CloseWrite()
+		}
+		out, stopped = e.collect(ch, stop)
+		return true, out, stopped, nil
+	}
+	describe := func(what string, accepted bool, out []byte, err error) string {
+		switch {
+		case err != nil:
+			return what + " refused (" + err.Error() + ")"
+		case !accepted:
+			return what + " refused"
+		case said(out) != "":
+			return fmt.Sprintf("%s: %q", what, said(out))
+		}
+		return what + ": no output"
+	}
+	run(0, func() part {
+		acc, out, _, err := sendAndRead("shell", nil, []byte(e.canary()+"\nexit\n"), e.tokenIn)
+		if acc && e.tokenIn(out) {
+			return part{problem: "a shell ran the canary command"}
+		}
+		return part{note: describe("shell", acc, out, err)}
+	})
+	run(1, func() part {
+		acc, out, _, err := sendAndRead("exec", ssh.Marshal(struct{ Command string }{e.canary()}), nil, e.tokenIn)
+		if acc && e.tokenIn(out) {
+			return part{problem: "exec ran the canary command"}
+		}
+		return part{note: describe("exec", acc, out, err)}
+	})
+	run(2, func() part {
+		// SSH_FXP_INIT, version 3: a real sftp server answers with
+		// SSH_FXP_VERSION.
+		init := []byte{0, 0, 0, 5, 1, 0, 0, 0, 3}
+		acc, out, _, err := sendAndRead("subsystem", ssh.Marshal(struct{ Name string }{"sftp"}), init, isSFTPVersion)
+		if acc && isSFTPVersion(out) {
+			return part{problem: "the sftp subsystem answered"}
+		}
+		if acc {
+			out = bytes.TrimLeft(out, "\x00")
+		}
+		return part{note: describe("sftp", acc, out, err)}
+	})
+	run(3, func() part {
+		ch, err := e.session()
+		if err != nil {
+			return part{note: "pty refused (" + err.Error() + ")"}
+		}
+		defer ch.Close()
+		ok, err := ch.SendRequest("pty-req", true, ssh.Marshal(ptyReq{Term: "xterm", Columns: 80, Rows: 24, Modes: "\x00"}))
+		if err == nil && ok {
+			return part{problem: "a pty was granted"}
+		}
+		return part{note: "pty refused"}
+	})
+	wg.Wait()
+	var problems, notes []string
+	for _, p := range parts {
+		if p.problem != "" {
+			problems = append(problems, p.problem)
+		} else {
+			notes = append(notes, p.note)
+		}
+	}
+	if len(problems) > 0 {
+		return failed("%s", strings.Join(problems, "; "))
+	}
+	return pass("%s", strings.Join(dedupe(notes), "; "))
+}
+
+// dedupe folds notes that differ only in the request name ("shell: X",
+// "exec: X") into one line.
+func dedupe(notes []string) []string {
+	var out []string
+	byMsg := map[string][]string{}
+	var order []string
+	for _, n := range notes {
+		what, msg, ok := strings.Cut(n, ": ")
+		if !ok {
+			out = append(out, n)
+			continue
+		}
+		if _, seen := byMsg[msg]; !seen {
+			order = append(order, msg)
+		}
+		byMsg[msg] = append(byMsg[msg], what)
+	}
+	var folded []string
+	for _, msg := range order {
+		folded = append(folded, strings.Join(byMsg[msg], ", ")+": "+msg)
+	}
+	return append(folded, out...)
+}
+
+func isSFTPVersion(b []byte) bool {
+	if len(b) < 9 {
+		return false
+	}
+	n := binary.BigEndian.Uint32(b)
+	return n >= 5 && n < 1<<16 && b[4] == 2
+}
+
+type ptyReq struct {
+	Term              string
+	Columns, Rows     uint32
+	WidthPx, HeightPx uint32
+	Modes             string
+}
+
+type directTCPIP struct {
+	Host     string
+	Port     uint32
+	OrigHost string
+	OrigPort uint32
+}
+
+// openDirect opens (and at once closes) a direct-tcpip channel, as ssh -L
+// does for each connection.
+func (e *probeEnv) openDirect(host string, port int) error {
+	ch, reqs, err := e.conn.OpenChannel("direct-tcpip", ssh.Marshal(directTCPIP{host, uint32(port), "127.0.0.1", 0}))
+	if err != nil {
+		return err
+	}
+	go ssh.DiscardRequests(reqs)
+	ch.Close()
+	return nil
+}
+
+func reason(err error) (ssh.RejectionReason, bool) {
+	var oe *ssh.OpenChannelError
+	if errors.As(err, &oe) {
+		return oe.Reason, true
+	}
+	return 0, false
+}
+
+func checkTunnel(e *probeEnv) Result {
+	type out struct {
+		status Status
+		msg    string
+	}
+	res := make([]out, len(e.opts.Targets))
+	var wg sync.WaitGroup
+	for i, t := range e.opts.Targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := e.openDirect(t.Host, t.Port)
+			r, isOpen := reason(err)
+			switch {
+			case err == nil:
+				res[i] = out{Pass, t.String() + " opens"}
+			case isOpen && r == ssh.ConnectionFailed:
+				res[i] = out{Warn, "permitted, but nothing answers at " + t.String()}
+			case isOpen && r == ssh.Prohibited:
+				res[i] = out{Fail, t.String() + " refused: administratively prohibited"}
+			default:
+				res[i] = out{Fail, t.String() + ": " + err.Error()}
+			}
+		}()
+	}
+	wg.Wait()
+	status := Pass
+	var msgs []string
+	for _, r := range res {
+		msgs = append(msgs, r.msg)
+		if r.status == Fail || (r.status == Warn && status == Pass) {
+			status = r.status
+		}
+	}
+	r := Result{Status: status, Detail: strings.Join(msgs, "; ")}
+	if status == Warn {
+		r.Hint = "the rule is right but the service is down: start it, or check --target"
+	}
+	return r
+}
+
+type probe struct {
+	host, why string
+	port      int
+}
+
+// otherProbes are forwards that must be refused: the server's own SSH port
+// (which certainly listens), another port, and the target's port under
+// another spelling of the host (permitopen does no name lookup).
+func (e *probeEnv) otherProbes() []probe {
+	allowed := map[string]bool{}
+	for _, t := range e.opts.Targets {
+		allowed[t.String()] = true
+	}
+	ok := func(p probe) bool {
+		return !allowed[render.Target{Host: p.host, Port: p.port}.String()]
+	}
+	var ps []probe
+	if p := (probe{"127.0.0.1", "the SSH port", e.opts.Port}); ok(p) {
+		ps = append(ps, p)
+	}
+	t0 := e.opts.Targets[0]
+	other := t0.Port
+	for {
+		other = other%65535 + 1
+		p := probe{t0.Host, "another port", other}
+		if ok(p) && other != e.opts.Port {
+			ps = append(ps, p)
+			break
+		}
+	}
+	if alt := otherSpelling(t0.Host); alt != "" {
+		if p := (probe{alt, "the target's port by another name", t0.Port}); ok(p) {
+			ps = append(ps, p)
+		}
+	}
+	return ps
+}
+
+func otherSpelling(host string) string {
+	if strings.EqualFold(host, "localhost") {
+		return "127.0.0.1"
+	}
+	if a, err := netip.ParseAddr(host); err == nil && a.IsLoopback() {
+		return "localhost"
+	}
+	return ""
+}
+
+func checkOtherPorts(e *probeEnv) Result {
+	ps := e.otherProbes()
+	problems := make([]string, len(ps))
+	var wg sync.WaitGroup
+	for i, p := range ps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			hp := render.Target{Host: p.host, Port: p.port}.String()
+			err := e.openDirect(p.host, p.port)
+			r, isOpen := reason(err)
+			switch {
+			case err == nil:
+				problems[i] = fmt.Sprintf("%s (%s) opened", hp, p.why)
+			case isOpen && r == ssh.Prohibited:
+			case isOpen && r == ssh.ConnectionFailed:
+				problems[i] = fmt.Sprintf("%s (%s) is permitted (nothing answered there)", hp, p.why)
+			default:
+				problems[i] = fmt.Sprintf("%s (%s): %v", hp, p.why, err)
+			}
+		}()
+	}
+	wg.Wait()
+	var bad, tried []string
+	for i, p := range ps {
+		tried = append(tried, render.Target{Host: p.host, Port: p.port}.String())
+		if problems[i] != "" {
+			bad = append(bad, problems[i])
+		}
+	}
+	if len(bad) > 0 {
+		return failed("%s", strings.Join(bad, "; "))
+	}
+	return pass("%s: administratively prohibited", strings.Join(tried, ", "))
+}
+
+func checkRemote(e *probeEnv) Result {
+	type fwd struct {
+		Addr string
+		Port uint32
+	}
+	ok, reply, err := e.conn.SendRequest("tcpip-forward", true, ssh.Marshal(fwd{"127.0.0.1", 0}))
+	if err != nil {
+		return failed("tcpip-forward: %v", err)
+	}
+	if !ok {
+		return pass("tcpip-forward refused")
+	}
+	var bound struct{ Port uint32 }
+	ssh.Unmarshal(reply, &bound)
+	e.conn.SendRequest("cancel-tcpip-forward", false, ssh.Marshal(fwd{"127.0.0.1", bound.Port}))
+	return failed("the server listened on 127.0.0.1:%d for the account (cancelled)", bound.Port)
+}
+
+func (e *probeEnv) sessionRequest(name string, payload []byte) (bool, error) {
+	ch, err := e.session()
+	if err != nil {
+		return false, err
+	}
+	defer ch.Close()
+	return ch.SendRequest(name, true, payload)
+}
+
+func checkAgent(e *probeEnv) Result {
+	ok, err := e.sessionRequest("auth-agent-req@openssh.com", nil)
+	if err == nil && ok {
+		return failed("agent forwarding granted")
+	}
+	return pass("auth-agent-req refused")
+}
+
+func checkX11(e *probeEnv) Result {
+	req := struct {
+		Single   bool
+		Protocol string
+		Cookie   string
+		Screen   uint32
+	}{false, "MIT-MAGIC-COOKIE-1", strings.Repeat(e.token, 2), 0}
+	ok, err := e.sessionRequest("x11-req", ssh.Marshal(req))
+	if err == nil && ok {
+		return failed("X11 forwarding granted")
+	}
+	return pass("x11-req refused")
+}
+
+func checkTun(e *probeEnv) Result {
+	// Point-to-point, any free unit: what ssh -w any does.
+	ch, reqs, err := e.conn.OpenChannel("tun@openssh.com", ssh.Marshal(struct{ Mode, Unit uint32 }{1, 0x7fffffff}))
+	if err == nil {
+		go ssh.DiscardRequests(reqs)
+		ch.Close()
+		return failed("a tun device was opened for the account (closed again)")
+	}
+	// sshd answers "connect failed" both when PermitTunnel forbids it and
+	// when the device cannot be opened: only an open tunnel is a finding.
+	return pass("tun@openssh.com refused")
+}
+
+// DefaultSockets are Unix sockets that exist on most Linux servers and
+// accept a connection from anyone. sshd answers a refused
+// direct-streamlocal and a permitted one to a missing socket alike
+// ("connect failed"), so only a socket that exists can prove a refusal.
+var DefaultSockets = []string{"/run/dbus/system_bus_socket", "/run/systemd/journal/stdout", "/dev/log"}
+
+func checkStreamLocal(e *probeEnv) Result {
+	sockets := e.opts.Sockets
+	if sockets == nil {
+		sockets = DefaultSockets
+	}
+	problems := make([]string, len(sockets)+1)
+	var wg sync.WaitGroup
+	for i, path := range sockets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ch, reqs, err := e.conn.OpenChannel("direct-streamlocal@openssh.com", ssh.Marshal(struct {
+				Path, Reserved string
+				Reserved2      uint32
+			}{path, "", 0}))
+			if err == nil {
+				go ssh.DiscardRequests(reqs)
+				ch.Close()
+				problems[i] = "direct-streamlocal to " + path + " opened"
+			}
+		}()
+	}
+	// Listening needs a path sshd can bind: only a server that permits it
+	// creates this socket, and the forward is cancelled at once.
+	listen := "/tmp/pfwdctl-verify-" + e.token + ".sock"
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		ok, _, err := e.conn.SendRequest("streamlocal-forward@openssh.com", true, ssh.Marshal(struct{ Path string }{listen}))
+		if err == nil && ok {
+			e.conn.SendRequest("cancel-streamlocal-forward@openssh.com", false, ssh.Marshal(struct{ Path string }{listen}))
+			problems[len(sockets)] = "streamlocal-forward listened on " + listen + " (cancelled; sshd may leave the socket file)"
+		}
+	}()
+	wg.Wait()
+	var bad []string
+	for _, p := range problems {
+		if p != "" {
+			bad = append(bad, p)
+		}
+	}
+	if len(bad) > 0 {
+		return failed("%s", strings.Join(bad, "; "))
+	}
+	return pass("direct-streamlocal refused (%d sockets tried), streamlocal-forward refused", len(sockets))
+}
+
+func checkPassword(e *probeEnv) Result {
+	if !e.authProbed {
+		return failed("the server let the account in without any authentication")
+	}
+	var bad []string
+	for _, m := range e.offered {
+		if m == "password" || m == "keyboard-interactive" {
+			bad = append(bad, m)
+		}
+	}
+	if len(bad) > 0 {
+		return failed("the server offers %s", strings.Join(bad, " and "))
+	}
+	offered := slices.Clone(e.offered)
+	if len(offered) == 0 {
+		offered = []string{"nothing"}
+	}
+	return pass("offered: %s", strings.Join(offered, ", "))
+}

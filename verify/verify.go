@@ -1,0 +1,334 @@
+// Package verify proves a port-forward-only account from the outside, as
+// an SSH client (golang.org/x/crypto/ssh): it logs in once with the
+// account's key and tries, concurrently over that one connection, every way
+// out of the box the hardening is meant to close (shell, command, sftp, pty,
+// other forward targets, remote and Unix-socket forwards, agent, X11, tun),
+// plus the one thing that must work: a forward to each target. The server's
+// list of authentication methods, read during that same login, proves that
+// passwords are not offered.
+//
+// verify never changes the server: it needs no shell account and nothing
+// installed there, every probe is closed as soon as it is answered, and it
+// never sends a password. (Only a server that already fails a check may keep
+// a trace of it, e.g. the socket a permitted streamlocal-forward bound.)
+package verify
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/pfwdctl/pfwdctl/internal/fail"
+	"github.com/pfwdctl/pfwdctl/render"
+)
+
+// DefaultTimeout bounds a whole run.
+const DefaultTimeout = 10 * time.Second
+
+// Options say where to connect and what the account should be allowed.
+type Options struct {
+	Host string
+	Port int    // 0: 22
+	User string // empty: render.DefaultUser
+	// Targets are the host:port the account must reach; empty:
+	// render.DefaultTarget.
+	Targets []render.Target
+	// Auth are the client's methods (KeyFile, Agent, or ssh.PublicKeys).
+	Auth []ssh.AuthMethod
+	// HostKey decides which host key is accepted.
+	HostKey HostKeyPolicy
+	// Sockets are Unix sockets on the server to try direct-streamlocal
+	// with; nil: DefaultSockets.
+	Sockets []string
+	// Timeout bounds the whole run, connection included; 0: DefaultTimeout.
+	Timeout time.Duration
+}
+
+// Status is a check's outcome.
+type Status string
+
+const (
+	Pass Status = "pass"
+	Fail Status = "fail"
+	// Warn: the rule is right but something else is off (e.g. the target
+	// service does not answer).
+	Warn Status = "warn"
+)
+
+// Result is one check's outcome.
+type Result struct {
+	Name     string        `json:"name"`
+	Status   Status        `json:"status"`
+	Detail   string        `json:"detail"`
+	Proves   string        `json:"proves"`
+	Hint     string        `json:"hint,omitempty"`
+	Duration time.Duration `json:"-"`
+	// DurationMS is Duration for JSON.
+	DurationMS float64 `json:"duration_ms"`
+}
+
+// Report is a whole run.
+type Report struct {
+	Host    string   `json:"host"`
+	Port    int      `json:"port"`
+	User    string   `json:"user"`
+	Targets []string `json:"targets"`
+	// HostKey is the server's host key fingerprint (SHA256:...).
+	HostKey string `json:"host_key"`
+	// AuthMethods is what the server offered before the login.
+	AuthMethods []string      `json:"auth_methods"`
+	Checks      []Result      `json:"checks"`
+	Passed      bool          `json:"passed"`
+	Duration    time.Duration `json:"-"`
+	DurationMS  float64       `json:"duration_ms"`
+}
+
+// Counts returns how many checks passed, failed and warned.
+func (r *Report) Counts() (pass, failed, warn int) {
+	for _, c := range r.Checks {
+		switch c.Status {
+		case Pass:
+			pass++
+		case Fail:
+			failed++
+		case Warn:
+			warn++
+		}
+	}
+	return
+}
+
+// Failed lists the names of the failed checks.
+func (r *Report) Failed() []string {
+	var out []string
+	for _, c := range r.Checks {
+		if c.Status == Fail {
+			out = append(out, c.Name)
+		}
+	}
+	return out
+}
+
+// Reason says why no check could run (exit 3).
+type Reason string
+
+const (
+	Refused         Reason = "refused"
+	Timeout         Reason = "timeout"
+	HostKeyMismatch Reason = "host key mismatch"
+	HostKeyUnknown  Reason = "host key unknown"
+	AuthFailed      Reason = "auth failed"
+	Unreachable     Reason = "unreachable"
+	HandshakeFailed Reason = "handshake failed"
+)
+
+// ConnectError is a run that never got to its checks, or lost the
+// connection before they finished.
+type ConnectError struct {
+	Reason Reason
+	Addr   string
+	Err    error
+}
+
+func (e *ConnectError) Error() string {
+	msg := "cannot verify " + e.Addr + ": " + string(e.Reason)
+	if e.Err != nil {
+		msg += " (" + e.Err.Error() + ")"
+	}
+	return msg
+}
+
+func (e *ConnectError) Unwrap() error { return e.Err }
+
+func (e *ConnectError) hint() string {
+	switch e.Reason {
+	case Refused:
+		return "nothing listens there: check --host and --port, and that sshd runs (systemctl status ssh)"
+	case Timeout:
+		return "the server did not answer in time: check the address and firewalls, or raise --timeout"
+	case HostKeyMismatch:
+		return "the server's host key is not the one you trust: if the server was reinstalled on purpose, update known_hosts (ssh-keygen -R HOST); otherwise do not connect"
+	case HostKeyUnknown:
+		return "add the server's host key to known_hosts (compare its fingerprint out of band), or pin it with --host-key SHA256:..."
+	case AuthFailed:
+		return "the key was refused: check --user and --key, that the key is in the account's authorized_keys, and the server's log (journalctl -u ssh)"
+	case Unreachable:
+		return "check --host: the name does not resolve or the network is unreachable"
+	}
+	return "check that the server is an SSH server and look at its log"
+}
+
+func connErr(reason Reason, addr string, err error) error {
+	ce := &ConnectError{Reason: reason, Addr: addr, Err: err}
+	return &fail.Error{Kind: fail.Unavailable, Err: ce, Hint: ce.hint()}
+}
+
+// Run connects, runs every check, and returns the report. A check that
+// fails is in the report, not an error; the error is for a run that could
+// not connect or authenticate (a *ConnectError inside a fail.Error).
+func Run(ctx context.Context, o Options) (*Report, error) {
+	start := time.Now()
+	if o.Port == 0 {
+		o.Port = 22
+	}
+	if o.User == "" {
+		o.User = render.DefaultUser
+	}
+	if len(o.Targets) == 0 {
+		t, _ := render.ParseTarget(render.DefaultTarget)
+		o.Targets = []render.Target{t}
+	}
+	if o.Timeout == 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if len(o.Auth) == 0 {
+		return nil, fail.New(fail.Usage, "pass --key FILE, or run an ssh-agent (SSH_AUTH_SOCK) holding the key", "no key to log in with")
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	addr := net.JoinHostPort(o.Host, strconv.Itoa(o.Port))
+
+	hk, err := o.HostKey.callback(addr)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{Host: o.Host, Port: o.Port, User: o.User}
+	for _, t := range o.Targets {
+		rep.Targets = append(rep.Targets, t.String())
+	}
+
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, classifyDial(ctx, addr, err)
+	}
+	// The deadline covers the whole run: closing the connection unblocks
+	// every channel operation still waiting.
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	defer conn.Close()
+
+	var (
+		mu         sync.Mutex // the host key callback runs on x/crypto's key exchange goroutine
+		hostKeyErr error
+		offered    []string
+		probed     bool
+	)
+	cfg := &ssh.ClientConfig{
+		User: o.User,
+		Auth: o.Auth,
+		HostKeyCallback: func(hostname string, remote net.Addr, key ssh.PublicKey) error {
+			err := hk.check(hostname, remote, key)
+			mu.Lock()
+			defer mu.Unlock()
+			rep.HostKey = ssh.FingerprintSHA256(key)
+			hostKeyErr = err
+			return err
+		},
+		HostKeyAlgorithms: hk.algorithms,
+		// Called after the "none" attempt with the methods the server
+		// offers this user: the password probe costs no extra login.
+		AuthCallback: func(c *ssh.ClientAuthContext) (ssh.AuthMethod, error) {
+			if !probed {
+				probed = true
+				offered = append([]string(nil), c.AllowedMethods...)
+			}
+			return nil, nil
+		},
+	}
+	sc, chans, reqs, err := ssh.NewClientConn(quickAck(conn), addr, cfg)
+	mu.Lock()
+	defer mu.Unlock()
+	if err != nil {
+		switch {
+		case hostKeyErr != nil:
+			var reason Reason = HostKeyMismatch
+			if isUnknownHost(hostKeyErr) {
+				reason = HostKeyUnknown
+			}
+			return nil, connErr(reason, addr, hostKeyErr)
+		case ctx.Err() != nil:
+			return nil, connErr(Timeout, addr, ctx.Err())
+		case probed:
+			return nil, connErr(AuthFailed, addr, err)
+		}
+		return nil, connErr(HandshakeFailed, addr, err)
+	}
+	defer sc.Close()
+	go ssh.DiscardRequests(reqs)
+	go func() {
+		// The server opens channels to us only for forwards it granted
+		// (which are findings already): refuse them all.
+		for ch := range chans {
+			ch.Reject(ssh.Prohibited, "pfwdctl verify accepts no channels")
+		}
+	}()
+	rep.AuthMethods = offered
+	if rep.AuthMethods == nil {
+		rep.AuthMethods = []string{}
+	}
+
+	env := &probeEnv{conn: sc, opts: o, token: token(), ctx: ctx, authProbed: probed, offered: offered}
+	checks := allChecks()
+	rep.Checks = make([]Result, len(checks))
+	var wg sync.WaitGroup
+	for i, c := range checks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t0 := time.Now()
+			r := c.run(env)
+			r.Name, r.Proves = c.name, c.proves
+			if r.Status != Pass && r.Hint == "" {
+				r.Hint = c.hint
+			}
+			r.Duration = time.Since(t0)
+			r.DurationMS = ms(r.Duration)
+			rep.Checks[i] = r
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		// A probe cut short proves nothing either way.
+		return rep, connErr(Timeout, addr, errors.New("the checks did not finish within --timeout"))
+	}
+	_, failed, _ := rep.Counts()
+	rep.Passed = failed == 0
+	rep.Duration = time.Since(start)
+	rep.DurationMS = ms(rep.Duration)
+	return rep, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func classifyDial(ctx context.Context, addr string, err error) error {
+	var dnsErr *net.DNSError
+	switch {
+	case ctx.Err() != nil || isTimeout(err):
+		return connErr(Timeout, addr, err)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return connErr(Refused, addr, err)
+	case errors.As(err, &dnsErr), errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return connErr(Unreachable, addr, err)
+	}
+	return connErr(Unreachable, addr, err)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func token() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
