@@ -78,18 +78,18 @@ func readInventory(tb testing.TB, lines []string) []Host {
 }
 
 // TestVerifyFleet runs the real checks against 20 good lab sshds, one with
-// ForceCommand removed, and one port nobody listens on, all at once.
+// PermitOpen any and a key without options, and one port nobody listens on, all at once.
 func TestVerifyFleet(t *testing.T) {
 	echo := listenEcho(t)
 	good := startLabs(t, 20, echo, lab.Options{})
-	bad := startLabs(t, 1, echo, lab.Options{Edit: lab.WithoutLine("20-pfwd-only.conf", "ForceCommand")})[0]
+	bad := startLabs(t, 1, echo, lab.Options{BareKey: true, Edit: lab.ReplaceLine("20-pfwd-only.conf", "PermitOpen", "PermitOpen any")})[0]
 	closed := good[0].Addr[:strings.LastIndex(good[0].Addr, ":")] + ":1"
 
 	var lines []string
 	for _, s := range good {
 		lines = append(lines, inventoryLine(s))
 	}
-	lines = append(lines, inventoryLine(bad), closed+" user=nobody key="+good[0].ClientKeyFile+" # nothing listens")
+	lines = append(lines, inventoryLine(bad), closed+" user=nobody key="+good[0].ClientKeyFile+" host-key="+fp+" # nothing listens")
 	hosts := readInventory(t, lines)
 
 	var mu sync.Mutex
@@ -114,8 +114,8 @@ func TestVerifyFleet(t *testing.T) {
 			t.Errorf("host %d: no checks in the report", i)
 		}
 	}
-	if r := rs[20]; r.Outcome != Failed || !contains(r.Failed, "shell-blocked") {
-		t.Errorf("the host without ForceCommand: %s, failed %v, %s", r.Outcome, r.Failed, r.Error)
+	if r := rs[20]; r.Outcome != Failed || !contains(r.Failed, "other-ports-prohibited") {
+		t.Errorf("the host with PermitOpen any: %s, failed %v, %s", r.Outcome, r.Failed, r.Error)
 	}
 	if r := rs[21]; r.Outcome != Unreachable || r.Reason != string(verify.Refused) || r.Hint == "" {
 		t.Errorf("the closed port: %+v", r)
