@@ -1,0 +1,116 @@
+package main
+
+import (
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pfwdctl/pfwdctl/internal/fail"
+	"github.com/pfwdctl/pfwdctl/render"
+	"github.com/pfwdctl/pfwdctl/users"
+	"github.com/pfwdctl/pfwdctl/users/keyline"
+)
+
+func init() { commands = append(commands, newAddKeyCmd) }
+
+type addKeyOpts struct {
+	user, name, expires string
+	from, targets       []string
+	sshdConfig          string
+}
+
+func newAddKeyCmd(g *Globals) *cobra.Command {
+	o := &addKeyOpts{}
+	c := &cobra.Command{
+		Use:   "add-key FILE|-",
+		Short: "Install a friend's public key, restricted to the forward targets",
+		Long: `add-key reads exactly one OpenSSH public key line (from FILE, or stdin
+with -) and installs it in the account's ~/.ssh/authorized_keys as
+
+  restrict,port-forwarding,permitopen="HOST:PORT"[,expiry-time=...][,from=...] TYPE KEY NAME
+
+The permitopen targets come from the installed Match User drop-in (one
+source of truth); --target may only repeat them, or name them when no
+drop-in is installed. Private keys, several keys, keys with options,
+certificates, DSA and RSA under 2048 bits are refused and nothing is
+written. A key already installed has its options updated only if they
+differ. Every other line of the file stays byte-for-byte. No sshd reload
+is needed.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error { return addKeyRun(c, g, o, args[0]) },
+	}
+	f := c.Flags()
+	f.StringVar(&o.user, "user", render.DefaultUser, "the port-forward-only `account`")
+	f.StringVar(&o.name, "name", "", "a `NAME` for the key (replaces its comment; used by revoke)")
+	f.StringVar(&o.expires, "expires", "", "sshd refuses the key after `WHEN`: 12h, 30d, 8w, 2026-12-31 or 2026-12-31T18:00 (local time)")
+	f.StringSliceVar(&o.from, "from", nil, "only accept the key from these `CIDR`s (comma-separated or repeated)")
+	f.StringArrayVar(&o.targets, "target", nil, "`host:port`; must match the installed Match block (needed only without one)")
+	f.StringVar(&o.sshdConfig, "sshd-config", render.DefaultSshdConfig, "the main sshd config `PATH` (under --root); the drop-in is read next to it")
+	return c
+}
+
+func readKeyInput(g *Globals, arg string) ([]byte, error) {
+	var r io.Reader
+	if arg == "-" {
+		r = g.IO.In
+	} else {
+		f, err := os.Open(arg)
+		if err != nil {
+			return nil, fail.Wrap(fail.Usage, err, "give the path of the .pub file, or - to read it from stdin", "read the key")
+		}
+		defer f.Close()
+		if fi, err := f.Stat(); err == nil && !fi.Mode().IsRegular() && !(fi.Mode()&os.ModeNamedPipe != 0 || fi.Mode()&os.ModeCharDevice != 0) {
+			return nil, fail.New(fail.Usage, "give the path of the .pub file", "%s is not a regular file", arg)
+		}
+		r = f
+	}
+	// Read one byte past the limit, so an oversize file is refused without
+	// reading all of it.
+	data, err := io.ReadAll(io.LimitReader(r, keyline.MaxInput+1))
+	if err != nil {
+		return nil, fail.Wrap(fail.Usage, err, "", "read the key")
+	}
+	return data, nil
+}
+
+func addKeyRun(c *cobra.Command, g *Globals, o *addKeyOpts, arg string) error {
+	data, err := readKeyInput(g, arg)
+	if err != nil {
+		return err
+	}
+	k, warns, err := keyline.ParsePublic(data)
+	if err != nil {
+		return err
+	}
+	var exp time.Time
+	if o.expires != "" {
+		if exp, err = keyline.ParseExpires(o.expires, g.Now()); err != nil {
+			return err
+		}
+	}
+	if _, err := keyline.ParseFrom(o.from); err != nil {
+		return err
+	}
+	h := usersHost(g)
+	h.SshdConfig = o.sshdConfig
+	res, err := h.AddKey(c.Context(), users.AddKeyRequest{User: o.user, Key: k, Name: o.name, Targets: o.targets, Expiry: exp, From: o.from})
+	res.Warnings = append(warns, res.Warnings...)
+	if err != nil {
+		return err
+	}
+	if g.JSON {
+		return g.PrintJSON(res)
+	}
+	st := g.Styles()
+	switch res.Action {
+	case "unchanged":
+		g.Printf("%s key %s (%s) is already installed for %s: nothing to change\n", st.OK("✓"), res.Name, res.Fingerprint, res.Account)
+	default:
+		g.Printf("%s %s key %s (%s) for %s in %s\n", st.OK("✓"), res.Action, res.Name, res.Fingerprint, res.Account, res.Path)
+		g.Printf("  %s\n", st.Dim(res.Line))
+	}
+	printWarnings(g, res.Warnings)
+	return nil
+}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pfwdctl/pfwdctl/internal/fail"
+	"github.com/pfwdctl/pfwdctl/render"
+)
+
+func init() { commands = append(commands, newListKeysCmd) }
+
+type listKeysOpts struct {
+	user, sshdConfig string
+}
+
+func newListKeysCmd(g *Globals) *cobra.Command {
+	o := &listKeysOpts{}
+	c := &cobra.Command{
+		Use:   "list-keys",
+		Short: "List the account's keys, flagging any that are not restricted",
+		Long: `list-keys prints one row per key in the account's authorized_keys: name,
+type and size, SHA256 fingerprint, forward targets, expiry (EXPIRED once
+past) and from. A line without the restrict prefix, or one that allows more
+than the Match block's PermitOpen, is flagged as UNRESTRICTED, and the
+command exits 1 so scripts notice.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return listKeysRun(g, o) },
+	}
+	c.Flags().StringVar(&o.user, "user", render.DefaultUser, "the port-forward-only `account`")
+	c.Flags().StringVar(&o.sshdConfig, "sshd-config", render.DefaultSshdConfig, "the main sshd config `PATH` (under --root)")
+	return c
+}
+
+func listKeysRun(g *Globals, o *listKeysOpts) error {
+	h := usersHost(g)
+	h.SshdConfig = o.sshdConfig
+	res, err := h.ListKeys(o.user)
+	if err != nil {
+		return err
+	}
+	unrestricted := fail.New(fail.Failed, "revoke them (pfwdctl revoke FINGERPRINT) and add them again with pfwdctl add-key",
+		"%d key(s) of %s are UNRESTRICTED", res.Unrestricted, res.Account)
+	if g.JSON {
+		if err := g.PrintJSON(res); err != nil {
+			return err
+		}
+		if res.Unrestricted > 0 {
+			return unrestricted
+		}
+		return nil
+	}
+	st := g.Styles()
+	if len(res.Keys) == 0 {
+		g.Printf("no keys in %s\n", res.Path)
+		return nil
+	}
+	tw := tabwriter.NewWriter(g.IO.Out, 0, 0, 2, ' ', 0)
+	tw.Write([]byte("NAME\tTYPE\tFINGERPRINT\tTARGETS\tEXPIRES\tFROM\n"))
+	for _, k := range res.Keys {
+		typ := strings.TrimPrefix(k.Type, "ssh-")
+		if k.Bits > 0 {
+			typ += " " + strconv.Itoa(k.Bits)
+		}
+		exp := "never"
+		if !k.Expiry.IsZero() {
+			exp = k.Expiry.Local().Format("2006-01-02 15:04")
+			if k.Expired {
+				exp += " EXPIRED"
+			}
+		}
+		name := k.Name
+		if name == "" {
+			name = "-"
+		}
+		targets := strings.Join(k.Targets, ",")
+		if targets == "" {
+			targets = "-"
+		}
+		from := strings.Join(k.From, ",")
+		if from == "" {
+			from = "any"
+		}
+		tw.Write([]byte(name + "\t" + typ + "\t" + k.Fingerprint + "\t" + targets + "\t" + exp + "\t" + from + "\n"))
+	}
+	tw.Flush()
+	for _, k := range res.Keys {
+		if !k.Restricted {
+			g.Printf("%s line %d (%s): UNRESTRICTED: %s\n", st.Fail("✗"), k.Line, k.Fingerprint, strings.Join(k.Problems, "; "))
+		}
+	}
+	if res.Unrestricted > 0 {
+		return unrestricted
+	}
+	return nil
+}

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/pfwdctl/pfwdctl/render"
+	"github.com/pfwdctl/pfwdctl/users"
+)
+
+func init() { commands = append(commands, newPruneCmd) }
+
+type pruneOpts struct {
+	user string
+	kill bool
+}
+
+func newPruneCmd(g *Globals) *cobra.Command {
+	o := &pruneOpts{}
+	c := &cobra.Command{
+		Use:   "prune",
+		Short: "Remove keys whose expiry-time has passed",
+		Long: `prune removes every key of the account whose expiry-time is in the past
+(sshd already refuses them; prune keeps the file tidy and the audit log
+honest). Nothing to prune is not an error. Like revoke, it reports the
+account's open sessions and ends them with --kill-sessions.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			res, err := usersHost(g).Prune(c.Context(), users.PruneRequest{User: o.user, KillSessions: o.kill})
+			if err != nil {
+				return err
+			}
+			return printRemove(g, res, "pruned")
+		},
+	}
+	c.Flags().StringVar(&o.user, "user", render.DefaultUser, "the port-forward-only `account`")
+	c.Flags().BoolVar(&o.kill, "kill-sessions", false, "also end the account's open sessions")
+	return c
+}

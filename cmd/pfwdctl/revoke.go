@@ -1,0 +1,73 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/pfwdctl/pfwdctl/render"
+	"github.com/pfwdctl/pfwdctl/users"
+)
+
+func init() { commands = append(commands, newRevokeCmd) }
+
+type revokeOpts struct {
+	user      string
+	all, kill bool
+}
+
+func newRevokeCmd(g *Globals) *cobra.Command {
+	o := &revokeOpts{}
+	c := &cobra.Command{
+		Use:   "revoke FINGERPRINT|NAME",
+		Short: "Remove a key from the account's authorized_keys",
+		Long: `revoke removes the key with that SHA256 fingerprint (with or without the
+SHA256: prefix) or that name, atomically, keeping every other line. A name
+that matches several keys is refused unless --all; a key that is not there
+exits 1. Removing a key does not end tunnels already open with it: revoke
+says how many sessions the account has open, and --kill-sessions ends them
+(keys still authorized simply reconnect).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			res, err := usersHost(g).Revoke(c.Context(), users.RevokeRequest{User: o.user, Key: args[0], All: o.all, KillSessions: o.kill})
+			if err != nil {
+				return err
+			}
+			return printRemove(g, res, "revoked")
+		},
+	}
+	c.Flags().StringVar(&o.user, "user", render.DefaultUser, "the port-forward-only `account`")
+	c.Flags().BoolVar(&o.all, "all", false, "revoke every key with that name")
+	c.Flags().BoolVar(&o.kill, "kill-sessions", false, "also end the account's open sessions")
+	return c
+}
+
+func printRemove(g *Globals, res users.RemoveResult, verb string) error {
+	if g.JSON {
+		return g.PrintJSON(res)
+	}
+	st := g.Styles()
+	if len(res.Removed) == 0 {
+		g.Printf("%s nothing to %s in %s\n", st.OK("✓"), map[string]string{"revoked": "revoke", "pruned": "prune"}[verb], res.Path)
+	}
+	for _, r := range res.Removed {
+		g.Printf("%s %s key %s (%s) of %s\n", st.OK("✓"), verb, nameOr(r.Name), r.Fingerprint, res.Account)
+	}
+	switch {
+	case !res.SessionsKnown:
+		g.Printf("%s\n", st.Dim("open sessions: not counted (--root names a tree)"))
+	case res.Killed > 0:
+		g.Printf("%s ended %d open session(s) of %s\n", st.OK("✓"), res.Killed, res.Account)
+	case len(res.Sessions) > 0:
+		g.Printf("%s %s has %d open session(s); removing a key does not end them: pass --kill-sessions to end them\n", st.Warn("!"), res.Account, len(res.Sessions))
+	default:
+		g.Printf("%s has no open sessions\n", res.Account)
+	}
+	printWarnings(g, res.Warnings)
+	return nil
+}
+
+func nameOr(s string) string {
+	if s == "" {
+		return "(unnamed)"
+	}
+	return s
+}

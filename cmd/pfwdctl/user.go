@@ -1,0 +1,90 @@
+package main
+
+import (
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pfwdctl/pfwdctl/render"
+	"github.com/pfwdctl/pfwdctl/users"
+)
+
+func init() { commands = append(commands, newUserCmd) }
+
+// usersHost is the users.Host for this run: the --root tree, the injected
+// runner, clock and environment.
+func usersHost(g *Globals) users.Host {
+	return users.Host{Root: g.Root(), Runner: g.Runner, Now: g.Now, Getenv: g.Getenv}
+}
+
+type userCreateOpts struct {
+	user, home string
+	fix, adopt bool
+}
+
+func newUserCmd(g *Globals) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "user",
+		Short: "Manage the port-forward-only account",
+		Args:  cobra.NoArgs,
+	}
+	o := &userCreateOpts{}
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Create (or check, or fix) the locked, nologin forward-only account",
+		Long: `user create makes sure the account exists with the distribution's nologin
+shell, a home directory, and the password field "*" (locked: no password
+can match, passwd -S says L, and unlike "!" sshd still accepts keys for it
+with UsePAM no). It uses the system's useradd and usermod (with --prefix
+under --root) and never edits /etc/passwd or /etc/shadow itself.
+
+An existing correct account is reported and left alone. An existing account
+with a login shell, an unlocked or "!"-locked password or a missing home is
+reported as a problem and fixed only with --fix. An account that looks like
+a person's (a login shell and a usable password, or keys without the
+restrict prefix) also needs --adopt. root and UID-0 accounts are refused.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return userCreateRun(c, g, o) },
+	}
+	f := create.Flags()
+	f.StringVar(&o.user, "user", render.DefaultUser, "the port-forward-only `account`")
+	f.StringVar(&o.home, "home", "", "home `DIR` for a new account (default /home/ACCOUNT)")
+	f.BoolVar(&o.fix, "fix", false, "repair an existing account's shell, password field and home")
+	f.BoolVar(&o.adopt, "adopt", false, "with --fix: also take over an account that looks like a person's")
+	c.AddCommand(create)
+	return c
+}
+
+func userCreateRun(c *cobra.Command, g *Globals, o *userCreateOpts) error {
+	res, err := usersHost(g).CreateUser(c.Context(), users.CreateRequest{User: o.user, Home: o.home, Fix: o.fix, Adopt: o.adopt})
+	if err != nil {
+		return err
+	}
+	if g.JSON {
+		return g.PrintJSON(res)
+	}
+	st := g.Styles()
+	switch res.Action {
+	case "ok":
+		g.Printf("%s account %s is already forward-only: nothing to change\n", st.OK("✓"), res.Account.Name)
+	case "created":
+		g.Printf("%s created account %s (uid %d, home %s)\n", st.OK("✓"), res.Account.Name, res.Account.UID, res.Account.Home)
+	case "fixed":
+		g.Printf("%s fixed account %s: %s\n", st.OK("✓"), res.Account.Name, strings.Join(res.Problems, "; "))
+	}
+	for _, d := range res.Done {
+		g.Printf("  %s\n", st.Dim("ran: "+d))
+	}
+	for _, ch := range res.Checks {
+		g.Printf("%s %s\n", st.OK("✓"), ch)
+	}
+	printWarnings(g, res.Warnings)
+	return nil
+}
+
+func printWarnings(g *Globals, warns []string) {
+	st := g.Styles()
+	for _, w := range warns {
+		g.Printf("%s %s\n", st.Warn("!"), w)
+	}
+}
