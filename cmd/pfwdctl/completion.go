@@ -65,11 +65,51 @@ func registerCompletions(root *cobra.Command, g *Globals) {
 				})
 			}
 		}
+		if c.Name() == "revoke" && c.Parent() == root && c.ValidArgsFunction == nil {
+			c.ValidArgsFunction = func(c *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+				if len(args) > 0 {
+					return nil, cobra.ShellCompDirectiveNoFileComp
+				}
+				user, _ := c.Flags().GetString("user")
+				return completeKeys(g, user), cobra.ShellCompDirectiveNoFileComp
+			}
+		}
 		for _, sub := range c.Commands() {
 			walk(sub)
 		}
 	}
 	walk(root)
+}
+
+// completeKeys offers revoke's argument: each key's name (once, however
+// many keys share it) and each fingerprint, described by the other.
+func completeKeys(g *Globals, user string) []cobra.Completion {
+	if user == "" {
+		user = render.DefaultUser
+	}
+	list, err := usersHost(g).ListKeys(user)
+	if err != nil {
+		return nil
+	}
+	var out []cobra.Completion
+	names := map[string]int{}
+	for _, k := range list.Keys {
+		if k.Name != "" {
+			names[k.Name]++
+		}
+	}
+	for _, k := range list.Keys {
+		if n := names[k.Name]; n > 0 {
+			desc := k.Type + " " + k.Fingerprint
+			if n > 1 {
+				desc = fmt.Sprintf("%d keys: needs --all", n)
+			}
+			out = append(out, cobra.CompletionWithDesc(k.Name, desc))
+			names[k.Name] = 0
+		}
+		out = append(out, cobra.CompletionWithDesc(k.Fingerprint, nameOr(k.Name)+", "+k.Type))
+	}
+	return out
 }
 
 // completeAccounts lists the accounts that look forward-only: a shell that
