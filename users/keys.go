@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/crypto/ssh"
+
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/users/keyline"
 )
@@ -395,4 +397,10 @@ func (h Host) remove(ctx context.Context, user, action string, kill bool, pick f
 		}
 	}
 	return res, nil
+}
+
+// FromSigner is the public half of a key pfwdctl holds itself (verify
+// --self), ready for AddKeyRequest.Key.
+func FromSigner(s ssh.Signer, name string) keyline.Key {
+	return keyline.FromPublicKey(s.PublicKey(), name)
 }

@@ -1,0 +1,273 @@
+package users
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/pfwdctl/pfwdctl/internal/hostfs"
+	"github.com/pfwdctl/pfwdctl/internal/run"
+	"github.com/pfwdctl/pfwdctl/internal/testenv"
+	"github.com/pfwdctl/pfwdctl/render"
+	"github.com/pfwdctl/pfwdctl/verify/lab"
+	"github.com/pfwdctl/pfwdctl/verify/lab/labtest"
+)
+
+func signer(t *testing.T) ssh.Signer {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// login dials the lab as its account with key and checks the forward to
+// the echo target; it returns the first error.
+func login(s *lab.Server, key ssh.Signer, echo *lab.Echo) error {
+	cfg := s.ClientConfig()
+	cfg.Auth = []ssh.AuthMethod{ssh.PublicKeys(key)}
+	c, err := ssh.Dial("tcp", s.Addr, cfg)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ch, err := c.Dial("tcp", echo.Addr)
+	if err != nil {
+		return fmt.Errorf("forward: %w", err)
+	}
+	defer ch.Close()
+	ch.Write([]byte("ping\n"))
+	buf := make([]byte, 5)
+	if _, err := io.ReadFull(ch, buf); err != nil || string(buf) != "ping\n" {
+		return fmt.Errorf("echo through the tunnel: %q %v", buf, err)
+	}
+	return nil
+}
+
+// TestE2EKeysAgainstRealSshd installs keys with the library into a --root
+// tree whose passwd and drop-in are the lab's, copies the resulting
+// authorized_keys into the lab's AuthorizedKeysFile, and lets the real sshd
+// judge each line: sshd itself enforces expiry-time, from and permitopen.
+func TestE2EKeysAgainstRealSshd(t *testing.T) {
+	t.Parallel()
+	echo := labtest.Echo(t)
+	s := labtest.New(t, lab.Options{Targets: []render.Target{echo.Target}})
+	// The tree: the lab's account (any uid; the lab reads its own file)
+	// and the lab's own rendered drop-in as the installed one.
+	var dropIn string
+	for _, f := range s.DropIns {
+		if f.Name == "20-pfwd-only.conf" {
+			dropIn = string(f.Data)
+		}
+	}
+	h, root := benchTree(t, map[string]string{
+		"/etc/passwd": fmt.Sprintf("root:x:0:0:root:/root:/bin/bash\n%s:x:%d:%d::/home/lab:/usr/sbin/nologin\n", s.User, os.Getuid()+5000, os.Getgid()+5000),
+		"/etc/ssh/sshd_config.d/20-pfwd-only.conf": dropIn,
+	})
+	os.MkdirAll(root.Path("/home/lab"), 0o755)
+	ctx := context.Background()
+	sync := func() {
+		t.Helper()
+		data, err := os.ReadFile(root.Path("/home/lab/.ssh/authorized_keys"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetAuthorizedKeys(data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add := func(key ssh.Signer, name string, exp time.Time, from ...string) {
+		t.Helper()
+		if _, err := h.AddKey(ctx, AddKeyRequest{User: s.User, Key: FromSigner(key, name), Expiry: exp, From: from}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	good, expired, elsewhere, revoked := signer(t), signer(t), signer(t), signer(t)
+	add(good, "good", time.Time{})
+	add(expired, "expired", time.Now().Add(-2*time.Minute))
+	add(elsewhere, "elsewhere", time.Time{}, "192.0.2.1")
+	add(revoked, "revoked", time.Now().Add(time.Hour))
+	sync()
+
+	if err := login(s, good, echo); err != nil {
+		t.Fatalf("key installed by AddKey: %v", err)
+	}
+	if err := login(s, revoked, echo); err != nil {
+		t.Fatalf("key with a future expiry: %v", err)
+	}
+	if err := login(s, expired, echo); err == nil {
+		t.Error("sshd accepted the expired key")
+	}
+	if err := login(s, elsewhere, echo); err == nil {
+		t.Error("sshd accepted a key limited to from=192.0.2.1 from 127.0.0.1")
+	}
+	// The key's own permitopen holds too: the ssh port is not a target.
+	cfg := s.ClientConfig()
+	cfg.Auth = []ssh.AuthMethod{ssh.PublicKeys(good)}
+	c, err := ssh.Dial("tcp", s.Addr, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Dial("tcp", s.Addr)
+	var oe *ssh.OpenChannelError
+	if !errors.As(err, &oe) || oe.Reason != ssh.Prohibited {
+		t.Errorf("forward to another port: want administratively prohibited, got %v", err)
+	}
+	c.Close()
+
+	if _, err := h.Revoke(ctx, RevokeRequest{User: s.User, Key: "revoked"}); err != nil {
+		t.Fatal(err)
+	}
+	sync()
+	if err := login(s, revoked, echo); err == nil {
+		t.Error("sshd accepted a revoked key")
+	}
+	if err := login(s, good, echo); err != nil {
+		t.Errorf("revoke removed another key: %v", err)
+	}
+}
+
+// TestE2EUserCreateRealAccount creates a real account on this host with
+// useradd, installs a key into its real ~/.ssh/authorized_keys, and logs in
+// through a root lab sshd that reads that file with StrictModes on, with
+// UsePAM no and yes. It also shows why "*" and not "!": with UsePAM no a
+// "!"-locked account is refused even for a good key, and user create --fix
+// repairs it.
+func TestE2EUserCreateRealAccount(t *testing.T) {
+	testenv.Root(t)
+	testenv.Require(t, "useradd", "passwd")
+	testenv.Require(t, "userdel", "passwd")
+	sshd := testenv.Sshd(t)
+	name := fmt.Sprintf("pft%d", time.Now().UnixNano()%1e8)
+	t.Cleanup(func() {
+		// End the throwaway account's leftover sessions, by pid.
+		if a, err := LookupAccount("/", name); err == nil {
+			ss, _ := (ProcSessions{}).Find(context.Background(), a)
+			for _, s := range ss {
+				syscall.Kill(s.PID, syscall.SIGKILL)
+			}
+		}
+		if out, err := exec.Command("userdel", "-r", name).CombinedOutput(); err != nil {
+			t.Logf("userdel -r %s: %v %s", name, err, out)
+		}
+	})
+	echo := labtest.Echo(t)
+	logs := []string{}
+	h := Host{Root: hostfs.Root("/"), Runner: run.Exec{}, Syslog: func(l string) { logs = append(logs, l) },
+		Getenv: func(string) string { return "" }}
+	// The audit log must not land in the host's /var/log during tests.
+	h.Root = "/"
+	ctx := context.Background()
+	auditBefore, _ := os.ReadFile(AuditLogPath)
+	t.Cleanup(func() { restoreAudit(t, auditBefore) })
+
+	res, err := h.CreateUser(ctx, CreateRequest{User: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Action != "created" || len(res.Checks) < 4 {
+		t.Fatalf("create: %+v", res)
+	}
+	out, _ := exec.Command("passwd", "-S", name).Output()
+	if f := strings.Fields(string(out)); len(f) < 2 || f[1] != "L" {
+		t.Fatalf("passwd -S: %s", out)
+	}
+
+	for _, pam := range []bool{false, true} {
+		t.Run(fmt.Sprintf("UsePAM=%v", pam), func(t *testing.T) {
+			s := labtest.New(t, lab.Options{Sshd: sshd, User: name, Targets: []render.Target{echo.Target},
+				AuthorizedKeysFile: ".ssh/authorized_keys", StrictModes: true, UsePAM: pam})
+			hh := h
+			hh.SshdConfig = s.ConfigFile // read the lab's drop-in, not /etc/ssh
+			key := signer(t)
+			if _, err := hh.AddKey(ctx, AddKeyRequest{User: name, Key: FromSigner(key, "e2e")}); err != nil {
+				t.Fatal(err)
+			}
+			if err := login(s, key, echo); err != nil {
+				t.Fatalf("login into the useradd account: %v\n%s", err, s.Logs())
+			}
+			if pam {
+				return
+			}
+			// Sessions: one open tunnel is found and --kill-sessions ends it.
+			cfg := s.ClientConfig()
+			cfg.Auth = []ssh.AuthMethod{ssh.PublicKeys(key)}
+			c, err := ssh.Dial("tcp", s.Addr, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			done := make(chan error, 1)
+			go func() { done <- c.Wait() }()
+			// sshd forks the session's child as the account just after
+			// it tells the client auth succeeded; wait until it shows.
+			acct, _ := LookupAccount(hh.Root, name)
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+				if ss, _ := (ProcSessions{}).Find(ctx, acct); len(ss) > 0 {
+					break
+				}
+			}
+			rr, err := hh.Revoke(ctx, RevokeRequest{User: name, Key: "e2e", KillSessions: true})
+			if err != nil || len(rr.Sessions) == 0 || rr.Killed != len(rr.Sessions) {
+				t.Fatalf("revoke --kill-sessions: %+v %v", rr, err)
+			}
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the session survived --kill-sessions")
+			}
+			if err := login(s, key, echo); err == nil {
+				t.Fatal("revoked key still logs in")
+			}
+
+			// "!" locks keys out with UsePAM no; --fix puts "*" back.
+			key2 := signer(t)
+			hh.AddKey(ctx, AddKeyRequest{User: name, Key: FromSigner(key2, "e2e2")})
+			if out, err := exec.Command("usermod", "-L", name).CombinedOutput(); err != nil {
+				t.Fatalf("usermod -L: %v %s", err, out)
+			}
+			if err := login(s, key2, echo); err == nil {
+				t.Fatal("sshd with UsePAM no accepted a key for a !-locked account (SSHD-NOTES 6 no longer holds?)")
+			}
+			if _, err := hh.CreateUser(ctx, CreateRequest{User: name}); err == nil {
+				t.Fatal("user create without --fix accepted a !-locked account")
+			}
+			if _, err := hh.CreateUser(ctx, CreateRequest{User: name, Fix: true}); err != nil {
+				t.Fatal(err)
+			}
+			if err := login(s, key2, echo); err != nil {
+				t.Fatalf("after --fix: %v", err)
+			}
+		})
+	}
+	if len(logs) == 0 || !strings.Contains(logs[0], `"action":"user-create"`) {
+		t.Errorf("syslog copy: %v", logs)
+	}
+}
+
+// restoreAudit puts the host's audit log back as it was before the test.
+func restoreAudit(t *testing.T, before []byte) {
+	if before == nil {
+		os.Remove(AuditLogPath)
+		os.Remove(filepath.Dir(AuditLogPath)) // only if empty
+		return
+	}
+	os.WriteFile(AuditLogPath, before, 0o600)
+}
