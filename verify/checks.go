@@ -211,7 +211,11 @@ func checkShell(e *probeEnv) Result {
 		}
 		if stdin != nil {
 			ch.Write(stdin)
-			ch.CloseWrite()
+			// Not for sftp: sftp-server exits on EOF before it flushes
+			// its answer to what came with it.
+			if req != "subsystem" {
+				ch.CloseWrite()
+			}
 		}
 		out, stopped = e.collect(ch, stop)
 		return true, out, stopped, nil
@@ -564,7 +568,11 @@ func checkStreamLocal(e *probeEnv) Result {
 	}
 	// Listening needs a path sshd can bind: only a server that permits it
 	// creates this socket, and the forward is cancelled at once.
-	listen := "/tmp/pfwdctl-verify-" + e.token + ".sock"
+	dir := e.opts.ListenDir
+	if dir == "" {
+		dir = "/tmp"
+	}
+	listen := strings.TrimSuffix(dir, "/") + "/pfwdctl-verify-" + e.token + ".sock"
 	wg.Add(1)
 	go func() {
 		defer wg.Done()

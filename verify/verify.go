@@ -48,6 +48,10 @@ type Options struct {
 	// Sockets are Unix sockets on the server to try direct-streamlocal
 	// with; nil: DefaultSockets.
 	Sockets []string
+	// ListenDir is the server directory where the streamlocal-forward probe
+	// asks to listen (a server that permits it creates a socket there);
+	// empty: /tmp.
+	ListenDir string
 	// Timeout bounds the whole run, connection included; 0: DefaultTimeout.
 	Timeout time.Duration
 }

@@ -86,6 +86,10 @@ type Options struct {
 	// StrictModes turns sshd's ownership checks back on (off by default:
 	// the lab's files live under /tmp).
 	StrictModes bool
+	// Sftp is the sftp Subsystem command; empty: Debian's external
+	// sftp-server (run through the account's shell), or internal-sftp
+	// (which bypasses the shell) when that is missing.
+	Sftp string
 	// UsePAM turns PAM on (root only; sshd refuses PAM unprivileged).
 	UsePAM bool
 
@@ -120,6 +124,9 @@ type Server struct {
 	Dir, ConfigFile, DropInDir, AuthorizedKeysFile string
 	// DropIns are the files written to DropInDir.
 	DropIns []render.File
+	// ScratchDir is a directory in Dir the lab account may write to (e.g.
+	// for a streamlocal-forward probe).
+	ScratchDir string
 	// Socket is a Unix echo socket in Dir that any account may connect
 	// to: a known target for direct-streamlocal probes.
 	Socket string
@@ -246,6 +253,9 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		}
 	}()
 	if err := s.writeFiles(o); err != nil {
+		return nil, err
+	}
+	if err := s.makeScratch(root); err != nil {
 		return nil, err
 	}
 	timeout := o.StartTimeout
@@ -450,9 +460,12 @@ func (s *Server) writeConfig(o Options, bin string) error {
 	b.WriteString("PrintMotd no\n")
 	// Debian's main file runs the external sftp-server (through the
 	// account's shell); keep that, so the lab behaves like a host.
-	sftp := "/usr/lib/openssh/sftp-server"
-	if _, err := os.Stat(sftp); err != nil {
-		sftp = "internal-sftp"
+	sftp := o.Sftp
+	if sftp == "" {
+		sftp = "/usr/lib/openssh/sftp-server"
+		if _, err := os.Stat(sftp); err != nil {
+			sftp = "internal-sftp"
+		}
 	}
 	fmt.Fprintf(&b, "Subsystem sftp %s\n", sftp)
 	for _, l := range o.After {
@@ -460,6 +473,23 @@ func (s *Server) writeConfig(o Options, bin string) error {
 	}
 	s.ConfigFile = filepath.Join(s.Dir, "sshd_config")
 	return os.WriteFile(s.ConfigFile, []byte(b.String()), 0o644)
+}
+
+func (s *Server) makeScratch(root bool) error {
+	s.ScratchDir = filepath.Join(s.Dir, "scratch")
+	if err := os.Mkdir(s.ScratchDir, 0o700); err != nil {
+		return err
+	}
+	if !root {
+		return nil
+	}
+	u, err := user.Lookup(s.User)
+	if err != nil {
+		return fail.Wrap(fail.Usage, err, "the lab restricts an existing account; it creates none", "look up %s", s.User)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return os.Chown(s.ScratchDir, uid, gid)
 }
 
 func (s *Server) listenUnix() error {
@@ -607,6 +637,10 @@ func (s *Server) Shell() string {
 	}
 	return ""
 }
+
+// NoLoginShell reports whether shell refuses every command (nologin,
+// false): then no command runs even without ForceCommand.
+func NoLoginShell(shell string) bool { return render.NoLoginShell(shell) }
 
 func cloneFiles(fs []render.File) []render.File {
 	out := make([]render.File, len(fs))
