@@ -4,7 +4,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 # Debian packages the end-to-end tests drive for real.
-TEST_PKGS ?= openssh-server openssh-client ssh-audit tmux
+TEST_PKGS ?= openssh-server openssh-client ssh-audit tmux ansible-core
 
 .PHONY: all build test demo golden lint deps clean man dist
 

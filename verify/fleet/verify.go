@@ -3,6 +3,9 @@ package fleet
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -160,13 +163,24 @@ func (k *keyCache) load(path string) (ssh.Signer, error) {
 	if err, ok := k.errs[path]; ok {
 		return nil, err
 	}
-	s, err := verify.KeyFile(path, k.passphrase)
+	s, err := verify.KeyFile(expandHome(path), k.passphrase)
 	if err != nil {
 		k.errs[path] = err
 		return nil, err
 	}
 	k.signers[path] = s
 	return s, nil
+}
+
+// expandHome reads ~/ as the home directory, as ssh -i and Ansible's
+// inventories do: an inventory written for Ansible often says so.
+func expandHome(p string) string {
+	if rest, ok := strings.CutPrefix(p, "~/"); ok {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, rest)
+		}
+	}
+	return p
 }
 
 // Summary counts the outcomes.
