@@ -94,6 +94,7 @@ func fleetRun(c *cobra.Command, g *Globals, o *fleetOpts) error {
 		Parallel:   o.parallel,
 		Passphrase: passphraseFunc(g),
 		Done:       func(done, total int, _ fleet.HostResult) { bar.update(done) },
+		Strict:     flagString(fl.Lookup("strict")) == "true",
 	})
 	bar.finish()
 	sum := fleet.Summarize(results)
@@ -164,6 +165,13 @@ func fleetBase(c *cobra.Command, g *Globals) (verify.Options, func(), error) {
 		o.Auth, closer = []ssh.AuthMethod{m}, func() { cl.Close() }
 	}
 	return o, closer, nil
+}
+
+func flagString(f *pflag.Flag) string {
+	if f == nil {
+		return ""
+	}
+	return f.Value.String()
 }
 
 func stringList(f *pflag.Flag) []string {

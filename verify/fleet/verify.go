@@ -57,6 +57,9 @@ type Options struct {
 	Passphrase func() ([]byte, error)
 	// Done is called after each host, one call at a time (progress).
 	Done func(finished, total int, r HostResult)
+	// Strict counts a warning (a target permitted but not answering) as a
+	// failure, like verify --strict.
+	Strict bool
 }
 
 // Verify runs verify.Run against every host, at most Parallel at once, and
@@ -68,7 +71,7 @@ func Verify(ctx context.Context, hosts []Host, o Options) []HostResult {
 	keys := &keyCache{signers: map[string]ssh.Signer{}, errs: map[string]error{}, passphrase: o.Passphrase}
 	finished := 0
 	return Run(ctx, hosts, o.Parallel, func(ctx context.Context, h Host) HostResult {
-		return verifyHost(ctx, h, o.Base, keys)
+		return verifyHost(ctx, h, o.Base, keys, o.Strict)
 	}, func(_ int, r HostResult) {
 		finished++
 		if o.Done != nil {
@@ -77,7 +80,7 @@ func Verify(ctx context.Context, hosts []Host, o Options) []HostResult {
 	})
 }
 
-func verifyHost(ctx context.Context, h Host, base verify.Options, keys *keyCache) HostResult {
+func verifyHost(ctx context.Context, h Host, base verify.Options, keys *keyCache, strict bool) HostResult {
 	start := time.Now()
 	vo := base
 	vo.Host = h.Addr
@@ -137,7 +140,7 @@ func verifyHost(ctx context.Context, h Host, base verify.Options, keys *keyCache
 		} else {
 			res.Outcome = Errored
 		}
-	case len(res.Failed) > 0:
+	case len(res.Failed) > 0, strict && len(res.Warned) > 0:
 		res.Outcome = Failed
 	default:
 		res.Outcome = Passed
