@@ -125,6 +125,49 @@ type Params struct {
 	Targets []Target
 	// Nologin is the shell and ForceCommand for the account.
 	Nologin string
+	// Crypto, when set, adds the crypto drop-in (apply --crypto). Nil
+	// renders exactly the two drop-ins, as before.
+	Crypto *Crypto
+}
+
+// Crypto is the algorithm policy for the crypto drop-in. render does not
+// choose algorithms: the caller fills this in from a policy (verify/audit's
+// CryptoPolicy) for the sshd version at hand.
+type Crypto struct {
+	SshdVersion       string // e.g. "9.2", for the file's comment
+	Source            string // the public reference the policy follows
+	KexAlgorithms     []string
+	Ciphers           []string
+	MACs              []string
+	HostKeyAlgorithms []string
+}
+
+// algRE is an SSH algorithm name (RFC 4251 section 6): no spaces, commas or
+// quotes can reach the config.
+var algRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9@._+-]{0,63}$`)
+
+// sourceRE keeps the comment line to one line of plain text.
+var sourceRE = regexp.MustCompile(`^[A-Za-z0-9 ,.:/()'_+-]{0,200}$`)
+
+// Validate refuses empty lists and names that are not algorithm names.
+func (c *Crypto) Validate() error {
+	for _, l := range []struct {
+		kw   string
+		algs []string
+	}{{"KexAlgorithms", c.KexAlgorithms}, {"Ciphers", c.Ciphers}, {"MACs", c.MACs}, {"HostKeyAlgorithms", c.HostKeyAlgorithms}} {
+		if len(l.algs) == 0 {
+			return fail.New(fail.Usage, "", "crypto policy: %s is empty", l.kw)
+		}
+		for _, a := range l.algs {
+			if !algRE.MatchString(a) {
+				return fail.New(fail.Usage, "", "crypto policy: %s: invalid algorithm name %q", l.kw, a)
+			}
+		}
+	}
+	if !sourceRE.MatchString(c.Source) || !sourceRE.MatchString(c.SshdVersion) {
+		return fail.New(fail.Usage, "", "crypto policy: invalid source or version text")
+	}
+	return nil
 }
 
 // DefaultParams is the seed guide's setup.
@@ -168,6 +211,9 @@ func (p Params) Validate() error {
 	if !strings.HasPrefix(p.Nologin, "/") || strings.ContainsFunc(p.Nologin, func(r rune) bool { return r <= ' ' || r == '"' }) {
 		return fail.New(fail.Usage, "", "invalid nologin path %q", p.Nologin)
 	}
+	if p.Crypto != nil {
+		return p.Crypto.Validate()
+	}
 	return nil
 }
 
@@ -187,6 +233,9 @@ func (p Params) Command() string {
 	b.WriteString("pfwdctl apply --user " + p.User)
 	for _, t := range p.Targets {
 		fmt.Fprintf(&b, " --target %s", t)
+	}
+	if p.Crypto != nil {
+		b.WriteString(" --crypto")
 	}
 	return b.String()
 }

@@ -28,8 +28,19 @@ func Render(p Params) ([]File, error) {
 		"PermitOpen": strings.Join(p.TargetStrings(), " "),
 		"Command":    p.Command(),
 	}
+	names := []string{templates.Hardening, templates.Forward}
+	if c := p.Crypto; c != nil {
+		data["SshdVersion"] = c.SshdVersion
+		data["PolicySource"] = c.Source
+		data["KexAlgorithms"] = strings.Join(c.KexAlgorithms, ",")
+		data["Ciphers"] = strings.Join(c.Ciphers, ",")
+		data["MACs"] = strings.Join(c.MACs, ",")
+		data["HostKeyAlgorithms"] = strings.Join(c.HostKeyAlgorithms, ",")
+		// In the order sshd reads them.
+		names = []string{templates.Hardening, templates.Crypto, templates.Forward}
+	}
 	var files []File
-	for _, name := range []string{templates.Hardening, templates.Forward} {
+	for _, name := range names {
 		var b bytes.Buffer
 		if err := tmpl.ExecuteTemplate(&b, name+".tmpl", data); err != nil {
 			return nil, err

@@ -15,4 +15,8 @@ var FS embed.FS
 const (
 	Hardening = "10-hardening.conf"
 	Forward   = "20-pfwd-only.conf"
+	// Crypto is rendered only on request (apply --crypto). It sorts after
+	// the hardening baseline (they set different keywords) and before
+	// 50-cloud-init.conf and the main file, so its algorithm lists win.
+	Crypto = "15-crypto.conf"
 )

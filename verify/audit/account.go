@@ -1,0 +1,311 @@
+package audit
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/pfwdctl/pfwdctl/internal/hostfs"
+	"github.com/pfwdctl/pfwdctl/render"
+	"github.com/pfwdctl/pfwdctl/users/keyline"
+)
+
+func readFile(root hostfs.Root, hostPath string) ([]byte, error) {
+	return os.ReadFile(root.Path(hostPath))
+}
+
+// accountChecks: locked with "*" (not "!": with UsePAM no sshd refuses an
+// account whose password starts with "!" even for keys, SSHD-NOTES 6) and
+// a nologin shell.
+func (a *auditor) accountChecks(fwd map[string][]string) {
+	if !a.hasAcct {
+		a.addMissingAccount()
+		return
+	}
+	acct, u := a.account, a.account.Name
+	bad := 0
+	if !render.NoLoginShell(acct.Shell) {
+		bad++
+		a.add(Finding{ID: "account.shell", Severity: Fail, File: "/etc/passwd",
+			Title:  fmt.Sprintf("%s has the login shell %s", u, acct.Shell),
+			Detail: "restrict does not stop commands (SSHD-NOTES 5): with a real shell only ForceCommand stands between a key and a shell",
+			Fix:    fmt.Sprintf("usermod -s %s %s", a.o.Params.Nologin, u)})
+	}
+	usePAM := len(fwd["usepam"]) > 0 && strings.EqualFold(fwd["usepam"][0], "yes")
+	switch {
+	case !acct.HasShadow:
+		bad++
+		a.add(Finding{ID: "account.unlocked", Severity: Warn, File: "/etc/shadow",
+			Title: fmt.Sprintf("%s has no entry in /etc/shadow, so whether a password works cannot be told", u),
+			Fix:   fmt.Sprintf("usermod -p '*' %s", u)})
+	case acct.PasswordUsable():
+		bad++
+		what := "a password"
+		if acct.Password == "" {
+			what = "an empty password"
+		}
+		a.add(Finding{ID: "account.unlocked", Severity: Fail, File: "/etc/shadow",
+			Title:  fmt.Sprintf("%s has %s", u, what),
+			Detail: "the account must not be usable with a password, whatever sshd's settings",
+			Fix:    fmt.Sprintf("usermod -p '*' %s   (\"*\": no password, key logins keep working)", u)})
+	case strings.HasPrefix(acct.Password, "!"):
+		bad++
+		sev, why := Warn, "key logins work now because UsePAM is yes, but would stop if UsePAM were turned off"
+		if !usePAM {
+			sev, why = Fail, "UsePAM is no, so sshd refuses the account as locked, even for public keys: the tunnel cannot log in"
+		}
+		a.add(Finding{ID: "account.bang-locked", Severity: sev, File: "/etc/shadow",
+			Title:  fmt.Sprintf("%s is locked with \"!\" (passwd -l)", u),
+			Detail: why,
+			Fix:    fmt.Sprintf("usermod -p '*' %s   (\"*\" is locked for passwords but not for keys)", u)})
+	}
+	if bad == 0 {
+		a.ok("account", "%s is locked (\"*\") with the shell %s", u, acct.Shell)
+	}
+}
+
+// keyFiles resolves the effective AuthorizedKeysFile for the account
+// (sshd_config(5) TOKENS: %h, %u, %U, %%; relative paths are under home).
+func (a *auditor) keyFiles(fwd map[string][]string) []string {
+	v := fwd["authorizedkeysfile"]
+	if len(v) == 0 || !a.hasAcct {
+		return nil
+	}
+	var out []string
+	for _, p := range strings.Fields(v[0]) {
+		if p == "none" {
+			continue
+		}
+		p = strings.NewReplacer("%%", "%", "%h", a.account.Home, "%u", a.account.Name, "%U", fmt.Sprint(a.account.UID)).Replace(p)
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(a.account.Home, p)
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// keySourceChecks: pfwdctl manages one key file; any other source of keys
+// for the account bypasses the key options it writes.
+func (a *auditor) keySourceChecks(fwd map[string][]string) {
+	u := a.o.Params.User
+	c := &connInfo{u}
+	bad := 0
+	if v := fwd["authorizedkeysfile"]; len(v) > 0 {
+		w := a.winner("authorizedkeysfile", c)
+		for _, p := range strings.Fields(v[0]) {
+			std := p == ".ssh/authorized_keys" || p == "%h/.ssh/authorized_keys"
+			// authorized_keys2 is in sshd's built-in default: only a
+			// problem when the file exists (checked below with the keys).
+			dflt := w == nil && p == ".ssh/authorized_keys2"
+			if std || dflt || p == "none" {
+				continue
+			}
+			bad++
+			f := Finding{ID: "keys.other-file", Severity: Fail,
+				Title:  fmt.Sprintf("AuthorizedKeysFile for %s also reads %s", u, p),
+				Detail: "keys there are not managed by pfwdctl and need not carry restrict or permitopen",
+				Fix:    "set AuthorizedKeysFile .ssh/authorized_keys only"}
+			if w != nil {
+				f.File, f.Line = w.File, w.Num
+				f.Fix = fmt.Sprintf("change %s to: AuthorizedKeysFile .ssh/authorized_keys", w.At())
+			}
+			a.add(f)
+		}
+	}
+	for _, kw := range []struct{ key, name string }{
+		{"authorizedkeyscommand", "AuthorizedKeysCommand"},
+		{"authorizedprincipalsfile", "AuthorizedPrincipalsFile"},
+		{"authorizedprincipalscommand", "AuthorizedPrincipalsCommand"},
+	} {
+		v := fwd[kw.key]
+		if len(v) == 0 || v[0] == "none" {
+			continue
+		}
+		bad++
+		f := Finding{ID: "keys.other-source", Severity: Fail,
+			Title:  fmt.Sprintf("%s %s is in effect for %s", kw.name, v[0], u),
+			Detail: "it can authorize keys or certificates that pfwdctl never sees",
+			Fix:    fmt.Sprintf("remove %s (or set it to none in pfwdctl's Match block scope)", kw.name)}
+		if w := a.winner(kw.key, c); w != nil {
+			f.File, f.Line = w.File, w.Num
+			f.Fix = fmt.Sprintf("delete %s at %s", kw.name, w.At())
+		}
+		a.add(f)
+	}
+	if bad == 0 {
+		a.ok("keys.source", "%s's keys come only from ~/.ssh/authorized_keys", u)
+	}
+}
+
+// keyChecks: StrictModes on every file and directory (SSHD-NOTES 7), and
+// every key line carries restrict, port-forwarding and only permitopen
+// targets the Match block allows.
+func (a *auditor) keyChecks(fwd map[string][]string) {
+	if !a.hasAcct {
+		return
+	}
+	u := a.account.Name
+	strict := !(len(fwd["strictmodes"]) > 0 && strings.EqualFold(fwd["strictmodes"][0], "no"))
+	if !strict {
+		f := Finding{ID: "strict.off", Severity: Warn, Title: "StrictModes is off",
+			Detail: "sshd would read a key file anyone can write to", Fix: "delete the StrictModes no line"}
+		if w := a.winner("strictmodes", &connInfo{u}); w != nil {
+			f.File, f.Line = w.File, w.Num
+		}
+		a.add(f)
+	}
+	files := a.keyFiles(fwd)
+	total, strictBad, keyBad := 0, 0, 0
+	for _, kf := range files {
+		fi, err := os.Lstat(a.o.Root.Path(kf))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if filepath.Base(kf) == "authorized_keys2" && filepath.Dir(kf) == filepath.Join(a.account.Home, ".ssh") {
+			a.add(Finding{ID: "keys.other-file", Severity: Warn, File: kf,
+				Title:  kf + " exists and sshd reads it (sshd's default AuthorizedKeysFile includes it)",
+				Detail: "pfwdctl manages only authorized_keys; its lines are checked below all the same",
+				Fix:    fmt.Sprintf("move its keys with pfwdctl add-key, then delete it, or set AuthorizedKeysFile .ssh/authorized_keys")})
+		}
+		strictBad += a.strictModes(kf, fi)
+		data, err := readFile(a.o.Root, kf)
+		if err != nil {
+			continue
+		}
+		n, b := a.keyLines(kf, data)
+		total += n
+		keyBad += b
+	}
+	if total == 0 {
+		a.add(Finding{ID: "keys.none", Severity: Warn, File: filepath.Join(a.account.Home, ".ssh/authorized_keys"),
+			Title: fmt.Sprintf("%s has no key installed: nobody can open the tunnel yet", u),
+			Fix:   "pfwdctl add-key --user " + u + " --name NAME FRIEND.pub"})
+	}
+	if strictBad == 0 && total > 0 {
+		a.ok("strict", "%s's home, .ssh and key files pass StrictModes", u)
+	}
+	if keyBad == 0 && total > 0 {
+		a.ok("key", "all %d key lines of %s carry restrict, port-forwarding and permitopen within the Match block", total, u)
+	}
+}
+
+// strictModes walks from the key file up to the home directory, as sshd's
+// safe_path does: each must be owned by root or the account and not group-
+// or world-writable, and the file must be a regular file.
+func (a *auditor) strictModes(kf string, fi fs.FileInfo) int {
+	bad := 0
+	report := func(p, what, fix string) {
+		bad++
+		a.add(Finding{ID: "strict.mode", Severity: Fail, File: p,
+			Title:  fmt.Sprintf("%s %s", p, what),
+			Detail: "StrictModes makes sshd ignore " + kf + " (and it would let someone else add keys)",
+			Fix:    fix})
+	}
+	if !fi.Mode().IsRegular() {
+		report(kf, "is not a regular file", "replace it by a regular file (mode 600, owned by "+a.account.Name+")")
+		return bad
+	}
+	home := filepath.Clean(a.account.Home)
+	for p := kf; ; p = filepath.Dir(p) {
+		st, err := os.Stat(a.o.Root.Path(p))
+		if err != nil {
+			break
+		}
+		o := hostfs.OwnerOf(st)
+		if !a.ownerOK(o.UID) {
+			report(p, fmt.Sprintf("is owned by uid %d, not by %s or root", o.UID, a.account.Name), fmt.Sprintf("chown %s %s", a.account.Name, p))
+		}
+		if st.Mode().Perm()&0o022 != 0 {
+			report(p, fmt.Sprintf("is group- or world-writable (%v)", st.Mode().Perm()), "chmod go-w "+p)
+		}
+		if p == home || p == "/" || p == "." {
+			break
+		}
+	}
+	return bad
+}
+
+// ownerOK is sshd's rule; a --root tree made by an unprivileged user is
+// owned by that user, who stands in for root there.
+func (a *auditor) ownerOK(uid int) bool {
+	return uid == 0 || uid == a.account.UID || (!a.o.Root.IsHost() && uid == os.Geteuid())
+}
+
+// keyLines checks each line of one authorized_keys file; it returns the
+// number of keys and of findings.
+func (a *auditor) keyLines(kf string, data []byte) (keys, bad int) {
+	allowed := a.rep.Targets
+	now := a.o.Now()
+	for i, raw := range strings.Split(string(data), "\n") {
+		line := strings.TrimSpace(raw)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		keys++
+		num := i + 1
+		add := func(id string, sev Severity, title, fix string) {
+			bad++
+			a.add(Finding{ID: id, Severity: sev, File: kf, Line: num, Title: title, Fix: fix})
+		}
+		kl, err := keyline.SplitLine(line)
+		if err != nil {
+			add("key.unparsable", Warn, fmt.Sprintf("line %d is not a key sshd can use (%v)", num, err), "delete it or fix it")
+			continue
+		}
+		name := kl.Comment
+		if name == "" {
+			name = kl.Type
+		}
+		opts, err := keyline.ParseOptions(kl.Options)
+		if err != nil {
+			add("key.unparsable", Warn, fmt.Sprintf("key %q: options cannot be read (%v)", name, err), "re-install it: pfwdctl revoke, then pfwdctl add-key")
+			continue
+		}
+		has := func(n string) bool {
+			return slices.ContainsFunc(opts, func(o keyline.Option) bool { return o.Name == n })
+		}
+		var permit []string
+		var expiry string
+		for _, o := range opts {
+			switch o.Name {
+			case "permitopen":
+				permit = append(permit, o.Value)
+			case "expiry-time":
+				expiry = o.Value
+			}
+		}
+		fixLine := fmt.Sprintf("re-install it with pfwdctl add-key (it writes restrict,port-forwarding,permitopen=%q ...)", strings.Join(allowed, ","))
+		if !has("restrict") {
+			add("key.restrict", Fail, fmt.Sprintf("key %q has no restrict option: layer 1 is missing for it", name),
+				fmt.Sprintf("prefix line %d with restrict,port-forwarding,permitopen=\"%s\", or %s", num, allowed[0], fixLine))
+		} else if !has("port-forwarding") {
+			add("key.port-forwarding", Warn, fmt.Sprintf("key %q has restrict but not port-forwarding: it cannot open the tunnel", name),
+				fmt.Sprintf("add port-forwarding after restrict on line %d", num))
+		}
+		if len(permit) == 0 {
+			add("key.permitopen", Fail, fmt.Sprintf("key %q has no permitopen: it may forward anywhere the Match block allows", name),
+				fmt.Sprintf("add permitopen=\"%s\" to line %d", allowed[0], num))
+		}
+		for _, p := range permit {
+			if !slices.Contains(allowed, p) {
+				add("key.permitopen", Fail, fmt.Sprintf("key %q has permitopen=%q, which the Match block does not allow (%s)", name, p, strings.Join(allowed, " ")),
+					fmt.Sprintf("remove permitopen=%q from line %d", p, num))
+			}
+		}
+		if expiry != "" {
+			t, err := keyline.ParseExpiryTime(expiry)
+			if err != nil {
+				add("key.unparsable", Warn, fmt.Sprintf("key %q: expiry-time=%q cannot be read", name, expiry), "fix or remove the option")
+			} else if t.Before(now) {
+				add("key.expired", Warn, fmt.Sprintf("key %q expired on %s: sshd refuses it", name, t.Format("2006-01-02 15:04")),
+					"pfwdctl prune --user "+a.account.Name+" removes expired keys")
+			}
+		}
+	}
+	return keys, bad
+}

@@ -1,0 +1,364 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pfwdctl/pfwdctl/internal/fail"
+	"github.com/pfwdctl/pfwdctl/internal/hostfs"
+	"github.com/pfwdctl/pfwdctl/internal/run"
+	"github.com/pfwdctl/pfwdctl/internal/sshdconf"
+	"github.com/pfwdctl/pfwdctl/render"
+	"github.com/pfwdctl/pfwdctl/templates"
+	"github.com/pfwdctl/pfwdctl/users"
+)
+
+// Severity ranks a finding.
+type Severity string
+
+const (
+	// Fail: the host is not hardened as pfwdctl promises (exit 1).
+	Fail Severity = "fail"
+	// Warn: worth fixing, but the promises hold.
+	Warn Severity = "warn"
+	// OK: a check that passed, listed so the report shows what was proved.
+	OK Severity = "ok"
+)
+
+// Finding is one result. ID is stable and documented in docs/audit.md.
+type Finding struct {
+	ID       string   `json:"id"`
+	Severity Severity `json:"severity"`
+	Title    string   `json:"title"`
+	Detail   string   `json:"detail,omitempty"`
+	// File and Line are where the problem sits (host paths); Line is 0
+	// when the finding is about a whole file.
+	File string `json:"file,omitempty"`
+	Line int    `json:"line,omitempty"`
+	// Fix says what to change.
+	Fix string `json:"fix,omitempty"`
+}
+
+// At is "file:line", "file" or "".
+func (f Finding) At() string {
+	if f.Line > 0 {
+		return fmt.Sprintf("%s:%d", f.File, f.Line)
+	}
+	return f.File
+}
+
+// Options say what to audit.
+type Options struct {
+	Root       hostfs.Root
+	Runner     run.Runner
+	SshdConfig string // host path; empty: render.DefaultSshdConfig
+	SshdBin    string // empty: render.FindSshd
+	// Params are what pfwdctl should have installed. With no targets given
+	// (TargetsGiven false) the installed Match block's PermitOpen is used.
+	Params       render.Params
+	TargetsGiven bool
+	// OtherUser is the ordinary account whose effective config is checked
+	// too; empty: the first account with a login shell and a UID >= 1000.
+	OtherUser string
+	// Layers runs the layer proof (two lab sshds).
+	Layers bool
+	// Now is for key expiry; nil: time.Now.
+	Now func() time.Time
+}
+
+// Report is the whole audit.
+type Report struct {
+	User        string        `json:"user"`
+	Targets     []string      `json:"targets"`
+	OtherUser   string        `json:"other_user"`
+	SshdConfig  string        `json:"sshd_config"`
+	SshdVersion string        `json:"sshd_version"`
+	Findings    []Finding     `json:"findings"`
+	Layers      *LayersReport `json:"layers,omitempty"`
+	Passed      bool          `json:"passed"`
+}
+
+// Counts returns how many findings have each severity.
+func (r *Report) Counts() (fails, warns, oks int) {
+	for _, f := range r.Findings {
+		switch f.Severity {
+		case Fail:
+			fails++
+		case Warn:
+			warns++
+		case OK:
+			oks++
+		}
+	}
+	return
+}
+
+// BySeverity returns the findings of one severity, in report order.
+func (r *Report) BySeverity(s Severity) []Finding {
+	var out []Finding
+	for _, f := range r.Findings {
+		if f.Severity == s {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Connection strings for sshd -T -C. The host and address are loopback:
+// a Match Address/Host block for remote clients is not what the audit
+// judges, and every forward account connects with the same rules whatever
+// its address unless such a block says otherwise.
+const (
+	connHost = "localhost"
+	connAddr = "127.0.0.1"
+)
+
+type auditor struct {
+	o       Options
+	rep     *Report
+	cfg     *sshdconf.Config
+	version Version
+	sshd    render.Sshd
+	account users.Account
+	hasAcct bool
+	groups  map[string][]string // group name -> members (incl. primary)
+	// dropIns are what render produces for the params.
+	expectGlobal []sshdconf.Line
+	expectMatch  []sshdconf.Line
+	include      *sshdconf.Line
+	ourMatch     *sshdconf.Line // our Match User line, as installed
+	// reported remembers winning lines already reported, so one line is
+	// one finding however many contexts it spoils.
+	reported map[string]int
+}
+
+func (a *auditor) mainConfig() string {
+	if a.o.SshdConfig == "" {
+		return render.DefaultSshdConfig
+	}
+	return a.o.SshdConfig
+}
+
+func (a *auditor) add(f Finding) { a.rep.Findings = append(a.rep.Findings, f) }
+
+func (a *auditor) ok(id, format string, args ...any) {
+	a.add(Finding{ID: id, Severity: OK, Title: fmt.Sprintf(format, args...)})
+}
+
+// Run audits the host. Findings are in the report; the error is for an
+// audit that could not run at all (no sshd, unreadable config).
+func Run(ctx context.Context, o Options) (*Report, error) {
+	if o.Runner == nil {
+		o.Runner = run.Exec{}
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Params.Nologin == "" {
+		o.Params.Nologin = render.DefaultNologin
+	}
+	if o.Params.User == "" {
+		o.Params.User = render.DefaultUser
+	}
+	a := &auditor{o: o, rep: &Report{User: o.Params.User}, reported: map[string]int{}}
+	a.rep.SshdConfig = a.mainConfig()
+	a.sshd = render.Sshd{Bin: o.SshdBin, Runner: o.Runner, Root: o.Root, Config: a.mainConfig()}
+	if _, err := os.Stat(o.Root.Path(a.mainConfig())); err != nil {
+		return nil, fail.Wrap(fail.Failed, err, "pass --sshd-config PATH if the main config lives elsewhere", "read %s", a.mainConfig())
+	}
+	v, err := SshdVersion(ctx, o.Runner, o.SshdBin)
+	if err != nil {
+		return nil, err
+	}
+	a.version = v
+	a.rep.SshdVersion = v.String()
+	if err := a.resolveParams(); err != nil {
+		return nil, err
+	}
+	cfg, err := sshdconf.Load(o.Root, a.mainConfig())
+	if err != nil {
+		return nil, fail.Wrap(fail.Failed, err, "fix the file named, then audit again", "read the sshd configuration")
+	}
+	a.cfg = cfg
+	a.loadAccount()
+	a.rep.OtherUser = a.otherUser()
+
+	a.includeChecks()
+	a.dropInChecks()
+	a.trailingMatchChecks()
+	a.earlierMatchChecks()
+
+	global, errG := a.sshd.Effective(ctx, "")
+	fwd, errF := a.sshd.Effective(ctx, a.conn(o.Params.User))
+	other, errO := a.sshd.Effective(ctx, a.conn(a.rep.OtherUser))
+	if err := errors.Join(errG, errF, errO); err != nil {
+		var fe *fail.Error
+		if errors.As(err, &fe) && fe.Kind == fail.Unavailable {
+			return nil, err
+		}
+		a.add(Finding{ID: "sshd.rejects", Severity: Fail, File: a.mainConfig(),
+			Title:  "sshd rejects the configuration, so it would not start or reload",
+			Detail: firstErr(errG, errF, errO).Error(),
+			Fix:    "fix the line sshd names (sshd -t shows it), then audit again"})
+	} else {
+		a.effectiveChecks(global, fwd, other)
+		a.forwardingChecks(fwd)
+		a.keySourceChecks(fwd)
+		a.accountChecks(fwd)
+		a.keyChecks(fwd)
+		a.cryptoChecks(global)
+	}
+	if !a.hasAcct {
+		// accountChecks reports the missing account only with sshd -T.
+		if len(a.rep.BySeverity(Fail)) == 0 || !slices.ContainsFunc(a.rep.Findings, func(f Finding) bool { return f.ID == "account.missing" }) {
+			a.addMissingAccount()
+		}
+	}
+	if o.Layers {
+		lr, err := a.layers(ctx)
+		if err != nil {
+			return nil, err
+		}
+		a.rep.Layers = lr
+		for _, l := range lr.Layers {
+			sev, title := OK, l.Name+" alone holds"
+			if !l.Holds {
+				sev, title = Fail, l.Name+" alone does not hold"
+			}
+			a.add(Finding{ID: "layer." + l.ID, Severity: sev, Title: title, Detail: l.Detail, Fix: l.Fix})
+		}
+	}
+	fails, _, _ := a.rep.Counts()
+	a.rep.Passed = fails == 0
+	a.sortFindings()
+	return a.rep, nil
+}
+
+func firstErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// sortFindings keeps the order checks ran in, grouped by severity.
+func (a *auditor) sortFindings() {
+	rank := map[Severity]int{Fail: 0, Warn: 1, OK: 2}
+	slices.SortStableFunc(a.rep.Findings, func(x, y Finding) int { return rank[x.Severity] - rank[y.Severity] })
+}
+
+func (a *auditor) conn(user string) string {
+	return fmt.Sprintf("user=%s,host=%s,addr=%s", user, connHost, connAddr)
+}
+
+// resolveParams takes the targets from the installed Match block when none
+// were given, as add-key does: the installed block is the source of truth.
+func (a *auditor) resolveParams() error {
+	if !a.o.TargetsGiven {
+		h := users.Host{Root: a.o.Root, SshdConfig: a.mainConfig()}
+		inst, found, err := h.InstalledTargets(a.o.Params.User)
+		if err == nil && found && len(inst) > 0 {
+			if ts, err := render.ParseTargets(inst); err == nil {
+				a.o.Params.Targets = ts
+			}
+		}
+	}
+	if len(a.o.Params.Targets) == 0 {
+		a.o.Params.Targets = render.DefaultParams().Targets
+	}
+	a.rep.Targets = a.o.Params.TargetStrings()
+	// With the crypto drop-in installed (apply --crypto), pfwdctl renders
+	// it too, and every file's header says so.
+	if _, err := os.Stat(a.o.Root.Path(a.dropInPath(templates.Crypto))); err == nil && a.o.Params.Crypto == nil {
+		c := CryptoPolicy(a.version)
+		a.o.Params.Crypto = &c
+	}
+	files, err := render.Render(a.o.Params)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		lines, err := sshdconf.Parse(f.Data)
+		if err != nil {
+			return err
+		}
+		inMatch := false
+		for _, l := range lines {
+			l.File = f.Name
+			if l.Keyword == "match" {
+				inMatch = !strings.EqualFold(strings.Join(l.Args, " "), "all")
+				continue
+			}
+			if inMatch {
+				a.expectMatch = append(a.expectMatch, l)
+			} else {
+				a.expectGlobal = append(a.expectGlobal, l)
+			}
+		}
+	}
+	return nil
+}
+
+func (a *auditor) loadAccount() {
+	acct, err := users.LookupAccount(a.o.Root, a.o.Params.User)
+	if err == nil {
+		a.account, a.hasAcct = acct, true
+	}
+	a.groups = readGroups(a.o.Root)
+}
+
+func (a *auditor) addMissingAccount() {
+	a.add(Finding{ID: "account.missing", Severity: Fail, File: "/etc/passwd",
+		Title: fmt.Sprintf("no account %s in /etc/passwd", a.o.Params.User),
+		Fix:   "create it: pfwdctl user create --user " + a.o.Params.User})
+}
+
+// otherUser picks the ordinary account to check: one a person logs in as.
+func (a *auditor) otherUser() string {
+	if a.o.OtherUser != "" {
+		return a.o.OtherUser
+	}
+	accts, err := render.ReadPasswd(a.o.Root)
+	if err == nil {
+		for _, ac := range accts {
+			if ac.UID >= 1000 && ac.UID != 65534 && ac.Name != a.o.Params.User && !render.NoLoginShell(ac.Shell) {
+				return ac.Name
+			}
+		}
+	}
+	return "nobody"
+}
+
+// readGroups reads /etc/group for Match Group.
+func readGroups(root hostfs.Root) map[string][]string {
+	out := map[string][]string{}
+	data, err := os.ReadFile(root.Path("/etc/group"))
+	if err != nil {
+		return out
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) < 4 {
+			continue
+		}
+		var members []string
+		if f[3] != "" {
+			members = strings.Split(f[3], ",")
+		}
+		out[f[0]] = append(members, "gid:"+f[2])
+	}
+	return out
+}
+
+// dropInPath is the host path of one of pfwdctl's drop-ins.
+func (a *auditor) dropInPath(name string) string {
+	return filepath.Join(render.DropInDir(a.mainConfig()), name)
+}

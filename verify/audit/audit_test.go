@@ -1,0 +1,344 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pfwdctl/pfwdctl/internal/hostfs"
+	"github.com/pfwdctl/pfwdctl/internal/run"
+	"github.com/pfwdctl/pfwdctl/internal/testenv"
+	"github.com/pfwdctl/pfwdctl/render"
+	"github.com/pfwdctl/pfwdctl/render/rendertest"
+)
+
+const (
+	keyBlob  = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAcXhRaoCtUCwN57W6p5GdA/6RwrBUuewlAmEtiU539A"
+	goodKey  = `restrict,port-forwarding,permitopen="127.0.0.1:8009" ` + keyBlob + " friend\n"
+	dropDir  = "/etc/ssh/sshd_config.d/"
+	mainConf = "/etc/ssh/sshd_config"
+	keysFile = "/home/pfwd/.ssh/authorized_keys"
+)
+
+// stockLines is Debian's main file as lines, for trees that edit it.
+func stockLines() []string {
+	return strings.Split(strings.TrimSuffix(string(rendertest.StockSshdConfig), "\n"), "\n")
+}
+
+// tree is a host after pfwdctl apply and add-key: Debian's stock main
+// file, the rendered drop-ins, the locked pfwd account with one key.
+// files replace or add host files ("" deletes); post runs last.
+func tree(t *testing.T, p render.Params, files map[string]string, post func(root hostfs.Root)) hostfs.Root {
+	t.Helper()
+	all := map[string]string{keysFile: goodKey}
+	rendered, err := render.Render(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range rendered {
+		all[dropDir+f.Name] = string(f.Data)
+	}
+	var del []string
+	for k, v := range files {
+		if v == "" {
+			del = append(del, k)
+			continue
+		}
+		all[k] = v
+	}
+	root := rendertest.New(t, rendertest.Tree{Files: all})
+	for _, d := range del {
+		if err := os.Remove(root.Path(d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if post != nil {
+		post(root)
+	}
+	return root
+}
+
+func audit(t *testing.T, root hostfs.Root, p render.Params) *Report {
+	t.Helper()
+	sshd := testenv.Sshd(t)
+	rep, err := Run(context.Background(), Options{Root: root, Runner: run.Exec{}, SshdBin: sshd, Params: p,
+		Now: func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+func dump(rep *Report) string {
+	var b strings.Builder
+	for _, f := range rep.Findings {
+		if f.Severity != OK {
+			fmt.Fprintf(&b, "  %s %s %s: %s\n", f.Severity, f.ID, f.At(), f.Title)
+		}
+	}
+	return b.String()
+}
+
+func TestBaselinePasses(t *testing.T) {
+	t.Parallel()
+	p := render.DefaultParams()
+	rep := audit(t, tree(t, p, nil, nil), p)
+	if !rep.Passed {
+		t.Fatalf("baseline fails:\n%s", dump(rep))
+	}
+	for _, f := range rep.Findings {
+		// Debian's stock algorithms are outside the crypto policy: warnings.
+		if f.Severity == Warn && !strings.HasPrefix(f.ID, "crypto.") {
+			t.Errorf("unexpected warning %s %s: %s", f.ID, f.At(), f.Title)
+		}
+	}
+	if rep.OtherUser != "admin" {
+		t.Errorf("other user = %q, want admin", rep.OtherUser)
+	}
+}
+
+func TestBaselineWithCryptoHasNoWarnings(t *testing.T) {
+	t.Parallel()
+	p := render.DefaultParams()
+	v, err := SshdVersion(context.Background(), run.Exec{}, testenv.Sshd(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := CryptoPolicy(v)
+	p.Crypto = &c
+	rep := audit(t, tree(t, p, nil, nil), render.DefaultParams())
+	if w := rep.BySeverity(Warn); len(w) > 0 || !rep.Passed {
+		t.Fatalf("with the crypto drop-in:\n%s", dump(rep))
+	}
+}
+
+// Each broken tree must be flagged with the right finding at the right
+// file and line.
+func TestBrokenTrees(t *testing.T) {
+	t.Parallel()
+	stock := stockLines()
+	withMain := func(lines ...string) string { return strings.Join(lines, "\n") + "\n" }
+	var noInclude []string
+	for _, l := range stock {
+		if !strings.HasPrefix(l, "Include ") {
+			noInclude = append(noInclude, l)
+		}
+	}
+	appended := append(append([]string{}, stock...), "", "Match User backup", "    ForceCommand internal-sftp", "", "PermitRootLogin yes")
+	n := len(stock)
+	shadowWith := func(pw string) string {
+		return "root:*:19000:0:99999:7:::\nadmin:$y$j9T$abc$def:19000:0:99999:7:::\npfwd:" + pw + ":19000:0:99999:7:::\n"
+	}
+	tests := []struct {
+		name     string
+		files    map[string]string
+		post     func(hostfs.Root)
+		id       string
+		sev      Severity
+		at       string
+		alsoWant []string // more IDs that must be present
+	}{
+		{name: "earlier drop-in re-enables password auth",
+			files: map[string]string{dropDir + "05-local.conf": "# local\nPasswordAuthentication yes\n"},
+			id:    "dropin.earlier", sev: Fail, at: dropDir + "05-local.conf:2"},
+		{name: "AllowTcpForwarding yes above the Include",
+			files: map[string]string{mainConf: withMain(append([]string{"AllowTcpForwarding yes"}, stock...)...)},
+			id:    "include.order", sev: Fail, at: mainConf + ":1"},
+		{name: "line appended after a trailing Match in the main file",
+			files: map[string]string{mainConf: withMain(appended...)},
+			id:    "match.trailing", sev: Fail, at: fmt.Sprintf("%s:%d", mainConf, n+5)},
+		{name: "earlier Match User pfwd block",
+			files: map[string]string{dropDir + "05-local.conf": "Match User pfwd\n    AllowTcpForwarding yes\n"},
+			id:    "match.override", sev: Fail, at: dropDir + "05-local.conf:2", alsoWant: []string{"match.earlier"}},
+		{name: "DisableForwarding yes",
+			files: map[string]string{dropDir + "60-local.conf": "DisableForwarding yes\n"},
+			id:    "forwarding.disabled", sev: Fail, at: dropDir + "60-local.conf:1"},
+		{name: "missing Include",
+			files: map[string]string{mainConf: withMain(noInclude...)},
+			id:    "include.missing", sev: Fail, at: mainConf, alsoWant: []string{"effective.unset"}},
+		{name: "key without restrict",
+			files: map[string]string{keysFile: "# friends\n" + `permitopen="127.0.0.1:8009" ` + keyBlob + " friend\n"},
+			id:    "key.restrict", sev: Fail, at: keysFile + ":2"},
+		{name: "key permitopen beyond the Match block",
+			files: map[string]string{keysFile: goodKey + `restrict,port-forwarding,permitopen="127.0.0.1:22" ` + keyBlob + " other\n"},
+			id:    "key.permitopen", sev: Fail, at: keysFile + ":2"},
+		{name: "key without permitopen",
+			files: map[string]string{keysFile: "restrict,port-forwarding " + keyBlob + " any\n"},
+			id:    "key.permitopen", sev: Fail, at: keysFile + ":1"},
+		{name: "expired key",
+			files: map[string]string{keysFile: goodKey + `restrict,port-forwarding,permitopen="127.0.0.1:8009",expiry-time="20250101" ` + keyBlob + " old\n"},
+			id:    "key.expired", sev: Warn, at: keysFile + ":2"},
+		{name: "world-writable .ssh",
+			post: func(r hostfs.Root) { chmod(t, r, "/home/pfwd/.ssh", 0o777) },
+			id:   "strict.mode", sev: Fail, at: "/home/pfwd/.ssh"},
+		{name: "authorized_keys owned by someone else",
+			post: func(r hostfs.Root) { chown(t, r, keysFile, 1000) },
+			id:   "strict.mode", sev: Fail, at: keysFile},
+		{name: "unlocked account",
+			files: map[string]string{"/etc/shadow": shadowWith("$y$j9T$abc$def")},
+			id:    "account.unlocked", sev: Fail, at: "/etc/shadow"},
+		{name: "locked with ! and UsePAM no",
+			files: map[string]string{"/etc/shadow": shadowWith("!"), dropDir + "05-local.conf": "UsePAM no\n"},
+			id:    "account.bang-locked", sev: Fail, at: "/etc/shadow"},
+		{name: "locked with ! and UsePAM yes",
+			files: map[string]string{"/etc/shadow": shadowWith("!")},
+			id:    "account.bang-locked", sev: Warn, at: "/etc/shadow"},
+		{name: "login shell",
+			files: map[string]string{"/etc/passwd": "root:x:0:0:root:/root:/bin/bash\nadmin:x:1000:1000::/home/admin:/bin/bash\npfwd:x:999:999::/home/pfwd:/bin/bash\n"},
+			id:    "account.shell", sev: Fail, at: "/etc/passwd"},
+		{name: "second AuthorizedKeysFile",
+			files: map[string]string{dropDir + "05-local.conf": "AuthorizedKeysFile .ssh/authorized_keys /etc/ssh/keys/%u\n"},
+			id:    "keys.other-file", sev: Fail, at: dropDir + "05-local.conf:1"},
+		{name: "AuthorizedKeysCommand",
+			files: map[string]string{dropDir + "05-local.conf": "AuthorizedKeysCommand /usr/local/bin/keys %u\nAuthorizedKeysCommandUser nobody\n"},
+			id:    "keys.other-source", sev: Fail, at: dropDir + "05-local.conf:1"},
+		{name: "authorized_keys2 exists",
+			files: map[string]string{"/home/pfwd/.ssh/authorized_keys2": keyBlob + " bare\n"},
+			id:    "key.restrict", sev: Fail, at: "/home/pfwd/.ssh/authorized_keys2:1", alsoWant: []string{"keys.other-file"}},
+		{name: "pfwdctl drop-in edited",
+			files: map[string]string{dropDir + "20-pfwd-only.conf": strings.Replace(mustRender(t)["20-pfwd-only.conf"], "AllowTcpForwarding local", "AllowTcpForwarding yes", 1)},
+			id:    "dropin.edited", sev: Fail, at: dropDir + "20-pfwd-only.conf:8", alsoWant: []string{"dropin.changed"}},
+		{name: "Match block for the admin allows passwords",
+			files: map[string]string{mainConf: withMain(append(append([]string{}, stock...), "Match User admin", "    PasswordAuthentication yes")...)},
+			id:    "match.override", sev: Fail, at: fmt.Sprintf("%s:%d", mainConf, n+2)},
+		{name: "sshd rejects a crypto keyword inside Match",
+			files: map[string]string{dropDir + "05-local.conf": "Match User pfwd\n    Ciphers aes128-ctr\n"},
+			id:    "sshd.rejects", sev: Fail, at: mainConf},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p := render.DefaultParams()
+			rep := audit(t, tree(t, p, tc.files, tc.post), p)
+			if rep.Passed != (tc.sev != Fail) {
+				t.Errorf("passed = %v", rep.Passed)
+			}
+			found := false
+			for _, f := range rep.Findings {
+				if f.ID == tc.id && f.Severity == tc.sev && f.At() == tc.at {
+					found = true
+					if f.Fix == "" {
+						t.Errorf("%s has no fix", f.ID)
+					}
+				}
+			}
+			if !found {
+				t.Errorf("want %s %s at %s; got:\n%s", tc.sev, tc.id, tc.at, dump(rep))
+			}
+			for _, id := range tc.alsoWant {
+				if !hasID(rep, id) {
+					t.Errorf("want also %s; got:\n%s", id, dump(rep))
+				}
+			}
+		})
+	}
+}
+
+func mustRender(t *testing.T) map[string]string {
+	files, err := render.Render(render.DefaultParams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, f := range files {
+		out[f.Name] = string(f.Data)
+	}
+	return out
+}
+
+func hasID(rep *Report, id string) bool {
+	for _, f := range rep.Findings {
+		if f.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func chmod(t *testing.T, r hostfs.Root, p string, m os.FileMode) {
+	if err := os.Chmod(r.Path(p), m); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func chown(t *testing.T, r hostfs.Root, p string, uid int) {
+	if os.Geteuid() != 0 {
+		t.Skip("chown needs root")
+	}
+	if err := os.Chown(r.Path(p), uid, uid); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The audit never changes the tree.
+func TestAuditChangesNothing(t *testing.T) {
+	t.Parallel()
+	p := render.DefaultParams()
+	root := tree(t, p, map[string]string{dropDir + "05-local.conf": "PasswordAuthentication yes\n"}, nil)
+	before := rendertest.Snapshot(t, root)
+	audit(t, root, p)
+	rendertest.Unchanged(t, root, before)
+}
+
+func TestMatchList(t *testing.T) {
+	for _, tc := range []struct {
+		s, list string
+		want    bool
+	}{
+		{"pfwd", "pfwd", true},
+		{"pfwd", "pf*", true},
+		{"pfwd", "admin,pfwd", true},
+		{"pfwd", "*,!pfwd", false},
+		{"pfwd", "admin", false},
+		{"pfwd", "pfw?", true},
+	} {
+		if got := matchList(tc.s, tc.list, false); got != tc.want {
+			t.Errorf("matchList(%q, %q) = %v", tc.s, tc.list, got)
+		}
+	}
+	if !matchAddr("127.0.0.1", "10.0.0.0/8,127.0.0.0/8") || matchAddr("127.0.0.1", "10.0.0.0/8") || matchAddr("127.0.0.1", "*,!127.0.0.1") {
+		t.Error("matchAddr")
+	}
+}
+
+func TestParseVersion(t *testing.T) {
+	for in, want := range map[string]Version{
+		"OpenSSH_9.2, OpenSSL 3.0.19 27 Jan 2026":  {9, 2},
+		"OpenSSH_9.9p1 Ubuntu-3ubuntu3, OpenSSL 3": {9, 9},
+		"unknown option -- V\nOpenSSH_8.4p1 Debian": {8, 4},
+	} {
+		if got, ok := ParseVersion(in); !ok || got != want {
+			t.Errorf("ParseVersion(%q) = %v, %v", in, got, ok)
+		}
+	}
+}
+
+// The policy follows the sshd version: post-quantum ML-KEM only from 9.9.
+func TestCryptoPolicyByVersion(t *testing.T) {
+	p92 := CryptoPolicy(Version{9, 2})
+	p99 := CryptoPolicy(Version{9, 9})
+	if strings.Contains(strings.Join(p92.KexAlgorithms, ","), "mlkem") {
+		t.Errorf("9.2 gets ML-KEM: %v", p92.KexAlgorithms)
+	}
+	if p92.KexAlgorithms[0] != "sntrup761x25519-sha512@openssh.com" {
+		t.Errorf("9.2 prefers %s", p92.KexAlgorithms[0])
+	}
+	if p99.KexAlgorithms[0] != "mlkem768x25519-sha256" {
+		t.Errorf("9.9 prefers %s", p99.KexAlgorithms[0])
+	}
+	for _, l := range [][]string{p92.KexAlgorithms, p92.Ciphers, p92.MACs, p92.HostKeyAlgorithms} {
+		for _, a := range l {
+			if strings.Contains(a, "sha1") || strings.Contains(a, "cbc") || strings.Contains(a, "nistp") || a == "ssh-rsa" {
+				t.Errorf("policy allows %s", a)
+			}
+		}
+	}
+	for _, m := range p92.MACs {
+		if !strings.Contains(m, "-etm@") {
+			t.Errorf("policy allows non-etm MAC %s", m)
+		}
+	}
+}

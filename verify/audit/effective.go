@@ -1,0 +1,437 @@
+package audit
+
+import (
+	"fmt"
+	"net/netip"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/pfwdctl/pfwdctl/internal/sshdconf"
+	"github.com/pfwdctl/pfwdctl/render"
+	"github.com/pfwdctl/pfwdctl/templates"
+)
+
+// connInfo is the connection sshd -T -C was asked about.
+type connInfo struct {
+	user string
+}
+
+// winner returns the line whose value sshd uses for keyword: for a
+// connection, the first line in the first Match block that matches it and
+// sets the keyword; otherwise (and globally) the first global line. nil
+// means no line sets it: sshd's default is in effect.
+//
+// sshd_config(5): "Unless noted otherwise, for each parameter, the first
+// obtained value will be used." Match blocks are applied after the global
+// section, each keyword at most once (servconf.c, copy_set_server_options).
+func (a *auditor) winner(keyword string, c *connInfo) *sshdconf.Line {
+	var global *sshdconf.Line
+	for i := range a.cfg.Lines {
+		l := &a.cfg.Lines[i]
+		if l.Keyword != keyword {
+			continue
+		}
+		if l.Match == "" {
+			if global == nil {
+				global = l
+			}
+			continue
+		}
+		if c != nil && a.matches(l.Match, c.user) {
+			return l
+		}
+	}
+	return global
+}
+
+// matches evaluates Match criteria for user from localhost/127.0.0.1, as
+// sshd -T -C does. Criteria it cannot know (LocalPort, LocalAddress,
+// RDomain) do not match, as in sshd when the connection lacks them.
+func (a *auditor) matches(criteria, user string) bool {
+	f := strings.Fields(criteria)
+	if len(f) == 1 && strings.EqualFold(f[0], "all") {
+		return true
+	}
+	if len(f) == 0 {
+		return false
+	}
+	for i := 0; i < len(f); i++ {
+		kw := strings.ToLower(f[i])
+		if kw == "all" {
+			continue
+		}
+		if i+1 >= len(f) {
+			return false
+		}
+		val := f[i+1]
+		i++
+		var ok bool
+		switch kw {
+		case "user":
+			ok = matchList(user, val, false)
+		case "group":
+			ok = a.inGroups(user, val)
+		case "host":
+			ok = matchList(connHost, val, true)
+		case "address":
+			ok = matchAddr(connAddr, val)
+		default:
+			ok = false
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// matchList is OpenSSH's match_pattern_list: comma-separated wildcard
+// patterns, a "!" pattern that matches vetoes the list.
+func matchList(s, list string, fold bool) bool {
+	if fold {
+		s, list = strings.ToLower(s), strings.ToLower(list)
+	}
+	got := false
+	for _, p := range strings.Split(list, ",") {
+		neg := strings.HasPrefix(p, "!")
+		p = strings.TrimPrefix(p, "!")
+		if ok, _ := path.Match(p, s); ok {
+			if neg {
+				return false
+			}
+			got = true
+		}
+	}
+	return got
+}
+
+func matchAddr(addr, list string) bool {
+	ip, _ := netip.ParseAddr(addr)
+	got := false
+	for _, p := range strings.Split(list, ",") {
+		neg := strings.HasPrefix(p, "!")
+		p = strings.TrimPrefix(p, "!")
+		ok := false
+		if pr, err := netip.ParsePrefix(p); err == nil {
+			ok = pr.Contains(ip)
+		} else {
+			ok, _ = path.Match(p, addr)
+		}
+		if ok {
+			if neg {
+				return false
+			}
+			got = true
+		}
+	}
+	return got
+}
+
+func (a *auditor) inGroups(user, list string) bool {
+	gid := ""
+	if user == a.account.Name && a.hasAcct {
+		gid = fmt.Sprintf("gid:%d", a.account.GID)
+	}
+	for name, members := range a.groups {
+		if (slices.Contains(members, user) || (gid != "" && slices.Contains(members, gid))) && matchList(name, list, false) {
+			return true
+		}
+	}
+	return false
+}
+
+// critical keywords fail when they differ; the rest of the baseline warns
+// (a different MaxAuthTries or LogLevel weakens, but keeps the promises).
+var critical = map[string]bool{
+	"permitrootlogin": true, "passwordauthentication": true, "kbdinteractiveauthentication": true,
+	"pubkeyauthentication": true, "authenticationmethods": true, "permitemptypasswords": true,
+	"x11forwarding": true, "allowagentforwarding": true, "permittunnel": true, "gatewayports": true,
+	"allowtcpforwarding": true, "allowstreamlocalforwarding": true, "forcecommand": true,
+	"permittty": true, "permitopen": true,
+}
+
+// effectiveChecks compares sshd -T with what render produces, for
+// everyone, for an ordinary account and for the forward account.
+func (a *auditor) effectiveChecks(global, fwd, other map[string][]string) {
+	u := a.o.Params.User
+	type ctx struct {
+		label string
+		eff   map[string][]string
+		conn  *connInfo
+		want  []sshdconf.Line
+	}
+	fwdWant := overlay(a.expectGlobal, a.expectMatch)
+	ctxs := []ctx{
+		{"globally", global, nil, a.expectGlobal},
+		{"for " + a.rep.OtherUser, other, &connInfo{a.rep.OtherUser}, a.expectGlobal},
+		{"for " + u, fwd, &connInfo{u}, fwdWant},
+	}
+	bad := 0
+	for _, c := range ctxs {
+		for _, w := range c.want {
+			want := strings.Join(w.Args, " ")
+			got := strings.Join(c.eff[w.Keyword], " ")
+			if strings.EqualFold(want, got) {
+				continue
+			}
+			bad++
+			a.mismatch(w, want, got, c.label, c.conn)
+		}
+	}
+	if bad == 0 {
+		a.ok("effective", "sshd -T: all %d baseline directives in effect globally and for %s, and all %d Match block directives for %s", len(a.expectGlobal), a.rep.OtherUser, len(a.expectMatch), u)
+	}
+}
+
+// overlay is the baseline with the Match block's values on top.
+func overlay(base, match []sshdconf.Line) []sshdconf.Line {
+	out := slices.Clone(base)
+	for _, m := range match {
+		i := slices.IndexFunc(out, func(l sshdconf.Line) bool { return l.Keyword == m.Keyword })
+		if i >= 0 {
+			out[i] = m
+		} else {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// keywordName is the keyword as the templates spell it.
+func keywordName(l sshdconf.Line) string {
+	for _, name := range []string{"PermitRootLogin", "PasswordAuthentication", "KbdInteractiveAuthentication", "PubkeyAuthentication",
+		"AuthenticationMethods", "PermitEmptyPasswords", "MaxAuthTries", "LoginGraceTime", "X11Forwarding", "AllowAgentForwarding",
+		"PermitTunnel", "GatewayPorts", "AllowTcpForwarding", "AllowStreamLocalForwarding", "ClientAliveInterval", "ClientAliveCountMax",
+		"LogLevel", "ForceCommand", "PermitTTY", "PermitOpen", "DisableForwarding", "AuthorizedKeysFile", "AuthorizedKeysCommand",
+		"AuthorizedPrincipalsFile", "KexAlgorithms", "Ciphers", "MACs", "HostKeyAlgorithms"} {
+		if strings.EqualFold(name, l.Keyword) {
+			return name
+		}
+	}
+	return l.Keyword
+}
+
+// mismatch reports one directive that is not in effect, with the line that
+// set the winning value and why it won.
+func (a *auditor) mismatch(want sshdconf.Line, wantVal, got, label string, c *connInfo) {
+	name := keywordName(want)
+	w := a.winner(want.Keyword, c)
+	sev := Warn
+	if critical[want.Keyword] {
+		sev = Fail
+	}
+	if got == "" {
+		got = "(unset)"
+	}
+	key := want.Keyword + "|" + got + "|"
+	if w != nil {
+		key += w.At()
+	}
+	if i, ok := a.reported[key]; ok {
+		a.rep.Findings[i].Title += ", " + label
+		return
+	}
+	f := Finding{Severity: sev,
+		Title: fmt.Sprintf("%s is %s, pfwdctl wants %s: %s", name, got, wantVal, label)}
+	ours := want.File // a template name: 10-hardening.conf or 20-pfwd-only.conf
+	switch {
+	case w == nil:
+		f.ID = "effective.unset"
+		f.Detail = fmt.Sprintf("no line sets %s, so sshd's default is in effect: %s is not read", name, ours)
+		f.File = a.dropInPath(ours)
+		f.Fix = "run pfwdctl apply (and check the Include finding)"
+	case w.File == a.mainConfig() && w.Match == "" && a.include != nil && w.Num < a.include.Num:
+		f.ID = "include.order"
+		f.Detail = fmt.Sprintf("it sits above the Include at line %d, so it beats every drop-in (sshd keeps the first value it reads)", a.include.Num)
+		f.Fix = fmt.Sprintf("delete line %d of %s, or move it below the Include", w.Num, w.File)
+	case w.Match != "" && filepath.Base(w.File) != templates.Forward:
+		f.ID = "match.override"
+		f.Detail = fmt.Sprintf("the Match %s block at %s matches %s and sets %s; among matching blocks the first wins, and a Match block overrides the global value", w.Match, w.MatchAt, strings.TrimPrefix(label, "for "), name)
+		if c == nil {
+			f.Detail = fmt.Sprintf("the line is inside the Match %s block at %s", w.Match, w.MatchAt)
+		}
+		f.Fix = fmt.Sprintf("delete %s at %s (or narrow that Match block so it does not match %s)", name, w.At(), strings.TrimPrefix(label, "for "))
+	case w.File != a.dropInPath(ours) && isDropIn(a, w.File) && filepath.Base(w.File) < ours:
+		f.ID = "dropin.earlier"
+		f.Detail = fmt.Sprintf("%s sorts before %s, and sshd keeps the first value it reads", filepath.Base(w.File), ours)
+		f.Fix = fmt.Sprintf("delete %s at %s (or the whole file if it is not needed)", name, w.At())
+	case w.File == a.dropInPath(ours):
+		f.ID = "dropin.edited"
+		f.Detail = fmt.Sprintf("pfwdctl's own drop-in says %s here", strings.Join(w.Args, " "))
+		f.Fix = "run pfwdctl apply to restore the drop-in (it shows the diff first)"
+	default:
+		f.ID = "effective.mismatch"
+		f.Detail = fmt.Sprintf("%s sets it and is read before %s", w.At(), ours)
+		f.Fix = fmt.Sprintf("delete %s at %s", name, w.At())
+	}
+	if w != nil {
+		f.File, f.Line = w.File, w.Num
+	}
+	a.reported[key] = len(a.rep.Findings)
+	a.add(f)
+}
+
+func isDropIn(a *auditor, file string) bool {
+	return filepath.Dir(file) == render.DropInDir(a.mainConfig())
+}
+
+// forwardingChecks: DisableForwarding yes overrides every other forwarding
+// setting and silently kills the tunnel.
+func (a *auditor) forwardingChecks(fwd map[string][]string) {
+	if v := fwd["disableforwarding"]; len(v) > 0 && strings.EqualFold(v[0], "yes") {
+		f := Finding{ID: "forwarding.disabled", Severity: Fail,
+			Title:  "DisableForwarding yes is in effect for " + a.o.Params.User + ": the tunnel cannot open",
+			Detail: "DisableForwarding overrides AllowTcpForwarding and the key's port-forwarding option",
+			Fix:    "delete the DisableForwarding line (pfwdctl's baseline already turns forwarding off for everyone else)"}
+		if w := a.winner("disableforwarding", &connInfo{a.o.Params.User}); w != nil {
+			f.File, f.Line = w.File, w.Num
+			f.Fix = fmt.Sprintf("delete DisableForwarding at %s (pfwdctl's baseline already turns forwarding off for everyone else)", w.At())
+		}
+		a.add(f)
+	}
+}
+
+// includeChecks: the drop-in directory is included at global scope.
+func (a *auditor) includeChecks() {
+	dir := render.DropInDir(a.mainConfig())
+	l, ok, err := sshdconf.IncludesFile(a.o.Root, a.mainConfig(), filepath.Join(dir, templates.Hardening))
+	if err != nil || !ok {
+		a.add(Finding{ID: "include.missing", Severity: Fail, File: a.mainConfig(),
+			Title:  fmt.Sprintf("%s does not include %s/*.conf", a.mainConfig(), dir),
+			Detail: "sshd never reads pfwdctl's drop-ins",
+			Fix:    fmt.Sprintf("add this line at the top of %s, above any other directive and outside any Match block:\nInclude %s/*.conf", a.mainConfig(), dir)})
+		return
+	}
+	a.include = &l
+	a.ok("include", "%s includes the drop-ins at %s", a.mainConfig(), l.At())
+}
+
+// dropInChecks: pfwdctl's drop-ins are installed as render produces them.
+func (a *auditor) dropInChecks() {
+	files, err := render.Render(a.o.Params)
+	if err != nil {
+		return
+	}
+	good := 0
+	for _, f := range files {
+		p := a.dropInPath(f.Name)
+		data, err := readFile(a.o.Root, p)
+		switch {
+		case err != nil:
+			a.add(Finding{ID: "dropin.missing", Severity: Fail, File: p,
+				Title: p + " is not installed", Fix: "run pfwdctl apply"})
+		case string(data) != string(f.Data):
+			a.add(Finding{ID: "dropin.changed", Severity: Warn, File: p,
+				Title:  p + " differs from what pfwdctl renders for " + a.o.Params.User + " → " + strings.Join(a.rep.Targets, " "),
+				Detail: "the effective checks show whether the difference matters",
+				Fix:    "pfwdctl apply --dry-run shows the diff; pfwdctl apply restores it"})
+		default:
+			good++
+		}
+	}
+	// The crypto drop-in is optional; when present it must not be in a
+	// Match block, which its template guarantees.
+	if good == len(files) {
+		a.ok("dropin", "the drop-ins are installed exactly as pfwdctl renders them")
+	}
+	for i := range a.cfg.Lines {
+		l := &a.cfg.Lines[i]
+		if l.Keyword == "match" && filepath.Base(l.File) == templates.Forward && l.Match != "" && a.matches(l.Match, a.o.Params.User) && a.ourMatch == nil {
+			a.ourMatch = l
+		}
+	}
+}
+
+// trailingMatchChecks: in the main file, a line below a Match block that
+// looks meant for everyone (not indented like the block, or set apart by
+// a blank line) still belongs to that block: only "Match all" or another
+// Match ends it.
+func (a *auditor) trailingMatchChecks() {
+	main := a.mainConfig()
+	data, err := readFile(a.o.Root, main)
+	if err != nil {
+		return
+	}
+	raw := strings.Split(string(data), "\n")
+	lines, err := sshdconf.Parse(data)
+	if err != nil {
+		return
+	}
+	var block *sshdconf.Line
+	indented, prevNum := false, 0
+	n := 0
+	for i := range lines {
+		l := lines[i]
+		l.File = main
+		if l.Keyword == "match" {
+			if strings.EqualFold(strings.Join(l.Args, " "), "all") {
+				block = nil
+			} else {
+				b := l
+				block = &b
+			}
+			prevNum, indented = l.Num, false
+			continue
+		}
+		if block == nil {
+			continue
+		}
+		text := raw[l.Num-1]
+		isIndented := strings.HasPrefix(text, " ") || strings.HasPrefix(text, "\t")
+		first := prevNum == block.Num
+		gap := false
+		for j := prevNum; j < l.Num-1 && j < len(raw); j++ {
+			if strings.TrimSpace(raw[j]) == "" {
+				gap = true
+			}
+		}
+		if first {
+			indented = isIndented
+		} else if (indented && !isIndented) || gap {
+			n++
+			a.add(Finding{ID: "match.trailing", Severity: Fail, File: main, Line: l.Num,
+				Title:  fmt.Sprintf("%s at line %d belongs to the Match %s block at line %d, not to every connection", keywordName(l), l.Num, strings.Join(block.Args, " "), block.Num),
+				Detail: "a Match block runs to the next Match line or the end of the file; lines appended at the end join it",
+				Fix:    fmt.Sprintf("move line %d above the first Match block of %s (or put a line \"Match all\" just above it)", l.Num, main)})
+		}
+		prevNum = l.Num
+	}
+	if n == 0 {
+		a.ok("match.trailing", "no line of %s sits unintended inside a trailing Match block", main)
+	}
+}
+
+// earlierMatchChecks: another Match block that also matches the forward
+// account and comes before pfwdctl's wins for every keyword it sets.
+func (a *auditor) earlierMatchChecks() {
+	u := a.o.Params.User
+	n := 0
+	for i := range a.cfg.Lines {
+		l := &a.cfg.Lines[i]
+		if l.Keyword != "match" || l.Match == "" {
+			continue
+		}
+		if filepath.Base(l.File) == templates.Forward && a.dropInPath(templates.Forward) == l.File {
+			break
+		}
+		if !a.matches(l.Match, u) {
+			continue
+		}
+		n++
+		var kws []string
+		for _, m := range a.cfg.Lines {
+			if m.MatchAt == l.At() && m.Keyword != "match" {
+				kws = append(kws, keywordName(m))
+			}
+		}
+		a.add(Finding{ID: "match.earlier", Severity: Warn, File: l.File, Line: l.Num,
+			Title:  fmt.Sprintf("Match %s at %s also matches %s and comes before pfwdctl's block", l.Match, l.At(), u),
+			Detail: fmt.Sprintf("among matching Match blocks the first wins, for every keyword it sets (%s)", strings.Join(kws, ", ")),
+			Fix:    fmt.Sprintf("narrow it so it does not match %s (e.g. Match User !%s,...), or move its lines into pfwdctl's block by re-running pfwdctl apply", u, u)})
+	}
+	if n == 0 {
+		a.ok("match.earlier", "no other Match block matches %s before pfwdctl's", u)
+	}
+}

@@ -1,0 +1,242 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/pfwdctl/pfwdctl/internal/sshdconf"
+	"github.com/pfwdctl/pfwdctl/render"
+	"github.com/pfwdctl/pfwdctl/templates"
+	"github.com/pfwdctl/pfwdctl/users/keyline"
+	"github.com/pfwdctl/pfwdctl/verify"
+	"github.com/pfwdctl/pfwdctl/verify/lab"
+)
+
+// Layer is one restriction layer proved alone.
+type Layer struct {
+	ID     string `json:"id"`   // "key-options" or "match-block"
+	Name   string `json:"name"` // "layer 1 (key options)"
+	Holds  bool   `json:"holds"`
+	Detail string `json:"detail"`
+	Fix    string `json:"fix,omitempty"`
+	// Failed are the verify checks that failed in the lab.
+	Failed []string       `json:"failed,omitempty"`
+	Verify *verify.Report `json:"verify,omitempty"`
+}
+
+// LayersReport is the layer proof.
+type LayersReport struct {
+	LabUser string  `json:"lab_user"`
+	Layers  []Layer `json:"layers"`
+}
+
+// permissiveBlock stands in for the Match User block in the layer 1 lab:
+// the daemon allows every channel the block would refuse, so only the key
+// options can stop them.
+func permissiveBlock(user string) string {
+	return "# pfwdctl audit --layers: the Match User block replaced by one that allows\n" +
+		"# everything it refused, so that only the key options stand.\n" +
+		"Match User " + user + "\n" +
+		"    AllowTcpForwarding yes\n    PermitOpen any\n    PermitTTY yes\n    X11Forwarding yes\n" +
+		"    AllowAgentForwarding yes\n    PermitTunnel yes\n    AllowStreamLocalForwarding yes\n" +
+		"Match all\n"
+}
+
+// installedDropIns reads pfwdctl's drop-ins as installed on the host,
+// with the account in Match lines renamed to the lab's.
+func (a *auditor) installedDropIns(labUser string) []render.File {
+	var out []render.File
+	for _, name := range []string{templates.Hardening, templates.Crypto, templates.Forward} {
+		data, err := readFile(a.o.Root, a.dropInPath(name))
+		if err != nil {
+			continue
+		}
+		out = append(out, render.File{Name: name, Data: remapUser(data, a.o.Params.User, labUser)})
+	}
+	return out
+}
+
+// remapUser renames user in the patterns of every Match User line.
+func remapUser(data []byte, from, to string) []byte {
+	lines := strings.Split(string(data), "\n")
+	for i, raw := range lines {
+		parsed, err := sshdconf.Parse([]byte(raw))
+		if err != nil || len(parsed) != 1 || parsed[0].Keyword != "match" {
+			continue
+		}
+		args := parsed[0].Args
+		for j := 0; j+1 < len(args); j++ {
+			if strings.EqualFold(args[j], "user") {
+				pats := strings.Split(args[j+1], ",")
+				for k, p := range pats {
+					if strings.TrimPrefix(p, "!") == from {
+						pats[k] = strings.Replace(p, from, to, 1)
+					}
+				}
+				args[j+1] = strings.Join(pats, ",")
+			}
+		}
+		indent := raw[:len(raw)-len(strings.TrimLeft(raw, " \t"))]
+		lines[i] = indent + "Match " + strings.Join(args, " ")
+	}
+	return []byte(strings.Join(lines, "\n"))
+}
+
+// installedKeyOptions returns the option text of each distinct key line of
+// the account (at most three: a lab each), or the standard options when
+// the account has no key yet.
+func (a *auditor) installedKeyOptions(targets []render.Target) []string {
+	var out []string
+	if a.hasAcct {
+		data, _ := readFile(a.o.Root, filepath.Join(a.account.Home, ".ssh/authorized_keys"))
+		seen := map[string]bool{}
+		for _, raw := range strings.Split(string(data), "\n") {
+			line := strings.TrimSpace(raw)
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			kl, err := keyline.SplitLine(line)
+			if err != nil || seen[kl.Options] {
+				continue
+			}
+			seen[kl.Options] = true
+			out = append(out, kl.Options)
+		}
+	}
+	if len(out) == 0 {
+		out = []string{lab.StandardKeyOptions(targets)}
+	}
+	if len(out) > 3 {
+		out = out[:3]
+	}
+	return out
+}
+
+// layers starts the lab sshds and runs verify against each. Nothing on the
+// host changes: every lab lives in its own temp directory on 127.0.0.1.
+func (a *auditor) layers(ctx context.Context) (*LayersReport, error) {
+	labUser, err := lab.DefaultUser()
+	if err != nil {
+		return nil, err
+	}
+	rep := &LayersReport{LabUser: labUser}
+	targets := a.o.Params.Targets
+	dropIns := a.installedDropIns(labUser)
+
+	type job struct {
+		layer   int // 1 or 2
+		opts    lab.Options
+		options string
+	}
+	var jobs []job
+	// Layer 1: the key options as installed, no Match User block.
+	var noMatch []render.File
+	for _, f := range dropIns {
+		if f.Name == templates.Forward {
+			f = render.File{Name: f.Name, Data: []byte(permissiveBlock(labUser))}
+		}
+		noMatch = append(noMatch, f)
+	}
+	if !hasFile(noMatch, templates.Forward) {
+		noMatch = append(noMatch, render.File{Name: templates.Forward, Data: []byte(permissiveBlock(labUser))})
+	}
+	for _, opts := range a.installedKeyOptions(targets) {
+		o := lab.Options{Sshd: a.o.SshdBin, Targets: targets, DropIns: noMatch, KeyOptions: opts, BareKey: opts == ""}
+		jobs = append(jobs, job{1, o, opts})
+	}
+	// Layer 2: the drop-ins as installed, the key bare.
+	if dropIns == nil {
+		dropIns = []render.File{}
+	}
+	jobs = append(jobs, job{2, lab.Options{Sshd: a.o.SshdBin, Targets: targets, DropIns: dropIns, BareKey: true}, ""})
+
+	results := make([]*verify.Report, len(jobs))
+	errs := make([]error, len(jobs))
+	var wg sync.WaitGroup
+	for i, j := range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := lab.Start(ctx, j.opts)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer s.Close()
+			results[i], errs[i] = verify.Run(ctx, verify.Options{
+				Host: "127.0.0.1", Port: s.Port, User: s.User, Targets: s.Targets,
+				Auth:    []ssh.AuthMethod{ssh.PublicKeys(s.ClientKey)},
+				HostKey: verify.HostKeyPolicy{Fingerprint: ssh.FingerprintSHA256(s.HostKey)},
+			})
+		}()
+	}
+	wg.Wait()
+
+	l1 := Layer{ID: "key-options", Name: "layer 1 (key options)", Holds: true}
+	l2 := Layer{ID: "match-block", Name: "layer 2 (Match User block)", Holds: true}
+	var d1 []string
+	for i, j := range jobs {
+		l := &l1
+		if j.layer == 2 {
+			l = &l2
+		}
+		rep, err := results[i], errs[i]
+		if err != nil {
+			// A lab that does not start or a login that is refused proves
+			// nothing about escapes, and the tunnel cannot work either.
+			l.Holds = false
+			l.Detail = "the lab could not be used: " + oneLine(err.Error())
+			continue
+		}
+		l.Verify = rep
+		if !rep.Passed {
+			l.Holds = false
+			l.Failed = append(l.Failed, rep.Failed()...)
+		}
+		if j.layer == 1 {
+			d1 = append(d1, fmt.Sprintf("key options %q", j.options))
+		}
+	}
+	if l1.Detail == "" {
+		l1.Detail = fmt.Sprintf("lab sshd with the installed drop-ins, the Match User block replaced by one that allows every channel, and the key installed with %s", strings.Join(d1, "; "))
+		if len(l1.Failed) > 0 {
+			l1.Detail += "; verify failed: " + strings.Join(l1.Failed, ", ")
+		}
+	}
+	if l2.Detail == "" {
+		l2.Detail = "lab sshd with the drop-ins as installed (account remapped to " + labUser + ") and the key installed bare, without any option"
+		if len(l2.Failed) > 0 {
+			l2.Detail += "; verify failed: " + strings.Join(l2.Failed, ", ")
+		}
+	}
+	if !l1.Holds {
+		l1.Fix = "give every key of " + a.o.Params.User + " the prefix restrict,port-forwarding,permitopen=\"" + strings.Join(a.rep.Targets, "\",permitopen=\"") + "\" (pfwdctl add-key writes it)"
+	}
+	if !l2.Holds {
+		l2.Fix = "run pfwdctl apply: it installs the Match User " + a.o.Params.User + " block as rendered"
+	}
+	rep.Layers = []Layer{l1, l2}
+	return rep, nil
+}
+
+func hasFile(fs []render.File, name string) bool {
+	for _, f := range fs {
+		if f.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " …"
+	}
+	return s
+}
