@@ -178,7 +178,17 @@ func (e *probeEnv) tokenIn(b []byte) bool { return bytes.Contains(b, []byte(e.to
 // said is the last line the server printed (nologin's message comes after
 // sshd's own complaints, e.g. about a missing home), for the report.
 func said(out []byte) string {
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		// sshd's own note for an account without a home, which comes
+		// before or after nologin's words depending on timing.
+		if !strings.HasPrefix(l, "Could not chdir to home directory") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) == 0 {
+		return ""
+	}
 	line := strings.TrimSpace(lines[len(lines)-1])
 	if len(line) > 80 {
 		line = line[:80] + "…"
@@ -592,7 +602,11 @@ func checkStreamLocal(e *probeEnv) Result {
 	if len(bad) > 0 {
 		return failed("%s", strings.Join(bad, "; "))
 	}
-	return pass("direct-streamlocal refused (%d sockets tried), streamlocal-forward refused", len(sockets))
+	tried := fmt.Sprintf("%d sockets", len(sockets))
+	if len(sockets) == 1 {
+		tried = sockets[0]
+	}
+	return pass("direct-streamlocal refused (%s), streamlocal-forward refused", tried)
 }
 
 func checkPassword(e *probeEnv) Result {

@@ -87,6 +87,8 @@ type Report struct {
 	Targets []string `json:"targets"`
 	// HostKey is the server's host key fingerprint (SHA256:...).
 	HostKey string `json:"host_key"`
+	// Server is the server's SSH version banner.
+	Server string `json:"server_version"`
 	// AuthMethods is what the server offered before the login.
 	AuthMethods []string      `json:"auth_methods"`
 	Checks      []Result      `json:"checks"`
@@ -275,6 +277,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			ch.Reject(ssh.Prohibited, "pfwdctl verify accepts no channels")
 		}
 	}()
+	rep.Server = string(sc.ServerVersion())
 	rep.AuthMethods = offered
 	if rep.AuthMethods == nil {
 		rep.AuthMethods = []string{}
