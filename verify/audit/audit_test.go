@@ -306,8 +306,8 @@ func TestMatchList(t *testing.T) {
 
 func TestParseVersion(t *testing.T) {
 	for in, want := range map[string]Version{
-		"OpenSSH_9.2, OpenSSL 3.0.19 27 Jan 2026":  {9, 2},
-		"OpenSSH_9.9p1 Ubuntu-3ubuntu3, OpenSSL 3": {9, 9},
+		"OpenSSH_9.2, OpenSSL 3.0.19 27 Jan 2026":   {9, 2},
+		"OpenSSH_9.9p1 Ubuntu-3ubuntu3, OpenSSL 3":  {9, 9},
 		"unknown option -- V\nOpenSSH_8.4p1 Debian": {8, 4},
 	} {
 		if got, ok := ParseVersion(in); !ok || got != want {

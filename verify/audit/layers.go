@@ -36,14 +36,18 @@ type LayersReport struct {
 }
 
 // permissiveBlock stands in for the Match User block in the layer 1 lab:
-// the daemon allows every channel the block would refuse, so only the key
-// options can stop them.
+// the daemon allows the account everything the key options are meant to
+// limit (local forwards to any target, a terminal, X11, agent, tun), so
+// only the key options can refuse them. Remote (-R) and Unix-socket
+// forwards stay off: once port-forwarding is on, no key option can refuse
+// them again (authorized_keys(5) has no such option; permitlisten only
+// narrows -R), so keeping them off is always the daemon's job.
 func permissiveBlock(user string) string {
 	return "# pfwdctl audit --layers: the Match User block replaced by one that allows\n" +
-		"# everything it refused, so that only the key options stand.\n" +
+		"# what the key options must refuse, so that only they stand.\n" +
 		"Match User " + user + "\n" +
-		"    AllowTcpForwarding yes\n    PermitOpen any\n    PermitTTY yes\n    X11Forwarding yes\n" +
-		"    AllowAgentForwarding yes\n    PermitTunnel yes\n    AllowStreamLocalForwarding yes\n" +
+		"    AllowTcpForwarding local\n    PermitOpen any\n    PermitTTY yes\n    X11Forwarding yes\n" +
+		"    AllowAgentForwarding yes\n    PermitTunnel yes\n" +
 		"Match all\n"
 }
 
@@ -203,7 +207,7 @@ func (a *auditor) layers(ctx context.Context) (*LayersReport, error) {
 		}
 	}
 	if l1.Detail == "" {
-		l1.Detail = fmt.Sprintf("lab sshd with the installed drop-ins, the Match User block replaced by one that allows every channel, and the key installed with %s", strings.Join(d1, "; "))
+		l1.Detail = fmt.Sprintf("lab sshd with the installed drop-ins, the Match User block replaced by one that allows local forwards to any target, a terminal, X11, agent and tun, and the key installed with %s", strings.Join(d1, "; "))
 		if len(l1.Failed) > 0 {
 			l1.Detail += "; verify failed: " + strings.Join(l1.Failed, ", ")
 		}

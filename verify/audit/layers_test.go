@@ -1,0 +1,49 @@
+package audit
+
+import (
+	"context"
+	"testing"
+
+	"github.com/pfwdctl/pfwdctl/internal/run"
+	"github.com/pfwdctl/pfwdctl/internal/testenv"
+	"github.com/pfwdctl/pfwdctl/render"
+)
+
+// The layer proof starts real lab sshds and logs in with x/crypto/ssh: it
+// must pass on a good setup and name the missing layer on each one-layer
+// setup.
+func TestLayers(t *testing.T) {
+	t.Parallel()
+	sshd := testenv.Sshd(t)
+	tests := []struct {
+		name       string
+		files      map[string]string
+		hold1, hold2 bool
+	}{
+		{"good setup", nil, true, true},
+		{"keys without options (layer 2 only)", map[string]string{keysFile: keyBlob + " bare\n"}, false, true},
+		{"no Match User block (layer 1 only)", map[string]string{dropDir + "20-pfwd-only.conf": ""}, true, false},
+		{"Match block opens every target (layer 1 only)", map[string]string{dropDir + "20-pfwd-only.conf": "Match User pfwd\n    AllowTcpForwarding yes\n    PermitOpen any\nMatch all\n"}, true, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p := render.DefaultParams()
+			root := tree(t, p, tc.files, nil)
+			rep, err := Run(context.Background(), Options{Root: root, Runner: run.Exec{}, SshdBin: sshd, Params: p, Layers: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Layers == nil || len(rep.Layers.Layers) != 2 {
+				t.Fatalf("no layer report: %+v", rep.Layers)
+			}
+			l1, l2 := rep.Layers.Layers[0], rep.Layers.Layers[1]
+			if l1.Holds != tc.hold1 || l2.Holds != tc.hold2 {
+				t.Errorf("layer 1 holds = %v (%s), layer 2 holds = %v (%s); want %v, %v", l1.Holds, l1.Detail, l2.Holds, l2.Detail, tc.hold1, tc.hold2)
+			}
+			if want := tc.hold1 && tc.hold2; hasID(rep, "layer.key-options") && rep.Passed && !want {
+				t.Errorf("report passed with a missing layer")
+			}
+		})
+	}
+}
