@@ -16,8 +16,8 @@ func TestLayers(t *testing.T) {
 	t.Parallel()
 	sshd := testenv.Sshd(t)
 	tests := []struct {
-		name       string
-		files      map[string]string
+		name         string
+		files        map[string]string
 		hold1, hold2 bool
 	}{
 		{"good setup", nil, true, true},
