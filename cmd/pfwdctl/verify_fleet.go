@@ -23,7 +23,8 @@ import (
 // (verify.go) from outside it, as a treeHook: with --inventory, verify runs
 // against every host of the file at once; without it, verify.go's own RunE
 // runs untouched. The per-host flags (--port, --user, --key, --target,
-// --known-hosts, --host-key, --insecure-ignore-host-key, --timeout) are read
+// --known-hosts, --host-key, --insecure-ignore-host-key, --timeout, --socket,
+// --strict) are read
 // by name and are the fleet-wide defaults an inventory line overrides.
 func init() { treeHooks = append(treeHooks, addFleetFlags) }
 
@@ -130,12 +131,23 @@ func fleetBase(c *cobra.Command, g *Globals) (verify.Options, func(), error) {
 		}
 		return ""
 	}
-	o := verify.Options{User: str("user")}
+	o := verify.Options{User: str("user"), Sockets: stringList(fl.Lookup("socket"))}
+	if o.User != "" {
+		if err := render.ValidateUser(o.User); err != nil {
+			return o, func() {}, err
+		}
+	}
 	if f := fl.Lookup("port"); f != nil && f.Changed {
 		fmt.Sscan(f.Value.String(), &o.Port)
+		if o.Port < 1 || o.Port > 65535 {
+			return o, func() {}, usageErr("pass a port from 1 to 65535", "invalid --port %s", f.Value)
+		}
 	}
 	if f := fl.Lookup("timeout"); f != nil {
 		if d, err := time.ParseDuration(f.Value.String()); err == nil {
+			if d <= 0 {
+				return o, func() {}, usageErr("pass a positive duration such as 10s", "invalid --timeout %s", d)
+			}
 			o.Timeout = d
 		}
 	}
@@ -233,7 +245,9 @@ func printFleet(g *Globals, rs []fleet.HostResult, sum fleet.Summary, took time.
 	}
 	tw.Flush()
 	g.Printf("%d hosts: %d passed, %d failed, %d unreachable", sum.Hosts, sum.Passed, sum.Failed, sum.Unreachable)
-	if sum.Errors > 0 {
+	if sum.Errors == 1 {
+		g.Printf(", 1 error")
+	} else if sum.Errors > 1 {
 		g.Printf(", %d errors", sum.Errors)
 	}
 	g.Printf(" (%s)\n", took.Round(10*time.Millisecond))

@@ -4,17 +4,24 @@
 package ansible
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
 
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/internal/testenv"
+	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/render/rendertest"
+	"github.com/pfwdctl/pfwdctl/verify/lab"
 )
 
 func TestSyntaxCheck(t *testing.T) {
@@ -118,5 +125,68 @@ func write(t *testing.T, p, s string) {
 	}
 	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestVerifyPlay runs only the verify play (--tags verify) against lab
+// sshds on loopback: pfwdctl verify --inventory reads Ansible's own INI
+// inventory (ansible_host, ansible_port, pfwdctl_* group vars), and the
+// play fails when a host fails.
+func TestVerifyPlay(t *testing.T) {
+	ap := testenv.Require(t, "ansible-playbook", "ansible-core")
+	sshd := testenv.Sshd(t)
+	goBin := testenv.Require(t, "go", "golang")
+	t.Parallel()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "pfwdctl")
+	if b, err := exec.Command(goBin, "build", "-o", bin, "../../../cmd/pfwdctl").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, b)
+	}
+	echo, err := lab.ListenEcho()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { echo.Close() })
+	start := func(o lab.Options) *lab.Server {
+		o.Sshd, o.Targets = sshd, []render.Target{echo.Target}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		s, err := lab.Start(ctx, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	good := []*lab.Server{start(lab.Options{}), start(lab.Options{})}
+	bad := start(lab.Options{BareKey: true, Edit: lab.ReplaceLine("20-pfwd-only.conf", "PermitOpen", "PermitOpen any")})
+
+	inventory := func(servers ...*lab.Server) string {
+		var b strings.Builder
+		b.WriteString("[pfwd_servers]\n")
+		for i, s := range servers {
+			fmt.Fprintf(&b, "srv%d ansible_host=127.0.0.1 ansible_port=%d pfwdctl_key=%s pfwdctl_host_key=%s\n",
+				i, s.Port, s.ClientKeyFile, ssh.FingerprintSHA256(s.HostKey))
+		}
+		fmt.Fprintf(&b, "\n[pfwd_servers:vars]\nansible_user=admin\npfwdctl_user=%s\n", servers[0].User)
+		p := filepath.Join(t.TempDir(), "inventory.ini")
+		write(t, p, b.String())
+		return p
+	}
+	vars, _ := json.Marshal(map[string]any{"pfwdctl_local": bin, "pfwdctl_verify_args": []string{"--target", echo.Target.String()}})
+	varsFile := filepath.Join(dir, "vars.json")
+	write(t, varsFile, string(vars))
+	play := func(inv string) (string, error) {
+		cmd := exec.Command(ap, "-i", inv, "-e", "@"+varsFile, "--tags", "verify", "site.yml")
+		cmd.Env = ansibleEnv(t)
+		b, err := cmd.CombinedOutput()
+		return string(b), err
+	}
+	if out, err := play(inventory(good...)); err != nil || !regexp.MustCompile(`localhost\s+: ok=1\s+changed=0\s+unreachable=0\s+failed=0\s+skipped=1`).MatchString(out) {
+		t.Errorf("good fleet: %v\n%s", err, out)
+	}
+	out, err := play(inventory(append(good, bad)...))
+	if err == nil || !strings.Contains(out, `\"outcome\": \"fail\"`) || !strings.Contains(out, "other-ports-prohibited") {
+		t.Errorf("a failing host must fail the play: %v\n%s", err, out)
 	}
 }
