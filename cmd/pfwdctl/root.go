@@ -149,6 +149,11 @@ var commands []func(*Globals) *cobra.Command
 func Main(args []string, env *Env) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	return mainContext(ctx, args, env)
+}
+
+// mainContext is Main under a context that an interrupt cancels.
+func mainContext(ctx context.Context, args []string, env *Env) int {
 	g := &Globals{Env: env}
 	root := NewRootCmd(g)
 	root.SetArgs(args)
@@ -156,13 +161,22 @@ func Main(args []string, env *Env) int {
 	if err == nil {
 		return fail.ExitOK
 	}
-	if ctx.Err() != nil {
-		fmt.Fprintln(env.IO.Err, "pfwdctl: interrupted")
-		return fail.ExitInterrupted
-	}
 	code := fail.Code(err)
 	if isCobraUsage(err) {
 		code = fail.ExitUsage
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintln(env.IO.Err, "pfwdctl: interrupted")
+		code = fail.ExitInterrupted
+		// An interrupt can land after something changed (apply's rollback
+		// failing, a reload not done): that error and its hint still say
+		// what state the host is in, so only a bare cancellation is quiet.
+		if errors.Is(err, context.Canceled) && fail.HintOf(err) == "" {
+			if g.JSON && !g.printed {
+				g.PrintJSON(map[string]any{"error": "interrupted", "hint": "", "exit_code": code})
+			}
+			return code
+		}
 	}
 	hint := fail.HintOf(err)
 	if g.JSON && !g.printed {
