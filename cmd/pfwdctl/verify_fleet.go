@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/charmbracelet/bubbles/progress"
 	"github.com/spf13/cobra"
@@ -219,38 +219,61 @@ func passphraseFunc(g *Globals) func() ([]byte, error) {
 
 func printFleet(g *Globals, rs []fleet.HostResult, sum fleet.Summary, took time.Duration) {
 	st := g.Styles()
-	tw := tabwriter.NewWriter(g.IO.Out, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "HOST\tADDRESS\tUSER\tRESULT\tDETAIL")
+	type row struct {
+		cells [5]string
+		style func(string) string
+	}
+	rows := []row{{cells: [5]string{"HOST", "ADDRESS", "USER", "RESULT", "DETAIL"}, style: func(s string) string { return s }}}
 	for _, r := range rs {
 		var mark, detail string
+		style := st.Fail
 		switch r.Outcome {
 		case fleet.Passed:
-			mark = st.OK("✓ pass")
-			detail = fmt.Sprintf("%d checks passed", len(r.Report.Checks))
+			mark, style = "✓ pass", st.OK
+			if r.Report != nil {
+				detail = fmt.Sprintf("%d checks passed", len(r.Report.Checks))
+			}
 			if len(r.Warned) > 0 {
-				mark = st.Warn("! pass")
+				mark, style = "! pass", st.Warn
 				detail = "warnings: " + strings.Join(r.Warned, ", ")
 			}
 		case fleet.Failed:
-			mark = st.Fail("✗ fail")
-			detail = "failed: " + strings.Join(r.Failed, ", ")
+			mark = "✗ fail"
+			detail = "failed: " + strings.Join(append(append([]string{}, r.Failed...), r.Warned...), ", ")
 		case fleet.Unreachable:
-			mark = st.Fail("✗ unreachable")
-			detail = r.Reason
+			mark, detail = "✗ unreachable", r.Reason
 		default:
-			mark = st.Fail("✗ error")
-			detail = r.Error
+			mark, detail = "✗ error", r.Error
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Name, r.Addr, r.User, mark, detail)
+		rows = append(rows, row{cells: [5]string{r.Name, r.Addr, r.User, mark, detail}, style: style})
 	}
-	tw.Flush()
+	// Pad by the plain text's width, then colour only the result cell:
+	// a tabwriter would count the colour codes as text.
+	var width [4]int
+	for _, r := range rows {
+		for i := range width {
+			width[i] = max(width[i], utf8.RuneCountInString(r.cells[i]))
+		}
+	}
+	for _, r := range rows {
+		var b strings.Builder
+		for i, c := range r.cells[:4] {
+			cell := c + strings.Repeat(" ", width[i]-utf8.RuneCountInString(c))
+			if i == 3 {
+				cell = r.style(c) + strings.Repeat(" ", width[i]-utf8.RuneCountInString(c))
+			}
+			b.WriteString(cell + "  ")
+		}
+		b.WriteString(r.cells[4])
+		g.Printf("%s\n", strings.TrimRight(b.String(), " "))
+	}
 	g.Printf("%d hosts: %d passed, %d failed, %d unreachable", sum.Hosts, sum.Passed, sum.Failed, sum.Unreachable)
 	if sum.Errors == 1 {
 		g.Printf(", 1 error")
 	} else if sum.Errors > 1 {
 		g.Printf(", %d errors", sum.Errors)
 	}
-	g.Printf(" (%s)\n", took.Round(10*time.Millisecond))
+	g.Printf(" (%s)\n", took.Round(time.Millisecond))
 }
 
 // fleetProgress draws a bubbles progress bar on stderr while hosts finish,
