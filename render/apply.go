@@ -159,6 +159,14 @@ func (a Applier) Apply(ctx context.Context, o ApplyOptions) (ApplyResult, error)
 		res.Reload = &ReloadResult{Method: ReloadSkipped, Detail: "not reloaded (--no-reload); the new config takes effect at sshd's next reload or start"}
 		return res, nil
 	}
+	// Interrupted after the files passed sshd -t: they stay (they are
+	// valid), but asking systemctl with a cancelled context would fail and
+	// read as "sshd is not running". Say instead that no reload was done.
+	if err := ctx.Err(); err != nil {
+		res.Reload = &ReloadResult{Method: ReloadSkipped, Detail: "interrupted before the reload: the new config passed sshd -t and is installed, but sshd has not read it"}
+		return res, fail.Wrap(fail.Failed, err,
+			"reload sshd by hand (e.g. systemctl reload ssh), or run pfwdctl apply again", "interrupted after installing the drop-ins")
+	}
 	rl := a.Reloader
 	if rl == nil {
 		rl = &Reloader{Root: a.Root, Runner: a.Runner}

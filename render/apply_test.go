@@ -293,3 +293,36 @@ func TestFirstValueWinsAcrossDropIns(t *testing.T) {
 		t.Errorf("maxauthtries = %v: a 00- drop-in is read first and wins", got)
 	}
 }
+
+// ctxRunner fails every command once its context is done, as exec does.
+type ctxRunner struct{ ran []string }
+
+func (r *ctxRunner) Run(ctx context.Context, name string, args ...string) ([]byte, []byte, error) {
+	r.ran = append(r.ran, run.Line(name, args...))
+	return nil, nil, ctx.Err()
+}
+
+// An interrupt after sshd -t accepted the new files must not be reported
+// as "sshd is not running" (systemctl is-active fails under a cancelled
+// context) with success: the files are installed, sshd was not reloaded,
+// and the run says so and fails.
+func TestApplyInterruptedBeforeReload(t *testing.T) {
+	t.Parallel()
+	root := rendertest.New(t, rendertest.Tree{})
+	sysDir, initDir := fakeSystem(t, true)
+	r := &ctxRunner{}
+	a := applier(t, root)
+	a.Reloader = &render.Reloader{Root: "/", Runner: r, SystemdDir: sysDir, InitDir: initDir}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res, err := a.Apply(ctx, render.ApplyOptions{Params: render.DefaultParams()})
+	if err == nil || fail.HintOf(err) == "" || !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v", err)
+	}
+	if !res.Validated || res.Reload == nil || res.Reload.Method != render.ReloadSkipped || !strings.Contains(res.Reload.Detail, "interrupted") {
+		t.Fatalf("result = %+v (reload %+v)", res, res.Reload)
+	}
+	if len(r.ran) != 0 {
+		t.Errorf("ran %v after the interrupt", r.ran)
+	}
+}
