@@ -10,6 +10,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
+	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/users/keyline"
 )
 
@@ -221,6 +222,13 @@ func (h Host) describe(e Entry, matchTargets []string, now time.Time) KeyInfo {
 		bad("port-forwarding without permitopen: any target the Match block allows")
 	}
 	for _, t := range ki.Targets {
+		// A wildcard ("*:8009", "10.0.0.1:*") opens more than one service
+		// whatever the Match block says, and with no Match block installed
+		// nothing else would catch it.
+		if _, err := render.ParseTarget(t); err != nil {
+			bad("permitopen %s is not a single host:port", t)
+			continue
+		}
 		if len(matchTargets) > 0 && !slices.Contains(matchTargets, t) {
 			bad("permitopen %s is not in the Match block's PermitOpen", t)
 		}
