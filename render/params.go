@@ -234,8 +234,5 @@ func (p Params) Command() string {
 	for _, t := range p.Targets {
 		fmt.Fprintf(&b, " --target %s", t)
 	}
-	if p.Crypto != nil {
-		b.WriteString(" --crypto")
-	}
 	return b.String()
 }

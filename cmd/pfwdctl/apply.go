@@ -4,6 +4,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pfwdctl/pfwdctl/render"
+	"github.com/pfwdctl/pfwdctl/templates"
+	"github.com/pfwdctl/pfwdctl/verify/audit"
 )
 
 func init() { commands = append(commands, newApplyCmd) }
@@ -11,6 +13,7 @@ func init() { commands = append(commands, newApplyCmd) }
 type applyOpts struct {
 	paramFlags
 	dryRun, noReload, force bool
+	crypto                  bool
 	sshdConfig              string
 	sshdBin                 string
 }
@@ -33,6 +36,7 @@ sshd the way the host runs it. A second run changes nothing.`,
 	f.BoolVar(&o.dryRun, "dry-run", false, "show the diff and stop")
 	f.BoolVar(&o.noReload, "no-reload", false, "install and validate, but do not reload sshd")
 	f.BoolVar(&o.force, "force", false, "skip the lockout guard (only with console access)")
+	f.BoolVar(&o.crypto, "crypto", false, "also install "+templates.Crypto+": key exchange, ciphers, MACs and host key algorithms from the crypto policy for this sshd's version (docs/crypto-policy.md)")
 	f.StringVar(&o.sshdConfig, "sshd-config", render.DefaultSshdConfig, "the main sshd config `PATH` (under --root)")
 	f.StringVar(&o.sshdBin, "sshd", "", "the sshd binary to validate with (default: found in /usr/sbin)")
 	return c
@@ -42,6 +46,15 @@ func applyRun(c *cobra.Command, g *Globals, o *applyOpts) error {
 	p, err := o.params()
 	if err != nil {
 		return err
+	}
+	if o.crypto {
+		// The policy depends on what this sshd supports.
+		v, err := audit.SshdVersion(c.Context(), g.Runner, o.sshdBin)
+		if err != nil {
+			return err
+		}
+		pol := audit.CryptoPolicy(v)
+		p.Crypto = &pol
 	}
 	a := render.Applier{Root: g.Root(), Runner: g.Runner, SshdConfig: o.sshdConfig, SshdBin: o.sshdBin, Getenv: g.Getenv}
 	res, err := a.Apply(c.Context(), render.ApplyOptions{Params: p, DryRun: o.dryRun, NoReload: o.noReload, Force: o.force})
