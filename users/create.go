@@ -131,8 +131,8 @@ func (h Host) problems(a Account) (probs []string, person bool, why string) {
 // shell and a home. An existing correct account is left alone; one with
 // problems is fixed only with Fix, and one that looks like a person's only
 // with Fix and Adopt.
-func (h Host) CreateUser(ctx context.Context, r CreateRequest) (CreateResult, error) {
-	res := CreateResult{Account: Account{Name: r.User}}
+func (h Host) CreateUser(ctx context.Context, r CreateRequest) (res CreateResult, err error) {
+	res = CreateResult{Account: Account{Name: r.User}}
 	if err := render.ValidateUser(r.User); err != nil {
 		return res, err
 	}
@@ -141,6 +141,24 @@ func (h Host) CreateUser(ctx context.Context, r CreateRequest) (CreateResult, er
 		return res, err
 	}
 	defer unlock()
+	// Every change is audited, also when a later step fails: useradd may
+	// have created the account before the check after it refused. This
+	// runs before unlock, so audit lines never interleave.
+	defer func() {
+		if len(res.Done) == 0 {
+			return
+		}
+		action, detail := ActionUserFix, strings.Join(res.Done, "; ")
+		if strings.HasPrefix(res.Done[0], "useradd ") {
+			action = ActionUserCreate
+		}
+		if err != nil {
+			detail += "; then failed: " + err.Error()
+		}
+		if aerr := h.audit(Event{Action: action, Account: r.User, Detail: detail}); aerr != nil {
+			res.Warnings = append(res.Warnings, "the audit log was not written: "+aerr.Error())
+		}
+	}()
 	a, err := LookupAccount(h.Root, r.User)
 	nologin := h.NologinShell()
 	switch {
@@ -219,15 +237,6 @@ func (h Host) CreateUser(ctx context.Context, r CreateRequest) (CreateResult, er
 			return res, fail.New(fail.Failed, "", "passwd -S %s does not report the account as locked (L): %s", r.User, strings.TrimSpace(string(out)))
 		}
 		res.Checks = append(res.Checks, "passwd -S reports L (locked)")
-	}
-	if res.Changed {
-		action := ActionUserCreate
-		if res.Action == "fixed" {
-			action = ActionUserFix
-		}
-		if err := h.audit(Event{Action: action, Account: r.User, Detail: strings.Join(res.Done, "; ")}); err != nil {
-			res.Warnings = append(res.Warnings, "the audit log was not written: "+err.Error())
-		}
 	}
 	return res, nil
 }

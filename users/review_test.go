@@ -1,8 +1,12 @@
 package users
 
 import (
+	"context"
 	"os"
+	"strings"
 	"testing"
+
+	"github.com/pfwdctl/pfwdctl/internal/run"
 )
 
 // A wildcard permitopen is unrestricted forwarding; list-keys must say so
@@ -23,5 +27,25 @@ func TestListKeysFlagsWildcardPermitopen(t *testing.T) {
 	}
 	if l.Unrestricted != 1 || len(l.Keys) != 1 || l.Keys[0].Restricted {
 		t.Fatalf("permitopen=\"*:*\" listed as restricted: %+v", l)
+	}
+}
+
+// useradd ran, so the account may exist, but the check after it failed:
+// that change must still reach the audit log.
+func TestCreateUserAuditsAChangeThatThenFailed(t *testing.T) {
+	t.Parallel()
+	h, root := tree(t, nil)
+	stub := &run.Stub{T: t}
+	h.Runner = stub
+	stub.Expect("useradd --prefix "+string(root)+" --system --create-home --home-dir /home/newbie --shell "+h.NologinShell()+
+		" --password * --user-group --comment "+AccountComment+" newbie", "", "", nil)
+	// The stub creates nothing, so the check after useradd fails.
+	if _, err := h.CreateUser(context.Background(), CreateRequest{User: "newbie"}); err == nil {
+		t.Fatal("no error")
+	}
+	stub.Done()
+	ev, err := ReadAudit(h)
+	if err != nil || len(ev) != 1 || ev[0].Action != ActionUserCreate || !strings.Contains(ev[0].Detail, "useradd") || !strings.Contains(ev[0].Detail, "failed") {
+		t.Fatalf("audit = %+v, %v", ev, err)
 	}
 }
