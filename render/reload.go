@@ -151,3 +151,37 @@ func or(s, def string) string {
 	}
 	return s
 }
+
+// Detect says how sshd is run here, by the same tests Reload uses, without
+// reloading or signalling anything (the wizard's host check shows it
+// before any change). Reloaded is always false.
+func (r Reloader) Detect(ctx context.Context) ReloadResult {
+	if !r.Root.IsHost() {
+		return ReloadResult{Method: ReloadNone, Detail: "--root names a tree, not the running system: nothing to reload"}
+	}
+	if isDir(r.Root.Path(or(r.SystemdDir, "/run/systemd/system"))) {
+		active := func(unit string) bool {
+			_, _, err := r.Runner.Run(ctx, "systemctl", "is-active", "--quiet", unit)
+			return err == nil
+		}
+		for _, unit := range []string{"ssh.service", "sshd.service"} {
+			if active(unit) {
+				return ReloadResult{Method: ReloadSystemd, Detail: "systemd runs " + unit + " (reload: systemctl reload " + unit + ")"}
+			}
+		}
+		if active("ssh.socket") {
+			return ReloadResult{Method: ReloadSocket, Detail: "systemd starts sshd per connection from ssh.socket (no reload needed)"}
+		}
+		return ReloadResult{Method: ReloadNotFound, Detail: "systemd, but neither ssh.service, sshd.service nor ssh.socket is active"}
+	}
+	pid, alive := r.livePid()
+	if !alive {
+		return ReloadResult{Method: ReloadNotFound, Detail: "sshd is not running (no live PID in its pid file)"}
+	}
+	for _, svc := range []string{"ssh", "sshd"} {
+		if fileExists(r.Root.Path(or(r.InitDir, "/etc/init.d") + "/" + svc)) {
+			return ReloadResult{Method: ReloadSysV, Detail: fmt.Sprintf("SysV init script /etc/init.d/%s (pid %d)", svc, pid)}
+		}
+	}
+	return ReloadResult{Method: ReloadSignal, Detail: fmt.Sprintf("sshd runs as pid %d without a service manager (reload: SIGHUP)", pid)}
+}

@@ -1,0 +1,344 @@
+package wizard
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/charmbracelet/lipgloss"
+
+	"github.com/pfwdctl/pfwdctl/internal/ui"
+	"github.com/pfwdctl/pfwdctl/render"
+	"github.com/pfwdctl/pfwdctl/users"
+	"github.com/pfwdctl/pfwdctl/users/keyline"
+	"github.com/pfwdctl/pfwdctl/verify"
+)
+
+var plain = ui.New(false)
+
+func (m *Model) ok(s string) string   { return m.st.OK("✓") + " " + s }
+func (m *Model) bad(s string) string  { return m.st.Fail("✗") + " " + s }
+func (m *Model) warn(s string) string { return m.st.Warn("!") + " " + s }
+
+func (m *Model) errLines(err error) string {
+	msg, hint := errText(err)
+	s := m.bad(msg)
+	if hint != "" {
+		s += "\n  " + m.st.Dim("→ "+strings.ReplaceAll(hint, "\n", "\n    "))
+	}
+	return s
+}
+
+func (m *Model) hostView() string {
+	h := m.host
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\n", m.ok("sshd  "+h.SshdVersion))
+	fmt.Fprintf(&b, "%s\n", m.ok("config "+h.Config))
+	drop := "drop-ins " + h.DropInDir + "/"
+	if len(h.DropIns) == 0 {
+		drop += " (empty)"
+	} else {
+		drop += " (" + strings.Join(h.DropIns, ", ") + ")"
+	}
+	fmt.Fprintf(&b, "%s\n", m.ok(drop))
+	if h.Include == nil {
+		fmt.Fprintf(&b, "%s\n", m.ok("Include: sshd reads "+h.DropInDir+"/*.conf"))
+	} else {
+		fmt.Fprintf(&b, "%s\n", m.errLines(h.Include))
+	}
+	run := "runs: " + h.Run.Detail
+	if h.Run.Method == render.ReloadNotFound {
+		fmt.Fprintf(&b, "%s\n", m.warn(run))
+	} else {
+		fmt.Fprintf(&b, "%s\n", m.ok(run))
+	}
+	fmt.Fprintf(&b, "%s\n\n", m.ok("you: "+h.Connection))
+	if h.Lockout == nil {
+		fmt.Fprintf(&b, "%s\n", m.ok("lockout check: after hardening (no root login, no passwords) an admin can still log in by key"))
+	} else {
+		fmt.Fprintf(&b, "%s\n%s\n", m.st.Fail("LOCKOUT WARNING"), m.errLines(h.Lockout))
+		fmt.Fprintf(&b, "%s\n", m.st.Dim("Apply will refuse until this is fixed: fix it in another terminal, then press r."))
+	}
+	b.WriteString("\n" + m.st.Dim("Nothing is changed before you confirm on the Review screen."))
+	return b.String()
+}
+
+func (m *Model) accountView() string {
+	var b strings.Builder
+	b.WriteString("The account your friend logs in as. It gets no shell, no password, and\ncan only open forwards to the targets.\n\n")
+	b.WriteString(m.user.View() + "\n")
+	if m.userErr != nil {
+		b.WriteString(m.errLines(m.userErr) + "\n")
+	} else {
+		b.WriteString(m.ok("valid account name") + "\n")
+	}
+	b.WriteString("\n" + m.targets.View() + "\n")
+	if m.targetsErr != nil {
+		b.WriteString(m.errLines(m.targetsErr) + "\n")
+	} else {
+		b.WriteString(m.ok("PermitOpen "+strings.Join(m.params.TargetStrings(), " ")) + "\n")
+	}
+	return b.String()
+}
+
+func (m *Model) keysView() string {
+	var b strings.Builder
+	b.WriteString("Optional, repeatable: your friend's public key (the one line of their\n.pub file). Enter on an empty key continues.\n\n")
+	for _, f := range m.friends {
+		b.WriteString(m.ok(fmt.Sprintf("%s %s %s", f.Name, f.Key.Type(), f.Key.Fingerprint())) + "\n")
+	}
+	if len(m.friends) > 0 {
+		b.WriteString("\n")
+	}
+	for i, ti := range m.keyInputs() {
+		v := ti.View()
+		if i == 0 && (m.keyFocus != 0 || lipgloss.Width(ti.Value()) > ti.Width) {
+			// A pasted key is one long line: show its start (the key
+			// type), never the tail textinput would scroll to, which for a
+			// pasted private key is secret material.
+			v = ti.Prompt + truncate(ti.Value(), max(10, m.width-len(ti.Prompt)))
+			if m.keyErr != nil {
+				// Refused input may be a private key: show no more of it
+				// than its first word.
+				v = fmt.Sprintf("%s%s… (%d characters)", ti.Prompt, truncate(strings.Fields(ti.Value())[0], 40), len(ti.Value()))
+			}
+		}
+		b.WriteString(v + "\n")
+	}
+	b.WriteString("\n")
+	switch {
+	case m.keyErr != nil:
+		b.WriteString(m.errLines(m.keyErr) + "\n")
+	case m.fieldErr != nil:
+		b.WriteString(m.errLines(m.fieldErr) + "\n")
+	case m.keyOK != nil:
+		k := m.keyOK
+		b.WriteString(m.ok(fmt.Sprintf("%s %d-bit %s", k.Key.Type(), k.Key.Bits(), k.Key.Fingerprint())) + "\n")
+		b.WriteString(m.ok("name "+k.Name) + "\n")
+		if !k.Expiry.IsZero() {
+			b.WriteString(m.ok("expires "+k.Expiry.Local().Format("2006-01-02 15:04")) + "\n")
+		}
+		if len(k.From) > 0 {
+			b.WriteString(m.ok("only from "+strings.Join(k.From, ",")) + "\n")
+		}
+		for _, w := range k.Warnings {
+			b.WriteString(m.warn(w) + "\n")
+		}
+		b.WriteString(m.st.Dim("enter adds it") + "\n")
+	case m.keyNote != "":
+		b.WriteString(m.ok(m.keyNote) + "\n")
+	}
+	return b.String()
+}
+
+// enterReview plans with render.Applier.Plan (no lock, no write) and
+// re-runs the lockout guard for the chosen account.
+func (m *Model) enterReview() {
+	_, m.plan, m.planErr = m.applier().Plan(m.params)
+	m.guardErr = render.Guard{Root: m.cfg.Root, ForwardUser: m.params.User, Getenv: m.cfg.Getenv}.Check()
+	m.review.SetContent(m.reviewContent())
+	m.review.GotoTop()
+}
+
+func (m *Model) reviewContent() string {
+	var b strings.Builder
+	if m.planErr != nil {
+		b.WriteString(m.errLines(m.planErr) + "\n\n")
+	}
+	if m.guardErr != nil {
+		b.WriteString(m.st.Fail("LOCKOUT WARNING") + "\n" + m.errLines(m.guardErr) + "\n\n")
+	}
+	for _, c := range m.plan {
+		if c.Action == "unchanged" {
+			b.WriteString(m.ok(c.Path+": unchanged") + "\n")
+			continue
+		}
+		b.WriteString(m.st.Bold(c.Action+" "+c.Path) + "\n")
+		b.WriteString(m.st.Diff(c.Diff))
+		b.WriteString("\n")
+	}
+	a, err := users.LookupAccount(m.cfg.Root, m.params.User)
+	switch {
+	case err == nil:
+		fmt.Fprintf(&b, "%s\n  exists (uid %d, shell %s, home %s): checked, and repaired if needed as by pfwdctl user create --fix (a person's account is refused)\n", m.st.Bold("account "+m.params.User), a.UID, a.Shell, a.Home)
+	default:
+		fmt.Fprintf(&b, "%s\n  will be created with useradd --system: shell nologin, password \"*\" (locked), home /home/%s\n", m.st.Bold("create account "+m.params.User), m.params.User)
+	}
+	if len(m.friends) == 0 {
+		b.WriteString("\n" + m.st.Dim("no friend's key (add one later with pfwdctl add-key)") + "\n")
+	}
+	for _, f := range m.friends {
+		line, err := keyline.Build(keyline.Key{Pub: f.Key.Pub, Comment: f.Name}, keyline.Options{Targets: m.params.TargetStrings(), Expiry: f.Expiry, From: f.From})
+		if err != nil {
+			b.WriteString("\n" + m.errLines(err) + "\n")
+			continue
+		}
+		fmt.Fprintf(&b, "\n%s\n  %s\n", m.st.Bold("add key "+f.Name+" to ~"+m.params.User+"/.ssh/authorized_keys"), line)
+	}
+	if m.guardErr == nil {
+		b.WriteString("\n" + m.ok("lockout check passed") + "\n")
+	}
+	return wrap(b.String(), m.width)
+}
+
+func (m *Model) reviewView() string {
+	var foot string
+	switch {
+	case m.cfg.DryRun:
+		foot = m.st.Warn("dry run: nothing has been written; press q to quit")
+	case m.planErr != nil || m.guardErr != nil:
+		foot = m.st.Fail("cannot apply: see above (esc to go back, ctrl+c to quit without changes)")
+	case !m.planChanges():
+		foot = "drop-ins already in place; enter checks the account and keys, and reloads"
+	default:
+		foot = "enter applies these changes (checked by sshd -t, rolled back if refused)"
+	}
+	pct := fmt.Sprintf(" %3.0f%%", m.review.ScrollPercent()*100)
+	return m.review.View() + "\n" + m.st.Dim(strings.Repeat("─", max(0, m.width-len(pct)))+pct) + "\n" + foot
+}
+
+func (m *Model) applyView() string {
+	var b strings.Builder
+	for _, s := range m.steps {
+		var mark string
+		switch s.state {
+		case stPending:
+			mark = m.st.Dim("·")
+		case stRunning:
+			mark = m.spin.View()
+		case stOK:
+			mark = m.st.OK("✓")
+		case stFailed:
+			mark = m.st.Fail("✗")
+		case stSkipped:
+			mark = m.st.Dim("-")
+		case stRolledBack:
+			mark = m.st.Warn("↺")
+		}
+		fmt.Fprintf(&b, "%s %s\n", mark, s.name)
+		if s.detail != "" {
+			fmt.Fprintf(&b, "    %s\n", m.st.Dim(strings.ReplaceAll(s.detail, "\n", "\n    ")))
+		}
+		if s.hint != "" {
+			fmt.Fprintf(&b, "    %s\n", "→ "+strings.ReplaceAll(s.hint, "\n", "\n    "))
+		}
+	}
+	if m.applyDone {
+		b.WriteString("\n")
+		if m.applyError {
+			b.WriteString(m.st.Fail("apply failed; what ran is shown above") + "\n")
+		} else {
+			b.WriteString(m.st.OK("applied") + "\n")
+		}
+	}
+	return b.String()
+}
+
+func (m *Model) proveView() string {
+	if m.cfg.SelfVerify == nil {
+		s := m.warn("pending: verify --self is not available here")
+		if m.cfg.ProveSkip != "" {
+			s += "\n  " + m.st.Dim(m.cfg.ProveSkip)
+		}
+		return s + "\n\nOn the host, prove it from outside with:\n  pfwdctl verify --self --user " + m.params.User + "\n"
+	}
+	if m.proving {
+		return m.spin.View() + " logging in as " + m.params.User + " with a throwaway key and trying every way out…\n"
+	}
+	if m.proveErr != nil {
+		return m.errLines(m.proveErr) + "\n"
+	}
+	return m.reportTable(m.report)
+}
+
+func (m *Model) reportTable(r *verify.Report) string {
+	var b strings.Builder
+	for _, c := range r.Checks {
+		mark := m.st.OK("✓")
+		switch c.Status {
+		case verify.Fail:
+			mark = m.st.Fail("✗")
+		case verify.Warn:
+			mark = m.st.Warn("!")
+		}
+		fmt.Fprintf(&b, "%s %-24s %s\n", mark, c.Name, c.Detail)
+	}
+	p, f, w := r.Counts()
+	fmt.Fprintf(&b, "\n%d passed, %d failed, %d warnings\n", p, f, w)
+	return b.String()
+}
+
+// friendCommand is the one command the friend runs: each target forwarded
+// from the same port on their machine.
+func (m *Model) friendCommand() string {
+	var b strings.Builder
+	b.WriteString("ssh -i ~/.ssh/pfwd_key -N -T -o ExitOnForwardFailure=yes")
+	for _, t := range m.params.Targets {
+		fmt.Fprintf(&b, " -L %d:%s", t.Port, t)
+	}
+	host := m.cfg.Hostname
+	if host == "" {
+		host = "HOST"
+	}
+	fmt.Fprintf(&b, " %s@%s", m.params.User, host)
+	return b.String()
+}
+
+// doneText is the Done screen; printed plain on stdout after the TUI ends
+// so it stays in the terminal's scrollback.
+func (m *Model) doneText(styled bool) string {
+	st := m.st
+	if !styled {
+		m.st = plain
+		defer func() { m.st = st }()
+	}
+	var b strings.Builder
+	if !m.out.Applied {
+		if m.out.Failed {
+			b.WriteString("pfwdctl wizard: apply failed\n")
+			for _, s := range m.steps {
+				if s.state == stFailed {
+					b.WriteString("  " + s.name + ": " + strings.ReplaceAll(s.detail, "\n", "; ") + "\n")
+					if s.hint != "" {
+						b.WriteString("  hint: " + s.hint + "\n")
+					}
+				}
+				if s.state == stRolledBack {
+					b.WriteString("  " + s.detail + "\n")
+				}
+			}
+			return b.String()
+		}
+		return "pfwdctl wizard: quit before applying; nothing changed\n"
+	}
+	b.WriteString(m.st.Bold("What changed") + "\n")
+	if len(m.changes) == 0 {
+		b.WriteString("  nothing: the host was already set up this way\n")
+	}
+	for _, c := range m.changes {
+		b.WriteString("  " + m.ok(c) + "\n")
+	}
+	audit := users.AuditLogPath
+	if !m.cfg.Root.IsHost() {
+		audit = m.cfg.Root.Path(audit)
+	}
+	fmt.Fprintf(&b, "\n%s %s\n", m.st.Bold("Audit log"), audit)
+	b.WriteString("\n" + m.st.Bold("Your friend runs") + " (with the private half of the key you added):\n")
+	cmd := m.friendCommand()
+	if styled && lipgloss.Width(cmd)+2 > m.width {
+		// Break where a shell accepts it, so a copy from the screen still
+		// runs; the summary on stdout keeps it on one line.
+		cmd = strings.Replace(cmd, " -L ", " \\\n      -L ", 1)
+	}
+	b.WriteString("  " + cmd + "\n")
+	fmt.Fprintf(&b, "and then uses %s on their own machine.\n", strings.Join(localEnds(m.params.Targets), ", "))
+	b.WriteString("\nRevoke later with: pfwdctl revoke --user " + m.params.User + " NAME\n")
+	return b.String()
+}
+
+func localEnds(ts []render.Target) []string {
+	var out []string
+	for _, t := range ts {
+		out = append(out, fmt.Sprintf("localhost:%d", t.Port))
+	}
+	return out
+}

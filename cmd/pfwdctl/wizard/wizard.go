@@ -1,0 +1,580 @@
+// Package wizard is the bubbletea model behind `pfwdctl wizard`: seven
+// screens that walk a first-time admin from a stock sshd to a verified
+// port-forward-only account.
+//
+// It is a front end only: every check, plan and change is a call into the
+// same libraries the plain commands use (render for the drop-ins and the
+// lockout guard, users/keyline for keys, users for the account and
+// authorized_keys, verify for the proof). It must never validate, render or
+// write anything itself, and never change the host before the admin pressed
+// enter on the Review screen.
+package wizard
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/help"
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/spinner"
+	"github.com/charmbracelet/bubbles/textinput"
+	"github.com/charmbracelet/bubbles/viewport"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/pfwdctl/pfwdctl/internal/fail"
+	"github.com/pfwdctl/pfwdctl/internal/hostfs"
+	"github.com/pfwdctl/pfwdctl/internal/run"
+	"github.com/pfwdctl/pfwdctl/internal/ui"
+	"github.com/pfwdctl/pfwdctl/render"
+	"github.com/pfwdctl/pfwdctl/users/keyline"
+	"github.com/pfwdctl/pfwdctl/verify"
+)
+
+// Config is what the wizard works on, injected like a command's Env.
+type Config struct {
+	Root       hostfs.Root
+	Runner     run.Runner
+	SshdConfig string // host path; empty: render.DefaultSshdConfig
+	SshdBin    string // empty: render.FindSshd
+	Getenv     func(string) string
+	Now        func() time.Time
+	Hostname   string // for the friend's command
+	DryRun     bool   // stop at Review
+	Color      bool
+	// Reloader nil: a render.Reloader over Root and Runner.
+	Reloader *render.Reloader
+	// Syslog is handed to users.Host (tests capture it); nil: the default.
+	Syslog func(string)
+	// SelfVerify proves the account as verify --self does. Nil shows the
+	// Prove screen as pending with ProveSkip as the reason.
+	SelfVerify func(ctx context.Context, user string, targets []render.Target) (*verify.Report, error)
+	ProveSkip  string
+}
+
+type screen int
+
+const (
+	scrHost screen = iota
+	scrAccount
+	scrKeys
+	scrReview
+	scrApply
+	scrProve
+	scrDone
+)
+
+var titles = []string{"Host check", "Account and targets", "Friend's key", "Review", "Apply", "Prove it", "Done"}
+
+// friendKey is one key the admin added on the key screen, already parsed
+// by keyline.
+type friendKey struct {
+	Key      keyline.Key
+	Name     string
+	Expiry   time.Time
+	From     []string
+	Warnings []string
+}
+
+// Outcome is what the admin did, for the command's exit code and summary.
+type Outcome struct {
+	Applied bool // the apply steps all succeeded
+	Failed  bool // a step failed (and was rolled back where possible)
+	Quit    bool // left before applying: nothing changed
+	// ProveFailed: verify --self ran and a check failed or it could not log in.
+	ProveFailed bool
+	Summary     string // the Done screen as plain text
+}
+
+// Model is the wizard's bubbletea model.
+type Model struct {
+	cfg    Config
+	ctx    context.Context
+	st     ui.Styles
+	screen screen
+	width  int
+	height int
+	keys   keyMap
+	help   help.Model
+
+	host HostInfo
+
+	user, targets         textinput.Model
+	accFocus              int
+	userErr, targetsErr   error
+	params                render.Params
+	keyIn, nameIn, expIn  textinput.Model
+	fromIn                textinput.Model
+	keyFocus              int
+	keyOK                 *friendKey
+	keyErr                error
+	fieldErr              error
+	friends               []friendKey
+	keyNote               string
+	review                viewport.Model
+	plan                  []render.FileChange
+	planErr               error
+	guardErr              error
+	steps                 []step
+	cur                   int
+	spin                  spinner.Model
+	snaps                 []hostfs.Snapshot
+	changes               []string
+	proving               bool
+	report                *verify.Report
+	proveErr              error
+	applyDone, applyError bool
+	quitNote              string
+	out                   Outcome
+}
+
+// New builds the model. Inspect runs here, synchronously: it only reads.
+func New(ctx context.Context, cfg Config) *Model {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Runner == nil {
+		cfg.Runner = run.Exec{}
+	}
+	m := &Model{cfg: cfg, ctx: ctx, st: ui.New(cfg.Color), width: 80, height: 24, keys: newKeyMap(), help: help.New()}
+	mk := func(prompt, placeholder, value string) textinput.Model {
+		ti := textinput.New()
+		ti.Prompt = prompt
+		ti.Placeholder = placeholder
+		ti.SetValue(value)
+		ti.CharLimit = keyline.MaxInput
+		return ti
+	}
+	m.user = mk("account  ", "", render.DefaultUser)
+	m.targets = mk("targets  ", "host:port, comma-separated", render.DefaultTarget)
+	m.keyIn = mk("key      ", "paste the .pub line, or a path to it", "")
+	m.nameIn = mk("name     ", "optional, e.g. alice-laptop", "")
+	m.expIn = mk("expires  ", "optional: 30d, 8w, 2026-12-31", "")
+	m.fromIn = mk("from     ", "optional CIDRs, e.g. 203.0.113.0/24", "")
+	m.spin = spinner.New(spinner.WithSpinner(spinner.Line))
+	m.review = viewport.New(80, 10)
+	m.validateAccount()
+	m.host = Inspect(ctx, cfg, m.params.User)
+	m.resize()
+	return m
+}
+
+// Outcome is the result once the program has ended.
+func (m *Model) Outcome() Outcome { return m.out }
+
+// Init implements tea.Model.
+func (m *Model) Init() tea.Cmd { return nil }
+
+func (m *Model) total() int {
+	if m.cfg.DryRun {
+		return int(scrReview) + 1
+	}
+	return len(titles)
+}
+
+func (m *Model) resize() {
+	w := m.width
+	m.help.Width = w
+	for _, ti := range []*textinput.Model{&m.user, &m.targets, &m.keyIn, &m.nameIn, &m.expIn, &m.fromIn} {
+		ti.Width = max(10, w-len(ti.Prompt)-3)
+	}
+	m.review.Width = w
+	m.review.Height = max(3, m.height-m.chromeHeight()-3)
+	if m.screen == scrReview {
+		m.review.SetContent(m.reviewContent())
+	}
+}
+
+// chromeHeight is the header plus the help footer.
+func (m *Model) chromeHeight() int {
+	return 2 + lipgloss.Height(m.footer())
+}
+
+// Update implements tea.Model.
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+		m.resize()
+		return m, nil
+	case spinner.TickMsg:
+		if m.screen == scrApply && !m.applyDone || m.proving {
+			var cmd tea.Cmd
+			m.spin, cmd = m.spin.Update(msg)
+			return m, cmd
+		}
+		return m, nil
+	case stepMsg:
+		return m, m.stepDone(msg)
+	case proveMsg:
+		m.proving = false
+		m.report, m.proveErr = msg.report, msg.err
+		m.out.ProveFailed = msg.err != nil || msg.report == nil || !msg.report.Passed
+		return m, nil
+	case tea.KeyMsg:
+		return m, m.key(msg)
+	}
+	return m, nil
+}
+
+func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
+	m.keys.setScreen(m)
+	switch {
+	case key.Matches(msg, m.keys.Quit):
+		if m.screen == scrApply && !m.applyDone {
+			m.quitNote = "applying: ctrl+c waits until the steps have finished or rolled back"
+			return nil
+		}
+		if m.screen < scrApply {
+			m.out.Quit = true
+		}
+		m.out.Summary = m.doneText(false)
+		return tea.Quit
+	case key.Matches(msg, m.keys.Help):
+		// ? is text on the input screens only when typed into a field.
+		if !m.typing() {
+			m.help.ShowAll = !m.help.ShowAll
+			m.resize()
+			return nil
+		}
+	case key.Matches(msg, m.keys.Back):
+		if m.screen > scrHost && m.screen <= scrReview {
+			m.screen--
+			m.focus()
+		}
+		return nil
+	}
+	switch m.screen {
+	case scrHost:
+		switch {
+		case key.Matches(msg, m.keys.Recheck):
+			m.host = Inspect(m.ctx, m.cfg, m.params.User)
+		case key.Matches(msg, m.keys.Next):
+			m.screen = scrAccount
+			m.focus()
+		}
+	case scrAccount:
+		return m.accountKey(msg)
+	case scrKeys:
+		return m.keysKey(msg)
+	case scrReview:
+		switch {
+		case key.Matches(msg, m.keys.Next):
+			if m.planErr != nil || m.guardErr != nil || m.cfg.DryRun {
+				return nil
+			}
+			return m.startApply()
+		case key.Matches(msg, m.keys.QuitQ) && m.cfg.DryRun:
+			m.out.Quit = true
+			return tea.Quit
+		default:
+			var cmd tea.Cmd
+			m.review, cmd = m.review.Update(msg)
+			return cmd
+		}
+	case scrApply:
+		if m.applyDone && key.Matches(msg, m.keys.Next) {
+			if m.applyError {
+				m.out.Summary = m.doneText(false)
+				return tea.Quit
+			}
+			return m.startProve()
+		}
+	case scrProve:
+		if !m.proving && key.Matches(msg, m.keys.Next) {
+			m.screen = scrDone
+			m.out.Summary = m.doneText(false)
+		}
+	case scrDone:
+		if key.Matches(msg, m.keys.Next) || key.Matches(msg, m.keys.QuitQ) {
+			m.out.Summary = m.doneText(false)
+			return tea.Quit
+		}
+	}
+	return nil
+}
+
+// typing reports whether keys go to a text field.
+func (m *Model) typing() bool { return m.screen == scrAccount || m.screen == scrKeys }
+
+func (m *Model) focus() {
+	for _, ti := range []*textinput.Model{&m.user, &m.targets, &m.keyIn, &m.nameIn, &m.expIn, &m.fromIn} {
+		ti.Blur()
+	}
+	switch m.screen {
+	case scrAccount:
+		[]*textinput.Model{&m.user, &m.targets}[m.accFocus].Focus()
+	case scrKeys:
+		m.keyInputs()[m.keyFocus].Focus()
+	case scrReview:
+		m.enterReview()
+	}
+	m.resize()
+}
+
+func (m *Model) keyInputs() []*textinput.Model {
+	return []*textinput.Model{&m.keyIn, &m.nameIn, &m.expIn, &m.fromIn}
+}
+
+func (m *Model) accountKey(msg tea.KeyMsg) tea.Cmd {
+	switch {
+	case key.Matches(msg, m.keys.Tab):
+		m.accFocus = 1 - m.accFocus
+		m.focus()
+		return nil
+	case key.Matches(msg, m.keys.Next):
+		if m.accFocus == 0 {
+			m.accFocus = 1
+			m.focus()
+			return nil
+		}
+		if m.userErr == nil && m.targetsErr == nil {
+			m.host.Lockout = render.Guard{Root: m.cfg.Root, ForwardUser: m.params.User, Getenv: m.cfg.Getenv}.Check()
+			m.screen = scrKeys
+			m.focus()
+		}
+		return nil
+	}
+	var cmd tea.Cmd
+	if m.accFocus == 0 {
+		m.user, cmd = m.user.Update(msg)
+	} else {
+		m.targets, cmd = m.targets.Update(msg)
+	}
+	m.validateAccount()
+	return cmd
+}
+
+// validateAccount runs render's own validators on every keystroke.
+func (m *Model) validateAccount() {
+	user := strings.TrimSpace(m.user.Value())
+	m.userErr = render.ValidateUser(user)
+	raw := strings.FieldsFunc(m.targets.Value(), func(r rune) bool { return r == ',' || r == ' ' })
+	ts, err := render.ParseTargets(raw)
+	p := render.DefaultParams()
+	p.User, p.Targets = user, ts
+	if err == nil && len(ts) == 0 {
+		err = fail.New(fail.Usage, "give at least one host:port, e.g. "+render.DefaultTarget, "no forward target")
+	}
+	m.targetsErr = err
+	if m.userErr == nil && m.targetsErr == nil {
+		m.params = p
+	}
+}
+
+func (m *Model) keysKey(msg tea.KeyMsg) tea.Cmd {
+	ins := m.keyInputs()
+	switch {
+	case key.Matches(msg, m.keys.Tab):
+		m.keyFocus = (m.keyFocus + 1) % len(ins)
+		m.focus()
+		return nil
+	case key.Matches(msg, m.keys.ShiftTab):
+		m.keyFocus = (m.keyFocus + len(ins) - 1) % len(ins)
+		m.focus()
+		return nil
+	case key.Matches(msg, m.keys.Next):
+		if strings.TrimSpace(m.keyIn.Value()) == "" {
+			m.screen = scrReview
+			m.focus()
+			return nil
+		}
+		if m.keyErr != nil || m.fieldErr != nil || m.keyOK == nil {
+			return nil
+		}
+		for _, f := range m.friends {
+			if f.Key.Fingerprint() == m.keyOK.Key.Fingerprint() {
+				m.keyErr = fmt.Errorf("this key (%s) is already in the list", f.Key.Fingerprint())
+				return nil
+			}
+		}
+		m.friends = append(m.friends, *m.keyOK)
+		m.keyNote = fmt.Sprintf("added %s (%s); paste another, or press enter on an empty key to continue", m.keyOK.Name, m.keyOK.Key.Fingerprint())
+		for _, ti := range ins {
+			ti.SetValue("")
+		}
+		m.keyOK, m.keyErr, m.fieldErr = nil, nil, nil
+		m.keyFocus = 0
+		m.focus()
+		return nil
+	}
+	var cmd tea.Cmd
+	*ins[m.keyFocus], cmd = ins[m.keyFocus].Update(msg)
+	m.validateKey()
+	return cmd
+}
+
+// validateKey runs keyline's own parser (the one add-key uses) on every
+// keystroke, so a private key is refused the moment it is pasted.
+func (m *Model) validateKey() {
+	m.keyOK, m.keyErr, m.fieldErr, m.keyNote = nil, nil, nil, ""
+	raw := strings.TrimSpace(m.keyIn.Value())
+	if raw == "" {
+		return
+	}
+	data, err := m.keyData(raw)
+	if err != nil {
+		m.keyErr = err
+		return
+	}
+	k, warns, err := keyline.ParsePublic(data)
+	if err != nil {
+		m.keyErr = err
+		return
+	}
+	fk := friendKey{Key: k, Warnings: warns, Name: k.Comment}
+	if n := strings.TrimSpace(m.nameIn.Value()); n != "" {
+		fk.Name = keyline.SanitizeName(n)
+		if fk.Name == "" {
+			m.fieldErr = fmt.Errorf("name %q has nothing printable left: use letters, digits and ._@+:=-", n)
+			return
+		}
+	}
+	if e := strings.TrimSpace(m.expIn.Value()); e != "" {
+		if fk.Expiry, err = keyline.ParseExpires(e, m.cfg.Now()); err != nil {
+			m.fieldErr = err
+			return
+		}
+	}
+	if f := strings.TrimSpace(m.fromIn.Value()); f != "" {
+		if fk.From, err = keyline.ParseFrom(strings.Split(f, ",")); err != nil {
+			m.fieldErr = err
+			return
+		}
+	}
+	m.keyOK = &fk
+}
+
+// keyData is the pasted text, or the file it names (read as add-key reads
+// FILE: the admin's own file system, not --root, at most MaxInput+1 bytes).
+func (m *Model) keyData(raw string) ([]byte, error) {
+	if !(strings.HasPrefix(raw, "/") || strings.HasPrefix(raw, "~/") || strings.HasPrefix(raw, "./")) {
+		return []byte(raw), nil
+	}
+	p := raw
+	if strings.HasPrefix(p, "~/") {
+		p = m.cfg.getenv("HOME") + p[1:]
+	}
+	return readKeyFile(p)
+}
+
+func (m *Model) planChanges() bool {
+	for _, c := range m.plan {
+		if c.Action != "unchanged" {
+			return true
+		}
+	}
+	return false
+}
+
+// View implements tea.Model.
+func (m *Model) View() string {
+	header := m.header()
+	var body string
+	switch m.screen {
+	case scrHost:
+		body = m.hostView()
+	case scrAccount:
+		body = m.accountView()
+	case scrKeys:
+		body = m.keysView()
+	case scrReview:
+		body = m.reviewView()
+	case scrApply:
+		body = m.applyView()
+	case scrProve:
+		body = m.proveView()
+	case scrDone:
+		body = m.doneText(true)
+	}
+	if m.quitNote != "" {
+		body += "\n" + m.st.Warn(m.quitNote)
+	}
+	footer := m.footer()
+	avail := m.height - 2 - lipgloss.Height(footer)
+	body = clip(wrap(body, m.width), avail)
+	pad := avail - lipgloss.Height(body)
+	if pad < 0 {
+		pad = 0
+	}
+	return header + "\n\n" + body + strings.Repeat("\n", pad) + "\n" + footer
+}
+
+func (m *Model) header() string {
+	k := int(m.screen) + 1
+	s := fmt.Sprintf("pfwdctl wizard · step %d of %d · %s", k, m.total(), titles[m.screen])
+	if m.cfg.DryRun {
+		s += " · dry run"
+	}
+	if !m.cfg.Root.IsHost() {
+		s += " · --root"
+	}
+	return m.st.Bold(truncate(s, m.width))
+}
+
+func (m *Model) footer() string {
+	m.keys.setScreen(m)
+	return m.help.View(m.keys)
+}
+
+// wrap folds long lines at the terminal width with a hanging indent, so a
+// wrapped detail stays under its mark; ansi.Wrap keeps escape codes intact.
+func wrap(s string, w int) string {
+	if w <= 10 {
+		return s
+	}
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if lipgloss.Width(l) <= w {
+			out = append(out, l)
+			continue
+		}
+		plain := ansi.Strip(l)
+		indent := len(plain) - len(strings.TrimLeft(plain, " "))
+		for _, mark := range []string{"✓ ", "✗ ", "! ", "→ ", "- ", "↺ "} {
+			if strings.HasPrefix(plain[indent:], mark) {
+				indent += 2
+				break
+			}
+		}
+		if indent > w/2 {
+			indent = 0
+		}
+		parts := strings.Split(ansi.Wrap(l, w, ""), "\n")
+		first := parts[0]
+		rest := ansi.Wrap(strings.Join(parts[1:], " "), w-indent, "")
+		out = append(out, first)
+		for _, r := range strings.Split(rest, "\n") {
+			out = append(out, strings.Repeat(" ", indent)+r)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// clip keeps the first n lines so the footer always shows at 80x24.
+func clip(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	// lipgloss pads every line to the width; trailing spaces are noise in
+	// golden files and terminals.
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " ")
+	}
+	if n > 0 && len(lines) > n {
+		lines = append(lines[:n-1], "…")
+	}
+	return strings.Join(lines, "\n")
+}
+
+func truncate(s string, w int) string {
+	if w > 1 && lipgloss.Width(s) > w {
+		r := []rune(s)
+		for lipgloss.Width(string(r)) > w-1 {
+			r = r[:len(r)-1]
+		}
+		return string(r) + "…"
+	}
+	return s
+}

@@ -1,0 +1,429 @@
+package wizard
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/bubbles/spinner"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/muesli/termenv"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/pfwdctl/pfwdctl/internal/golden"
+	"github.com/pfwdctl/pfwdctl/internal/hostfs"
+	"github.com/pfwdctl/pfwdctl/internal/run"
+	"github.com/pfwdctl/pfwdctl/internal/testenv"
+	"github.com/pfwdctl/pfwdctl/render/rendertest"
+)
+
+func init() {
+	// Golden screens must not depend on the terminal running the tests.
+	lipgloss.SetColorProfile(termenv.Ascii)
+}
+
+// versionRunner runs everything for real except "-V", whose answer names
+// the machine's OpenSSH build: golden screens pin it.
+type versionRunner struct{ run.Exec }
+
+func (v versionRunner) Run(ctx context.Context, name string, args ...string) ([]byte, []byte, error) {
+	if len(args) == 1 && args[0] == "-V" {
+		return nil, []byte("OpenSSH_9.2p1 Debian-2+deb12u3, OpenSSL 3.0.11 19 Sep 2023\n"), nil
+	}
+	return v.Exec.Run(ctx, name, args...)
+}
+
+// friendKey is a fixed ed25519 key, so fingerprints in golden files stay put.
+func friendKeys(t *testing.T) (pub, priv string) {
+	t.Helper()
+	seed := make([]byte, ed25519.SeedSize)
+	for i := range seed {
+		seed[i] = byte(i)
+	}
+	k := ed25519.NewKeyFromSeed(seed)
+	sp, err := ssh.NewPublicKey(k.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, err := ssh.MarshalPrivateKey(k, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sp))) + " alice@laptop", string(pem.EncodeToMemory(blk))
+}
+
+var fixedNow = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+func testConfig(t *testing.T, root hostfs.Root) Config {
+	return Config{
+		Root:     root,
+		Runner:   versionRunner{},
+		SshdBin:  testenv.Sshd(t),
+		Getenv:   mapEnv(map[string]string{"SUDO_USER": "admin", "SSH_CONNECTION": "203.0.113.7 51234 198.51.100.1 22", "HOME": t.TempDir()}),
+		Now:      func() time.Time { return fixedNow },
+		Hostname: "host.example",
+		Syslog:   func(string) {},
+	}
+}
+
+func mapEnv(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+// harness drives the model the way bubbletea does, synchronously: every
+// command's message is fed back until none is left. Spinner ticks are
+// dropped (they only animate), so a run is deterministic.
+type harness struct {
+	t    *testing.T
+	m    *Model
+	root hostfs.Root
+	quit bool
+}
+
+func newHarness(t *testing.T, cfg Config) *harness {
+	h := &harness{t: t, m: New(context.Background(), cfg), root: cfg.Root}
+	h.send(tea.WindowSizeMsg{Width: 80, Height: 24})
+	return h
+}
+
+func (h *harness) send(msgs ...tea.Msg) *harness {
+	h.t.Helper()
+	for _, msg := range msgs {
+		_, cmd := h.m.Update(msg)
+		h.run(cmd)
+	}
+	return h
+}
+
+func (h *harness) run(cmd tea.Cmd) {
+	if cmd == nil {
+		return
+	}
+	switch msg := cmd().(type) {
+	case nil, spinner.TickMsg:
+	case tea.QuitMsg:
+		h.quit = true
+	case tea.BatchMsg:
+		for _, c := range msg {
+			h.run(c)
+		}
+	default:
+		h.send(msg)
+	}
+}
+
+func kmsg(t tea.KeyType) tea.KeyMsg { return tea.KeyMsg{Type: t} }
+
+var (
+	enter = kmsg(tea.KeyEnter)
+	esc   = kmsg(tea.KeyEsc)
+	tab   = kmsg(tea.KeyTab)
+	clear = kmsg(tea.KeyCtrlU) // textinput: delete before the cursor
+	ctrlC = kmsg(tea.KeyCtrlC)
+)
+
+func typed(s string) tea.KeyMsg { return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(s)} }
+func pasted(s string) tea.KeyMsg {
+	return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(s), Paste: true}
+}
+
+// screen is the current view with the host-specific parts normalised.
+func (h *harness) screen() string {
+	v := h.m.View()
+	v = strings.ReplaceAll(v, string(h.root), "$ROOT")
+	return v + "\n"
+}
+
+func (h *harness) golden(name string) {
+	h.t.Helper()
+	s := h.screen()
+	checkFits(h.t, s, h.m.width, h.m.height)
+	golden.Check(h.t, "wizard/"+name+".txt", []byte(s))
+}
+
+func (h *harness) want(sub ...string) {
+	h.t.Helper()
+	v := h.m.View()
+	for _, s := range sub {
+		if !strings.Contains(v, s) {
+			h.t.Fatalf("screen lacks %q:\n%s", s, v)
+		}
+	}
+}
+
+// wantReview looks at the whole Review text, not just the visible part.
+func (h *harness) wantReview(sub ...string) {
+	h.t.Helper()
+	v := ansi.Strip(h.m.reviewContent())
+	for _, s := range sub {
+		if !strings.Contains(strings.ReplaceAll(v, "\n", " "), s) {
+			h.t.Fatalf("review lacks %q:\n%s", s, v)
+		}
+	}
+}
+
+func checkFits(t *testing.T, s string, w, hgt int) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+	if len(lines) > hgt {
+		t.Errorf("%d lines, the terminal has %d", len(lines), hgt)
+	}
+	for _, l := range lines {
+		if lipgloss.Width(l) > w {
+			t.Errorf("line wider than %d: %q", w, l)
+		}
+	}
+}
+
+// TestWalkthrough goes through every screen on a stock Debian 12 tree with
+// the real sshd -t and the real users library, and checks what was written.
+func TestWalkthrough(t *testing.T) {
+	t.Parallel()
+	testenv.Root(t)
+	root := rendertest.New(t, rendertest.Tree{})
+	pub, priv := friendKeys(t)
+	h := newHarness(t, testConfig(t, root))
+
+	h.want("step 1 of 7", "Host check", "Include: sshd reads", "over SSH from 203.0.113.7", "lockout check:")
+	h.golden("01-host")
+
+	h.send(enter)
+	h.want("step 2 of 7", "valid account name", "PermitOpen 127.0.0.1:8009")
+	h.golden("02-account")
+	// Validation as you type, with render's own validators.
+	h.send(clear, typed("Pf"))
+	h.want(`invalid account name "Pf"`)
+	h.golden("02-account-invalid")
+	h.send(clear, typed("pfwd"), enter, typed(",127.0.0.1:*"))
+	h.want(`invalid target "127.0.0.1:*"`)
+	h.send(enter) // refused: still here
+	h.want("step 2 of 7")
+	h.send(clear, typed("127.0.0.1:8009"), enter)
+
+	h.want("step 3 of 7", "Friend's key")
+	// A pasted private key is refused by keyline, with the explanation.
+	h.send(pasted(priv))
+	h.want("this is a PRIVATE key", "ask for the .pub file")
+	h.golden("03-key-private")
+	h.send(enter)
+	h.want("step 3 of 7")
+	h.send(clear, pasted(pub))
+	h.want("ssh-ed25519 256-bit SHA256:", "name alice@laptop")
+	h.send(tab, typed("alice"), tab, typed("2026-12-31"), tab, typed("203.0.113.0/24"))
+	h.want("name alice", "expires 2026-12-31", "only from 203.0.113.0/24")
+	h.golden("03-key")
+	h.send(enter)
+	h.want("added alice")
+	h.send(enter)
+
+	h.want("step 4 of 7", "Review", "+++ /etc/ssh/sshd_config.d/10-hardening.conf", "enter applies")
+	h.golden("04-review")
+	h.wantReview(`restrict,port-forwarding,permitopen="127.0.0.1:8009"`, "account pfwd", "lockout check passed")
+	h.send(kmsg(tea.KeyPgDown), kmsg(tea.KeyPgDown))
+	h.want("account pfwd")
+	h.golden("04-review-scrolled")
+	if _, err := os.Stat(root.Path("/etc/ssh/sshd_config.d/10-hardening.conf")); err == nil {
+		t.Fatal("a drop-in was written before apply")
+	}
+
+	h.send(enter)
+	h.want("step 5 of 7", "sshd -t accepts the whole configuration", "applied")
+	h.golden("05-apply")
+	h.send(enter)
+	h.want("step 6 of 7", "pending")
+	h.golden("06-prove")
+	h.send(enter)
+	h.want("step 7 of 7", "ssh -i ~/.ssh/pfwd_key -N -T -o ExitOnForwardFailure=yes \\\n      -L 8009:127.0.0.1:8009 pfwd@host.example")
+	h.golden("07-done")
+	h.send(enter)
+	if !h.quit || !h.m.Outcome().Applied {
+		t.Fatalf("quit=%v outcome=%+v", h.quit, h.m.Outcome())
+	}
+	if !strings.Contains(h.m.Outcome().Summary, "ssh -i ~/.ssh/pfwd_key -N -T -o ExitOnForwardFailure=yes -L 8009:127.0.0.1:8009 pfwd@host.example\n") || strings.Contains(h.m.Outcome().Summary, "\x1b[") {
+		t.Errorf("summary:\n%s", h.m.Outcome().Summary)
+	}
+
+	for _, f := range []string{"10-hardening.conf", "20-pfwd-only.conf"} {
+		data, err := os.ReadFile(root.Path("/etc/ssh/sshd_config.d/" + f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		golden.Check(t, "render/default/"+f, data)
+	}
+	ak, err := os.ReadFile(root.Path("/home/pfwd/.ssh/authorized_keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(ak), `restrict,port-forwarding,permitopen="127.0.0.1:8009",expiry-time="20261231`) ||
+		!strings.Contains(string(ak), `from="203.0.113.0/24"`) || !strings.HasSuffix(strings.TrimSpace(string(ak)), " alice") {
+		t.Errorf("authorized_keys:\n%s", ak)
+	}
+	if _, err := os.Stat(root.Path("/var/log/pfwdctl/audit.jsonl")); err != nil {
+		t.Errorf("audit log: %v", err)
+	}
+}
+
+// TestLockout: an admin without a key would be locked out; the host check
+// says so, Review refuses to apply, and nothing is written.
+func TestLockout(t *testing.T) {
+	t.Parallel()
+	root := rendertest.New(t, rendertest.Tree{NoAdminKey: true})
+	before := rendertest.Snapshot(t, root)
+	h := newHarness(t, testConfig(t, root))
+	h.want("LOCKOUT WARNING", "no account other than root has an authorized key", "Apply will refuse")
+	h.golden("01-host-lockout")
+	h.send(enter, enter, enter, enter)
+	h.want("step 4 of 7", "LOCKOUT WARNING", "cannot apply")
+	h.send(enter)
+	h.want("step 4 of 7")
+	h.send(ctrlC)
+	if !h.quit || !h.m.Outcome().Quit {
+		t.Fatalf("ctrl+c: quit=%v %+v", h.quit, h.m.Outcome())
+	}
+	rendertest.Unchanged(t, root, before)
+
+	// Fixed in another terminal, r checks again.
+	h = newHarness(t, testConfig(t, root))
+	if err := os.WriteFile(root.Path("/home/admin/.ssh/authorized_keys"), []byte(rendertest.AdminKey), 0o600); err != nil {
+		if err := os.MkdirAll(root.Path("/home/admin/.ssh"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(root.Path("/home/admin/.ssh/authorized_keys"), []byte(rendertest.AdminKey), 0o600)
+	}
+	h.want("LOCKOUT WARNING")
+	h.send(typed("r"))
+	h.want("lockout check: after hardening")
+}
+
+// TestDryRun stops at Review; q quits and nothing is written.
+func TestDryRun(t *testing.T) {
+	t.Parallel()
+	root := rendertest.New(t, rendertest.Tree{})
+	before := rendertest.Snapshot(t, root)
+	cfg := testConfig(t, root)
+	cfg.DryRun = true
+	h := newHarness(t, cfg)
+	h.want("step 1 of 4", "dry run")
+	h.send(enter, enter, enter, enter)
+	h.want("step 4 of 4", "dry run: nothing has been written")
+	h.golden("04-review-dry-run")
+	h.send(enter)
+	h.want("step 4 of 4")
+	h.send(typed("q"))
+	if !h.quit || !h.m.Outcome().Quit {
+		t.Fatal("q did not quit")
+	}
+	rendertest.Unchanged(t, root, before)
+}
+
+// TestBackAndQuit: esc goes back through the screens keeping what was
+// typed; ctrl+c on any screen before Apply changes nothing.
+func TestBackAndQuit(t *testing.T) {
+	t.Parallel()
+	root := rendertest.New(t, rendertest.Tree{})
+	before := rendertest.Snapshot(t, root)
+	h := newHarness(t, testConfig(t, root))
+	h.send(esc)
+	h.want("step 1 of 7")
+	h.send(enter, clear, typed("fwd2"), enter, enter)
+	h.want("step 3 of 7")
+	h.send(esc)
+	h.want("step 2 of 7", "fwd2")
+	h.send(esc)
+	h.want("step 1 of 7")
+	h.send(typed("?"))
+	h.want("quit without changes", "check again")
+	h.send(enter, enter, enter) // the account screen kept its focus on targets
+	h.want("step 4 of 7")
+	h.wantReview("create account fwd2")
+	h.send(ctrlC)
+	if !h.quit || !h.m.Outcome().Quit || !strings.Contains(h.m.Outcome().Summary, "nothing changed") {
+		t.Fatalf("%+v", h.m.Outcome())
+	}
+	rendertest.Unchanged(t, root, before)
+}
+
+// TestRollback: the account step fails after sshd -t accepted the drop-ins
+// (toor has UID 0, which users refuses); the drop-ins are put back
+// byte-for-byte before sshd ever reloads, and the screen says so.
+func TestRollback(t *testing.T) {
+	t.Parallel()
+	testenv.Root(t)
+	root := rendertest.New(t, rendertest.Tree{Files: map[string]string{
+		"/etc/ssh/sshd_config.d/10-hardening.conf": "# an older pfwdctl drop-in\n",
+	}})
+	passwd, _ := os.ReadFile(root.Path("/etc/passwd"))
+	os.WriteFile(root.Path("/etc/passwd"), append(passwd, "toor:x:0:0::/root:/bin/bash\n"...), 0o644)
+	before := rendertest.Snapshot(t, root)
+	h := newHarness(t, testConfig(t, root))
+	h.send(enter, clear, typed("toor"), enter, enter, enter)
+	h.want("step 4 of 7", "update /etc/ssh/sshd_config.d/10-hardening.conf")
+	h.send(enter)
+	h.want("UID 0", "rolled back: the drop-ins are restored byte-for-byte", "apply failed")
+	h.golden("05-apply-rollback")
+	rendertest.Unchanged(t, root, before)
+	h.send(enter)
+	if !h.quit || !h.m.Outcome().Failed || !strings.Contains(h.m.Outcome().Summary, "rolled back") {
+		t.Fatalf("%+v", h.m.Outcome())
+	}
+}
+
+// TestKeyFromPath reads a .pub file named on the key line, as add-key FILE.
+func TestKeyFromPath(t *testing.T) {
+	t.Parallel()
+	root := rendertest.New(t, rendertest.Tree{})
+	pub, priv := friendKeys(t)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "friend.pub"), []byte(pub+"\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "friend"), []byte(priv), 0o600)
+	h := newHarness(t, testConfig(t, root))
+	h.send(enter, enter, enter)
+	h.send(typed(filepath.Join(dir, "friend.pub")))
+	h.want("ssh-ed25519 256-bit")
+	h.send(clear, typed(filepath.Join(dir, "friend")))
+	h.want("PRIVATE key")
+	h.send(clear, typed(filepath.Join(dir, "nothing.pub")))
+	h.want("read the key")
+}
+
+// TestResize: every screen fits the terminal, large or small.
+func TestResize(t *testing.T) {
+	t.Parallel()
+	root := rendertest.New(t, rendertest.Tree{})
+	pub, _ := friendKeys(t)
+	for _, sz := range [][2]int{{80, 24}, {120, 40}, {60, 20}} {
+		h := newHarness(t, testConfig(t, root))
+		h.send(tea.WindowSizeMsg{Width: sz[0], Height: sz[1]})
+		for i := 0; i < 4; i++ {
+			if i == 2 {
+				h.send(pasted(pub))
+				checkFits(t, h.m.View(), sz[0], sz[1])
+				h.send(enter)
+			}
+			checkFits(t, h.m.View(), sz[0], sz[1])
+			h.send(typed("?"))
+			checkFits(t, h.m.View(), sz[0], sz[1])
+			h.send(typed("?"), enter)
+		}
+	}
+}
+
+// TestNoColor: without colour the screens carry no escape sequences; with
+// it they do.
+func TestNoColor(t *testing.T) {
+	t.Parallel()
+	root := rendertest.New(t, rendertest.Tree{})
+	cfg := testConfig(t, root)
+	if v := New(context.Background(), cfg).View(); strings.Contains(v, "\x1b[") {
+		t.Errorf("escape sequences without colour:\n%q", v)
+	}
+	cfg.Color = true
+	if v := New(context.Background(), cfg).View(); !strings.Contains(v, "\x1b[") {
+		t.Errorf("no colour with Color set")
+	}
+}
