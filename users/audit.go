@@ -5,6 +5,7 @@ import (
 	"log/syslog"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
@@ -64,7 +65,10 @@ func (h Host) audit(events ...Event) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
 		return fail.Wrap(fail.Failed, err, "", "create %s", filepath.Dir(AuditLogPath))
 	}
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	// O_NOFOLLOW: a symlink planted at the log's path must not turn the
+	// append (and the chmod below) onto another file, such as one outside
+	// a --root tree.
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return fail.Wrap(fail.Failed, err, "", "open %s", AuditLogPath)
 	}

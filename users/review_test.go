@@ -3,6 +3,7 @@ package users
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -47,5 +48,29 @@ func TestCreateUserAuditsAChangeThatThenFailed(t *testing.T) {
 	ev, err := ReadAudit(h)
 	if err != nil || len(ev) != 1 || ev[0].Action != ActionUserCreate || !strings.Contains(ev[0].Detail, "useradd") || !strings.Contains(ev[0].Detail, "failed") {
 		t.Fatalf("audit = %+v, %v", ev, err)
+	}
+}
+
+// The audit log is appended to and chmodded: a symlink at its path must
+// not redirect that to another file (here one outside the --root tree).
+func TestAuditDoesNotFollowSymlink(t *testing.T) {
+	t.Parallel()
+	h, root := tree(t, nil)
+	outside := filepath.Join(t.TempDir(), "victim")
+	os.WriteFile(outside, []byte("keep\n"), 0o644)
+	os.MkdirAll(root.Path(filepath.Dir(AuditLogPath)), 0o750)
+	if err := os.Symlink(outside, root.Path(AuditLogPath)); err != nil {
+		t.Fatal(err)
+	}
+	res, err := h.AddKey(context.Background(), AddKeyRequest{User: "pfwd", Key: newKey(t, "k")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := os.Stat(outside)
+	if data, _ := os.ReadFile(outside); string(data) != "keep\n" || fi.Mode().Perm() != 0o644 {
+		t.Fatalf("the audit went through the symlink: %q %v", data, fi.Mode())
+	}
+	if len(res.Warnings) == 0 {
+		t.Error("no warning that the audit log was not written")
 	}
 }
