@@ -1,0 +1,137 @@
+// Package wizardtea runs the wizard in a real bubbletea program with
+// charmbracelet/x/exp/teatest. It is a package of its own because teatest
+// imports x/exp/golden, which registers the same -update flag as
+// internal/golden: the two cannot share a test binary. x/exp/golden's flag
+// is what makes `go test ./... -update` accepted here; the golden files
+// themselves are written by the wizard package's tests, and this one only
+// compares against them.
+package wizardtea
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/exp/teatest"
+	"github.com/muesli/termenv"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/pfwdctl/pfwdctl/cmd/pfwdctl/wizard"
+	"github.com/pfwdctl/pfwdctl/internal/run"
+	"github.com/pfwdctl/pfwdctl/render/rendertest"
+)
+
+type versionRunner struct{ run.Exec }
+
+func (v versionRunner) Run(ctx context.Context, name string, args ...string) ([]byte, []byte, error) {
+	if len(args) == 1 && args[0] == "-V" {
+		return nil, []byte("OpenSSH_9.2p1 Debian-2+deb12u3, OpenSSL 3.0.11 19 Sep 2023\n"), nil
+	}
+	return v.Exec.Run(ctx, name, args...)
+}
+
+// needs mirrors internal/testenv (which this package cannot import): in CI
+// a missing sshd or a non-root run fails instead of skipping.
+func needs(t *testing.T) string {
+	ci := os.Getenv("CI") == "true"
+	if os.Geteuid() != 0 {
+		if ci {
+			t.Fatal("needs root and CI=true")
+		}
+		t.Skip("needs root")
+	}
+	p, err := exec.LookPath("sshd")
+	if err != nil {
+		if _, err2 := os.Stat("/usr/sbin/sshd"); err2 != nil {
+			if ci {
+				t.Fatal("sshd not found and CI=true")
+			}
+			t.Skip("sshd not found: install openssh-server")
+		}
+		p = "/usr/sbin/sshd"
+	}
+	os.MkdirAll("/run/sshd", 0o755)
+	return p
+}
+
+func TestProgram(t *testing.T) {
+	sshd := needs(t)
+	lipgloss.SetColorProfile(termenv.Ascii)
+	root := rendertest.New(t, rendertest.Tree{})
+	seed := make([]byte, ed25519.SeedSize)
+	for i := range seed {
+		seed[i] = byte(i)
+	}
+	sp, _ := ssh.NewPublicKey(ed25519.NewKeyFromSeed(seed).Public())
+	pub := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sp))) + " alice@laptop"
+	env := map[string]string{"SUDO_USER": "admin", "SSH_CONNECTION": "203.0.113.7 51234 198.51.100.1 22"}
+	m := wizard.New(context.Background(), wizard.Config{
+		Root: root, Runner: versionRunner{}, SshdBin: sshd,
+		Getenv:   func(k string) string { return env[k] },
+		Now:      func() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) },
+		Hostname: "host.example", Syslog: func(string) {},
+	})
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(80, 24))
+	wait := func(s string) {
+		t.Helper()
+		teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte(s)) },
+			teatest.WithDuration(20*time.Second), teatest.WithCheckInterval(20*time.Millisecond))
+	}
+	enter := tea.KeyMsg{Type: tea.KeyEnter}
+	tab := tea.KeyMsg{Type: tea.KeyTab}
+	wait("step 1 of 7")
+	tm.Send(enter)
+	wait("step 2 of 7")
+	tm.Send(enter)
+	tm.Send(enter)
+	wait("step 3 of 7")
+	tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(pub), Paste: true})
+	wait("256-bit")
+	tm.Send(tab)
+	tm.Type("alice")
+	tm.Send(tab)
+	tm.Type("2026-12-31")
+	tm.Send(tab)
+	tm.Type("203.0.113.0/24")
+	wait("only from 203.0.113.0/24")
+	tm.Send(enter)
+	wait("added alice")
+	tm.Send(enter)
+	wait("step 4 of 7")
+	tm.Send(enter)
+	wait("applied")
+	tm.Send(enter)
+	wait("step 6 of 7")
+	tm.Send(enter)
+	wait("step 7 of 7")
+	tm.Send(enter)
+	fm := tm.FinalModel(t, teatest.WithFinalTimeout(10*time.Second)).(*wizard.Model)
+	if !fm.Outcome().Applied {
+		t.Fatalf("%+v", fm.Outcome())
+	}
+	got := strings.ReplaceAll(fm.View(), string(root), "$ROOT") + "\n"
+	if f := flag.Lookup("update"); f != nil && f.Value.String() == "true" {
+		return // the wizard package's tests rewrite the file
+	}
+	_, file, _, _ := runtime.Caller(0)
+	want, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "..", "..", "golden", "wizard", "07-done.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("final screen differs from golden/wizard/07-done.txt:\n%s", got)
+	}
+	if _, err := os.Stat(root.Path("/home/pfwd/.ssh/authorized_keys")); err != nil {
+		t.Fatal(err)
+	}
+}
