@@ -206,6 +206,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			Title:  "sshd rejects the configuration, so it would not start or reload",
 			Detail: firstErr(errG, errF, errO).Error(),
 			Fix:    "fix the line sshd names (sshd -t shows it), then audit again"})
+		if !a.hasAcct {
+			a.addMissingAccount()
+		}
 	} else {
 		a.effectiveChecks(global, fwd, other)
 		a.forwardingChecks(fwd)
@@ -213,12 +216,6 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		a.accountChecks(fwd)
 		a.keyChecks(fwd)
 		a.cryptoChecks(global)
-	}
-	if !a.hasAcct {
-		// accountChecks reports the missing account only with sshd -T.
-		if len(a.rep.BySeverity(Fail)) == 0 || !slices.ContainsFunc(a.rep.Findings, func(f Finding) bool { return f.ID == "account.missing" }) {
-			a.addMissingAccount()
-		}
 	}
 	if o.Layers {
 		lr, err := a.layers(ctx)

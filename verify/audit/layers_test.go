@@ -14,6 +14,9 @@ import (
 // setup.
 func TestLayers(t *testing.T) {
 	t.Parallel()
+	// As root the lab restricts nobody, whose shell is nologin as on a
+	// real host; unprivileged it would be the running user's own shell.
+	testenv.Root(t)
 	sshd := testenv.Sshd(t)
 	tests := []struct {
 		name         string
