@@ -79,7 +79,10 @@ func (s *tmuxSession) waitFor(subs ...string) string {
 	}
 }
 
-func (s *tmuxSession) keys(k ...string) { s.t.Helper(); s.tmux(append([]string{"send-keys", "-t", "w"}, k...)...) }
+func (s *tmuxSession) keys(k ...string) {
+	s.t.Helper()
+	s.tmux(append([]string{"send-keys", "-t", "w"}, k...)...)
+}
 
 // TestWizardTmux is the end-to-end test: the built binary under --root on
 // a stock Debian 12 tree with the real sshd for sshd -t, driven through a
