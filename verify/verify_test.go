@@ -24,22 +24,19 @@ import (
 // against starts a lab with an echo target and returns Options for it.
 func against(t *testing.T, o lab.Options) (*lab.Server, verify.Options) {
 	t.Helper()
+	return againstTB(t, o)
+}
+
+func againstTB(t testing.TB, o lab.Options) (*lab.Server, verify.Options) {
+	t.Helper()
 	echo := labtest.Echo(t)
 	if o.Targets == nil {
 		o.Targets = []render.Target{echo.Target}
 	}
 	s := labtest.New(t, o)
-	return s, verify.Options{
-		Host:      "127.0.0.1",
-		Port:      s.Port,
-		User:      s.User,
-		Targets:   s.Targets,
-		Auth:      []ssh.AuthMethod{ssh.PublicKeys(s.ClientKey)},
-		HostKey:   verify.HostKeyPolicy{KnownHosts: s.KnownHostsFile},
-		Sockets:   []string{s.Socket},
-		ListenDir: s.ScratchDir,
-		Timeout:   20 * time.Second,
-	}
+	vo := s.VerifyOptions()
+	vo.Timeout = 20 * time.Second
+	return s, vo
 }
 
 func TestGoodConfigPassesEveryCheck(t *testing.T) {

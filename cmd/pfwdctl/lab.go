@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -88,6 +89,7 @@ type labOpts struct {
 	breaks  []string
 	timeout time.Duration
 	strict  bool
+	serve   bool
 }
 
 func newLabCmd(g *Globals) *cobra.Command {
@@ -118,6 +120,7 @@ you can watch verify catch it, or watch the other layer hold:
 	c.Flags().StringArrayVar(&o.breaks, "break", nil, "start with the misconfiguration `NAME` (repeatable; see above)")
 	c.Flags().DurationVar(&o.timeout, "timeout", verify.DefaultTimeout, "bound the verify run")
 	c.Flags().BoolVar(&o.strict, "strict", false, "treat warnings as failures")
+	c.Flags().BoolVar(&o.serve, "serve", false, "do not verify: print the lab's address, account, key and known_hosts as shell variables and keep it running until interrupted (for ssh by hand and bench/verify.sh)")
 	return c
 }
 
@@ -146,17 +149,12 @@ func labRun(c *cobra.Command, g *Globals, o *labOpts) error {
 		return err
 	}
 	defer s.Close()
-	rep, runErr := verify.Run(c.Context(), verify.Options{
-		Host:      "127.0.0.1",
-		Port:      s.Port,
-		User:      s.User,
-		Targets:   s.Targets,
-		Auth:      []ssh.AuthMethod{ssh.PublicKeys(s.ClientKey)},
-		HostKey:   verify.HostKeyPolicy{KnownHosts: s.KnownHostsFile},
-		Sockets:   []string{s.Socket},
-		ListenDir: s.ScratchDir,
-		Timeout:   o.timeout,
-	})
+	if o.serve {
+		return labServe(c, g, s, echo)
+	}
+	vo := s.VerifyOptions()
+	vo.Timeout = o.timeout
+	rep, runErr := verify.Run(c.Context(), vo)
 	st := g.Styles()
 	var note strings.Builder
 	fmt.Fprintf(&note, "%s sshd on %s restricting %s (shell %s), target %s (echo service)\n",
@@ -176,6 +174,32 @@ func labRun(c *cobra.Command, g *Globals, o *labOpts) error {
 		}
 	}
 	return err
+}
+
+// labServe prints the lab as sourceable shell variables and waits.
+func labServe(c *cobra.Command, g *Globals, s *lab.Server, echo *lab.Echo) error {
+	vars := [][2]string{
+		{"LAB_HOST", "127.0.0.1"}, {"LAB_PORT", fmt.Sprint(s.Port)}, {"LAB_USER", s.User},
+		{"LAB_KEY", s.ClientKeyFile}, {"LAB_KNOWN_HOSTS", s.KnownHostsFile},
+		{"LAB_HOST_KEY", ssh.FingerprintSHA256(s.HostKey)}, {"LAB_TARGET", echo.Target.String()},
+		{"LAB_SOCKET", s.Socket}, {"LAB_SCRATCH", s.ScratchDir}, {"LAB_DIR", s.Dir},
+	}
+	if g.JSON {
+		m := map[string]string{}
+		for _, v := range vars {
+			m[v[0]] = v[1]
+		}
+		if err := g.PrintJSON(m); err != nil {
+			return err
+		}
+	} else {
+		for _, v := range vars {
+			g.Printf("%s='%s'\n", v[0], strings.ReplaceAll(v[1], "'", `'\''`))
+		}
+		g.Printf("# ready; stop with Ctrl-C (or kill %d)\n", os.Getpid())
+	}
+	<-c.Context().Done()
+	return nil
 }
 
 func orDash(s string) string {

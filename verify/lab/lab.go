@@ -43,6 +43,7 @@ import (
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/render"
+	"github.com/pfwdctl/pfwdctl/verify"
 )
 
 // Options shape the lab. The zero value is the seed guide's setup for the
@@ -671,4 +672,21 @@ func (l *lockedBuffer) Reset() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.b.Reset()
+}
+
+// VerifyOptions points verify at the lab: its account, targets, client
+// key, pinned host key, its Unix echo socket for the direct-streamlocal
+// probe, and its scratch dir for the streamlocal-forward probe (so a lab
+// that permits it leaves no socket in the host's /tmp).
+func (s *Server) VerifyOptions() verify.Options {
+	return verify.Options{
+		Host:      "127.0.0.1",
+		Port:      s.Port,
+		User:      s.User,
+		Targets:   s.Targets,
+		Auth:      []ssh.AuthMethod{ssh.PublicKeys(s.ClientKey)},
+		HostKey:   verify.HostKeyPolicy{KnownHosts: s.KnownHostsFile},
+		Sockets:   []string{s.Socket},
+		ListenDir: s.ScratchDir,
+	}
 }
