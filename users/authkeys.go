@@ -3,10 +3,13 @@ package users
 import (
 	"bytes"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
@@ -29,6 +32,10 @@ type KeysFile struct {
 	// Lines are the file split at "\n"; a file ending in "\n" has a last
 	// empty element. Joining with "\n" gives Data back exactly.
 	Lines []string
+	// home and dir are the account's home and ~/.ssh (nil when missing),
+	// opened by readKeys without following symlinks; writeKeys writes
+	// through them.
+	home, dir *os.File
 }
 
 // Entry is one key line of the file.
@@ -132,65 +139,100 @@ func (h Host) checkNode(hostPath string, fi fs.FileInfo, a Account) error {
 
 // readKeys checks the path the way StrictModes does and reads the file.
 // A missing ~/.ssh or authorized_keys is fine: it reads as empty.
-func (h Host) readKeys(a Account) (*KeysFile, error) {
-	home := h.Root.Path(a.Home)
-	fi, err := os.Stat(home)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fail.New(fail.Failed, "create it: pfwdctl user create --fix --user "+a.Name,
+//
+// The home and ~/.ssh are opened without following symlinks and kept open
+// in the KeysFile: the checks look at those handles and writeKeys writes
+// through them, so swapping ~/.ssh (or the home) for a symlink between the
+// check and the write cannot redirect root's write. The caller closes it.
+func (h Host) readKeys(a Account) (kf *KeysFile, err error) {
+	kf = &KeysFile{Path: h.keysPath(a)}
+	defer func() {
+		if err != nil {
+			kf.Close()
+			kf = nil
+		}
+	}()
+	kf.home, err = hostfs.OpenDir(h.Root.Path(a.Home))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return kf, fail.New(fail.Failed, "create it: pfwdctl user create --fix --user "+a.Name,
 			"the home directory %s of %s does not exist", a.Home, a.Name)
+	case errors.Is(err, hostfs.ErrSymlink):
+		return kf, fail.New(fail.Failed, "point the account's home in /etc/passwd at the real directory (usermod --home DIR "+a.Name+")",
+			"refusing: the home %s of %s is a symlink; pfwdctl does not write through symlinks", a.Home, a.Name)
+	case errors.Is(err, syscall.ENOTDIR):
+		return kf, fail.New(fail.Failed, "", "the home %s of %s is not a directory", a.Home, a.Name)
+	case err != nil:
+		return kf, fail.Wrap(fail.Failed, err, "", "check %s", a.Home)
 	}
+	fi, err := kf.home.Stat()
 	if err != nil {
-		return nil, fail.Wrap(fail.Failed, err, "", "check %s", a.Home)
-	}
-	if !fi.IsDir() {
-		return nil, fail.New(fail.Failed, "", "the home %s of %s is not a directory", a.Home, a.Name)
+		return kf, fail.Wrap(fail.Failed, err, "", "check %s", a.Home)
 	}
 	if err := h.checkNode(a.Home, fi, a); err != nil {
-		return nil, err
+		return kf, err
 	}
-	kf := &KeysFile{Path: h.keysPath(a)}
 	dir := h.sshDir(a)
-	fi, err = os.Lstat(h.Root.Path(dir))
-	if errors.Is(err, fs.ErrNotExist) {
+	kf.dir, err = hostfs.OpenDirAt(kf.home, ".ssh")
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return kf, nil
-	}
-	if err != nil {
-		return nil, fail.Wrap(fail.Failed, err, "", "check %s", dir)
-	}
-	if fi.Mode()&fs.ModeSymlink != 0 {
-		return nil, fail.New(fail.Failed, "replace the symlink by a real directory (mode 700, owned by "+a.Name+")",
+	case errors.Is(err, hostfs.ErrSymlink):
+		return kf, fail.New(fail.Failed, "replace the symlink by a real directory (mode 700, owned by "+a.Name+")",
 			"refusing: %s is a symlink; pfwdctl does not write through symlinks", dir)
+	case errors.Is(err, syscall.ENOTDIR):
+		return kf, fail.New(fail.Failed, "", "refusing: %s is not a directory", dir)
+	case err != nil:
+		return kf, fail.Wrap(fail.Failed, err, "", "check %s", dir)
 	}
-	if !fi.IsDir() {
-		return nil, fail.New(fail.Failed, "", "refusing: %s is not a directory", dir)
+	if fi, err = kf.dir.Stat(); err != nil {
+		return kf, fail.Wrap(fail.Failed, err, "", "check %s", dir)
 	}
 	if err := h.checkNode(dir, fi, a); err != nil {
-		return nil, err
+		return kf, err
 	}
-	fi, err = os.Lstat(h.Root.Path(kf.Path))
-	if errors.Is(err, fs.ErrNotExist) {
+	f, err := hostfs.OpenFileAt(kf.dir, "authorized_keys")
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return kf, nil
-	}
-	if err != nil {
-		return nil, fail.Wrap(fail.Failed, err, "", "check %s", kf.Path)
-	}
-	if fi.Mode()&fs.ModeSymlink != 0 {
-		return nil, fail.New(fail.Failed, "replace the symlink by a regular file (mode 600, owned by "+a.Name+")",
+	case errors.Is(err, hostfs.ErrSymlink):
+		return kf, fail.New(fail.Failed, "replace the symlink by a regular file (mode 600, owned by "+a.Name+")",
 			"refusing: %s is a symlink; pfwdctl does not write through symlinks", kf.Path)
+	case err != nil:
+		return kf, fail.Wrap(fail.Failed, err, "run pfwdctl as root", "read %s", kf.Path)
+	}
+	defer f.Close()
+	if fi, err = f.Stat(); err != nil {
+		return kf, fail.Wrap(fail.Failed, err, "", "check %s", kf.Path)
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fail.New(fail.Failed, "", "refusing: %s is not a regular file", kf.Path)
+		return kf, fail.New(fail.Failed, "", "refusing: %s is not a regular file", kf.Path)
 	}
 	if err := h.checkNode(kf.Path, fi, a); err != nil {
-		return nil, err
+		return kf, err
 	}
-	data, err := os.ReadFile(h.Root.Path(kf.Path))
+	data, err := io.ReadAll(f)
 	if err != nil {
-		return nil, fail.Wrap(fail.Failed, err, "run pfwdctl as root", "read %s", kf.Path)
+		return kf, fail.Wrap(fail.Failed, err, "run pfwdctl as root", "read %s", kf.Path)
 	}
 	kf.Exists, kf.Data = true, data
 	kf.Lines = splitLines(data)
 	return kf, nil
+}
+
+// Close releases the directory handles readKeys kept; nil-safe.
+func (f *KeysFile) Close() {
+	if f == nil {
+		return
+	}
+	if f.dir != nil {
+		f.dir.Close()
+		f.dir = nil
+	}
+	if f.home != nil {
+		f.home.Close()
+		f.home = nil
+	}
 }
 
 func splitLines(data []byte) []string {
@@ -211,27 +253,50 @@ func splitLines(data []byte) []string {
 	}
 }
 
-// writeKeys installs data as the account's authorized_keys: ~/.ssh is
-// created (0700, owned by the account) when missing, and the file is
-// replaced atomically with mode 0600 and the account as owner.
-func (h Host) writeKeys(a Account, data []byte) error {
-	dir := h.Root.Path(h.sshDir(a))
-	if err := os.Mkdir(dir, SSHDirMode); err == nil {
-		if err := os.Chown(dir, a.UID, a.GID); err != nil && !(errors.Is(err, syscall.EPERM) && os.Geteuid() != 0) {
-			os.Remove(dir)
-			return fail.Wrap(fail.Failed, err, "", "set the owner of %s", h.sshDir(a))
-		}
-		// Mkdir's mode passes through the umask; set it exactly.
-		if err := os.Chmod(dir, SSHDirMode); err != nil {
-			return fail.Wrap(fail.Failed, err, "", "set the mode of %s", h.sshDir(a))
-		}
-		if err := hostfs.SyncDir(filepath.Dir(dir)); err != nil {
-			return err
-		}
-	} else if !errors.Is(err, fs.ErrExist) {
-		return fail.Wrap(fail.Failed, err, "run pfwdctl as root", "create %s", h.sshDir(a))
+// writeKeys installs data as the account's authorized_keys, through the
+// handles readKeys checked: ~/.ssh is created (0700, owned by the account)
+// when missing, and the file is replaced atomically with mode 0600 and the
+// account as owner.
+func (h Host) writeKeys(a Account, kf *KeysFile, data []byte) error {
+	if h.beforeWrite != nil {
+		h.beforeWrite()
 	}
-	if err := hostfs.WriteFile(h.Root.Path(h.keysPath(a)), data, AuthorizedKeysMode, hostfs.Owner{UID: a.UID, GID: a.GID}); err != nil {
+	if kf.dir == nil {
+		err := unix.Mkdirat(int(kf.home.Fd()), ".ssh", uint32(SSHDirMode))
+		if err != nil && !errors.Is(err, unix.EEXIST) {
+			return fail.Wrap(fail.Failed, err, "run pfwdctl as root", "create %s", h.sshDir(a))
+		}
+		created := err == nil
+		// Someone may have made one since readKeys looked: open it the same
+		// way, so a symlink is still refused.
+		dir, err := hostfs.OpenDirAt(kf.home, ".ssh")
+		if err != nil {
+			return fail.Wrap(fail.Failed, err, "run pfwdctl again", "open %s", h.sshDir(a))
+		}
+		kf.dir = dir
+		if created {
+			if err := dir.Chown(a.UID, a.GID); err != nil && !(errors.Is(err, fs.ErrPermission) && os.Geteuid() != 0) {
+				unix.Unlinkat(int(kf.home.Fd()), ".ssh", unix.AT_REMOVEDIR)
+				return fail.Wrap(fail.Failed, err, "", "set the owner of %s", h.sshDir(a))
+			}
+			// Mkdir's mode passes through the umask; set it exactly.
+			if err := dir.Chmod(SSHDirMode); err != nil {
+				return fail.Wrap(fail.Failed, err, "", "set the mode of %s", h.sshDir(a))
+			}
+			if err := kf.home.Sync(); err != nil {
+				return fail.Wrap(fail.Failed, err, "", "fsync %s", a.Home)
+			}
+		} else {
+			fi, err := dir.Stat()
+			if err != nil {
+				return fail.Wrap(fail.Failed, err, "", "check %s", h.sshDir(a))
+			}
+			if err := h.checkNode(h.sshDir(a), fi, a); err != nil {
+				return err
+			}
+		}
+	}
+	if err := hostfs.WriteFileAt(kf.dir, "authorized_keys", data, AuthorizedKeysMode, hostfs.Owner{UID: a.UID, GID: a.GID}); err != nil {
 		return fail.Wrap(fail.Failed, err, "", "write %s", h.keysPath(a))
 	}
 	return nil

@@ -113,6 +113,7 @@ func (h Host) problems(a Account) (probs []string, person bool, why string) {
 	}
 	if err == nil {
 		if kf, err := h.readKeys(a); err == nil {
+			kf.Close()
 			n := 0
 			for _, e := range kf.Entries() {
 				if !h.describe(e, nil, h.now()).Restricted {

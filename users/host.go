@@ -36,6 +36,9 @@ type Host struct {
 	// Syslog receives each audit line; nil: the system's syslog when Root is
 	// the host and one is listening. Tests pass a func to capture or drop.
 	Syslog func(line string)
+	// beforeWrite, in tests, runs between the checks on ~/.ssh and the
+	// write of authorized_keys, to race them deterministically.
+	beforeWrite func()
 }
 
 func (h Host) now() time.Time {

@@ -80,6 +80,7 @@ func (h Host) AddKey(ctx context.Context, r AddKeyRequest) (AddKeyResult, error)
 	if err != nil {
 		return res, err
 	}
+	defer kf.Close()
 	res.Action = "added"
 	found := false
 	for _, e := range kf.Entries() {
@@ -101,7 +102,7 @@ func (h Host) AddKey(ctx context.Context, r AddKeyRequest) (AddKeyResult, error)
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
-	if err := h.writeKeys(a, kf.bytes()); err != nil {
+	if err := h.writeKeys(a, kf, kf.bytes()); err != nil {
 		return res, err
 	}
 	res.Changed = true
@@ -159,6 +160,7 @@ func (h Host) ListKeys(user string) (ListResult, error) {
 	if err != nil {
 		return res, err
 	}
+	defer kf.Close()
 	now := h.now()
 	for _, e := range kf.Entries() {
 		ki := h.describe(e, res.MatchTargets, now)
@@ -354,6 +356,7 @@ func (h Host) remove(ctx context.Context, user, action string, kill bool, pick f
 	if err != nil {
 		return res, err
 	}
+	defer kf.Close()
 	victims, err := pick(kf.Entries())
 	if err != nil {
 		return res, err
@@ -371,7 +374,7 @@ func (h Host) remove(ctx context.Context, user, action string, kill bool, pick f
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		if err := h.writeKeys(a, kf.bytes()); err != nil {
+		if err := h.writeKeys(a, kf, kf.bytes()); err != nil {
 			return res, err
 		}
 		res.Changed = true

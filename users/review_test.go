@@ -7,7 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/run"
+	"github.com/pfwdctl/pfwdctl/render/rendertest"
 )
 
 // A wildcard permitopen is unrestricted forwarding; list-keys must say so
@@ -73,4 +75,43 @@ func TestAuditDoesNotFollowSymlink(t *testing.T) {
 	if len(res.Warnings) == 0 {
 		t.Error("no warning that the audit log was not written")
 	}
+}
+
+// ~/.ssh swapped for a symlink after add-key checked it (the account owns
+// its home, so it could): root's write must not follow the new link.
+func TestAddKeyRaceSshDirSwappedForSymlink(t *testing.T) {
+	t.Parallel()
+	h, root := tree(t, nil)
+	ssh := root.Path("/home/pfwd/.ssh")
+	os.MkdirAll(ssh, 0o700)
+	outside := t.TempDir() // stands for /root/.ssh
+	h.beforeWrite = func() {
+		os.Rename(ssh, ssh+".old")
+		os.Symlink(outside, ssh)
+	}
+	_, err := h.AddKey(context.Background(), AddKeyRequest{User: "pfwd", Key: newKey(t, "k")})
+	if _, serr := os.Stat(filepath.Join(outside, "authorized_keys")); serr == nil {
+		t.Fatalf("authorized_keys was written through the swapped-in symlink (err %v)", err)
+	}
+}
+
+// A home that is a symlink (here out of the --root tree) is refused, and
+// nothing is written where it points.
+func TestAddKeyRefusesSymlinkedHome(t *testing.T) {
+	t.Parallel()
+	h, root := tree(t, nil)
+	outside := t.TempDir()
+	os.Remove(root.Path("/home/pfwd"))
+	if err := os.Symlink(outside, root.Path("/home/pfwd")); err != nil {
+		t.Fatal(err)
+	}
+	before := rendertest.Snapshot(t, root)
+	_, err := h.AddKey(context.Background(), AddKeyRequest{User: "pfwd", Key: newKey(t, "k")})
+	if err == nil || !strings.Contains(err.Error(), "symlink") || fail.HintOf(err) == "" {
+		t.Fatalf("err = %v", err)
+	}
+	if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+		t.Fatalf("wrote outside the root: %v", ents)
+	}
+	rendertest.Unchanged(t, root, before)
 }
