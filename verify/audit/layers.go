@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 
-	"golang.org/x/crypto/ssh"
 
 	"github.com/pfwdctl/pfwdctl/internal/sshdconf"
 	"github.com/pfwdctl/pfwdctl/render"
@@ -172,11 +171,10 @@ func (a *auditor) layers(ctx context.Context) (*LayersReport, error) {
 				return
 			}
 			defer s.Close()
-			results[i], errs[i] = verify.Run(ctx, verify.Options{
-				Host: "127.0.0.1", Port: s.Port, User: s.User, Targets: s.Targets,
-				Auth:    []ssh.AuthMethod{ssh.PublicKeys(s.ClientKey)},
-				HostKey: verify.HostKeyPolicy{Fingerprint: ssh.FingerprintSHA256(s.HostKey)},
-			})
+			// The lab's own options keep socket probes and remote-socket
+			// listens inside its temp dir: never the host's /tmp, dbus or
+			// journald.
+			results[i], errs[i] = verify.Run(ctx, s.VerifyOptions())
 		}()
 	}
 	wg.Wait()
