@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -24,11 +28,41 @@ type wizardOpts struct {
 	sshdConfig string
 	sshdBin    string
 	host       string
+	port       int
 }
 
-// wizardSelfVerify is verify --self as a library call, set by the file
-// that implements it; nil makes the wizard's Prove screen say "pending".
-var wizardSelfVerify func(g *Globals, sshdConfig string) func(ctx context.Context, user string, targets []render.Target) (*verify.Report, error)
+// selfVerify runs verify --self exactly as the command does, by running
+// the verify command itself (verify.go owns the throwaway key, its expiry,
+// its removal whatever happens, and the local known_hosts) with its JSON
+// report captured instead of printed: the TUI owns the terminal, and the
+// wizard must not be a second implementation of --self.
+func selfVerify(g *Globals, port int) func(ctx context.Context, user string, targets []render.Target) (*verify.Report, error) {
+	return func(ctx context.Context, user string, targets []render.Target) (*verify.Report, error) {
+		var out, errb bytes.Buffer
+		env := *g.Env
+		env.IO = IO{In: strings.NewReader(""), Out: &out, Err: &errb}
+		g2 := &Globals{Env: &env, RootDir: g.RootDir, JSON: true}
+		c := newVerifyCmd(g2)
+		args := []string{"--self", "--user", user, "--port", strconv.Itoa(port)}
+		for _, t := range targets {
+			args = append(args, "--target", t.String())
+		}
+		c.SetArgs(args)
+		c.SetOut(&out)
+		c.SetErr(&errb)
+		c.SilenceUsage, c.SilenceErrors = true, true
+		runErr := c.ExecuteContext(ctx)
+		var j verifyJSON
+		if err := json.Unmarshal(out.Bytes(), &j); err != nil && runErr == nil {
+			return nil, fail.Wrap(fail.Failed, err, "run pfwdctl verify --self to see its output", "read verify --self's report")
+		}
+		if msg := strings.TrimSpace(errb.String()); msg != "" && runErr != nil {
+			// e.g. the throwaway key could not be removed: say so.
+			runErr = fmt.Errorf("%w (%s)", runErr, msg)
+		}
+		return j.Report, runErr
+	}
+}
 
 func newWizardCmd(g *Globals) *cobra.Command {
 	o := &wizardOpts{}
@@ -52,6 +86,7 @@ scripts use the plain commands.`,
 	f.BoolVar(&o.dryRun, "dry-run", false, "stop at the Review screen: show the diff and write nothing")
 	f.StringVar(&o.sshdConfig, "sshd-config", render.DefaultSshdConfig, "the main sshd config `PATH` (under --root)")
 	f.StringVar(&o.sshdBin, "sshd", "", "the sshd binary to validate with (default: found in /usr/sbin)")
+	f.IntVar(&o.port, "port", 22, "the local sshd's `PORT` for the Prove step (verify --self)")
 	f.StringVar(&o.host, "host", "", "the `NAME` your friend uses to reach this host (default: the hostname)")
 	return c
 }
@@ -83,10 +118,8 @@ func wizardRun(c *cobra.Command, g *Globals, o *wizardOpts) error {
 	switch {
 	case !g.Root().IsHost():
 		cfg.ProveSkip = "--root names a tree, not the running sshd: nothing to log in to"
-	case wizardSelfVerify == nil:
-		cfg.ProveSkip = "this build has no verify --self yet"
 	default:
-		cfg.SelfVerify = wizardSelfVerify(g, o.sshdConfig)
+		cfg.SelfVerify = selfVerify(g, o.port)
 	}
 	m := wizard.New(c.Context(), cfg)
 	p := tea.NewProgram(m, tea.WithInput(g.IO.In), tea.WithOutput(g.IO.Err), tea.WithAltScreen(), tea.WithContext(c.Context()))

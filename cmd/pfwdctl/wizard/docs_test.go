@@ -29,7 +29,9 @@ var docScreens = []struct{ file, caption string }{
 	{"04-review-dry-run", "4. Review with `--dry-run`: the wizard stops here."},
 	{"05-apply", "5. Apply: each step with its result (under `--root`, sshd is not reloaded)."},
 	{"05-apply-rollback", "5. Apply when a step fails after `sshd -t`: the drop-ins are put back before sshd ever reloads."},
-	{"06-prove", "6. Prove it (`verify --self`; pending in this build and under `--root`)."},
+	{"06-prove-passed", "6. Prove it: `verify --self` logs in with a throwaway key and tries every way out."},
+	{"06-prove-failed", "6. Prove it, when a check fails: the table, and what to do."},
+	{"06-prove", "6. Prove it under `--root`: there is no running sshd to log in to, so the step says how to run it on the host."},
 	{"07-done", "7. Done: what changed, the audit log, and the command your friend runs."},
 }
 

@@ -235,7 +235,7 @@ func (m *Model) applyView() string {
 
 func (m *Model) proveView() string {
 	if m.cfg.SelfVerify == nil {
-		s := m.warn("pending: verify --self is not available here")
+		s := m.warn("skipped: verify --self was not run")
 		if m.cfg.ProveSkip != "" {
 			s += "\n  " + m.st.Dim(m.cfg.ProveSkip)
 		}
@@ -244,10 +244,16 @@ func (m *Model) proveView() string {
 	if m.proving {
 		return m.spin.View() + " logging in as " + m.params.User + " with a throwaway key and trying every way out…\n"
 	}
-	if m.proveErr != nil {
-		return m.errLines(m.proveErr) + "\n"
+	var b strings.Builder
+	if m.report != nil && len(m.report.Checks) > 0 {
+		b.WriteString(m.reportTable(m.report))
 	}
-	return m.reportTable(m.report)
+	if m.proveErr != nil {
+		b.WriteString(m.errLines(m.proveErr) + "\n")
+	} else if m.report != nil && m.report.Passed {
+		b.WriteString(m.ok(fmt.Sprintf("%s@%s can forward to %s and do nothing else", m.params.User, m.report.Host, strings.Join(m.params.TargetStrings(), ", "))) + "\n")
+	}
+	return b.String()
 }
 
 func (m *Model) reportTable(r *verify.Report) string {
@@ -261,6 +267,9 @@ func (m *Model) reportTable(r *verify.Report) string {
 			mark = m.st.Warn("!")
 		}
 		fmt.Fprintf(&b, "%s %-24s %s\n", mark, c.Name, c.Detail)
+		if c.Hint != "" && c.Status != verify.Pass {
+			fmt.Fprintf(&b, "  %s\n", m.st.Dim("→ "+c.Hint))
+		}
 	}
 	p, f, w := r.Counts()
 	fmt.Fprintf(&b, "\n%d passed, %d failed, %d warnings\n", p, f, w)
@@ -316,6 +325,14 @@ func (m *Model) doneText(styled bool) string {
 	}
 	for _, c := range m.changes {
 		b.WriteString("  " + m.ok(c) + "\n")
+	}
+	switch {
+	case m.report != nil && m.proveErr == nil:
+		p, _, w := m.report.Counts()
+		fmt.Fprintf(&b, "  %s\n", m.ok(fmt.Sprintf("verify --self: %d checks passed, %d warnings", p, w)))
+	case m.proveErr != nil:
+		msg, _ := errText(m.proveErr)
+		fmt.Fprintf(&b, "  %s\n", m.bad("verify --self: "+msg))
 	}
 	audit := users.AuditLogPath
 	if !m.cfg.Root.IsHost() {

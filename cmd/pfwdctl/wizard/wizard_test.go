@@ -17,11 +17,14 @@ import (
 	"github.com/muesli/termenv"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/golden"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/internal/run"
 	"github.com/pfwdctl/pfwdctl/internal/testenv"
+	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/render/rendertest"
+	"github.com/pfwdctl/pfwdctl/verify"
 )
 
 func init() {
@@ -70,6 +73,8 @@ func testConfig(t *testing.T, root hostfs.Root) Config {
 		Now:      func() time.Time { return fixedNow },
 		Hostname: "host.example",
 		Syslog:   func(string) {},
+		// As the command sets it under --root.
+		ProveSkip: "--root names a tree, not the running sshd: nothing to log in to",
 	}
 }
 
@@ -235,7 +240,7 @@ func TestWalkthrough(t *testing.T) {
 	h.want("step 5 of 7", "sshd -t accepts the whole configuration", "applied")
 	h.golden("05-apply")
 	h.send(enter)
-	h.want("step 6 of 7", "pending")
+	h.want("step 6 of 7", "skipped")
 	h.golden("06-prove")
 	h.send(enter)
 	h.want("step 7 of 7", "ssh -i ~/.ssh/pfwd_key -N -T -o ExitOnForwardFailure=yes \\\n      -L 8009:127.0.0.1:8009 pfwd@host.example")
@@ -425,5 +430,50 @@ func TestNoColor(t *testing.T) {
 	cfg.Color = true
 	if v := New(context.Background(), cfg).View(); !strings.Contains(v, "\x1b[") {
 		t.Errorf("no colour with Color set")
+	}
+}
+
+// TestProve: the Prove screen shows verify's check table, and a failed
+// check makes the outcome a failure.
+func TestProve(t *testing.T) {
+	t.Parallel()
+	testenv.Root(t)
+	for _, tc := range []struct {
+		name   string
+		report *verify.Report
+		err    error
+	}{
+		{"06-prove-passed", &verify.Report{Host: "127.0.0.1", Passed: true, Checks: []verify.Result{
+			{Name: "shell-blocked", Status: verify.Pass, Detail: "shell, exec and sftp ran nothing; pty refused"},
+			{Name: "tunnel-open", Status: verify.Pass, Detail: "127.0.0.1:8009 opens"},
+			{Name: "other-ports-prohibited", Status: verify.Pass, Detail: "127.0.0.1:22, 127.0.0.1:8010, localhost:8009 refused"},
+			{Name: "password-not-offered", Status: verify.Pass, Detail: "server offers: publickey"},
+		}}, nil},
+		{"06-prove-failed", &verify.Report{Host: "127.0.0.1", Checks: []verify.Result{
+			{Name: "shell-blocked", Status: verify.Fail, Detail: "the canary came back from exec", Hint: "put ForceCommand back in the Match block"},
+			{Name: "tunnel-open", Status: verify.Warn, Detail: "permitted, but nothing answers at 127.0.0.1:8009"},
+		}}, fail.New(fail.Failed, "each failed check above says what to fix", "1 of 2 checks failed: shell-blocked")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			root := rendertest.New(t, rendertest.Tree{})
+			cfg := testConfig(t, root)
+			var gotUser string
+			cfg.SelfVerify = func(_ context.Context, user string, targets []render.Target) (*verify.Report, error) {
+				gotUser = user + " " + targets[0].String()
+				return tc.report, tc.err
+			}
+			h := newHarness(t, cfg)
+			h.send(enter, enter, enter, enter, enter, enter)
+			h.want("step 6 of 7", "shell-blocked")
+			h.golden(tc.name)
+			if gotUser != "pfwd 127.0.0.1:8009" {
+				t.Errorf("verify --self called with %q", gotUser)
+			}
+			h.send(enter, enter)
+			if h.m.Outcome().ProveFailed != (tc.err != nil) {
+				t.Errorf("%+v", h.m.Outcome())
+			}
+		})
 	}
 }
