@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
@@ -104,7 +105,7 @@ func connection(c Config) string {
 		who = c.getenv("USER")
 	}
 	if who == "" {
-		who = "you"
+		who = "uid " + strconv.Itoa(os.Getuid())
 	}
 	if conn == "" {
 		return who + " on a local terminal or console (no SSH_CONNECTION)"

@@ -51,12 +51,12 @@ func (m *Model) hostView() string {
 	} else {
 		fmt.Fprintf(&b, "%s\n", m.ok(run))
 	}
-	fmt.Fprintf(&b, "%s\n\n", m.ok("you: "+h.Connection))
+	fmt.Fprintf(&b, "%s\n\n", m.ok("session: "+h.Connection))
 	if h.Lockout == nil {
 		fmt.Fprintf(&b, "%s\n", m.ok("lockout check: after hardening (no root login, no passwords) an admin can still log in by key"))
 	} else {
 		fmt.Fprintf(&b, "%s\n%s\n", m.st.Fail("LOCKOUT WARNING"), m.errLines(h.Lockout))
-		fmt.Fprintf(&b, "%s\n", m.st.Dim("Apply will refuse until this is fixed: fix it in another terminal, then press r."))
+		fmt.Fprintf(&b, "%s\n", m.st.Dim("Apply will refuse until this is fixed (the wizard has no --force): fix it in another terminal, then press r."))
 	}
 	b.WriteString("\n" + m.st.Dim("Nothing is changed before you confirm on the Review screen."))
 	return b.String()
