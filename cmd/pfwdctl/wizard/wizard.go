@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/charmbracelet/bubbles/cursor"
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/spinner"
@@ -146,6 +147,9 @@ func New(ctx context.Context, cfg Config) *Model {
 		ti.Placeholder = placeholder
 		ti.SetValue(value)
 		ti.CharLimit = keyline.MaxInput
+		// A steady cursor: no blink timers, so screens (and tmux
+		// captures) are the same every time.
+		ti.Cursor.SetMode(cursor.CursorStatic)
 		return ti
 	}
 	m.user = mk("account  ", "", render.DefaultUser)
