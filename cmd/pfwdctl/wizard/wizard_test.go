@@ -294,11 +294,11 @@ func TestLockout(t *testing.T) {
 
 	// Fixed in another terminal, r checks again.
 	h = newHarness(t, testConfig(t, root))
+	if err := os.MkdirAll(root.Path("/home/admin/.ssh"), 0o700); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(root.Path("/home/admin/.ssh/authorized_keys"), []byte(rendertest.AdminKey), 0o600); err != nil {
-		if err := os.MkdirAll(root.Path("/home/admin/.ssh"), 0o700); err != nil {
-			t.Fatal(err)
-		}
-		os.WriteFile(root.Path("/home/admin/.ssh/authorized_keys"), []byte(rendertest.AdminKey), 0o600)
+		t.Fatal(err)
 	}
 	h.want("LOCKOUT WARNING")
 	h.send(typed("r"))
