@@ -61,7 +61,7 @@ func (h Host) audit(events ...Event) error {
 		buf = append(append(buf, b...), '\n')
 		h.syslog(string(b))
 	}
-	p := h.Root.Path(AuditLogPath)
+	p := h.auditPath()
 	if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
 		return fail.Wrap(fail.Failed, err, "", "create %s", filepath.Dir(AuditLogPath))
 	}
@@ -84,6 +84,14 @@ func (h Host) audit(events ...Event) error {
 	return f.Sync()
 }
 
+// auditPath is where the audit log is on disk.
+func (h Host) auditPath() string {
+	if h.AuditLog != "" {
+		return h.AuditLog
+	}
+	return h.Root.Path(AuditLogPath)
+}
+
 func (h Host) syslog(line string) {
 	if h.Syslog != nil {
 		h.Syslog(line)
@@ -104,7 +112,7 @@ func (h Host) syslog(line string) {
 
 // ReadAudit returns the audit log's events, oldest first.
 func ReadAudit(h Host) ([]Event, error) {
-	data, err := os.ReadFile(h.Root.Path(AuditLogPath))
+	data, err := os.ReadFile(h.auditPath())
 	if err != nil {
 		return nil, err
 	}

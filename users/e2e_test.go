@@ -171,12 +171,19 @@ func TestE2EUserCreateRealAccount(t *testing.T) {
 	echo := labtest.Echo(t)
 	logs := []string{}
 	h := Host{Root: hostfs.Root("/"), Runner: run.Exec{}, Syslog: func(l string) { logs = append(logs, l) },
-		Getenv: func(string) string { return "" }}
-	// The audit log must not land in the host's /var/log during tests.
-	h.Root = "/"
+		Getenv: func(string) string { return "" },
+		// The audit log must not land in the host's /var/log during tests.
+		AuditLog: filepath.Join(t.TempDir(), "audit.jsonl")}
 	ctx := context.Background()
-	auditBefore, _ := os.ReadFile(AuditLogPath)
-	t.Cleanup(func() { restoreAudit(t, auditBefore) })
+	hostAudit, _ := os.ReadFile(AuditLogPath)
+	t.Cleanup(func() {
+		if now, _ := os.ReadFile(AuditLogPath); string(now) != string(hostAudit) {
+			t.Errorf("the test changed the host's %s", AuditLogPath)
+		}
+		if ev, _ := ReadAudit(h); len(ev) == 0 || ev[0].Action != ActionUserCreate {
+			t.Errorf("audit log in the temp dir: %+v", ev)
+		}
+	})
 
 	res, err := h.CreateUser(ctx, CreateRequest{User: name})
 	if err != nil {
@@ -260,14 +267,4 @@ func TestE2EUserCreateRealAccount(t *testing.T) {
 	if len(logs) == 0 || !strings.Contains(logs[0], `"action":"user-create"`) {
 		t.Errorf("syslog copy: %v", logs)
 	}
-}
-
-// restoreAudit puts the host's audit log back as it was before the test.
-func restoreAudit(t *testing.T, before []byte) {
-	if before == nil {
-		os.Remove(AuditLogPath)
-		os.Remove(filepath.Dir(AuditLogPath)) // only if empty
-		return
-	}
-	os.WriteFile(AuditLogPath, before, 0o600)
 }

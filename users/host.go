@@ -36,6 +36,11 @@ type Host struct {
 	// Syslog receives each audit line; nil: the system's syslog when Root is
 	// the host and one is listening. Tests pass a func to capture or drop.
 	Syslog func(line string)
+	// AuditLog, when set, is the audit log's real path (not under Root):
+	// the end-to-end test that creates a real account on this host keeps
+	// its audit lines in a temp dir instead of the host's /var/log.
+	// Empty: AuditLogPath under Root.
+	AuditLog string
 	// beforeWrite, in tests, runs between the checks on ~/.ssh and the
 	// write of authorized_keys, to race them deterministically.
 	beforeWrite func()
