@@ -128,9 +128,16 @@ func (r Reloader) livePid() (int, bool) {
 			continue
 		}
 		// Signal 0 probes for the process without touching it.
-		if err := syscall.Kill(pid, 0); err == nil || errors.Is(err, syscall.EPERM) {
-			return pid, true
+		if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+			continue
 		}
+		// A pid file left by an sshd that died can name a pid the kernel
+		// has since given to another program, which SIGHUP would likely
+		// kill. Where /proc tells, the process must be sshd.
+		if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err == nil && strings.TrimSpace(string(comm)) != "sshd" {
+			continue
+		}
+		return pid, true
 	}
 	return 0, false
 }
