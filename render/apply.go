@@ -182,6 +182,8 @@ func (a Applier) Apply(ctx context.Context, o ApplyOptions) (ApplyResult, error)
 // not leave an unchecked config behind.
 func (a Applier) install(ctx context.Context, files []File, changes []FileChange) (err error) {
 	dir := a.Root.Path(DropInDir(a.config()))
+	_, statErr := os.Lstat(dir)
+	createdDir := errors.Is(statErr, fs.ErrNotExist)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fail.Wrap(fail.Failed, err, "", "create %s", DropInDir(a.config()))
 	}
@@ -191,6 +193,13 @@ func (a Applier) install(ctx context.Context, files []File, changes []FileChange
 		for i := len(snaps) - 1; i >= 0; i-- {
 			if err := snaps[i].Restore(); err != nil {
 				rbErrs = append(rbErrs, fmt.Errorf("restore %s: %w", a.Root.HostPath(snaps[i].Path), err))
+			}
+		}
+		// A drop-in directory this run made goes too (Remove only takes
+		// it when empty, so nothing anyone else put there is lost).
+		if createdDir && len(rbErrs) == 0 {
+			if err := os.Remove(dir); err == nil {
+				hostfs.SyncDir(filepath.Dir(dir))
 			}
 		}
 		if len(rbErrs) > 0 {
