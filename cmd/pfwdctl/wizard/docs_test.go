@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -153,7 +154,18 @@ func TestDetect(t *testing.T) {
 	if got := r.Detect(context.Background()); got.Method != render.ReloadNotFound {
 		t.Errorf("no pid: %+v", got)
 	}
-	os.WriteFile(pidf, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)
+	// A live process whose name is sshd (the Reloader refuses to take a
+	// reused PID of another program for sshd): a copy of sleep named sshd.
+	fake := filepath.Join(t.TempDir(), "sshd")
+	if data, err := os.ReadFile("/bin/sleep"); err != nil || os.WriteFile(fake, data, 0o755) != nil {
+		t.Fatalf("copy sleep: %v", err)
+	}
+	cmd := exec.Command(fake, "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	os.WriteFile(pidf, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "ssh"), nil, 0o755)
 	if got := r.Detect(context.Background()); got.Method != render.ReloadSysV {
 		t.Errorf("sysv: %+v", got)
