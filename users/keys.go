@@ -71,16 +71,11 @@ func (h Host) AddKey(ctx context.Context, r AddKeyRequest) (AddKeyResult, error)
 	res.Fingerprint, res.Name, res.Line, res.Targets = k.Fingerprint(), k.Comment, line, targets
 	res.Path = h.keysPath(a)
 
-	unlock, err := h.lock()
+	kf, release, err := h.lockedKeys(a)
 	if err != nil {
 		return res, err
 	}
-	defer unlock()
-	kf, err := h.readKeys(a)
-	if err != nil {
-		return res, err
-	}
-	defer kf.Close()
+	defer release()
 	res.Action = "added"
 	found := false
 	for _, e := range kf.Entries() {
@@ -347,16 +342,11 @@ func (h Host) remove(ctx context.Context, user, action string, kill bool, pick f
 		return res, err
 	}
 	res.Path = h.keysPath(a)
-	unlock, err := h.lock()
+	kf, release, err := h.lockedKeys(a)
 	if err != nil {
 		return res, err
 	}
-	defer unlock()
-	kf, err := h.readKeys(a)
-	if err != nil {
-		return res, err
-	}
-	defer kf.Close()
+	defer release()
 	victims, err := pick(kf.Entries())
 	if err != nil {
 		return res, err
@@ -414,4 +404,20 @@ func (h Host) remove(ctx context.Context, user, action string, kill bool, pick f
 // --self), ready for AddKeyRequest.Key.
 func FromSigner(s ssh.Signer, name string) keyline.Key {
 	return keyline.FromPublicKey(s.PublicKey(), name)
+}
+
+// lockedKeys takes the pfwdctl lock and opens the account's authorized_keys
+// under it; release closes the file, then drops the lock, so every change
+// to the file is read and written by one run at a time.
+func (h Host) lockedKeys(a Account) (*KeysFile, func(), error) {
+	unlock, err := h.lock()
+	if err != nil {
+		return nil, nil, err
+	}
+	kf, err := h.readKeys(a)
+	if err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return kf, func() { kf.Close(); unlock() }, nil
 }
