@@ -40,7 +40,8 @@ type KeysFile struct {
 
 // Entry is one key line of the file.
 type Entry struct {
-	Index       int // into KeysFile.Lines
+	Index       int    // into KeysFile.Lines
+	Raw         string // the line without surrounding space, for keyline.Judge
 	Line        keyline.Line
 	Fingerprint string
 	Err         error // the line looks like a key but does not parse
@@ -56,7 +57,7 @@ func (f *KeysFile) Entries() []Entry {
 		if s == "" || s[0] == '#' {
 			continue
 		}
-		e := Entry{Index: i}
+		e := Entry{Index: i, Raw: s}
 		e.Line, e.Err = keyline.SplitLine(s)
 		if e.Err == nil {
 			e.Fingerprint, e.Err = e.Line.Fingerprint()

@@ -3,14 +3,12 @@ package users
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
 	"golang.org/x/crypto/ssh"
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
-	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/users/keyline"
 )
 
@@ -127,7 +125,10 @@ type KeyInfo struct {
 	// to the Match block's targets; Problems says why.
 	Restricted bool     `json:"restricted"`
 	Problems   []string `json:"problems,omitempty"`
-	Options    string   `json:"options"`
+	// Warnings are what keeps the key from working (expired, forwarding
+	// off, a line sshd refuses) without letting it do more.
+	Warnings []string `json:"warnings,omitempty"`
+	Options  string   `json:"options"`
 }
 
 // ListResult is the account's keys.
@@ -167,68 +168,14 @@ func (h Host) ListKeys(user string) (ListResult, error) {
 	return res, nil
 }
 
-// allowedKeyOptions are the options a pfwdctl line may carry; any other
-// re-enables something or is not pfwdctl's.
-var allowedKeyOptions = []string{"restrict", "port-forwarding", "permitopen", "expiry-time", "from", "no-pty", "no-agent-forwarding", "no-x11-forwarding", "no-user-rc", "no-port-forwarding"}
-
+// describe turns keyline's verdict on one line into a list-keys row.
 func (h Host) describe(e Entry, matchTargets []string, now time.Time) KeyInfo {
-	ki := KeyInfo{Line: e.Index + 1, Name: e.Line.Comment, Type: e.Line.Type, Fingerprint: e.Fingerprint, Options: e.Line.Options, Restricted: true}
-	bad := func(format string, args ...any) {
-		ki.Restricted = false
-		ki.Problems = append(ki.Problems, fmt.Sprintf(format, args...))
-	}
-	if e.Err != nil {
-		bad("unreadable line: %v", e.Err)
-		return ki
-	}
-	if k, err := e.Line.Key(); err == nil {
+	v := keyline.Judge(e.Raw, keyline.Match{Targets: matchTargets}, now)
+	ki := KeyInfo{Line: e.Index + 1, Name: v.Line.Comment, Type: v.Line.Type, Fingerprint: v.Fingerprint, Options: v.Line.Options,
+		Targets: v.Permitopen, Expiry: v.Expiry, Expired: v.Expired, From: v.From,
+		Restricted: v.Restricted(), Problems: v.Texts(keyline.Fail), Warnings: v.Texts(keyline.Warn)}
+	if k, err := v.Line.Key(); err == nil {
 		ki.Bits = k.Bits()
-	}
-	opts, err := keyline.ParseOptions(e.Line.Options)
-	if err != nil {
-		bad("options do not parse: %v", err)
-		return ki
-	}
-	var hasRestrict, hasPF bool
-	for _, o := range opts {
-		switch o.Name {
-		case "restrict":
-			hasRestrict = true
-		case "port-forwarding":
-			hasPF = true
-		case "permitopen":
-			ki.Targets = append(ki.Targets, o.Value)
-		case "expiry-time":
-			t, err := keyline.ParseExpiryTime(o.Value)
-			if err != nil {
-				bad("expiry-time %q does not parse, sshd refuses the key", o.Value)
-				continue
-			}
-			ki.Expiry, ki.Expired = t, !t.After(now)
-		case "from":
-			ki.From = strings.Split(o.Value, ",")
-		}
-		if !slices.Contains(allowedKeyOptions, o.Name) {
-			bad("option %s is not pfwdctl's", o.Name)
-		}
-	}
-	switch {
-	case !hasRestrict:
-		bad("no restrict prefix: the key may open a shell, pty or any forward the Match block allows")
-	case hasPF && len(ki.Targets) == 0:
-		bad("port-forwarding without permitopen: any target the Match block allows")
-	}
-	for _, t := range ki.Targets {
-		// A wildcard ("*:8009", "10.0.0.1:*") opens more than one service
-		// whatever the Match block says, and with no Match block installed
-		// nothing else would catch it.
-		if _, err := render.ParseTarget(t); err != nil {
-			bad("permitopen %s is not a single host:port", t)
-			continue
-		}
-		if len(matchTargets) > 0 && !slices.Contains(matchTargets, t) {
-			bad("permitopen %s is not in the Match block's PermitOpen", t)
-		}
 	}
 	return ki
 }
@@ -318,17 +265,8 @@ func (h Host) Prune(ctx context.Context, r PruneRequest) (RemoveResult, error) {
 			if e.Err != nil {
 				continue
 			}
-			opts, err := keyline.ParseOptions(e.Line.Options)
-			if err != nil {
-				continue
-			}
-			for _, o := range opts {
-				if o.Name != "expiry-time" {
-					continue
-				}
-				if t, err := keyline.ParseExpiryTime(o.Value); err == nil && !t.After(now) {
-					out = append(out, e)
-				}
+			if keyline.Judge(e.Raw, keyline.Match{}, now).Expired {
+				out = append(out, e)
 			}
 		}
 		return out, nil

@@ -33,6 +33,27 @@ func TestListKeysFlagsWildcardPermitopen(t *testing.T) {
 	}
 }
 
+// Options after restrict that turn a terminal or agent forwarding back on
+// make the key unrestricted (issue 10: list-keys and audit disagreed).
+func TestListKeysFlagsReenabledOptions(t *testing.T) {
+	t.Parallel()
+	h, root := tree(t, nil)
+	k := newKey(t, "bob")
+	os.MkdirAll(root.Path("/home/pfwd/.ssh"), 0o700)
+	line := `restrict,port-forwarding,agent-forwarding,pty,permitopen="127.0.0.1:8009" ` + k.Type() + " " + k.Base64() + " bob\n"
+	if err := os.WriteFile(root.Path("/home/pfwd/.ssh/authorized_keys"), []byte(line), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := h.ListKeys("pfwd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Unrestricted != 1 || len(l.Keys) != 1 || l.Keys[0].Restricted || len(l.Keys[0].Problems) != 2 ||
+		!strings.Contains(l.Keys[0].Problems[0], "agent-forwarding turns agent forwarding back on") {
+		t.Fatalf("re-enabling line: %+v", l)
+	}
+}
+
 // useradd ran, so the account may exist, but the check after it failed:
 // that change must still reach the audit log.
 func TestCreateUserAuditsAChangeThatThenFailed(t *testing.T) {

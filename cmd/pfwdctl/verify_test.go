@@ -193,7 +193,10 @@ func TestVerifyCLIKeySources(t *testing.T) {
 	dir := t.TempDir()
 	encKey, enc := writeKey(t, dir, "enc", []byte("correct horse"))
 	s := labWithEcho(t, lab.Options{})
-	keys := lab.KeyLine(lab.StandardKeyOptions(s.Targets), enc.PublicKey(), "enc")
+	keys, err := s.StandardKeyLine(enc.PublicKey(), "enc")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := s.SetAuthorizedKeys([]byte(keys)); err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 // Package keyline reads the public key an admin was sent and writes the one
 // authorized_keys line pfwdctl installs for it; it also splits existing
-// authorized_keys lines into options, key and comment the way sshd does.
+// authorized_keys lines into options, key and comment the way sshd does,
+// and (Judge) is the only code that says what such a line allows.
 //
 // It never accepts more than one key, never passes through options it did not
 // build itself, and never emits anything but a single line of printable ASCII:
@@ -24,7 +25,6 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
-	"github.com/pfwdctl/pfwdctl/render"
 )
 
 // MaxInput is the largest input ParsePublic reads. The biggest public key
@@ -274,30 +274,11 @@ func Build(k Key, o Options) (string, error) {
 	if !slices.Contains(allowedTypes, k.Pub.Type()) {
 		return "", refuse("", "key type %s is not installable", k.Pub.Type())
 	}
-	if len(o.Targets) == 0 {
-		return "", refuse("give at least one --target host:port", "no forward target for the key")
+	prefix, err := Prefix(o)
+	if err != nil {
+		return "", err
 	}
-	opts := []string{"restrict", "port-forwarding"}
-	for _, t := range o.Targets {
-		// ParseTarget admits no quote, comma, space or control character,
-		// so the value cannot end the option early.
-		tt, err := render.ParseTarget(t)
-		if err != nil {
-			return "", err
-		}
-		opts = append(opts, `permitopen="`+tt.String()+`"`)
-	}
-	if !o.Expiry.IsZero() {
-		opts = append(opts, `expiry-time="`+o.Expiry.Local().Format(ExpiryLayout)+`"`)
-	}
-	if len(o.From) > 0 {
-		from, err := ParseFrom(o.From)
-		if err != nil {
-			return "", err
-		}
-		opts = append(opts, `from="`+strings.Join(from, ",")+`"`)
-	}
-	line := strings.Join(opts, ",") + " " + k.Type() + " " + k.Base64()
+	line := prefix + " " + k.Type() + " " + k.Base64()
 	if c := SanitizeName(k.Comment); c != "" {
 		line += " " + c
 	}

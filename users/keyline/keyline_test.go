@@ -251,6 +251,9 @@ func FuzzParseBuild(f *testing.F) {
 				t.Fatalf("option %q outside the allowed set in %q", o.Name, line)
 			}
 		}
+		if v := Judge(line, Match{Targets: []string{"127.0.0.1:8009"}}, time.Time{}); len(v.Problems) != 0 {
+			t.Fatalf("Build's line %q judged: %+v", line, v.Problems)
+		}
 		if fp, _ := l.Fingerprint(); fp != k.Fingerprint() {
 			t.Fatalf("fingerprint changed: %s vs %s", fp, k.Fingerprint())
 		}

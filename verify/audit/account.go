@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
@@ -236,11 +235,14 @@ func (a *auditor) ownerOK(uid int) bool {
 	return uid == 0 || uid == a.account.UID || (!a.o.Root.IsHost() && uid == os.Geteuid())
 }
 
-// keyLines checks each line of one authorized_keys file; it returns the
-// number of keys and of findings.
+// keyLines checks each line of one authorized_keys file with keyline's
+// verdict, the same one list-keys prints; it returns the number of keys
+// and of findings.
 func (a *auditor) keyLines(kf string, data []byte) (keys, bad int) {
 	allowed := a.rep.Targets
 	now := a.o.Now()
+	prefix, _ := keyline.Prefix(keyline.Options{Targets: allowed})
+	reinstall := "re-install it with pfwdctl add-key (it writes " + prefix + " ...)"
 	for i, raw := range strings.Split(string(data), "\n") {
 		line := strings.TrimSpace(raw)
 		if line == "" || strings.HasPrefix(line, "#") {
@@ -248,64 +250,43 @@ func (a *auditor) keyLines(kf string, data []byte) (keys, bad int) {
 		}
 		keys++
 		num := i + 1
-		add := func(id string, sev Severity, title, fix string) {
-			bad++
-			a.add(Finding{ID: id, Severity: sev, File: kf, Line: num, Title: title, Fix: fix})
-		}
-		kl, err := keyline.SplitLine(line)
-		if err != nil {
-			add("key.unparsable", Warn, fmt.Sprintf("line %d is not a key sshd can use (%v)", num, err), "delete it or fix it")
-			continue
-		}
-		name := kl.Comment
+		v := keyline.Judge(line, keyline.Match{Targets: allowed}, now)
+		name := v.Line.Comment
 		if name == "" {
-			name = kl.Type
+			name = v.Line.Type
 		}
-		opts, err := keyline.ParseOptions(kl.Options)
-		if err != nil {
-			add("key.unparsable", Warn, fmt.Sprintf("key %q: options cannot be read (%v)", name, err), "re-install it: pfwdctl revoke, then pfwdctl add-key")
-			continue
-		}
-		has := func(n string) bool {
-			return slices.ContainsFunc(opts, func(o keyline.Option) bool { return o.Name == n })
-		}
-		var permit []string
-		var expiry string
-		for _, o := range opts {
-			switch o.Name {
-			case "permitopen":
-				permit = append(permit, o.Value)
-			case "expiry-time":
-				expiry = o.Value
+		for _, p := range v.Problems {
+			bad++
+			sev := Warn
+			if p.Severity == keyline.Fail {
+				sev = Fail
 			}
-		}
-		fixLine := fmt.Sprintf("re-install it with pfwdctl add-key (it writes restrict,port-forwarding,permitopen=%q ...)", strings.Join(allowed, ","))
-		if !has("restrict") {
-			add("key.restrict", Fail, fmt.Sprintf("key %q has no restrict option: layer 1 is missing for it", name),
-				fmt.Sprintf("prefix line %d with restrict,port-forwarding,permitopen=\"%s\", or %s", num, allowed[0], fixLine))
-		} else if !has("port-forwarding") {
-			add("key.port-forwarding", Warn, fmt.Sprintf("key %q has restrict but not port-forwarding: it cannot open the tunnel", name),
-				fmt.Sprintf("add port-forwarding after restrict on line %d", num))
-		}
-		if len(permit) == 0 {
-			add("key.permitopen", Fail, fmt.Sprintf("key %q has no permitopen: it may forward anywhere the Match block allows", name),
-				fmt.Sprintf("add permitopen=\"%s\" to line %d", allowed[0], num))
-		}
-		for _, p := range permit {
-			if !slices.Contains(allowed, p) {
-				add("key.permitopen", Fail, fmt.Sprintf("key %q has permitopen=%q, which the Match block does not allow (%s)", name, p, strings.Join(allowed, " ")),
-					fmt.Sprintf("remove permitopen=%q from line %d", p, num))
+			title := fmt.Sprintf("line %d: %s", num, p.Text)
+			if name != "" {
+				title = fmt.Sprintf("key %q: %s", name, p.Text)
 			}
-		}
-		if expiry != "" {
-			t, err := keyline.ParseExpiryTime(expiry)
-			if err != nil {
-				add("key.unparsable", Warn, fmt.Sprintf("key %q: expiry-time=%q cannot be read", name, expiry), "fix or remove the option")
-			} else if t.Before(now) {
-				add("key.expired", Warn, fmt.Sprintf("key %q expired on %s: sshd refuses it", name, t.Format("2006-01-02 15:04")),
-					"pfwdctl prune --user "+a.account.Name+" removes expired keys")
-			}
+			a.add(Finding{ID: p.ID, Severity: sev, File: kf, Line: num, Title: title, Fix: keyFix(p, num, prefix, reinstall, a.account.Name)})
 		}
 	}
 	return keys, bad
+}
+
+// keyFix says how to mend one problem keyline found on line num.
+func keyFix(p keyline.Problem, num int, prefix, reinstall, user string) string {
+	switch p.ID {
+	case keyline.ProblemRestrict:
+		return fmt.Sprintf("prefix line %d with %s, or %s", num, prefix, reinstall)
+	case keyline.ProblemPortForwarding:
+		return fmt.Sprintf("add port-forwarding after restrict on line %d", num)
+	case keyline.ProblemExpired:
+		return "pfwdctl prune --user " + user + " removes expired keys"
+	case keyline.ProblemUnparsable:
+		return fmt.Sprintf("delete or fix line %d, or %s", num, reinstall)
+	case keyline.ProblemPermitopen:
+		return fmt.Sprintf("give line %d only the Match block's targets: %s", num, reinstall)
+	}
+	if p.Option != "" {
+		return fmt.Sprintf("remove %s from line %d, or %s", p.Option, num, reinstall)
+	}
+	return reinstall
 }

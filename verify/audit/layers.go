@@ -92,7 +92,7 @@ func remapUser(data []byte, from, to string) []byte {
 // installedKeyOptions returns the option text of each distinct key line of
 // the account (at most three: a lab each), or the standard options when
 // the account has no key yet.
-func (a *auditor) installedKeyOptions(targets []render.Target) []string {
+func (a *auditor) installedKeyOptions(targets []render.Target) ([]string, error) {
 	var out []string
 	if a.hasAcct {
 		data, _ := readFile(a.o.Root, filepath.Join(a.account.Home, ".ssh/authorized_keys"))
@@ -102,6 +102,8 @@ func (a *auditor) installedKeyOptions(targets []render.Target) []string {
 			if line == "" || strings.HasPrefix(line, "#") {
 				continue
 			}
+			// Every option text as written, even one keyline judges
+			// wrong: the lab shows what sshd makes of it.
 			kl, err := keyline.SplitLine(line)
 			if err != nil || seen[kl.Options] {
 				continue
@@ -111,12 +113,20 @@ func (a *auditor) installedKeyOptions(targets []render.Target) []string {
 		}
 	}
 	if len(out) == 0 {
-		out = []string{lab.StandardKeyOptions(targets)}
+		var ts []string
+		for _, t := range targets {
+			ts = append(ts, t.String())
+		}
+		std, err := keyline.Prefix(keyline.Options{Targets: ts})
+		if err != nil {
+			return nil, err
+		}
+		out = []string{std}
 	}
 	if len(out) > 3 {
 		out = out[:3]
 	}
-	return out
+	return out, nil
 }
 
 // layers starts the lab sshds and runs verify against each. Nothing on the
@@ -147,7 +157,11 @@ func (a *auditor) layers(ctx context.Context) (*LayersReport, error) {
 	if !hasFile(noMatch, templates.Forward) {
 		noMatch = append(noMatch, render.File{Name: templates.Forward, Data: []byte(permissiveBlock(labUser))})
 	}
-	for _, opts := range a.installedKeyOptions(targets) {
+	keyOpts, err := a.installedKeyOptions(targets)
+	if err != nil {
+		return nil, err
+	}
+	for _, opts := range keyOpts {
 		o := lab.Options{Sshd: a.o.SshdBin, Targets: targets, DropIns: noMatch, KeyOptions: opts, BareKey: opts == ""}
 		jobs = append(jobs, job{1, o, opts})
 	}
@@ -216,7 +230,8 @@ func (a *auditor) layers(ctx context.Context) (*LayersReport, error) {
 		}
 	}
 	if !l1.Holds {
-		l1.Fix = "give every key of " + a.o.Params.User + " the prefix restrict,port-forwarding,permitopen=\"" + strings.Join(a.rep.Targets, "\",permitopen=\"") + "\" (pfwdctl add-key writes it)"
+		prefix, _ := keyline.Prefix(keyline.Options{Targets: a.rep.Targets})
+		l1.Fix = "give every key of " + a.o.Params.User + " the prefix " + prefix + " (pfwdctl add-key writes it)"
 	}
 	if !l2.Holds {
 		l2.Fix = "run pfwdctl apply: it installs the Match User " + a.o.Params.User + " block as rendered"

@@ -43,6 +43,7 @@ import (
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/render"
+	"github.com/pfwdctl/pfwdctl/users/keyline"
 	"github.com/pfwdctl/pfwdctl/verify"
 )
 
@@ -77,7 +78,8 @@ type Options struct {
 	// AuthorizedKeys, when non-nil, is the whole authorized_keys content.
 	// Nil: the lab's client key with KeyOptions (or bare, see BareKey).
 	AuthorizedKeys []byte
-	// KeyOptions is the prefix for the client key; empty: StandardKeyOptions.
+	// KeyOptions is the prefix for the client key; empty: the one
+	// add-key writes (StandardKeyLine).
 	KeyOptions string
 	// BareKey installs the client key without any prefix.
 	BareKey bool
@@ -153,16 +155,19 @@ func DefaultUser() (string, error) {
 	return u.Username, nil
 }
 
-// StandardKeyOptions is the seed guide's authorized_keys prefix for
-// targets: restrict turns everything off, port-forwarding turns TCP
-// forwarding back on, one permitopen per target caps it.
-func StandardKeyOptions(targets []render.Target) string {
-	var b strings.Builder
-	b.WriteString("restrict,port-forwarding")
-	for _, t := range targets {
-		fmt.Fprintf(&b, ",permitopen=%q", t.String())
+// StandardKeyLine is the line pfwdctl add-key installs for key with the
+// lab's targets (keyline.Build, the one writer of pfwdctl's prefix), with
+// a newline.
+func (s *Server) StandardKeyLine(key ssh.PublicKey, comment string) (string, error) {
+	var ts []string
+	for _, t := range s.Targets {
+		ts = append(ts, t.String())
 	}
-	return b.String()
+	line, err := keyline.Build(keyline.FromPublicKey(key, comment), keyline.Options{Targets: ts})
+	if err != nil {
+		return "", err
+	}
+	return line + "\n", nil
 }
 
 // KeyLine is one authorized_keys line: options (may be empty), key, comment.
@@ -405,14 +410,18 @@ func (s *Server) writeFiles(o Options) error {
 	s.AuthorizedKeysFile = filepath.Join(s.Dir, "authorized_keys")
 	keys := o.AuthorizedKeys
 	if keys == nil {
-		opts := o.KeyOptions
-		if opts == "" {
-			opts = StandardKeyOptions(s.Targets)
+		switch {
+		case o.BareKey:
+			keys = []byte(KeyLine("", s.ClientKey.PublicKey(), "pfwdctl-lab"))
+		case o.KeyOptions != "":
+			keys = []byte(KeyLine(o.KeyOptions, s.ClientKey.PublicKey(), "pfwdctl-lab"))
+		default:
+			line, err := s.StandardKeyLine(s.ClientKey.PublicKey(), "pfwdctl-lab")
+			if err != nil {
+				return err
+			}
+			keys = []byte(line)
 		}
-		if o.BareKey {
-			opts = ""
-		}
-		keys = []byte(KeyLine(opts, s.ClientKey.PublicKey(), "pfwdctl-lab"))
 	}
 	return s.SetAuthorizedKeys(keys)
 }

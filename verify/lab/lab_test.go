@@ -91,7 +91,11 @@ func TestLabWrongKeyIsRefused(t *testing.T) {
 		c.Close()
 		t.Fatal("logged in with an empty authorized_keys")
 	}
-	if err := s.SetAuthorizedKeys([]byte(lab.KeyLine(lab.StandardKeyOptions(s.Targets), s.ClientKey.PublicKey(), ""))); err != nil {
+	std, err := s.StandardKeyLine(s.ClientKey.PublicKey(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetAuthorizedKeys([]byte(std)); err != nil {
 		t.Fatal(err)
 	}
 	c, err := s.Dial()
