@@ -3,6 +3,7 @@ package sshd_test
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pfwdctl/pfwdctl/internal/sshd"
+	"github.com/pfwdctl/pfwdctl/internal/testenv"
 	"github.com/pfwdctl/pfwdctl/verify/lab"
 	"github.com/pfwdctl/pfwdctl/verify/lab/labtest"
 )
@@ -118,4 +120,53 @@ func labPid(t *testing.T, s *lab.Server) int {
 		t.Fatal(err)
 	}
 	return pid
+}
+
+// TestProbeServed: the probe over every listen address agrees with a
+// daemon that runs the config on disk, and names the difference once the
+// file changes under a daemon that was not reloaded.
+func TestProbeServed(t *testing.T) {
+	s := labtest.New(t, lab.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	effective := func(ctx context.Context, conn string) (map[string][]string, error) {
+		args := []string{"-T", "-f", s.ConfigFile}
+		if conn != "" {
+			args = append(args, "-C", conn)
+		}
+		out, err := exec.CommandContext(ctx, testenv.Sshd(t), args...).Output()
+		if err != nil {
+			return nil, err
+		}
+		m := map[string][]string{}
+		for _, l := range strings.Split(string(out), "\n") {
+			k, v, _ := strings.Cut(l, " ")
+			if k != "" {
+				m[k] = append(m[k], v)
+			}
+		}
+		return m, nil
+	}
+	users := []string{s.User, "root"}
+	got, err := sshd.ProbeServed(ctx, effective, users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("probes: %+v", got)
+	}
+	for _, p := range got {
+		if p.Err != "" || p.Mismatch != "" {
+			t.Errorf("fresh daemon: %+v", p)
+		}
+	}
+	conf, _ := os.ReadFile(s.ConfigFile)
+	os.WriteFile(s.ConfigFile, append([]byte("PasswordAuthentication yes\nAuthenticationMethods any\n"), conf...), 0o644)
+	got, err = sshd.ProbeServed(ctx, effective, users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[1].User != "root" || !strings.Contains(got[1].Mismatch, "does not offer password") {
+		t.Errorf("stale daemon not seen: %+v", got)
+	}
 }
