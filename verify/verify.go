@@ -284,6 +284,30 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 
 	env := &probeEnv{conn: sc, opts: o, token: token(), ctx: ctx, authProbed: probed, offered: offered}
+	// A second connection for probes the first one cannot answer: sshd
+	// limits sessions per connection (MaxSessions), so a session refused
+	// on the busy first connection proves nothing until a fresh one, with
+	// no other session open, is refused too.
+	env.redial = func() (ssh.Conn, error) {
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return nil, err
+		}
+		context.AfterFunc(ctx, func() { c.Close() })
+		rc := &ssh.ClientConfig{User: o.User, Auth: o.Auth, HostKeyCallback: hk.check, HostKeyAlgorithms: hk.algorithms}
+		sc, chans, reqs, err := ssh.NewClientConn(quickAck(c), addr, rc)
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		go ssh.DiscardRequests(reqs)
+		go func() {
+			for ch := range chans {
+				ch.Reject(ssh.Prohibited, "pfwdctl verify accepts no channels")
+			}
+		}()
+		return sc, nil
+	}
 	checks := allChecks()
 	rep.Checks = make([]Result, len(checks))
 	var wg sync.WaitGroup
