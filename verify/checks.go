@@ -73,8 +73,8 @@ func allChecks() []check {
 		{CheckStreamLocal, "the account cannot forward to or listen on Unix sockets",
 			"set AllowStreamLocalForwarding no (pfwdctl apply) and install keys with the restrict prefix",
 			checkStreamLocal},
-		{CheckPassword, "only public keys are accepted: nobody can guess a password",
-			"set PasswordAuthentication no, KbdInteractiveAuthentication no and AuthenticationMethods publickey (pfwdctl apply); a drop-in that sorts first or a line above the Include wins over ours (pfwdctl audit shows which)",
+		{CheckPassword, "only public keys are accepted: no password to guess, no host-based or Kerberos login around the key's options",
+			"set PasswordAuthentication no, KbdInteractiveAuthentication no, HostbasedAuthentication no, GSSAPIAuthentication no and AuthenticationMethods publickey (pfwdctl apply); a drop-in that sorts first or a line above the Include wins over ours (pfwdctl audit shows which)",
 			checkPassword},
 	}
 }
@@ -701,9 +701,13 @@ func checkPassword(e *probeEnv) Result {
 	if !e.authProbed {
 		return failed("the server let the account in without any authentication")
 	}
+	// Every method but publickey is a way in that the key's options do
+	// not restrict: password and keyboard-interactive can be guessed,
+	// hostbased trusts another host's word, gssapi-with-mic a Kerberos
+	// ticket. Only a list naming publickey alone passes.
 	var bad []string
 	for _, m := range e.offered {
-		if m == "password" || m == "keyboard-interactive" {
+		if m != "publickey" {
 			bad = append(bad, m)
 		}
 	}

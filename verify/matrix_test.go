@@ -130,6 +130,9 @@ func TestBrokenConfigMatrix(t *testing.T) {
 			lab.ReplaceLine("", "PasswordAuthentication", "PasswordAuthentication yes"),
 			lab.WithoutLine("", "AuthenticationMethods"))},
 			want: []string{verify.CheckPassword}},
+		// Every method but publickey is reported, not only passwords.
+		{name: "hostbased-offered", o: lab.Options{Global: []string{"HostbasedAuthentication yes"}, Edit: lab.WithoutLine("", "AuthenticationMethods")},
+			want: []string{verify.CheckPassword}},
 		// Our Match block without its global baseline still holds.
 		{name: "no-hardening-dropin", o: lab.Options{Edit: lab.Without(harden)}},
 		// Without the Match block, the baseline's AllowTcpForwarding no
