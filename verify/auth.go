@@ -71,6 +71,10 @@ type HostKeyPolicy struct {
 	KnownHosts string
 	// Insecure accepts any host key: for throwaway test VMs only.
 	Insecure bool
+	// AcceptNew records the key of a host that KnownHosts does not list
+	// yet and trusts it (OpenSSH's StrictHostKeyChecking accept-new). A
+	// listed host with another key is still a mismatch.
+	AcceptNew bool
 }
 
 // DefaultKnownHosts is ~/.ssh/known_hosts.
@@ -89,6 +93,9 @@ type hostKeyCheck struct {
 
 func (p HostKeyPolicy) callback(addr string) (hostKeyCheck, error) {
 	set := 0
+	if p.AcceptNew && (p.Fingerprint != "" || p.Insecure) {
+		return hostKeyCheck{}, fail.New(fail.Usage, "--accept-new goes with known_hosts (the default or --known-hosts FILE)", "--accept-new with --host-key or --insecure-ignore-host-key")
+	}
 	for _, b := range []bool{p.Fingerprint != "", p.KnownHosts != "", p.Insecure} {
 		if b {
 			set++
@@ -122,7 +129,20 @@ func (p HostKeyPolicy) callback(addr string) (hostKeyCheck, error) {
 			"pass --known-hosts FILE, pin the key with --host-key SHA256:..., or for a throwaway VM --insecure-ignore-host-key",
 			"read known hosts %s", file)
 	}
-	return hostKeyCheck{check: cb, algorithms: knownAlgorithms(cb, addr)}, nil
+	check := cb
+	if p.AcceptNew {
+		check = func(host string, remote net.Addr, key ssh.PublicKey) error {
+			err := cb(host, remote, key)
+			if isUnknownHost(err) {
+				if werr := recordHostKey(file, host, key); werr != nil {
+					return fmt.Errorf("record the new host key in %s: %w", file, werr)
+				}
+				return nil
+			}
+			return err
+		}
+	}
+	return hostKeyCheck{check: check, algorithms: knownAlgorithms(cb, addr)}, nil
 }
 
 // knownAlgorithms asks for host key algorithms matching the known keys:

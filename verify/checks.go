@@ -18,11 +18,6 @@ import (
 	"github.com/pfwdctl/pfwdctl/render"
 )
 
-// settle is how long a session may stay open without closing or answering
-// before the probe stops waiting: a forced nologin answers in milliseconds,
-// and a real shell with its stdin closed exits as fast.
-const settle = 3 * time.Second
-
 type check struct {
 	name   string
 	proves string
@@ -78,14 +73,15 @@ func allChecks() []check {
 		{CheckStreamLocal, "the account cannot forward to or listen on Unix sockets",
 			"set AllowStreamLocalForwarding no (pfwdctl apply) and install keys with the restrict prefix",
 			checkStreamLocal},
-		{CheckPassword, "only public keys are accepted: nobody can guess a password",
-			"set PasswordAuthentication no, KbdInteractiveAuthentication no and AuthenticationMethods publickey (pfwdctl apply); a drop-in that sorts first or a line above the Include wins over ours (pfwdctl audit shows which)",
+		{CheckPassword, "only public keys are accepted: no password to guess, no host-based or Kerberos login around the key's options",
+			"set PasswordAuthentication no, KbdInteractiveAuthentication no, HostbasedAuthentication no, GSSAPIAuthentication no and AuthenticationMethods publickey (pfwdctl apply); a drop-in that sorts first or a line above the Include wins over ours (pfwdctl audit shows which)",
 			checkPassword},
 	}
 }
 
 type probeEnv struct {
 	conn       ssh.Conn
+	redial     func() (ssh.Conn, error)
 	opts       Options
 	token      string
 	ctx        context.Context
@@ -101,20 +97,53 @@ func failed(format string, args ...any) Result {
 	return Result{Status: Fail, Detail: fmt.Sprintf(format, args...)}
 }
 
+// errSessionsRefused: a fresh connection, with no other session open,
+// was refused a session too. sshd then refuses every session to the
+// account (MaxSessions 0), so no shell or request can run: proof, unlike a
+// refusal on the busy first connection.
+var errSessionsRefused = errors.New("sessions refused outright, on a fresh connection too")
+
 // session opens a session channel; the server's own requests on it
-// (exit-status) need no answer.
-func (e *probeEnv) session() (ssh.Channel, error) {
+// (exit-status) need no answer. When the first connection refuses it, the
+// session limit (MaxSessions, SSHD-NOTES 14) may be why: the probe moves
+// to a fresh connection of its own. release closes the channel and that
+// connection.
+func (e *probeEnv) session() (ch ssh.Channel, release func(), err error) {
 	ch, reqs, err := e.conn.OpenChannel("session", nil)
+	if err == nil {
+		go ssh.DiscardRequests(reqs)
+		return ch, func() { ch.Close() }, nil
+	}
+	var oce *ssh.OpenChannelError
+	if !errors.As(err, &oce) || e.redial == nil {
+		return nil, nil, err
+	}
+	c, derr := e.redial()
+	if derr != nil {
+		return nil, nil, fmt.Errorf("%w (session refused on the first connection, perhaps by MaxSessions; a second connection failed: %v)", errProbeFailed, derr)
+	}
+	ch, reqs, err = c.OpenChannel("session", nil)
 	if err != nil {
-		return nil, err
+		c.Close()
+		if errors.As(err, &oce) {
+			return nil, nil, errSessionsRefused
+		}
+		return nil, nil, err
 	}
 	go ssh.DiscardRequests(reqs)
-	return ch, nil
+	return ch, func() { ch.Close(); c.Close() }, nil
 }
 
-// collect reads stdout and stderr until the channel closes, stop says it
-// has seen enough, or settle passes. It reports whether stop fired.
-func (e *probeEnv) collect(ch ssh.Channel, stop func([]byte) bool) (out []byte, stopped bool) {
+// errProbeFailed: the probe could not be made, so it proves nothing.
+var errProbeFailed = errors.New("probe failed")
+
+// collect reads stdout and stderr until both end (the command exited and
+// sshd sent EOF), stop says it has seen enough, or the probe's deadline
+// comes. It reports whether stop fired and whether the channel was still
+// open at the deadline: accepted, silent and still running is not proof
+// of anything (a shell whose PAM session or motd is slow has not read the
+// canary yet).
+func (e *probeEnv) collect(ch ssh.Channel, stop func([]byte) bool) (out []byte, stopped, open bool) {
 	var (
 		mu   sync.Mutex
 		buf  bytes.Buffer
@@ -147,24 +176,40 @@ func (e *probeEnv) collect(ch ssh.Channel, stop func([]byte) bool) (out []byte, 
 	go read(ch.Stderr())
 	closed := make(chan struct{})
 	go func() { wg.Wait(); close(closed) }()
-	t := time.NewTimer(settle)
+	t := time.NewTimer(e.wait())
 	defer t.Stop()
 	select {
 	case <-hit:
 		stopped = true
 	case <-closed:
 	case <-t.C:
+		open = true
 	case <-e.ctx.Done():
+		open = true
 	}
 	ch.Close()
 	mu.Lock()
 	defer mu.Unlock()
 	select {
 	case <-hit:
-		stopped = true
+		stopped, open = true, false
 	default:
 	}
-	return bytes.Clone(buf.Bytes()), stopped
+	return bytes.Clone(buf.Bytes()), stopped, open
+}
+
+// wait is how long a session probe waits for the command to end: until
+// shortly before the run's deadline, so the check can still report why.
+func (e *probeEnv) wait() time.Duration {
+	d := e.opts.Timeout
+	if dl, ok := e.ctx.Deadline(); ok {
+		d = time.Until(dl)
+	}
+	d -= d / 10
+	if d < 100*time.Millisecond {
+		d = 100 * time.Millisecond
+	}
+	return d
 }
 
 // canary is a command whose output, the token, appears only if a shell
@@ -197,10 +242,6 @@ func said(out []byte) string {
 }
 
 func checkShell(e *probeEnv) Result {
-	type part struct {
-		problem string // non-empty: a way in
-		note    string // what the server did
-	}
 	parts := make([]part, 4)
 	var wg sync.WaitGroup
 	run := func(i int, f func() part) {
@@ -209,14 +250,14 @@ func checkShell(e *probeEnv) Result {
 	}
 	// sendAndRead opens a session, sends the request, optionally writes
 	// stdin, and reads what comes back.
-	sendAndRead := func(req string, payload, stdin []byte, stop func([]byte) bool) (accepted bool, out []byte, stopped bool, err error) {
-		ch, err := e.session()
+	sendAndRead := func(req string, payload, stdin []byte, stop func([]byte) bool) (accepted bool, out []byte, open bool, err error) {
+		ch, release, err := e.session()
 		if err != nil {
 			return false, nil, false, err
 		}
+		defer release()
 		ok, err := ch.SendRequest(req, true, payload)
 		if err != nil || !ok {
-			ch.Close()
 			return false, nil, false, err
 		}
 		if stdin != nil {
@@ -227,11 +268,13 @@ func checkShell(e *probeEnv) Result {
 				ch.CloseWrite()
 			}
 		}
-		out, stopped = e.collect(ch, stop)
-		return true, out, stopped, nil
+		out, _, open = e.collect(ch, stop)
+		return true, out, open, nil
 	}
 	describe := func(what string, accepted bool, out []byte, err error) string {
 		switch {
+		case errors.Is(err, errSessionsRefused):
+			return what + ": " + err.Error()
 		case err != nil:
 			return what + " refused (" + err.Error() + ")"
 		case !accepted:
@@ -242,38 +285,41 @@ func checkShell(e *probeEnv) Result {
 		return what + ": no output"
 	}
 	run(0, func() part {
-		acc, out, _, err := sendAndRead("shell", nil, []byte(e.canary()+"\nexit\n"), e.tokenIn)
+		acc, out, open, err := sendAndRead("shell", nil, []byte(e.canary()+"\nexit\n"), e.tokenIn)
 		if acc && e.tokenIn(out) {
 			return part{problem: "a shell ran the canary command"}
 		}
-		return part{note: describe("shell", acc, out, err)}
+		return e.unproven("shell", acc, open, err, describe("shell", acc, out, err))
 	})
 	run(1, func() part {
-		acc, out, _, err := sendAndRead("exec", ssh.Marshal(struct{ Command string }{e.canary()}), nil, e.tokenIn)
+		acc, out, open, err := sendAndRead("exec", ssh.Marshal(struct{ Command string }{e.canary()}), nil, e.tokenIn)
 		if acc && e.tokenIn(out) {
 			return part{problem: "exec ran the canary command"}
 		}
-		return part{note: describe("exec", acc, out, err)}
+		return e.unproven("exec", acc, open, err, describe("exec", acc, out, err))
 	})
 	run(2, func() part {
 		// SSH_FXP_INIT, version 3: a real sftp server answers with
 		// SSH_FXP_VERSION.
 		init := []byte{0, 0, 0, 5, 1, 0, 0, 0, 3}
-		acc, out, _, err := sendAndRead("subsystem", ssh.Marshal(struct{ Name string }{"sftp"}), init, isSFTPVersion)
+		acc, out, open, err := sendAndRead("subsystem", ssh.Marshal(struct{ Name string }{"sftp"}), init, isSFTPVersion)
 		if acc && isSFTPVersion(out) {
 			return part{problem: "the sftp subsystem answered"}
 		}
 		if acc {
 			out = bytes.TrimLeft(out, "\x00")
 		}
-		return part{note: describe("sftp", acc, out, err)}
+		return e.unproven("sftp", acc, open, err, describe("sftp", acc, out, err))
 	})
 	run(3, func() part {
-		ch, err := e.session()
+		ch, release, err := e.session()
 		if err != nil {
-			return part{note: "pty refused (" + err.Error() + ")"}
+			if errors.Is(err, errSessionsRefused) {
+				return part{note: "pty: " + err.Error()}
+			}
+			return part{problem: "pty not probed: " + err.Error()}
 		}
-		defer ch.Close()
+		defer release()
 		ok, err := ch.SendRequest("pty-req", true, ssh.Marshal(ptyReq{Term: "xterm", Columns: 80, Rows: 24, Modes: "\x00"}))
 		if err == nil && ok {
 			return part{problem: "a pty was granted"}
@@ -293,6 +339,31 @@ func checkShell(e *probeEnv) Result {
 		return failed("%s", strings.Join(problems, "; "))
 	}
 	return pass("%s", strings.Join(dedupe(notes), "; "))
+}
+
+// part is one session probe of checkShell.
+type part struct {
+	problem string // non-empty: a way in, or a probe that proves nothing
+	note    string // what the server did
+}
+
+// unproven turns a session probe that did not show the canary into a note
+// only when its outcome is proof: a refusal by the server (on a fresh
+// connection where the session limit cannot be the reason), or a command
+// that ended. A probe that could not be made, or one accepted and still
+// running silently at the deadline, is a failure that says why.
+func (e *probeEnv) unproven(what string, accepted, open bool, err error, note string) part {
+	switch {
+	case err != nil && !errors.Is(err, errSessionsRefused):
+		var oce *ssh.OpenChannelError
+		if errors.As(err, &oce) {
+			return part{note: note}
+		}
+		return part{problem: what + " not probed: " + err.Error()}
+	case accepted && open:
+		return part{problem: what + " was accepted and still running near --timeout without exiting or answering: a shell may be starting (nologin or a ForceCommand would have exited at once)"}
+	}
+	return part{note: note}
 }
 
 // dedupe folds notes that differ only in the request name ("shell: X",
@@ -504,13 +575,30 @@ func checkRemote(e *probeEnv) Result {
 	return failed("the server listened on 127.0.0.1:%d for the account (cancelled)", bound.Port)
 }
 
+// sessionRequest sends one request on a session of its own. An error
+// other than errSessionsRefused means the request was never made.
 func (e *probeEnv) sessionRequest(name string, payload []byte) (bool, error) {
-	ch, err := e.session()
+	ch, release, err := e.session()
 	if err != nil {
 		return false, err
 	}
-	defer ch.Close()
+	defer release()
 	return ch.SendRequest(name, true, payload)
+}
+
+// requestRefused judges a sessionRequest: granted is a finding, refused
+// (or sessions refused outright) a pass, and a request that could not be
+// made proves nothing.
+func requestRefused(what string, ok bool, err error) Result {
+	switch {
+	case err == nil && ok:
+		return failed("%s granted", what)
+	case err != nil && !errors.Is(err, errSessionsRefused):
+		return failed("%s not probed: %v", what, err)
+	case err != nil:
+		return pass("%s refused: %v", what, err)
+	}
+	return pass("%s refused", what)
 }
 
 func checkAgent(e *probeEnv) Result {
@@ -518,7 +606,7 @@ func checkAgent(e *probeEnv) Result {
 	if err == nil && ok {
 		return failed("agent forwarding granted")
 	}
-	return pass("auth-agent-req refused")
+	return requestRefused("auth-agent-req", ok, err)
 }
 
 func checkX11(e *probeEnv) Result {
@@ -532,7 +620,7 @@ func checkX11(e *probeEnv) Result {
 	if err == nil && ok {
 		return failed("X11 forwarding granted")
 	}
-	return pass("x11-req refused")
+	return requestRefused("x11-req", ok, err)
 }
 
 func checkTun(e *probeEnv) Result {
@@ -613,9 +701,13 @@ func checkPassword(e *probeEnv) Result {
 	if !e.authProbed {
 		return failed("the server let the account in without any authentication")
 	}
+	// Every method but publickey is a way in that the key's options do
+	// not restrict: password and keyboard-interactive can be guessed,
+	// hostbased trusts another host's word, gssapi-with-mic a Kerberos
+	// ticket. Only a list naming publickey alone passes.
 	var bad []string
 	for _, m := range e.offered {
-		if m == "password" || m == "keyboard-interactive" {
+		if m != "publickey" {
 			bad = append(bad, m)
 		}
 	}

@@ -130,6 +130,9 @@ func TestBrokenConfigMatrix(t *testing.T) {
 			lab.ReplaceLine("", "PasswordAuthentication", "PasswordAuthentication yes"),
 			lab.WithoutLine("", "AuthenticationMethods"))},
 			want: []string{verify.CheckPassword}},
+		// Every method but publickey is reported, not only passwords.
+		{name: "hostbased-offered", o: lab.Options{Global: []string{"HostbasedAuthentication yes"}, Edit: lab.WithoutLine("", "AuthenticationMethods")},
+			want: []string{verify.CheckPassword}},
 		// Our Match block without its global baseline still holds.
 		{name: "no-hardening-dropin", o: lab.Options{Edit: lab.Without(harden)}},
 		// Without the Match block, the baseline's AllowTcpForwarding no
@@ -139,6 +142,22 @@ func TestBrokenConfigMatrix(t *testing.T) {
 		// An earlier drop-in's Match block wins over ours (first match wins).
 		{name: "early-dropin-match+key-bare", o: lab.Options{BareKey: true}, edit: early,
 			want: []string{verify.CheckOtherPorts, verify.CheckRemote}},
+		// The session limit refuses concurrent probes: a refused channel
+		// proves nothing, so the probes must reach the shell anyway.
+		{name: "maxsessions-1+no-forcecommand", o: lab.Options{Global: []string{"MaxSessions 1"}, Edit: lab.WithoutLine(forward, "ForceCommand")},
+			wantIfShell: []string{verify.CheckShell}},
+		{name: "maxsessions-2+no-forcecommand", o: lab.Options{Global: []string{"MaxSessions 2"}, Edit: lab.WithoutLine(forward, "ForceCommand")},
+			wantIfShell: []string{verify.CheckShell}},
+		{name: "maxsessions-1+agent-yes+key-bare", o: lab.Options{BareKey: true, Global: []string{"MaxSessions 1"}, Edit: lab.ReplaceLine("", "AllowAgentForwarding", "AllowAgentForwarding yes")},
+			want: []string{verify.CheckAgent}},
+		// A shell that takes 3.5 s to start (slow PAM session, motd, NFS
+		// home) outlasts any fixed settle time: silence is not a pass.
+		{name: "slow-shell", o: lab.Options{Edit: lab.ReplaceLine(forward, "ForceCommand", "ForceCommand sleep 3.5; exec /bin/sh")},
+			wantIfShell: []string{verify.CheckShell}},
+		// Correct variants that must pass.
+		{name: "good-maxsessions-0", o: lab.Options{Global: []string{"MaxSessions 0"}}},
+		{name: "good-maxsessions-0+no-forcecommand", o: lab.Options{Global: []string{"MaxSessions 0"}, Edit: lab.WithoutLine(forward, "ForceCommand")}},
+		{name: "good-forcecommand-false", o: lab.Options{Edit: lab.ReplaceLine(forward, "ForceCommand", "ForceCommand /bin/false")}},
 		{name: "no-dropins+key-bare", o: lab.Options{BareKey: true, DropIns: []render.File{}},
 			want: []string{verify.CheckShell, verify.CheckOtherPorts, verify.CheckRemote, verify.CheckAgent, verify.CheckStreamLocal, verify.CheckPassword}},
 	}

@@ -18,6 +18,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net"
 	"strconv"
 	"sync"
@@ -206,6 +207,40 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	rep, err := run(ctx, o, addr, hk)
+	var pm *pinnedMismatch
+	if errors.As(err, &pm) && hk.algorithms == nil {
+		// The pin may name another of the server's keys than the one
+		// negotiated (admins copy the ed25519 fingerprint; ECDSA may be
+		// preferred): any of its keys pins the server.
+		keys := ScanHostKeys(ctx, addr)
+		for _, k := range keys {
+			if k.Fingerprint == o.HostKey.Fingerprint {
+				hk.algorithms = k.algorithms
+				rep, err = run(ctx, o, addr, hk)
+				break
+			}
+		}
+		if errors.As(err, &pm) {
+			ce := connErr(HostKeyMismatch, addr, fmt.Errorf("no host key of the server is the pinned %s", pm.want))
+			if d := describeKeys(keys); d != "" {
+				var fe *fail.Error
+				if errors.As(ce, &fe) {
+					fe.Hint += "; " + d
+				}
+			}
+			err = ce
+		}
+	}
+	if rep != nil {
+		rep.Duration = time.Since(start)
+		rep.DurationMS = ms(rep.Duration)
+	}
+	return rep, err
+}
+
+// run is one connection and its checks, with the host key check hk.
+func run(ctx context.Context, o Options, addr string, hk hostKeyCheck) (*Report, error) {
 	rep := &Report{Host: o.Host, Port: o.Port, User: o.User}
 	for _, t := range o.Targets {
 		rep.Targets = append(rep.Targets, t.String())
@@ -260,7 +295,19 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			if isUnknownHost(hostKeyErr) {
 				reason = HostKeyUnknown
 			}
-			return nil, connErr(reason, addr, hostKeyErr)
+			var pm *pinnedMismatch
+			if errors.As(hostKeyErr, &pm) && hk.algorithms == nil {
+				// Run scans for the pinned key among the others.
+				return nil, hostKeyErr
+			}
+			ce := connErr(reason, addr, hostKeyErr)
+			if keys := describeKeys(ScanHostKeys(ctx, addr)); keys != "" {
+				var fe *fail.Error
+				if errors.As(ce, &fe) {
+					fe.Hint += "; " + keys
+				}
+			}
+			return nil, ce
 		case ctx.Err() != nil:
 			return nil, connErr(Timeout, addr, ctx.Err())
 		case probed:
@@ -284,6 +331,30 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 
 	env := &probeEnv{conn: sc, opts: o, token: token(), ctx: ctx, authProbed: probed, offered: offered}
+	// A second connection for probes the first one cannot answer: sshd
+	// limits sessions per connection (MaxSessions), so a session refused
+	// on the busy first connection proves nothing until a fresh one, with
+	// no other session open, is refused too.
+	env.redial = func() (ssh.Conn, error) {
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return nil, err
+		}
+		context.AfterFunc(ctx, func() { c.Close() })
+		rc := &ssh.ClientConfig{User: o.User, Auth: o.Auth, HostKeyCallback: hk.check, HostKeyAlgorithms: hk.algorithms}
+		sc, chans, reqs, err := ssh.NewClientConn(quickAck(c), addr, rc)
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		go ssh.DiscardRequests(reqs)
+		go func() {
+			for ch := range chans {
+				ch.Reject(ssh.Prohibited, "pfwdctl verify accepts no channels")
+			}
+		}()
+		return sc, nil
+	}
 	checks := allChecks()
 	rep.Checks = make([]Result, len(checks))
 	var wg sync.WaitGroup
@@ -309,8 +380,6 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	_, failed, _ := rep.Counts()
 	rep.Passed = failed == 0
-	rep.Duration = time.Since(start)
-	rep.DurationMS = ms(rep.Duration)
 	return rep, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -166,5 +167,73 @@ func TestConnectErrors(t *testing.T) {
 		if _, err := verify.Run(context.Background(), o); err != nil {
 			t.Errorf("%+v: %v", p, err)
 		}
+	}
+}
+
+// TestHostKeyAnyOfTheServers: a server with an ECDSA and an ed25519 host key
+// negotiates ECDSA with x/crypto's defaults; the ed25519 fingerprint that
+// admins copy from ssh_host_ed25519_key.pub must still pin it.
+func TestHostKeyAnyOfTheServers(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ecdsaKey := filepath.Join(dir, "ssh_host_ecdsa_key")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ecdsa", "-N", "", "-f", ecdsaKey).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v %s", err, out)
+	}
+	s, o := against(t, lab.Options{Global: []string{"HostKey " + ecdsaKey}})
+	ed := ssh.FingerprintSHA256(s.HostKey)
+	o.HostKey = verify.HostKeyPolicy{Fingerprint: ed}
+	rep, err := verify.Run(context.Background(), o)
+	if err != nil {
+		t.Fatalf("pinned ed25519 key refused: %v\n%s", err, fail.HintOf(err))
+	}
+	if rep.HostKey != ed || !rep.Passed {
+		t.Fatalf("host key %s passed %v", rep.HostKey, rep.Passed)
+	}
+	pub, _ := os.ReadFile(ecdsaKey + ".pub")
+	ek, _, _, _, err := ssh.ParseAuthorizedKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.HostKey = verify.HostKeyPolicy{Fingerprint: ssh.FingerprintSHA256(ek)}
+	if _, err := verify.Run(context.Background(), o); err != nil {
+		t.Fatalf("pinned ECDSA key refused: %v", err)
+	}
+
+	// Unknown host: the hint names every key and the known_hosts lines.
+	kh := filepath.Join(dir, "known_hosts")
+	os.WriteFile(kh, nil, 0o600)
+	o.HostKey = verify.HostKeyPolicy{KnownHosts: kh}
+	_, err = verify.Run(context.Background(), o)
+	var ce *verify.ConnectError
+	if !errors.As(err, &ce) || ce.Reason != verify.HostKeyUnknown {
+		t.Fatalf("want host key unknown, got %v", err)
+	}
+	hint := fail.HintOf(err)
+	for _, want := range []string{ed, ssh.FingerprintSHA256(ek), "ssh-ed25519 AAAA", "ecdsa-sha2-nistp256 AAAA"} {
+		if !strings.Contains(hint, want) {
+			t.Errorf("hint lacks %q:\n%s", want, hint)
+		}
+	}
+
+	// --accept-new records the key once; later runs use the file.
+	o.HostKey = verify.HostKeyPolicy{KnownHosts: kh, AcceptNew: true}
+	if _, err := verify.Run(context.Background(), o); err != nil {
+		t.Fatalf("accept-new: %v", err)
+	}
+	data, _ := os.ReadFile(kh)
+	if n := strings.Count(string(data), "\n"); n != 1 {
+		t.Fatalf("known_hosts after accept-new:\n%s", data)
+	}
+	o.HostKey = verify.HostKeyPolicy{KnownHosts: kh}
+	if _, err := verify.Run(context.Background(), o); err != nil {
+		t.Fatalf("recorded key not trusted: %v", err)
+	}
+	// A listed host with another key stays a mismatch under accept-new.
+	other, _ := ssh.NewPublicKey(ed25519.PublicKey(make([]byte, ed25519.PublicKeySize)))
+	os.WriteFile(kh, []byte(knownhosts.Line([]string{knownhosts.Normalize(s.Addr)}, other)+"\n"), 0o600)
+	o.HostKey = verify.HostKeyPolicy{KnownHosts: kh, AcceptNew: true}
+	if _, err := verify.Run(context.Background(), o); !errors.As(err, &ce) || ce.Reason != verify.HostKeyMismatch {
+		t.Fatalf("accept-new over a changed key: %v", err)
 	}
 }

@@ -66,6 +66,9 @@ func auditRun(c *cobra.Command, g *Globals, o *auditOpts) error {
 	rep, err := audit.Run(c.Context(), audit.Options{
 		Root: g.Root(), Runner: g.Runner, SshdConfig: o.sshdConfig, SshdBin: o.sshdBin,
 		Params: p, TargetsGiven: len(o.targets) > 0, OtherUser: o.otherUser, Layers: o.layers, Now: g.Now,
+		// Only the running host has a daemon to ask; a tree's ListenAddress
+		// may name the host's own sshd, which serves another config.
+		Live: g.Root().IsHost(),
 	})
 	if err != nil {
 		return err

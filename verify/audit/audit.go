@@ -13,6 +13,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/internal/run"
+	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/internal/sshdconf"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/templates"
@@ -70,6 +71,13 @@ type Options struct {
 	Layers bool
 	// Now is for key expiry; nil: time.Now.
 	Now func() time.Time
+	// Live asks the running sshd what it serves on the addresses the
+	// config names (see liveChecks). Only meaningful on the running host:
+	// a --root tree's ListenAddress may name the host's own sshd.
+	Live bool
+	// ReloadHint is the command that reloads sshd here, for the fix of a
+	// stale daemon; empty: a generic one.
+	ReloadHint string
 }
 
 // Report is the whole audit.
@@ -81,6 +89,7 @@ type Report struct {
 	SshdVersion string        `json:"sshd_version"`
 	Findings    []Finding     `json:"findings"`
 	Layers      *LayersReport `json:"layers,omitempty"`
+	Live        []sshd.Served `json:"live,omitempty"`
 	Passed      bool          `json:"passed"`
 }
 
@@ -216,6 +225,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		a.accountChecks(fwd)
 		a.keyChecks(fwd)
 		a.cryptoChecks(global)
+		if o.Live {
+			a.liveChecks(ctx)
+		}
 	}
 	if o.Layers {
 		lr, err := a.layers(ctx)
