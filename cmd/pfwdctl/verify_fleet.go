@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
+	"github.com/pfwdctl/pfwdctl/internal/ui"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/verify"
 	"github.com/pfwdctl/pfwdctl/verify/fleet"
@@ -245,7 +246,7 @@ func printFleet(g *Globals, rs []fleet.HostResult, sum fleet.Summary, took time.
 		default:
 			mark, detail = "✗ error", r.Error
 		}
-		rows = append(rows, row{cells: [5]string{r.Name, r.Addr, r.User, mark, detail}, style: style})
+		rows = append(rows, row{cells: [5]string{ui.Escape(r.Name), ui.Escape(r.Addr), ui.Escape(r.User), mark, ui.Escape(detail)}, style: style})
 	}
 	// Pad by the plain text's width, then colour only the result cell:
 	// a tabwriter would count the colour codes as text.
