@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/charmbracelet/bubbles/progress"
+	"github.com/muesli/termenv"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"golang.org/x/crypto/ssh"
@@ -287,7 +288,11 @@ type fleetProgress struct {
 }
 
 func newFleetProgress(g *Globals, total int) *fleetProgress {
-	p := &fleetProgress{g: g, total: total, bar: progress.New(progress.WithDefaultGradient(), progress.WithWidth(40))}
+	opts := []progress.Option{progress.WithDefaultGradient(), progress.WithWidth(40)}
+	if g.Getenv("NO_COLOR") != "" {
+		opts = append(opts, progress.WithColorProfile(termenv.Ascii)) // a bar, but no colour
+	}
+	p := &fleetProgress{g: g, total: total, bar: progress.New(opts...)}
 	if f, ok := g.IO.Err.(*os.File); ok && term.IsTerminal(int(f.Fd())) && g.Getenv("TERM") != "dumb" {
 		p.on = true
 		p.update(0)
