@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
+	"github.com/pfwdctl/pfwdctl/internal/ui"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/users"
 	"github.com/pfwdctl/pfwdctl/users/keyline"
@@ -106,10 +107,10 @@ func addKeyRun(c *cobra.Command, g *Globals, o *addKeyOpts, arg string) error {
 	st := g.Styles()
 	switch res.Action {
 	case "unchanged":
-		g.Printf("%s key %s (%s) is already installed for %s: nothing to change\n", st.OK("✓"), res.Name, res.Fingerprint, res.Account)
+		g.Printf("%s key %s (%s) is already installed for %s: nothing to change\n", st.OK("✓"), ui.Escape(res.Name), res.Fingerprint, ui.Escape(res.Account))
 	default:
-		g.Printf("%s %s key %s (%s) for %s in %s\n", st.OK("✓"), res.Action, res.Name, res.Fingerprint, res.Account, res.Path)
-		g.Printf("  %s\n", st.Dim(res.Line))
+		g.Printf("%s %s key %s (%s) for %s in %s\n", st.OK("✓"), res.Action, ui.Escape(res.Name), res.Fingerprint, ui.Escape(res.Account), ui.Escape(res.Path))
+		g.Printf("  %s\n", st.Dim(ui.Escape(res.Line)))
 	}
 	printWarnings(g, res.Warnings)
 	return nil

@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/pfwdctl/pfwdctl/internal/ui"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/templates"
 	"github.com/pfwdctl/pfwdctl/verify/audit"
@@ -75,14 +76,15 @@ func printApply(g *Globals, res render.ApplyResult) error {
 		g.Printf("%s already up to date: nothing to change\n", st.OK("✓"))
 		return nil
 	}
-	g.Printf("%s", st.Diff(res.Diff()))
+	// The diff shows the files as found, whatever bytes they hold.
+	g.Printf("%s", st.Diff(ui.EscapeText(res.Diff())))
 	if res.DryRun {
 		g.Printf("dry run: nothing written\n")
 		return nil
 	}
 	for _, f := range res.Files {
 		if f.Action != "unchanged" {
-			g.Printf("%s %sd %s\n", st.OK("✓"), f.Action, f.Path)
+			g.Printf("%s %sd %s\n", st.OK("✓"), f.Action, ui.Escape(f.Path))
 		}
 	}
 	g.Printf("%s sshd -t accepts the whole configuration\n", st.OK("✓"))
@@ -91,7 +93,7 @@ func printApply(g *Globals, res render.ApplyResult) error {
 		if !res.Reload.Reloaded {
 			mark = st.Warn("!")
 		}
-		g.Printf("%s %s\n", mark, res.Reload.Detail)
+		g.Printf("%s %s\n", mark, ui.Escape(res.Reload.Detail))
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
+	"github.com/pfwdctl/pfwdctl/internal/ui"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/verify/audit"
 )
@@ -96,8 +97,8 @@ func auditPlural(n int) string {
 
 func printAudit(g *Globals, rep *audit.Report) {
 	st := g.Styles()
-	g.Printf("%s %s → %s (OpenSSH %s, %s; ordinary account %s)\n", st.Bold("pfwdctl audit:"), rep.User,
-		strings.Join(rep.Targets, " "), rep.SshdVersion, rep.SshdConfig, rep.OtherUser)
+	g.Printf("%s %s → %s (OpenSSH %s, %s; ordinary account %s)\n", st.Bold("pfwdctl audit:"), ui.Escape(rep.User),
+		ui.Escape(strings.Join(rep.Targets, " ")), ui.Escape(rep.SshdVersion), ui.Escape(rep.SshdConfig), ui.Escape(rep.OtherUser))
 	groups := []struct {
 		sev   audit.Severity
 		head  string
@@ -115,21 +116,21 @@ func printAudit(g *Globals, rep *audit.Report) {
 		}
 		g.Printf("\n%s\n", grp.style(fmt.Sprintf("%s (%d)", grp.head, len(fs))))
 		for _, f := range fs {
-			g.Printf("  %s %s %s\n", grp.style(grp.mark), f.Title, st.Dim("["+f.ID+"]"))
+			g.Printf("  %s %s %s\n", grp.style(grp.mark), ui.Escape(f.Title), st.Dim("["+f.ID+"]"))
 			if f.Severity == audit.OK {
 				continue
 			}
 			if at := f.At(); at != "" {
-				g.Printf("      at   %s\n", at)
+				g.Printf("      at   %s\n", ui.Escape(at))
 			}
 			if f.Detail != "" {
-				g.Printf("      why  %s\n", f.Detail)
+				g.Printf("      why  %s\n", ui.Escape(f.Detail))
 			}
 			if f.Fix != "" {
 				lines := strings.Split(f.Fix, "\n")
-				g.Printf("      fix  %s\n", lines[0])
+				g.Printf("      fix  %s\n", ui.Escape(lines[0]))
 				for _, l := range lines[1:] {
-					g.Printf("           %s\n", st.Bold(l))
+					g.Printf("           %s\n", st.Bold(ui.Escape(l)))
 				}
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
+	"github.com/pfwdctl/pfwdctl/internal/ui"
 	"github.com/pfwdctl/pfwdctl/render"
 )
 
@@ -55,7 +56,7 @@ func listKeysRun(g *Globals, o *listKeysOpts) error {
 	}
 	st := g.Styles()
 	if len(res.Keys) == 0 {
-		g.Printf("no keys in %s\n", res.Path)
+		g.Printf("no keys in %s\n", ui.Escape(res.Path))
 		return nil
 	}
 	tw := tabwriter.NewWriter(g.IO.Out, 0, 0, 2, ' ', 0)
@@ -84,12 +85,18 @@ func listKeysRun(g *Globals, o *listKeysOpts) error {
 		if from == "" {
 			from = "any"
 		}
-		tw.Write([]byte(name + "\t" + typ + "\t" + k.Fingerprint + "\t" + targets + "\t" + exp + "\t" + from + "\n"))
+		// Names, targets and from= come from the file as written, by
+		// anyone who could write it: escaped, one cell each.
+		cells := []string{name, typ, k.Fingerprint, targets, exp, from}
+		for i, c := range cells {
+			cells[i] = ui.Escape(c)
+		}
+		tw.Write([]byte(strings.Join(cells, "\t") + "\n"))
 	}
 	tw.Flush()
 	for _, k := range res.Keys {
 		if !k.Restricted {
-			g.Printf("%s line %d (%s): UNRESTRICTED: %s\n", st.Fail("✗"), k.Line, k.Fingerprint, strings.Join(k.Problems, "; "))
+			g.Printf("%s line %d (%s): UNRESTRICTED: %s\n", st.Fail("✗"), k.Line, k.Fingerprint, ui.Escape(strings.Join(k.Problems, "; ")))
 		}
 	}
 	if res.Unrestricted > 0 {

@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/pfwdctl/pfwdctl/internal/ui"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/users"
 )
@@ -46,10 +47,10 @@ func printRemove(g *Globals, res users.RemoveResult, verb string) error {
 	}
 	st := g.Styles()
 	if len(res.Removed) == 0 {
-		g.Printf("%s nothing to %s in %s\n", st.OK("✓"), map[string]string{"revoked": "revoke", "pruned": "prune"}[verb], res.Path)
+		g.Printf("%s nothing to %s in %s\n", st.OK("✓"), map[string]string{"revoked": "revoke", "pruned": "prune"}[verb], ui.Escape(res.Path))
 	}
 	for _, r := range res.Removed {
-		g.Printf("%s %s key %s (%s) of %s\n", st.OK("✓"), verb, nameOr(r.Name), r.Fingerprint, res.Account)
+		g.Printf("%s %s key %s (%s) of %s\n", st.OK("✓"), verb, ui.Escape(nameOr(r.Name)), r.Fingerprint, ui.Escape(res.Account))
 	}
 	switch {
 	case !res.SessionsKnown:

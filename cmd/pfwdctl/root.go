@@ -182,9 +182,11 @@ func mainContext(ctx context.Context, args []string, env *Env) int {
 	if g.JSON && !g.printed {
 		g.PrintJSON(map[string]any{"error": err.Error(), "hint": hint, "exit_code": code})
 	}
-	fmt.Fprintf(env.IO.Err, "pfwdctl: error: %s\n", err)
+	// Errors quote input (file names, key lines, flags): escaped, so
+	// quoting a hostile comment cannot drive the terminal.
+	fmt.Fprintf(env.IO.Err, "pfwdctl: error: %s\n", ui.EscapeText(err.Error()))
 	if hint != "" {
-		fmt.Fprintf(env.IO.Err, "pfwdctl: hint: %s\n", hint)
+		fmt.Fprintf(env.IO.Err, "pfwdctl: hint: %s\n", ui.EscapeText(hint))
 	}
 	return code
 }

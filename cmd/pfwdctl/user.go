@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pfwdctl/pfwdctl/internal/ui"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/users"
 )
@@ -66,17 +67,17 @@ func userCreateRun(c *cobra.Command, g *Globals, o *userCreateOpts) error {
 	st := g.Styles()
 	switch res.Action {
 	case "ok":
-		g.Printf("%s account %s is already forward-only: nothing to change\n", st.OK("✓"), res.Account.Name)
+		g.Printf("%s account %s is already forward-only: nothing to change\n", st.OK("✓"), ui.Escape(res.Account.Name))
 	case "created":
-		g.Printf("%s created account %s (uid %d, home %s)\n", st.OK("✓"), res.Account.Name, res.Account.UID, res.Account.Home)
+		g.Printf("%s created account %s (uid %d, home %s)\n", st.OK("✓"), ui.Escape(res.Account.Name), res.Account.UID, ui.Escape(res.Account.Home))
 	case "fixed":
-		g.Printf("%s fixed account %s: %s\n", st.OK("✓"), res.Account.Name, strings.Join(res.Problems, "; "))
+		g.Printf("%s fixed account %s: %s\n", st.OK("✓"), ui.Escape(res.Account.Name), ui.Escape(strings.Join(res.Problems, "; ")))
 	}
 	for _, d := range res.Done {
-		g.Printf("  %s\n", st.Dim("ran: "+d))
+		g.Printf("  %s\n", st.Dim("ran: "+ui.Escape(d)))
 	}
 	for _, ch := range res.Checks {
-		g.Printf("%s %s\n", st.OK("✓"), ch)
+		g.Printf("%s %s\n", st.OK("✓"), ui.Escape(ch))
 	}
 	printWarnings(g, res.Warnings)
 	return nil
@@ -85,6 +86,6 @@ func userCreateRun(c *cobra.Command, g *Globals, o *userCreateOpts) error {
 func printWarnings(g *Globals, warns []string) {
 	st := g.Styles()
 	for _, w := range warns {
-		g.Printf("%s %s\n", st.Warn("!"), w)
+		g.Printf("%s %s\n", st.Warn("!"), ui.Escape(w))
 	}
 }

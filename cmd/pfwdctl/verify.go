@@ -22,6 +22,7 @@ import (
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
+	"github.com/pfwdctl/pfwdctl/internal/ui"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/users"
 	"github.com/pfwdctl/pfwdctl/verify"
@@ -197,7 +198,7 @@ func printReport(w io.Writer, g *Globals, rep *verify.Report) {
 	if hk == "" {
 		hk = "unknown"
 	}
-	fmt.Fprintf(w, "%s %s@%s  %s\n", st.Bold("verify"), rep.User, hostPort(rep.Host, rep.Port), st.Dim("host key "+hk))
+	fmt.Fprintf(w, "%s %s@%s  %s\n", st.Bold("verify"), ui.Escape(rep.User), ui.Escape(hostPort(rep.Host, rep.Port)), st.Dim("host key "+ui.Escape(hk)))
 	width := 0
 	for _, c := range rep.Checks {
 		width = max(width, len(c.Name))
@@ -213,9 +214,9 @@ func printReport(w io.Writer, g *Globals, rep *verify.Report) {
 		default:
 			mark = st.Warn("!")
 		}
-		fmt.Fprintf(w, "  %s %-*s  %s  %s\n", mark, width, c.Name, st.Dim(fmt.Sprintf("%*s", durWidth, fmtDuration(c.Duration))), c.Detail)
+		fmt.Fprintf(w, "  %s %-*s  %s  %s\n", mark, width, c.Name, st.Dim(fmt.Sprintf("%*s", durWidth, fmtDuration(c.Duration))), ui.Escape(c.Detail))
 		if c.Status != verify.Pass && c.Hint != "" {
-			fmt.Fprintf(w, "%s%s\n", indent, st.Dim("→ "+c.Hint))
+			fmt.Fprintf(w, "%s%s\n", indent, st.Dim("→ "+ui.Escape(c.Hint)))
 		}
 	}
 	pass, failed, warn := rep.Counts()

@@ -8,12 +8,14 @@ import (
 	"unicode/utf8"
 
 	"github.com/charmbracelet/bubbles/progress"
+	"github.com/muesli/termenv"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/term"
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
+	"github.com/pfwdctl/pfwdctl/internal/ui"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/verify"
 	"github.com/pfwdctl/pfwdctl/verify/fleet"
@@ -245,7 +247,7 @@ func printFleet(g *Globals, rs []fleet.HostResult, sum fleet.Summary, took time.
 		default:
 			mark, detail = "✗ error", r.Error
 		}
-		rows = append(rows, row{cells: [5]string{r.Name, r.Addr, r.User, mark, detail}, style: style})
+		rows = append(rows, row{cells: [5]string{ui.Escape(r.Name), ui.Escape(r.Addr), ui.Escape(r.User), mark, ui.Escape(detail)}, style: style})
 	}
 	// Pad by the plain text's width, then colour only the result cell:
 	// a tabwriter would count the colour codes as text.
@@ -286,7 +288,11 @@ type fleetProgress struct {
 }
 
 func newFleetProgress(g *Globals, total int) *fleetProgress {
-	p := &fleetProgress{g: g, total: total, bar: progress.New(progress.WithDefaultGradient(), progress.WithWidth(40))}
+	opts := []progress.Option{progress.WithDefaultGradient(), progress.WithWidth(40)}
+	if g.Getenv("NO_COLOR") != "" {
+		opts = append(opts, progress.WithColorProfile(termenv.Ascii)) // a bar, but no colour
+	}
+	p := &fleetProgress{g: g, total: total, bar: progress.New(opts...)}
 	if f, ok := g.IO.Err.(*os.File); ok && term.IsTerminal(int(f.Fd())) && g.Getenv("TERM") != "dumb" {
 		p.on = true
 		p.update(0)

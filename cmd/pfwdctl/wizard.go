@@ -105,6 +105,17 @@ func wizardRun(c *cobra.Command, g *Globals, o *wizardOpts) error {
 	r := lipgloss.NewRenderer(g.IO.Err)
 	if !color {
 		r.SetColorProfile(termenv.Ascii)
+		// Adaptive colours (bubbles' help) ask the renderer for the
+		// background even when the profile is plain: answer for it, so
+		// NO_COLOR never queries the terminal.
+		r.SetHasDarkBackground(true)
+	} else {
+		// The one terminal query pfwdctl makes, and only here: the OSC 11
+		// background-colour question must be answered before Bubble Tea
+		// owns the terminal, or a render would wait for it (up to 5 s).
+		// bubbletea's own init used to do this for every command; our
+		// copy drops that init (third_party/bubbletea/PFWDCTL.md).
+		_ = r.HasDarkBackground()
 	}
 	lipgloss.SetDefaultRenderer(r)
 	host := o.host

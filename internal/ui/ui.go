@@ -1,9 +1,17 @@
 // Package ui styles pfwdctl's terminal output: lipgloss colours on a
 // terminal, plain text when piped or when NO_COLOR is set, so scripts and
-// golden files see the same bytes on every machine.
+// golden files see the same bytes on every machine. It also escapes text
+// from outside before it is printed (Escape).
+//
+// It never queries the terminal (no OSC 11 background question, no cursor
+// report): the caller decides colour from NO_COLOR, TERM and isatty, and a
+// terminal that does not answer must not stall a command. Only the wizard
+// asks the terminal anything (cmd/pfwdctl/wizard.go).
 package ui
 
 import (
+	"io"
+
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
 )
@@ -22,9 +30,16 @@ type Styles struct {
 
 // New returns styles; color false makes every method the identity.
 func New(color bool) Styles {
-	r := lipgloss.NewRenderer(nil)
+	// A renderer of its own over nothing: lipgloss's default one looks at
+	// os.Stdout, and nil would mean os.Stdout too. The profile and the
+	// background are set, never detected, so no style can ever make it
+	// query the terminal (an AdaptiveColor would ask for the background).
+	r := lipgloss.NewRenderer(io.Discard)
+	r.SetHasDarkBackground(true)
 	if color {
 		r.SetColorProfile(termenv.ANSI256)
+	} else {
+		r.SetColorProfile(termenv.Ascii)
 	}
 	return Styles{
 		Color: color,
