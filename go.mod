@@ -46,8 +46,3 @@ require (
 	golang.org/x/text v0.43.0 // indirect
 	golang.org/x/tools v0.51.0 // indirect
 )
-
-// bubbletea v1.3.10 with one file removed (tea_init.go), so that linking the
-// wizard no longer makes every command query the terminal at start-up; see
-// third_party/bubbletea/PFWDCTL.md.
-replace github.com/charmbracelet/bubbletea v1.3.10 => ./third_party/bubbletea

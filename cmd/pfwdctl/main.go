@@ -3,6 +3,15 @@
 // flags, calls render/, users/ or verify/, and prints.
 package main
 
-import "os"
+import (
+	"os"
 
-func main() { os.Exit(Main(os.Args[1:], SystemEnv())) }
+	"github.com/pfwdctl/pfwdctl/internal/termguard"
+)
+
+func main() {
+	// First: TERM was hidden from package initialisation only (see
+	// termguard), every command and the wizard see the real one.
+	termguard.Restore()
+	os.Exit(Main(os.Args[1:], SystemEnv()))
+}

@@ -113,8 +113,8 @@ func wizardRun(c *cobra.Command, g *Globals, o *wizardOpts) error {
 		// The one terminal query pfwdctl makes, and only here: the OSC 11
 		// background-colour question must be answered before Bubble Tea
 		// owns the terminal, or a render would wait for it (up to 5 s).
-		// bubbletea's own init used to do this for every command; our
-		// copy drops that init (third_party/bubbletea/PFWDCTL.md).
+		// bubbletea's own init would do it for every command; that init
+		// finds TERM=dumb (internal/termguard) and asks nothing.
 		_ = r.HasDarkBackground()
 	}
 	lipgloss.SetDefaultRenderer(r)
