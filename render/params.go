@@ -1,6 +1,7 @@
-// Package render turns pfwdctl's parameters into the sshd drop-ins, proves
-// them with sshd itself (sshd -t), installs them atomically with rollback, and
-// reloads sshd the way the host runs it.
+// Package render turns pfwdctl's parameters into the sshd drop-ins and
+// installs them in one transaction (Applier): lockout guard, atomic writes,
+// sshd -t over the whole config with rollback, then reload. Running sshd
+// and reloading it are internal/sshd's job; render only calls it.
 //
 // It never writes outside the hostfs.Root it is given, never builds config text
 // except from the embedded templates, and never leaves a config on disk that

@@ -17,6 +17,7 @@ import (
 
 	"github.com/pfwdctl/pfwdctl/cmd/pfwdctl/wizard"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
+	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/verify"
 )
@@ -84,7 +85,7 @@ scripts use the plain commands.`,
 	}
 	f := c.Flags()
 	f.BoolVar(&o.dryRun, "dry-run", false, "stop at the Review screen: show the diff and write nothing")
-	f.StringVar(&o.sshdConfig, "sshd-config", render.DefaultSshdConfig, "the main sshd config `PATH` (under --root)")
+	f.StringVar(&o.sshdConfig, "sshd-config", sshd.DefaultConfig, "the main sshd config `PATH` (under --root)")
 	f.StringVar(&o.sshdBin, "sshd", "", "the sshd binary to validate with (default: found in /usr/sbin)")
 	f.IntVar(&o.port, "port", 22, "the local sshd's `PORT` for the Prove step (verify --self)")
 	f.StringVar(&o.host, "host", "", "the `NAME` your friend uses to reach this host (default: the hostname)")

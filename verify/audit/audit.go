@@ -13,6 +13,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/internal/run"
+	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/internal/sshdconf"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/templates"
@@ -57,8 +58,8 @@ func (f Finding) At() string {
 type Options struct {
 	Root       hostfs.Root
 	Runner     run.Runner
-	SshdConfig string // host path; empty: render.DefaultSshdConfig
-	SshdBin    string // empty: render.FindSshd
+	SshdConfig string // host path; empty: sshd.DefaultConfig
+	SshdBin    string // empty: sshd.Find
 	// Params are what pfwdctl should have installed. With no targets given
 	// (TargetsGiven false) the installed Match block's PermitOpen is used.
 	Params       render.Params
@@ -123,8 +124,8 @@ type auditor struct {
 	o       Options
 	rep     *Report
 	cfg     *sshdconf.Config
-	version Version
-	sshd    render.Sshd
+	version sshd.Version
+	sshd    sshd.Binary
 	account users.Account
 	hasAcct bool
 	groups  map[string][]string // group name -> members (incl. primary)
@@ -140,7 +141,7 @@ type auditor struct {
 
 func (a *auditor) mainConfig() string {
 	if a.o.SshdConfig == "" {
-		return render.DefaultSshdConfig
+		return sshd.DefaultConfig
 	}
 	return a.o.SshdConfig
 }
@@ -168,11 +169,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	a := &auditor{o: o, rep: &Report{User: o.Params.User}, reported: map[string]int{}}
 	a.rep.SshdConfig = a.mainConfig()
-	a.sshd = render.Sshd{Bin: o.SshdBin, Runner: o.Runner, Root: o.Root, Config: a.mainConfig()}
+	a.sshd = sshd.Binary{Bin: o.SshdBin, Runner: o.Runner, Root: o.Root, Config: a.mainConfig()}
 	if _, err := os.Stat(o.Root.Path(a.mainConfig())); err != nil {
 		return nil, fail.Wrap(fail.Failed, err, "pass --sshd-config PATH if the main config lives elsewhere", "read %s", a.mainConfig())
 	}
-	v, err := SshdVersion(ctx, o.Runner, o.SshdBin)
+	v, err := sshd.Binary{Bin: o.SshdBin, Runner: o.Runner}.Version(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -42,6 +42,7 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
+	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/verify"
 )
@@ -50,7 +51,7 @@ import (
 // lab account: both drop-ins as rendered, the client key installed with the
 // standard restrict prefix.
 type Options struct {
-	// Sshd is the sshd binary; empty: render.FindSshd.
+	// Sshd is the sshd binary; empty: sshd.Find.
 	Sshd string
 	// User is the account to restrict and authenticate. Empty: the running
 	// user when unprivileged, "nobody" as root. Unprivileged, only the
@@ -183,7 +184,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	bin := o.Sshd
 	if bin == "" {
 		var err error
-		if bin, err = render.FindSshd(); err != nil {
+		if bin, err = sshd.Find(); err != nil {
 			return nil, err
 		}
 	}

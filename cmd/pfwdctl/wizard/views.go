@@ -6,6 +6,7 @@ import (
 
 	"github.com/charmbracelet/lipgloss"
 
+	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/internal/ui"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/users"
@@ -46,7 +47,7 @@ func (m *Model) hostView() string {
 		fmt.Fprintf(&b, "%s\n", m.errLines(h.Include))
 	}
 	run := "runs: " + h.Run.Detail
-	if h.Run.Method == render.ReloadNotFound {
+	if h.Run.Method == sshd.ReloadNotFound {
 		fmt.Fprintf(&b, "%s\n", m.warn(run))
 	} else {
 		fmt.Fprintf(&b, "%s\n", m.ok(run))

@@ -29,6 +29,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/internal/run"
+	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/internal/ui"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/users/keyline"
@@ -39,15 +40,15 @@ import (
 type Config struct {
 	Root       hostfs.Root
 	Runner     run.Runner
-	SshdConfig string // host path; empty: render.DefaultSshdConfig
-	SshdBin    string // empty: render.FindSshd
+	SshdConfig string // host path; empty: sshd.DefaultConfig
+	SshdBin    string // empty: sshd.Find
 	Getenv     func(string) string
 	Now        func() time.Time
 	Hostname   string // for the friend's command
 	DryRun     bool   // stop at Review
 	Color      bool
-	// Reloader nil: a render.Reloader over Root and Runner.
-	Reloader *render.Reloader
+	// Reloader nil: a sshd.Reloader over Root and Runner.
+	Reloader *sshd.Reloader
 	// Syslog is handed to users.Host (tests capture it); nil: the default.
 	Syslog func(string)
 	// SelfVerify proves the account as verify --self does. Nil shows the
