@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pfwdctl/pfwdctl/internal/accounts"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 )
 
@@ -102,24 +103,6 @@ func ParseTargets(ss []string) ([]Target, error) {
 	return out, nil
 }
 
-// userRE is the portable POSIX account name (useradd's default check, also
-// safe inside "Match User" where *, ?, ! and , are pattern syntax).
-var userRE = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
-
-// ValidateUser refuses names that are not plain POSIX account names, and
-// root: the forward-only account must never be the admin's.
-func ValidateUser(u string) error {
-	if !userRE.MatchString(u) {
-		return fail.New(fail.Usage,
-			"use a lowercase account name: a letter or _, then letters, digits, _ or -, at most 32 characters",
-			"invalid account name %q", u)
-	}
-	if u == "root" {
-		return fail.New(fail.Usage, "pick a dedicated account such as pfwd", "refusing to restrict root")
-	}
-	return nil
-}
-
 // Params are everything the drop-ins depend on.
 type Params struct {
 	User    string
@@ -183,7 +166,7 @@ func NewParams(user string, targets []string) (Params, error) {
 	if user != "" {
 		p.User = user
 	}
-	if err := ValidateUser(p.User); err != nil {
+	if err := accounts.ValidateName(p.User); err != nil {
 		return p, err
 	}
 	if len(targets) > 0 {
@@ -198,7 +181,7 @@ func NewParams(user string, targets []string) (Params, error) {
 
 // Validate re-checks params built by hand.
 func (p Params) Validate() error {
-	if err := ValidateUser(p.User); err != nil {
+	if err := accounts.ValidateName(p.User); err != nil {
 		return err
 	}
 	if len(p.Targets) == 0 {

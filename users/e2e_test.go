@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/pfwdctl/pfwdctl/internal/accounts"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/internal/run"
 	"github.com/pfwdctl/pfwdctl/internal/testenv"
@@ -158,7 +159,7 @@ func TestE2EUserCreateRealAccount(t *testing.T) {
 	name := fmt.Sprintf("pft%d", time.Now().UnixNano()%1e8)
 	t.Cleanup(func() {
 		// End the throwaway account's leftover sessions, by pid.
-		if a, err := LookupAccount("/", name); err == nil {
+		if a, err := accounts.Lookup("/", name); err == nil {
 			ss, _ := (ProcSessions{}).Find(context.Background(), a)
 			for _, s := range ss {
 				syscall.Kill(s.PID, syscall.SIGKILL)
@@ -225,7 +226,7 @@ func TestE2EUserCreateRealAccount(t *testing.T) {
 			go func() { done <- c.Wait() }()
 			// sshd forks the session's child as the account just after
 			// it tells the client auth succeeded; wait until it shows.
-			acct, _ := LookupAccount(hh.Root, name)
+			acct, _ := accounts.Lookup(hh.Root, name)
 			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 				if ss, _ := (ProcSessions{}).Find(ctx, acct); len(ss) > 0 {
 					break

@@ -6,9 +6,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pfwdctl/pfwdctl/internal/accounts"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/sshd"
-	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/verify/audit"
 )
 
@@ -60,7 +60,7 @@ func auditRun(c *cobra.Command, g *Globals, o *auditOpts) error {
 		return err
 	}
 	if o.otherUser != "" {
-		if err := render.ValidateUser(o.otherUser); err != nil && o.otherUser != "root" {
+		if err := accounts.ValidateName(o.otherUser); err != nil && o.otherUser != "root" {
 			return err
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
+	"github.com/pfwdctl/pfwdctl/internal/accounts"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/render"
@@ -111,7 +112,7 @@ func (o *verifyOpts) options(g *Globals, auth bool) (verify.Options, func(), err
 	vo := verify.Options{Host: o.host, Port: o.port, User: o.user, Timeout: o.timeout, Sockets: o.sockets,
 		HostKey: verify.HostKeyPolicy{KnownHosts: o.knownHosts, Fingerprint: o.hostKey, Insecure: o.insecure}}
 	closer := func() {}
-	if err := render.ValidateUser(o.user); err != nil {
+	if err := accounts.ValidateName(o.user); err != nil {
 		return vo, closer, err
 	}
 	if o.port < 1 || o.port > 65535 {

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/term"
 
+	"github.com/pfwdctl/pfwdctl/internal/accounts"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/verify"
@@ -133,7 +134,7 @@ func fleetBase(c *cobra.Command, g *Globals) (verify.Options, func(), error) {
 	}
 	o := verify.Options{User: str("user"), Sockets: stringList(fl.Lookup("socket"))}
 	if o.User != "" {
-		if err := render.ValidateUser(o.User); err != nil {
+		if err := accounts.ValidateName(o.User); err != nil {
 			return o, func() {}, err
 		}
 	}

@@ -7,9 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/pfwdctl/pfwdctl/internal/accounts"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/internal/run"
@@ -126,7 +128,7 @@ type auditor struct {
 	cfg     *sshdconf.Config
 	version sshd.Version
 	sshd    sshd.Binary
-	account users.Account
+	account accounts.Account
 	hasAcct bool
 	groups  map[string][]string // group name -> members (incl. primary)
 	// dropIns are what render produces for the params.
@@ -306,7 +308,7 @@ func (a *auditor) resolveParams() error {
 }
 
 func (a *auditor) loadAccount() {
-	acct, err := users.LookupAccount(a.o.Root, a.o.Params.User)
+	acct, err := accounts.Lookup(a.o.Root, a.o.Params.User)
 	if err == nil {
 		a.account, a.hasAcct = acct, true
 	}
@@ -324,10 +326,10 @@ func (a *auditor) otherUser() string {
 	if a.o.OtherUser != "" {
 		return a.o.OtherUser
 	}
-	accts, err := render.ReadPasswd(a.o.Root)
+	accts, err := accounts.ReadPasswd(a.o.Root)
 	if err == nil {
 		for _, ac := range accts {
-			if ac.UID >= 1000 && ac.UID != 65534 && ac.Name != a.o.Params.User && !render.NoLoginShell(ac.Shell) {
+			if ac.UID >= 1000 && ac.UID != 65534 && ac.Name != a.o.Params.User && !accounts.NoLoginShell(ac.Shell) {
 				return ac.Name
 			}
 		}
@@ -335,23 +337,16 @@ func (a *auditor) otherUser() string {
 	return "nobody"
 }
 
-// readGroups reads /etc/group for Match Group.
+// readGroups reads /etc/group for Match Group: group name -> its members,
+// plus "gid:N" so an account's primary group matches too.
 func readGroups(root hostfs.Root) map[string][]string {
 	out := map[string][]string{}
-	data, err := os.ReadFile(root.Path("/etc/group"))
+	groups, err := accounts.ReadGroups(root)
 	if err != nil {
 		return out
 	}
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Split(line, ":")
-		if len(f) < 4 {
-			continue
-		}
-		var members []string
-		if f[3] != "" {
-			members = strings.Split(f[3], ",")
-		}
-		out[f[0]] = append(members, "gid:"+f[2])
+	for _, g := range groups {
+		out[g.Name] = append(slices.Clone(g.Members), "gid:"+strconv.Itoa(g.GID))
 	}
 	return out
 }

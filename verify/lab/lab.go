@@ -41,6 +41,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
+	"github.com/pfwdctl/pfwdctl/internal/accounts"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/render"
@@ -214,7 +215,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			return nil, err
 		}
 	}
-	if err := render.ValidateUser(userName); err != nil {
+	if err := accounts.ValidateName(userName); err != nil {
 		return nil, err
 	}
 	if !root {
@@ -627,22 +628,12 @@ func (s *Server) Target() render.Target { return s.Targets[0] }
 // Shell is the lab account's login shell from the passwd database; with a
 // nologin shell, no command runs even without ForceCommand.
 func (s *Server) Shell() string {
-	data, err := os.ReadFile("/etc/passwd")
+	a, err := accounts.LookupPasswd("/", s.User)
 	if err != nil {
 		return ""
 	}
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Split(line, ":")
-		if len(f) == 7 && f[0] == s.User {
-			return f[6]
-		}
-	}
-	return ""
+	return a.Shell
 }
-
-// NoLoginShell reports whether shell refuses every command (nologin,
-// false): then no command runs even without ForceCommand.
-func NoLoginShell(shell string) bool { return render.NoLoginShell(shell) }
 
 func cloneFiles(fs []render.File) []render.File {
 	out := make([]render.File, len(fs))

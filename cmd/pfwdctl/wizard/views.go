@@ -6,6 +6,7 @@ import (
 
 	"github.com/charmbracelet/lipgloss"
 
+	"github.com/pfwdctl/pfwdctl/internal/accounts"
 	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/internal/ui"
 	"github.com/pfwdctl/pfwdctl/render"
@@ -157,7 +158,7 @@ func (m *Model) reviewContent() string {
 		b.WriteString(m.st.Diff(c.Diff))
 		b.WriteString("\n")
 	}
-	a, err := users.LookupAccount(m.cfg.Root, m.params.User)
+	a, err := accounts.Lookup(m.cfg.Root, m.params.User)
 	switch {
 	case err == nil:
 		fmt.Fprintf(&b, "%s\n  exists (uid %d, shell %s, home %s): checked, and repaired if needed as by pfwdctl user create --fix (a person's account is refused)\n", m.st.Bold("account "+m.params.User), a.UID, a.Shell, a.Home)

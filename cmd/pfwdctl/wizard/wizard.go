@@ -26,6 +26,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/pfwdctl/pfwdctl/internal/accounts"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/internal/run"
@@ -356,7 +357,7 @@ func (m *Model) accountKey(msg tea.KeyMsg) tea.Cmd {
 // validateAccount runs render's own validators on every keystroke.
 func (m *Model) validateAccount() {
 	user := strings.TrimSpace(m.user.Value())
-	m.userErr = render.ValidateUser(user)
+	m.userErr = accounts.ValidateName(user)
 	raw := strings.FieldsFunc(m.targets.Value(), func(r rune) bool { return r == ',' || r == ' ' })
 	ts, err := render.ParseTargets(raw)
 	p := render.DefaultParams()
