@@ -20,8 +20,8 @@ import (
 	"github.com/pfwdctl/pfwdctl/internal/accounts"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/internal/run"
+	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/internal/testenv"
-	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/verify/lab"
 	"github.com/pfwdctl/pfwdctl/verify/lab/labtest"
 )
@@ -69,7 +69,7 @@ func login(s *lab.Server, key ssh.Signer, echo *lab.Echo) error {
 func TestE2EKeysAgainstRealSshd(t *testing.T) {
 	t.Parallel()
 	echo := labtest.Echo(t)
-	s := labtest.New(t, lab.Options{Targets: []render.Target{echo.Target}})
+	s := labtest.New(t, lab.Options{Targets: []target.Target{echo.Target}})
 	// The tree: the lab's account (any uid; the lab reads its own file)
 	// and the lab's own rendered drop-in as the installed one.
 	var dropIn string
@@ -200,7 +200,7 @@ func TestE2EUserCreateRealAccount(t *testing.T) {
 
 	for _, pam := range []bool{false, true} {
 		t.Run(fmt.Sprintf("UsePAM=%v", pam), func(t *testing.T) {
-			s := labtest.New(t, lab.Options{Sshd: sshd, User: name, Targets: []render.Target{echo.Target},
+			s := labtest.New(t, lab.Options{Sshd: sshd, User: name, Targets: []target.Target{echo.Target},
 				AuthorizedKeysFile: ".ssh/authorized_keys", StrictModes: true, UsePAM: pam})
 			hh := h
 			hh.SshdConfig = s.ConfigFile // read the lab's drop-in, not /etc/ssh

@@ -10,7 +10,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
-	"github.com/pfwdctl/pfwdctl/render"
+	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/users/keyline"
 )
 
@@ -222,7 +222,7 @@ func (h Host) describe(e Entry, matchTargets []string, now time.Time) KeyInfo {
 		// A wildcard ("*:8009", "10.0.0.1:*") opens more than one service
 		// whatever the Match block says, and with no Match block installed
 		// nothing else would catch it.
-		if _, err := render.ParseTarget(t); err != nil {
+		if _, err := target.Parse(t); err != nil {
 			bad("permitopen %s is not a single host:port", t)
 			continue
 		}

@@ -15,7 +15,7 @@ import (
 
 	"github.com/pfwdctl/pfwdctl/internal/accounts"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
-	"github.com/pfwdctl/pfwdctl/render"
+	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/verify"
 	"github.com/pfwdctl/pfwdctl/verify/fleet"
 )
@@ -153,7 +153,7 @@ func fleetBase(c *cobra.Command, g *Globals) (verify.Options, func(), error) {
 		}
 	}
 	if ts := stringList(fl.Lookup("target")); len(ts) > 0 {
-		targets, err := render.ParseTargets(ts)
+		targets, err := target.ParseList(ts)
 		if err != nil {
 			return o, func() {}, err
 		}

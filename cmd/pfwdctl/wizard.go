@@ -18,7 +18,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/cmd/pfwdctl/wizard"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/sshd"
-	"github.com/pfwdctl/pfwdctl/render"
+	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/verify"
 )
 
@@ -37,8 +37,8 @@ type wizardOpts struct {
 // its removal whatever happens, and the local known_hosts) with its JSON
 // report captured instead of printed: the TUI owns the terminal, and the
 // wizard must not be a second implementation of --self.
-func selfVerify(g *Globals, port int) func(ctx context.Context, user string, targets []render.Target) (*verify.Report, error) {
-	return func(ctx context.Context, user string, targets []render.Target) (*verify.Report, error) {
+func selfVerify(g *Globals, port int) func(ctx context.Context, user string, targets []target.Target) (*verify.Report, error) {
+	return func(ctx context.Context, user string, targets []target.Target) (*verify.Report, error) {
 		var out, errb bytes.Buffer
 		env := *g.Env
 		env.IO = IO{In: strings.NewReader(""), Out: &out, Err: &errb}

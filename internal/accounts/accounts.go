@@ -25,6 +25,13 @@ import (
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 )
 
+// DefaultUser is the seed guide's port-forward-only account, and
+// DefaultNologin its shell (and ForceCommand).
+const (
+	DefaultUser    = "pfwd"
+	DefaultNologin = "/usr/sbin/nologin"
+)
+
 // Account is an /etc/passwd entry, with its shadow password field when
 // Lookup read it.
 type Account struct {

@@ -24,7 +24,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
-	"github.com/pfwdctl/pfwdctl/render"
+	"github.com/pfwdctl/pfwdctl/internal/target"
 )
 
 // MaxInput is the largest input ParsePublic reads. The biggest public key
@@ -281,7 +281,7 @@ func Build(k Key, o Options) (string, error) {
 	for _, t := range o.Targets {
 		// ParseTarget admits no quote, comma, space or control character,
 		// so the value cannot end the option early.
-		tt, err := render.ParseTarget(t)
+		tt, err := target.Parse(t)
 		if err != nil {
 			return "", err
 		}

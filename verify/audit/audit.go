@@ -17,6 +17,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/internal/run"
 	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/internal/sshdconf"
+	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/templates"
 	"github.com/pfwdctl/pfwdctl/users"
@@ -266,7 +267,7 @@ func (a *auditor) resolveParams() error {
 		h := users.Host{Root: a.o.Root, SshdConfig: a.mainConfig()}
 		inst, found, err := h.InstalledTargets(a.o.Params.User)
 		if err == nil && found && len(inst) > 0 {
-			if ts, err := render.ParseTargets(inst); err == nil {
+			if ts, err := target.ParseList(inst); err == nil {
 				a.o.Params.Targets = ts
 			}
 		}

@@ -44,6 +44,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/internal/accounts"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/sshd"
+	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/verify"
 )
@@ -59,7 +60,7 @@ type Options struct {
 	// running user works (sshd cannot switch users).
 	User string
 	// Targets the account may forward to; empty: render.DefaultTarget.
-	Targets []render.Target
+	Targets []target.Target
 	// Nologin is the ForceCommand; empty: render.DefaultNologin.
 	Nologin string
 
@@ -112,7 +113,7 @@ type Server struct {
 	// User is the account the lab restricts and the client logs in as.
 	User string
 	// Targets are the forward targets the drop-ins were rendered for.
-	Targets []render.Target
+	Targets []target.Target
 	// HostKey is the server's public host key.
 	HostKey ssh.PublicKey
 	// ClientKey is the lab's throwaway client key; ClientKeyFile holds its
@@ -158,7 +159,7 @@ func DefaultUser() (string, error) {
 // StandardKeyOptions is the seed guide's authorized_keys prefix for
 // targets: restrict turns everything off, port-forwarding turns TCP
 // forwarding back on, one permitopen per target caps it.
-func StandardKeyOptions(targets []render.Target) string {
+func StandardKeyOptions(targets []target.Target) string {
 	var b strings.Builder
 	b.WriteString("restrict,port-forwarding")
 	for _, t := range targets {
@@ -226,8 +227,8 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	}
 	targets := o.Targets
 	if len(targets) == 0 {
-		t, _ := render.ParseTarget(render.DefaultTarget)
-		targets = []render.Target{t}
+		t, _ := target.Parse(render.DefaultTarget)
+		targets = []target.Target{t}
 	}
 	p := render.Params{User: userName, Targets: targets, Nologin: o.Nologin}
 	if p.Nologin == "" {
@@ -623,7 +624,7 @@ func (s *Server) Dial() (*ssh.Client, error) {
 }
 
 // Target returns the first forward target.
-func (s *Server) Target() render.Target { return s.Targets[0] }
+func (s *Server) Target() target.Target { return s.Targets[0] }
 
 // Shell is the lab account's login shell from the passwd database; with a
 // nologin shell, no command runs even without ForceCommand.

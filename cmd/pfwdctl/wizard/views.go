@@ -8,6 +8,7 @@ import (
 
 	"github.com/pfwdctl/pfwdctl/internal/accounts"
 	"github.com/pfwdctl/pfwdctl/internal/sshd"
+	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/internal/ui"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/users"
@@ -354,7 +355,7 @@ func (m *Model) doneText(styled bool) string {
 	return b.String()
 }
 
-func localEnds(ts []render.Target) []string {
+func localEnds(ts []target.Target) []string {
 	var out []string
 	for _, t := range ts {
 		out = append(out, fmt.Sprintf("localhost:%d", t.Port))

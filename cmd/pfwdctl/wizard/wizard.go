@@ -31,6 +31,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/internal/run"
 	"github.com/pfwdctl/pfwdctl/internal/sshd"
+	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/internal/ui"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/users/keyline"
@@ -54,7 +55,7 @@ type Config struct {
 	Syslog func(string)
 	// SelfVerify proves the account as verify --self does. Nil shows the
 	// Prove screen as pending with ProveSkip as the reason.
-	SelfVerify func(ctx context.Context, user string, targets []render.Target) (*verify.Report, error)
+	SelfVerify func(ctx context.Context, user string, targets []target.Target) (*verify.Report, error)
 	ProveSkip  string
 }
 
@@ -359,7 +360,7 @@ func (m *Model) validateAccount() {
 	user := strings.TrimSpace(m.user.Value())
 	m.userErr = accounts.ValidateName(user)
 	raw := strings.FieldsFunc(m.targets.Value(), func(r rune) bool { return r == ',' || r == ' ' })
-	ts, err := render.ParseTargets(raw)
+	ts, err := target.ParseList(raw)
 	p := render.DefaultParams()
 	p.User, p.Targets = user, ts
 	if err == nil && len(ts) == 0 {
