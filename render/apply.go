@@ -15,6 +15,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/internal/run"
+	"github.com/pfwdctl/pfwdctl/internal/sshd"
 )
 
 // DropInMode is the mode of every drop-in: world-readable like the rest of
@@ -28,11 +29,11 @@ const LockWait = 30 * time.Second
 type Applier struct {
 	Root       hostfs.Root
 	Runner     run.Runner
-	SshdConfig string // host path; empty: DefaultSshdConfig
-	SshdBin    string // empty: FindSshd
+	SshdConfig string // host path; empty: sshd.DefaultConfig
+	SshdBin    string // empty: sshd.Find
 	Getenv     func(string) string
-	Reloader   *Reloader     // nil: a Reloader over Root and Runner
-	LockWait   time.Duration // 0: LockWait
+	Reloader   *sshd.Reloader // nil: a Reloader over Root and Runner
+	LockWait   time.Duration  // 0: LockWait
 }
 
 // ApplyOptions are the per-run choices.
@@ -52,11 +53,11 @@ type FileChange struct {
 
 // ApplyResult is what apply did.
 type ApplyResult struct {
-	Changed   bool          `json:"changed"`
-	DryRun    bool          `json:"dry_run"`
-	Files     []FileChange  `json:"files"`
-	Validated bool          `json:"validated"`
-	Reload    *ReloadResult `json:"reload,omitempty"`
+	Changed   bool               `json:"changed"`
+	DryRun    bool               `json:"dry_run"`
+	Files     []FileChange       `json:"files"`
+	Validated bool               `json:"validated"`
+	Reload    *sshd.ReloadResult `json:"reload,omitempty"`
 }
 
 // Diff is the unified diff of every changed file.
@@ -70,13 +71,13 @@ func (r ApplyResult) Diff() string {
 
 func (a Applier) config() string {
 	if a.SshdConfig == "" {
-		return DefaultSshdConfig
+		return sshd.DefaultConfig
 	}
 	return a.SshdConfig
 }
 
-func (a Applier) sshd() Sshd {
-	return Sshd{Bin: a.SshdBin, Runner: a.Runner, Root: a.Root, Config: a.config()}
+func (a Applier) binary() sshd.Binary {
+	return sshd.Binary{Bin: a.SshdBin, Runner: a.Runner, Root: a.Root, Config: a.config()}
 }
 
 // Plan renders the drop-ins and diffs them against the host without taking
@@ -156,20 +157,20 @@ func (a Applier) Apply(ctx context.Context, o ApplyOptions) (ApplyResult, error)
 	}
 	res.Validated = true
 	if o.NoReload {
-		res.Reload = &ReloadResult{Method: ReloadSkipped, Detail: "not reloaded (--no-reload); the new config takes effect at sshd's next reload or start"}
+		res.Reload = &sshd.ReloadResult{Method: sshd.ReloadSkipped, Detail: "not reloaded (--no-reload); the new config takes effect at sshd's next reload or start"}
 		return res, nil
 	}
 	// Interrupted after the files passed sshd -t: they stay (they are
 	// valid), but asking systemctl with a cancelled context would fail and
 	// read as "sshd is not running". Say instead that no reload was done.
 	if err := ctx.Err(); err != nil {
-		res.Reload = &ReloadResult{Method: ReloadSkipped, Detail: "interrupted before the reload: the new config passed sshd -t and is installed, but sshd has not read it"}
+		res.Reload = &sshd.ReloadResult{Method: sshd.ReloadSkipped, Detail: "interrupted before the reload: the new config passed sshd -t and is installed, but sshd has not read it"}
 		return res, fail.Wrap(fail.Failed, err,
 			"reload sshd by hand (e.g. systemctl reload ssh), or run pfwdctl apply again", "interrupted after installing the drop-ins")
 	}
 	rl := a.Reloader
 	if rl == nil {
-		rl = &Reloader{Root: a.Root, Runner: a.Runner}
+		rl = &sshd.Reloader{Root: a.Root, Runner: a.Runner}
 	}
 	rr, err := rl.Reload(ctx)
 	res.Reload = &rr
@@ -222,7 +223,7 @@ func (a Applier) install(ctx context.Context, files []File, changes []FileChange
 			return rollback(fail.Wrap(fail.Failed, err, "", "write %s", changes[i].Path))
 		}
 	}
-	if err := a.sshd().Test(context.WithoutCancel(ctx)); err != nil {
+	if err := a.binary().Test(context.WithoutCancel(ctx)); err != nil {
 		return rollback(err)
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/internal/run"
+	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/internal/testenv"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/render/rendertest"
@@ -39,7 +41,7 @@ func TestApplyThenEffectiveConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.Changed || !res.Validated || res.Reload == nil || res.Reload.Method != render.ReloadNone {
+	if !res.Changed || !res.Validated || res.Reload == nil || res.Reload.Method != sshd.ReloadNone {
 		t.Fatalf("result = %+v", res)
 	}
 	for _, f := range res.Files {
@@ -48,8 +50,8 @@ func TestApplyThenEffectiveConfig(t *testing.T) {
 			t.Fatalf("%s: %v %v", f.Path, fi, err)
 		}
 	}
-	sshd := render.Sshd{Bin: testenv.Sshd(t), Runner: run.Exec{}, Root: root}
-	eff, err := sshd.Effective(context.Background(), "user=pfwd,host=localhost,addr=127.0.0.1")
+	bin := sshd.Binary{Bin: testenv.Sshd(t), Runner: run.Exec{}, Root: root}
+	eff, err := bin.Effective(context.Background(), "user=pfwd,host=localhost,addr=127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +69,7 @@ func TestApplyThenEffectiveConfig(t *testing.T) {
 			t.Errorf("pfwd: %s = %q, want %q", kw, got, want)
 		}
 	}
-	other, err := sshd.Effective(context.Background(), "user=admin,host=localhost,addr=127.0.0.1")
+	other, err := bin.Effective(context.Background(), "user=admin,host=localhost,addr=127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +111,7 @@ func TestApplySeveralTargetsAndUser(t *testing.T) {
 	if _, err := apply(t, applier(t, root), p, render.ApplyOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eff, err := render.Sshd{Bin: testenv.Sshd(t), Runner: run.Exec{}, Root: root}.Effective(context.Background(), "user=tunnel,host=localhost,addr=127.0.0.1")
+	eff, err := sshd.Binary{Bin: testenv.Sshd(t), Runner: run.Exec{}, Root: root}.Effective(context.Background(), "user=tunnel,host=localhost,addr=127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +135,7 @@ func TestApplyRollsBackWhenSshdRejects(t *testing.T) {
 		}
 		before := rendertest.Snapshot(t, root)
 		_, err := apply(t, applier(t, root), render.DefaultParams(), render.ApplyOptions{})
-		var se *render.SshdError
+		var se *sshd.ConfigError
 		if !errors.As(err, &se) || !strings.Contains(se.Stderr, "/etc/ssh/sshd_config.d/05-local.conf: line 1: Bad configuration option: Bogus") {
 			t.Fatalf("err = %v, want sshd's own error naming the host path", err)
 		}
@@ -266,7 +268,7 @@ func TestApplyWaitsForTheLock(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := (render.Sshd{Bin: testenv.Sshd(t), Runner: run.Exec{}, Root: root}).Test(context.Background()); err != nil {
+	if err := (sshd.Binary{Bin: testenv.Sshd(t), Runner: run.Exec{}, Root: root}).Test(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -282,7 +284,7 @@ func TestFirstValueWinsAcrossDropIns(t *testing.T) {
 	if _, err := apply(t, applier(t, root), render.DefaultParams(), render.ApplyOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eff, err := render.Sshd{Bin: testenv.Sshd(t), Runner: run.Exec{}, Root: root}.Effective(context.Background(), "")
+	eff, err := sshd.Binary{Bin: testenv.Sshd(t), Runner: run.Exec{}, Root: root}.Effective(context.Background(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,17 +311,18 @@ func (r *ctxRunner) Run(ctx context.Context, name string, args ...string) ([]byt
 func TestApplyInterruptedBeforeReload(t *testing.T) {
 	t.Parallel()
 	root := rendertest.New(t, rendertest.Tree{})
-	sysDir, initDir := fakeSystem(t, true)
+	sysDir := t.TempDir() // stands in for /run/systemd/system: booted with systemd
+	initDir := filepath.Join(sysDir, "init.d")
 	r := &ctxRunner{}
 	a := applier(t, root)
-	a.Reloader = &render.Reloader{Root: "/", Runner: r, SystemdDir: sysDir, InitDir: initDir}
+	a.Reloader = &sshd.Reloader{Root: "/", Runner: r, SystemdDir: sysDir, InitDir: initDir}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	res, err := a.Apply(ctx, render.ApplyOptions{Params: render.DefaultParams()})
 	if err == nil || fail.HintOf(err) == "" || !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
 	}
-	if !res.Validated || res.Reload == nil || res.Reload.Method != render.ReloadSkipped || !strings.Contains(res.Reload.Detail, "interrupted") {
+	if !res.Validated || res.Reload == nil || res.Reload.Method != sshd.ReloadSkipped || !strings.Contains(res.Reload.Detail, "interrupted") {
 		t.Fatalf("result = %+v (reload %+v)", res, res.Reload)
 	}
 	if len(r.ran) != 0 {

@@ -1,9 +1,7 @@
 package render
 
 import (
-	"bufio"
 	"bytes"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,44 +9,10 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/pfwdctl/pfwdctl/internal/accounts"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 )
-
-// Account is one /etc/passwd entry.
-type Account struct {
-	Name  string
-	UID   int
-	Home  string
-	Shell string
-}
-
-// ReadPasswd reads /etc/passwd under root.
-func ReadPasswd(root hostfs.Root) ([]Account, error) {
-	data, err := os.ReadFile(root.Path("/etc/passwd"))
-	if err != nil {
-		return nil, err
-	}
-	var out []Account
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		f := strings.Split(sc.Text(), ":")
-		if len(f) < 7 || strings.HasPrefix(f[0], "#") {
-			continue
-		}
-		var uid int
-		if _, err := fmt.Sscanf(f[2], "%d", &uid); err != nil {
-			continue
-		}
-		out = append(out, Account{Name: f[0], UID: uid, Home: f[5], Shell: f[6]})
-	}
-	return out, sc.Err()
-}
-
-// NoLoginShell reports whether a shell refuses interactive logins.
-func NoLoginShell(shell string) bool {
-	return shell == "" || slices.Contains([]string{"nologin", "false", "sync", "halt", "shutdown"}, filepath.Base(shell))
-}
 
 // shellKeys counts the keys in an account's authorized_keys that could start
 // a shell: any key without a forced command.
@@ -84,7 +48,7 @@ type Guard struct {
 // Check returns a Failed error saying exactly why the change would lock the
 // admins out, or nil.
 func (g Guard) Check() error {
-	accts, err := ReadPasswd(g.Root)
+	accts, err := accounts.ReadPasswd(g.Root)
 	if err != nil {
 		return fail.Wrap(fail.Failed, err, "pass --force if you are sure someone can still log in", "lockout check: read /etc/passwd")
 	}
@@ -95,7 +59,7 @@ func (g Guard) Check() error {
 		switch {
 		case a.UID == 0:
 			rootKeys += n
-		case a.Name == g.ForwardUser || NoLoginShell(a.Shell):
+		case a.Name == g.ForwardUser || accounts.NoLoginShell(a.Shell):
 		case n > 0:
 			ok = append(ok, a.Name)
 		}

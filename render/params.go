@@ -1,6 +1,7 @@
-// Package render turns pfwdctl's parameters into the sshd drop-ins, proves
-// them with sshd itself (sshd -t), installs them atomically with rollback, and
-// reloads sshd the way the host runs it.
+// Package render turns pfwdctl's parameters into the sshd drop-ins and
+// installs them in one transaction (Applier): lockout guard, atomic writes,
+// sshd -t over the whole config with rollback, then reload. Running sshd
+// and reloading it are internal/sshd's job; render only calls it.
 //
 // It never writes outside the hostfs.Root it is given, never builds config text
 // except from the embedded templates, and never leaves a config on disk that
@@ -9,120 +10,26 @@ package render
 
 import (
 	"fmt"
-	"net"
-	"net/netip"
 	"regexp"
-	"strconv"
 	"strings"
 
+	"github.com/pfwdctl/pfwdctl/internal/accounts"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
+	"github.com/pfwdctl/pfwdctl/internal/target"
 )
 
-// DefaultUser and DefaultTarget are the seed guide's account and service.
+// DefaultUser and DefaultTarget are the seed guide's account and service,
+// DefaultNologin the account's shell and ForceCommand.
 const (
-	DefaultUser    = "pfwd"
-	DefaultTarget  = "127.0.0.1:8009"
-	DefaultNologin = "/usr/sbin/nologin"
+	DefaultUser    = accounts.DefaultUser
+	DefaultTarget  = target.Default
+	DefaultNologin = accounts.DefaultNologin
 )
-
-// Target is one host:port the account may forward to.
-type Target struct {
-	Host string // an IP literal (without brackets) or a DNS name
-	Port int
-}
-
-// String renders the target the way sshd's PermitOpen and the key option
-// permitopen read it: IPv6 literals in brackets.
-func (t Target) String() string {
-	return net.JoinHostPort(t.Host, strconv.Itoa(t.Port))
-}
-
-var hostnameRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)
-
-// ParseTarget validates "host:port". Only characters that can never end a
-// directive or a quoted key option are accepted, so a target cannot inject
-// config.
-func ParseTarget(s string) (Target, error) {
-	bad := func(why string) (Target, error) {
-		return Target{}, fail.New(fail.Usage,
-			`give the target as host:port, e.g. 127.0.0.1:8009 or [::1]:8009`,
-			"invalid target %q: %s", s, why)
-	}
-	if strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == '"' || r == '\'' || r == '\\' || r == ',' || r == 0x7f }) {
-		return bad("it contains spaces, quotes, commas or control characters")
-	}
-	host, portStr, err := net.SplitHostPort(s)
-	if err != nil {
-		return bad("not host:port")
-	}
-	port, err := strconv.Atoi(portStr)
-	if err != nil || port < 1 || port > 65535 || portStr != strconv.Itoa(port) {
-		return bad("the port must be a number from 1 to 65535")
-	}
-	if host == "" {
-		return bad("the host is empty")
-	}
-	if host == "*" {
-		return bad(`"*" would allow every host; name the one service`)
-	}
-	if addr, err := netip.ParseAddr(host); err == nil {
-		if addr.Zone() != "" {
-			return bad("zoned IPv6 addresses are not supported")
-		}
-		if addr.Is4() && strings.Contains(s, "[") {
-			return bad("only IPv6 addresses go in brackets")
-		}
-		return Target{Host: addr.String(), Port: port}, nil
-	}
-	if strings.Contains(s, "[") {
-		return bad("the bracketed part is not an IPv6 address")
-	}
-	if len(host) > 253 || !hostnameRE.MatchString(host) {
-		return bad("the host is neither an IP address nor a valid DNS name")
-	}
-	return Target{Host: strings.ToLower(host), Port: port}, nil
-}
-
-// ParseTargets parses each and refuses duplicates.
-func ParseTargets(ss []string) ([]Target, error) {
-	var out []Target
-	seen := map[string]bool{}
-	for _, s := range ss {
-		t, err := ParseTarget(s)
-		if err != nil {
-			return nil, err
-		}
-		if seen[t.String()] {
-			return nil, fail.New(fail.Usage, "give each target once", "target %s is given twice", t)
-		}
-		seen[t.String()] = true
-		out = append(out, t)
-	}
-	return out, nil
-}
-
-// userRE is the portable POSIX account name (useradd's default check, also
-// safe inside "Match User" where *, ?, ! and , are pattern syntax).
-var userRE = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
-
-// ValidateUser refuses names that are not plain POSIX account names, and
-// root: the forward-only account must never be the admin's.
-func ValidateUser(u string) error {
-	if !userRE.MatchString(u) {
-		return fail.New(fail.Usage,
-			"use a lowercase account name: a letter or _, then letters, digits, _ or -, at most 32 characters",
-			"invalid account name %q", u)
-	}
-	if u == "root" {
-		return fail.New(fail.Usage, "pick a dedicated account such as pfwd", "refusing to restrict root")
-	}
-	return nil
-}
 
 // Params are everything the drop-ins depend on.
 type Params struct {
 	User    string
-	Targets []Target
+	Targets []target.Target
 	// Nologin is the shell and ForceCommand for the account.
 	Nologin string
 	// Crypto, when set, adds the crypto drop-in (apply --crypto). Nil
@@ -172,8 +79,8 @@ func (c *Crypto) Validate() error {
 
 // DefaultParams is the seed guide's setup.
 func DefaultParams() Params {
-	t, _ := ParseTarget(DefaultTarget)
-	return Params{User: DefaultUser, Targets: []Target{t}, Nologin: DefaultNologin}
+	t, _ := target.Parse(DefaultTarget)
+	return Params{User: DefaultUser, Targets: []target.Target{t}, Nologin: DefaultNologin}
 }
 
 // NewParams validates a user and raw targets; empty targets mean the default.
@@ -182,11 +89,11 @@ func NewParams(user string, targets []string) (Params, error) {
 	if user != "" {
 		p.User = user
 	}
-	if err := ValidateUser(p.User); err != nil {
+	if err := accounts.ValidateName(p.User); err != nil {
 		return p, err
 	}
 	if len(targets) > 0 {
-		ts, err := ParseTargets(targets)
+		ts, err := target.ParseList(targets)
 		if err != nil {
 			return p, err
 		}
@@ -197,14 +104,14 @@ func NewParams(user string, targets []string) (Params, error) {
 
 // Validate re-checks params built by hand.
 func (p Params) Validate() error {
-	if err := ValidateUser(p.User); err != nil {
+	if err := accounts.ValidateName(p.User); err != nil {
 		return err
 	}
 	if len(p.Targets) == 0 {
 		return fail.New(fail.Usage, "give at least one --target host:port", "no forward target")
 	}
 	for _, t := range p.Targets {
-		if _, err := ParseTarget(t.String()); err != nil {
+		if _, err := target.Parse(t.String()); err != nil {
 			return err
 		}
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/pfwdctl/pfwdctl/internal/golden"
 	"github.com/pfwdctl/pfwdctl/internal/sshdconf"
+	"github.com/pfwdctl/pfwdctl/internal/target"
 )
 
 func TestRenderGolden(t *testing.T) {
@@ -82,7 +83,7 @@ func TestRenderRefusesHandBuiltBadParams(t *testing.T) {
 		t.Fatal("rendered a user name with a newline")
 	}
 	p = DefaultParams()
-	p.Targets = []Target{{Host: "127.0.0.1 any", Port: 1}}
+	p.Targets = []target.Target{{Host: "127.0.0.1 any", Port: 1}}
 	if _, err := Render(p); err == nil {
 		t.Fatal("rendered a target with a space")
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/pfwdctl/pfwdctl/internal/accounts"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/run"
 	"github.com/pfwdctl/pfwdctl/render"
@@ -134,7 +135,7 @@ func (h Host) problems(a Account) (probs []string, person bool, why string) {
 // with Fix and Adopt.
 func (h Host) CreateUser(ctx context.Context, r CreateRequest) (res CreateResult, err error) {
 	res = CreateResult{Account: Account{Name: r.User}}
-	if err := render.ValidateUser(r.User); err != nil {
+	if err := accounts.ValidateName(r.User); err != nil {
 		return res, err
 	}
 	unlock, err := h.lock()
@@ -160,10 +161,10 @@ func (h Host) CreateUser(ctx context.Context, r CreateRequest) (res CreateResult
 			res.Warnings = append(res.Warnings, "the audit log was not written: "+aerr.Error())
 		}
 	}()
-	a, err := LookupAccount(h.Root, r.User)
+	a, err := accounts.Lookup(h.Root, r.User)
 	nologin := h.NologinShell()
 	switch {
-	case errors.Is(err, ErrNoAccount):
+	case errors.Is(err, accounts.ErrNoAccount):
 		home := r.Home
 		if home == "" {
 			home = "/home/" + r.User
@@ -222,7 +223,7 @@ func (h Host) CreateUser(ctx context.Context, r CreateRequest) (res CreateResult
 		res.Changed = true
 	}
 	// Check the result the way the guide does, whatever the tools said.
-	a, err = LookupAccount(h.Root, r.User)
+	a, err = accounts.Lookup(h.Root, r.User)
 	if err != nil {
 		return res, fail.Wrap(fail.Failed, err, "", "account %s after %s", r.User, res.Action)
 	}

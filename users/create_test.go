@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pfwdctl/pfwdctl/internal/accounts"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/run"
 	"github.com/pfwdctl/pfwdctl/internal/testenv"
@@ -19,7 +20,7 @@ func createTree(t *testing.T) (Host, func(name string) Account) {
 	h, root := tree(t, nil)
 	h.Runner = run.Exec{}
 	return h, func(name string) Account {
-		a, err := LookupAccount(root, name)
+		a, err := accounts.Lookup(root, name)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -17,10 +17,11 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/pfwdctl/pfwdctl/internal/accounts"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/internal/run"
+	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/internal/testenv"
-	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/verify/lab"
 	"github.com/pfwdctl/pfwdctl/verify/lab/labtest"
 )
@@ -68,7 +69,7 @@ func login(s *lab.Server, key ssh.Signer, echo *lab.Echo) error {
 func TestE2EKeysAgainstRealSshd(t *testing.T) {
 	t.Parallel()
 	echo := labtest.Echo(t)
-	s := labtest.New(t, lab.Options{Targets: []render.Target{echo.Target}})
+	s := labtest.New(t, lab.Options{Targets: []target.Target{echo.Target}})
 	// The tree: the lab's account (any uid; the lab reads its own file)
 	// and the lab's own rendered drop-in as the installed one.
 	var dropIn string
@@ -158,7 +159,7 @@ func TestE2EUserCreateRealAccount(t *testing.T) {
 	name := fmt.Sprintf("pft%d", time.Now().UnixNano()%1e8)
 	t.Cleanup(func() {
 		// End the throwaway account's leftover sessions, by pid.
-		if a, err := LookupAccount("/", name); err == nil {
+		if a, err := accounts.Lookup("/", name); err == nil {
 			ss, _ := (ProcSessions{}).Find(context.Background(), a)
 			for _, s := range ss {
 				syscall.Kill(s.PID, syscall.SIGKILL)
@@ -199,7 +200,7 @@ func TestE2EUserCreateRealAccount(t *testing.T) {
 
 	for _, pam := range []bool{false, true} {
 		t.Run(fmt.Sprintf("UsePAM=%v", pam), func(t *testing.T) {
-			s := labtest.New(t, lab.Options{Sshd: sshd, User: name, Targets: []render.Target{echo.Target},
+			s := labtest.New(t, lab.Options{Sshd: sshd, User: name, Targets: []target.Target{echo.Target},
 				AuthorizedKeysFile: ".ssh/authorized_keys", StrictModes: true, UsePAM: pam})
 			hh := h
 			hh.SshdConfig = s.ConfigFile // read the lab's drop-in, not /etc/ssh
@@ -225,7 +226,7 @@ func TestE2EUserCreateRealAccount(t *testing.T) {
 			go func() { done <- c.Wait() }()
 			// sshd forks the session's child as the account just after
 			// it tells the client auth succeeded; wait until it shows.
-			acct, _ := LookupAccount(hh.Root, name)
+			acct, _ := accounts.Lookup(hh.Root, name)
 			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 				if ss, _ := (ProcSessions{}).Find(ctx, acct); len(ss) > 0 {
 					break

@@ -9,6 +9,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/internal/run"
+	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/templates"
 )
@@ -79,7 +80,7 @@ func (h Host) admin() string {
 func (h Host) DropInPath() string {
 	cfg := h.SshdConfig
 	if cfg == "" {
-		cfg = render.DefaultSshdConfig
+		cfg = sshd.DefaultConfig
 	}
 	return filepath.Join(render.DropInDir(cfg), templates.Forward)
 }

@@ -1,18 +1,14 @@
 package users
 
 import (
-	"bytes"
 	"context"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
-	"syscall"
+
+	"github.com/pfwdctl/pfwdctl/internal/sshd"
 )
 
 // Session is one sshd process serving the account: with privilege
 // separation each authenticated connection has one sshd child running as
-// the account ("sshd: pfwd@notty" for a tunnel).
+// the account ("sshd: pfwd@notty" for a tunnel; see sshd.Procs).
 type Session struct {
 	PID     int    `json:"pid"`
 	Command string `json:"command"`
@@ -24,55 +20,28 @@ type SessionFinder interface {
 	Kill(ctx context.Context, s Session) error
 }
 
-// ProcSessions scans a /proc tree for sshd processes whose real uid is the
-// account's. Dir is "/proc" on a real host; tests point it at a fake tree.
+// ProcSessions is the SessionFinder of the running host: sshd.Procs finds
+// the sshd processes running as the account (sshd, sshd-session, sshd-auth)
+// and ends one only while it is still sshd's.
 type ProcSessions struct {
+	// Dir is the /proc tree; empty: /proc. Tests point it at a fake tree.
 	Dir string
-	// KillFunc ends one process; nil: SIGTERM (sshd then closes the
-	// connection and the client's tunnel ends).
+	// KillFunc ends one process; nil: SIGTERM through sshd.Procs (sshd
+	// then closes the connection and the client's tunnel ends).
 	KillFunc func(pid int) error
 }
 
 // Find implements SessionFinder.
 func (p ProcSessions) Find(_ context.Context, a Account) ([]Session, error) {
-	dir := p.Dir
-	if dir == "" {
-		dir = "/proc"
-	}
-	ents, err := os.ReadDir(dir)
+	procs, err := sshd.Procs{Dir: p.Dir}.OfUser(a.UID)
 	if err != nil {
 		return nil, err
 	}
 	var out []Session
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		comm, err := os.ReadFile(filepath.Join(dir, e.Name(), "comm"))
-		if err != nil || strings.TrimSpace(string(comm)) != "sshd" {
-			continue
-		}
-		status, err := os.ReadFile(filepath.Join(dir, e.Name(), "status"))
-		if err != nil || procUID(status) != a.UID {
-			continue
-		}
-		cmd, _ := os.ReadFile(filepath.Join(dir, e.Name(), "cmdline"))
-		out = append(out, Session{PID: pid, Command: strings.TrimSpace(string(bytes.ReplaceAll(cmd, []byte{0}, []byte{' '})))})
+	for _, pr := range procs {
+		out = append(out, Session{PID: pr.PID, Command: pr.Command})
 	}
 	return out, nil
-}
-
-// procUID returns the real uid from /proc/PID/status ("Uid: real eff ...").
-func procUID(status []byte) int {
-	for _, l := range strings.Split(string(status), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "Uid:" {
-			if n, err := strconv.Atoi(f[1]); err == nil {
-				return n
-			}
-		}
-	}
-	return -1
 }
 
 // Kill implements SessionFinder.
@@ -80,7 +49,7 @@ func (p ProcSessions) Kill(_ context.Context, s Session) error {
 	if p.KillFunc != nil {
 		return p.KillFunc(s.PID)
 	}
-	return syscall.Kill(s.PID, syscall.SIGTERM)
+	return sshd.Procs{Dir: p.Dir}.Terminate(s.PID)
 }
 
 // sessions finds the account's sessions; only meaningful on the running

@@ -9,7 +9,7 @@ import (
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/sshdconf"
-	"github.com/pfwdctl/pfwdctl/render"
+	"github.com/pfwdctl/pfwdctl/internal/target"
 )
 
 // InstalledTargets reads the PermitOpen targets of the "Match User account"
@@ -46,7 +46,7 @@ func (h Host) InstalledTargets(account string) (targets []string, found bool, er
 // block is the one source of truth: --target may only repeat it, and is
 // needed only when no block is installed.
 func (h Host) ResolveTargets(account string, flagTargets []string) ([]string, error) {
-	given, err := render.ParseTargets(flagTargets)
+	given, err := target.ParseList(flagTargets)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +77,7 @@ func (h Host) ResolveTargets(account string, flagTargets []string) ([]string, er
 		}
 	}
 	for _, t := range inst {
-		if _, err := render.ParseTarget(t); err != nil {
+		if _, err := target.Parse(t); err != nil {
 			return nil, fail.Wrap(fail.Failed, err, "re-install the drop-in with pfwdctl apply", "PermitOpen %s in %s", t, h.DropInPath())
 		}
 	}

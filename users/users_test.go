@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -354,25 +353,6 @@ func TestRevokeReportsAndKillsSessions(t *testing.T) {
 	res, err = h.Prune(context.Background(), PruneRequest{User: "pfwd", KillSessions: true})
 	if err != nil || res.Killed != 2 || !res.Changed || len(fs.killed) != 2 {
 		t.Fatalf("kill: %+v %v", res, err)
-	}
-}
-
-func TestProcSessions(t *testing.T) {
-	dir := t.TempDir()
-	mk := func(pid, comm, uid, cmd string) {
-		os.MkdirAll(filepath.Join(dir, pid), 0o755)
-		os.WriteFile(filepath.Join(dir, pid, "comm"), []byte(comm+"\n"), 0o644)
-		os.WriteFile(filepath.Join(dir, pid, "status"), []byte("Name:\t"+comm+"\nUid:\t"+uid+"\t"+uid+"\t"+uid+"\t"+uid+"\n"), 0o644)
-		os.WriteFile(filepath.Join(dir, pid, "cmdline"), []byte(cmd+"\x00"), 0o644)
-	}
-	mk("100", "sshd", "0", "sshd: pfwd [priv]")
-	mk("101", "sshd", "999", "sshd: pfwd@notty")
-	mk("102", "bash", "999", "bash")
-	mk("103", "sshd", "1000", "sshd: admin@pts/0")
-	os.MkdirAll(filepath.Join(dir, "self"), 0o755)
-	s, err := ProcSessions{Dir: dir}.Find(context.Background(), Account{Name: "pfwd", UID: 999})
-	if err != nil || len(s) != 1 || s[0].PID != 101 || s[0].Command != "sshd: pfwd@notty" {
-		t.Fatalf("sessions = %+v %v", s, err)
 	}
 }
 

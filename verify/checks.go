@@ -15,7 +15,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/pfwdctl/pfwdctl/render"
+	"github.com/pfwdctl/pfwdctl/internal/accounts"
+	"github.com/pfwdctl/pfwdctl/internal/target"
 )
 
 type check struct {
@@ -50,7 +51,7 @@ func CheckNames() []string {
 func allChecks() []check {
 	return []check{
 		{CheckShell, "no shell, no command, no sftp and no terminal: the key is good for forwarding only",
-			"put ForceCommand " + render.DefaultNologin + " and PermitTTY no in the account's Match block (pfwdctl apply) and give the account a nologin shell",
+			"put ForceCommand " + accounts.DefaultNologin + " and PermitTTY no in the account's Match block (pfwdctl apply) and give the account a nologin shell",
 			checkShell},
 		{CheckTunnel, "each target can be reached through the tunnel (the guide's check B)",
 			"the target must be in PermitOpen (Match block) and in every key's permitopen, with AllowTcpForwarding local: run pfwdctl apply, and re-add keys with pfwdctl add-key",
@@ -487,7 +488,7 @@ func (e *probeEnv) otherProbes() []probe {
 		allowed[t.String()] = true
 	}
 	ok := func(p probe) bool {
-		return !allowed[render.Target{Host: p.host, Port: p.port}.String()]
+		return !allowed[target.Target{Host: p.host, Port: p.port}.String()]
 	}
 	var ps []probe
 	if p := (probe{"127.0.0.1", "the SSH port", e.opts.Port}); ok(p) {
@@ -529,7 +530,7 @@ func checkOtherPorts(e *probeEnv) Result {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			hp := render.Target{Host: p.host, Port: p.port}.String()
+			hp := target.Target{Host: p.host, Port: p.port}.String()
 			err := e.openDirect(p.host, p.port)
 			r, isOpen := reason(err)
 			switch {
@@ -546,7 +547,7 @@ func checkOtherPorts(e *probeEnv) Result {
 	wg.Wait()
 	var bad, tried []string
 	for i, p := range ps {
-		tried = append(tried, render.Target{Host: p.host, Port: p.port}.String())
+		tried = append(tried, target.Target{Host: p.host, Port: p.port}.String())
 		if problems[i] != "" {
 			bad = append(bad, problems[i])
 		}

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/pfwdctl/pfwdctl/internal/accounts"
 	"github.com/pfwdctl/pfwdctl/internal/testenv"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/verify"
@@ -188,7 +189,7 @@ func TestBrokenConfigMatrix(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := slices.Clone(r.want)
-			if !lab.NoLoginShell(s.Shell()) {
+			if !accounts.NoLoginShell(s.Shell()) {
 				want = append(want, r.wantIfShell...)
 			}
 			var got []string

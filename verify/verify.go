@@ -27,8 +27,9 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/pfwdctl/pfwdctl/internal/accounts"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
-	"github.com/pfwdctl/pfwdctl/render"
+	"github.com/pfwdctl/pfwdctl/internal/target"
 )
 
 // DefaultTimeout bounds a whole run.
@@ -38,10 +39,10 @@ const DefaultTimeout = 10 * time.Second
 type Options struct {
 	Host string
 	Port int    // 0: 22
-	User string // empty: render.DefaultUser
+	User string // empty: accounts.DefaultUser
 	// Targets are the host:port the account must reach; empty:
-	// render.DefaultTarget.
-	Targets []render.Target
+	// target.Default.
+	Targets []target.Target
 	// Auth are the client's methods (KeyFile, Agent, or ssh.PublicKeys).
 	Auth []ssh.AuthMethod
 	// HostKey decides which host key is accepted.
@@ -187,11 +188,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		o.Port = 22
 	}
 	if o.User == "" {
-		o.User = render.DefaultUser
+		o.User = accounts.DefaultUser
 	}
 	if len(o.Targets) == 0 {
-		t, _ := render.ParseTarget(render.DefaultTarget)
-		o.Targets = []render.Target{t}
+		t, _ := target.Parse(target.Default)
+		o.Targets = []target.Target{t}
 	}
 	if o.Timeout == 0 {
 		o.Timeout = DefaultTimeout

@@ -16,7 +16,7 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
-	"github.com/pfwdctl/pfwdctl/render"
+	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/verify"
 	"github.com/pfwdctl/pfwdctl/verify/lab"
 	"github.com/pfwdctl/pfwdctl/verify/lab/labtest"
@@ -32,7 +32,7 @@ func againstTB(t testing.TB, o lab.Options) (*lab.Server, verify.Options) {
 	t.Helper()
 	echo := labtest.Echo(t)
 	if o.Targets == nil {
-		o.Targets = []render.Target{echo.Target}
+		o.Targets = []target.Target{echo.Target}
 	}
 	s := labtest.New(t, o)
 	vo := s.VerifyOptions()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/ui"
+	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/users"
 	"github.com/pfwdctl/pfwdctl/users/keyline"
@@ -48,7 +49,7 @@ is needed.`,
 	f.StringVar(&o.expires, "expires", "", "sshd refuses the key after `WHEN`: 12h, 30d, 8w, 2026-12-31 or 2026-12-31T18:00 (local time)")
 	f.StringSliceVar(&o.from, "from", nil, "only accept the key from these `CIDR`s (comma-separated or repeated)")
 	f.StringArrayVar(&o.targets, "target", nil, "`host:port`; must match the installed Match block (needed only without one)")
-	f.StringVar(&o.sshdConfig, "sshd-config", render.DefaultSshdConfig, "the main sshd config `PATH` (under --root); the drop-in is read next to it")
+	f.StringVar(&o.sshdConfig, "sshd-config", sshd.DefaultConfig, "the main sshd config `PATH` (under --root); the drop-in is read next to it")
 	return c
 }
 

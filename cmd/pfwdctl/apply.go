@@ -4,6 +4,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pfwdctl/pfwdctl/internal/ui"
+	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/templates"
 	"github.com/pfwdctl/pfwdctl/verify/audit"
@@ -38,7 +39,7 @@ sshd the way the host runs it. A second run changes nothing.`,
 	f.BoolVar(&o.noReload, "no-reload", false, "install and validate, but do not reload sshd")
 	f.BoolVar(&o.force, "force", false, "skip the lockout guard (only with console access)")
 	f.BoolVar(&o.crypto, "crypto", false, "also install "+templates.Crypto+": key exchange, ciphers, MACs and host key algorithms from the crypto policy for this sshd's version (docs/crypto-policy.md)")
-	f.StringVar(&o.sshdConfig, "sshd-config", render.DefaultSshdConfig, "the main sshd config `PATH` (under --root)")
+	f.StringVar(&o.sshdConfig, "sshd-config", sshd.DefaultConfig, "the main sshd config `PATH` (under --root)")
 	f.StringVar(&o.sshdBin, "sshd", "", "the sshd binary to validate with (default: found in /usr/sbin)")
 	return c
 }
@@ -50,7 +51,7 @@ func applyRun(c *cobra.Command, g *Globals, o *applyOpts) error {
 	}
 	if o.crypto {
 		// The policy depends on what this sshd supports.
-		v, err := audit.SshdVersion(c.Context(), g.Runner, o.sshdBin)
+		v, err := sshd.Binary{Bin: o.sshdBin, Runner: g.Runner}.Version(c.Context())
 		if err != nil {
 			return err
 		}

@@ -6,9 +6,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pfwdctl/pfwdctl/internal/accounts"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/ui"
-	"github.com/pfwdctl/pfwdctl/render"
+	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/verify/audit"
 )
 
@@ -49,7 +50,7 @@ changes the host. Every finding and its fix: docs/audit.md.`,
 	f := c.Flags()
 	f.StringVar(&o.otherUser, "other-user", "", "an ordinary `account` whose effective config is checked too (default: the first account with a login shell)")
 	f.BoolVar(&o.layers, "layers", false, "prove each restriction layer alone with two lab sshds on 127.0.0.1")
-	f.StringVar(&o.sshdConfig, "sshd-config", render.DefaultSshdConfig, "the main sshd config `PATH` (under --root)")
+	f.StringVar(&o.sshdConfig, "sshd-config", sshd.DefaultConfig, "the main sshd config `PATH` (under --root)")
 	f.StringVar(&o.sshdBin, "sshd", "", "the sshd binary to ask (default: found in /usr/sbin)")
 	return c
 }
@@ -60,7 +61,7 @@ func auditRun(c *cobra.Command, g *Globals, o *auditOpts) error {
 		return err
 	}
 	if o.otherUser != "" {
-		if err := render.ValidateUser(o.otherUser); err != nil && o.otherUser != "root" {
+		if err := accounts.ValidateName(o.otherUser); err != nil && o.otherUser != "root" {
 			return err
 		}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pfwdctl/pfwdctl/internal/accounts"
 	"github.com/pfwdctl/pfwdctl/render"
 )
 
@@ -119,7 +120,7 @@ func completeKeys(g *Globals, user string) []cobra.Completion {
 // none yet (before user create), it offers every regular account and the
 // default name. Errors are swallowed: a completion must never print one.
 func completeAccounts(g *Globals) []cobra.Completion {
-	accts, err := render.ReadPasswd(g.Root())
+	accts, err := accounts.ReadPasswd(g.Root())
 	if err != nil {
 		return nil
 	}
@@ -129,7 +130,7 @@ func completeAccounts(g *Globals) []cobra.Completion {
 			continue
 		}
 		isRegular := a.UID >= 1000 && a.UID < 60000
-		if render.NoLoginShell(a.Shell) && (isRegular || strings.HasPrefix(a.Home, "/home/") || hasKeys(g, a.Home)) {
+		if accounts.NoLoginShell(a.Shell) && (isRegular || strings.HasPrefix(a.Home, "/home/") || hasKeys(g, a.Home)) {
 			fwd = append(fwd, cobra.CompletionWithDesc(a.Name, fmt.Sprintf("no shell, uid %d", a.UID)))
 		} else if isRegular {
 			regular = append(regular, cobra.CompletionWithDesc(a.Name, fmt.Sprintf("%s, uid %d", filepath.Base(a.Shell), a.UID)))

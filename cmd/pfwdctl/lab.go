@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/verify"
 	"github.com/pfwdctl/pfwdctl/verify/lab"
@@ -134,7 +135,7 @@ func labRun(c *cobra.Command, g *Globals, o *labOpts) error {
 		return err
 	}
 	defer echo.Close()
-	lo := lab.Options{User: user, Targets: []render.Target{echo.Target}}
+	lo := lab.Options{User: user, Targets: []target.Target{echo.Target}}
 	var whats []string
 	for _, b := range slices.Compact(slices.Sorted(slices.Values(o.breaks))) {
 		br, ok := labBreaks[b]

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/ui"
+	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/render"
 )
 
@@ -32,7 +33,7 @@ command exits 1 so scripts notice.`,
 		RunE: func(c *cobra.Command, _ []string) error { return listKeysRun(g, o) },
 	}
 	c.Flags().StringVar(&o.user, "user", render.DefaultUser, "the port-forward-only `account`")
-	c.Flags().StringVar(&o.sshdConfig, "sshd-config", render.DefaultSshdConfig, "the main sshd config `PATH` (under --root)")
+	c.Flags().StringVar(&o.sshdConfig, "sshd-config", sshd.DefaultConfig, "the main sshd config `PATH` (under --root)")
 	return c
 }
 

@@ -20,9 +20,11 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
+	"github.com/pfwdctl/pfwdctl/internal/accounts"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/internal/ui"
+	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/users"
 	"github.com/pfwdctl/pfwdctl/verify"
@@ -112,7 +114,7 @@ func (o *verifyOpts) options(g *Globals, auth bool) (verify.Options, func(), err
 	vo := verify.Options{Host: o.host, Port: o.port, User: o.user, Timeout: o.timeout, Sockets: o.sockets,
 		HostKey: verify.HostKeyPolicy{KnownHosts: o.knownHosts, Fingerprint: o.hostKey, Insecure: o.insecure}}
 	closer := func() {}
-	if err := render.ValidateUser(o.user); err != nil {
+	if err := accounts.ValidateName(o.user); err != nil {
 		return vo, closer, err
 	}
 	if o.port < 1 || o.port > 65535 {
@@ -122,7 +124,7 @@ func (o *verifyOpts) options(g *Globals, auth bool) (verify.Options, func(), err
 		return vo, closer, usageErr("pass a positive duration such as 10s", "invalid --timeout %s", o.timeout)
 	}
 	if len(o.targets) > 0 {
-		ts, err := render.ParseTargets(o.targets)
+		ts, err := target.ParseList(o.targets)
 		if err != nil {
 			return vo, closer, err
 		}
@@ -306,7 +308,7 @@ func verifySelfRun(c *cobra.Command, g *Globals, o *verifyOpts) error {
 		return err
 	}
 	vo.Auth = []ssh.AuthMethod{ssh.PublicKeys(signer)}
-	if vo.Targets, err = render.ParseTargets(added.Targets); err != nil {
+	if vo.Targets, err = target.ParseList(added.Targets); err != nil {
 		return err
 	}
 	if !o.insecure && o.hostKey == "" && o.knownHosts == "" {

@@ -14,9 +14,10 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/term"
 
+	"github.com/pfwdctl/pfwdctl/internal/accounts"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/ui"
-	"github.com/pfwdctl/pfwdctl/render"
+	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/verify"
 	"github.com/pfwdctl/pfwdctl/verify/fleet"
 )
@@ -135,7 +136,7 @@ func fleetBase(c *cobra.Command, g *Globals) (verify.Options, func(), error) {
 	}
 	o := verify.Options{User: str("user"), Sockets: stringList(fl.Lookup("socket"))}
 	if o.User != "" {
-		if err := render.ValidateUser(o.User); err != nil {
+		if err := accounts.ValidateName(o.User); err != nil {
 			return o, func() {}, err
 		}
 	}
@@ -154,7 +155,7 @@ func fleetBase(c *cobra.Command, g *Globals) (verify.Options, func(), error) {
 		}
 	}
 	if ts := stringList(fl.Lookup("target")); len(ts) > 0 {
-		targets, err := render.ParseTargets(ts)
+		targets, err := target.ParseList(ts)
 		if err != nil {
 			return o, func() {}, err
 		}

@@ -16,8 +16,8 @@ import (
 
 	"github.com/pfwdctl/pfwdctl/internal/golden"
 	"github.com/pfwdctl/pfwdctl/internal/run"
+	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/internal/testenv"
-	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/verify"
 	"github.com/pfwdctl/pfwdctl/verify/fleet"
 	"github.com/pfwdctl/pfwdctl/verify/lab"
@@ -50,7 +50,7 @@ func hasVerifyCmd(t *testing.T) {
 }
 
 // fleetLabs starts n lab sshds at once; edit, when set, breaks the last one.
-func fleetLabs(t *testing.T, n int, echo render.Target, broken *lab.Options) []*lab.Server {
+func fleetLabs(t *testing.T, n int, echo target.Target, broken *lab.Options) []*lab.Server {
 	t.Helper()
 	sshd := testenv.Sshd(t)
 	labs := make([]*lab.Server, n)
@@ -61,7 +61,7 @@ func fleetLabs(t *testing.T, n int, echo render.Target, broken *lab.Options) []*
 		if broken != nil && i == n-1 {
 			o = *broken
 		}
-		o.Sshd, o.Targets = sshd, []render.Target{echo}
+		o.Sshd, o.Targets = sshd, []target.Target{echo}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

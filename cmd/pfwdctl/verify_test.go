@@ -19,8 +19,8 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 
+	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/internal/testenv"
-	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/verify/lab"
 	"github.com/pfwdctl/pfwdctl/verify/lab/labtest"
 )
@@ -38,7 +38,7 @@ func verifyArgs(s *lab.Server, extra ...string) []string {
 func labWithEcho(t *testing.T, o lab.Options) *lab.Server {
 	t.Helper()
 	echo := labtest.Echo(t)
-	o.Targets = []render.Target{echo.Target}
+	o.Targets = []target.Target{echo.Target}
 	return labtest.New(t, o)
 }
 
@@ -119,12 +119,12 @@ func TestVerifyCLIBrokenExit1(t *testing.T) {
 func TestVerifyCLIWarnStrict(t *testing.T) {
 	t.Parallel()
 	echo := labtest.Echo(t)
-	target := echo.Target
+	tgt := echo.Target
 	echo.Close()
-	s := labtest.New(t, lab.Options{Targets: []render.Target{target}})
+	s := labtest.New(t, lab.Options{Targets: []target.Target{tgt}})
 	args := verifyArgs(s, "--key", s.ClientKeyFile, "--known-hosts", s.KnownHostsFile)
 	out, _, code := runCLI(t, nil, args...)
-	if code != 0 || !strings.Contains(out, "! tunnel-open") || !strings.Contains(out, "permitted, but nothing answers at "+target.String()) {
+	if code != 0 || !strings.Contains(out, "! tunnel-open") || !strings.Contains(out, "permitted, but nothing answers at "+tgt.String()) {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
 	if _, _, code := runCLI(t, nil, append(args, "--strict")...); code != 1 {
@@ -298,7 +298,7 @@ func selfTree(t *testing.T, o lab.Options) (*lab.Server, string) {
 	os.Chmod(tree, 0o755)
 	echo := labtest.Echo(t)
 	o.User = user
-	o.Targets = []render.Target{echo.Target}
+	o.Targets = []target.Target{echo.Target}
 	o.AuthorizedKeysFile = tree + "/home/%u/.ssh/authorized_keys"
 	s := labtest.New(t, o)
 	uid, gid := os.Getuid(), os.Getgid()

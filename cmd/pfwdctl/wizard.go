@@ -17,7 +17,8 @@ import (
 
 	"github.com/pfwdctl/pfwdctl/cmd/pfwdctl/wizard"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
-	"github.com/pfwdctl/pfwdctl/render"
+	"github.com/pfwdctl/pfwdctl/internal/sshd"
+	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/verify"
 )
 
@@ -36,8 +37,8 @@ type wizardOpts struct {
 // its removal whatever happens, and the local known_hosts) with its JSON
 // report captured instead of printed: the TUI owns the terminal, and the
 // wizard must not be a second implementation of --self.
-func selfVerify(g *Globals, port int) func(ctx context.Context, user string, targets []render.Target) (*verify.Report, error) {
-	return func(ctx context.Context, user string, targets []render.Target) (*verify.Report, error) {
+func selfVerify(g *Globals, port int) func(ctx context.Context, user string, targets []target.Target) (*verify.Report, error) {
+	return func(ctx context.Context, user string, targets []target.Target) (*verify.Report, error) {
 		var out, errb bytes.Buffer
 		env := *g.Env
 		env.IO = IO{In: strings.NewReader(""), Out: &out, Err: &errb}
@@ -84,7 +85,7 @@ scripts use the plain commands.`,
 	}
 	f := c.Flags()
 	f.BoolVar(&o.dryRun, "dry-run", false, "stop at the Review screen: show the diff and write nothing")
-	f.StringVar(&o.sshdConfig, "sshd-config", render.DefaultSshdConfig, "the main sshd config `PATH` (under --root)")
+	f.StringVar(&o.sshdConfig, "sshd-config", sshd.DefaultConfig, "the main sshd config `PATH` (under --root)")
 	f.StringVar(&o.sshdBin, "sshd", "", "the sshd binary to validate with (default: found in /usr/sbin)")
 	f.IntVar(&o.port, "port", 22, "the local sshd's `PORT` for the Prove step (verify --self)")
 	f.StringVar(&o.host, "host", "", "the `NAME` your friend uses to reach this host (default: the hostname)")

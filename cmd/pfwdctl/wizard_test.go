@@ -20,8 +20,8 @@ import (
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/run"
+	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/internal/testenv"
-	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/render/rendertest"
 	"github.com/pfwdctl/pfwdctl/users"
 )
@@ -207,8 +207,8 @@ func TestWizardSelfVerify(t *testing.T) {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	tgt, _ := render.ParseTarget("127.0.0.1:8009")
-	rep, err := selfVerify(g, port)(context.Background(), "pfwd", []render.Target{tgt})
+	tgt, _ := target.Parse("127.0.0.1:8009")
+	rep, err := selfVerify(g, port)(context.Background(), "pfwd", []target.Target{tgt})
 	if fail.Code(err) != fail.ExitUnavailable || !strings.Contains(err.Error(), "refused") {
 		t.Fatalf("err = %v (exit %d), report %+v", err, fail.Code(err), rep)
 	}

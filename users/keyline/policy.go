@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pfwdctl/pfwdctl/render"
+	"github.com/pfwdctl/pfwdctl/internal/target"
 )
 
 // This file is the one place that says what an authorized_keys line
@@ -271,7 +271,7 @@ func Judge(raw string, m Match, now time.Time) Verdict {
 		// A wildcard ("*:8009", "10.0.0.1:*") opens more than one service
 		// whatever the Match block says, and with no Match block installed
 		// nothing else would catch it.
-		if _, err := render.ParseTarget(t); err != nil {
+		if _, err := target.Parse(t); err != nil {
 			v.add(ProblemPermitopen, Fail, "permitopen", "permitopen %s is not a single host:port", t)
 			continue
 		}
@@ -351,9 +351,9 @@ func Prefix(o Options) (string, error) {
 	}
 	opts := []string{"restrict", "port-forwarding"}
 	for _, t := range o.Targets {
-		// ParseTarget admits no quote, comma, space or control character,
+		// target.Parse admits no quote, comma, space or control character,
 		// so the value cannot end the option early.
-		tt, err := render.ParseTarget(t)
+		tt, err := target.Parse(t)
 		if err != nil {
 			return "", err
 		}

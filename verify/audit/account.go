@@ -8,8 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/pfwdctl/pfwdctl/internal/accounts"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
-	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/users/keyline"
 )
 
@@ -27,7 +27,7 @@ func (a *auditor) accountChecks(fwd map[string][]string) {
 	}
 	acct, u := a.account, a.account.Name
 	bad := 0
-	if !render.NoLoginShell(acct.Shell) {
+	if !accounts.NoLoginShell(acct.Shell) {
 		bad++
 		a.add(Finding{ID: "account.shell", Severity: Fail, File: "/etc/passwd",
 			Title:  fmt.Sprintf("%s has the login shell %s", u, acct.Shell),

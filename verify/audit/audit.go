@@ -7,14 +7,17 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/pfwdctl/pfwdctl/internal/accounts"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/internal/run"
 	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/internal/sshdconf"
+	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/templates"
 	"github.com/pfwdctl/pfwdctl/users"
@@ -58,8 +61,8 @@ func (f Finding) At() string {
 type Options struct {
 	Root       hostfs.Root
 	Runner     run.Runner
-	SshdConfig string // host path; empty: render.DefaultSshdConfig
-	SshdBin    string // empty: render.FindSshd
+	SshdConfig string // host path; empty: sshd.DefaultConfig
+	SshdBin    string // empty: sshd.Find
 	// Params are what pfwdctl should have installed. With no targets given
 	// (TargetsGiven false) the installed Match block's PermitOpen is used.
 	Params       render.Params
@@ -132,9 +135,9 @@ type auditor struct {
 	o       Options
 	rep     *Report
 	cfg     *sshdconf.Config
-	version Version
-	sshd    render.Sshd
-	account users.Account
+	version sshd.Version
+	sshd    sshd.Binary
+	account accounts.Account
 	hasAcct bool
 	groups  map[string][]string // group name -> members (incl. primary)
 	// dropIns are what render produces for the params.
@@ -149,7 +152,7 @@ type auditor struct {
 
 func (a *auditor) mainConfig() string {
 	if a.o.SshdConfig == "" {
-		return render.DefaultSshdConfig
+		return sshd.DefaultConfig
 	}
 	return a.o.SshdConfig
 }
@@ -177,11 +180,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	a := &auditor{o: o, rep: &Report{User: o.Params.User}, reported: map[string]int{}}
 	a.rep.SshdConfig = a.mainConfig()
-	a.sshd = render.Sshd{Bin: o.SshdBin, Runner: o.Runner, Root: o.Root, Config: a.mainConfig()}
+	a.sshd = sshd.Binary{Bin: o.SshdBin, Runner: o.Runner, Root: o.Root, Config: a.mainConfig()}
 	if _, err := os.Stat(o.Root.Path(a.mainConfig())); err != nil {
 		return nil, fail.Wrap(fail.Failed, err, "pass --sshd-config PATH if the main config lives elsewhere", "read %s", a.mainConfig())
 	}
-	v, err := SshdVersion(ctx, o.Runner, o.SshdBin)
+	v, err := sshd.Binary{Bin: o.SshdBin, Runner: o.Runner}.Version(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -275,7 +278,7 @@ func (a *auditor) resolveParams() error {
 		h := users.Host{Root: a.o.Root, SshdConfig: a.mainConfig()}
 		inst, found, err := h.InstalledTargets(a.o.Params.User)
 		if err == nil && found && len(inst) > 0 {
-			if ts, err := render.ParseTargets(inst); err == nil {
+			if ts, err := target.ParseList(inst); err == nil {
 				a.o.Params.Targets = ts
 			}
 		}
@@ -317,7 +320,7 @@ func (a *auditor) resolveParams() error {
 }
 
 func (a *auditor) loadAccount() {
-	acct, err := users.LookupAccount(a.o.Root, a.o.Params.User)
+	acct, err := accounts.Lookup(a.o.Root, a.o.Params.User)
 	if err == nil {
 		a.account, a.hasAcct = acct, true
 	}
@@ -335,10 +338,10 @@ func (a *auditor) otherUser() string {
 	if a.o.OtherUser != "" {
 		return a.o.OtherUser
 	}
-	accts, err := render.ReadPasswd(a.o.Root)
+	accts, err := accounts.ReadPasswd(a.o.Root)
 	if err == nil {
 		for _, ac := range accts {
-			if ac.UID >= 1000 && ac.UID != 65534 && ac.Name != a.o.Params.User && !render.NoLoginShell(ac.Shell) {
+			if ac.UID >= 1000 && ac.UID != 65534 && ac.Name != a.o.Params.User && !accounts.NoLoginShell(ac.Shell) {
 				return ac.Name
 			}
 		}
@@ -346,23 +349,16 @@ func (a *auditor) otherUser() string {
 	return "nobody"
 }
 
-// readGroups reads /etc/group for Match Group.
+// readGroups reads /etc/group for Match Group: group name -> its members,
+// plus "gid:N" so an account's primary group matches too.
 func readGroups(root hostfs.Root) map[string][]string {
 	out := map[string][]string{}
-	data, err := os.ReadFile(root.Path("/etc/group"))
+	groups, err := accounts.ReadGroups(root)
 	if err != nil {
 		return out
 	}
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Split(line, ":")
-		if len(f) < 4 {
-			continue
-		}
-		var members []string
-		if f[3] != "" {
-			members = strings.Split(f[3], ",")
-		}
-		out[f[0]] = append(members, "gid:"+f[2])
+	for _, g := range groups {
+		out[g.Name] = append(slices.Clone(g.Members), "gid:"+strconv.Itoa(g.GID))
 	}
 	return out
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/internal/run"
+	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/internal/testenv"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/render/rendertest"
@@ -103,7 +104,7 @@ func TestBaselinePasses(t *testing.T) {
 func TestBaselineWithCryptoHasNoWarnings(t *testing.T) {
 	t.Parallel()
 	p := render.DefaultParams()
-	v, err := SshdVersion(context.Background(), run.Exec{}, testenv.Sshd(t))
+	v, err := sshd.Binary{Bin: testenv.Sshd(t), Runner: run.Exec{}}.Version(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,22 +311,10 @@ func TestMatchList(t *testing.T) {
 	}
 }
 
-func TestParseVersion(t *testing.T) {
-	for in, want := range map[string]Version{
-		"OpenSSH_9.2, OpenSSL 3.0.19 27 Jan 2026":   {9, 2},
-		"OpenSSH_9.9p1 Ubuntu-3ubuntu3, OpenSSL 3":  {9, 9},
-		"unknown option -- V\nOpenSSH_8.4p1 Debian": {8, 4},
-	} {
-		if got, ok := ParseVersion(in); !ok || got != want {
-			t.Errorf("ParseVersion(%q) = %v, %v", in, got, ok)
-		}
-	}
-}
-
 // The policy follows the sshd version: post-quantum ML-KEM only from 9.9.
 func TestCryptoPolicyByVersion(t *testing.T) {
-	p92 := CryptoPolicy(Version{9, 2})
-	p99 := CryptoPolicy(Version{9, 9})
+	p92 := CryptoPolicy(sshd.Version{Major: 9, Minor: 2})
+	p99 := CryptoPolicy(sshd.Version{Major: 9, Minor: 9})
 	if strings.Contains(strings.Join(p92.KexAlgorithms, ","), "mlkem") {
 		t.Errorf("9.2 gets ML-KEM: %v", p92.KexAlgorithms)
 	}

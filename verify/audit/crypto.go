@@ -1,20 +1,16 @@
 package audit
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
-	"github.com/pfwdctl/pfwdctl/internal/run"
+	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/templates"
 )
@@ -23,54 +19,11 @@ import (
 // (docs/crypto-policy.md explains each choice).
 const PolicySource = "ssh-audit.com hardening guides (OpenSSH) and Mozilla's OpenSSH guideline"
 
-// Version is an OpenSSH release, e.g. 9.2.
-type Version struct{ Major, Minor int }
-
-func (v Version) String() string { return fmt.Sprintf("%d.%d", v.Major, v.Minor) }
-
-// AtLeast reports whether v is o or newer.
-func (v Version) AtLeast(o Version) bool {
-	return v.Major > o.Major || v.Major == o.Major && v.Minor >= o.Minor
-}
-
-var versionRE = regexp.MustCompile(`OpenSSH_(\d+)\.(\d+)`)
-
-// ParseVersion finds "OpenSSH_9.2" in what sshd -V or ssh -V print.
-func ParseVersion(s string) (Version, bool) {
-	m := versionRE.FindStringSubmatch(s)
-	if m == nil {
-		return Version{}, false
-	}
-	maj, _ := strconv.Atoi(m[1])
-	min, _ := strconv.Atoi(m[2])
-	return Version{maj, min}, true
-}
-
-// SshdVersion asks the sshd binary for its version. sshd -V prints it on
-// stderr (OpenSSH 9.x); older releases do not know -V and print it in the
-// usage text, with a non-zero exit, which is fine here.
-func SshdVersion(ctx context.Context, r run.Runner, bin string) (Version, error) {
-	if bin == "" {
-		var err error
-		if bin, err = render.FindSshd(); err != nil {
-			return Version{}, err
-		}
-	}
-	stdout, stderr, err := r.Run(ctx, bin, "-V")
-	if v, ok := ParseVersion(string(stderr) + string(stdout)); ok {
-		return v, nil
-	}
-	if err == nil {
-		err = fmt.Errorf("no OpenSSH version in %q", strings.TrimSpace(string(stderr)))
-	}
-	return Version{}, fail.Wrap(fail.Unavailable, err, "check that --sshd names OpenSSH's sshd", "find the sshd version")
-}
-
 // alg is one algorithm of the policy, in order of preference, with the
 // OpenSSH release that brought it.
 type alg struct {
 	name  string
-	since Version
+	since sshd.Version
 }
 
 // The policy. Key exchange: post-quantum hybrids first, then Curve25519,
@@ -82,40 +35,40 @@ type alg struct {
 // ECDSA (NIST curves) and no ssh-rsa (SHA-1).
 var (
 	policyKex = []alg{
-		{"mlkem768x25519-sha256", Version{9, 9}},
-		{"sntrup761x25519-sha512", Version{9, 9}},
-		{"sntrup761x25519-sha512@openssh.com", Version{8, 5}},
-		{"curve25519-sha256", Version{7, 4}},
-		{"curve25519-sha256@libssh.org", Version{6, 5}},
-		{"diffie-hellman-group16-sha512", Version{7, 3}},
-		{"diffie-hellman-group18-sha512", Version{7, 3}},
+		{"mlkem768x25519-sha256", sshd.Version{Major: 9, Minor: 9}},
+		{"sntrup761x25519-sha512", sshd.Version{Major: 9, Minor: 9}},
+		{"sntrup761x25519-sha512@openssh.com", sshd.Version{Major: 8, Minor: 5}},
+		{"curve25519-sha256", sshd.Version{Major: 7, Minor: 4}},
+		{"curve25519-sha256@libssh.org", sshd.Version{Major: 6, Minor: 5}},
+		{"diffie-hellman-group16-sha512", sshd.Version{Major: 7, Minor: 3}},
+		{"diffie-hellman-group18-sha512", sshd.Version{Major: 7, Minor: 3}},
 	}
 	policyCiphers = []alg{
-		{"chacha20-poly1305@openssh.com", Version{6, 5}},
-		{"aes256-gcm@openssh.com", Version{6, 2}},
-		{"aes128-gcm@openssh.com", Version{6, 2}},
-		{"aes256-ctr", Version{3, 7}},
-		{"aes192-ctr", Version{3, 7}},
-		{"aes128-ctr", Version{3, 7}},
+		{"chacha20-poly1305@openssh.com", sshd.Version{Major: 6, Minor: 5}},
+		{"aes256-gcm@openssh.com", sshd.Version{Major: 6, Minor: 2}},
+		{"aes128-gcm@openssh.com", sshd.Version{Major: 6, Minor: 2}},
+		{"aes256-ctr", sshd.Version{Major: 3, Minor: 7}},
+		{"aes192-ctr", sshd.Version{Major: 3, Minor: 7}},
+		{"aes128-ctr", sshd.Version{Major: 3, Minor: 7}},
 	}
 	policyMACs = []alg{
-		{"hmac-sha2-512-etm@openssh.com", Version{6, 2}},
-		{"hmac-sha2-256-etm@openssh.com", Version{6, 2}},
-		{"umac-128-etm@openssh.com", Version{6, 2}},
+		{"hmac-sha2-512-etm@openssh.com", sshd.Version{Major: 6, Minor: 2}},
+		{"hmac-sha2-256-etm@openssh.com", sshd.Version{Major: 6, Minor: 2}},
+		{"umac-128-etm@openssh.com", sshd.Version{Major: 6, Minor: 2}},
 	}
 	policyHostKeyAlgs = []alg{
-		{"ssh-ed25519", Version{6, 5}},
-		{"ssh-ed25519-cert-v01@openssh.com", Version{6, 5}},
-		{"sk-ssh-ed25519@openssh.com", Version{8, 2}},
-		{"sk-ssh-ed25519-cert-v01@openssh.com", Version{8, 2}},
-		{"rsa-sha2-512", Version{7, 2}},
-		{"rsa-sha2-512-cert-v01@openssh.com", Version{7, 8}},
-		{"rsa-sha2-256", Version{7, 2}},
-		{"rsa-sha2-256-cert-v01@openssh.com", Version{7, 8}},
+		{"ssh-ed25519", sshd.Version{Major: 6, Minor: 5}},
+		{"ssh-ed25519-cert-v01@openssh.com", sshd.Version{Major: 6, Minor: 5}},
+		{"sk-ssh-ed25519@openssh.com", sshd.Version{Major: 8, Minor: 2}},
+		{"sk-ssh-ed25519-cert-v01@openssh.com", sshd.Version{Major: 8, Minor: 2}},
+		{"rsa-sha2-512", sshd.Version{Major: 7, Minor: 2}},
+		{"rsa-sha2-512-cert-v01@openssh.com", sshd.Version{Major: 7, Minor: 8}},
+		{"rsa-sha2-256", sshd.Version{Major: 7, Minor: 2}},
+		{"rsa-sha2-256-cert-v01@openssh.com", sshd.Version{Major: 7, Minor: 8}},
 	}
 )
 
-func names(as []alg, v Version) []string {
+func names(as []alg, v sshd.Version) []string {
 	var out []string
 	for _, a := range as {
 		if v.AtLeast(a.since) {
@@ -127,7 +80,7 @@ func names(as []alg, v Version) []string {
 
 // CryptoPolicy is the policy for one sshd version, ready for the crypto
 // drop-in (apply --crypto).
-func CryptoPolicy(v Version) render.Crypto {
+func CryptoPolicy(v sshd.Version) render.Crypto {
 	return render.Crypto{
 		SshdVersion:       v.String(),
 		Source:            PolicySource,

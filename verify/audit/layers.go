@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/pfwdctl/pfwdctl/internal/sshdconf"
+	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/templates"
 	"github.com/pfwdctl/pfwdctl/users/keyline"
@@ -92,7 +93,7 @@ func remapUser(data []byte, from, to string) []byte {
 // installedKeyOptions returns the option text of each distinct key line of
 // the account (at most three: a lab each), or the standard options when
 // the account has no key yet.
-func (a *auditor) installedKeyOptions(targets []render.Target) ([]string, error) {
+func (a *auditor) installedKeyOptions(targets []target.Target) ([]string, error) {
 	var out []string
 	if a.hasAcct {
 		data, _ := readFile(a.o.Root, filepath.Join(a.account.Home, ".ssh/authorized_keys"))

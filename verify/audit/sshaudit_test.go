@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/pfwdctl/pfwdctl/internal/run"
+	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/internal/testenv"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/verify/lab"
@@ -39,8 +40,8 @@ func sshAuditFails(t *testing.T, s *lab.Server) []string {
 // (OpenSSH's default algorithms) does not.
 func TestSSHAuditAgainstCryptoDropIn(t *testing.T) {
 	t.Parallel()
-	sshd := testenv.Sshd(t)
-	v, err := SshdVersion(context.Background(), run.Exec{}, sshd)
+	sshdBin := testenv.Sshd(t)
+	v, err := sshd.Binary{Bin: sshdBin, Runner: run.Exec{}}.Version(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +60,7 @@ func TestSSHAuditAgainstCryptoDropIn(t *testing.T) {
 
 	t.Run("seed guide config alone", func(t *testing.T) {
 		t.Parallel()
-		fails := sshAuditFails(t, labtest.New(t, lab.Options{Sshd: sshd}))
+		fails := sshAuditFails(t, labtest.New(t, lab.Options{Sshd: sshdBin}))
 		if len(fails) == 0 {
 			t.Fatal("ssh-audit found nothing to fail in OpenSSH's default algorithms: the peer check proves nothing")
 		}
@@ -67,7 +68,7 @@ func TestSSHAuditAgainstCryptoDropIn(t *testing.T) {
 	})
 	t.Run("with the crypto drop-in", func(t *testing.T) {
 		t.Parallel()
-		if fails := sshAuditFails(t, labtest.New(t, lab.Options{Sshd: sshd, DropIns: files})); len(fails) > 0 {
+		if fails := sshAuditFails(t, labtest.New(t, lab.Options{Sshd: sshdBin, DropIns: files})); len(fails) > 0 {
 			t.Fatalf("ssh-audit fails the crypto drop-in:\n%s", strings.Join(fails, "\n"))
 		}
 	})
@@ -76,7 +77,7 @@ func TestSSHAuditAgainstCryptoDropIn(t *testing.T) {
 // render refuses algorithm names that could smuggle config.
 func TestCryptoRefusesInjection(t *testing.T) {
 	p := render.DefaultParams()
-	c := CryptoPolicy(Version{9, 2})
+	c := CryptoPolicy(sshd.Version{Major: 9, Minor: 2})
 	c.Ciphers = append(c.Ciphers, "aes128-ctr\nPermitRootLogin yes")
 	p.Crypto = &c
 	if _, err := render.Render(p); err == nil {

@@ -12,18 +12,18 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/internal/testenv"
-	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/verify"
 	"github.com/pfwdctl/pfwdctl/verify/lab"
 )
 
 // startLabs starts n lab sshds at once, each with its own host key and
 // client key, all allowed to forward to echo.
-func startLabs(tb testing.TB, n int, echo render.Target, o lab.Options) []*lab.Server {
+func startLabs(tb testing.TB, n int, echo target.Target, o lab.Options) []*lab.Server {
 	tb.Helper()
 	o.Sshd = testenv.Sshd(tb)
-	o.Targets = []render.Target{echo}
+	o.Targets = []target.Target{echo}
 	labs := make([]*lab.Server, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -54,7 +54,7 @@ func inventoryLine(s *lab.Server) string {
 	return fmt.Sprintf("%s user=%s key=%s host-key=%s", s.Addr, s.User, s.ClientKeyFile, ssh.FingerprintSHA256(s.HostKey))
 }
 
-func listenEcho(tb testing.TB) render.Target {
+func listenEcho(tb testing.TB) target.Target {
 	tb.Helper()
 	e, err := lab.ListenEcho()
 	if err != nil {
@@ -95,7 +95,7 @@ func TestVerifyFleet(t *testing.T) {
 	var mu sync.Mutex
 	var progress []int
 	rs := Verify(context.Background(), hosts, Options{
-		Base:     verify.Options{Targets: []render.Target{echo}, Timeout: 20 * time.Second},
+		Base:     verify.Options{Targets: []target.Target{echo}, Timeout: 20 * time.Second},
 		Parallel: 16,
 		Done: func(finished, total int, r HostResult) {
 			mu.Lock()
@@ -165,7 +165,7 @@ func BenchmarkFleet(b *testing.B) {
 		lines = append(lines, inventoryLine(s))
 	}
 	hosts := readInventory(b, lines)
-	base := verify.Options{Targets: []render.Target{echo}, Timeout: 30 * time.Second}
+	base := verify.Options{Targets: []target.Target{echo}, Timeout: 30 * time.Second}
 	run := func(b *testing.B, hs []Host, parallel int) time.Duration {
 		start := time.Now()
 		for b.Loop() {

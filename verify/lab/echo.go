@@ -7,14 +7,14 @@ import (
 	"sync"
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
-	"github.com/pfwdctl/pfwdctl/render"
+	"github.com/pfwdctl/pfwdctl/internal/target"
 )
 
 // Echo is a tiny TCP echo service on 127.0.0.1, the lab's stand-in for the
 // service the account forwards to.
 type Echo struct {
 	Addr   string
-	Target render.Target
+	Target target.Target
 	l      net.Listener
 	wg     sync.WaitGroup
 }
@@ -26,7 +26,7 @@ func ListenEcho() (*Echo, error) {
 		return nil, fail.Wrap(fail.Unavailable, err, "", "listen on 127.0.0.1")
 	}
 	port := l.Addr().(*net.TCPAddr).Port
-	e := &Echo{Addr: l.Addr().String(), Target: render.Target{Host: "127.0.0.1", Port: port}, l: l}
+	e := &Echo{Addr: l.Addr().String(), Target: target.Target{Host: "127.0.0.1", Port: port}, l: l}
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()

@@ -41,7 +41,10 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
+	"github.com/pfwdctl/pfwdctl/internal/accounts"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
+	"github.com/pfwdctl/pfwdctl/internal/sshd"
+	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/users/keyline"
 	"github.com/pfwdctl/pfwdctl/verify"
@@ -51,14 +54,14 @@ import (
 // lab account: both drop-ins as rendered, the client key installed with the
 // standard restrict prefix.
 type Options struct {
-	// Sshd is the sshd binary; empty: render.FindSshd.
+	// Sshd is the sshd binary; empty: sshd.Find.
 	Sshd string
 	// User is the account to restrict and authenticate. Empty: the running
 	// user when unprivileged, "nobody" as root. Unprivileged, only the
 	// running user works (sshd cannot switch users).
 	User string
 	// Targets the account may forward to; empty: render.DefaultTarget.
-	Targets []render.Target
+	Targets []target.Target
 	// Nologin is the ForceCommand; empty: render.DefaultNologin.
 	Nologin string
 
@@ -112,7 +115,7 @@ type Server struct {
 	// User is the account the lab restricts and the client logs in as.
 	User string
 	// Targets are the forward targets the drop-ins were rendered for.
-	Targets []render.Target
+	Targets []target.Target
 	// HostKey is the server's public host key.
 	HostKey ssh.PublicKey
 	// ClientKey is the lab's throwaway client key; ClientKeyFile holds its
@@ -188,7 +191,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	bin := o.Sshd
 	if bin == "" {
 		var err error
-		if bin, err = render.FindSshd(); err != nil {
+		if bin, err = sshd.Find(); err != nil {
 			return nil, err
 		}
 	}
@@ -218,7 +221,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			return nil, err
 		}
 	}
-	if err := render.ValidateUser(userName); err != nil {
+	if err := accounts.ValidateName(userName); err != nil {
 		return nil, err
 	}
 	if !root {
@@ -229,8 +232,8 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	}
 	targets := o.Targets
 	if len(targets) == 0 {
-		t, _ := render.ParseTarget(render.DefaultTarget)
-		targets = []render.Target{t}
+		t, _ := target.Parse(render.DefaultTarget)
+		targets = []target.Target{t}
 	}
 	p := render.Params{User: userName, Targets: targets, Nologin: o.Nologin}
 	if p.Nologin == "" {
@@ -630,27 +633,17 @@ func (s *Server) Dial() (*ssh.Client, error) {
 }
 
 // Target returns the first forward target.
-func (s *Server) Target() render.Target { return s.Targets[0] }
+func (s *Server) Target() target.Target { return s.Targets[0] }
 
 // Shell is the lab account's login shell from the passwd database; with a
 // nologin shell, no command runs even without ForceCommand.
 func (s *Server) Shell() string {
-	data, err := os.ReadFile("/etc/passwd")
+	a, err := accounts.LookupPasswd("/", s.User)
 	if err != nil {
 		return ""
 	}
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Split(line, ":")
-		if len(f) == 7 && f[0] == s.User {
-			return f[6]
-		}
-	}
-	return ""
+	return a.Shell
 }
-
-// NoLoginShell reports whether shell refuses every command (nologin,
-// false): then no command runs even without ForceCommand.
-func NoLoginShell(shell string) bool { return render.NoLoginShell(shell) }
 
 func cloneFiles(fs []render.File) []render.File {
 	out := make([]render.File, len(fs))

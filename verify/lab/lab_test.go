@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/internal/testenv"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/verify/lab"
@@ -28,7 +29,7 @@ import (
 func TestLabAcceptsKeyLogin(t *testing.T) {
 	t.Parallel()
 	echo := labtest.Echo(t)
-	s := labtest.New(t, lab.Options{Targets: []render.Target{echo.Target}})
+	s := labtest.New(t, lab.Options{Targets: []target.Target{echo.Target}})
 
 	want, _ := lab.DefaultUser()
 	if s.User != want {

@@ -14,7 +14,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/internal/golden"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/internal/run"
-	"github.com/pfwdctl/pfwdctl/render"
+	"github.com/pfwdctl/pfwdctl/internal/sshd"
 )
 
 // docScreens are the golden screens docs/wizard.md shows, in order.
@@ -134,15 +134,15 @@ func TestDetect(t *testing.T) {
 		Expect("systemctl is-active --quiet ssh.service", "", "", run.ErrExit).
 		Expect("systemctl is-active --quiet sshd.service", "", "", run.ErrExit).
 		Expect("systemctl is-active --quiet ssh.socket", "", "", nil)
-	r := render.Reloader{Root: "/", Runner: stub, SystemdDir: sysd}
-	if got := r.Detect(context.Background()); got.Method != render.ReloadSocket || got.Reloaded {
+	r := sshd.Reloader{Root: "/", Runner: stub, SystemdDir: sysd}
+	if got := r.Detect(context.Background()); got.Method != sshd.ReloadSocket || got.Reloaded {
 		t.Errorf("socket: %+v", got)
 	}
 	stub.Done()
 
 	stub = (&run.Stub{T: t}).Expect("systemctl is-active --quiet ssh.service", "", "", nil)
 	r.Runner = stub
-	if got := r.Detect(context.Background()); got.Method != render.ReloadSystemd || !strings.Contains(got.Detail, "ssh.service") {
+	if got := r.Detect(context.Background()); got.Method != sshd.ReloadSystemd || !strings.Contains(got.Detail, "ssh.service") {
 		t.Errorf("systemd: %+v", got)
 	}
 
@@ -150,8 +150,8 @@ func TestDetect(t *testing.T) {
 	dir := t.TempDir()
 	pidf := filepath.Join(dir, "sshd.pid")
 	os.WriteFile(pidf, []byte("1\n"), 0o644) // pid 1 is never taken as sshd
-	r = render.Reloader{Root: "/", Runner: &run.Stub{T: t}, SystemdDir: filepath.Join(dir, "none"), PidFiles: []string{pidf}, InitDir: dir}
-	if got := r.Detect(context.Background()); got.Method != render.ReloadNotFound {
+	r = sshd.Reloader{Root: "/", Runner: &run.Stub{T: t}, SystemdDir: filepath.Join(dir, "none"), PidFiles: []string{pidf}, InitDir: dir}
+	if got := r.Detect(context.Background()); got.Method != sshd.ReloadNotFound {
 		t.Errorf("no pid: %+v", got)
 	}
 	// A live process whose name is sshd (the Reloader refuses to take a
@@ -167,14 +167,14 @@ func TestDetect(t *testing.T) {
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	os.WriteFile(pidf, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "ssh"), nil, 0o755)
-	if got := r.Detect(context.Background()); got.Method != render.ReloadSysV {
+	if got := r.Detect(context.Background()); got.Method != sshd.ReloadSysV {
 		t.Errorf("sysv: %+v", got)
 	}
 	os.Remove(filepath.Join(dir, "ssh"))
-	if got := r.Detect(context.Background()); got.Method != render.ReloadSignal {
+	if got := r.Detect(context.Background()); got.Method != sshd.ReloadSignal {
 		t.Errorf("signal: %+v", got)
 	}
-	if got := (render.Reloader{Root: hostfs.Root(t.TempDir())}).Detect(context.Background()); got.Method != render.ReloadNone {
+	if got := (sshd.Reloader{Root: hostfs.Root(t.TempDir())}).Detect(context.Background()); got.Method != sshd.ReloadNone {
 		t.Errorf("tree: %+v", got)
 	}
 }

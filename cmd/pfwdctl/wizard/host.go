@@ -10,12 +10,13 @@ import (
 	"strings"
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
+	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/render"
 )
 
 // HostInfo is what the Host check screen shows. Every field comes from the
 // same library call the plain commands use (render.CheckInclude,
-// render.Reloader.Detect, render.Guard), so the wizard cannot disagree with
+// sshd.Reloader.Detect, render.Guard), so the wizard cannot disagree with
 // apply about the host.
 type HostInfo struct {
 	SshdVersion string
@@ -23,7 +24,7 @@ type HostInfo struct {
 	DropInDir   string   // host path
 	DropIns     []string // *.conf already there
 	Include     error    // nil: the main config reads the drop-ins
-	Run         render.ReloadResult
+	Run         sshd.ReloadResult
 	// Connection says how the admin is connected now.
 	Connection string
 	// Lockout is render.Guard's refusal, nil when the change is safe.
@@ -32,7 +33,7 @@ type HostInfo struct {
 
 func (c Config) sshdConfig() string {
 	if c.SshdConfig == "" {
-		return render.DefaultSshdConfig
+		return sshd.DefaultConfig
 	}
 	return c.SshdConfig
 }
@@ -44,11 +45,11 @@ func (c Config) getenv(k string) string {
 	return c.Getenv(k)
 }
 
-func (c Config) reloader() *render.Reloader {
+func (c Config) reloader() *sshd.Reloader {
 	if c.Reloader != nil {
 		return c.Reloader
 	}
-	return &render.Reloader{Root: c.Root, Runner: c.Runner}
+	return &sshd.Reloader{Root: c.Root, Runner: c.Runner}
 }
 
 // Inspect gathers the host check. It changes nothing.
@@ -68,30 +69,14 @@ func Inspect(ctx context.Context, c Config, user string) HostInfo {
 	return h
 }
 
-// version asks sshd, then ssh (both print it on stderr; OpenSSH before 9.8
-// has no sshd -V and prints its usage, which still starts with nothing
-// useful, so a line starting with OpenSSH is required).
+// version asks sshd (sshd.Binary.VersionText), then ssh, whose -V prints
+// the same line on stderr.
 func version(ctx context.Context, c Config) string {
-	bin := c.SshdBin
-	if bin == "" {
-		bin, _ = render.FindSshd()
-	}
-	try := func(name string) string {
-		if name == "" {
-			return ""
-		}
-		out, errb, _ := c.Runner.Run(ctx, name, "-V")
-		for _, l := range strings.Split(string(errb)+"\n"+string(out), "\n") {
-			if strings.HasPrefix(strings.TrimSpace(l), "OpenSSH") {
-				return strings.TrimSpace(l)
-			}
-		}
-		return ""
-	}
-	if v := try(bin); v != "" {
+	if v, err := (sshd.Binary{Bin: c.SshdBin, Runner: c.Runner}).VersionText(ctx); err == nil {
 		return v + " (sshd -V)"
 	}
-	if v := try("ssh"); v != "" {
+	out, errb, _ := c.Runner.Run(ctx, "ssh", "-V")
+	if v := sshd.VersionLine(errb, out); v != "" {
 		return v + " (ssh -V; sshd did not say)"
 	}
 	return "unknown (neither sshd -V nor ssh -V answered)"

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
+	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/users"
 	"github.com/pfwdctl/pfwdctl/users/keyline"
@@ -115,7 +116,7 @@ func (m *Model) runStep(i int) tea.Cmd {
 		case stepTest:
 			res, err := a.Apply(ctx, render.ApplyOptions{Params: p, NoReload: true})
 			if err != nil {
-				var se *render.SshdError
+				var se *sshd.ConfigError
 				return stepMsg{i: i, err: err, rolledBack: errors.As(err, &se)}
 			}
 			if !res.Changed {

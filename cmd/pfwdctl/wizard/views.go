@@ -6,6 +6,9 @@ import (
 
 	"github.com/charmbracelet/lipgloss"
 
+	"github.com/pfwdctl/pfwdctl/internal/accounts"
+	"github.com/pfwdctl/pfwdctl/internal/sshd"
+	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/internal/ui"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/users"
@@ -46,7 +49,7 @@ func (m *Model) hostView() string {
 		fmt.Fprintf(&b, "%s\n", m.errLines(h.Include))
 	}
 	run := "runs: " + h.Run.Detail
-	if h.Run.Method == render.ReloadNotFound {
+	if h.Run.Method == sshd.ReloadNotFound {
 		fmt.Fprintf(&b, "%s\n", m.warn(run))
 	} else {
 		fmt.Fprintf(&b, "%s\n", m.ok(run))
@@ -156,7 +159,7 @@ func (m *Model) reviewContent() string {
 		b.WriteString(m.st.Diff(c.Diff))
 		b.WriteString("\n")
 	}
-	a, err := users.LookupAccount(m.cfg.Root, m.params.User)
+	a, err := accounts.Lookup(m.cfg.Root, m.params.User)
 	switch {
 	case err == nil:
 		fmt.Fprintf(&b, "%s\n  exists (uid %d, shell %s, home %s): checked, and repaired if needed as by pfwdctl user create --fix (a person's account is refused)\n", m.st.Bold("account "+m.params.User), a.UID, a.Shell, a.Home)
@@ -352,7 +355,7 @@ func (m *Model) doneText(styled bool) string {
 	return b.String()
 }
 
-func localEnds(ts []render.Target) []string {
+func localEnds(ts []target.Target) []string {
 	var out []string
 	for _, t := range ts {
 		out = append(out, fmt.Sprintf("localhost:%d", t.Port))

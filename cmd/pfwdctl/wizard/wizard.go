@@ -26,9 +26,12 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/pfwdctl/pfwdctl/internal/accounts"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/internal/run"
+	"github.com/pfwdctl/pfwdctl/internal/sshd"
+	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/internal/ui"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/users/keyline"
@@ -39,20 +42,20 @@ import (
 type Config struct {
 	Root       hostfs.Root
 	Runner     run.Runner
-	SshdConfig string // host path; empty: render.DefaultSshdConfig
-	SshdBin    string // empty: render.FindSshd
+	SshdConfig string // host path; empty: sshd.DefaultConfig
+	SshdBin    string // empty: sshd.Find
 	Getenv     func(string) string
 	Now        func() time.Time
 	Hostname   string // for the friend's command
 	DryRun     bool   // stop at Review
 	Color      bool
-	// Reloader nil: a render.Reloader over Root and Runner.
-	Reloader *render.Reloader
+	// Reloader nil: a sshd.Reloader over Root and Runner.
+	Reloader *sshd.Reloader
 	// Syslog is handed to users.Host (tests capture it); nil: the default.
 	Syslog func(string)
 	// SelfVerify proves the account as verify --self does. Nil shows the
 	// Prove screen as pending with ProveSkip as the reason.
-	SelfVerify func(ctx context.Context, user string, targets []render.Target) (*verify.Report, error)
+	SelfVerify func(ctx context.Context, user string, targets []target.Target) (*verify.Report, error)
 	ProveSkip  string
 }
 
@@ -355,9 +358,9 @@ func (m *Model) accountKey(msg tea.KeyMsg) tea.Cmd {
 // validateAccount runs render's own validators on every keystroke.
 func (m *Model) validateAccount() {
 	user := strings.TrimSpace(m.user.Value())
-	m.userErr = render.ValidateUser(user)
+	m.userErr = accounts.ValidateName(user)
 	raw := strings.FieldsFunc(m.targets.Value(), func(r rune) bool { return r == ',' || r == ' ' })
-	ts, err := render.ParseTargets(raw)
+	ts, err := target.ParseList(raw)
 	p := render.DefaultParams()
 	p.User, p.Targets = user, ts
 	if err == nil && len(ts) == 0 {

@@ -21,8 +21,8 @@ import (
 	"github.com/pfwdctl/pfwdctl/internal/golden"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/internal/run"
+	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/internal/testenv"
-	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/render/rendertest"
 	"github.com/pfwdctl/pfwdctl/verify"
 )
@@ -459,7 +459,7 @@ func TestProve(t *testing.T) {
 			root := rendertest.New(t, rendertest.Tree{})
 			cfg := testConfig(t, root)
 			var gotUser string
-			cfg.SelfVerify = func(_ context.Context, user string, targets []render.Target) (*verify.Report, error) {
+			cfg.SelfVerify = func(_ context.Context, user string, targets []target.Target) (*verify.Report, error) {
 				gotUser = user + " " + targets[0].String()
 				return tc.report, tc.err
 			}

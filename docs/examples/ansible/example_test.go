@@ -18,8 +18,8 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
+	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/internal/testenv"
-	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/render/rendertest"
 	"github.com/pfwdctl/pfwdctl/verify/lab"
 )
@@ -148,7 +148,7 @@ func TestVerifyPlay(t *testing.T) {
 	}
 	t.Cleanup(func() { echo.Close() })
 	start := func(o lab.Options) *lab.Server {
-		o.Sshd, o.Targets = sshd, []render.Target{echo.Target}
+		o.Sshd, o.Targets = sshd, []target.Target{echo.Target}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		s, err := lab.Start(ctx, o)

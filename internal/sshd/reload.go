@@ -1,11 +1,9 @@
-package render
+package sshd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"syscall"
 
@@ -48,9 +46,6 @@ type Reloader struct {
 	InitDir    string   // default /etc/init.d
 	PidFiles   []string // default PidFiles
 }
-
-// PidFiles are where sshd writes its PID on the distributions we know.
-var PidFiles = []string{"/run/sshd.pid", "/var/run/sshd.pid"}
 
 // Reload reloads sshd, or says why it did not.
 func (r Reloader) Reload(ctx context.Context) (ReloadResult, error) {
@@ -118,28 +113,7 @@ func (r Reloader) livePid() (int, bool) {
 	if files == nil {
 		files = PidFiles
 	}
-	for _, f := range files {
-		data, err := os.ReadFile(r.Root.Path(f))
-		if err != nil {
-			continue
-		}
-		pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-		if err != nil || pid <= 1 {
-			continue
-		}
-		// Signal 0 probes for the process without touching it.
-		if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
-			continue
-		}
-		// A pid file left by an sshd that died can name a pid the kernel
-		// has since given to another program, which SIGHUP would likely
-		// kill. Where /proc tells, the process must be sshd.
-		if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err == nil && strings.TrimSpace(string(comm)) != "sshd" {
-			continue
-		}
-		return pid, true
-	}
-	return 0, false
+	return RunningPid(r.Root, files)
 }
 
 func isDir(p string) bool {

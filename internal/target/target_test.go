@@ -1,4 +1,4 @@
-package render
+package target
 
 import (
 	"errors"
@@ -6,10 +6,9 @@ import (
 	"testing"
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
-	_ "github.com/pfwdctl/pfwdctl/internal/golden"
 )
 
-func TestParseTarget(t *testing.T) {
+func TestParse(t *testing.T) {
 	tests := []struct {
 		name, in, want string
 	}{
@@ -39,41 +38,26 @@ func TestParseTarget(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseTarget(tt.in)
+			got, err := Parse(tt.in)
 			if strings.HasPrefix(tt.name, "good_") {
 				if err != nil {
-					t.Fatalf("ParseTarget(%q): %v", tt.in, err)
+					t.Fatalf("Parse(%q): %v", tt.in, err)
 				}
 				if got.String() != tt.want {
-					t.Fatalf("ParseTarget(%q) = %s, want %s", tt.in, got, tt.want)
+					t.Fatalf("Parse(%q) = %s, want %s", tt.in, got, tt.want)
 				}
 				return
 			}
 			var fe *fail.Error
 			if !errors.As(err, &fe) || fe.Kind != fail.Usage || fe.Hint == "" {
-				t.Fatalf("ParseTarget(%q) = %v, %v; want a usage error with a hint", tt.in, got, err)
+				t.Fatalf("Parse(%q) = %v, %v; want a usage error with a hint", tt.in, got, err)
 			}
 		})
 	}
 }
 
-func TestValidateUser(t *testing.T) {
-	good := []string{"pfwd", "_svc", "a", "tunnel-2", strings.Repeat("a", 32)}
-	bad := []string{"", "root", "Pfwd", "1abc", "pf wd", "pf\nwd", "pf*", "!pfwd", "pf,wd", "pf?", strings.Repeat("a", 33), "pfwd\nMatch all"}
-	for _, u := range good {
-		if err := ValidateUser(u); err != nil {
-			t.Errorf("good_%q: %v", u, err)
-		}
-	}
-	for _, u := range bad {
-		if err := ValidateUser(u); err == nil {
-			t.Errorf("fail_%q: accepted", u)
-		}
-	}
-}
-
-func TestParseTargetsRefusesDuplicates(t *testing.T) {
-	if _, err := ParseTargets([]string{"127.0.0.1:8009", "127.0.0.1:8009"}); err == nil {
+func TestParseListRefusesDuplicates(t *testing.T) {
+	if _, err := ParseList([]string{"127.0.0.1:8009", "127.0.0.1:8009"}); err == nil {
 		t.Fatal("duplicate target accepted")
 	}
 }

@@ -1,4 +1,4 @@
-package render
+package sshd
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/pem"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,21 +19,21 @@ import (
 	"github.com/pfwdctl/pfwdctl/internal/sshdconf"
 )
 
-// DefaultSshdConfig is the main config on every distribution we know.
-const DefaultSshdConfig = "/etc/ssh/sshd_config"
+// DefaultConfig is the main config on every distribution we know.
+const DefaultConfig = "/etc/ssh/sshd_config"
 
-// Sshd asks the real sshd binary about a configuration: sshd -t (is it
-// valid?) and sshd -T (what does it mean?). Nothing else is trusted to
-// decide either.
-type Sshd struct {
-	Bin    string // path of sshd; empty: FindSshd
+// Binary asks the real sshd binary about a configuration: sshd -t (is it
+// valid?) and sshd -T (what does it mean?), and about itself (sshd -V).
+// Nothing else is trusted to decide either.
+type Binary struct {
+	Bin    string // path of sshd; empty: Find
 	Runner run.Runner
 	Root   hostfs.Root
-	Config string // host path of the main config; empty: DefaultSshdConfig
+	Config string // host path of the main config; empty: DefaultConfig
 }
 
-// FindSshd looks for sshd in the places distributions put it.
-func FindSshd() (string, error) {
+// Find looks for sshd in the places distributions put it.
+func Find() (string, error) {
 	for _, p := range []string{"/usr/sbin/sshd", "/usr/local/sbin/sshd", "/sbin/sshd"} {
 		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
 			return p, nil
@@ -48,21 +47,21 @@ func FindSshd() (string, error) {
 		"sshd not found")
 }
 
-func (s Sshd) config() string {
+func (s Binary) config() string {
 	if s.Config == "" {
-		return DefaultSshdConfig
+		return DefaultConfig
 	}
 	return s.Config
 }
 
-// SshdError is sshd refusing a configuration, with its own words.
-type SshdError struct {
+// ConfigError is sshd refusing a configuration, with its own words.
+type ConfigError struct {
 	Args   []string
 	Stderr string
 	Err    error
 }
 
-func (e *SshdError) Error() string {
+func (e *ConfigError) Error() string {
 	msg := strings.TrimSpace(e.Stderr)
 	if msg == "" {
 		msg = e.Err.Error()
@@ -70,10 +69,10 @@ func (e *SshdError) Error() string {
 	return "sshd rejects the configuration:\n" + msg
 }
 
-func (e *SshdError) Unwrap() error { return e.Err }
+func (e *ConfigError) Unwrap() error { return e.Err }
 
 // Test runs sshd -t over the whole configuration as sshd will read it.
-func (s Sshd) Test(ctx context.Context) error {
+func (s Binary) Test(ctx context.Context) error {
 	_, err := s.run(ctx, "-t")
 	return err
 }
@@ -81,7 +80,7 @@ func (s Sshd) Test(ctx context.Context) error {
 // Effective runs sshd -T, optionally for one connection (conn like
 // "user=pfwd,host=localhost,addr=127.0.0.1"), and returns keyword -> values
 // (lower-case keywords, one entry per output line).
-func (s Sshd) Effective(ctx context.Context, conn string) (map[string][]string, error) {
+func (s Binary) Effective(ctx context.Context, conn string) (map[string][]string, error) {
 	args := []string{"-T"}
 	if conn != "" {
 		args = append(args, "-C", conn)
@@ -101,13 +100,10 @@ func (s Sshd) Effective(ctx context.Context, conn string) (map[string][]string, 
 	return m, nil
 }
 
-func (s Sshd) run(ctx context.Context, args ...string) ([]byte, error) {
-	bin := s.Bin
-	if bin == "" {
-		var err error
-		if bin, err = FindSshd(); err != nil {
-			return nil, err
-		}
+func (s Binary) run(ctx context.Context, args ...string) ([]byte, error) {
+	bin, err := s.bin()
+	if err != nil {
+		return nil, err
 	}
 	cfg, extra, cleanup, err := s.prepare()
 	if err != nil {
@@ -122,7 +118,7 @@ func (s Sshd) run(ctx context.Context, args ...string) ([]byte, error) {
 		if !errors.As(err, &ee) && !errors.Is(err, run.ErrExit) {
 			return nil, fail.Wrap(fail.Unavailable, err, "check that sshd is installed and runnable", "run %s", bin)
 		}
-		se := &SshdError{Args: full, Stderr: s.unprefix(string(stderr)), Err: err}
+		se := &ConfigError{Args: full, Stderr: s.unprefix(string(stderr)), Err: err}
 		hint := "fix the line sshd names, then run pfwdctl again"
 		if strings.Contains(se.Stderr, "Missing privilege separation directory") {
 			hint = "create it as the ssh service does: install -d -m 0755 /run/sshd"
@@ -133,7 +129,7 @@ func (s Sshd) run(ctx context.Context, args ...string) ([]byte, error) {
 }
 
 // unprefix shows paths as the host sees them in sshd's messages.
-func (s Sshd) unprefix(msg string) string {
+func (s Binary) unprefix(msg string) string {
 	if s.Root.IsHost() {
 		return msg
 	}
@@ -146,7 +142,7 @@ func (s Sshd) unprefix(msg string) string {
 // moved under the root, and host keys under the root (or, when none can be
 // read, a throwaway one) are passed with -o: sshd -t refuses a config that
 // has no usable host key.
-func (s Sshd) prepare() (cfg string, extra []string, cleanup func(), err error) {
+func (s Binary) prepare() (cfg string, extra []string, cleanup func(), err error) {
 	cleanup = func() {}
 	if s.Root.IsHost() && os.Geteuid() == 0 {
 		return s.config(), nil, cleanup, nil
@@ -184,7 +180,7 @@ func (s Sshd) prepare() (cfg string, extra []string, cleanup func(), err error) 
 
 // rewritePaths moves the Include and HostKey arguments of the main config
 // under the root. Only those two keywords make sshd -t open other files.
-func (s Sshd) rewritePaths(data []byte) []byte {
+func (s Binary) rewritePaths(data []byte) []byte {
 	if s.Root.IsHost() {
 		return data
 	}
@@ -218,7 +214,7 @@ func quoteArg(a string) string {
 	return a
 }
 
-func (s Sshd) readableHostKeys() []string {
+func (s Binary) readableHostKeys() []string {
 	var keys []string
 	for _, t := range []string{"ed25519", "ecdsa", "rsa"} {
 		p := s.Root.Path("/etc/ssh/ssh_host_" + t + "_key")
@@ -244,30 +240,4 @@ func throwawayHostKey(dir string) (string, error) {
 		return "", err
 	}
 	return p, nil
-}
-
-// ErrNoInclude is returned when sshd would never read the drop-ins.
-var ErrNoInclude = errors.New("no Include")
-
-// CheckInclude refuses when the main config has no global Include picking up
-// the drop-in directory: the drop-ins would be silently ignored.
-func CheckInclude(root hostfs.Root, mainConfig string) error {
-	dropDir := DropInDir(mainConfig)
-	for _, f := range []string{"10-hardening.conf", "20-pfwd-only.conf"} {
-		_, ok, err := sshdconf.IncludesFile(root, mainConfig, filepath.Join(dropDir, f))
-		if err != nil {
-			return fail.Wrap(fail.Failed, err, "pass --sshd-config PATH if the main config lives elsewhere", "read %s", mainConfig)
-		}
-		if !ok {
-			return &fail.Error{Kind: fail.Failed, Err: ErrNoInclude,
-				Msg:  fmt.Sprintf("%s does not include %s/*.conf, so sshd would never read pfwdctl's drop-ins", mainConfig, dropDir),
-				Hint: fmt.Sprintf("add this line at the top of %s (above any other directive, outside any Match block), then run pfwdctl again:\n    Include %s/*.conf", mainConfig, dropDir)}
-		}
-	}
-	return nil
-}
-
-// DropInDir is the sshd_config.d directory next to the main config.
-func DropInDir(mainConfig string) string {
-	return filepath.Join(filepath.Dir(mainConfig), "sshd_config.d")
 }

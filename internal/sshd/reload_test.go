@@ -1,4 +1,4 @@
-package render_test
+package sshd_test
 
 import (
 	"context"
@@ -8,13 +8,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/internal/run"
+	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/internal/testenv"
-	"github.com/pfwdctl/pfwdctl/render"
 )
 
 // fakeSystem is a directory standing in for /run/systemd/system and
@@ -44,30 +45,30 @@ func TestReloadSystemd(t *testing.T) {
 			s.Expect("systemctl is-active --quiet ssh.socket", "", "", fails).
 				Expect("systemctl is-active --quiet ssh.service", "", "", nil).
 				Expect("systemctl reload ssh.service", "", "", nil)
-		}, render.ReloadSystemd, "systemctl reload ssh.service"},
+		}, sshd.ReloadSystemd, "systemctl reload ssh.service"},
 		{"rhel_sshd_service", func(s *run.Stub) {
 			s.Expect("systemctl is-active --quiet ssh.socket", "", "", fails).
 				Expect("systemctl is-active --quiet ssh.service", "", "", fails).
 				Expect("systemctl is-active --quiet sshd.service", "", "", nil).
 				Expect("systemctl reload sshd.service", "", "", nil)
-		}, render.ReloadSystemd, "systemctl reload sshd.service"},
+		}, sshd.ReloadSystemd, "systemctl reload sshd.service"},
 		{"ubuntu_socket_activated", func(s *run.Stub) {
 			s.Expect("systemctl is-active --quiet ssh.socket", "", "", nil).
 				Expect("systemctl is-active --quiet ssh.service", "", "", fails).
 				Expect("systemctl is-active --quiet sshd.service", "", "", fails)
-		}, render.ReloadSocket, "no reload needed"},
+		}, sshd.ReloadSocket, "no reload needed"},
 		{"not_running", func(s *run.Stub) {
 			s.Expect("systemctl is-active --quiet ssh.socket", "", "", fails).
 				Expect("systemctl is-active --quiet ssh.service", "", "", fails).
 				Expect("systemctl is-active --quiet sshd.service", "", "", fails)
-		}, render.ReloadNotFound, "sshd is not running"},
+		}, sshd.ReloadNotFound, "sshd is not running"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			sysDir, initDir := fakeSystem(t, true)
 			s := &run.Stub{T: t}
 			c.stub(s)
-			r := render.Reloader{Root: "/", Runner: s, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{}}
+			r := sshd.Reloader{Root: "/", Runner: s, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{}}
 			res, err := r.Reload(context.Background())
 			if err != nil {
 				t.Fatal(err)
@@ -86,7 +87,7 @@ func TestReloadFailureKeepsConfigAndSaysSo(t *testing.T) {
 		Expect("systemctl is-active --quiet ssh.socket", "", "", run.ErrExit).
 		Expect("systemctl is-active --quiet ssh.service", "", "", nil).
 		Expect("systemctl reload ssh.service", "", "Job for ssh.service failed", run.ErrExit)
-	_, err := render.Reloader{Root: "/", Runner: s, SystemdDir: sysDir, InitDir: initDir}.Reload(context.Background())
+	_, err := sshd.Reloader{Root: "/", Runner: s, SystemdDir: sysDir, InitDir: initDir}.Reload(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "Job for ssh.service failed") {
 		t.Fatalf("err = %v", err)
 	}
@@ -94,8 +95,8 @@ func TestReloadFailureKeepsConfigAndSaysSo(t *testing.T) {
 
 func TestReloadUnderRootDoesNothing(t *testing.T) {
 	s := &run.Stub{T: t}
-	res, err := render.Reloader{Root: hostfs.Root(t.TempDir()), Runner: s}.Reload(context.Background())
-	if err != nil || res.Method != render.ReloadNone || res.Reloaded {
+	res, err := sshd.Reloader{Root: hostfs.Root(t.TempDir()), Runner: s}.Reload(context.Background())
+	if err != nil || res.Method != sshd.ReloadNone || res.Reloaded {
 		t.Fatalf("%+v %v", res, err)
 	}
 	s.Done()
@@ -144,8 +145,8 @@ func startSshd(t *testing.T) (pidFile, logFile string) {
 func TestReloadSighupRealSshd(t *testing.T) {
 	pidFile, logFile := startSshd(t)
 	sysDir, initDir := fakeSystem(t, false)
-	res, err := render.Reloader{Root: "/", Runner: &run.Stub{T: t}, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{pidFile}}.Reload(context.Background())
-	if err != nil || res.Method != render.ReloadSignal || !res.Reloaded {
+	res, err := sshd.Reloader{Root: "/", Runner: &run.Stub{T: t}, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{pidFile}}.Reload(context.Background())
+	if err != nil || res.Method != sshd.ReloadSignal || !res.Reloaded {
 		t.Fatalf("%+v %v", res, err)
 	}
 	for i := 0; i < 100; i++ {
@@ -163,8 +164,8 @@ func TestReloadSysV(t *testing.T) {
 	pidFile, _ := startSshd(t)
 	sysDir, initDir := fakeSystem(t, false, "ssh")
 	s := (&run.Stub{T: t}).Expect("service ssh reload", "", "", nil)
-	res, err := render.Reloader{Root: "/", Runner: s, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{pidFile}}.Reload(context.Background())
-	if err != nil || res.Method != render.ReloadSysV {
+	res, err := sshd.Reloader{Root: "/", Runner: s, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{pidFile}}.Reload(context.Background())
+	if err != nil || res.Method != sshd.ReloadSysV {
 		t.Fatalf("%+v %v", res, err)
 	}
 	s.Done()
@@ -174,8 +175,27 @@ func TestReloadStalePidFile(t *testing.T) {
 	sysDir, initDir := fakeSystem(t, false, "ssh")
 	pidFile := filepath.Join(t.TempDir(), "sshd.pid")
 	os.WriteFile(pidFile, []byte("999999\n"), 0o644)
-	res, err := render.Reloader{Root: "/", Runner: &run.Stub{T: t}, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{pidFile}}.Reload(context.Background())
-	if err != nil || res.Method != render.ReloadNotFound || !strings.Contains(res.Detail, "not running") {
+	res, err := sshd.Reloader{Root: "/", Runner: &run.Stub{T: t}, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{pidFile}}.Reload(context.Background())
+	if err != nil || res.Method != sshd.ReloadNotFound || !strings.Contains(res.Detail, "not running") {
 		t.Fatalf("%+v %v", res, err)
+	}
+}
+
+// A stale pid file whose pid now belongs to another program: that program
+// must not get SIGHUP (which would end it); sshd counts as not running.
+func TestReloadPidReusedByAnotherProgram(t *testing.T) {
+	sleep := exec.Command("sleep", "60")
+	if err := sleep.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sleep.Process.Kill(); sleep.Wait() })
+	sysDir, initDir := fakeSystem(t, false)
+	pidFile := filepath.Join(t.TempDir(), "sshd.pid")
+	os.WriteFile(pidFile, []byte(fmt.Sprintf("%d\n", sleep.Process.Pid)), 0o644)
+	var signalled []int
+	kill := func(pid int, _ syscall.Signal) error { signalled = append(signalled, pid); return nil }
+	res, err := sshd.Reloader{Root: "/", Runner: &run.Stub{T: t}, Kill: kill, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{pidFile}}.Reload(context.Background())
+	if err != nil || res.Method != sshd.ReloadNotFound || len(signalled) != 0 {
+		t.Fatalf("%+v %v; signalled %v", res, err, signalled)
 	}
 }

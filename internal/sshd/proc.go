@@ -1,0 +1,133 @@
+package sshd
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/pfwdctl/pfwdctl/internal/hostfs"
+)
+
+// PidFiles are where sshd writes its PID on the distributions we know.
+var PidFiles = []string{"/run/sshd.pid", "/var/run/sshd.pid"}
+
+// RunningPid returns the PID of the listening sshd named by the first of
+// the pid files (host paths under root) whose process is alive and is sshd.
+func RunningPid(root hostfs.Root, pidFiles []string) (int, bool) {
+	for _, f := range pidFiles {
+		data, err := os.ReadFile(root.Path(f))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+		if err != nil || pid <= 1 {
+			continue
+		}
+		// Signal 0 probes for the process without touching it.
+		if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+			continue
+		}
+		// A pid file left by an sshd that died can name a pid the kernel
+		// has since given to another program, which SIGHUP would likely
+		// kill. Where /proc tells, the process must be sshd (the listener
+		// keeps that name in every release).
+		if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err == nil && strings.TrimSpace(string(comm)) != "sshd" {
+			continue
+		}
+		return pid, true
+	}
+	return 0, false
+}
+
+// Names are the process names (/proc/PID/comm) sshd runs under. Before
+// OpenSSH 9.8 every process is "sshd"; from 9.8 each connection is served
+// by "sshd-session", and 10.x adds "sshd-auth" for the pre-authentication
+// part (SSHD-NOTES 15).
+var Names = []string{"sshd", "sshd-session", "sshd-auth"}
+
+// Process is one running sshd process.
+type Process struct {
+	PID     int
+	UID     int    // real uid
+	Command string // its command line, e.g. "sshd: pfwd@notty"
+}
+
+// Procs reads sshd's processes from a /proc tree.
+type Procs struct {
+	// Dir is "/proc" when empty; tests point it at a fake tree.
+	Dir string
+	// Kill sends a signal; nil means syscall.Kill.
+	Kill func(pid int, sig syscall.Signal) error
+}
+
+func (p Procs) dir() string {
+	if p.Dir == "" {
+		return "/proc"
+	}
+	return p.Dir
+}
+
+// isSshd reports whether pid is (still) one of sshd's processes.
+func (p Procs) isSshd(pid string) bool {
+	comm, err := os.ReadFile(filepath.Join(p.dir(), pid, "comm"))
+	return err == nil && slices.Contains(Names, strings.TrimSpace(string(comm)))
+}
+
+// OfUser lists the sshd processes whose real uid is uid. With privilege
+// separation each authenticated connection has one such process running
+// as the account ("sshd: pfwd@notty" for a tunnel).
+func (p Procs) OfUser(uid int) ([]Process, error) {
+	ents, err := os.ReadDir(p.dir())
+	if err != nil {
+		return nil, err
+	}
+	var out []Process
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || !p.isSshd(e.Name()) {
+			continue
+		}
+		status, err := os.ReadFile(filepath.Join(p.dir(), e.Name(), "status"))
+		if err != nil || procUID(status) != uid {
+			continue
+		}
+		cmd, _ := os.ReadFile(filepath.Join(p.dir(), e.Name(), "cmdline"))
+		out = append(out, Process{PID: pid, UID: uid, Command: strings.TrimSpace(string(bytes.ReplaceAll(cmd, []byte{0}, []byte{' '})))})
+	}
+	return out, nil
+}
+
+// procUID returns the real uid from /proc/PID/status ("Uid: real eff ...").
+func procUID(status []byte) int {
+	for _, l := range strings.Split(string(status), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "Uid:" {
+			if n, err := strconv.Atoi(f[1]); err == nil {
+				return n
+			}
+		}
+	}
+	return -1
+}
+
+// ErrNotSshd is returned instead of signalling a process that is not sshd.
+var ErrNotSshd = errors.New("not an sshd process")
+
+// Terminate sends SIGTERM to one of sshd's processes (sshd then closes
+// the connection and the client's tunnel ends). The name is checked again
+// right before: the PID may have ended and been reused since it was listed.
+func (p Procs) Terminate(pid int) error {
+	if !p.isSshd(strconv.Itoa(pid)) {
+		return fmt.Errorf("pid %d: %w", pid, ErrNotSshd)
+	}
+	kill := p.Kill
+	if kill == nil {
+		kill = syscall.Kill
+	}
+	return kill(pid, syscall.SIGTERM)
+}

@@ -1,0 +1,37 @@
+package render
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/pfwdctl/pfwdctl/internal/fail"
+	"github.com/pfwdctl/pfwdctl/internal/hostfs"
+	"github.com/pfwdctl/pfwdctl/internal/sshdconf"
+)
+
+// ErrNoInclude is returned when sshd would never read the drop-ins.
+var ErrNoInclude = errors.New("no Include")
+
+// CheckInclude refuses when the main config has no global Include picking up
+// the drop-in directory: the drop-ins would be silently ignored.
+func CheckInclude(root hostfs.Root, mainConfig string) error {
+	dropDir := DropInDir(mainConfig)
+	for _, f := range []string{"10-hardening.conf", "20-pfwd-only.conf"} {
+		_, ok, err := sshdconf.IncludesFile(root, mainConfig, filepath.Join(dropDir, f))
+		if err != nil {
+			return fail.Wrap(fail.Failed, err, "pass --sshd-config PATH if the main config lives elsewhere", "read %s", mainConfig)
+		}
+		if !ok {
+			return &fail.Error{Kind: fail.Failed, Err: ErrNoInclude,
+				Msg:  fmt.Sprintf("%s does not include %s/*.conf, so sshd would never read pfwdctl's drop-ins", mainConfig, dropDir),
+				Hint: fmt.Sprintf("add this line at the top of %s (above any other directive, outside any Match block), then run pfwdctl again:\n    Include %s/*.conf", mainConfig, dropDir)}
+		}
+	}
+	return nil
+}
+
+// DropInDir is the sshd_config.d directory next to the main config.
+func DropInDir(mainConfig string) string {
+	return filepath.Join(filepath.Dir(mainConfig), "sshd_config.d")
+}
