@@ -143,8 +143,24 @@ func (a Applier) Apply(ctx context.Context, o ApplyOptions) (ApplyResult, error)
 	for _, c := range changes {
 		res.Changed = res.Changed || c.Action != "unchanged"
 	}
-	if !res.Changed || o.DryRun {
+	if o.DryRun {
 		return res, nil
+	}
+	if !res.Changed {
+		// "Up to date" is a claim about the files; the daemon may still
+		// run an older config (a reload that never happened). Ask it,
+		// and reload when it differs.
+		if o.NoReload || !a.Root.IsHost() {
+			return res, nil
+		}
+		rl := a.reloader(o.Params.User)
+		served, err := sshd.ProbeServed(ctx, rl.Effective, rl.ProbeUsers)
+		if err != nil || !anyStale(served) {
+			return res, nil
+		}
+		rr, err := rl.Reload(ctx)
+		res.Reload = &rr
+		return res, err
 	}
 	if !o.Force {
 		g := Guard{Root: a.Root, ForwardUser: o.Params.User, Getenv: a.Getenv}
@@ -168,13 +184,34 @@ func (a Applier) Apply(ctx context.Context, o ApplyOptions) (ApplyResult, error)
 		return res, fail.Wrap(fail.Failed, err,
 			"reload sshd by hand (e.g. systemctl reload ssh), or run pfwdctl apply again", "interrupted after installing the drop-ins")
 	}
-	rl := a.Reloader
-	if rl == nil {
-		rl = &sshd.Reloader{Root: a.Root, Runner: a.Runner}
-	}
-	rr, err := rl.Reload(ctx)
+	rr, err := a.reloader(o.Params.User).Reload(ctx)
 	res.Reload = &rr
 	return res, err
+}
+
+// reloader is the Reloader for this host, set to confirm by asking the
+// daemon what it serves the forward account and root (any account outside
+// the Match block would do: root always exists).
+func (a Applier) reloader(user string) sshd.Reloader {
+	rl := sshd.Reloader{Root: a.Root, Runner: a.Runner}
+	if a.Reloader != nil {
+		rl = *a.Reloader
+	}
+	if rl.Effective == nil {
+		rl.Effective = a.binary().Effective
+		rl.ProbeUsers = []string{user, "root"}
+	}
+	return rl
+}
+
+// anyStale reports whether a probe found the daemon serving another config.
+func anyStale(served []sshd.Served) bool {
+	for _, s := range served {
+		if s.Mismatch != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // install writes the changed files, runs sshd -t over the whole config and

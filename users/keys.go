@@ -172,7 +172,7 @@ func (h Host) ListKeys(user string) (ListResult, error) {
 func (h Host) describe(e Entry, matchTargets []string, now time.Time) KeyInfo {
 	v := keyline.Judge(e.Raw, keyline.Match{Targets: matchTargets}, now)
 	ki := KeyInfo{Line: e.Index + 1, Name: v.Line.Comment, Type: v.Line.Type, Fingerprint: v.Fingerprint, Options: v.Line.Options,
-		Targets: v.Permitopen, Expiry: v.Expiry, Expired: v.Expired, From: v.From,
+		Targets: v.Written, Expiry: v.Expiry, Expired: v.Expired, From: v.From,
 		Restricted: v.Restricted(), Problems: v.Texts(keyline.Fail), Warnings: v.Texts(keyline.Warn)}
 	if k, err := v.Line.Key(); err == nil {
 		ki.Bits = k.Bits()

@@ -95,6 +95,9 @@ func (s Binary) Effective(ctx context.Context, conn string) (map[string][]string
 		if kw == "" {
 			continue
 		}
+		// OpenSSH 10.4 and later print keywords in mixed case
+		// (PermitRootLogin); callers look them up in lower case.
+		kw = strings.ToLower(kw)
 		m[kw] = append(m[kw], val)
 	}
 	return m, nil

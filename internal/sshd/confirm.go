@@ -8,8 +8,9 @@ import (
 )
 
 // ReexecWait bounds how long a reload may take to show: sshd re-executes
-// within milliseconds of SIGHUP; a loaded host may need a second or two.
-const ReexecWait = 5 * time.Second
+// within milliseconds of SIGHUP, and systemctl reload returns after its
+// ExecReload ran; two seconds leave room for a loaded host.
+const ReexecWait = 2 * time.Second
 
 // AwaitReexec waits until pid listens on sockets other than before (see
 // Reexecuted), for at most wait.

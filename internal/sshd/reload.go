@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
@@ -24,17 +26,32 @@ const (
 )
 
 // ReloadResult says what was done to make sshd read the new config.
+// Reloaded is true only when the daemon was seen to re-read it (see
+// Confirmed), never because a command exited 0.
 type ReloadResult struct {
 	Method   string `json:"method"`
 	Reloaded bool   `json:"reloaded"`
 	Detail   string `json:"detail"`
+	// Pid is the listening sshd the reload was aimed at; 0: none found.
+	Pid int `json:"pid,omitempty"`
+	// Proof says how the reload was seen: new listening sockets of the
+	// daemon (it re-executes on SIGHUP), and what a probe of each address
+	// it listens on answered.
+	Proof string `json:"proof,omitempty"`
+	// Served is the probe of the running daemon after the reload.
+	Served []Served `json:"served,omitempty"`
 }
 
 // Reloader makes the running sshd read its config again, the way the host
 // runs it (SSHD-NOTES 9): systemd's ssh.service (Debian/Ubuntu) or
 // sshd.service (RHEL); nothing for a socket-activated ssh.socket, whose new
-// connections read the config; SysV "service ssh reload"; else SIGHUP to the
-// PID in sshd's pid file.
+// connections read the config; the SysV init script; else SIGHUP to the
+// PID in sshd's pid file. Then it confirms (SSHD-NOTES 11): a zero exit
+// proves nothing (Debian's init script exits 0 and does nothing when
+// /etc/ssh/sshd_not_to_be_run exists), so the daemon must show new
+// listening sockets; when the service manager's reload did not make it
+// re-execute, the daemon gets SIGHUP directly. With Effective set, every
+// address it listens on is then asked what it serves.
 type Reloader struct {
 	Root   hostfs.Root
 	Runner run.Runner
@@ -45,36 +62,150 @@ type Reloader struct {
 	SystemdDir string   // default /run/systemd/system (present when booted with systemd)
 	InitDir    string   // default /etc/init.d
 	PidFiles   []string // default PidFiles
+	// Wait bounds how long the reload may take to show; 0: ReexecWait.
+	Wait time.Duration
+	// Effective is Binary.Effective for the config just installed; with
+	// ProbeUsers it makes the reload check what the daemon serves.
+	Effective  func(context.Context, string) (map[string][]string, error)
+	ProbeUsers []string
 }
 
-// Reload reloads sshd, or says why it did not.
+// Reload reloads sshd and confirms it, or says why it could not.
 func (r Reloader) Reload(ctx context.Context) (ReloadResult, error) {
 	if !r.Root.IsHost() {
 		return ReloadResult{Method: ReloadNone, Detail: "not reloading: --root names a tree, not the running system"}, nil
 	}
 	if isDir(r.Root.Path(or(r.SystemdDir, "/run/systemd/system"))) {
-		return r.systemd(ctx)
+		res, err := r.systemd(ctx)
+		if err != nil || res.Method != ReloadSocket {
+			return res, err
+		}
+		// Socket activation: each connection starts an sshd that reads
+		// the files; what it serves is the proof.
+		return r.probe(ctx, res)
 	}
 	pid, alive := r.livePid()
 	if !alive {
 		return ReloadResult{Method: ReloadNotFound, Detail: "sshd is not running; it reads the new config when it starts"}, nil
 	}
 	for _, svc := range []string{"ssh", "sshd"} {
-		if fileExists(r.Root.Path(or(r.InitDir, "/etc/init.d") + "/" + svc)) {
-			if _, stderr, err := r.Runner.Run(ctx, "service", svc, "reload"); err != nil {
-				return ReloadResult{Method: ReloadSysV}, reloadFailed(run.Line("service", svc, "reload"), stderr, err)
-			}
-			return ReloadResult{Method: ReloadSysV, Reloaded: true, Detail: "reloaded with: service " + svc + " reload"}, nil
+		script := or(r.InitDir, "/etc/init.d") + "/" + svc
+		if fileExists(r.Root.Path(script)) {
+			// The script itself, as "service" runs it: the same on every
+			// SysV host, and a test can point InitDir at its own.
+			return r.confirm(ctx, ReloadSysV, pid, r.Root.Path(script), "reload")
 		}
 	}
-	kill := r.Kill
-	if kill == nil {
-		kill = syscall.Kill
+	return r.confirm(ctx, ReloadSignal, pid)
+}
+
+func (r Reloader) kill(pid int, sig syscall.Signal) error {
+	if r.Kill != nil {
+		return r.Kill(pid, sig)
 	}
-	if err := kill(pid, syscall.SIGHUP); err != nil {
-		return ReloadResult{Method: ReloadSignal}, reloadFailed(fmt.Sprintf("kill -HUP %d", pid), nil, err)
+	return syscall.Kill(pid, sig)
+}
+
+// confirm runs the reload command (none: SIGHUP) aimed at pid and waits for
+// the daemon to re-execute. A command that exits 0 without effect is
+// followed by SIGHUP to pid; a daemon that still shows nothing is an error
+// with the command to run by hand.
+func (r Reloader) confirm(ctx context.Context, method string, pid int, cmd ...string) (ReloadResult, error) {
+	res := ReloadResult{Method: method, Pid: pid}
+	before, berr := ListenSockets(pid)
+	blind := berr != nil || len(before) == 0
+	wait := r.Wait
+	if wait == 0 {
+		wait = ReexecWait
 	}
-	return ReloadResult{Method: ReloadSignal, Reloaded: true, Detail: fmt.Sprintf("sent SIGHUP to sshd (pid %d)", pid)}, nil
+	var did string
+	if len(cmd) > 0 {
+		line := run.Line(cmd[0], cmd[1:]...)
+		if _, stderr, err := r.Runner.Run(ctx, cmd[0], cmd[1:]...); err != nil {
+			return res, reloadFailed(line, stderr, err)
+		}
+		if blind {
+			return res, r.unconfirmed(res, fmt.Sprintf("%s exited 0, but the listening sockets of sshd (pid %d) cannot be seen to confirm it", line, pid))
+		}
+		if AwaitReexec(ctx, pid, before, wait) {
+			res.Reloaded = true
+			res.Detail = "reloaded with: " + line
+			res.Proof = fmt.Sprintf("sshd (pid %d) re-executed: it listens on new sockets", pid)
+			return r.probe(ctx, res)
+		}
+		did = line + " exited 0, but sshd (pid " + strconv.Itoa(pid) + ") did not re-read its config; "
+	}
+	if blind {
+		return res, r.unconfirmed(res, fmt.Sprintf("the listening sockets of sshd (pid %d) cannot be seen to confirm a reload", pid))
+	}
+	if err := r.kill(pid, syscall.SIGHUP); err != nil {
+		return res, reloadFailed(fmt.Sprintf("kill -HUP %d", pid), nil, err)
+	}
+	if !AwaitReexec(ctx, pid, before, wait) {
+		return res, r.unconfirmed(res, did+fmt.Sprintf("sent SIGHUP to sshd (pid %d), but it did not re-execute within %s", pid, wait))
+	}
+	res.Method = ReloadSignal
+	res.Reloaded = true
+	res.Detail = did + fmt.Sprintf("sent SIGHUP to sshd (pid %d)", pid)
+	res.Proof = fmt.Sprintf("sshd (pid %d) re-executed: it listens on new sockets", pid)
+	return r.probe(ctx, res)
+}
+
+// probe asks the running daemon what it serves, when Effective is set.
+func (r Reloader) probe(ctx context.Context, res ReloadResult) (ReloadResult, error) {
+	if r.Effective == nil || len(r.ProbeUsers) == 0 {
+		return res, nil
+	}
+	served, err := ProbeServed(ctx, r.Effective, r.ProbeUsers)
+	if err != nil {
+		return res, r.unconfirmed(res, "cannot ask the running sshd what it serves: "+err.Error())
+	}
+	res.Served = served
+	var bad, ok []string
+	for _, s := range served {
+		switch {
+		case s.Mismatch != "":
+			bad = append(bad, fmt.Sprintf("on %s for %s it %s", s.Addr, s.User, s.Mismatch))
+		case s.Err == "":
+			ok = append(ok, s.Addr+" for "+s.User)
+		}
+	}
+	if len(bad) > 0 {
+		return res, &fail.Error{Kind: fail.Failed,
+			Msg:  "the running sshd does not serve the configuration on disk: " + strings.Join(bad, "; "),
+			Hint: "another sshd may hold the port, or the daemon runs another config file (-f): check with ss -tlnp and ps -o args -C sshd, then pfwdctl audit"}
+	}
+	if len(ok) == 0 {
+		if res.Method == ReloadSocket {
+			res.Detail += "; nothing answered on the listen addresses to confirm it"
+			return res, nil
+		}
+		return res, r.unconfirmed(res, "no address sshd listens on answered the probe")
+	}
+	if res.Method == ReloadSocket {
+		res.Reloaded = true
+	}
+	p := fmt.Sprintf("it offers %s as sshd -T says (%s)", strings.Join(served[0].Offered, ","), strings.Join(ok, ", "))
+	if res.Proof == "" {
+		res.Proof = p
+	} else {
+		res.Proof += "; " + p
+	}
+	return res, nil
+}
+
+// unconfirmed is the error for a reload that may not have happened.
+func (r Reloader) unconfirmed(res ReloadResult, why string) error {
+	cmd := "kill -HUP $(cat /run/sshd.pid)"
+	switch {
+	case res.Method == ReloadSystemd:
+		cmd = "systemctl restart ssh (or sshd)"
+	case res.Pid > 0:
+		cmd = fmt.Sprintf("kill -HUP %d", res.Pid)
+	}
+	return fail.New(fail.Unavailable,
+		"the new config passed sshd -t and is installed; reload sshd by hand ("+cmd+") and check with: pfwdctl audit",
+		"could not confirm that sshd reloaded: %s", why)
 }
 
 func (r Reloader) systemd(ctx context.Context) (ReloadResult, error) {
@@ -87,10 +218,16 @@ func (r Reloader) systemd(ctx context.Context) (ReloadResult, error) {
 		if !active(unit) {
 			continue
 		}
-		if _, stderr, err := r.Runner.Run(ctx, "systemctl", "reload", unit); err != nil {
-			return ReloadResult{Method: ReloadSystemd}, reloadFailed("systemctl reload "+unit, stderr, err)
+		out, _, err := r.Runner.Run(ctx, "systemctl", "show", "--property", "MainPID", "--value", unit)
+		pid, _ := strconv.Atoi(strings.TrimSpace(string(out)))
+		if err != nil || pid <= 1 {
+			res := ReloadResult{Method: ReloadSystemd}
+			if _, stderr, err := r.Runner.Run(ctx, "systemctl", "reload", unit); err != nil {
+				return res, reloadFailed("systemctl reload "+unit, stderr, err)
+			}
+			return res, r.unconfirmed(res, "systemctl reload "+unit+" exited 0, but systemd names no main PID to check")
 		}
-		return ReloadResult{Method: ReloadSystemd, Reloaded: true, Detail: "reloaded with: systemctl reload " + unit}, nil
+		return r.confirm(ctx, ReloadSystemd, pid, "systemctl", "reload", unit)
 	}
 	if socket {
 		return ReloadResult{Method: ReloadSocket, Detail: "ssh.socket starts sshd per connection; new connections read the new config, no reload needed"}, nil

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/internal/run"
 	"github.com/pfwdctl/pfwdctl/internal/sshd"
@@ -33,42 +34,74 @@ func fakeSystem(t *testing.T, systemd bool, initScripts ...string) (sysDir, init
 	return sysDir, initDir
 }
 
+// hupRunner answers like the stub, and on "systemctl reload" also does
+// what systemd's ExecReload does: SIGHUP to the main PID.
+type hupRunner struct {
+	*run.Stub
+	pid int
+}
+
+func (h hupRunner) Run(ctx context.Context, name string, args ...string) ([]byte, []byte, error) {
+	out, errOut, err := h.Stub.Run(ctx, name, args...)
+	if err == nil && name == "systemctl" && len(args) > 0 && args[0] == "reload" && h.pid > 0 {
+		syscall.Kill(h.pid, syscall.SIGHUP)
+	}
+	return out, errOut, err
+}
+
 func TestReloadSystemd(t *testing.T) {
 	fails := run.ErrExit
+	pidFile, _ := startSshd(t)
+	pid := readPid(t, pidFile)
+	mainPID := fmt.Sprint(pid)
 	cases := []struct {
 		name   string
 		stub   func(s *run.Stub)
+		hup    bool // systemctl reload really reloads
 		method string
 		detail string
 	}{
 		{"debian_ssh_service", func(s *run.Stub) {
 			s.Expect("systemctl is-active --quiet ssh.socket", "", "", fails).
 				Expect("systemctl is-active --quiet ssh.service", "", "", nil).
+				Expect("systemctl show --property MainPID --value ssh.service", mainPID+"\n", "", nil).
 				Expect("systemctl reload ssh.service", "", "", nil)
-		}, sshd.ReloadSystemd, "systemctl reload ssh.service"},
+		}, true, sshd.ReloadSystemd, "reloaded with: systemctl reload ssh.service"},
 		{"rhel_sshd_service", func(s *run.Stub) {
 			s.Expect("systemctl is-active --quiet ssh.socket", "", "", fails).
 				Expect("systemctl is-active --quiet ssh.service", "", "", fails).
 				Expect("systemctl is-active --quiet sshd.service", "", "", nil).
+				Expect("systemctl show --property MainPID --value sshd.service", mainPID+"\n", "", nil).
 				Expect("systemctl reload sshd.service", "", "", nil)
-		}, sshd.ReloadSystemd, "systemctl reload sshd.service"},
+		}, true, sshd.ReloadSystemd, "reloaded with: systemctl reload sshd.service"},
+		// systemctl says yes, the daemon did nothing: SIGHUP, then seen.
+		{"reload_without_effect", func(s *run.Stub) {
+			s.Expect("systemctl is-active --quiet ssh.socket", "", "", fails).
+				Expect("systemctl is-active --quiet ssh.service", "", "", nil).
+				Expect("systemctl show --property MainPID --value ssh.service", mainPID+"\n", "", nil).
+				Expect("systemctl reload ssh.service", "", "", nil)
+		}, false, sshd.ReloadSignal, "did not re-read its config; sent SIGHUP"},
 		{"ubuntu_socket_activated", func(s *run.Stub) {
 			s.Expect("systemctl is-active --quiet ssh.socket", "", "", nil).
 				Expect("systemctl is-active --quiet ssh.service", "", "", fails).
 				Expect("systemctl is-active --quiet sshd.service", "", "", fails)
-		}, sshd.ReloadSocket, "no reload needed"},
+		}, false, sshd.ReloadSocket, "no reload needed"},
 		{"not_running", func(s *run.Stub) {
 			s.Expect("systemctl is-active --quiet ssh.socket", "", "", fails).
 				Expect("systemctl is-active --quiet ssh.service", "", "", fails).
 				Expect("systemctl is-active --quiet sshd.service", "", "", fails)
-		}, sshd.ReloadNotFound, "sshd is not running"},
+		}, false, sshd.ReloadNotFound, "sshd is not running"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			sysDir, initDir := fakeSystem(t, true)
 			s := &run.Stub{T: t}
 			c.stub(s)
-			r := sshd.Reloader{Root: "/", Runner: s, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{}}
+			h := hupRunner{Stub: s}
+			if c.hup {
+				h.pid = pid
+			}
+			r := sshd.Reloader{Root: "/", Runner: h, Wait: time.Second, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{}}
 			res, err := r.Reload(context.Background())
 			if err != nil {
 				t.Fatal(err)
@@ -77,8 +110,27 @@ func TestReloadSystemd(t *testing.T) {
 			if res.Method != c.method || !strings.Contains(res.Detail, c.detail) {
 				t.Fatalf("got %+v, want method %s detail ~%q", res, c.method, c.detail)
 			}
+			if (c.method == sshd.ReloadSystemd || c.method == sshd.ReloadSignal) && (!res.Reloaded || !strings.Contains(res.Proof, "re-executed")) {
+				t.Fatalf("reload not confirmed: %+v", res)
+			}
 		})
 	}
+}
+
+// systemd that names no main PID: the reload cannot be confirmed, and
+// pfwdctl says so instead of claiming it.
+func TestReloadSystemdNoMainPID(t *testing.T) {
+	sysDir, initDir := fakeSystem(t, true)
+	s := (&run.Stub{T: t}).
+		Expect("systemctl is-active --quiet ssh.socket", "", "", run.ErrExit).
+		Expect("systemctl is-active --quiet ssh.service", "", "", nil).
+		Expect("systemctl show --property MainPID --value ssh.service", "0\n", "", nil).
+		Expect("systemctl reload ssh.service", "", "", nil)
+	res, err := sshd.Reloader{Root: "/", Runner: s, SystemdDir: sysDir, InitDir: initDir}.Reload(context.Background())
+	if err == nil || res.Reloaded || fail.Code(err) != 3 || !strings.Contains(err.Error(), "could not confirm") {
+		t.Fatalf("%+v %v", res, err)
+	}
+	s.Done()
 }
 
 func TestReloadFailureKeepsConfigAndSaysSo(t *testing.T) {
@@ -86,6 +138,7 @@ func TestReloadFailureKeepsConfigAndSaysSo(t *testing.T) {
 	s := (&run.Stub{T: t}).
 		Expect("systemctl is-active --quiet ssh.socket", "", "", run.ErrExit).
 		Expect("systemctl is-active --quiet ssh.service", "", "", nil).
+		Expect("systemctl show --property MainPID --value ssh.service", "999999\n", "", nil).
 		Expect("systemctl reload ssh.service", "", "Job for ssh.service failed", run.ErrExit)
 	_, err := sshd.Reloader{Root: "/", Runner: s, SystemdDir: sysDir, InitDir: initDir}.Reload(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "Job for ssh.service failed") {
@@ -159,16 +212,57 @@ func TestReloadSighupRealSshd(t *testing.T) {
 	t.Fatalf("sshd never logged the SIGHUP:\n%s", data)
 }
 
-// SysV hosts reload through "service ssh reload" while sshd runs.
-func TestReloadSysV(t *testing.T) {
-	pidFile, _ := startSshd(t)
+// A SysV init script that exits 0 and does nothing (Debian's, when
+// /etc/ssh/sshd_not_to_be_run exists): the old code printed "reloaded" while
+// the daemon kept its old config. Now the daemon is seen not to re-execute,
+// gets SIGHUP, and is seen to.
+func TestReloadSysVScriptDoesNothing(t *testing.T) {
+	pidFile, logFile := startSshd(t)
 	sysDir, initDir := fakeSystem(t, false, "ssh")
-	s := (&run.Stub{T: t}).Expect("service ssh reload", "", "", nil)
-	res, err := sshd.Reloader{Root: "/", Runner: s, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{pidFile}}.Reload(context.Background())
-	if err != nil || res.Method != sshd.ReloadSysV {
+	res, err := sshd.Reloader{Root: "/", Runner: run.Exec{}, Wait: time.Second, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{pidFile}}.Reload(context.Background())
+	if err != nil || !res.Reloaded || !strings.Contains(res.Detail, "exited 0, but sshd") || !strings.Contains(res.Detail, "sent SIGHUP") {
 		t.Fatalf("%+v %v", res, err)
 	}
-	s.Done()
+	if data, _ := os.ReadFile(logFile); !strings.Contains(string(data), "Received SIGHUP; restarting.") {
+		t.Fatalf("sshd never got the SIGHUP:\n%s", data)
+	}
+}
+
+// An init script that does reload is confirmed as it is.
+func TestReloadSysV(t *testing.T) {
+	pidFile, _ := startSshd(t)
+	sysDir, initDir := fakeSystem(t, false)
+	os.WriteFile(filepath.Join(initDir, "ssh"), []byte("#!/bin/sh\n[ \"$1\" = reload ] && kill -HUP $(cat "+pidFile+")\n"), 0o755)
+	res, err := sshd.Reloader{Root: "/", Runner: run.Exec{}, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{pidFile}}.Reload(context.Background())
+	if err != nil || res.Method != sshd.ReloadSysV || !res.Reloaded || !strings.Contains(res.Detail, "reloaded with: "+initDir+"/ssh reload") {
+		t.Fatalf("%+v %v", res, err)
+	}
+}
+
+// Nothing makes the daemon re-read its config (a SIGHUP that goes
+// nowhere): an error with the command to run, never "reloaded".
+func TestReloadUnconfirmed(t *testing.T) {
+	pidFile, _ := startSshd(t)
+	pid := readPid(t, pidFile)
+	sysDir, initDir := fakeSystem(t, false, "ssh")
+	lost := func(int, syscall.Signal) error { return nil }
+	res, err := sshd.Reloader{Root: "/", Runner: run.Exec{}, Kill: lost, Wait: time.Second, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{pidFile}}.Reload(context.Background())
+	if err == nil || res.Reloaded || fail.Code(err) != 3 || !strings.Contains(fail.HintOf(err), fmt.Sprintf("kill -HUP %d", pid)) {
+		t.Fatalf("%+v %v (hint %q)", res, err, fail.HintOf(err))
+	}
+}
+
+func readPid(t *testing.T, pidFile string) int {
+	t.Helper()
+	var pid int
+	data, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fmt.Sscan(string(data), &pid); err != nil {
+		t.Fatal(err)
+	}
+	return pid
 }
 
 func TestReloadStalePidFile(t *testing.T) {

@@ -78,7 +78,10 @@ type Verdict struct {
 	// What stays on after all options are applied in order.
 	PortForwarding, AgentForwarding, Pty, X11Forwarding, UserRC bool
 
-	Permitopen   []string // local (-L) forward targets, as written
+	Permitopen []string // local (-L) forward targets sshd accepts, as written
+	// Written is every permitopen value on the line, also those sshd
+	// refuses: what list-keys shows, so nothing on the line is hidden.
+	Written      []string
 	Permitlisten []string // remote (-R) listen addresses, as written
 	Command      string
 	HasCommand   bool
@@ -217,6 +220,7 @@ func Judge(raw string, m Match, now time.Time) Verdict {
 		case name == "verify-required":
 			v.VerifyRequired = true
 		case name == "permitopen":
+			v.Written = append(v.Written, o.Value)
 			if !validPermit(o.Value, false) {
 				v.add(ProblemUnparsable, Fail, name, "permitopen %q is not host:port (sshd refuses the line)", o.Value)
 				continue
