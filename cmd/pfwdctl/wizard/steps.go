@@ -10,7 +10,6 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
-	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/users"
 	"github.com/pfwdctl/pfwdctl/users/keyline"
@@ -52,9 +51,9 @@ type stepMsg struct {
 	changes []string
 	err     error
 	skipped bool
-	// snaps are the drop-ins as they were before apply (stepRender), so a
-	// later failure can put them back before sshd ever reloads.
-	snaps []hostfs.Snapshot
+	// applied is what stepTest installed, so a later failure can have the
+	// Applier put it back (Rollback) before sshd ever reloads.
+	applied *render.ApplyResult
 	// rolledBack: the library already restored its files (sshd -t refused).
 	rolledBack bool
 }
@@ -86,7 +85,6 @@ func (m *Model) startApply() tea.Cmd {
 // the Update goroutine.
 func (m *Model) runStep(i int) tea.Cmd {
 	ctx, p, friends, a, uh := m.ctx, m.params, append([]friendKey(nil), m.friends...), m.applier(), m.usersHost()
-	root := m.cfg.Root
 	reloader := m.cfg.reloader()
 	return func() tea.Msg {
 		switch i {
@@ -95,23 +93,16 @@ func (m *Model) runStep(i int) tea.Cmd {
 			if err != nil {
 				return stepMsg{i: i, err: err}
 			}
-			var snaps []hostfs.Snapshot
 			var names []string
 			for _, c := range changes {
-				if c.Action == "unchanged" {
-					continue
+				if c.Action != "unchanged" {
+					names = append(names, c.Action+" "+c.Path)
 				}
-				s, err := hostfs.Take(root.Path(c.Path))
-				if err != nil {
-					return stepMsg{i: i, err: err}
-				}
-				snaps = append(snaps, s)
-				names = append(names, c.Action+" "+c.Path)
 			}
 			if len(names) == 0 {
 				return stepMsg{i: i, detail: "the drop-ins are already up to date"}
 			}
-			return stepMsg{i: i, detail: strings.Join(names, ", "), snaps: snaps}
+			return stepMsg{i: i, detail: strings.Join(names, ", ")}
 		case stepTest:
 			res, err := a.Apply(ctx, render.ApplyOptions{Params: p, NoReload: true})
 			if err != nil {
@@ -127,7 +118,7 @@ func (m *Model) runStep(i int) tea.Cmd {
 					ch = append(ch, f.Action+"d "+f.Path)
 				}
 			}
-			return stepMsg{i: i, detail: "sshd -t accepts the whole configuration", changes: ch}
+			return stepMsg{i: i, detail: "sshd -t accepts the whole configuration", changes: ch, applied: &res}
 		case stepAccount:
 			res, err := uh.CreateUser(ctx, users.CreateRequest{User: p.User, Fix: true})
 			if err != nil {
@@ -178,8 +169,8 @@ func (m *Model) runStep(i int) tea.Cmd {
 func (m *Model) stepDone(msg stepMsg) tea.Cmd {
 	s := &m.steps[msg.i]
 	m.changes = append(m.changes, msg.changes...)
-	if msg.snaps != nil {
-		m.snaps = msg.snaps
+	if msg.applied != nil {
+		m.applied = msg.applied
 	}
 	if msg.err != nil {
 		s.state = stFailed
@@ -215,26 +206,16 @@ func (m *Model) stepDone(msg stepMsg) tea.Cmd {
 // rollbackDropIns puts the drop-ins back when the account or a key failed
 // after sshd -t: sshd has not been reloaded yet, so the running server never
 // saw them, and the host is as before except for what users already did
-// (a locked nologin account, or keys already added, both shown).
+// (a locked nologin account, or keys already added, both shown). The
+// Applier that installed them undoes them, under the same lock as apply.
 func (m *Model) rollbackDropIns() {
 	st := &m.steps[stepTest]
-	if st.state != stOK || len(m.snaps) == 0 {
+	if st.state != stOK || m.applied == nil {
 		return
 	}
-	unlock, err := m.cfg.Root.Lock(render.LockWait)
-	if err == nil {
-		defer unlock()
-	}
-	var errs []string
-	for i := len(m.snaps) - 1; i >= 0; i-- {
-		if err := m.snaps[i].Restore(); err != nil {
-			errs = append(errs, err.Error())
-		}
-	}
-	if len(errs) > 0 {
+	if err := m.applier().Rollback(*m.applied); err != nil {
 		st.state = stFailed
-		st.detail = "rollback incomplete: " + strings.Join(errs, "; ")
-		st.hint = "check the drop-ins by hand before sshd reloads"
+		st.detail, st.hint = errText(err)
 		return
 	}
 	st.state = stRolledBack

@@ -122,7 +122,7 @@ type Model struct {
 	steps                 []step
 	cur                   int
 	spin                  spinner.Model
-	snaps                 []hostfs.Snapshot
+	applied               *render.ApplyResult
 	changes               []string
 	proving               bool
 	report                *verify.Report
