@@ -87,7 +87,8 @@ type hostKeyCheck struct {
 	algorithms []string
 }
 
-func (p HostKeyPolicy) callback(addr string) (hostKeyCheck, error) {
+// check refuses a policy that names more than one way to trust a key.
+func (p HostKeyPolicy) check() error {
 	set := 0
 	for _, b := range []bool{p.Fingerprint != "", p.KnownHosts != "", p.Insecure} {
 		if b {
@@ -95,7 +96,14 @@ func (p HostKeyPolicy) callback(addr string) (hostKeyCheck, error) {
 		}
 	}
 	if set > 1 {
-		return hostKeyCheck{}, fail.New(fail.Usage, "give one of --known-hosts, --host-key, --insecure-ignore-host-key", "conflicting host key options")
+		return fail.New(fail.Usage, "give one of --known-hosts, --host-key, --insecure-ignore-host-key", "conflicting host key options")
+	}
+	return nil
+}
+
+func (p HostKeyPolicy) callback(addr string) (hostKeyCheck, error) {
+	if err := p.check(); err != nil {
+		return hostKeyCheck{}, err
 	}
 	switch {
 	case p.Insecure:

@@ -1,6 +1,7 @@
 package wizard
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/users"
 	"github.com/pfwdctl/pfwdctl/users/keyline"
 	"github.com/pfwdctl/pfwdctl/verify"
+	"github.com/pfwdctl/pfwdctl/verify/self"
 )
 
 type stepState int
@@ -226,15 +228,65 @@ func (m *Model) rollbackDropIns() {
 func (m *Model) startProve() tea.Cmd {
 	m.screen = scrProve
 	m.resize()
-	if m.cfg.SelfVerify == nil {
+	fn := m.cfg.prover()
+	if fn == nil {
 		return nil
 	}
 	m.proving = true
-	ctx, p, fn := m.ctx, m.params, m.cfg.SelfVerify
+	ctx, p := m.ctx, m.params
 	return tea.Batch(m.spin.Tick, func() tea.Msg {
 		r, err := fn(ctx, p.User, p.Targets)
 		return proveMsg{report: r, err: err}
 	})
+}
+
+// prover is the Prove step's call: verifySelf, or the test's stand-in; nil
+// when proveSkip says why there is nothing to prove.
+func (c Config) prover() func(ctx context.Context, user string, targets []render.Target) (*verify.Report, error) {
+	switch {
+	case c.SelfVerify != nil:
+		return c.SelfVerify
+	case c.proveSkip() != "":
+		return nil
+	}
+	return c.verifySelf
+}
+
+// proveSkip is why the Prove step does not run: ProveSkip, or a --root
+// tree, where no running sshd reads the files just written.
+func (c Config) proveSkip() string {
+	if c.ProveSkip == "" && !c.Root.IsHost() {
+		return "--root names a tree, not the running sshd: nothing to log in to"
+	}
+	return c.ProveSkip
+}
+
+// verifySelf is verify --self's own library function, self.Run, as the
+// command calls it (the throwaway key, its expiry, its removal whatever
+// happens, the local known_hosts), with the report handed back instead of
+// printed: the TUI owns the terminal.
+func (c Config) verifySelf(ctx context.Context, user string, targets []render.Target) (*verify.Report, error) {
+	port := c.ProvePort
+	if port == 0 {
+		port = 22
+	}
+	ts := make([]string, len(targets))
+	for i, t := range targets {
+		ts[i] = t.String()
+	}
+	res, err := self.Run(ctx, self.Options{
+		Settings: verify.Settings{Port: port, User: user, Targets: ts, Timeout: verify.DefaultTimeout},
+		Root:     c.Root, Runner: c.Runner, Getenv: c.Getenv, Now: c.Now,
+	})
+	if res.Leftover != nil {
+		// The key outlived the run: say so, whatever verify said.
+		if err == nil {
+			err = res.Leftover
+		} else {
+			err = fmt.Errorf("%w (%v)", err, res.Leftover)
+		}
+	}
+	return res.Report, err
 }
 
 // readKeyFile reads a key file the way add-key does: regular files only,

@@ -50,10 +50,15 @@ type Config struct {
 	Reloader *render.Reloader
 	// Syslog is handed to users.Host (tests capture it); nil: the default.
 	Syslog func(string)
-	// SelfVerify proves the account as verify --self does. Nil shows the
-	// Prove screen as pending with ProveSkip as the reason.
+	// ProvePort is the local sshd's port for the Prove step (verify --self,
+	// verify/self.Run); 0: 22.
+	ProvePort int
+	// ProveSkip, when set, says why the Prove step does not run; under a
+	// --root tree it is skipped anyway (no running sshd to log in to).
+	ProveSkip string
+	// SelfVerify stands in for verify/self.Run in tests; nil: the real one
+	// (unless ProveSkip).
 	SelfVerify func(ctx context.Context, user string, targets []render.Target) (*verify.Report, error)
-	ProveSkip  string
 }
 
 type screen int
