@@ -4,10 +4,11 @@
 //
 // It is a front end only: every check, plan and change is a call into the
 // same libraries the plain commands use (render for the drop-ins and the
-// lockout guard, users/keyline for keys, users for the account and
-// authorized_keys, verify for the proof). It must never validate, render or
-// write anything itself, and never change the host before the admin pressed
-// enter on the Review screen.
+// lockout guard and the apply transaction with its rollback, users/keyline
+// for keys, users for the account and authorized_keys, verify/self for the
+// proof). It must never validate, render or write anything itself, never
+// re-enter a cobra command, and never change the host before the admin
+// pressed enter on the Review screen.
 package wizard
 
 import (
