@@ -58,6 +58,37 @@ type ApplyResult struct {
 	Files     []FileChange       `json:"files"`
 	Validated bool               `json:"validated"`
 	Reload    *sshd.ReloadResult `json:"reload,omitempty"`
+	// undo is how to put the previous drop-ins back (Rollback): set when
+	// Apply wrote files and sshd -t accepted them.
+	undo *installed
+}
+
+// installed is what one install changed: the files as they were before it
+// wrote them, and whether it created the drop-in directory.
+type installed struct {
+	root       hostfs.Root
+	dir        string // the drop-in directory, under root
+	createdDir bool
+	snaps      []hostfs.Snapshot
+}
+
+// restore puts every snapshot back, newest first, then removes the drop-in
+// directory if this install created it (Remove only takes it when empty, so
+// nothing anyone else put there is lost). The directory is kept when a file
+// could not be restored: it still holds that file.
+func (u *installed) restore() []error {
+	var errs []error
+	for i := len(u.snaps) - 1; i >= 0; i-- {
+		if err := u.snaps[i].Restore(); err != nil {
+			errs = append(errs, fmt.Errorf("restore %s: %w", u.root.HostPath(u.snaps[i].Path), err))
+		}
+	}
+	if u.createdDir && len(errs) == 0 {
+		if err := os.Remove(u.dir); err == nil {
+			hostfs.SyncDir(filepath.Dir(u.dir))
+		}
+	}
+	return errs
 }
 
 // Diff is the unified diff of every changed file.
@@ -125,11 +156,7 @@ func (a Applier) Plan(p Params) ([]File, []FileChange, error) {
 func (a Applier) Apply(ctx context.Context, o ApplyOptions) (ApplyResult, error) {
 	res := ApplyResult{DryRun: o.DryRun}
 	if !o.DryRun {
-		wait := a.LockWait
-		if wait == 0 {
-			wait = LockWait
-		}
-		unlock, err := a.Root.Lock(wait)
+		unlock, err := a.Root.Lock(a.lockWait())
 		if err != nil {
 			return res, fail.Wrap(fail.Unavailable, err, "wait for the other run to finish, then try again", "cannot take the lock")
 		}
@@ -168,10 +195,11 @@ func (a Applier) Apply(ctx context.Context, o ApplyOptions) (ApplyResult, error)
 			return res, err
 		}
 	}
-	if err := a.install(ctx, files, changes); err != nil {
+	u, err := a.install(ctx, files, changes)
+	if err != nil {
 		return res, err
 	}
-	res.Validated = true
+	res.Validated, res.undo = true, u
 	if o.NoReload {
 		res.Reload = &sshd.ReloadResult{Method: sshd.ReloadSkipped, Detail: "not reloaded (--no-reload); the new config takes effect at sshd's next reload or start"}
 		return res, nil
@@ -218,29 +246,15 @@ func anyStale(served []sshd.Served) bool {
 // puts every file back byte-for-byte if sshd rejects it. The rollback and
 // the check run even if ctx is cancelled mid-way: an interrupted run must
 // not leave an unchecked config behind.
-func (a Applier) install(ctx context.Context, files []File, changes []FileChange) (err error) {
+func (a Applier) install(ctx context.Context, files []File, changes []FileChange) (*installed, error) {
 	dir := a.Root.Path(DropInDir(a.config()))
 	_, statErr := os.Lstat(dir)
-	createdDir := errors.Is(statErr, fs.ErrNotExist)
+	u := &installed{root: a.Root, dir: dir, createdDir: errors.Is(statErr, fs.ErrNotExist)}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fail.Wrap(fail.Failed, err, "", "create %s", DropInDir(a.config()))
+		return nil, fail.Wrap(fail.Failed, err, "", "create %s", DropInDir(a.config()))
 	}
-	var snaps []hostfs.Snapshot
 	rollback := func(cause error) error {
-		var rbErrs []error
-		for i := len(snaps) - 1; i >= 0; i-- {
-			if err := snaps[i].Restore(); err != nil {
-				rbErrs = append(rbErrs, fmt.Errorf("restore %s: %w", a.Root.HostPath(snaps[i].Path), err))
-			}
-		}
-		// A drop-in directory this run made goes too (Remove only takes
-		// it when empty, so nothing anyone else put there is lost).
-		if createdDir && len(rbErrs) == 0 {
-			if err := os.Remove(dir); err == nil {
-				hostfs.SyncDir(filepath.Dir(dir))
-			}
-		}
-		if len(rbErrs) > 0 {
+		if rbErrs := u.restore(); len(rbErrs) > 0 {
 			return fail.Wrap(fail.Failed, errors.Join(append([]error{cause}, rbErrs...)...),
 				"restoring the previous files failed: check the files named above by hand before sshd reloads", "rollback incomplete")
 		}
@@ -253,15 +267,46 @@ func (a Applier) install(ctx context.Context, files []File, changes []FileChange
 		path := filepath.Join(dir, f.Name)
 		snap, err := hostfs.Take(path)
 		if err != nil {
-			return rollback(fail.Wrap(fail.Failed, err, "", "snapshot %s", changes[i].Path))
+			return nil, rollback(fail.Wrap(fail.Failed, err, "", "snapshot %s", changes[i].Path))
 		}
-		snaps = append(snaps, snap)
+		u.snaps = append(u.snaps, snap)
 		if err := hostfs.WriteFile(path, f.Data, DropInMode, hostfs.RootOwner); err != nil {
-			return rollback(fail.Wrap(fail.Failed, err, "", "write %s", changes[i].Path))
+			return nil, rollback(fail.Wrap(fail.Failed, err, "", "write %s", changes[i].Path))
 		}
 	}
 	if err := a.binary().Test(context.WithoutCancel(ctx)); err != nil {
-		return rollback(err)
+		return nil, rollback(err)
+	}
+	return u, nil
+}
+
+// Rollback puts back what Apply installed in res: every drop-in it wrote,
+// byte-for-byte, and the drop-in directory if it created it. It is for a
+// caller whose own next step failed before sshd reloaded (the wizard's
+// account and keys come after sshd -t): the running sshd never saw the new
+// files. Like Apply it takes the lock first, and restores nothing without
+// it, since another run may be writing the same files. A result with
+// nothing installed (dry run, no change, a failed Apply) is a no-op.
+func (a Applier) Rollback(res ApplyResult) error {
+	if res.undo == nil {
+		return nil
+	}
+	unlock, err := a.Root.Lock(a.lockWait())
+	if err != nil {
+		return fail.Wrap(fail.Unavailable, err,
+			"nothing was restored: check the drop-ins by hand before sshd reloads", "cannot take the lock to roll back")
+	}
+	defer unlock()
+	if errs := res.undo.restore(); len(errs) > 0 {
+		return fail.Wrap(fail.Failed, errors.Join(errs...),
+			"restoring the previous files failed: check the files named above by hand before sshd reloads", "rollback incomplete")
 	}
 	return nil
+}
+
+func (a Applier) lockWait() time.Duration {
+	if a.LockWait == 0 {
+		return LockWait
+	}
+	return a.LockWait
 }

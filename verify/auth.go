@@ -91,10 +91,11 @@ type hostKeyCheck struct {
 	algorithms []string
 }
 
-func (p HostKeyPolicy) callback(addr string) (hostKeyCheck, error) {
+// check refuses a policy that names more than one way to trust a key.
+func (p HostKeyPolicy) check() error {
 	set := 0
 	if p.AcceptNew && (p.Fingerprint != "" || p.Insecure) {
-		return hostKeyCheck{}, fail.New(fail.Usage, "--accept-new goes with known_hosts (the default or --known-hosts FILE)", "--accept-new with --host-key or --insecure-ignore-host-key")
+		return fail.New(fail.Usage, "--accept-new goes with known_hosts (the default or --known-hosts FILE)", "--accept-new with --host-key or --insecure-ignore-host-key")
 	}
 	for _, b := range []bool{p.Fingerprint != "", p.KnownHosts != "", p.Insecure} {
 		if b {
@@ -102,7 +103,14 @@ func (p HostKeyPolicy) callback(addr string) (hostKeyCheck, error) {
 		}
 	}
 	if set > 1 {
-		return hostKeyCheck{}, fail.New(fail.Usage, "give one of --known-hosts, --host-key, --insecure-ignore-host-key", "conflicting host key options")
+		return fail.New(fail.Usage, "give one of --known-hosts, --host-key, --insecure-ignore-host-key", "conflicting host key options")
+	}
+	return nil
+}
+
+func (p HostKeyPolicy) callback(addr string) (hostKeyCheck, error) {
+	if err := p.check(); err != nil {
+		return hostKeyCheck{}, err
 	}
 	switch {
 	case p.Insecure:

@@ -3,88 +3,17 @@ package main
 import (
 	"fmt"
 	"os"
-	"slices"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/crypto/ssh"
 
-	"github.com/pfwdctl/pfwdctl/internal/target"
-	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/verify"
 	"github.com/pfwdctl/pfwdctl/verify/lab"
 )
 
 func init() { commands = append(commands, newLabCmd) }
-
-const (
-	labForward = "20-pfwd-only.conf"
-)
-
-// labBreak is one known misconfiguration the lab can start with.
-type labBreak struct {
-	what  string
-	apply func(o *lab.Options, user string)
-}
-
-func editWith(o *lab.Options, e func([]render.File) []render.File) {
-	o.Edit = lab.Chain(o.Edit, e)
-}
-
-// labBreaks are the misconfigurations of --break. Several combine: a break
-// in one layer alone is usually held by the other, which is the point.
-var labBreaks = map[string]labBreak{
-	"no-forcecommand": {"ForceCommand removed from the Match block (the account's nologin shell, if it has one, is the last layer)",
-		func(o *lab.Options, _ string) { editWith(o, lab.WithoutLine(labForward, "ForceCommand")) }},
-	"internal-sftp": {"Subsystem sftp internal-sftp, which runs inside sshd without the account's shell (caught together with no-forcecommand)",
-		func(o *lab.Options, _ string) { o.Sftp = "internal-sftp" }},
-	"permittty": {"PermitTTY yes in the Match block (the key's restrict still refuses a pty)",
-		func(o *lab.Options, _ string) { editWith(o, lab.ReplaceLine(labForward, "PermitTTY", "PermitTTY yes")) }},
-	"permitopen-any": {"PermitOpen any in the Match block (the key's permitopen still holds)",
-		func(o *lab.Options, _ string) {
-			editWith(o, lab.ReplaceLine(labForward, "PermitOpen", "PermitOpen any"))
-		}},
-	"allowtcpforwarding-yes": {"AllowTcpForwarding yes in the Match block: remote forwards (ssh -R), which the key's port-forwarding allows",
-		func(o *lab.Options, _ string) {
-			editWith(o, lab.ReplaceLine(labForward, "AllowTcpForwarding", "AllowTcpForwarding yes"))
-		}},
-	"agent-forwarding": {"AllowAgentForwarding yes in both drop-ins (the key's restrict still refuses)",
-		func(o *lab.Options, _ string) {
-			editWith(o, lab.ReplaceLine("", "AllowAgentForwarding", "AllowAgentForwarding yes"))
-		}},
-	"x11-forwarding": {"X11Forwarding yes in both drop-ins (the key's restrict still refuses)",
-		func(o *lab.Options, _ string) { editWith(o, lab.ReplaceLine("", "X11Forwarding", "X11Forwarding yes")) }},
-	"password-auth": {"PasswordAuthentication and KbdInteractiveAuthentication yes, AuthenticationMethods removed",
-		func(o *lab.Options, _ string) {
-			editWith(o, lab.Chain(
-				lab.ReplaceLine("", "PasswordAuthentication", "PasswordAuthentication yes"),
-				lab.ReplaceLine("", "KbdInteractiveAuthentication", "KbdInteractiveAuthentication yes"),
-				lab.WithoutLine("", "AuthenticationMethods")))
-		}},
-	"no-match-block": {"20-pfwd-only.conf missing: the baseline's AllowTcpForwarding no then stops the tunnel itself",
-		func(o *lab.Options, _ string) { editWith(o, lab.Without(labForward)) }},
-	"early-dropin": {"a 05-early.conf with its own Match block for the account (PermitOpen any, AllowTcpForwarding yes): the first matching block wins",
-		func(o *lab.Options, user string) {
-			editWith(o, func(fs []render.File) []render.File {
-				return append(fs, render.File{Name: "05-early.conf", Data: []byte("Match User " + user + "\n    PermitOpen any\n    AllowTcpForwarding yes\nMatch all\n")})
-			})
-		}},
-	"key-bare": {"the key installed without any prefix (the Match block still holds)",
-		func(o *lab.Options, _ string) { o.BareKey = true }},
-	"key-no-permitopen": {"the key installed with restrict,port-forwarding but no permitopen",
-		func(o *lab.Options, _ string) { o.KeyOptions = "restrict,port-forwarding" }},
-}
-
-func breakNames() []string {
-	var names []string
-	for n := range labBreaks {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
 
 type labOpts struct {
 	breaks  []string
@@ -96,8 +25,8 @@ type labOpts struct {
 func newLabCmd(g *Globals) *cobra.Command {
 	o := &labOpts{}
 	var list strings.Builder
-	for _, n := range breakNames() {
-		fmt.Fprintf(&list, "  %-24s %s\n", n, labBreaks[n].what)
+	for _, b := range lab.Breaks() {
+		fmt.Fprintf(&list, "  %-24s %s\n", b.Name, b.What)
 	}
 	c := &cobra.Command{
 		Use:   "lab",
@@ -126,48 +55,27 @@ you can watch verify catch it, or watch the other layer hold:
 }
 
 func labRun(c *cobra.Command, g *Globals, o *labOpts) error {
-	user, err := lab.DefaultUser()
+	ss, err := lab.Open(c.Context(), o.breaks)
 	if err != nil {
 		return err
 	}
-	echo, err := lab.ListenEcho()
-	if err != nil {
-		return err
-	}
-	defer echo.Close()
-	lo := lab.Options{User: user, Targets: []target.Target{echo.Target}}
-	var whats []string
-	for _, b := range slices.Compact(slices.Sorted(slices.Values(o.breaks))) {
-		br, ok := labBreaks[b]
-		if !ok {
-			return usageErr("pick one of: "+strings.Join(breakNames(), ", "), "unknown --break %q", b)
-		}
-		br.apply(&lo, user)
-		whats = append(whats, b+": "+br.what)
-	}
-	s, err := lab.Start(c.Context(), lo)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
+	defer ss.Close()
 	if o.serve {
-		return labServe(c, g, s, echo)
+		return labServe(c, g, ss.Server, ss.Echo)
 	}
-	vo := s.VerifyOptions()
-	vo.Timeout = o.timeout
-	rep, runErr := verify.Run(c.Context(), vo)
-	st := g.Styles()
+	rep, runErr := ss.Verify(c.Context(), o.timeout)
+	s, st := ss.Server, g.Styles()
 	var note strings.Builder
 	fmt.Fprintf(&note, "%s sshd on %s restricting %s (shell %s), target %s (echo service)\n",
-		st.Bold("lab:"), s.Addr, s.User, orDash(s.Shell()), echo.Target)
-	if len(whats) == 0 {
+		st.Bold("lab:"), s.Addr, s.User, orDash(s.Shell()), ss.Echo.Target)
+	if len(ss.Breaks) == 0 {
 		note.WriteString(st.Dim("the drop-ins as rendered, the key with the standard prefix; try --break (see pfwdctl lab --help)") + "\n")
 	}
-	for _, w := range whats {
+	for _, w := range ss.Breaks {
 		fmt.Fprintf(&note, "%s %s\n", st.Warn("break"), w)
 	}
 	err = reportVerify(g, rep, runErr, o.strict, note.String())
-	if !g.JSON && len(whats) > 0 && rep != nil {
+	if !g.JSON && len(ss.Breaks) > 0 && rep != nil {
 		if bad := rep.Failed(); len(bad) > 0 {
 			g.Printf("%s\n", st.Dim("verify caught it: "+strings.Join(bad, ", ")))
 		} else {

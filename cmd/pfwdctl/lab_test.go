@@ -93,7 +93,8 @@ func TestLabBreaks(t *testing.T) {
 	if realShell {
 		want["no-forcecommand"] = "shell-blocked"
 	}
-	for _, name := range breakNames() {
+	for _, b := range lab.Breaks() {
+		name := b.Name
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			out, stderr, code := runCLI(t, nil, "lab", "--json", "--break", name)

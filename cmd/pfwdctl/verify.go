@@ -1,33 +1,20 @@
 package main
 
 import (
-	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"os"
-	"os/signal"
-	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/knownhosts"
 
-	"github.com/pfwdctl/pfwdctl/internal/accounts"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
-	"github.com/pfwdctl/pfwdctl/internal/hostfs"
-	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/internal/ui"
 	"github.com/pfwdctl/pfwdctl/render"
-	"github.com/pfwdctl/pfwdctl/users"
 	"github.com/pfwdctl/pfwdctl/verify"
+	"github.com/pfwdctl/pfwdctl/verify/fleet"
+	"github.com/pfwdctl/pfwdctl/verify/self"
 )
 
 func init() { commands = append(commands, newVerifyCmd) }
@@ -38,10 +25,22 @@ type verifyOpts struct {
 	targets             []string
 	knownHosts, hostKey string
 	insecure, strict    bool
+	acceptNew           bool
 	timeout             time.Duration
 	sockets             []string
 	self                bool
+	// --inventory (verify_fleet.go prints it)
+	inventory string
+	parallel  int
 }
+
+// The library calls verify makes, one per path; tests replace them to see
+// what each path was handed.
+var (
+	verifyHost      = verify.RunSettings
+	verifySelf      = self.Run
+	verifyInventory = fleet.VerifyInventory
+)
 
 func newVerifyCmd(g *Globals) *cobra.Command {
 	o := &verifyOpts{}
@@ -70,7 +69,9 @@ VMs only --insecure-ignore-host-key.`,
   # in CI against a test VM, machine-readable
   pfwdctl verify --host 10.0.0.5 --key id_ci --host-key SHA256:abc... --json
   # on the server, as root, with a throwaway key (no friend needed)
-  pfwdctl verify --self`,
+  pfwdctl verify --self
+  # every host of an inventory, 16 at a time; exit 1 if any fails, 3 if any is unreachable
+  pfwdctl verify --inventory hosts.txt --key ~/.ssh/pfwd_verify`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error { return verifyRun(c, g, o) },
 	}
@@ -83,69 +84,41 @@ VMs only --insecure-ignore-host-key.`,
 	f.StringVar(&o.knownHosts, "known-hosts", "", "trust the host keys in `FILE` (default ~/.ssh/known_hosts)")
 	f.StringVar(&o.hostKey, "host-key", "", "trust only the host key with this `SHA256:...` fingerprint")
 	f.BoolVar(&o.insecure, "insecure-ignore-host-key", false, "accept any host key (throwaway test VMs only)")
+	f.BoolVar(&o.acceptNew, "accept-new", false, "record the host key of a host known_hosts does not list yet, then trust it (like ssh -o StrictHostKeyChecking=accept-new); a changed key is still refused")
 	f.DurationVar(&o.timeout, "timeout", verify.DefaultTimeout, "bound the whole run, connection included")
 	f.BoolVar(&o.strict, "strict", false, "treat warnings (a target permitted but not answering) as failures")
 	f.StringArrayVar(&o.sockets, "socket", nil, "a Unix socket `PATH` on the server to try direct-streamlocal with (repeatable; default: dbus, journald, /dev/log)")
 	f.BoolVar(&o.self, "self", false, "as root on the server: install a throwaway key for the account for a few minutes, verify over the local sshd, remove the key")
+	f.StringVar(&o.inventory, "inventory", "", "verify every host listed in `FILE` (host[:port] [user=] [key=] [host-key=] per line, or an Ansible INI inventory)")
+	f.IntVar(&o.parallel, "parallel", fleet.DefaultParallel, "with --inventory: verify at most `N` hosts at once")
 	return c
 }
 
-func verifyRun(c *cobra.Command, g *Globals, o *verifyOpts) error {
-	if o.self {
-		return verifySelfRun(c, g, o)
+// settings is the flags as verify.Settings: the same for one host, --self
+// and --inventory (whose lines override them per host).
+func (o *verifyOpts) settings(g *Globals) verify.Settings {
+	return verify.Settings{
+		Host: o.host, Port: o.port, User: o.user, Targets: o.targets,
+		Key: o.key, AgentSock: g.Getenv("SSH_AUTH_SOCK"), Passphrase: passphraseFunc(g),
+		KnownHosts: o.knownHosts, HostKey: o.hostKey, Insecure: o.insecure, AcceptNew: o.acceptNew,
+		Timeout: o.timeout, Sockets: o.sockets,
 	}
-	if o.host == "" {
-		return usageErr("pass --host HOST (or --self on the server itself)", "no server to verify")
-	}
-	vo, closeAuth, err := o.options(g, true)
-	if err != nil {
-		return err
-	}
-	defer closeAuth()
-	if len(vo.Auth) == 0 {
-		return usageErr("pass --key FILE, or run an ssh-agent (SSH_AUTH_SOCK) holding the key", "no key to log in with")
-	}
-	rep, err := verify.Run(c.Context(), vo)
-	return reportVerify(g, rep, err, o.strict, "")
 }
 
-// options turns the flags into verify.Options (without the host).
-func (o *verifyOpts) options(g *Globals, auth bool) (verify.Options, func(), error) {
-	vo := verify.Options{Host: o.host, Port: o.port, User: o.user, Timeout: o.timeout, Sockets: o.sockets,
-		HostKey: verify.HostKeyPolicy{KnownHosts: o.knownHosts, Fingerprint: o.hostKey, Insecure: o.insecure}}
-	closer := func() {}
-	if err := accounts.ValidateName(o.user); err != nil {
-		return vo, closer, err
-	}
-	if o.port < 1 || o.port > 65535 {
-		return vo, closer, usageErr("pass a port from 1 to 65535", "invalid --port %d", o.port)
-	}
-	if o.timeout <= 0 {
-		return vo, closer, usageErr("pass a positive duration such as 10s", "invalid --timeout %s", o.timeout)
-	}
-	if len(o.targets) > 0 {
-		ts, err := target.ParseList(o.targets)
-		if err != nil {
-			return vo, closer, err
-		}
-		vo.Targets = ts
-	}
+func verifyRun(c *cobra.Command, g *Globals, o *verifyOpts) error {
 	switch {
-	case !auth:
-	case o.key != "":
-		s, err := verify.KeyFile(o.key, passphraseFunc(g))
-		if err != nil {
-			return vo, closer, err
+	case o.inventory != "":
+		if o.self {
+			return usageErr("list the hosts in the inventory file, or drop --inventory", "--self and --inventory exclude each other")
 		}
-		vo.Auth = []ssh.AuthMethod{ssh.PublicKeys(s)}
-	case g.Getenv("SSH_AUTH_SOCK") != "":
-		m, cl, err := verify.Agent(g.Getenv("SSH_AUTH_SOCK"))
-		if err != nil {
-			return vo, closer, err
-		}
-		vo.Auth, closer = []ssh.AuthMethod{m}, func() { cl.Close() }
+		return fleetRun(c, g, o)
+	case c.Flags().Changed("parallel"):
+		return usageErr("add --inventory FILE", "--parallel only applies with --inventory")
+	case o.self:
+		return verifySelfRun(c, g, o)
 	}
-	return vo, closer, nil
+	rep, err := verifyHost(c.Context(), o.settings(g))
+	return reportVerify(g, rep, err, o.strict, "")
 }
 
 // verifyJSON is verify's --json document; on exit 3 only the error part.
@@ -254,115 +227,18 @@ func fmtDuration(d time.Duration) string {
 	return d.Round(time.Microsecond).String()
 }
 
-// SelfKeyLifetime is how long the --self key would stay valid if pfwdctl
-// were killed before it could remove it: sshd refuses it after that
-// (expiry-time).
-const SelfKeyLifetime = 5 * time.Minute
-
-// verifySelfRun is --self: a throwaway key, installed with the standard
-// prefix and an expiry-time, verify over the local sshd, and the key
-// removed whatever happens (error, failed check, Ctrl-C, SIGTERM, SIGHUP).
+// verifySelfRun is --self (verify/self): a throwaway key, verify over the
+// local sshd, the key removed whatever happens.
 func verifySelfRun(c *cobra.Command, g *Globals, o *verifyOpts) error {
-	root := g.Root()
-	if root.IsHost() && os.Geteuid() != 0 {
-		return fail.New(fail.Usage, "run it as root on the server: sudo pfwdctl verify --self", "--self installs a key for the account and needs root")
+	res, runErr := verifySelf(c.Context(), self.Options{Settings: o.settings(g), Root: g.Root(), Runner: g.Runner, Getenv: g.Getenv, Now: g.Now})
+	if res.Leftover != nil {
+		fmt.Fprintf(g.IO.Err, "pfwdctl: error: %v\n", res.Leftover)
+		fmt.Fprintf(g.IO.Err, "pfwdctl: hint: %s\n", fail.HintOf(res.Leftover))
 	}
-	if o.key != "" {
-		return usageErr("drop --key: --self makes its own throwaway key", "--self and --key exclude each other")
+	if !res.Installed && res.Report == nil {
+		return reportVerify(g, nil, runErr, o.strict, "")
 	}
-	if o.host == "" {
-		o.host = "127.0.0.1"
-	}
-	// SIGHUP (the admin's terminal closing) must also reach the cleanup;
-	// Main already turns SIGINT and SIGTERM into a cancelled context.
-	ctx, stop := signal.NotifyContext(c.Context(), syscall.SIGHUP)
-	defer stop()
-
-	vo, _, err := o.options(g, false)
-	if err != nil {
-		return err
-	}
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return err
-	}
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		return err
-	}
-	h := users.Host{Root: root, Runner: g.Runner, Getenv: g.Getenv, Now: g.Now}
-	expiry := g.Now().Add(SelfKeyLifetime)
-	name := "pfwdctl-verify-self-" + g.Now().UTC().Format("20060102T150405Z")
-	added, err := h.AddKey(ctx, users.AddKeyRequest{User: o.user, Key: users.FromSigner(signer, name), Targets: o.targets, Expiry: expiry})
-	if added.Changed {
-		// Not ctx: it may be the cancelled one.
-		defer func() {
-			if rerr := removeSelfKey(h, o.user, added.Fingerprint); rerr != nil {
-				fmt.Fprintf(g.IO.Err, "pfwdctl: error: the throwaway key %s is still installed for %s: %v\n", added.Fingerprint, o.user, rerr)
-				fmt.Fprintf(g.IO.Err, "pfwdctl: hint: remove it with: pfwdctl revoke --user %s %s (sshd refuses it after %s anyway)\n",
-					o.user, added.Fingerprint, expiry.Local().Format("15:04:05"))
-			}
-		}()
-	}
-	if err != nil {
-		return err
-	}
-	vo.Auth = []ssh.AuthMethod{ssh.PublicKeys(signer)}
-	if vo.Targets, err = target.ParseList(added.Targets); err != nil {
-		return err
-	}
-	if !o.insecure && o.hostKey == "" && o.knownHosts == "" {
-		// The server's own public host keys: nothing to trust on first use.
-		kh, cleanup, err := localKnownHosts(root, o.host, o.port)
-		if err != nil {
-			return err
-		}
-		defer cleanup()
-		vo.HostKey.KnownHosts = kh
-	}
-	rep, runErr := verify.Run(ctx, vo)
 	note := fmt.Sprintf("%s throwaway key %s installed for %s (expiry-time %s), removed after the run\n",
-		g.Styles().Bold("self:"), added.Fingerprint, o.user, expiry.Local().Format("2006-01-02 15:04"))
-	if ctx.Err() != nil && c.Context().Err() == nil {
-		runErr = fail.New(fail.Unavailable, "", "interrupted (SIGHUP)")
-	}
-	return reportVerify(g, rep, runErr, o.strict, note)
-}
-
-func removeSelfKey(h users.Host, user, fp string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), users.LockWait)
-	defer cancel()
-	_, err := h.Revoke(ctx, users.RevokeRequest{User: user, Key: fp})
-	return err
-}
-
-// localKnownHosts writes the server's own host keys (/etc/ssh/
-// ssh_host_*_key.pub under --root) into a temp known_hosts for host:port.
-func localKnownHosts(root hostfs.Root, host string, port int) (string, func(), error) {
-	pubs, _ := filepath.Glob(root.Path("/etc/ssh/ssh_host_*_key.pub"))
-	var b strings.Builder
-	addr := knownhosts.Normalize(net.JoinHostPort(host, strconv.Itoa(port)))
-	for _, p := range pubs {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		if k, _, _, _, err := ssh.ParseAuthorizedKey(data); err == nil {
-			b.WriteString(knownhosts.Line([]string{addr}, k) + "\n")
-		}
-	}
-	if b.Len() == 0 {
-		return "", func() {}, fail.New(fail.Usage, "pin the key with --host-key SHA256:... (ssh-keygen -lf the host key)",
-			"no readable host key in %s", root.Path("/etc/ssh"))
-	}
-	f, err := os.CreateTemp("", "pfwdctl-self-known_hosts-")
-	if err != nil {
-		return "", func() {}, err
-	}
-	defer f.Close()
-	if _, err := f.WriteString(b.String()); err != nil {
-		os.Remove(f.Name())
-		return "", func() {}, err
-	}
-	return f.Name(), func() { os.Remove(f.Name()) }, nil
+		g.Styles().Bold("self:"), res.Fingerprint, res.User, res.Expiry.Local().Format("2006-01-02 15:04"))
+	return reportVerify(g, res.Report, runErr, o.strict, note)
 }

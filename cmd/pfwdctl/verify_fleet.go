@@ -10,97 +10,34 @@ import (
 	"github.com/charmbracelet/bubbles/progress"
 	"github.com/muesli/termenv"
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
-	"golang.org/x/crypto/ssh"
 	"golang.org/x/term"
 
-	"github.com/pfwdctl/pfwdctl/internal/accounts"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
-	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/internal/ui"
-	"github.com/pfwdctl/pfwdctl/verify"
 	"github.com/pfwdctl/pfwdctl/verify/fleet"
 )
 
-// verify_fleet.go adds --inventory and --parallel to the verify command
-// (verify.go) from outside it, as a treeHook: with --inventory, verify runs
-// against every host of the file at once; without it, verify.go's own RunE
-// runs untouched. The per-host flags (--port, --user, --key, --target,
-// --known-hosts, --host-key, --insecure-ignore-host-key, --timeout, --socket,
-// --strict) are read
-// by name and are the fleet-wide defaults an inventory line overrides.
-func init() { treeHooks = append(treeHooks, addFleetFlags) }
+// verify_fleet.go prints verify --inventory (the flags are verify.go's):
+// fleet.VerifyInventory turns the same verify.Settings as a single host's
+// run into the fleet-wide defaults an inventory line overrides.
 
-type fleetOpts struct {
-	inventory string
-	parallel  int
-}
-
-func addFleetFlags(root *cobra.Command, g *Globals) {
-	var v *cobra.Command
-	for _, c := range root.Commands() {
-		if c.Name() == "verify" {
-			v = c
-		}
+func fleetRun(c *cobra.Command, g *Globals, o *verifyOpts) error {
+	if c.Flags().Changed("host") {
+		return usageErr("list the hosts in the inventory file, or drop --inventory", "--host and --inventory exclude each other")
 	}
-	if v == nil {
-		return
+	start := g.Now()
+	var bar *fleetProgress
+	results, err := verifyInventory(c.Context(), fleet.Inventory{
+		File: o.inventory, Settings: o.settings(g), Parallel: o.parallel, Strict: o.strict,
+		Start: func(total int) { bar = newFleetProgress(g, total) },
+		Done:  func(done, _ int, _ fleet.HostResult) { bar.update(done) },
+	})
+	if bar != nil {
+		bar.finish()
 	}
-	o := &fleetOpts{}
-	f := v.Flags()
-	f.StringVar(&o.inventory, "inventory", "", "verify every host listed in `FILE` (host[:port] [user=] [key=] [host-key=] per line, or an Ansible INI inventory)")
-	f.IntVar(&o.parallel, "parallel", fleet.DefaultParallel, "with --inventory: verify at most `N` hosts at once")
-	single := v.RunE
-	if single == nil && v.Run != nil {
-		run := v.Run
-		single = func(c *cobra.Command, args []string) error { run(c, args); return nil }
-		v.Run = nil
-	}
-	v.RunE = func(c *cobra.Command, args []string) error {
-		if o.inventory == "" {
-			if c.Flags().Changed("parallel") {
-				return usageErr("add --inventory FILE", "--parallel only applies with --inventory")
-			}
-			return single(c, args)
-		}
-		return fleetRun(c, g, o)
-	}
-	v.Example = strings.TrimLeft(v.Example+"\n  # every host of an inventory, 16 at a time; exit 1 if any fails, 3 if any is unreachable\n  pfwdctl verify --inventory hosts.txt --key ~/.ssh/pfwd_verify", "\n")
-}
-
-func fleetRun(c *cobra.Command, g *Globals, o *fleetOpts) error {
-	fl := c.Flags()
-	for _, name := range []string{"host", "self"} {
-		if fl.Changed(name) {
-			return usageErr("list the hosts in the inventory file, or drop --inventory", "--%s and --inventory exclude each other", name)
-		}
-	}
-	if o.parallel < 1 {
-		return usageErr("pass --parallel 1 or more", "--parallel %d: must be at least 1", o.parallel)
-	}
-	hosts, err := fleet.ReadFile(o.inventory)
-	if err != nil {
-		return fail.Wrap(fail.Usage, err, "fix the inventory: one host[:port] [user=NAME] [key=FILE] [host-key=SHA256:...] per line", "read inventory")
-	}
-	if len(hosts) == 0 {
-		return usageErr("list one host per line", "inventory %s lists no hosts", o.inventory)
-	}
-	base, closeAuth, err := fleetBase(c, g)
 	if err != nil {
 		return err
 	}
-	defer closeAuth()
-
-	start := g.Now()
-	bar := newFleetProgress(g, len(hosts))
-	results := fleet.Verify(c.Context(), hosts, fleet.Options{
-		Base:       base,
-		Parallel:   o.parallel,
-		Passphrase: passphraseFunc(g),
-		Done:       func(done, total int, _ fleet.HostResult) { bar.update(done) },
-		Strict:     flagString(fl.Lookup("strict")) == "true",
-	})
-	bar.finish()
 	sum := fleet.Summarize(results)
 	if g.JSON {
 		if err := g.PrintJSON(struct {
@@ -121,83 +58,6 @@ func fleetRun(c *cobra.Command, g *Globals, o *fleetOpts) error {
 	case fail.ExitUnavailable:
 		return fail.New(fail.Unavailable, "see the reason per host above; pfwdctl verify --host HOST shows the full error",
 			"%d of %d hosts could not be verified", sum.Unreachable+sum.Errors, sum.Hosts)
-	}
-	return nil
-}
-
-// fleetBase reads verify's own flags by name into the fleet-wide defaults.
-func fleetBase(c *cobra.Command, g *Globals) (verify.Options, func(), error) {
-	fl := c.Flags()
-	str := func(name string) string {
-		if f := fl.Lookup(name); f != nil {
-			return f.Value.String()
-		}
-		return ""
-	}
-	o := verify.Options{User: str("user"), Sockets: stringList(fl.Lookup("socket"))}
-	if o.User != "" {
-		if err := accounts.ValidateName(o.User); err != nil {
-			return o, func() {}, err
-		}
-	}
-	if f := fl.Lookup("port"); f != nil && f.Changed {
-		fmt.Sscan(f.Value.String(), &o.Port)
-		if o.Port < 1 || o.Port > 65535 {
-			return o, func() {}, usageErr("pass a port from 1 to 65535", "invalid --port %s", f.Value)
-		}
-	}
-	if f := fl.Lookup("timeout"); f != nil {
-		if d, err := time.ParseDuration(f.Value.String()); err == nil {
-			if d <= 0 {
-				return o, func() {}, usageErr("pass a positive duration such as 10s", "invalid --timeout %s", d)
-			}
-			o.Timeout = d
-		}
-	}
-	if ts := stringList(fl.Lookup("target")); len(ts) > 0 {
-		targets, err := target.ParseList(ts)
-		if err != nil {
-			return o, func() {}, err
-		}
-		o.Targets = targets
-	}
-	o.HostKey = verify.HostKeyPolicy{Fingerprint: str("host-key"), KnownHosts: str("known-hosts"), Insecure: str("insecure-ignore-host-key") == "true"}
-	if o.HostKey.Fingerprint != "" || o.HostKey.Insecure {
-		o.HostKey.KnownHosts = "" // the default path must not conflict with an explicit choice
-	}
-	closer := func() {}
-	if key := str("key"); key != "" {
-		s, err := verify.KeyFile(key, passphraseFunc(g))
-		if err != nil {
-			return o, closer, err
-		}
-		o.Auth = []ssh.AuthMethod{ssh.PublicKeys(s)}
-	} else if sock := g.Getenv("SSH_AUTH_SOCK"); sock != "" {
-		m, cl, err := verify.Agent(sock)
-		if err != nil {
-			return o, closer, err
-		}
-		o.Auth, closer = []ssh.AuthMethod{m}, func() { cl.Close() }
-	}
-	return o, closer, nil
-}
-
-func flagString(f *pflag.Flag) string {
-	if f == nil {
-		return ""
-	}
-	return f.Value.String()
-}
-
-func stringList(f *pflag.Flag) []string {
-	if f == nil {
-		return nil
-	}
-	if sv, ok := f.Value.(pflag.SliceValue); ok {
-		return sv.GetSlice()
-	}
-	if s := f.Value.String(); s != "" {
-		return []string{s}
 	}
 	return nil
 }

@@ -1,12 +1,7 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"fmt"
 	"os"
-	"strconv"
 	"strings"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -18,8 +13,6 @@ import (
 	"github.com/pfwdctl/pfwdctl/cmd/pfwdctl/wizard"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/sshd"
-	"github.com/pfwdctl/pfwdctl/internal/target"
-	"github.com/pfwdctl/pfwdctl/verify"
 )
 
 func init() { commands = append(commands, newWizardCmd) }
@@ -30,39 +23,6 @@ type wizardOpts struct {
 	sshdBin    string
 	host       string
 	port       int
-}
-
-// selfVerify runs verify --self exactly as the command does, by running
-// the verify command itself (verify.go owns the throwaway key, its expiry,
-// its removal whatever happens, and the local known_hosts) with its JSON
-// report captured instead of printed: the TUI owns the terminal, and the
-// wizard must not be a second implementation of --self.
-func selfVerify(g *Globals, port int) func(ctx context.Context, user string, targets []target.Target) (*verify.Report, error) {
-	return func(ctx context.Context, user string, targets []target.Target) (*verify.Report, error) {
-		var out, errb bytes.Buffer
-		env := *g.Env
-		env.IO = IO{In: strings.NewReader(""), Out: &out, Err: &errb}
-		g2 := &Globals{Env: &env, RootDir: g.RootDir, JSON: true}
-		c := newVerifyCmd(g2)
-		args := []string{"--self", "--user", user, "--port", strconv.Itoa(port)}
-		for _, t := range targets {
-			args = append(args, "--target", t.String())
-		}
-		c.SetArgs(args)
-		c.SetOut(&out)
-		c.SetErr(&errb)
-		c.SilenceUsage, c.SilenceErrors = true, true
-		runErr := c.ExecuteContext(ctx)
-		var j verifyJSON
-		if err := json.Unmarshal(out.Bytes(), &j); err != nil && runErr == nil {
-			return nil, fail.Wrap(fail.Failed, err, "run pfwdctl verify --self to see its output", "read verify --self's report")
-		}
-		if msg := strings.TrimSpace(errb.String()); msg != "" && runErr != nil {
-			// e.g. the throwaway key could not be removed: say so.
-			runErr = fmt.Errorf("%w (%s)", runErr, msg)
-		}
-		return j.Report, runErr
-	}
 }
 
 func newWizardCmd(g *Globals) *cobra.Command {
@@ -125,13 +85,7 @@ func wizardRun(c *cobra.Command, g *Globals, o *wizardOpts) error {
 	}
 	cfg := wizard.Config{
 		Root: g.Root(), Runner: g.Runner, SshdConfig: o.sshdConfig, SshdBin: o.sshdBin,
-		Getenv: g.Getenv, Now: g.Now, Hostname: host, DryRun: o.dryRun, Color: color,
-	}
-	switch {
-	case !g.Root().IsHost():
-		cfg.ProveSkip = "--root names a tree, not the running sshd: nothing to log in to"
-	default:
-		cfg.SelfVerify = selfVerify(g, o.port)
+		Getenv: g.Getenv, Now: g.Now, Hostname: host, DryRun: o.dryRun, Color: color, ProvePort: o.port,
 	}
 	m := wizard.New(c.Context(), cfg)
 	p := tea.NewProgram(m, tea.WithInput(g.IO.In), tea.WithOutput(g.IO.Err), tea.WithAltScreen(), tea.WithContext(c.Context()))

@@ -2,12 +2,9 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/pem"
-	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,10 +17,8 @@ import (
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/run"
-	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/internal/testenv"
 	"github.com/pfwdctl/pfwdctl/render/rendertest"
-	"github.com/pfwdctl/pfwdctl/users"
 )
 
 // TestWizardNoTerminal: without a terminal the wizard refuses (exit 2),
@@ -183,37 +178,5 @@ func TestWizardTmux(t *testing.T) {
 	}
 	if bytes.Contains(ak, []byte("PRIVATE")) {
 		t.Error("the private key reached authorized_keys")
-	}
-}
-
-// TestWizardSelfVerify: the Prove step's call runs the verify command's own
-// --self (throwaway key installed, then removed whatever happens) and hands
-// its report and error back; here against a closed port, so it is the
-// could-not-connect path, with the key gone afterwards.
-func TestWizardSelfVerify(t *testing.T) {
-	t.Parallel()
-	testenv.Root(t)
-	root := rendertest.New(t, rendertest.Tree{Files: map[string]string{
-		"/etc/ssh/ssh_host_ed25519_key.pub": rendertest.AdminKey,
-	}})
-	env := &Env{IO: IO{In: strings.NewReader(""), Out: io.Discard, Err: io.Discard}, Runner: run.Exec{}, Getenv: func(string) string { return "" }, Now: time.Now}
-	g := &Globals{Env: env, RootDir: string(root)}
-	if _, err := (users.Host{Root: root, Syslog: func(string) {}}).CreateUser(context.Background(), users.CreateRequest{User: "pfwd", Fix: true}); err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	tgt, _ := target.Parse("127.0.0.1:8009")
-	rep, err := selfVerify(g, port)(context.Background(), "pfwd", []target.Target{tgt})
-	if fail.Code(err) != fail.ExitUnavailable || !strings.Contains(err.Error(), "refused") {
-		t.Fatalf("err = %v (exit %d), report %+v", err, fail.Code(err), rep)
-	}
-	ak, _ := os.ReadFile(root.Path("/home/pfwd/.ssh/authorized_keys"))
-	if strings.Contains(string(ak), "pfwdctl-verify-self") {
-		t.Errorf("the throwaway key is still installed:\n%s", ak)
 	}
 }

@@ -225,3 +225,48 @@ func (s Summary) ExitCode() int {
 	}
 	return fail.ExitOK
 }
+
+// Inventory is one verify --inventory run.
+type Inventory struct {
+	// File is the inventory (ReadFile's formats).
+	File string
+	// Settings are the fleet-wide defaults every line starts from; they
+	// become verify.Options through Settings.Options, as a single host's
+	// do. Host must be empty: the hosts are the file's.
+	Settings verify.Settings
+	// Parallel bounds the hosts verified at once (at least 1).
+	Parallel int
+	Strict   bool
+	// Start is called once the hosts are known, before any is verified;
+	// Done after each host, one call at a time (progress).
+	Start func(total int)
+	Done  func(finished, total int, r HostResult)
+}
+
+// VerifyInventory reads the inventory and verifies every host in it. An
+// error means nothing was verified (bad settings or inventory); a host's own
+// failure is in its HostResult.
+func VerifyInventory(ctx context.Context, in Inventory) ([]HostResult, error) {
+	if in.Settings.Host != "" {
+		return nil, fail.New(fail.Usage, "list the hosts in the inventory file, or drop --inventory", "--host and --inventory exclude each other")
+	}
+	if in.Parallel < 1 {
+		return nil, fail.New(fail.Usage, "pass --parallel 1 or more", "--parallel %d: must be at least 1", in.Parallel)
+	}
+	hosts, err := ReadFile(in.File)
+	if err != nil {
+		return nil, fail.Wrap(fail.Usage, err, "fix the inventory: one host[:port] [user=NAME] [key=FILE] [host-key=SHA256:...] per line", "read inventory")
+	}
+	if len(hosts) == 0 {
+		return nil, fail.New(fail.Usage, "list one host per line", "inventory %s lists no hosts", in.File)
+	}
+	base, closeAuth, err := in.Settings.Options()
+	if err != nil {
+		return nil, err
+	}
+	defer closeAuth()
+	if in.Start != nil {
+		in.Start(len(hosts))
+	}
+	return Verify(ctx, hosts, Options{Base: base, Parallel: in.Parallel, Passphrase: in.Settings.Passphrase, Done: in.Done, Strict: in.Strict}), nil
+}

@@ -1,6 +1,7 @@
 package wizard
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,12 +11,13 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
-	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/internal/sshd"
+	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/users"
 	"github.com/pfwdctl/pfwdctl/users/keyline"
 	"github.com/pfwdctl/pfwdctl/verify"
+	"github.com/pfwdctl/pfwdctl/verify/self"
 )
 
 type stepState int
@@ -53,9 +55,9 @@ type stepMsg struct {
 	changes []string
 	err     error
 	skipped bool
-	// snaps are the drop-ins as they were before apply (stepRender), so a
-	// later failure can put them back before sshd ever reloads.
-	snaps []hostfs.Snapshot
+	// applied is what stepTest installed, so a later failure can have the
+	// Applier put it back (Rollback) before sshd ever reloads.
+	applied *render.ApplyResult
 	// rolledBack: the library already restored its files (sshd -t refused).
 	rolledBack bool
 }
@@ -87,7 +89,6 @@ func (m *Model) startApply() tea.Cmd {
 // the Update goroutine.
 func (m *Model) runStep(i int) tea.Cmd {
 	ctx, p, friends, a, uh := m.ctx, m.params, append([]friendKey(nil), m.friends...), m.applier(), m.usersHost()
-	root := m.cfg.Root
 	reloader := m.cfg.reloader()
 	return func() tea.Msg {
 		switch i {
@@ -96,23 +97,16 @@ func (m *Model) runStep(i int) tea.Cmd {
 			if err != nil {
 				return stepMsg{i: i, err: err}
 			}
-			var snaps []hostfs.Snapshot
 			var names []string
 			for _, c := range changes {
-				if c.Action == "unchanged" {
-					continue
+				if c.Action != "unchanged" {
+					names = append(names, c.Action+" "+c.Path)
 				}
-				s, err := hostfs.Take(root.Path(c.Path))
-				if err != nil {
-					return stepMsg{i: i, err: err}
-				}
-				snaps = append(snaps, s)
-				names = append(names, c.Action+" "+c.Path)
 			}
 			if len(names) == 0 {
 				return stepMsg{i: i, detail: "the drop-ins are already up to date"}
 			}
-			return stepMsg{i: i, detail: strings.Join(names, ", "), snaps: snaps}
+			return stepMsg{i: i, detail: strings.Join(names, ", ")}
 		case stepTest:
 			res, err := a.Apply(ctx, render.ApplyOptions{Params: p, NoReload: true})
 			if err != nil {
@@ -128,7 +122,7 @@ func (m *Model) runStep(i int) tea.Cmd {
 					ch = append(ch, f.Action+"d "+f.Path)
 				}
 			}
-			return stepMsg{i: i, detail: "sshd -t accepts the whole configuration", changes: ch}
+			return stepMsg{i: i, detail: "sshd -t accepts the whole configuration", changes: ch, applied: &res}
 		case stepAccount:
 			res, err := uh.CreateUser(ctx, users.CreateRequest{User: p.User, Fix: true})
 			if err != nil {
@@ -179,8 +173,8 @@ func (m *Model) runStep(i int) tea.Cmd {
 func (m *Model) stepDone(msg stepMsg) tea.Cmd {
 	s := &m.steps[msg.i]
 	m.changes = append(m.changes, msg.changes...)
-	if msg.snaps != nil {
-		m.snaps = msg.snaps
+	if msg.applied != nil {
+		m.applied = msg.applied
 	}
 	if msg.err != nil {
 		s.state = stFailed
@@ -216,26 +210,16 @@ func (m *Model) stepDone(msg stepMsg) tea.Cmd {
 // rollbackDropIns puts the drop-ins back when the account or a key failed
 // after sshd -t: sshd has not been reloaded yet, so the running server never
 // saw them, and the host is as before except for what users already did
-// (a locked nologin account, or keys already added, both shown).
+// (a locked nologin account, or keys already added, both shown). The
+// Applier that installed them undoes them, under the same lock as apply.
 func (m *Model) rollbackDropIns() {
 	st := &m.steps[stepTest]
-	if st.state != stOK || len(m.snaps) == 0 {
+	if st.state != stOK || m.applied == nil {
 		return
 	}
-	unlock, err := m.cfg.Root.Lock(render.LockWait)
-	if err == nil {
-		defer unlock()
-	}
-	var errs []string
-	for i := len(m.snaps) - 1; i >= 0; i-- {
-		if err := m.snaps[i].Restore(); err != nil {
-			errs = append(errs, err.Error())
-		}
-	}
-	if len(errs) > 0 {
+	if err := m.applier().Rollback(*m.applied); err != nil {
 		st.state = stFailed
-		st.detail = "rollback incomplete: " + strings.Join(errs, "; ")
-		st.hint = "check the drop-ins by hand before sshd reloads"
+		st.detail, st.hint = errText(err)
 		return
 	}
 	st.state = stRolledBack
@@ -246,15 +230,65 @@ func (m *Model) rollbackDropIns() {
 func (m *Model) startProve() tea.Cmd {
 	m.screen = scrProve
 	m.resize()
-	if m.cfg.SelfVerify == nil {
+	fn := m.cfg.prover()
+	if fn == nil {
 		return nil
 	}
 	m.proving = true
-	ctx, p, fn := m.ctx, m.params, m.cfg.SelfVerify
+	ctx, p := m.ctx, m.params
 	return tea.Batch(m.spin.Tick, func() tea.Msg {
 		r, err := fn(ctx, p.User, p.Targets)
 		return proveMsg{report: r, err: err}
 	})
+}
+
+// prover is the Prove step's call: verifySelf, or the test's stand-in; nil
+// when proveSkip says why there is nothing to prove.
+func (c Config) prover() func(ctx context.Context, user string, targets []target.Target) (*verify.Report, error) {
+	switch {
+	case c.SelfVerify != nil:
+		return c.SelfVerify
+	case c.proveSkip() != "":
+		return nil
+	}
+	return c.verifySelf
+}
+
+// proveSkip is why the Prove step does not run: ProveSkip, or a --root
+// tree, where no running sshd reads the files just written.
+func (c Config) proveSkip() string {
+	if c.ProveSkip == "" && !c.Root.IsHost() {
+		return "--root names a tree, not the running sshd: nothing to log in to"
+	}
+	return c.ProveSkip
+}
+
+// verifySelf is verify --self's own library function, self.Run, as the
+// command calls it (the throwaway key, its expiry, its removal whatever
+// happens, the local known_hosts), with the report handed back instead of
+// printed: the TUI owns the terminal.
+func (c Config) verifySelf(ctx context.Context, user string, targets []target.Target) (*verify.Report, error) {
+	port := c.ProvePort
+	if port == 0 {
+		port = 22
+	}
+	ts := make([]string, len(targets))
+	for i, t := range targets {
+		ts[i] = t.String()
+	}
+	res, err := self.Run(ctx, self.Options{
+		Settings: verify.Settings{Port: port, User: user, Targets: ts, Timeout: verify.DefaultTimeout},
+		Root:     c.Root, Runner: c.Runner, Getenv: c.Getenv, Now: c.Now,
+	})
+	if res.Leftover != nil {
+		// The key outlived the run: say so, whatever verify said.
+		if err == nil {
+			err = res.Leftover
+		} else {
+			err = fmt.Errorf("%w (%v)", err, res.Leftover)
+		}
+	}
+	return res.Report, err
 }
 
 // readKeyFile reads a key file the way add-key does: regular files only,

@@ -237,10 +237,10 @@ func (m *Model) applyView() string {
 }
 
 func (m *Model) proveView() string {
-	if m.cfg.SelfVerify == nil {
+	if m.cfg.prover() == nil {
 		s := m.warn("skipped: verify --self was not run")
-		if m.cfg.ProveSkip != "" {
-			s += "\n  " + m.st.Dim(m.cfg.ProveSkip)
+		if why := m.cfg.proveSkip(); why != "" {
+			s += "\n  " + m.st.Dim(why)
 		}
 		return s + "\n\nOn the host, prove it from outside with:\n  pfwdctl verify --self --user " + m.params.User + "\n"
 	}

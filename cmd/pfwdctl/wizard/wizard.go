@@ -4,10 +4,11 @@
 //
 // It is a front end only: every check, plan and change is a call into the
 // same libraries the plain commands use (render for the drop-ins and the
-// lockout guard, users/keyline for keys, users for the account and
-// authorized_keys, verify for the proof). It must never validate, render or
-// write anything itself, and never change the host before the admin pressed
-// enter on the Review screen.
+// lockout guard and the apply transaction with its rollback, users/keyline
+// for keys, users for the account and authorized_keys, verify/self for the
+// proof). It must never validate, render or write anything itself, never
+// re-enter a cobra command, and never change the host before the admin
+// pressed enter on the Review screen.
 package wizard
 
 import (
@@ -53,10 +54,15 @@ type Config struct {
 	Reloader *sshd.Reloader
 	// Syslog is handed to users.Host (tests capture it); nil: the default.
 	Syslog func(string)
-	// SelfVerify proves the account as verify --self does. Nil shows the
-	// Prove screen as pending with ProveSkip as the reason.
+	// ProvePort is the local sshd's port for the Prove step (verify --self,
+	// verify/self.Run); 0: 22.
+	ProvePort int
+	// ProveSkip, when set, says why the Prove step does not run; under a
+	// --root tree it is skipped anyway (no running sshd to log in to).
+	ProveSkip string
+	// SelfVerify stands in for verify/self.Run in tests; nil: the real one
+	// (unless ProveSkip).
 	SelfVerify func(ctx context.Context, user string, targets []target.Target) (*verify.Report, error)
-	ProveSkip  string
 }
 
 type screen int
@@ -125,7 +131,7 @@ type Model struct {
 	steps                 []step
 	cur                   int
 	spin                  spinner.Model
-	snaps                 []hostfs.Snapshot
+	applied               *render.ApplyResult
 	changes               []string
 	proving               bool
 	report                *verify.Report

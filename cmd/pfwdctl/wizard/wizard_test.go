@@ -378,6 +378,31 @@ func TestRollback(t *testing.T) {
 	}
 }
 
+// TestRollbackRemovesTheDirItCreated: on a host without sshd_config.d the
+// apply step creates it; when the account step then fails, the rollback is
+// the Applier's own, so the directory goes too (the wizard's old copy of the
+// transaction left it behind, and restored without the lock).
+func TestRollbackRemovesTheDirItCreated(t *testing.T) {
+	t.Parallel()
+	testenv.Root(t)
+	root := rendertest.New(t, rendertest.Tree{})
+	if err := os.Remove(root.Path("/etc/ssh/sshd_config.d")); err != nil {
+		t.Fatal(err)
+	}
+	passwd, _ := os.ReadFile(root.Path("/etc/passwd"))
+	os.WriteFile(root.Path("/etc/passwd"), append(passwd, "toor:x:0:0::/root:/bin/bash\n"...), 0o644)
+	before := rendertest.Snapshot(t, root)
+	h := newHarness(t, testConfig(t, root))
+	h.send(enter, clear, typed("toor"), enter, enter, enter)
+	h.want("step 4 of 7", "create /etc/ssh/sshd_config.d/10-hardening.conf")
+	h.send(enter)
+	h.want("UID 0", "rolled back: the drop-ins are restored byte-for-byte", "apply failed")
+	rendertest.Unchanged(t, root, before)
+	if _, err := os.Lstat(root.Path("/etc/ssh/sshd_config.d")); !os.IsNotExist(err) {
+		t.Fatalf("rollback left sshd_config.d behind (%v)", err)
+	}
+}
+
 // TestKeyFromPath reads a .pub file named on the key line, as add-key FILE.
 func TestKeyFromPath(t *testing.T) {
 	t.Parallel()

@@ -1,0 +1,183 @@
+// Package self is verify --self: as root on the server, prove the
+// forward-only account without the friend's key. It installs a throwaway
+// key for the account (with the standard restrictions and an expiry-time a
+// few minutes ahead), runs verify over the local sshd, and removes the key
+// whatever happens: error, failed check, cancelled context, SIGHUP.
+//
+// It is the one place outside users that changes an account's keys on its
+// own, and it must never leave the key behind without saying so (Result.
+// Leftover), nor trust a host key it did not read from the server's own
+// /etc/ssh. Both the verify command and the wizard's Prove step call it.
+package self
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/pfwdctl/pfwdctl/internal/fail"
+	"github.com/pfwdctl/pfwdctl/internal/hostfs"
+	"github.com/pfwdctl/pfwdctl/internal/run"
+	"github.com/pfwdctl/pfwdctl/internal/target"
+	"github.com/pfwdctl/pfwdctl/users"
+	"github.com/pfwdctl/pfwdctl/verify"
+)
+
+// KeyLifetime is how long the throwaway key would stay valid if pfwdctl
+// were killed before it could remove it: sshd refuses it after that
+// (expiry-time).
+const KeyLifetime = 5 * time.Minute
+
+// DefaultHost is where the local sshd is reached.
+const DefaultHost = "127.0.0.1"
+
+// Options are one --self run.
+type Options struct {
+	// Settings are verify's, as for any host (Settings.Options). Host
+	// empty: DefaultHost. Key must be empty and AgentSock is ignored: the
+	// throwaway key is the only one used. Without a host key policy the
+	// server's own /etc/ssh/ssh_host_*_key.pub (under Root) are trusted.
+	Settings verify.Settings
+	Root     hostfs.Root
+	Runner   run.Runner
+	Getenv   func(string) string
+	Now      func() time.Time // nil: time.Now
+}
+
+// Result is what --self did besides verify's report.
+type Result struct {
+	Report *verify.Report
+	User   string
+	// Fingerprint and Expiry are the throwaway key's; Installed says
+	// whether it was installed at all.
+	Fingerprint string
+	Expiry      time.Time
+	Installed   bool
+	// Leftover is set when the key could not be removed afterwards; its
+	// hint says how to remove it by hand (sshd refuses it after Expiry).
+	Leftover error
+}
+
+// Run is verify --self. The error is verify's (or why it could not run);
+// a key that could not be removed is Result.Leftover, reported on its own.
+func Run(parent context.Context, o Options) (res Result, err error) {
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	s := o.Settings
+	res.User = s.User
+	if o.Root.IsHost() && os.Geteuid() != 0 {
+		return res, fail.New(fail.Usage, "run it as root on the server: sudo pfwdctl verify --self", "--self installs a key for the account and needs root")
+	}
+	if s.Key != "" {
+		return res, fail.New(fail.Usage, "drop --key: --self makes its own throwaway key", "--self and --key exclude each other")
+	}
+	s.AgentSock = ""
+	if s.Host == "" {
+		s.Host = DefaultHost
+	}
+	// SIGHUP (the admin's terminal closing) must also reach the cleanup;
+	// the command already turns SIGINT and SIGTERM into a cancelled parent.
+	ctx, stop := signal.NotifyContext(parent, syscall.SIGHUP)
+	defer stop()
+
+	vo, _, err := s.Options()
+	if err != nil {
+		return res, err
+	}
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return res, err
+	}
+	signer, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		return res, err
+	}
+	h := users.Host{Root: o.Root, Runner: o.Runner, Getenv: o.Getenv, Now: now}
+	res.Expiry = now().Add(KeyLifetime)
+	name := "pfwdctl-verify-self-" + now().UTC().Format("20060102T150405Z")
+	added, err := h.AddKey(ctx, users.AddKeyRequest{User: s.User, Key: users.FromSigner(signer, name), Targets: s.Targets, Expiry: res.Expiry})
+	res.Fingerprint = added.Fingerprint
+	if added.Changed {
+		res.Installed = true
+		// Not ctx: it may be the cancelled one.
+		defer func() {
+			if rerr := removeKey(h, s.User, added.Fingerprint); rerr != nil {
+				res.Leftover = fail.Wrap(fail.Failed, rerr,
+					"remove it with: pfwdctl revoke --user "+s.User+" "+added.Fingerprint+" (sshd refuses it after "+res.Expiry.Local().Format("15:04:05")+" anyway)",
+					"the throwaway key %s is still installed for %s", added.Fingerprint, s.User)
+			}
+		}()
+	}
+	if err != nil {
+		return res, err
+	}
+	vo.Auth = []ssh.AuthMethod{ssh.PublicKeys(signer)}
+	if vo.Targets, err = target.ParseList(added.Targets); err != nil {
+		return res, err
+	}
+	if !s.Insecure && s.HostKey == "" && s.KnownHosts == "" {
+		// The server's own public host keys: nothing to trust on first use.
+		kh, cleanup, err := localKnownHosts(o.Root, s.Host, s.Port)
+		if err != nil {
+			return res, err
+		}
+		defer cleanup()
+		vo.HostKey.KnownHosts = kh
+	}
+	res.Report, err = verify.Run(ctx, vo)
+	if ctx.Err() != nil && parent.Err() == nil {
+		err = fail.New(fail.Unavailable, "", "interrupted (SIGHUP)")
+	}
+	return res, err
+}
+
+func removeKey(h users.Host, user, fp string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), users.LockWait)
+	defer cancel()
+	_, err := h.Revoke(ctx, users.RevokeRequest{User: user, Key: fp})
+	return err
+}
+
+// localKnownHosts writes the server's own host keys (/etc/ssh/
+// ssh_host_*_key.pub under root) into a temp known_hosts for host:port.
+func localKnownHosts(root hostfs.Root, host string, port int) (string, func(), error) {
+	pubs, _ := filepath.Glob(root.Path("/etc/ssh/ssh_host_*_key.pub"))
+	var b strings.Builder
+	addr := knownhosts.Normalize(net.JoinHostPort(host, strconv.Itoa(port)))
+	for _, p := range pubs {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		if k, _, _, _, err := ssh.ParseAuthorizedKey(data); err == nil {
+			b.WriteString(knownhosts.Line([]string{addr}, k) + "\n")
+		}
+	}
+	if b.Len() == 0 {
+		return "", func() {}, fail.New(fail.Usage, "pin the key with --host-key SHA256:... (ssh-keygen -lf the host key)",
+			"no readable host key in %s", root.Path("/etc/ssh"))
+	}
+	f, err := os.CreateTemp("", "pfwdctl-self-known_hosts-")
+	if err != nil {
+		return "", func() {}, err
+	}
+	defer f.Close()
+	if _, err := f.WriteString(b.String()); err != nil {
+		os.Remove(f.Name())
+		return "", func() {}, err
+	}
+	return f.Name(), func() { os.Remove(f.Name()) }, nil
+}
