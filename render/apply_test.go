@@ -312,7 +312,7 @@ func TestApplyInterruptedBeforeReload(t *testing.T) {
 	sysDir, initDir := fakeSystem(t, true)
 	r := &ctxRunner{}
 	a := applier(t, root)
-	a.Reloader = &render.Reloader{Root: "/", Runner: r, SystemdDir: sysDir, InitDir: initDir}
+	a.Reloader = &render.Reloader{Runner: r, SystemdDir: sysDir, InitDir: initDir}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	res, err := a.Apply(ctx, render.ApplyOptions{Params: render.DefaultParams()})

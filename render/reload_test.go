@@ -67,7 +67,7 @@ func TestReloadSystemd(t *testing.T) {
 			sysDir, initDir := fakeSystem(t, true)
 			s := &run.Stub{T: t}
 			c.stub(s)
-			r := render.Reloader{Root: "/", Runner: s, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{}}
+			r := render.Reloader{Runner: s, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{}}
 			res, err := r.Reload(context.Background())
 			if err != nil {
 				t.Fatal(err)
@@ -86,7 +86,7 @@ func TestReloadFailureKeepsConfigAndSaysSo(t *testing.T) {
 		Expect("systemctl is-active --quiet ssh.socket", "", "", run.ErrExit).
 		Expect("systemctl is-active --quiet ssh.service", "", "", nil).
 		Expect("systemctl reload ssh.service", "", "Job for ssh.service failed", run.ErrExit)
-	_, err := render.Reloader{Root: "/", Runner: s, SystemdDir: sysDir, InitDir: initDir}.Reload(context.Background())
+	_, err := render.Reloader{Runner: s, SystemdDir: sysDir, InitDir: initDir}.Reload(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "Job for ssh.service failed") {
 		t.Fatalf("err = %v", err)
 	}
@@ -94,7 +94,7 @@ func TestReloadFailureKeepsConfigAndSaysSo(t *testing.T) {
 
 func TestReloadUnderRootDoesNothing(t *testing.T) {
 	s := &run.Stub{T: t}
-	res, err := render.Reloader{Root: hostfs.Root(t.TempDir()), Runner: s}.Reload(context.Background())
+	res, err := render.Reloader{Root: hostfs.MustRoot(t.TempDir()), Runner: s}.Reload(context.Background())
 	if err != nil || res.Method != render.ReloadNone || res.Reloaded {
 		t.Fatalf("%+v %v", res, err)
 	}
@@ -144,7 +144,7 @@ func startSshd(t *testing.T) (pidFile, logFile string) {
 func TestReloadSighupRealSshd(t *testing.T) {
 	pidFile, logFile := startSshd(t)
 	sysDir, initDir := fakeSystem(t, false)
-	res, err := render.Reloader{Root: "/", Runner: &run.Stub{T: t}, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{pidFile}}.Reload(context.Background())
+	res, err := render.Reloader{Runner: &run.Stub{T: t}, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{pidFile}}.Reload(context.Background())
 	if err != nil || res.Method != render.ReloadSignal || !res.Reloaded {
 		t.Fatalf("%+v %v", res, err)
 	}
@@ -163,7 +163,7 @@ func TestReloadSysV(t *testing.T) {
 	pidFile, _ := startSshd(t)
 	sysDir, initDir := fakeSystem(t, false, "ssh")
 	s := (&run.Stub{T: t}).Expect("service ssh reload", "", "", nil)
-	res, err := render.Reloader{Root: "/", Runner: s, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{pidFile}}.Reload(context.Background())
+	res, err := render.Reloader{Runner: s, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{pidFile}}.Reload(context.Background())
 	if err != nil || res.Method != render.ReloadSysV {
 		t.Fatalf("%+v %v", res, err)
 	}
@@ -174,7 +174,7 @@ func TestReloadStalePidFile(t *testing.T) {
 	sysDir, initDir := fakeSystem(t, false, "ssh")
 	pidFile := filepath.Join(t.TempDir(), "sshd.pid")
 	os.WriteFile(pidFile, []byte("999999\n"), 0o644)
-	res, err := render.Reloader{Root: "/", Runner: &run.Stub{T: t}, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{pidFile}}.Reload(context.Background())
+	res, err := render.Reloader{Runner: &run.Stub{T: t}, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{pidFile}}.Reload(context.Background())
 	if err != nil || res.Method != render.ReloadNotFound || !strings.Contains(res.Detail, "not running") {
 		t.Fatalf("%+v %v", res, err)
 	}

@@ -27,7 +27,7 @@ func TestReloadPidReusedByAnotherProgram(t *testing.T) {
 	os.WriteFile(pidFile, []byte(fmt.Sprintf("%d\n", sleep.Process.Pid)), 0o644)
 	var signalled []int
 	kill := func(pid int, _ syscall.Signal) error { signalled = append(signalled, pid); return nil }
-	res, err := render.Reloader{Root: "/", Runner: &run.Stub{T: t}, Kill: kill, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{pidFile}}.Reload(context.Background())
+	res, err := render.Reloader{Runner: &run.Stub{T: t}, Kill: kill, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{pidFile}}.Reload(context.Background())
 	if err != nil || res.Method != render.ReloadNotFound || len(signalled) != 0 {
 		t.Fatalf("%+v %v; signalled %v", res, err, signalled)
 	}

@@ -137,7 +137,7 @@ func (s Sshd) unprefix(msg string) string {
 	if s.Root.IsHost() {
 		return msg
 	}
-	return strings.ReplaceAll(msg, filepath.Clean(string(s.Root)), "")
+	return strings.ReplaceAll(msg, s.Root.Dir(), "")
 }
 
 // prepare returns the config file to hand to sshd -f. On the running system

@@ -62,7 +62,7 @@ func (h Host) prefix() []string {
 	if h.Root.IsHost() {
 		return nil
 	}
-	return []string{"--prefix", string(h.Root)}
+	return []string{"--prefix", h.Root.Dir()}
 }
 
 func (h Host) tool(ctx context.Context, name string, args ...string) error {

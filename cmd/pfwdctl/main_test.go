@@ -36,7 +36,7 @@ func TestScripts(t *testing.T) {
 		UpdateScripts:       golden.Updating(),
 		Setup: func(env *testscript.Env) error {
 			tree := filepath.Join(env.WorkDir, "tree")
-			if err := rendertest.Build(hostfs.Root(tree), rendertest.Tree{}); err != nil {
+			if err := rendertest.Build(hostfs.MustRoot(tree), rendertest.Tree{}); err != nil {
 				return err
 			}
 			env.Setenv("TREE", tree)

@@ -61,7 +61,8 @@ func SystemEnv() *Env {
 // Globals are the persistent flags plus the env.
 type Globals struct {
 	*Env
-	RootDir string
+	// RootDir is --root, made absolute when the flag is parsed (rootFlag).
+	RootDir hostfs.Root
 	JSON    bool
 	// printed is set once a command wrote its --json result, so an error
 	// after that does not print a second JSON document.
@@ -69,7 +70,23 @@ type Globals struct {
 }
 
 // Root is the --root prefix.
-func (g *Globals) Root() hostfs.Root { return hostfs.Root(g.RootDir) }
+func (g *Globals) Root() hostfs.Root { return g.RootDir }
+
+// rootFlag is --root. It turns the directory into a hostfs.Root as the flag
+// is parsed, so a relative --root is absolute before any command sees it and
+// behaves exactly like the absolute one.
+type rootFlag struct{ r *hostfs.Root }
+
+func (f rootFlag) String() string { return f.r.Dir() }
+func (f rootFlag) Type() string   { return "string" }
+func (f rootFlag) Set(dir string) error {
+	r, err := hostfs.NewRoot(dir)
+	if err != nil {
+		return err
+	}
+	*f.r = r
+	return nil
+}
 
 // Styles returns lipgloss styles for stdout: colour only on a terminal
 // without NO_COLOR.
@@ -122,7 +139,7 @@ only forward to one local service, and proves both with a real SSH client.`,
 	root.SetOut(g.IO.Out)
 	root.SetErr(g.IO.Err)
 	root.SetVersionTemplate("pfwdctl {{.Version}}\n")
-	root.PersistentFlags().StringVar(&g.RootDir, "root", "/", "treat `DIR` as / for every host path read or written (like rpm --root)")
+	root.PersistentFlags().Var(rootFlag{&g.RootDir}, "root", "treat `DIR` as / for every host path read or written (like rpm --root)")
 	root.PersistentFlags().BoolVar(&g.JSON, "json", false, "print a JSON report on stdout instead of text")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &fail.Error{Kind: fail.Usage, Err: err, Hint: "see: " + c.CommandPath() + " --help"}

@@ -36,7 +36,7 @@ type Tree struct {
 // New builds the tree under t.TempDir() and returns its root.
 func New(t testing.TB, tr Tree) hostfs.Root {
 	t.Helper()
-	root := hostfs.Root(t.TempDir())
+	root := hostfs.MustRoot(t.TempDir())
 	if err := Build(root, tr); err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func Build(root hostfs.Root, tr Tree) error {
 func Snapshot(t testing.TB, root hostfs.Root) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	err := filepath.Walk(string(root), func(p string, fi os.FileInfo, err error) error {
+	err := filepath.Walk(root.Dir(), func(p string, fi os.FileInfo, err error) error {
 		if err != nil {
 			return err
 		}

@@ -134,7 +134,7 @@ func TestDetect(t *testing.T) {
 		Expect("systemctl is-active --quiet ssh.service", "", "", run.ErrExit).
 		Expect("systemctl is-active --quiet sshd.service", "", "", run.ErrExit).
 		Expect("systemctl is-active --quiet ssh.socket", "", "", nil)
-	r := render.Reloader{Root: "/", Runner: stub, SystemdDir: sysd}
+	r := render.Reloader{Runner: stub, SystemdDir: sysd}
 	if got := r.Detect(context.Background()); got.Method != render.ReloadSocket || got.Reloaded {
 		t.Errorf("socket: %+v", got)
 	}
@@ -150,7 +150,7 @@ func TestDetect(t *testing.T) {
 	dir := t.TempDir()
 	pidf := filepath.Join(dir, "sshd.pid")
 	os.WriteFile(pidf, []byte("1\n"), 0o644) // pid 1 is never taken as sshd
-	r = render.Reloader{Root: "/", Runner: &run.Stub{T: t}, SystemdDir: filepath.Join(dir, "none"), PidFiles: []string{pidf}, InitDir: dir}
+	r = render.Reloader{Runner: &run.Stub{T: t}, SystemdDir: filepath.Join(dir, "none"), PidFiles: []string{pidf}, InitDir: dir}
 	if got := r.Detect(context.Background()); got.Method != render.ReloadNotFound {
 		t.Errorf("no pid: %+v", got)
 	}
@@ -174,7 +174,7 @@ func TestDetect(t *testing.T) {
 	if got := r.Detect(context.Background()); got.Method != render.ReloadSignal {
 		t.Errorf("signal: %+v", got)
 	}
-	if got := (render.Reloader{Root: hostfs.Root(t.TempDir())}).Detect(context.Background()); got.Method != render.ReloadNone {
+	if got := (render.Reloader{Root: hostfs.MustRoot(t.TempDir())}).Detect(context.Background()); got.Method != render.ReloadNone {
 		t.Errorf("tree: %+v", got)
 	}
 }
