@@ -8,10 +8,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	udiff "github.com/aymanbagabas/go-udiff"
 
+	"github.com/pfwdctl/pfwdctl/internal/auditlog"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/internal/run"
@@ -33,6 +35,12 @@ type Applier struct {
 	Getenv     func(string) string
 	Reloader   *Reloader     // nil: a Reloader over Root and Runner
 	LockWait   time.Duration // 0: LockWait
+	// Now, Syslog and AuditLog configure the audit log each installed or
+	// rolled-back drop-in is recorded in (see auditlog.Log); zero values
+	// mean the clock, the system's syslog and auditlog.Path under Root.
+	Now      func() time.Time
+	Syslog   func(line string)
+	AuditLog string
 }
 
 // ApplyOptions are the per-run choices.
@@ -57,6 +65,9 @@ type ApplyResult struct {
 	Files     []FileChange  `json:"files"`
 	Validated bool          `json:"validated"`
 	Reload    *ReloadResult `json:"reload,omitempty"`
+	// Warnings are things the admin should know that did not stop the
+	// run, such as an audit log that could not be written.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Diff is the unified diff of every changed file.
@@ -151,7 +162,11 @@ func (a Applier) Apply(ctx context.Context, o ApplyOptions) (ApplyResult, error)
 			return res, err
 		}
 	}
-	if err := a.install(ctx, files, changes); err != nil {
+	logErr, err := a.install(ctx, o.Params.User, files, changes)
+	if logErr != nil && err == nil {
+		res.Warnings = append(res.Warnings, "the drop-ins are installed, but the audit log was not written: "+logErr.Error())
+	}
+	if err != nil {
 		return res, err
 	}
 	res.Validated = true
@@ -176,19 +191,28 @@ func (a Applier) Apply(ctx context.Context, o ApplyOptions) (ApplyResult, error)
 	return res, err
 }
 
+func (a Applier) auditLog() auditlog.Log {
+	return auditlog.Log{Root: a.Root, File: a.AuditLog, Now: a.Now, Getenv: a.Getenv, Syslog: a.Syslog}
+}
+
 // install writes the changed files, runs sshd -t over the whole config and
 // puts every file back byte-for-byte if sshd rejects it. The rollback and
 // the check run even if ctx is cancelled mid-way: an interrupted run must
-// not leave an unchecked config behind.
-func (a Applier) install(ctx context.Context, files []File, changes []FileChange) (err error) {
+// not leave an unchecked config behind. Each installed file, or each file
+// put back, is one audit log line with its sha256 before and after; a log
+// that cannot be written is returned as logErr (on rollback it is also
+// named in err) and never undoes a change that sshd accepted.
+func (a Applier) install(ctx context.Context, account string, files []File, changes []FileChange) (logErr, err error) {
 	dir := a.Root.Path(DropInDir(a.config()))
 	_, statErr := os.Lstat(dir)
 	createdDir := errors.Is(statErr, fs.ErrNotExist)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fail.Wrap(fail.Failed, err, "", "create %s", DropInDir(a.config()))
+		return nil, fail.Wrap(fail.Failed, err, "", "create %s", DropInDir(a.config()))
 	}
 	var snaps []hostfs.Snapshot
-	rollback := func(cause error) error {
+	var written [][]byte // written[i] is what replaced snaps[i], nil if not yet written
+	rollback := func(cause error) (err error) {
+		defer func() { err = a.logRollback(account, snaps, written, err, &logErr) }()
 		var rbErrs []error
 		for i := len(snaps) - 1; i >= 0; i-- {
 			if err := snaps[i].Restore(); err != nil {
@@ -215,15 +239,55 @@ func (a Applier) install(ctx context.Context, files []File, changes []FileChange
 		path := filepath.Join(dir, f.Name)
 		snap, err := hostfs.Take(path)
 		if err != nil {
-			return rollback(fail.Wrap(fail.Failed, err, "", "snapshot %s", changes[i].Path))
+			rerr := rollback(fail.Wrap(fail.Failed, err, "", "snapshot %s", changes[i].Path))
+			return logErr, rerr
 		}
-		snaps = append(snaps, snap)
+		snaps, written = append(snaps, snap), append(written, nil)
 		if err := hostfs.WriteFile(path, f.Data, DropInMode, hostfs.RootOwner); err != nil {
-			return rollback(fail.Wrap(fail.Failed, err, "", "write %s", changes[i].Path))
+			// A failed WriteFile leaves the old file in place: it is
+			// restored like the others, but no line claims it changed.
+			rerr := rollback(fail.Wrap(fail.Failed, err, "", "write %s", changes[i].Path))
+			return logErr, rerr
 		}
+		written[len(written)-1] = f.Data
 	}
 	if err := a.sshd().Test(context.WithoutCancel(ctx)); err != nil {
-		return rollback(err)
+		rerr := rollback(err)
+		return logErr, rerr
 	}
-	return nil
+	var events []auditlog.Event
+	for i, s := range snaps {
+		events = append(events, auditlog.Event{Action: auditlog.ActionDropIn, Account: account,
+			Path: a.Root.HostPath(s.Path), Before: auditlog.Hash(s.Data, s.Exists), After: auditlog.Hash(written[i], true),
+			Detail: "sshd -t accepts the whole configuration"})
+	}
+	return a.auditLog().Append(events...), nil
+}
+
+// logRollback records, once the files are put back, one line per file this
+// run wrote: before is what the run wrote, after what is on disk now (the
+// old content, unless its restore failed). A log that cannot be written is
+// kept in *logErr and named in the returned error, which keeps cause's kind
+// and hint.
+func (a Applier) logRollback(account string, snaps []hostfs.Snapshot, written [][]byte, cause error, logErr *error) error {
+	var events []auditlog.Event
+	for i, s := range snaps {
+		if written[i] == nil {
+			continue
+		}
+		now, err := os.ReadFile(s.Path)
+		events = append(events, auditlog.Event{Action: auditlog.ActionDropInRollback, Account: account,
+			Path: a.Root.HostPath(s.Path), Before: auditlog.Hash(written[i], true), After: auditlog.Hash(now, err == nil),
+			Detail: "rolled back: " + oneLine(cause.Error())})
+	}
+	if err := a.auditLog().Append(events...); err != nil {
+		*logErr = err
+		return fmt.Errorf("%w (and the audit log was not written: %v)", cause, err)
+	}
+	return cause
+}
+
+// oneLine keeps a multi-line error (sshd's own words) on one log line.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
 }

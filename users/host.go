@@ -3,7 +3,6 @@ package users
 import (
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
@@ -65,14 +64,6 @@ func (h Host) runner() run.Runner {
 		return h.Runner
 	}
 	return run.Exec{}
-}
-
-// admin names who made a change: the sudo caller, else the uid.
-func (h Host) admin() string {
-	if u := h.getenv("SUDO_USER"); u != "" {
-		return u
-	}
-	return "uid " + strconv.Itoa(os.Getuid())
 }
 
 // DropInPath is the host path of the Match User drop-in.

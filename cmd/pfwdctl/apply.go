@@ -56,7 +56,7 @@ func applyRun(c *cobra.Command, g *Globals, o *applyOpts) error {
 		pol := audit.CryptoPolicy(v)
 		p.Crypto = &pol
 	}
-	a := render.Applier{Root: g.Root(), Runner: g.Runner, SshdConfig: o.sshdConfig, SshdBin: o.sshdBin, Getenv: g.Getenv}
+	a := render.Applier{Root: g.Root(), Runner: g.Runner, SshdConfig: o.sshdConfig, SshdBin: o.sshdBin, Getenv: g.Getenv, Now: g.Now}
 	res, err := a.Apply(c.Context(), render.ApplyOptions{Params: p, DryRun: o.dryRun, NoReload: o.noReload, Force: o.force})
 	if res.Files != nil && (err == nil || res.Validated) {
 		if perr := printApply(g, res); perr != nil {
@@ -93,5 +93,6 @@ func printApply(g *Globals, res render.ApplyResult) error {
 		}
 		g.Printf("%s %s\n", mark, res.Reload.Detail)
 	}
+	printWarnings(g, res.Warnings)
 	return nil
 }
