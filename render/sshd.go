@@ -148,7 +148,7 @@ func (s Sshd) unprefix(msg string) string {
 // has no usable host key.
 func (s Sshd) prepare() (cfg string, extra []string, cleanup func(), err error) {
 	cleanup = func() {}
-	if s.Root.IsHost() && os.Geteuid() == 0 {
+	if s.Root.IsHost() && hostfs.Euid() == 0 {
 		return s.config(), nil, cleanup, nil
 	}
 	main := s.Root.Path(s.config())

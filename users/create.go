@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
+	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/internal/run"
 	"github.com/pfwdctl/pfwdctl/render"
 )
@@ -255,7 +256,7 @@ func (h Host) fixHome(a Account, res *CreateResult) error {
 		if err := os.Mkdir(p, 0o755); err != nil {
 			return fail.Wrap(fail.Failed, err, "", "create %s", a.Home)
 		}
-		if err := os.Chown(p, a.UID, a.GID); err != nil && !(errors.Is(err, syscall.EPERM) && os.Geteuid() != 0) {
+		if err := os.Chown(p, a.UID, a.GID); err != nil && !(errors.Is(err, syscall.EPERM) && hostfs.Euid() != 0) {
 			return fail.Wrap(fail.Failed, err, "", "chown %s", a.Home)
 		}
 		os.Chmod(p, 0o755)

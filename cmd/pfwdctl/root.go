@@ -44,6 +44,8 @@ type Env struct {
 	Runner run.Runner
 	Getenv func(string) string
 	Now    func() time.Time
+	// Geteuid is who pfwdctl runs as; nil: hostfs.Euid (the process's).
+	Geteuid func() int
 }
 
 // SystemEnv is the real process environment.
@@ -52,10 +54,18 @@ func SystemEnv() *Env {
 		IO: IO{In: os.Stdin, Out: os.Stdout, Err: os.Stderr,
 			IsTTY: term.IsTerminal(int(os.Stdout.Fd())),
 			InTTY: term.IsTerminal(int(os.Stdin.Fd()))},
-		Runner: run.Exec{},
-		Getenv: os.Getenv,
-		Now:    time.Now,
+		Runner:  run.Exec{},
+		Getenv:  os.Getenv,
+		Now:     time.Now,
+		Geteuid: hostfs.Euid,
 	}
+}
+
+func (e *Env) euid() int {
+	if e.Geteuid != nil {
+		return e.Geteuid()
+	}
+	return hostfs.Euid()
 }
 
 // Globals are the persistent flags plus the env.
@@ -67,6 +77,8 @@ type Globals struct {
 	// printed is set once a command wrote its --json result, so an error
 	// after that does not print a second JSON document.
 	printed bool
+	// args is the command line as given, for the "sudo pfwdctl ..." hint.
+	args []string
 }
 
 // Root is the --root prefix.
@@ -141,6 +153,7 @@ only forward to one local service, and proves both with a real SSH client.`,
 	root.SetVersionTemplate("pfwdctl {{.Version}}\n")
 	root.PersistentFlags().Var(rootFlag{&g.RootDir}, "root", "treat `DIR` as / for every host path read or written (like rpm --root)")
 	root.PersistentFlags().BoolVar(&g.JSON, "json", false, "print a JSON report on stdout instead of text")
+	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error { return checkRoot(c, g) }
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &fail.Error{Kind: fail.Usage, Err: err, Hint: "see: " + c.CommandPath() + " --help"}
 	})
@@ -171,7 +184,7 @@ func Main(args []string, env *Env) int {
 
 // mainContext is Main under a context that an interrupt cancels.
 func mainContext(ctx context.Context, args []string, env *Env) int {
-	g := &Globals{Env: env}
+	g := &Globals{Env: env, args: args}
 	root := NewRootCmd(g)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
@@ -220,4 +233,57 @@ func isCobraUsage(err error) bool {
 // usageErr is a bad-invocation error with a hint.
 func usageErr(hint, format string, args ...any) error {
 	return fail.New(fail.Usage, hint, format, args...)
+}
+
+// needsRoot says, for each command (its path below pfwdctl), whether it
+// must run as root on the running system. Run as another user, such a
+// command would read too little and answer falsely ("no account pfwd",
+// "cannot take the lock"), so it refuses before doing anything. Under
+// --root DIR (tests, image builds) nothing needs root. Every command is
+// listed (TestEveryCommandSaysIfItNeedsRoot), so a new one has to decide.
+var needsRoot = map[string]func(c *cobra.Command) bool{
+	"apply":       always,
+	"audit":       always,
+	"add-key":     always,
+	"list-keys":   always,
+	"revoke":      always,
+	"prune":       always,
+	"user create": always,
+	"wizard":      always,
+	// verify proves a server from outside as any user; only --self
+	// installs a key for the account.
+	"verify": func(c *cobra.Command) bool {
+		f := c.Flags().Lookup("self")
+		return f != nil && f.Value.String() == "true"
+	},
+	"render":     never,
+	"lab":        never,
+	"completion": never,
+	"user":       never,
+}
+
+func always(*cobra.Command) bool { return true }
+func never(*cobra.Command) bool  { return false }
+
+// checkRoot refuses a command that needs root when pfwdctl is not root.
+func checkRoot(c *cobra.Command, g *Globals) error {
+	need := needsRoot[strings.TrimPrefix(c.CommandPath(), "pfwdctl ")]
+	if need == nil || !need(c) || !g.Root().IsHost() || g.euid() == 0 {
+		return nil
+	}
+	return fail.New(fail.Usage, "sudo "+shellLine(append([]string{"pfwdctl"}, g.args...)),
+		"%s must run as root", strings.TrimPrefix(c.CommandPath(), "pfwdctl "))
+}
+
+// shellLine quotes args for a command line the admin can paste.
+func shellLine(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		if a != "" && strings.Trim(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./:=@,+%") == "" {
+			q[i] = a
+			continue
+		}
+		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return strings.Join(q, " ")
 }

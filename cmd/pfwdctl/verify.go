@@ -261,7 +261,7 @@ const SelfKeyLifetime = 5 * time.Minute
 // removed whatever happens (error, failed check, Ctrl-C, SIGTERM, SIGHUP).
 func verifySelfRun(c *cobra.Command, g *Globals, o *verifyOpts) error {
 	root := g.Root()
-	if root.IsHost() && os.Geteuid() != 0 {
+	if root.IsHost() && g.euid() != 0 {
 		return fail.New(fail.Usage, "run it as root on the server: sudo pfwdctl verify --self", "--self installs a key for the account and needs root")
 	}
 	if o.key != "" {

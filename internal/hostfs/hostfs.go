@@ -110,7 +110,7 @@ func WriteFile(path string, data []byte, mode fs.FileMode, owner Owner) error {
 	defer pf.Cleanup()
 	if owner.UID >= 0 || owner.GID >= 0 {
 		if err := pf.Chown(owner.UID, owner.GID); err != nil {
-			if !errors.Is(err, fs.ErrPermission) || os.Geteuid() == 0 {
+			if !errors.Is(err, fs.ErrPermission) || Euid() == 0 {
 				return fmt.Errorf("set owner of %s: %w", path, err)
 			}
 			// Unprivileged runs (tests, --root image builds as a user)

@@ -42,6 +42,7 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
+	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/verify"
 )
@@ -143,7 +144,7 @@ type Server struct {
 // DefaultUser is the account the lab restricts: the running user, or
 // nobody as root.
 func DefaultUser() (string, error) {
-	if os.Geteuid() == 0 {
+	if hostfs.Euid() == 0 {
 		return "nobody", nil
 	}
 	u, err := user.Current()
@@ -197,7 +198,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			return nil, err
 		}
 	}
-	root := os.Geteuid() == 0
+	root := hostfs.Euid() == 0
 	if root {
 		if _, err := os.Stat("/run/sshd"); err != nil {
 			return nil, fail.New(fail.Unavailable, "create it as the ssh service does: install -d -m 0755 /run/sshd",
