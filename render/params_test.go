@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
-	_ "github.com/pfwdctl/pfwdctl/internal/golden"
 )
 
 func TestParseTarget(t *testing.T) {
