@@ -163,7 +163,42 @@ only forward to one local service, and proves both with a real SSH client.`,
 	for _, hook := range treeHooks {
 		hook(root, g)
 	}
+	typeArgErrors(root)
 	return root
+}
+
+// typeArgErrors makes cobra's own argument errors (unknown command, wrong
+// number of args) usage errors in internal/fail's table, the way
+// SetFlagErrorFunc does for flag errors, so no exit code is decided by
+// reading cobra's messages. A command that only groups others (pfwdctl,
+// user) gets a RunE: without one, cobra prints help and exits 0 for
+// "pfwdctl user bogus", and reports "pfwdctl bogus" as a plain error.
+func typeArgErrors(c *cobra.Command) {
+	if c.HasSubCommands() && !c.Runnable() {
+		c.SuggestionsMinimumDistance = 2 // cobra's own default, which SuggestionsFor does not apply
+		c.Args = func(c *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				msg := fmt.Sprintf("unknown command %q for %q", args[0], c.CommandPath())
+				if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+					msg += "; did you mean " + strings.Join(s, " or ") + "?"
+				}
+				return errors.New(msg)
+			}
+			return nil
+		}
+		c.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+	}
+	if orig := c.Args; orig != nil {
+		c.Args = func(c *cobra.Command, args []string) error {
+			if err := orig(c, args); err != nil {
+				return &fail.Error{Kind: fail.Usage, Err: err, Hint: "see: " + c.CommandPath() + " --help"}
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		typeArgErrors(sub)
+	}
 }
 
 // treeHooks run once every command is in the tree, for a file that extends
@@ -192,9 +227,6 @@ func mainContext(ctx context.Context, args []string, env *Env) int {
 		return fail.ExitOK
 	}
 	code := fail.Code(err)
-	if isCobraUsage(err) {
-		code = fail.ExitUsage
-	}
 	if ctx.Err() != nil {
 		fmt.Fprintln(env.IO.Err, "pfwdctl: interrupted")
 		code = fail.ExitInterrupted
@@ -217,17 +249,6 @@ func mainContext(ctx context.Context, args []string, env *Env) int {
 		fmt.Fprintf(env.IO.Err, "pfwdctl: hint: %s\n", hint)
 	}
 	return code
-}
-
-// isCobraUsage spots cobra's own argument errors, which it returns as plain
-// errors (unknown command, wrong number of args).
-func isCobraUsage(err error) bool {
-	var fe *fail.Error
-	if errors.As(err, &fe) {
-		return false
-	}
-	msg := err.Error()
-	return strings.HasPrefix(msg, "unknown command") || strings.Contains(msg, "arg(s)") || strings.HasPrefix(msg, "unknown flag") || strings.HasPrefix(msg, "required flag")
 }
 
 // usageErr is a bad-invocation error with a hint.
