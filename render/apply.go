@@ -23,9 +23,6 @@ import (
 // /etc/ssh, writable by root only.
 const DropInMode fs.FileMode = 0o644
 
-// LockWait is how long a run waits for a concurrent one.
-const LockWait = 30 * time.Second
-
 // Applier installs the drop-ins on a host (or a --root tree).
 type Applier struct {
 	Root       hostfs.Root
@@ -34,7 +31,7 @@ type Applier struct {
 	SshdBin    string // empty: FindSshd
 	Getenv     func(string) string
 	Reloader   *Reloader     // nil: a Reloader over Root and Runner
-	LockWait   time.Duration // 0: LockWait
+	LockWait   time.Duration // 0: hostfs.LockWait
 	// Now, Syslog and AuditLog configure the audit log each installed or
 	// rolled-back drop-in is recorded in (see auditlog.Log); zero values
 	// mean the clock, the system's syslog and auditlog.Path under Root.
@@ -135,11 +132,7 @@ func (a Applier) Plan(p Params) ([]File, []FileChange, error) {
 func (a Applier) Apply(ctx context.Context, o ApplyOptions) (ApplyResult, error) {
 	res := ApplyResult{DryRun: o.DryRun}
 	if !o.DryRun {
-		wait := a.LockWait
-		if wait == 0 {
-			wait = LockWait
-		}
-		unlock, err := a.Root.Lock(wait)
+		unlock, err := a.Root.Lock(a.LockWait)
 		if err != nil {
 			return res, fail.Wrap(fail.Unavailable, err, "wait for the other run to finish, then try again", "cannot take the lock")
 		}

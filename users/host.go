@@ -12,9 +12,6 @@ import (
 	"github.com/pfwdctl/pfwdctl/templates"
 )
 
-// LockWait is how long a change waits for a concurrent pfwdctl run.
-const LockWait = 30 * time.Second
-
 // Host is the machine (or --root tree) whose account and keys are managed,
 // plus everything taken from the outside world, injectable for tests.
 type Host struct {
@@ -25,7 +22,8 @@ type Host struct {
 	SshdConfig string
 	Now        func() time.Time    // nil: time.Now
 	Getenv     func(string) string // nil: os.Getenv; SUDO_USER names the admin
-	// LockWait is how long to wait for the pfwdctl lock; 0 means LockWait.
+	// LockWait is how long to wait for the pfwdctl lock; 0 means
+	// hostfs.LockWait.
 	// NoLock is for callers that already hold it (flock is per open file, so
 	// taking it twice in one process would wait on itself).
 	LockWait time.Duration
@@ -80,11 +78,7 @@ func (h Host) lock() (func(), error) {
 	if h.NoLock {
 		return func() {}, nil
 	}
-	wait := h.LockWait
-	if wait == 0 {
-		wait = LockWait
-	}
-	unlock, err := h.Root.Lock(wait)
+	unlock, err := h.Root.Lock(h.LockWait)
 	if err != nil {
 		return nil, fail.Wrap(fail.Unavailable, err, "wait for the other pfwdctl run to finish, then try again", "cannot take the pfwdctl lock")
 	}

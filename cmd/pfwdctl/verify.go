@@ -162,7 +162,7 @@ func reportVerify(g *Globals, rep *verify.Report, runErr error, strict bool, not
 		if bad := rep.Failed(); len(bad) > 0 {
 			err = fail.New(fail.Failed, "each failed check above says what to fix; run pfwdctl audit on the server to see the layers",
 				"%d of %d checks failed: %s", len(bad), len(rep.Checks), strings.Join(bad, ", "))
-		} else if _, _, warn := rep.Counts(); warn > 0 && strict {
+		} else if warn := rep.Counts().Warn; warn > 0 && strict {
 			err = fail.New(fail.Failed, "see the warnings above", "%d checks warned and --strict is set", warn)
 		}
 	}
@@ -218,7 +218,8 @@ func printReport(w io.Writer, g *Globals, rep *verify.Report) {
 			fmt.Fprintf(w, "%s%s\n", indent, st.Dim("→ "+c.Hint))
 		}
 	}
-	pass, failed, warn := rep.Counts()
+	n := rep.Counts()
+	pass, failed, warn := n.Pass, n.Fail, n.Warn
 	summary := fmt.Sprintf("%d checks: %d passed, %d failed, %d warnings", len(rep.Checks), pass, failed, warn)
 	switch {
 	case failed > 0:
@@ -327,7 +328,7 @@ func verifySelfRun(c *cobra.Command, g *Globals, o *verifyOpts) error {
 }
 
 func removeSelfKey(h users.Host, user, fp string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), users.LockWait)
+	ctx, cancel := context.WithTimeout(context.Background(), hostfs.LockWait)
 	defer cancel()
 	_, err := h.Revoke(ctx, users.RevokeRequest{User: user, Key: fp})
 	return err

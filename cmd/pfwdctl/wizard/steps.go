@@ -221,7 +221,7 @@ func (m *Model) rollbackDropIns() {
 	if st.state != stOK || len(m.snaps) == 0 {
 		return
 	}
-	unlock, err := m.cfg.Root.Lock(render.LockWait)
+	unlock, err := m.cfg.Root.Lock(hostfs.LockWait)
 	if err == nil {
 		defer unlock()
 	}
