@@ -226,10 +226,14 @@ func mainContext(ctx context.Context, args []string, env *Env) int {
 	if err == nil {
 		return fail.ExitOK
 	}
+	if ctx.Err() != nil {
+		// Whatever the error says, the run was interrupted: that decides
+		// the exit code (in internal/fail, like every other).
+		err = &fail.Error{Kind: fail.Interrupted, Err: err}
+	}
 	code := fail.Code(err)
 	if ctx.Err() != nil {
 		fmt.Fprintln(env.IO.Err, "pfwdctl: interrupted")
-		code = fail.ExitInterrupted
 		// An interrupt can land after something changed (apply's rollback
 		// failing, a reload not done): that error and its hint still say
 		// what state the host is in, so only a bare cancellation is quiet.
