@@ -19,8 +19,14 @@ test: deps
 demo: deps build
 	./bin/pfwdctl lab
 
+# golden rewrites golden/ through -update, given only to the test packages
+# that define it (those importing internal/golden or teatest): no other
+# package has to know the flag.
+GOLDEN_PKGS = $(shell $(GO) list -f '{{.ImportPath}}{{range .TestImports}} {{.}}{{end}}{{range .XTestImports}} {{.}}{{end}}' ./... | \
+	awk '{for (i = 2; i <= NF; i++) if ($$i ~ /pfwdctl\/internal\/golden$$|x\/exp\/teatest$$/) { print $$1; break }}')
+
 golden:
-	$(GO) test ./... -update
+	$(GO) test -count=1 $(GOLDEN_PKGS) -update
 
 # man regenerates docs/man/ from the command tree (TestManPages fails when
 # the checked-in pages are stale).

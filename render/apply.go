@@ -8,10 +8,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	udiff "github.com/aymanbagabas/go-udiff"
 
+	"github.com/pfwdctl/pfwdctl/internal/auditlog"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/internal/run"
@@ -22,9 +24,6 @@ import (
 // /etc/ssh, writable by root only.
 const DropInMode fs.FileMode = 0o644
 
-// LockWait is how long a run waits for a concurrent one.
-const LockWait = 30 * time.Second
-
 // Applier installs the drop-ins on a host (or a --root tree).
 type Applier struct {
 	Root       hostfs.Root
@@ -33,7 +32,13 @@ type Applier struct {
 	SshdBin    string // empty: sshd.Find
 	Getenv     func(string) string
 	Reloader   *sshd.Reloader // nil: a Reloader over Root and Runner
-	LockWait   time.Duration  // 0: LockWait
+	LockWait   time.Duration  // 0: hostfs.LockWait
+	// Now, Syslog and AuditLog configure the audit log each installed or
+	// rolled-back drop-in is recorded in (see auditlog.Log); zero values
+	// mean the clock, the system's syslog and auditlog.Path under Root.
+	Now      func() time.Time
+	Syslog   func(line string)
+	AuditLog string
 }
 
 // ApplyOptions are the per-run choices.
@@ -58,6 +63,9 @@ type ApplyResult struct {
 	Files     []FileChange       `json:"files"`
 	Validated bool               `json:"validated"`
 	Reload    *sshd.ReloadResult `json:"reload,omitempty"`
+	// Warnings are problems that did not stop the change (the audit log
+	// could not be written).
+	Warnings []string `json:"warnings,omitempty"`
 	// undo is how to put the previous drop-ins back (Rollback): set when
 	// Apply wrote files and sshd -t accepted them.
 	undo *installed
@@ -70,6 +78,7 @@ type installed struct {
 	dir        string // the drop-in directory, under root
 	createdDir bool
 	snaps      []hostfs.Snapshot
+	written    [][]byte // written[i] replaced snaps[i]; nil: not written
 }
 
 // restore puts every snapshot back, newest first, then removes the drop-in
@@ -195,7 +204,10 @@ func (a Applier) Apply(ctx context.Context, o ApplyOptions) (ApplyResult, error)
 			return res, err
 		}
 	}
-	u, err := a.install(ctx, files, changes)
+	u, logErr, err := a.install(ctx, o.Params.User, files, changes)
+	if logErr != nil && err == nil {
+		res.Warnings = append(res.Warnings, "the drop-ins are installed, but the audit log was not written: "+logErr.Error())
+	}
 	if err != nil {
 		return res, err
 	}
@@ -242,23 +254,30 @@ func anyStale(served []sshd.Served) bool {
 	return false
 }
 
+func (a Applier) auditLog() auditlog.Log {
+	return auditlog.Log{Root: a.Root, File: a.AuditLog, Now: a.Now, Getenv: a.Getenv, Syslog: a.Syslog}
+}
+
 // install writes the changed files, runs sshd -t over the whole config and
 // puts every file back byte-for-byte if sshd rejects it. The rollback and
 // the check run even if ctx is cancelled mid-way: an interrupted run must
-// not leave an unchecked config behind.
-func (a Applier) install(ctx context.Context, files []File, changes []FileChange) (*installed, error) {
+// not leave an unchecked config behind. Each installed file, or each file
+// put back, is one audit log line with its sha256 before and after; a log
+// that cannot be written is returned as logErr (on rollback it is also
+// named in err) and never undoes a change that sshd accepted.
+func (a Applier) install(ctx context.Context, account string, files []File, changes []FileChange) (u *installed, logErr, err error) {
 	dir := a.Root.Path(DropInDir(a.config()))
 	_, statErr := os.Lstat(dir)
-	u := &installed{root: a.Root, dir: dir, createdDir: errors.Is(statErr, fs.ErrNotExist)}
+	u = &installed{root: a.Root, dir: dir, createdDir: errors.Is(statErr, fs.ErrNotExist)}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fail.Wrap(fail.Failed, err, "", "create %s", DropInDir(a.config()))
+		return nil, nil, fail.Wrap(fail.Failed, err, "", "create %s", DropInDir(a.config()))
 	}
 	rollback := func(cause error) error {
 		if rbErrs := u.restore(); len(rbErrs) > 0 {
-			return fail.Wrap(fail.Failed, errors.Join(append([]error{cause}, rbErrs...)...),
+			cause = fail.Wrap(fail.Failed, errors.Join(append([]error{cause}, rbErrs...)...),
 				"restoring the previous files failed: check the files named above by hand before sshd reloads", "rollback incomplete")
 		}
-		return cause
+		return a.logRollback(account, u, cause, &logErr)
 	}
 	for i, f := range files {
 		if changes[i].Action == "unchanged" {
@@ -267,17 +286,54 @@ func (a Applier) install(ctx context.Context, files []File, changes []FileChange
 		path := filepath.Join(dir, f.Name)
 		snap, err := hostfs.Take(path)
 		if err != nil {
-			return nil, rollback(fail.Wrap(fail.Failed, err, "", "snapshot %s", changes[i].Path))
+			return nil, logErr, rollback(fail.Wrap(fail.Failed, err, "", "snapshot %s", changes[i].Path))
 		}
-		u.snaps = append(u.snaps, snap)
+		u.snaps, u.written = append(u.snaps, snap), append(u.written, nil)
 		if err := hostfs.WriteFile(path, f.Data, DropInMode, hostfs.RootOwner); err != nil {
-			return nil, rollback(fail.Wrap(fail.Failed, err, "", "write %s", changes[i].Path))
+			// A failed WriteFile leaves the old file in place: it is
+			// restored like the others, but no line claims it changed.
+			return nil, logErr, rollback(fail.Wrap(fail.Failed, err, "", "write %s", changes[i].Path))
 		}
+		u.written[len(u.written)-1] = f.Data
 	}
 	if err := a.binary().Test(context.WithoutCancel(ctx)); err != nil {
-		return nil, rollback(err)
+		return nil, logErr, rollback(err)
 	}
-	return u, nil
+	var events []auditlog.Event
+	for i, s := range u.snaps {
+		events = append(events, auditlog.Event{Action: auditlog.ActionDropIn, Account: account,
+			Path: a.Root.HostPath(s.Path), Before: auditlog.Hash(s.Data, s.Exists), After: auditlog.Hash(u.written[i], true),
+			Detail: "sshd -t accepts the whole configuration"})
+	}
+	return u, a.auditLog().Append(events...), nil
+}
+
+// logRollback records, once the files are put back, one line per file this
+// run wrote: before is what the run wrote, after what is on disk now (the
+// old content, unless its restore failed). A log that cannot be written is
+// kept in *logErr and named in the returned error, which keeps cause's kind
+// and hint.
+func (a Applier) logRollback(account string, u *installed, cause error, logErr *error) error {
+	var events []auditlog.Event
+	for i, s := range u.snaps {
+		if u.written[i] == nil {
+			continue
+		}
+		now, err := os.ReadFile(s.Path)
+		events = append(events, auditlog.Event{Action: auditlog.ActionDropInRollback, Account: account,
+			Path: a.Root.HostPath(s.Path), Before: auditlog.Hash(u.written[i], true), After: auditlog.Hash(now, err == nil),
+			Detail: "rolled back: " + oneLine(cause.Error())})
+	}
+	if err := a.auditLog().Append(events...); err != nil {
+		*logErr = err
+		return fmt.Errorf("%w (and the audit log was not written: %v)", cause, err)
+	}
+	return cause
+}
+
+// oneLine keeps a multi-line error (sshd's own words) on one log line.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
 }
 
 // Rollback puts back what Apply installed in res: every drop-in it wrote,
@@ -297,16 +353,23 @@ func (a Applier) Rollback(res ApplyResult) error {
 			"nothing was restored: check the drop-ins by hand before sshd reloads", "cannot take the lock to roll back")
 	}
 	defer unlock()
+	var cause error = errors.New("a later step failed")
 	if errs := res.undo.restore(); len(errs) > 0 {
-		return fail.Wrap(fail.Failed, errors.Join(errs...),
+		cause = fail.Wrap(fail.Failed, errors.Join(errs...),
 			"restoring the previous files failed: check the files named above by hand before sshd reloads", "rollback incomplete")
+		var logErr error
+		return a.logRollback("", res.undo, cause, &logErr)
+	}
+	var logErr error
+	if a.logRollback("", res.undo, cause, &logErr); logErr != nil {
+		return fail.Wrap(fail.Failed, logErr, "the files are restored; the audit log could not be written", "write the audit log")
 	}
 	return nil
 }
 
 func (a Applier) lockWait() time.Duration {
 	if a.LockWait == 0 {
-		return LockWait
+		return hostfs.LockWait
 	}
 	return a.LockWait
 }

@@ -315,7 +315,7 @@ func TestApplyInterruptedBeforeReload(t *testing.T) {
 	initDir := filepath.Join(sysDir, "init.d")
 	r := &ctxRunner{}
 	a := applier(t, root)
-	a.Reloader = &sshd.Reloader{Root: "/", Runner: r, SystemdDir: sysDir, InitDir: initDir}
+	a.Reloader = &sshd.Reloader{Runner: r, SystemdDir: sysDir, InitDir: initDir}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	res, err := a.Apply(ctx, render.ApplyOptions{Params: render.DefaultParams()})

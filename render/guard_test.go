@@ -28,7 +28,7 @@ func TestGuardCheckCaller(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			g := Guard{Root: "/", Getenv: func(k string) string { return c.env[k] }}
+			g := Guard{Getenv: func(k string) string { return c.env[k] }}
 			err := g.checkCaller([]string{"admin"})
 			switch {
 			case c.want == "" && err != nil:

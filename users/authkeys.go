@@ -122,7 +122,7 @@ const strictHint = "sshd's StrictModes would ignore this account's keys anyway; 
 // ownerOK is sshd's rule: owned by root or the account. A --root tree built
 // by an unprivileged user is owned by that user, who stands in for root.
 func (h Host) ownerOK(uid int, a Account) bool {
-	return uid == 0 || uid == a.UID || (!h.Root.IsHost() && uid == os.Geteuid())
+	return uid == 0 || uid == a.UID || (!h.Root.IsHost() && uid == hostfs.Euid())
 }
 
 func (h Host) checkNode(hostPath string, fi fs.FileInfo, a Account) error {
@@ -276,7 +276,7 @@ func (h Host) writeKeys(a Account, kf *KeysFile, data []byte) error {
 		}
 		kf.dir = dir
 		if created {
-			if err := dir.Chown(a.UID, a.GID); err != nil && !(errors.Is(err, fs.ErrPermission) && os.Geteuid() != 0) {
+			if err := dir.Chown(a.UID, a.GID); err != nil && !(errors.Is(err, fs.ErrPermission) && hostfs.Euid() != 0) {
 				unix.Unlinkat(int(kf.home.Fd()), ".ssh", unix.AT_REMOVEDIR)
 				return fail.Wrap(fail.Failed, err, "", "set the owner of %s", h.sshDir(a))
 			}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pfwdctl/pfwdctl/internal/accounts"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
+	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/internal/run"
 	"github.com/pfwdctl/pfwdctl/render"
 )
@@ -63,7 +64,7 @@ func (h Host) prefix() []string {
 	if h.Root.IsHost() {
 		return nil
 	}
-	return []string{"--prefix", string(h.Root)}
+	return []string{"--prefix", h.Root.Dir()}
 }
 
 func (h Host) tool(ctx context.Context, name string, args ...string) error {
@@ -256,7 +257,7 @@ func (h Host) fixHome(a Account, res *CreateResult) error {
 		if err := os.Mkdir(p, 0o755); err != nil {
 			return fail.Wrap(fail.Failed, err, "", "create %s", a.Home)
 		}
-		if err := os.Chown(p, a.UID, a.GID); err != nil && !(errors.Is(err, syscall.EPERM) && os.Geteuid() != 0) {
+		if err := os.Chown(p, a.UID, a.GID); err != nil && !(errors.Is(err, syscall.EPERM) && hostfs.Euid() != 0) {
 			return fail.Wrap(fail.Failed, err, "", "chown %s", a.Home)
 		}
 		os.Chmod(p, 0o755)

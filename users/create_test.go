@@ -57,7 +57,7 @@ func TestCreateUserFixAndAdopt(t *testing.T) {
 	ctx := context.Background()
 	// "!" (passwd -l, adduser --disabled-password + passwd -l) is locked
 	// but sshd refuses keys for it with UsePAM no.
-	if _, _, err := (run.Exec{}).Run(ctx, "usermod", "--prefix", string(h.Root), "--password", "!*", "pfwd"); err != nil {
+	if _, _, err := (run.Exec{}).Run(ctx, "usermod", "--prefix", h.Root.Dir(), "--password", "!*", "pfwd"); err != nil {
 		t.Fatal(err)
 	}
 	before := rendertest.Snapshot(t, h.Root)
@@ -72,7 +72,7 @@ func TestCreateUserFixAndAdopt(t *testing.T) {
 	}
 
 	// A person's account: login shell and a usable password.
-	if _, _, err := (run.Exec{}).Run(ctx, "usermod", "--prefix", string(h.Root), "--shell", "/bin/bash", "--password", "$y$j9T$abc$def", "pfwd"); err != nil {
+	if _, _, err := (run.Exec{}).Run(ctx, "usermod", "--prefix", h.Root.Dir(), "--shell", "/bin/bash", "--password", "$y$j9T$abc$def", "pfwd"); err != nil {
 		t.Fatal(err)
 	}
 	before = rendertest.Snapshot(t, h.Root)

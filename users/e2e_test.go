@@ -159,7 +159,7 @@ func TestE2EUserCreateRealAccount(t *testing.T) {
 	name := fmt.Sprintf("pft%d", time.Now().UnixNano()%1e8)
 	t.Cleanup(func() {
 		// End the throwaway account's leftover sessions, by pid.
-		if a, err := accounts.Lookup("/", name); err == nil {
+		if a, err := accounts.Lookup(hostfs.Root{}, name); err == nil {
 			ss, _ := (ProcSessions{}).Find(context.Background(), a)
 			for _, s := range ss {
 				syscall.Kill(s.PID, syscall.SIGKILL)
@@ -171,7 +171,7 @@ func TestE2EUserCreateRealAccount(t *testing.T) {
 	})
 	echo := labtest.Echo(t)
 	logs := []string{}
-	h := Host{Root: hostfs.Root("/"), Runner: run.Exec{}, Syslog: func(l string) { logs = append(logs, l) },
+	h := Host{Root: hostfs.Root{}, Runner: run.Exec{}, Syslog: func(l string) { logs = append(logs, l) },
 		Getenv: func(string) string { return "" },
 		// The audit log must not land in the host's /var/log during tests.
 		AuditLog: filepath.Join(t.TempDir(), "audit.jsonl")}

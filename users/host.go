@@ -3,7 +3,6 @@ package users
 import (
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
@@ -13,9 +12,6 @@ import (
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/templates"
 )
-
-// LockWait is how long a change waits for a concurrent pfwdctl run.
-const LockWait = 30 * time.Second
 
 // Host is the machine (or --root tree) whose account and keys are managed,
 // plus everything taken from the outside world, injectable for tests.
@@ -27,7 +23,8 @@ type Host struct {
 	SshdConfig string
 	Now        func() time.Time    // nil: time.Now
 	Getenv     func(string) string // nil: os.Getenv; SUDO_USER names the admin
-	// LockWait is how long to wait for the pfwdctl lock; 0 means LockWait.
+	// LockWait is how long to wait for the pfwdctl lock; 0 means
+	// hostfs.LockWait.
 	// NoLock is for callers that already hold it (flock is per open file, so
 	// taking it twice in one process would wait on itself).
 	LockWait time.Duration
@@ -68,14 +65,6 @@ func (h Host) runner() run.Runner {
 	return run.Exec{}
 }
 
-// admin names who made a change: the sudo caller, else the uid.
-func (h Host) admin() string {
-	if u := h.getenv("SUDO_USER"); u != "" {
-		return u
-	}
-	return "uid " + strconv.Itoa(os.Getuid())
-}
-
 // DropInPath is the host path of the Match User drop-in.
 func (h Host) DropInPath() string {
 	cfg := h.SshdConfig
@@ -90,11 +79,7 @@ func (h Host) lock() (func(), error) {
 	if h.NoLock {
 		return func() {}, nil
 	}
-	wait := h.LockWait
-	if wait == 0 {
-		wait = LockWait
-	}
-	unlock, err := h.Root.Lock(wait)
+	unlock, err := h.Root.Lock(h.LockWait)
 	if err != nil {
 		return nil, fail.Wrap(fail.Unavailable, err, "wait for the other pfwdctl run to finish, then try again", "cannot take the pfwdctl lock")
 	}

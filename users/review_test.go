@@ -61,7 +61,7 @@ func TestCreateUserAuditsAChangeThatThenFailed(t *testing.T) {
 	h, root := tree(t, nil)
 	stub := &run.Stub{T: t}
 	h.Runner = stub
-	stub.Expect("useradd --prefix "+string(root)+" --system --create-home --home-dir /home/newbie --shell "+h.NologinShell()+
+	stub.Expect("useradd --prefix "+root.Dir()+" --system --create-home --home-dir /home/newbie --shell "+h.NologinShell()+
 		" --password * --user-group --comment "+AccountComment+" newbie", "", "", nil)
 	// The stub creates nothing, so the check after useradd fails.
 	if _, err := h.CreateUser(context.Background(), CreateRequest{User: "newbie"}); err == nil {

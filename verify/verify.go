@@ -99,16 +99,21 @@ type Report struct {
 	DurationMS  float64       `json:"duration_ms"`
 }
 
-// Counts returns how many checks passed, failed and warned.
-func (r *Report) Counts() (pass, failed, warn int) {
+// Tally is how many results of each kind a report holds. It is a struct,
+// not three ints, so verify's checks and audit's findings are counted in
+// one shape that no caller can read in the wrong order.
+type Tally struct{ Pass, Fail, Warn int }
+
+// Counts tallies the checks.
+func (r *Report) Counts() (t Tally) {
 	for _, c := range r.Checks {
 		switch c.Status {
 		case Pass:
-			pass++
+			t.Pass++
 		case Fail:
-			failed++
+			t.Fail++
 		case Warn:
-			warn++
+			t.Warn++
 		}
 	}
 	return
@@ -379,7 +384,7 @@ func run(ctx context.Context, o Options, addr string, hk hostKeyCheck) (*Report,
 		// A probe cut short proves nothing either way.
 		return rep, connErr(Timeout, addr, errors.New("the checks did not finish within --timeout"))
 	}
-	_, failed, _ := rep.Counts()
+	failed := rep.Counts().Fail
 	rep.Passed = failed == 0
 	return rep, nil
 }

@@ -93,7 +93,7 @@ func TestAddKeyFiftyProcesses(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			outs[i], errs[i] = exec.Command(bin, "--root", string(root), "add-key", p, "--name", fmt.Sprintf("k%d", i)).CombinedOutput()
+			outs[i], errs[i] = exec.Command(bin, "--root", root.Dir(), "add-key", p, "--name", fmt.Sprintf("k%d", i)).CombinedOutput()
 		}()
 	}
 	wg.Wait()
@@ -145,7 +145,7 @@ func TestAddKeyKillNine(t *testing.T) {
 	killed, completed := 0, 0
 	for i := range 60 {
 		p := writePub(t, dir, i)
-		cmd := exec.Command(bin, "--root", string(root), "add-key", p)
+		cmd := exec.Command(bin, "--root", root.Dir(), "add-key", p)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}

@@ -58,7 +58,7 @@ func applyRun(c *cobra.Command, g *Globals, o *applyOpts) error {
 		pol := audit.CryptoPolicy(v)
 		p.Crypto = &pol
 	}
-	a := render.Applier{Root: g.Root(), Runner: g.Runner, SshdConfig: o.sshdConfig, SshdBin: o.sshdBin, Getenv: g.Getenv}
+	a := render.Applier{Root: g.Root(), Runner: g.Runner, SshdConfig: o.sshdConfig, SshdBin: o.sshdBin, Getenv: g.Getenv, Now: g.Now}
 	res, err := a.Apply(c.Context(), render.ApplyOptions{Params: p, DryRun: o.dryRun, NoReload: o.noReload, Force: o.force})
 	if res.Files != nil && (err == nil || res.Validated) {
 		if perr := printApply(g, res); perr != nil {
@@ -96,5 +96,6 @@ func printApply(g *Globals, res render.ApplyResult) error {
 		}
 		g.Printf("%s %s\n", mark, ui.Escape(res.Reload.Detail))
 	}
+	printWarnings(g, res.Warnings)
 	return nil
 }

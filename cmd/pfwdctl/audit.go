@@ -82,7 +82,7 @@ func auditRun(c *cobra.Command, g *Globals, o *auditOpts) error {
 	} else {
 		printAudit(g, rep)
 	}
-	if fails, _, _ := rep.Counts(); fails > 0 {
+	if fails := rep.Counts().Fail; fails > 0 {
 		return fail.New(fail.Failed, "fix each failed finding as its fix says (docs/audit.md explains them), then run pfwdctl audit again",
 			"audit found %d failed check%s", fails, auditPlural(fails))
 	}
@@ -146,6 +146,7 @@ func printAudit(g *Globals, rep *audit.Report) {
 			g.Printf("  %s %s %s\n", mark, l.Name, verdict)
 		}
 	}
-	fails, warns, oks := rep.Counts()
+	n := rep.Counts()
+	fails, warns, oks := n.Fail, n.Warn, n.Pass
 	g.Printf("\n%d failed, %d warning%s, %d ok\n", fails, warns, auditPlural(warns), oks)
 }

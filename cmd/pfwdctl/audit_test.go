@@ -58,12 +58,12 @@ func TestAuditExitCodes(t *testing.T) {
 	sshd := testenv.Sshd(t)
 	root := rendertest.New(t, rendertest.Tree{})
 	env, _, _ := testEnv()
-	if code := Main([]string{"--root", string(root), "apply", "--sshd", sshd}, env); code != 0 {
+	if code := Main([]string{"--root", root.Dir(), "apply", "--sshd", sshd}, env); code != 0 {
 		t.Fatalf("apply: exit %d", code)
 	}
 
 	env, out, errb := testEnv()
-	if code := Main([]string{"--root", string(root), "audit", "--sshd", sshd}, env); code != 0 {
+	if code := Main([]string{"--root", root.Dir(), "audit", "--sshd", sshd}, env); code != 0 {
 		t.Fatalf("clean tree: exit %d\n%s%s", code, out, errb)
 	}
 
@@ -71,7 +71,7 @@ func TestAuditExitCodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	env, out, errb = testEnv()
-	code := Main([]string{"--root", string(root), "--json", "audit", "--sshd", sshd}, env)
+	code := Main([]string{"--root", root.Dir(), "--json", "audit", "--sshd", sshd}, env)
 	if code != 1 {
 		t.Fatalf("broken tree: exit %d\n%s", code, errb)
 	}
@@ -89,7 +89,7 @@ func TestAuditExitCodes(t *testing.T) {
 	}
 
 	env, _, errb = testEnv()
-	if code := Main([]string{"--root", string(root), "audit", "--sshd", sshd, "--other-user", "Bad User"}, env); code != 2 {
+	if code := Main([]string{"--root", root.Dir(), "audit", "--sshd", sshd, "--other-user", "Bad User"}, env); code != 2 {
 		t.Errorf("bad --other-user: exit %d\n%s", code, errb)
 	}
 }

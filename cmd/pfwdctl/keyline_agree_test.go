@@ -35,7 +35,7 @@ func agreeTree(t *testing.T, sshd string, lines []string) string {
 	t.Helper()
 	root := rendertest.New(t, rendertest.Tree{})
 	env, _, errb := testEnv()
-	if code := Main([]string{"--root", string(root), "apply", "--sshd", sshd}, env); code != 0 {
+	if code := Main([]string{"--root", root.Dir(), "apply", "--sshd", sshd}, env); code != 0 {
 		t.Fatalf("apply: exit %d\n%s", code, errb)
 	}
 	if err := os.MkdirAll(root.Path("/home/pfwd/.ssh"), 0o700); err != nil {
@@ -44,7 +44,7 @@ func agreeTree(t *testing.T, sshd string, lines []string) string {
 	if err := os.WriteFile(root.Path("/home/pfwd/.ssh/authorized_keys"), []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return string(root)
+	return root.Dir()
 }
 
 // TestListKeysAndAuditAgree runs the real list-keys and audit commands

@@ -44,6 +44,8 @@ type Env struct {
 	Runner run.Runner
 	Getenv func(string) string
 	Now    func() time.Time
+	// Geteuid is who pfwdctl runs as; nil: hostfs.Euid (the process's).
+	Geteuid func() int
 }
 
 // SystemEnv is the real process environment.
@@ -52,24 +54,51 @@ func SystemEnv() *Env {
 		IO: IO{In: os.Stdin, Out: os.Stdout, Err: os.Stderr,
 			IsTTY: term.IsTerminal(int(os.Stdout.Fd())),
 			InTTY: term.IsTerminal(int(os.Stdin.Fd()))},
-		Runner: run.Exec{},
-		Getenv: os.Getenv,
-		Now:    time.Now,
+		Runner:  run.Exec{},
+		Getenv:  os.Getenv,
+		Now:     time.Now,
+		Geteuid: hostfs.Euid,
 	}
+}
+
+func (e *Env) euid() int {
+	if e.Geteuid != nil {
+		return e.Geteuid()
+	}
+	return hostfs.Euid()
 }
 
 // Globals are the persistent flags plus the env.
 type Globals struct {
 	*Env
-	RootDir string
+	// RootDir is --root, made absolute when the flag is parsed (rootFlag).
+	RootDir hostfs.Root
 	JSON    bool
 	// printed is set once a command wrote its --json result, so an error
 	// after that does not print a second JSON document.
 	printed bool
+	// args is the command line as given, for the "sudo pfwdctl ..." hint.
+	args []string
 }
 
 // Root is the --root prefix.
-func (g *Globals) Root() hostfs.Root { return hostfs.Root(g.RootDir) }
+func (g *Globals) Root() hostfs.Root { return g.RootDir }
+
+// rootFlag is --root. It turns the directory into a hostfs.Root as the flag
+// is parsed, so a relative --root is absolute before any command sees it and
+// behaves exactly like the absolute one.
+type rootFlag struct{ r *hostfs.Root }
+
+func (f rootFlag) String() string { return f.r.Dir() }
+func (f rootFlag) Type() string   { return "string" }
+func (f rootFlag) Set(dir string) error {
+	r, err := hostfs.NewRoot(dir)
+	if err != nil {
+		return err
+	}
+	*f.r = r
+	return nil
+}
 
 // Styles returns lipgloss styles for stdout: colour only on a terminal
 // without NO_COLOR.
@@ -122,8 +151,9 @@ only forward to one local service, and proves both with a real SSH client.`,
 	root.SetOut(g.IO.Out)
 	root.SetErr(g.IO.Err)
 	root.SetVersionTemplate("pfwdctl {{.Version}}\n")
-	root.PersistentFlags().StringVar(&g.RootDir, "root", "/", "treat `DIR` as / for every host path read or written (like rpm --root)")
+	root.PersistentFlags().Var(rootFlag{&g.RootDir}, "root", "treat `DIR` as / for every host path read or written (like rpm --root)")
 	root.PersistentFlags().BoolVar(&g.JSON, "json", false, "print a JSON report on stdout instead of text")
+	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error { return checkRoot(c, g) }
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &fail.Error{Kind: fail.Usage, Err: err, Hint: "see: " + c.CommandPath() + " --help"}
 	})
@@ -133,7 +163,42 @@ only forward to one local service, and proves both with a real SSH client.`,
 	for _, hook := range treeHooks {
 		hook(root, g)
 	}
+	typeArgErrors(root)
 	return root
+}
+
+// typeArgErrors makes cobra's own argument errors (unknown command, wrong
+// number of args) usage errors in internal/fail's table, the way
+// SetFlagErrorFunc does for flag errors, so no exit code is decided by
+// reading cobra's messages. A command that only groups others (pfwdctl,
+// user) gets a RunE: without one, cobra prints help and exits 0 for
+// "pfwdctl user bogus", and reports "pfwdctl bogus" as a plain error.
+func typeArgErrors(c *cobra.Command) {
+	if c.HasSubCommands() && !c.Runnable() {
+		c.SuggestionsMinimumDistance = 2 // cobra's own default, which SuggestionsFor does not apply
+		c.Args = func(c *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				msg := fmt.Sprintf("unknown command %q for %q", args[0], c.CommandPath())
+				if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+					msg += "; did you mean " + strings.Join(s, " or ") + "?"
+				}
+				return errors.New(msg)
+			}
+			return nil
+		}
+		c.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+	}
+	if orig := c.Args; orig != nil {
+		c.Args = func(c *cobra.Command, args []string) error {
+			if err := orig(c, args); err != nil {
+				return &fail.Error{Kind: fail.Usage, Err: err, Hint: "see: " + c.CommandPath() + " --help"}
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		typeArgErrors(sub)
+	}
 }
 
 // treeHooks run once every command is in the tree, for a file that extends
@@ -154,20 +219,21 @@ func Main(args []string, env *Env) int {
 
 // mainContext is Main under a context that an interrupt cancels.
 func mainContext(ctx context.Context, args []string, env *Env) int {
-	g := &Globals{Env: env}
+	g := &Globals{Env: env, args: args}
 	root := NewRootCmd(g)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return fail.ExitOK
 	}
-	code := fail.Code(err)
-	if isCobraUsage(err) {
-		code = fail.ExitUsage
+	if ctx.Err() != nil {
+		// Whatever the error says, the run was interrupted: that decides
+		// the exit code (in internal/fail, like every other).
+		err = &fail.Error{Kind: fail.Interrupted, Err: err}
 	}
+	code := fail.Code(err)
 	if ctx.Err() != nil {
 		fmt.Fprintln(env.IO.Err, "pfwdctl: interrupted")
-		code = fail.ExitInterrupted
 		// An interrupt can land after something changed (apply's rollback
 		// failing, a reload not done): that error and its hint still say
 		// what state the host is in, so only a bare cancellation is quiet.
@@ -191,18 +257,60 @@ func mainContext(ctx context.Context, args []string, env *Env) int {
 	return code
 }
 
-// isCobraUsage spots cobra's own argument errors, which it returns as plain
-// errors (unknown command, wrong number of args).
-func isCobraUsage(err error) bool {
-	var fe *fail.Error
-	if errors.As(err, &fe) {
-		return false
-	}
-	msg := err.Error()
-	return strings.HasPrefix(msg, "unknown command") || strings.Contains(msg, "arg(s)") || strings.HasPrefix(msg, "unknown flag") || strings.HasPrefix(msg, "required flag")
-}
-
 // usageErr is a bad-invocation error with a hint.
 func usageErr(hint, format string, args ...any) error {
 	return fail.New(fail.Usage, hint, format, args...)
+}
+
+// needsRoot says, for each command (its path below pfwdctl), whether it
+// must run as root on the running system. Run as another user, such a
+// command would read too little and answer falsely ("no account pfwd",
+// "cannot take the lock"), so it refuses before doing anything. Under
+// --root DIR (tests, image builds) nothing needs root. Every command is
+// listed (TestEveryCommandSaysIfItNeedsRoot), so a new one has to decide.
+var needsRoot = map[string]func(c *cobra.Command) bool{
+	"apply":       always,
+	"audit":       always,
+	"add-key":     always,
+	"list-keys":   always,
+	"revoke":      always,
+	"prune":       always,
+	"user create": always,
+	"wizard":      always,
+	// verify proves a server from outside as any user; only --self
+	// installs a key for the account.
+	"verify": func(c *cobra.Command) bool {
+		f := c.Flags().Lookup("self")
+		return f != nil && f.Value.String() == "true"
+	},
+	"render":     never,
+	"lab":        never,
+	"completion": never,
+	"user":       never,
+}
+
+func always(*cobra.Command) bool { return true }
+func never(*cobra.Command) bool  { return false }
+
+// checkRoot refuses a command that needs root when pfwdctl is not root.
+func checkRoot(c *cobra.Command, g *Globals) error {
+	need := needsRoot[strings.TrimPrefix(c.CommandPath(), "pfwdctl ")]
+	if need == nil || !need(c) || !g.Root().IsHost() || g.euid() == 0 {
+		return nil
+	}
+	return fail.New(fail.Usage, "sudo "+shellLine(append([]string{"pfwdctl"}, g.args...)),
+		"%s must run as root", strings.TrimPrefix(c.CommandPath(), "pfwdctl "))
+}
+
+// shellLine quotes args for a command line the admin can paste.
+func shellLine(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		if a != "" && strings.Trim(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./:=@,+%") == "" {
+			q[i] = a
+			continue
+		}
+		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return strings.Join(q, " ")
 }

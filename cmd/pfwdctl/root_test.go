@@ -32,7 +32,7 @@ func TestInterruptKeepsTheError(t *testing.T) {
 	cancel() // as if Ctrl-C came before sshd -t finished
 
 	env, _, errb := testEnv()
-	code := mainContext(ctx, []string{"--root", string(root), "apply", "--sshd", sshd, "--no-reload"}, env)
+	code := mainContext(ctx, []string{"--root", root.Dir(), "apply", "--sshd", sshd, "--no-reload"}, env)
 	if code != 130 {
 		t.Errorf("exit %d, want 130", code)
 	}
@@ -43,7 +43,7 @@ func TestInterruptKeepsTheError(t *testing.T) {
 	}
 
 	env, out, _ := testEnv()
-	mainContext(ctx, []string{"--root", string(root), "--json", "apply", "--sshd", sshd, "--no-reload"}, env)
+	mainContext(ctx, []string{"--root", root.Dir(), "--json", "apply", "--sshd", sshd, "--no-reload"}, env)
 	dec := json.NewDecoder(out)
 	var doc map[string]any
 	if err := dec.Decode(&doc); err != nil || doc["exit_code"] != float64(130) || !strings.Contains(doc["error"].(string), "NoSuchKeyword") {

@@ -138,7 +138,7 @@ func reportVerify(g *Globals, rep *verify.Report, runErr error, strict bool, not
 		if bad := rep.Failed(); len(bad) > 0 {
 			err = fail.New(fail.Failed, "each failed check above says what to fix; run pfwdctl audit on the server to see the layers",
 				"%d of %d checks failed: %s", len(bad), len(rep.Checks), strings.Join(bad, ", "))
-		} else if _, _, warn := rep.Counts(); warn > 0 && strict {
+		} else if warn := rep.Counts().Warn; warn > 0 && strict {
 			err = fail.New(fail.Failed, "see the warnings above", "%d checks warned and --strict is set", warn)
 		}
 	}
@@ -194,7 +194,8 @@ func printReport(w io.Writer, g *Globals, rep *verify.Report) {
 			fmt.Fprintf(w, "%s%s\n", indent, st.Dim("→ "+ui.Escape(c.Hint)))
 		}
 	}
-	pass, failed, warn := rep.Counts()
+	n := rep.Counts()
+	pass, failed, warn := n.Pass, n.Fail, n.Warn
 	summary := fmt.Sprintf("%d checks: %d passed, %d failed, %d warnings", len(rep.Checks), pass, failed, warn)
 	switch {
 	case failed > 0:

@@ -39,27 +39,20 @@ func fleetRun(c *cobra.Command, g *Globals, o *verifyOpts) error {
 		return err
 	}
 	sum := fleet.Summarize(results)
+	verdict := sum.Err()
 	if g.JSON {
 		if err := g.PrintJSON(struct {
 			fleet.Summary
 			ExitCode   int                `json:"exit_code"`
 			DurationMS float64            `json:"duration_ms"`
 			Hosts      []fleet.HostResult `json:"results"`
-		}{sum, sum.ExitCode(), float64(g.Now().Sub(start).Microseconds()) / 1000, results}); err != nil {
+		}{sum, fail.Code(verdict), float64(g.Now().Sub(start).Microseconds()) / 1000, results}); err != nil {
 			return err
 		}
 	} else {
 		printFleet(g, results, sum, g.Now().Sub(start))
 	}
-	switch sum.ExitCode() {
-	case fail.ExitFailed:
-		return fail.New(fail.Failed, "run pfwdctl verify --host HOST for a failing host to see each check and what to fix",
-			"%d of %d hosts failed a check", sum.Failed, sum.Hosts)
-	case fail.ExitUnavailable:
-		return fail.New(fail.Unavailable, "see the reason per host above; pfwdctl verify --host HOST shows the full error",
-			"%d of %d hosts could not be verified", sum.Unreachable+sum.Errors, sum.Hosts)
-	}
-	return nil
+	return verdict
 }
 
 // passphraseFunc reads an encrypted key's passphrase from

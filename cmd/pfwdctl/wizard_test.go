@@ -29,7 +29,7 @@ func TestWizardNoTerminal(t *testing.T) {
 	before := rendertest.Snapshot(t, root)
 	var out, errb bytes.Buffer
 	env := &Env{IO: IO{In: strings.NewReader(""), Out: &out, Err: &errb}, Runner: run.Exec{}, Getenv: func(string) string { return "" }, Now: time.Now}
-	if code := Main([]string{"--root", string(root), "wizard"}, env); code != fail.ExitUsage {
+	if code := Main([]string{"--root", root.Dir(), "wizard"}, env); code != fail.ExitUsage {
 		t.Fatalf("exit %d, want %d; stderr:\n%s", code, fail.ExitUsage, errb.String())
 	}
 	if !strings.Contains(errb.String(), "the wizard needs a terminal") || !strings.Contains(errb.String(), "pfwdctl apply, pfwdctl user create, pfwdctl add-key") {
@@ -110,7 +110,7 @@ func TestWizardTmux(t *testing.T) {
 
 	s := &tmuxSession{t: t, sock: filepath.Join(dir, "tmux.sock")}
 	outFile, rcFile := filepath.Join(dir, "stdout"), filepath.Join(dir, "rc")
-	cmd := "env NO_COLOR=1 " + bin + " --root " + string(root) + " wizard --sshd " + sshd + " --host host.example >" + outFile + "; echo $? >" + rcFile
+	cmd := "env NO_COLOR=1 " + bin + " --root " + root.Dir() + " wizard --sshd " + sshd + " --host host.example >" + outFile + "; echo $? >" + rcFile
 	s.tmux("-f", "/dev/null", "new-session", "-d", "-s", "w", "-x", "80", "-y", "24", cmd)
 	t.Cleanup(func() { exec.Command("tmux", "-S", s.sock, "kill-server").Run() })
 

@@ -21,7 +21,7 @@ func tree(t *testing.T, files map[string]string) hostfs.Root {
 			t.Fatal(err)
 		}
 	}
-	return hostfs.Root(dir)
+	return hostfs.MustRoot(dir)
 }
 
 const passwd = `root:x:0:0:root:/root:/bin/bash

@@ -19,6 +19,9 @@ const (
 	Usage
 	// Unavailable: could not connect, run a needed program, or take the lock (exit 3).
 	Unavailable
+	// Interrupted: Ctrl-C or SIGTERM cancelled the run (exit 130),
+	// whatever error that caused.
+	Interrupted
 )
 
 // Exit codes, documented in docs/exit-codes.md.
@@ -87,6 +90,8 @@ func Code(err error) int {
 			return ExitUsage
 		case Unavailable:
 			return ExitUnavailable
+		case Interrupted:
+			return ExitInterrupted
 		}
 	}
 	return ExitFailed

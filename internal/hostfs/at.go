@@ -87,7 +87,7 @@ func WriteFileAt(dir *os.File, name string, data []byte, mode fs.FileMode, owner
 	}()
 	if owner.UID >= 0 || owner.GID >= 0 {
 		if err := f.Chown(owner.UID, owner.GID); err != nil {
-			if !errors.Is(err, fs.ErrPermission) || os.Geteuid() == 0 {
+			if !errors.Is(err, fs.ErrPermission) || Euid() == 0 {
 				return fmt.Errorf("set owner of %s: %w", display, err)
 			}
 			// As in WriteFile: an unprivileged run keeps the caller's owner.

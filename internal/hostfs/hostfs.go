@@ -17,9 +17,50 @@ import (
 	"github.com/google/renameio/v2"
 )
 
-// Root is the directory that stands for "/" on the host. The zero value and
-// "/" mean the running system.
-type Root string
+// Root is the directory that stands for "/" on the host. The zero value
+// means the running system. A Root is only made by NewRoot (or MustRoot),
+// which makes the directory absolute once: a relative root would be read
+// relative to whatever directory each program runs in, and sshd resolves a
+// relative Include against /etc/ssh, so `--root tree` once made sshd -t
+// skip every drop-in and still say "accepts".
+type Root struct{ dir string }
+
+// NewRoot returns the root for dir, made absolute and cleaned. "" and "/"
+// are the running system.
+func NewRoot(dir string) (Root, error) {
+	if dir == "" {
+		return Root{}, nil
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return Root{}, fmt.Errorf("make --root %s absolute: %w", dir, err)
+	}
+	if abs == "/" {
+		return Root{}, nil
+	}
+	return Root{dir: abs}, nil
+}
+
+// MustRoot is NewRoot for directories known to be usable (tests, temp
+// dirs); it panics only if the working directory cannot be read.
+func MustRoot(dir string) Root {
+	r, err := NewRoot(dir)
+	if err != nil {
+		panic(err)
+	}
+	return r
+}
+
+// Dir is the root's absolute directory, "/" for the running system.
+func (r Root) Dir() string {
+	if r.dir == "" {
+		return "/"
+	}
+	return r.dir
+}
+
+// String is Dir, for messages.
+func (r Root) String() string { return r.Dir() }
 
 // Path returns hostPath (an absolute path as seen on the host) under the root.
 func (r Root) Path(hostPath string) string {
@@ -29,11 +70,11 @@ func (r Root) Path(hostPath string) string {
 	if r.IsHost() {
 		return hostPath
 	}
-	return filepath.Join(string(r), hostPath)
+	return filepath.Join(r.dir, hostPath)
 }
 
 // IsHost reports whether the root is the running system.
-func (r Root) IsHost() bool { return r == "" || filepath.Clean(string(r)) == "/" }
+func (r Root) IsHost() bool { return r.dir == "" }
 
 // HostPath turns a path under the root back into the host's view, for
 // messages: "/tmp/x/etc/ssh/sshd_config" -> "/etc/ssh/sshd_config".
@@ -41,7 +82,7 @@ func (r Root) HostPath(p string) string {
 	if r.IsHost() {
 		return p
 	}
-	rel, err := filepath.Rel(string(r), p)
+	rel, err := filepath.Rel(r.dir, p)
 	if err != nil || strings.HasPrefix(rel, "..") {
 		return p
 	}
@@ -69,7 +110,7 @@ func WriteFile(path string, data []byte, mode fs.FileMode, owner Owner) error {
 	defer pf.Cleanup()
 	if owner.UID >= 0 || owner.GID >= 0 {
 		if err := pf.Chown(owner.UID, owner.GID); err != nil {
-			if !errors.Is(err, fs.ErrPermission) || os.Geteuid() == 0 {
+			if !errors.Is(err, fs.ErrPermission) || Euid() == 0 {
 				return fmt.Errorf("set owner of %s: %w", path, err)
 			}
 			// Unprivileged runs (tests, --root image builds as a user)
@@ -123,7 +164,7 @@ func Take(path string) (Snapshot, error) {
 		return s, err
 	}
 	if fi.Mode()&fs.ModeSymlink != 0 {
-		return s, fmt.Errorf("%s is a symlink; pfwdctl does not write through symlinks", path)
+		return s, &fs.PathError{Op: "snapshot", Path: path, Err: ErrSymlink}
 	}
 	if !fi.Mode().IsRegular() {
 		return s, fmt.Errorf("%s is not a regular file", path)

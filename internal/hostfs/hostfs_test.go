@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	_ "github.com/pfwdctl/pfwdctl/internal/golden"
 )
 
 func TestRootPath(t *testing.T) {
@@ -19,12 +17,38 @@ func TestRootPath(t *testing.T) {
 		{"/tmp/r", "etc/ssh", "/tmp/r/etc/ssh"},
 		{"/tmp/r", "/../../etc", "/tmp/r/etc"}, // cannot climb out of the root
 	} {
-		if got := Root(c.root).Path(c.in); got != c.want {
+		if got := MustRoot(c.root).Path(c.in); got != c.want {
 			t.Errorf("Root(%q).Path(%q) = %q, want %q", c.root, c.in, got, c.want)
 		}
 	}
-	if got := Root("/tmp/r").HostPath("/tmp/r/etc/x"); got != "/etc/x" {
+	if got := MustRoot("/tmp/r").HostPath("/tmp/r/etc/x"); got != "/etc/x" {
 		t.Errorf("HostPath = %q", got)
+	}
+}
+
+// A relative root is made absolute once, at construction, so every path
+// under it is absolute whatever directory a later program runs in.
+func TestNewRootMakesRelativeAbsolute(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	os.Mkdir("tree", 0o755)
+	for _, in := range []string{"tree", "./tree", "tree/", "tree/../tree", "./tree/./"} {
+		r, err := NewRoot(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		abs := MustRoot(filepath.Join(dir, "tree"))
+		if r != abs || r.Dir() != filepath.Join(dir, "tree") {
+			t.Errorf("NewRoot(%q) = %q, want %q", in, r.Dir(), abs.Dir())
+		}
+		if got := r.Path("/etc/ssh/sshd_config"); !filepath.IsAbs(got) || got != abs.Path("/etc/ssh/sshd_config") {
+			t.Errorf("NewRoot(%q).Path = %q", in, got)
+		}
+	}
+	for _, in := range []string{"", "/", "//", "/./"} {
+		if r := MustRoot(in); !r.IsHost() || r != (Root{}) || r.Dir() != "/" {
+			t.Errorf("NewRoot(%q) = %q, want the host", in, r.Dir())
+		}
 	}
 }
 
@@ -77,13 +101,13 @@ func TestTakeRefusesSymlink(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "target"), nil, 0o644)
 	os.Symlink(filepath.Join(dir, "target"), filepath.Join(dir, "link"))
-	if _, err := Take(filepath.Join(dir, "link")); err == nil || !strings.Contains(err.Error(), "symlink") {
+	if _, err := Take(filepath.Join(dir, "link")); !errors.Is(err, ErrSymlink) || !strings.Contains(err.Error(), "symlink") {
 		t.Fatalf("err = %v", err)
 	}
 }
 
 func TestLockExcludes(t *testing.T) {
-	r := Root(t.TempDir())
+	r := MustRoot(t.TempDir())
 	unlock, err := r.Lock(time.Second)
 	if err != nil {
 		t.Fatal(err)

@@ -13,11 +13,15 @@ import (
 // LockPath is the host path of the lock every changing pfwdctl run holds.
 const LockPath = "/run/pfwdctl.lock"
 
+// LockWait is how long a change waits for a concurrent pfwdctl run to
+// finish before giving up; Lock(0) waits this long.
+const LockWait = 30 * time.Second
+
 // ErrLocked means another pfwdctl run held the lock for the whole wait.
 var ErrLocked = errors.New("another pfwdctl run is changing this host")
 
 // Lock takes the exclusive pfwdctl lock under the root, waiting up to wait
-// for a concurrent run to finish. One lock for every change keeps the rules
+// (0: LockWait) for a concurrent run to finish. One lock for every change keeps the rules
 // simple: two runs never interleave, whatever files they touch. flock is
 // released by the kernel if the process dies, so a kill -9 leaves no stale
 // lock behind.
@@ -29,6 +33,9 @@ func (r Root) Lock(wait time.Duration) (unlock func(), err error) {
 	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open lock %s: %w", p, err)
+	}
+	if wait <= 0 {
+		wait = LockWait
 	}
 	deadline := time.Now().Add(wait)
 	for {

@@ -136,7 +136,7 @@ func (s Binary) unprefix(msg string) string {
 	if s.Root.IsHost() {
 		return msg
 	}
-	return strings.ReplaceAll(msg, filepath.Clean(string(s.Root)), "")
+	return strings.ReplaceAll(msg, s.Root.Dir(), "")
 }
 
 // prepare returns the config file to hand to sshd -f. On the running system
@@ -147,7 +147,7 @@ func (s Binary) unprefix(msg string) string {
 // has no usable host key.
 func (s Binary) prepare() (cfg string, extra []string, cleanup func(), err error) {
 	cleanup = func() {}
-	if s.Root.IsHost() && os.Geteuid() == 0 {
+	if s.Root.IsHost() && hostfs.Euid() == 0 {
 		return s.config(), nil, cleanup, nil
 	}
 	main := s.Root.Path(s.config())

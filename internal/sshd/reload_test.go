@@ -101,7 +101,7 @@ func TestReloadSystemd(t *testing.T) {
 			if c.hup {
 				h.pid = pid
 			}
-			r := sshd.Reloader{Root: "/", Runner: h, Wait: time.Second, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{}}
+			r := sshd.Reloader{Runner: h, Wait: time.Second, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{}}
 			res, err := r.Reload(context.Background())
 			if err != nil {
 				t.Fatal(err)
@@ -126,7 +126,7 @@ func TestReloadSystemdNoMainPID(t *testing.T) {
 		Expect("systemctl is-active --quiet ssh.service", "", "", nil).
 		Expect("systemctl show --property MainPID --value ssh.service", "0\n", "", nil).
 		Expect("systemctl reload ssh.service", "", "", nil)
-	res, err := sshd.Reloader{Root: "/", Runner: s, SystemdDir: sysDir, InitDir: initDir}.Reload(context.Background())
+	res, err := sshd.Reloader{Runner: s, SystemdDir: sysDir, InitDir: initDir}.Reload(context.Background())
 	if err == nil || res.Reloaded || fail.Code(err) != 3 || !strings.Contains(err.Error(), "could not confirm") {
 		t.Fatalf("%+v %v", res, err)
 	}
@@ -140,7 +140,7 @@ func TestReloadFailureKeepsConfigAndSaysSo(t *testing.T) {
 		Expect("systemctl is-active --quiet ssh.service", "", "", nil).
 		Expect("systemctl show --property MainPID --value ssh.service", "999999\n", "", nil).
 		Expect("systemctl reload ssh.service", "", "Job for ssh.service failed", run.ErrExit)
-	_, err := sshd.Reloader{Root: "/", Runner: s, SystemdDir: sysDir, InitDir: initDir}.Reload(context.Background())
+	_, err := sshd.Reloader{Runner: s, SystemdDir: sysDir, InitDir: initDir}.Reload(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "Job for ssh.service failed") {
 		t.Fatalf("err = %v", err)
 	}
@@ -148,7 +148,7 @@ func TestReloadFailureKeepsConfigAndSaysSo(t *testing.T) {
 
 func TestReloadUnderRootDoesNothing(t *testing.T) {
 	s := &run.Stub{T: t}
-	res, err := sshd.Reloader{Root: hostfs.Root(t.TempDir()), Runner: s}.Reload(context.Background())
+	res, err := sshd.Reloader{Root: hostfs.MustRoot(t.TempDir()), Runner: s}.Reload(context.Background())
 	if err != nil || res.Method != sshd.ReloadNone || res.Reloaded {
 		t.Fatalf("%+v %v", res, err)
 	}
@@ -198,7 +198,7 @@ func startSshd(t *testing.T) (pidFile, logFile string) {
 func TestReloadSighupRealSshd(t *testing.T) {
 	pidFile, logFile := startSshd(t)
 	sysDir, initDir := fakeSystem(t, false)
-	res, err := sshd.Reloader{Root: "/", Runner: &run.Stub{T: t}, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{pidFile}}.Reload(context.Background())
+	res, err := sshd.Reloader{Runner: &run.Stub{T: t}, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{pidFile}}.Reload(context.Background())
 	if err != nil || res.Method != sshd.ReloadSignal || !res.Reloaded {
 		t.Fatalf("%+v %v", res, err)
 	}
@@ -219,7 +219,7 @@ func TestReloadSighupRealSshd(t *testing.T) {
 func TestReloadSysVScriptDoesNothing(t *testing.T) {
 	pidFile, logFile := startSshd(t)
 	sysDir, initDir := fakeSystem(t, false, "ssh")
-	res, err := sshd.Reloader{Root: "/", Runner: run.Exec{}, Wait: time.Second, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{pidFile}}.Reload(context.Background())
+	res, err := sshd.Reloader{Runner: run.Exec{}, Wait: time.Second, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{pidFile}}.Reload(context.Background())
 	if err != nil || !res.Reloaded || !strings.Contains(res.Detail, "exited 0, but sshd") || !strings.Contains(res.Detail, "sent SIGHUP") {
 		t.Fatalf("%+v %v", res, err)
 	}
@@ -233,7 +233,7 @@ func TestReloadSysV(t *testing.T) {
 	pidFile, _ := startSshd(t)
 	sysDir, initDir := fakeSystem(t, false)
 	os.WriteFile(filepath.Join(initDir, "ssh"), []byte("#!/bin/sh\n[ \"$1\" = reload ] && kill -HUP $(cat "+pidFile+")\n"), 0o755)
-	res, err := sshd.Reloader{Root: "/", Runner: run.Exec{}, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{pidFile}}.Reload(context.Background())
+	res, err := sshd.Reloader{Runner: run.Exec{}, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{pidFile}}.Reload(context.Background())
 	if err != nil || res.Method != sshd.ReloadSysV || !res.Reloaded || !strings.Contains(res.Detail, "reloaded with: "+initDir+"/ssh reload") {
 		t.Fatalf("%+v %v", res, err)
 	}
@@ -246,7 +246,7 @@ func TestReloadUnconfirmed(t *testing.T) {
 	pid := readPid(t, pidFile)
 	sysDir, initDir := fakeSystem(t, false, "ssh")
 	lost := func(int, syscall.Signal) error { return nil }
-	res, err := sshd.Reloader{Root: "/", Runner: run.Exec{}, Kill: lost, Wait: time.Second, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{pidFile}}.Reload(context.Background())
+	res, err := sshd.Reloader{Runner: run.Exec{}, Kill: lost, Wait: time.Second, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{pidFile}}.Reload(context.Background())
 	if err == nil || res.Reloaded || fail.Code(err) != 3 || !strings.Contains(fail.HintOf(err), fmt.Sprintf("kill -HUP %d", pid)) {
 		t.Fatalf("%+v %v (hint %q)", res, err, fail.HintOf(err))
 	}
@@ -269,7 +269,7 @@ func TestReloadStalePidFile(t *testing.T) {
 	sysDir, initDir := fakeSystem(t, false, "ssh")
 	pidFile := filepath.Join(t.TempDir(), "sshd.pid")
 	os.WriteFile(pidFile, []byte("999999\n"), 0o644)
-	res, err := sshd.Reloader{Root: "/", Runner: &run.Stub{T: t}, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{pidFile}}.Reload(context.Background())
+	res, err := sshd.Reloader{Runner: &run.Stub{T: t}, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{pidFile}}.Reload(context.Background())
 	if err != nil || res.Method != sshd.ReloadNotFound || !strings.Contains(res.Detail, "not running") {
 		t.Fatalf("%+v %v", res, err)
 	}
@@ -288,7 +288,7 @@ func TestReloadPidReusedByAnotherProgram(t *testing.T) {
 	os.WriteFile(pidFile, []byte(fmt.Sprintf("%d\n", sleep.Process.Pid)), 0o644)
 	var signalled []int
 	kill := func(pid int, _ syscall.Signal) error { signalled = append(signalled, pid); return nil }
-	res, err := sshd.Reloader{Root: "/", Runner: &run.Stub{T: t}, Kill: kill, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{pidFile}}.Reload(context.Background())
+	res, err := sshd.Reloader{Runner: &run.Stub{T: t}, Kill: kill, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{pidFile}}.Reload(context.Background())
 	if err != nil || res.Method != sshd.ReloadNotFound || len(signalled) != 0 {
 		t.Fatalf("%+v %v; signalled %v", res, err, signalled)
 	}

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	_ "github.com/pfwdctl/pfwdctl/internal/golden"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 )
 
@@ -42,7 +41,7 @@ func write(t *testing.T, root hostfs.Root, files map[string]string) {
 // Include globs are read in sorted order, relative paths from /etc/ssh, and
 // a Match left open in a drop-in ends with that file (OpenSSH 8.2+).
 func TestLoadIncludeOrderAndMatchScope(t *testing.T) {
-	root := hostfs.Root(t.TempDir())
+	root := hostfs.MustRoot(t.TempDir())
 	write(t, root, map[string]string{
 		"/etc/ssh/sshd_config":                "Include sshd_config.d/*.conf\nX11Forwarding yes\nMatch User bob\nPermitTTY no\n",
 		"/etc/ssh/sshd_config.d/20-b.conf":    "Match User pfwd\nPermitOpen 127.0.0.1:8009\n",
@@ -85,7 +84,7 @@ func TestIncludesFile(t *testing.T) {
 		"Include /etc/ssh/sshd_config.d/*.cfg\n":                  false,
 		"Match User x\nMatch all\nInclude sshd_config.d/*.conf\n": true,
 	} {
-		root := hostfs.Root(t.TempDir())
+		root := hostfs.MustRoot(t.TempDir())
 		write(t, root, map[string]string{"/etc/ssh/sshd_config": cfg})
 		_, ok, err := IncludesFile(root, "/etc/ssh/sshd_config", drop)
 		if err != nil || ok != want {

@@ -7,9 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"testing"
-
-	// Registers -update for every package that uses testenv.
-	_ "github.com/pfwdctl/pfwdctl/internal/golden"
 )
 
 // CI reports whether the tests run in CI.

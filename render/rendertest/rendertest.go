@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/pfwdctl/pfwdctl/internal/auditlog"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 )
 
@@ -36,7 +37,7 @@ type Tree struct {
 // New builds the tree under t.TempDir() and returns its root.
 func New(t testing.TB, tr Tree) hostfs.Root {
 	t.Helper()
-	root := hostfs.Root(t.TempDir())
+	root := hostfs.MustRoot(t.TempDir())
 	if err := Build(root, tr); err != nil {
 		t.Fatal(err)
 	}
@@ -78,15 +79,17 @@ func Build(root hostfs.Root, tr Tree) error {
 }
 
 // Snapshot reads every regular file under root, for byte-for-byte
-// comparisons before and after a refused change.
+// comparisons before and after a refused change. The lock and the audit log
+// are left out: a refused change is still recorded (a rollback is a line in
+// the log), and the log is checked by tests of its own.
 func Snapshot(t testing.TB, root hostfs.Root) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	err := filepath.Walk(string(root), func(p string, fi os.FileInfo, err error) error {
+	err := filepath.Walk(root.Dir(), func(p string, fi os.FileInfo, err error) error {
 		if err != nil {
 			return err
 		}
-		if fi.Mode().IsRegular() && filepath.Base(p) != "pfwdctl.lock" {
+		if fi.Mode().IsRegular() && filepath.Base(p) != "pfwdctl.lock" && root.HostPath(p) != auditlog.Path {
 			data, err := os.ReadFile(p)
 			if err != nil {
 				return err

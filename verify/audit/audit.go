@@ -21,6 +21,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/templates"
 	"github.com/pfwdctl/pfwdctl/users"
+	"github.com/pfwdctl/pfwdctl/verify"
 )
 
 // Severity ranks a finding.
@@ -96,16 +97,16 @@ type Report struct {
 	Passed      bool          `json:"passed"`
 }
 
-// Counts returns how many findings have each severity.
-func (r *Report) Counts() (fails, warns, oks int) {
+// Counts tallies the findings by severity (an OK finding is a Pass).
+func (r *Report) Counts() (t verify.Tally) {
 	for _, f := range r.Findings {
 		switch f.Severity {
 		case Fail:
-			fails++
+			t.Fail++
 		case Warn:
-			warns++
+			t.Warn++
 		case OK:
-			oks++
+			t.Pass++
 		}
 	}
 	return
@@ -246,7 +247,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			a.add(Finding{ID: "layer." + l.ID, Severity: sev, Title: title, Detail: l.Detail, Fix: l.Fix})
 		}
 	}
-	fails, _, _ := a.rep.Counts()
+	fails := a.rep.Counts().Fail
 	a.rep.Passed = fails == 0
 	a.sortFindings()
 	return a.rep, nil

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/internal/testenv"
 	"github.com/pfwdctl/pfwdctl/verify"
@@ -121,11 +122,11 @@ func TestVerifyFleet(t *testing.T) {
 		t.Errorf("the closed port: %+v", r)
 	}
 	s := Summarize(rs)
-	if s != (Summary{Hosts: 22, Passed: 20, Failed: 1, Unreachable: 1}) || s.ExitCode() != 1 {
-		t.Errorf("summary %+v exit %d", s, s.ExitCode())
+	if s != (Summary{Hosts: 22, Passed: 20, Failed: 1, Unreachable: 1}) || fail.Code(s.Err()) != 1 {
+		t.Errorf("summary %+v exit %d", s, fail.Code(s.Err()))
 	}
-	if s := Summarize(append(rs[:20:20], rs[21])); s.ExitCode() != 3 {
-		t.Errorf("unreachable only: exit %d, want 3", s.ExitCode())
+	if s := Summarize(append(rs[:20:20], rs[21])); fail.Code(s.Err()) != 3 {
+		t.Errorf("unreachable only: exit %d, want 3", fail.Code(s.Err()))
 	}
 }
 
@@ -138,8 +139,8 @@ func TestVerifyBadKeyFile(t *testing.T) {
 			t.Errorf("%+v", r)
 		}
 	}
-	if Summarize(rs).ExitCode() != 3 {
-		t.Errorf("exit %d", Summarize(rs).ExitCode())
+	if fail.Code(Summarize(rs).Err()) != 3 {
+		t.Errorf("exit %d", fail.Code(Summarize(rs).Err()))
 	}
 }
 

@@ -5,8 +5,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-
-	_ "github.com/pfwdctl/pfwdctl/internal/golden" // registers -update for go test ./... -update
 )
 
 const fp = "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s"

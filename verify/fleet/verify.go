@@ -213,17 +213,20 @@ func Summarize(rs []HostResult) Summary {
 	return s
 }
 
-// ExitCode is the fleet's exit code: 1 when any host failed a check (a
-// confirmed hole outranks a host we could not reach), else 3 when any host
-// could not be verified, else 0.
-func (s Summary) ExitCode() int {
+// Err is the fleet's verdict as an error whose kind internal/fail maps to
+// the exit code: Failed when any host failed a check (a confirmed hole
+// outranks a host we could not reach), else Unavailable when any host could
+// not be verified, else nil.
+func (s Summary) Err() error {
 	switch {
 	case s.Failed > 0:
-		return fail.ExitFailed
+		return fail.New(fail.Failed, "run pfwdctl verify --host HOST for a failing host to see each check and what to fix",
+			"%d of %d hosts failed a check", s.Failed, s.Hosts)
 	case s.Unreachable > 0 || s.Errors > 0:
-		return fail.ExitUnavailable
+		return fail.New(fail.Unavailable, "see the reason per host above; pfwdctl verify --host HOST shows the full error",
+			"%d of %d hosts could not be verified", s.Unreachable+s.Errors, s.Hosts)
 	}
-	return fail.ExitOK
+	return nil
 }
 
 // Inventory is one verify --inventory run.

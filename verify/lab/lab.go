@@ -43,6 +43,7 @@ import (
 
 	"github.com/pfwdctl/pfwdctl/internal/accounts"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
+	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/render"
@@ -148,7 +149,7 @@ type Server struct {
 // DefaultUser is the account the lab restricts: the running user, or
 // nobody as root.
 func DefaultUser() (string, error) {
-	if os.Geteuid() == 0 {
+	if hostfs.Euid() == 0 {
 		return "nobody", nil
 	}
 	u, err := user.Current()
@@ -205,7 +206,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			return nil, err
 		}
 	}
-	root := os.Geteuid() == 0
+	root := hostfs.Euid() == 0
 	if root {
 		if _, err := os.Stat("/run/sshd"); err != nil {
 			return nil, fail.New(fail.Unavailable, "create it as the ssh service does: install -d -m 0755 /run/sshd",
@@ -638,7 +639,7 @@ func (s *Server) Target() target.Target { return s.Targets[0] }
 // Shell is the lab account's login shell from the passwd database; with a
 // nologin shell, no command runs even without ForceCommand.
 func (s *Server) Shell() string {
-	a, err := accounts.LookupPasswd("/", s.User)
+	a, err := accounts.LookupPasswd(hostfs.Root{}, s.User)
 	if err != nil {
 		return ""
 	}

@@ -145,7 +145,7 @@ func Run(parent context.Context, o Options) (res Result, err error) {
 }
 
 func removeKey(h users.Host, user, fp string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), users.LockWait)
+	ctx, cancel := context.WithTimeout(context.Background(), hostfs.LockWait)
 	defer cancel()
 	_, err := h.Revoke(ctx, users.RevokeRequest{User: user, Key: fp})
 	return err

@@ -274,8 +274,8 @@ func (m *Model) reportTable(r *verify.Report) string {
 			fmt.Fprintf(&b, "  %s\n", m.st.Dim("→ "+c.Hint))
 		}
 	}
-	p, f, w := r.Counts()
-	fmt.Fprintf(&b, "\n%d passed, %d failed, %d warnings\n", p, f, w)
+	n := r.Counts()
+	fmt.Fprintf(&b, "\n%d passed, %d failed, %d warnings\n", n.Pass, n.Fail, n.Warn)
 	return b.String()
 }
 
@@ -331,8 +331,8 @@ func (m *Model) doneText(styled bool) string {
 	}
 	switch {
 	case m.report != nil && m.proveErr == nil:
-		p, _, w := m.report.Counts()
-		fmt.Fprintf(&b, "  %s\n", m.ok(fmt.Sprintf("verify --self: %d checks passed, %d warnings", p, w)))
+		n := m.report.Counts()
+		fmt.Fprintf(&b, "  %s\n", m.ok(fmt.Sprintf("verify --self: %d checks passed, %d warnings", n.Pass, n.Warn)))
 	case m.proveErr != nil:
 		msg, _ := errText(m.proveErr)
 		fmt.Fprintf(&b, "  %s\n", m.bad("verify --self: "+msg))

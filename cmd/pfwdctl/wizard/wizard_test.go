@@ -140,7 +140,7 @@ func pasted(s string) tea.KeyMsg {
 // screen is the current view with the host-specific parts normalised.
 func (h *harness) screen() string {
 	v := h.m.View()
-	v = strings.ReplaceAll(v, string(h.root), "$ROOT")
+	v = strings.ReplaceAll(v, h.root.Dir(), "$ROOT")
 	return v + "\n"
 }
 

@@ -56,7 +56,7 @@ func TestPlaybookLocal(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, b)
 	}
 	tree := filepath.Join(dir, "tree")
-	if err := rendertest.Build(hostfs.Root(tree), rendertest.Tree{}); err != nil {
+	if err := rendertest.Build(hostfs.MustRoot(tree), rendertest.Tree{}); err != nil {
 		t.Fatal(err)
 	}
 	write(t, filepath.Join(tree, "etc/group"), "root:x:0:\nadmin:x:1000:\npfwd:x:999:\n")

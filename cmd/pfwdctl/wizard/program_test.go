@@ -1,21 +1,17 @@
-// Package wizardtea runs the wizard in a real bubbletea program with
-// charmbracelet/x/exp/teatest. It is a package of its own because teatest
-// imports x/exp/golden, which registers the same -update flag as
-// internal/golden: the two cannot share a test binary. x/exp/golden's flag
-// is what makes `go test ./... -update` accepted here; the golden files
-// themselves are written by the wizard package's tests, and this one only
-// compares against them.
-package wizardtea
+package wizard_test
+
+// TestProgram runs the wizard in a real bubbletea program with
+// charmbracelet/x/exp/teatest, next to the package's Update-driven tests.
+// teatest's x/exp/golden registers the same -update flag as
+// internal/golden; internal/golden reuses it instead of defining a second
+// one, so both live in one test binary.
 
 import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"flag"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -27,7 +23,9 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/pfwdctl/pfwdctl/cmd/pfwdctl/wizard"
+	"github.com/pfwdctl/pfwdctl/internal/golden"
 	"github.com/pfwdctl/pfwdctl/internal/run"
+	"github.com/pfwdctl/pfwdctl/internal/testenv"
 	"github.com/pfwdctl/pfwdctl/render/rendertest"
 )
 
@@ -40,32 +38,9 @@ func (v versionRunner) Run(ctx context.Context, name string, args ...string) ([]
 	return v.Exec.Run(ctx, name, args...)
 }
 
-// needs mirrors internal/testenv (which this package cannot import): in CI
-// a missing sshd or a non-root run fails instead of skipping.
-func needs(t *testing.T) string {
-	ci := os.Getenv("CI") == "true"
-	if os.Geteuid() != 0 {
-		if ci {
-			t.Fatal("needs root and CI=true")
-		}
-		t.Skip("needs root")
-	}
-	p, err := exec.LookPath("sshd")
-	if err != nil {
-		if _, err2 := os.Stat("/usr/sbin/sshd"); err2 != nil {
-			if ci {
-				t.Fatal("sshd not found and CI=true")
-			}
-			t.Skip("sshd not found: install openssh-server")
-		}
-		p = "/usr/sbin/sshd"
-	}
-	os.MkdirAll("/run/sshd", 0o755)
-	return p
-}
-
 func TestProgram(t *testing.T) {
-	sshd := needs(t)
+	testenv.Root(t)
+	sshd := testenv.Sshd(t)
 	lipgloss.SetColorProfile(termenv.Ascii)
 	root := rendertest.New(t, rendertest.Tree{})
 	seed := make([]byte, ed25519.SeedSize)
@@ -119,12 +94,11 @@ func TestProgram(t *testing.T) {
 	if !fm.Outcome().Applied {
 		t.Fatalf("%+v", fm.Outcome())
 	}
-	got := strings.ReplaceAll(fm.View(), string(root), "$ROOT") + "\n"
-	if f := flag.Lookup("update"); f != nil && f.Value.String() == "true" {
-		return // the wizard package's tests rewrite the file
+	got := strings.ReplaceAll(fm.View(), root.Dir(), "$ROOT") + "\n"
+	if golden.Updating() {
+		return // TestWalkthrough rewrites the file; this one only compares
 	}
-	_, file, _, _ := runtime.Caller(0)
-	want, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "..", "..", "golden", "wizard", "07-done.txt"))
+	want, err := os.ReadFile(filepath.Join(golden.Dir(), "wizard", "07-done.txt"))
 	if err != nil {
 		t.Fatal(err)
 	}

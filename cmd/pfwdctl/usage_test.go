@@ -1,0 +1,30 @@
+package main
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/pfwdctl/pfwdctl/internal/fail"
+)
+
+// cobra's argument errors are typed usage errors when they leave the
+// command tree, so internal/fail alone decides their exit code (no reading
+// of cobra's messages). "pfwdctl user bogus" used to print help and exit 0.
+func TestCobraArgErrorsAreTyped(t *testing.T) {
+	for _, args := range [][]string{
+		{"bogus"}, {"user", "bogus"}, {"render", "extra"}, {"completion"}, {"revoke"}, {"add-key", "a", "b"}, {"render", "--bogus"},
+	} {
+		env, _, _ := testEnv()
+		root := NewRootCmd(&Globals{Env: env})
+		root.SetArgs(args)
+		err := root.Execute()
+		var fe *fail.Error
+		if !errors.As(err, &fe) || fe.Kind != fail.Usage || fail.Code(err) != fail.ExitUsage || fe.Hint == "" {
+			t.Errorf("%v: err %v, want a usage error with a hint", args, err)
+		}
+	}
+	env, out, _ := testEnv()
+	if code := Main([]string{"user"}, env); code != 0 || out.Len() == 0 {
+		t.Errorf("pfwdctl user: exit %d, want its help and 0", code)
+	}
+}
