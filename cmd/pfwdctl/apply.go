@@ -74,7 +74,14 @@ func printApply(g *Globals, res render.ApplyResult) error {
 	}
 	st := g.Styles()
 	if !res.Changed {
-		g.Printf("%s already up to date: nothing to change\n", st.OK("✓"))
+		if res.Reload == nil {
+			g.Printf("%s already up to date: nothing to change\n", st.OK("✓"))
+			return nil
+		}
+		// The files were right but the daemon served something else.
+		g.Printf("%s the drop-ins are up to date, but the running sshd served an older configuration\n", st.Warn("!"))
+		printReload(g, res.Reload)
+		printWarnings(g, res.Warnings)
 		return nil
 	}
 	// The diff shows the files as found, whatever bytes they hold.
@@ -90,12 +97,24 @@ func printApply(g *Globals, res render.ApplyResult) error {
 	}
 	g.Printf("%s sshd -t accepts the whole configuration\n", st.OK("✓"))
 	if res.Reload != nil {
-		mark := st.OK("✓")
-		if !res.Reload.Reloaded {
-			mark = st.Warn("!")
-		}
-		g.Printf("%s %s\n", mark, ui.Escape(res.Reload.Detail))
+		printReload(g, res.Reload)
 	}
 	printWarnings(g, res.Warnings)
 	return nil
+}
+
+// printReload says what was done to sshd and, when it was seen to work,
+// how: a ✓ only for a reload the daemon itself confirmed.
+func printReload(g *Globals, r *sshd.ReloadResult) {
+	st := g.Styles()
+	mark := st.OK("✓")
+	if !r.Reloaded {
+		mark = st.Warn("!")
+	}
+	if r.Detail != "" {
+		g.Printf("%s %s\n", mark, ui.Escape(r.Detail))
+	}
+	if r.Proof != "" {
+		g.Printf("  confirmed: %s\n", ui.Escape(r.Proof))
+	}
 }
