@@ -215,6 +215,17 @@ func TestE2EUserCreateRealAccount(t *testing.T) {
 				return
 			}
 			// Sessions: one open tunnel is found and --kill-sessions ends it.
+			acct, _ := accounts.Lookup(hh.Root, name)
+			// The earlier logins' session processes may still be exiting:
+			// only a process that was not there before the dial is this
+			// tunnel's (waiting for "any" raced with them and killed only
+			// the dying ones).
+			earlier := map[int]bool{}
+			if ss, _ := (ProcSessions{}).Find(ctx, acct); len(ss) > 0 {
+				for _, x := range ss {
+					earlier[x.PID] = true
+				}
+			}
 			cfg := s.ClientConfig()
 			cfg.Auth = []ssh.AuthMethod{ssh.PublicKeys(key)}
 			c, err := ssh.Dial("tcp", s.Addr, cfg)
@@ -226,10 +237,13 @@ func TestE2EUserCreateRealAccount(t *testing.T) {
 			go func() { done <- c.Wait() }()
 			// sshd forks the session's child as the account just after
 			// it tells the client auth succeeded; wait until it shows.
-			acct, _ := accounts.Lookup(hh.Root, name)
+		wait:
 			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-				if ss, _ := (ProcSessions{}).Find(ctx, acct); len(ss) > 0 {
-					break
+				ss, _ := (ProcSessions{}).Find(ctx, acct)
+				for _, x := range ss {
+					if !earlier[x.PID] {
+						break wait
+					}
 				}
 			}
 			rr, err := hh.Revoke(ctx, RevokeRequest{User: name, Key: "e2e", KillSessions: true})
