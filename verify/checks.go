@@ -509,7 +509,32 @@ func (e *probeEnv) otherProbes() []probe {
 			ps = append(ps, p)
 		}
 	}
+	seen := map[string]bool{}
+	for _, p := range ps {
+		seen[target.Target{Host: p.host, Port: p.port}.String()] = true
+	}
+	for _, d := range e.opts.Destinations {
+		p := probe{d.Host, d.Why, d.Port}
+		k := target.Target{Host: p.host, Port: p.port}.String()
+		if ok(p) && !seen[k] {
+			seen[k] = true
+			ps = append(ps, p)
+		}
+	}
 	return ps
+}
+
+// probeParallel bounds the channel opens one check has in flight: a host
+// with hundreds of listeners must not look like a flood to sshd.
+const probeParallel = 32
+
+// summarize lists what was tried: all of it when short, else the first
+// few and the count (the full list is in Result.Tried).
+func summarize(tried []string) string {
+	if len(tried) <= 6 {
+		return strings.Join(tried, ", ")
+	}
+	return fmt.Sprintf("%s, … (%d destinations)", strings.Join(tried[:4], ", "), len(tried))
 }
 
 func otherSpelling(host string) string {
@@ -526,10 +551,13 @@ func checkOtherPorts(e *probeEnv) Result {
 	ps := e.otherProbes()
 	problems := make([]string, len(ps))
 	var wg sync.WaitGroup
+	sem := make(chan struct{}, probeParallel)
 	for i, p := range ps {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
 			hp := target.Target{Host: p.host, Port: p.port}.String()
 			err := e.openDirect(p.host, p.port)
 			r, isOpen := reason(err)
@@ -552,10 +580,16 @@ func checkOtherPorts(e *probeEnv) Result {
 			bad = append(bad, problems[i])
 		}
 	}
+	var r Result
 	if len(bad) > 0 {
-		return failed("%s", strings.Join(bad, "; "))
+		r = failed("%s", strings.Join(bad, "; "))
+	} else {
+		r = pass("%s: administratively prohibited", summarize(tried))
 	}
-	return pass("%s: administratively prohibited", strings.Join(tried, ", "))
+	if len(tried) > 6 {
+		r.Tried = tried
+	}
+	return r
 }
 
 func checkRemote(e *probeEnv) Result {
@@ -650,10 +684,13 @@ func checkStreamLocal(e *probeEnv) Result {
 	}
 	problems := make([]string, len(sockets)+1)
 	var wg sync.WaitGroup
+	sem := make(chan struct{}, probeParallel)
 	for i, path := range sockets {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
 			ch, reqs, err := e.conn.OpenChannel("direct-streamlocal@openssh.com", ssh.Marshal(struct {
 				Path, Reserved string
 				Reserved2      uint32
@@ -695,7 +732,11 @@ func checkStreamLocal(e *probeEnv) Result {
 	if len(sockets) == 1 {
 		tried = sockets[0]
 	}
-	return pass("direct-streamlocal refused (%s), streamlocal-forward refused", tried)
+	r := pass("direct-streamlocal refused (%s), streamlocal-forward refused", tried)
+	if len(sockets) > 1 {
+		r.Tried = sockets
+	}
+	return r
 }
 
 func checkPassword(e *probeEnv) Result {

@@ -56,6 +56,17 @@ type Options struct {
 	ListenDir string
 	// Timeout bounds the whole run, connection included; 0: DefaultTimeout.
 	Timeout time.Duration
+	// Destinations are more host:port forwards that must be refused, on
+	// top of the samples other-ports-prohibited always tries. verify
+	// --self passes every listening socket of the server (Listeners).
+	Destinations []Destination
+}
+
+// Destination is one forward other-ports-prohibited tries, and why.
+type Destination struct {
+	Host string
+	Port int
+	Why  string
 }
 
 // Status is a check's outcome.
@@ -71,10 +82,13 @@ const (
 
 // Result is one check's outcome.
 type Result struct {
-	Name     string        `json:"name"`
-	Status   Status        `json:"status"`
-	Detail   string        `json:"detail"`
-	Proves   string        `json:"proves"`
+	Name   string `json:"name"`
+	Status Status `json:"status"`
+	Detail string `json:"detail"`
+	Proves string `json:"proves"`
+	// Tried lists what a check tried when it tried many destinations
+	// (other-ports-prohibited, streamlocal-refused), for --json.
+	Tried    []string      `json:"tried,omitempty"`
 	Hint     string        `json:"hint,omitempty"`
 	Duration time.Duration `json:"-"`
 	// DurationMS is Duration for JSON.

@@ -128,6 +128,13 @@ func Run(parent context.Context, o Options) (res Result, err error) {
 	if vo.Targets, err = target.ParseList(added.Targets); err != nil {
 		return res, err
 	}
+	// The complete local proof: every listener on this host, not samples.
+	vo.Destinations = Listeners("/proc/net", vo.Targets)
+	if s.Sockets == nil {
+		if socks := UnixListeners("/proc/net"); len(socks) > 0 {
+			vo.Sockets = socks
+		}
+	}
 	if !s.Insecure && s.HostKey == "" && s.KnownHosts == "" {
 		// The server's own public host keys: nothing to trust on first use.
 		kh, cleanup, err := localKnownHosts(o.Root, s.Host, s.Port)
