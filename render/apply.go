@@ -18,6 +18,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/internal/run"
 	"github.com/pfwdctl/pfwdctl/internal/sshd"
+	"github.com/pfwdctl/pfwdctl/internal/target"
 )
 
 // DropInMode is the mode of every drop-in: world-readable like the rest of
@@ -47,6 +48,11 @@ type ApplyOptions struct {
 	DryRun   bool
 	NoReload bool
 	Force    bool // skip the lockout guard
+	// KeepTargets (no --target given) keeps the targets of the account's
+	// installed Match block instead of Params.Targets: a plain apply, the
+	// fix audit recommends, must not narrow PermitOpen back to the default
+	// and leave every key with another target outside it.
+	KeepTargets bool
 }
 
 // FileChange is one drop-in's fate.
@@ -62,6 +68,9 @@ type ApplyResult struct {
 	DryRun    bool               `json:"dry_run"`
 	Files     []FileChange       `json:"files"`
 	Validated bool               `json:"validated"`
+	// Targets are the PermitOpen targets rendered (the installed ones when
+	// none were given).
+	Targets []string `json:"targets"`
 	Reload    *sshd.ReloadResult `json:"reload,omitempty"`
 	// Warnings are problems that did not stop the change (the audit log
 	// could not be written).
@@ -171,6 +180,20 @@ func (a Applier) Apply(ctx context.Context, o ApplyOptions) (ApplyResult, error)
 		}
 		defer unlock()
 	}
+	if o.KeepTargets {
+		inst, found, err := InstalledTargets(a.Root, a.config(), o.Params.User)
+		if err != nil {
+			return res, err
+		}
+		if found && len(inst) > 0 {
+			ts, err := target.ParseList(inst)
+			if err != nil {
+				return res, fail.Wrap(fail.Failed, err, "name the targets with --target host:port", "the installed Match block's PermitOpen")
+			}
+			o.Params.Targets = ts
+		}
+	}
+	res.Targets = o.Params.TargetStrings()
 	files, changes, err := a.Plan(o.Params)
 	if err != nil {
 		return res, err

@@ -1,45 +1,24 @@
 package users
 
 import (
-	"errors"
-	"io/fs"
-	"os"
 	"slices"
 	"strings"
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
-	"github.com/pfwdctl/pfwdctl/internal/sshdconf"
+	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/internal/target"
+	"github.com/pfwdctl/pfwdctl/render"
 )
 
 // InstalledTargets reads the PermitOpen targets of the "Match User account"
-// block in the installed drop-in. found is false when there is no drop-in or
-// no block for the account.
+// block in the installed drop-in (render.InstalledTargets). found is false
+// when there is no drop-in or no block for the account.
 func (h Host) InstalledTargets(account string) (targets []string, found bool, err error) {
-	p := h.DropInPath()
-	data, err := os.ReadFile(h.Root.Path(p))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, false, nil
+	cfg := h.SshdConfig
+	if cfg == "" {
+		cfg = sshd.DefaultConfig
 	}
-	if err != nil {
-		return nil, false, fail.Wrap(fail.Failed, err, "", "read %s", p)
-	}
-	lines, err := sshdconf.Parse(data)
-	if err != nil {
-		return nil, false, fail.Wrap(fail.Failed, err, "re-install it with pfwdctl apply", "read %s", p)
-	}
-	in := false
-	for _, l := range lines {
-		if l.Keyword == "match" {
-			in = len(l.Args) == 2 && strings.EqualFold(l.Args[0], "user") && l.Args[1] == account
-			found = found || in
-			continue
-		}
-		if in && l.Keyword == "permitopen" {
-			targets = append(targets, l.Args...)
-		}
-	}
-	return targets, found, nil
+	return render.InstalledTargets(h.Root, cfg, account)
 }
 
 // ResolveTargets decides the key's permitopen targets. The installed Match

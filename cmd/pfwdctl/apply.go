@@ -59,7 +59,7 @@ func applyRun(c *cobra.Command, g *Globals, o *applyOpts) error {
 		p.Crypto = &pol
 	}
 	a := render.Applier{Root: g.Root(), Runner: g.Runner, SshdConfig: o.sshdConfig, SshdBin: o.sshdBin, Getenv: g.Getenv, Now: g.Now}
-	res, err := a.Apply(c.Context(), render.ApplyOptions{Params: p, DryRun: o.dryRun, NoReload: o.noReload, Force: o.force})
+	res, err := a.Apply(c.Context(), render.ApplyOptions{Params: p, DryRun: o.dryRun, NoReload: o.noReload, Force: o.force, KeepTargets: len(o.targets) == 0})
 	if res.Files != nil && (err == nil || res.Validated) {
 		if perr := printApply(g, res); perr != nil {
 			return perr
