@@ -64,14 +64,14 @@ type FileChange struct {
 
 // ApplyResult is what apply did.
 type ApplyResult struct {
-	Changed   bool               `json:"changed"`
-	DryRun    bool               `json:"dry_run"`
-	Files     []FileChange       `json:"files"`
-	Validated bool               `json:"validated"`
+	Changed   bool         `json:"changed"`
+	DryRun    bool         `json:"dry_run"`
+	Files     []FileChange `json:"files"`
+	Validated bool         `json:"validated"`
 	// Targets are the PermitOpen targets rendered (the installed ones when
 	// none were given).
-	Targets []string `json:"targets"`
-	Reload    *sshd.ReloadResult `json:"reload,omitempty"`
+	Targets []string           `json:"targets"`
+	Reload  *sshd.ReloadResult `json:"reload,omitempty"`
 	// Warnings are problems that did not stop the change (the audit log
 	// could not be written).
 	Warnings []string `json:"warnings,omitempty"`
