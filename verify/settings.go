@@ -18,7 +18,7 @@ import (
 // so the three cannot drift apart (they once did, on --known-hosts).
 type Settings struct {
 	Host string
-	Port int
+	Port int // 0: 22 (verify --self: the port the local sshd listens on)
 	User string
 	// Targets are host:port strings; empty: target.Default.
 	Targets []string
@@ -51,6 +51,9 @@ func (s Settings) Options() (Options, func(), error) {
 	noop := func() {}
 	if err := accounts.ValidateName(s.User); err != nil {
 		return o, noop, err
+	}
+	if s.Port == 0 {
+		s.Port, o.Port = 22, 22
 	}
 	if s.Port < 1 || s.Port > 65535 {
 		return o, noop, fail.New(fail.Usage, "pass a port from 1 to 65535", "invalid --port %d", s.Port)

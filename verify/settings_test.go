@@ -60,7 +60,7 @@ func TestSettingsOptions(t *testing.T) {
 				Targets: []target.Target{tgt}, Sockets: []string{"/run/x"}}},
 		{name: "fail_known_hosts_and_pin", s: with(func(s *verify.Settings) { s.KnownHosts, s.HostKey = "/etc/kh", "SHA256:abc" }), err: "conflicting host key options"},
 		{name: "fail_known_hosts_and_insecure", s: with(func(s *verify.Settings) { s.KnownHosts, s.Insecure = "/etc/kh", true }), err: "conflicting host key options"},
-		{name: "fail_port_0", s: with(func(s *verify.Settings) { s.Port = 0 }), err: "invalid --port 0"},
+		{name: "fail_port_negative", s: with(func(s *verify.Settings) { s.Port = -1 }), err: "invalid --port -1"},
 		{name: "fail_timeout_0", s: with(func(s *verify.Settings) { s.Timeout = 0 }), err: "invalid --timeout"},
 		{name: "fail_user", s: with(func(s *verify.Settings) { s.User = "Bad User" }), err: "invalid account name"},
 		{name: "fail_target", s: with(func(s *verify.Settings) { s.Targets = []string{"nope"} }), err: "invalid target"},

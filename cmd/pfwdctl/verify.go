@@ -77,7 +77,7 @@ VMs only --insecure-ignore-host-key.`,
 	}
 	f := c.Flags()
 	f.StringVar(&o.host, "host", "", "the server to verify (`HOST` name or address)")
-	f.IntVar(&o.port, "port", 22, "the server's SSH `PORT`")
+	f.IntVar(&o.port, "port", 0, "the server's SSH `PORT` (default 22; with --self, the port the local sshd listens on, from sshd -T)")
 	f.StringVar(&o.user, "user", render.DefaultUser, "the forward-only `account`")
 	f.StringVar(&o.key, "key", "", "the account's private key `FILE` (default: the keys of the ssh-agent at SSH_AUTH_SOCK)")
 	f.StringArrayVar(&o.targets, "target", nil, "a `host:port` the account must reach (repeatable; default "+render.DefaultTarget+")")
@@ -107,6 +107,9 @@ func (o *verifyOpts) settings(g *Globals) verify.Settings {
 
 func verifyRun(c *cobra.Command, g *Globals, o *verifyOpts) error {
 	switch {
+	case c.Flags().Changed("port") && o.port == 0:
+		// 0 is the flag's "not given" (22, or sshd -T's port for --self).
+		return usageErr("pass a port from 1 to 65535", "invalid --port 0")
 	case o.inventory != "":
 		if o.self {
 			return usageErr("list the hosts in the inventory file, or drop --inventory", "--self and --inventory exclude each other")

@@ -47,7 +47,7 @@ scripts use the plain commands.`,
 	f.BoolVar(&o.dryRun, "dry-run", false, "stop at the Review screen: show the diff and write nothing")
 	f.StringVar(&o.sshdConfig, "sshd-config", sshd.DefaultConfig, "the main sshd config `PATH` (under --root)")
 	f.StringVar(&o.sshdBin, "sshd", "", "the sshd binary to validate with (default: found in /usr/sbin)")
-	f.IntVar(&o.port, "port", 22, "the local sshd's `PORT` for the Prove step (verify --self)")
+	f.IntVar(&o.port, "port", 0, "the local sshd's `PORT` for the Prove step (default: the port sshd -T names)")
 	f.StringVar(&o.host, "host", "", "the `NAME` your friend uses to reach this host (default: the hostname)")
 	return c
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/internal/run"
+	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/users"
 	"github.com/pfwdctl/pfwdctl/verify"
@@ -93,9 +94,22 @@ func Run(parent context.Context, o Options) (res Result, err error) {
 	ctx, stop := signal.NotifyContext(parent, syscall.SIGHUP)
 	defer stop()
 
+	auto := s.Port == 0
 	vo, _, err := s.Options()
 	if err != nil {
 		return res, err
+	}
+	if auto {
+		// Where the local sshd really listens (sshd -T), not port 22 by
+		// assumption: a host on 2222 would otherwise fail with "refused".
+		host, port, err := localListener(ctx, o)
+		if err != nil {
+			return res, err
+		}
+		s.Port, vo.Port = port, port
+		if s.Host == DefaultHost {
+			s.Host, vo.Host = host, host
+		}
 	}
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -187,4 +201,36 @@ func localKnownHosts(root hostfs.Root, host string, port int) (string, func(), e
 		return "", func() {}, err
 	}
 	return f.Name(), func() { os.Remove(f.Name()) }, nil
+}
+
+// localListener is the first address the local sshd listens on (sshd -T's
+// ListenAddress), loopback preferred, as a host this machine can dial.
+func localListener(ctx context.Context, o Options) (string, int, error) {
+	eff, err := sshd.Binary{Root: o.Root, Runner: o.Runner}.Effective(ctx, "")
+	if err != nil {
+		return "", 0, fail.Wrap(fail.Unavailable, err, "pass --port PORT", "find the port the local sshd listens on")
+	}
+	var addrs []string
+	for _, l := range eff["listenaddress"] {
+		a, err := sshd.ProbeAddr(l)
+		if err == nil {
+			addrs = append(addrs, a)
+		}
+	}
+	if len(addrs) == 0 {
+		return "", 0, fail.New(fail.Unavailable, "pass --port PORT", "sshd -T names no ListenAddress")
+	}
+	pick := addrs[0]
+	for _, a := range addrs {
+		if h, _, _ := net.SplitHostPort(a); h == "127.0.0.1" {
+			pick = a
+			break
+		}
+	}
+	h, p, _ := net.SplitHostPort(pick)
+	port, err := strconv.Atoi(p)
+	if err != nil {
+		return "", 0, fail.New(fail.Unavailable, "pass --port PORT", "sshd -T: listenaddress %q", pick)
+	}
+	return h, port, nil
 }

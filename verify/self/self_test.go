@@ -71,7 +71,7 @@ func TestRunRefuses(t *testing.T) {
 		want string
 	}{
 		{"fail_key", verify.Settings{Key: "id", Port: 22, User: "pfwd", Timeout: time.Second}, "--self and --key exclude each other"},
-		{"fail_port", verify.Settings{Port: 0, User: "pfwd", Timeout: time.Second}, "invalid --port"},
+		{"fail_port", verify.Settings{Port: 70000, User: "pfwd", Timeout: time.Second}, "invalid --port"},
 	} {
 		res, err := self.Run(context.Background(), self.Options{Settings: tc.s, Root: root, Runner: &run.Stub{T: t}})
 		if fail.Code(err) != fail.ExitUsage || !strings.Contains(err.Error(), tc.want) || res.Installed {

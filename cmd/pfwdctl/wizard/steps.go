@@ -268,10 +268,7 @@ func (c Config) proveSkip() string {
 // happens, the local known_hosts), with the report handed back instead of
 // printed: the TUI owns the terminal.
 func (c Config) verifySelf(ctx context.Context, user string, targets []target.Target) (*verify.Report, error) {
-	port := c.ProvePort
-	if port == 0 {
-		port = 22
-	}
+	port := c.ProvePort // 0: the port sshd -T names (verify/self)
 	ts := make([]string, len(targets))
 	for i, t := range targets {
 		ts[i] = t.String()
