@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra/doc"
+
+	"github.com/pfwdctl/pfwdctl/internal/fail"
 )
 
 // manDate is the date in every man page's header. It is fixed, not the
@@ -46,5 +48,61 @@ func genManPages(dir string) error {
 	if err := doc.GenManTree(root, hdr, dir); err != nil {
 		return fmt.Errorf("generate man pages: %w", err)
 	}
+	pages, _ := filepath.Glob(filepath.Join(dir, "*.1"))
+	for _, p := range pages {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, []byte(manSections(string(data))), 0o644); err != nil {
+			return err
+		}
+	}
 	return nil
 }
+
+// manFiles and manEnvironment are the FILES and ENVIRONMENT of every page.
+var manFiles = [][2]string{
+	{"/etc/ssh/sshd_config", "the main sshd config; it must Include sshd_config.d/*.conf"},
+	{"/etc/ssh/sshd_config.d/10-hardening.conf", "the hardening baseline pfwdctl installs"},
+	{"/etc/ssh/sshd_config.d/20-pfwd-only.conf", "the Match User block of the forward account"},
+	{"~ACCOUNT/.ssh/authorized_keys", "the forward account's keys (or the effective AuthorizedKeysFile)"},
+	{"/run/pfwdctl.lock", "held by every changing run"},
+	{"/var/log/pfwdctl/audit.jsonl", "one JSON line per change"},
+}
+
+var manEnvironment = [][2]string{
+	{"NO_COLOR", "plain output even on a terminal"},
+	{"TERM", "dumb: plain output"},
+	{"SSH_AUTH_SOCK", "the ssh-agent verify logs in with when --key is not given"},
+	{"PFWDCTL_KEY_PASSPHRASE", "the passphrase of an encrypted --key"},
+	{"SSH_CONNECTION, SSH_USER_AUTH, SUDO_USER", "read by the lockout guard to check the admin's own way back in"},
+}
+
+// manSections adds EXIT STATUS, FILES and ENVIRONMENT before SEE ALSO,
+// and the OpenSSH pages to SEE ALSO: cobra's generator has none of them.
+func manSections(page string) string {
+	var b strings.Builder
+	b.WriteString(".SH EXIT STATUS\n")
+	for _, c := range fail.Codes {
+		fmt.Fprintf(&b, ".TP\n\\fB%d\\fP\n%s\n", c.Code, c.Meaning)
+	}
+	b.WriteString("\n.SH FILES\n")
+	for _, f := range manFiles {
+		fmt.Fprintf(&b, ".TP\n\\fI%s\\fP\n%s\n", f[0], f[1])
+	}
+	b.WriteString(".PP\nEvery host path is taken under \\fB--root\\fP DIR when given.\n\n.SH ENVIRONMENT\n")
+	for _, e := range manEnvironment {
+		fmt.Fprintf(&b, ".TP\n\\fB%s\\fP\n%s\n", e[0], e[1])
+	}
+	b.WriteString("\n")
+	const seeAlso = ".SH SEE ALSO\n"
+	i := strings.Index(page, seeAlso)
+	if i < 0 {
+		return page + b.String() + seeAlso + openSSHPages + "\n"
+	}
+	rest := strings.TrimRight(page[i+len(seeAlso):], "\n")
+	return page[:i] + b.String() + seeAlso + rest + ", " + openSSHPages + "\n"
+}
+
+const openSSHPages = "\\fBsshd_config(5)\\fP, \\fBsshd(8)\\fP, \\fBssh(1)\\fP, \\fBssh-keygen(1)\\fP"

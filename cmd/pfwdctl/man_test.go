@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	udiff "github.com/aymanbagabas/go-udiff"
@@ -79,4 +80,30 @@ func readPages(t *testing.T, dir string) map[string]string {
 		out[filepath.Base(f)] = string(data)
 	}
 	return out
+}
+
+// Every page has the sections a man page reader expects, and points at the
+// OpenSSH pages whose rules pfwdctl applies.
+func TestManPageSections(t *testing.T) {
+	pages, _ := filepath.Glob("../../docs/man/*.1")
+	if len(pages) == 0 {
+		t.Fatal("no man pages")
+	}
+	for _, p := range pages {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{".SH EXIT STATUS", ".SH FILES", ".SH ENVIRONMENT", "sshd_config(5)", "ssh-keygen(1)", "\\fB130\\fP"} {
+			if !strings.Contains(string(data), want) {
+				t.Errorf("%s lacks %q", filepath.Base(p), want)
+			}
+		}
+	}
+	for _, p := range []string{"apply", "add-key", "audit", "verify"} {
+		data, _ := os.ReadFile("../../docs/man/pfwdctl-" + p + ".1")
+		if !strings.Contains(string(data), ".SH EXAMPLE") {
+			t.Errorf("pfwdctl-%s.1 has no EXAMPLE section", p)
+		}
+	}
 }

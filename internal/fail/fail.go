@@ -33,6 +33,19 @@ const (
 	ExitInterrupted = 130
 )
 
+// Codes is the exit status table as the manual pages print it
+// (docs/exit-codes.md says the same in more words).
+var Codes = []struct {
+	Code    int
+	Meaning string
+}{
+	{ExitOK, "success: applied, up to date, or every check passed"},
+	{ExitFailed, "a check failed, a finding, or a change refused for safety (nothing written)"},
+	{ExitUsage, "bad flags or bad input, or a command that needs root run as another user"},
+	{ExitUnavailable, "could not connect, run a needed program, take the lock, or confirm a reload"},
+	{ExitInterrupted, "interrupted (Ctrl-C, SIGTERM)"},
+}
+
 // Error is an error with a kind and a next step.
 type Error struct {
 	Kind Kind
