@@ -200,7 +200,7 @@ func (a Applier) Apply(ctx context.Context, o ApplyOptions) (ApplyResult, error)
 	}
 	if !o.Force {
 		g := Guard{Root: a.Root, ForwardUser: o.Params.User, Getenv: a.Getenv}
-		if err := g.Check(); err != nil {
+		if err := g.Check(ctx, a.binary().Effective); err != nil {
 			return res, err
 		}
 	}

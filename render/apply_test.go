@@ -227,7 +227,7 @@ func TestGuardCallerSession(t *testing.T) {
 	os.WriteFile(authFile, []byte("password\n"), 0o600)
 	env := map[string]string{"SSH_CONNECTION": "10.0.0.2 5555 10.0.0.1 22", "SSH_USER_AUTH": authFile, "SUDO_USER": "admin"}
 	g := render.Guard{Root: root, ForwardUser: "pfwd", Getenv: func(k string) string { return env[k] }}
-	if err := g.Check(); err != nil {
+	if err := g.Check(context.Background(), sshd.Binary{Bin: testenv.Sshd(t), Runner: run.Exec{}, Root: root}.Effective); err != nil {
 		t.Fatalf("under --root the caller's session is not this tree's: %v", err)
 	}
 }
