@@ -58,40 +58,9 @@ func (l loginable) String() string {
 // admins out, or nil. effective answers for the configuration as it WILL
 // be, so the check sees the change itself (PermitRootLogin no) too.
 func (g Guard) Check(ctx context.Context, effective Effective) error {
-	const forceHint = "pass --force if you are sure someone can still log in"
-	accts, err := accounts.ReadPasswd(g.Root)
+	ok, why, order, err := g.survey(ctx, effective)
 	if err != nil {
-		return fail.Wrap(fail.Failed, err, forceHint, "lockout check: read /etc/passwd")
-	}
-	groups, err := accounts.ReadGroups(g.Root)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fail.Wrap(fail.Failed, err, forceHint, "lockout check: read /etc/group")
-	}
-	addr := g.clientAddr()
-	var ok []loginable
-	why := map[string]string{}
-	var order []string
-	for _, pw := range accts {
-		if pw.Name == g.ForwardUser || accounts.NoLoginShell(pw.Shell) {
-			continue
-		}
-		a, err := accounts.Lookup(g.Root, pw.Name)
-		if err != nil {
-			a = pw
-		}
-		// host= is the address too: with UseDNS no (the default) sshd
-		// matches Host patterns against the address.
-		eff, err := effective(ctx, "user="+a.Name+",host="+addr+",addr="+addr)
-		if err != nil {
-			return fail.Wrap(fail.Failed, err, forceHint, "lockout check: sshd -T for %s", a.Name)
-		}
-		names := groupNames(a, groups)
-		if reason := g.judge(a, names, eff, addr); reason != "" {
-			why[a.Name] = reason
-			order = append(order, a.Name)
-			continue
-		}
-		ok = append(ok, loginable{a.Name, a.UID == 0 || slices.ContainsFunc(sudoGroups, func(s string) bool { return slices.Contains(names, s) })})
+		return err
 	}
 	const hint = "put your own public key in a non-root, sudo-capable account's ~/.ssh/authorized_keys, check that it logs in from a second terminal, then run pfwdctl again (or pass --force if you have console access)"
 	if len(ok) == 0 {
@@ -107,6 +76,47 @@ func (g Guard) Check(ctx context.Context, effective Effective) error {
 			"refusing: after this change no account could log in with a shell by public key (password login is turned off): %s", detail)
 	}
 	return g.checkCaller(ok, why)
+}
+
+// survey asks sshd about every account with a login shell except the
+// forward account: ok are those that could log in by key, why says for the
+// others why not (order is /etc/passwd order).
+func (g Guard) survey(ctx context.Context, effective Effective) (ok []loginable, why map[string]string, order []string, err error) {
+	const forceHint = "pass --force if you are sure someone can still log in"
+	accts, err := accounts.ReadPasswd(g.Root)
+	if err != nil {
+		return nil, nil, nil, fail.Wrap(fail.Failed, err, forceHint, "lockout check: read /etc/passwd")
+	}
+	groups, err := accounts.ReadGroups(g.Root)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, nil, fail.Wrap(fail.Failed, err, forceHint, "lockout check: read /etc/group")
+	}
+	addr := g.clientAddr()
+	why = map[string]string{}
+	for _, pw := range accts {
+		if pw.Name == g.ForwardUser || accounts.NoLoginShell(pw.Shell) {
+			continue
+		}
+		a, err := accounts.Lookup(g.Root, pw.Name)
+		if err != nil {
+			a = pw
+		}
+		// host= is the address too: with UseDNS no (the default) sshd
+		// matches Host patterns against the address.
+		eff, err := effective(ctx, "user="+a.Name+",host="+addr+",addr="+addr)
+		if err != nil {
+			return nil, nil, nil, fail.Wrap(fail.Failed, err, forceHint, "lockout check: sshd -T for %s", a.Name)
+		}
+		names := groupNames(a, groups)
+		if reason := g.judge(a, names, eff, addr); reason != "" {
+			why[a.Name] = reason
+			order = append(order, a.Name)
+			continue
+		}
+		// "sudo-capable" is only ever said after this check.
+		ok = append(ok, loginable{a.Name, a.UID == 0 || slices.ContainsFunc(sudoGroups, func(s string) bool { return slices.Contains(names, s) })})
+	}
+	return ok, why, order, nil
 }
 
 // clientAddr is the address sshd is asked about (addr= and host=, and what
