@@ -200,7 +200,9 @@ func (a Applier) Apply(ctx context.Context, o ApplyOptions) (ApplyResult, error)
 	}
 	if !o.Force {
 		g := Guard{Root: a.Root, ForwardUser: o.Params.User, Getenv: a.Getenv}
-		if err := g.Check(ctx, a.binary().Effective); err != nil {
+		// Like sshd -t below, the guard's sshd -T runs are one short check
+		// that an interrupt does not cut in half.
+		if err := g.Check(context.WithoutCancel(ctx), a.binary().Effective); err != nil {
 			return res, err
 		}
 	}

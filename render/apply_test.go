@@ -196,11 +196,18 @@ func TestApplyLockoutGuard(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		"no_keys": {rendertest.Tree{NoAdminKey: true}, nil, "no account other than root has an authorized key"},
-		"only_root": {rendertest.Tree{NoAdminKey: true, Files: map[string]string{"/root/.ssh/authorized_keys": rendertest.AdminKey}},
-			nil, "only root has an authorized key"},
+		"no_keys": {rendertest.Tree{NoAdminKey: true}, nil, "root: no authorized key; admin: no authorized key"},
+		// PermitRootLogin no is in the tree too: the guard asks sshd about
+		// the configuration it is handed (render/guard_cases_test.go hands
+		// it the rendered drop-ins as well).
+		"only_root": {rendertest.Tree{NoAdminKey: true, Files: map[string]string{
+			"/root/.ssh/authorized_keys":           rendertest.AdminKey,
+			"/etc/ssh/sshd_config.d/05-local.conf": "PermitRootLogin no\n"}},
+			nil, "root: PermitRootLogin no; admin: no authorized key"},
 		"admin_has_forced_command_only": {rendertest.Tree{NoAdminKey: true, Files: map[string]string{
-			"/home/admin/.ssh/authorized_keys": `command="/usr/bin/backup" ` + rendertest.AdminKey}}, nil, "no account other than root"},
+			"/home/admin/.ssh/authorized_keys": `command="/usr/bin/backup" ` + rendertest.AdminKey}}, nil, "admin: /home/admin/.ssh/authorized_keys:1: the key has a forced command"},
+		"admin_not_in_allowusers": {rendertest.Tree{Files: map[string]string{
+			"/etc/ssh/sshd_config.d/05-local.conf": "AllowUsers root pfwd\n"}}, nil, "admin: not in AllowUsers root pfwd"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -137,8 +137,8 @@ func TestGuardJudgesTheEffectiveConfig(t *testing.T) {
 func TestGuardSudoCapableIsChecked(t *testing.T) {
 	t.Parallel()
 	root := rendertest.New(t, rendertest.Tree{Files: map[string]string{
-		"/etc/passwd": "root:x:0:0:root:/root:/bin/bash\nadmin:x:1000:1000::/home/admin:/bin/bash\nbob:x:1001:1001::/home/bob:/bin/bash\npfwd:x:999:999::/home/pfwd:/usr/sbin/nologin\n",
-		"/etc/group":  "root:x:0:\nwheel:x:10:admin\nadmin:x:1000:\nbob:x:1001:\n",
+		"/etc/passwd":                    "root:x:0:0:root:/root:/bin/bash\nadmin:x:1000:1000::/home/admin:/bin/bash\nbob:x:1001:1001::/home/bob:/bin/bash\npfwd:x:999:999::/home/pfwd:/usr/sbin/nologin\n",
+		"/etc/group":                     "root:x:0:\nwheel:x:10:admin\nadmin:x:1000:\nbob:x:1001:\n",
 		"/home/bob/.ssh/authorized_keys": rendertest.AdminKey,
 	}})
 	g := Guard{Root: root, ForwardUser: "pfwd"}
