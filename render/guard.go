@@ -105,7 +105,9 @@ func (g Guard) survey(ctx context.Context, effective Effective) (ok []loginable,
 		// matches Host patterns against the address.
 		eff, err := effective(ctx, "user="+a.Name+",host="+addr+",addr="+addr)
 		if err != nil {
-			return nil, nil, nil, fail.Wrap(fail.Failed, err, forceHint, "lockout check: sshd -T for %s", a.Name)
+			// sshd refusing the configuration is its own error, with
+			// its hint (fix the line it names); --force cannot help.
+			return nil, nil, nil, err
 		}
 		names := groupNames(a, groups)
 		if reason := g.judge(a, names, eff, addr); reason != "" {
