@@ -15,11 +15,11 @@ import (
 	"github.com/pfwdctl/pfwdctl/render/rendertest"
 )
 
-// DSAKey is an ssh-dss public key: sshd 9.2 no longer accepts the type.
-const DSAKey = "ssh-dss AAAAB3NzaC1kc3MAAACBAN9FTcBcYh1EiuyHA+MhSy+7g47TFXoKy1kvXO/yxAV9Ihy9FZ7EYhE8mxe7kvNxCRgz3BvIg9ocU7KuIFW0w7jJu3PvS0aao0ce4v4qttYpmmmJIeDt1uvO/swqBHT93+5kCrwnFHVcwSZF1WKBKUAVKHUYQKKceEGtkQ1iB8NJAAAAFQDjaK/rDTjoEzZxEjaiY6eHVLVBHwAAAIB9lFBV6+ysrQ3WnJwiy1n9lgB0X3Xv31YrQU4uxqWAjdFpasUviyhompThNJ+Cv2HpgknkXTjktT2IFC4y7dpZnPBrkopHp7AkVOZ2lbDrkrDtSb+6PJVPGjE12zMnj2MhOFEbYiFja+pFwX3hnYpMUWKMEY3k1ZG45A1eT02NqQAAAIAOcFG7IwG5ICUumFkJmse3EqKci54JQhlL1KRRul+yqrmxI8ZmRSw9sfz8XCujX8crk4znAU8AaEEfJ0WLvWyp3btOZ9P0NoFIaUlqSRAU7jdZYzHqSUlUvjBC7/LUazkGvITTcNhsi01wYk7yCXD+ZM17L7TDUYOvxPumsr4/vw== admin@old\n"
+// dsaKey is an ssh-dss public key: sshd 9.2 no longer accepts the type.
+const dsaKey = "ssh-dss AAAAB3NzaC1kc3MAAACBAN9FTcBcYh1EiuyHA+MhSy+7g47TFXoKy1kvXO/yxAV9Ihy9FZ7EYhE8mxe7kvNxCRgz3BvIg9ocU7KuIFW0w7jJu3PvS0aao0ce4v4qttYpmmmJIeDt1uvO/swqBHT93+5kCrwnFHVcwSZF1WKBKUAVKHUYQKKceEGtkQ1iB8NJAAAAFQDjaK/rDTjoEzZxEjaiY6eHVLVBHwAAAIB9lFBV6+ysrQ3WnJwiy1n9lgB0X3Xv31YrQU4uxqWAjdFpasUviyhompThNJ+Cv2HpgknkXTjktT2IFC4y7dpZnPBrkopHp7AkVOZ2lbDrkrDtSb+6PJVPGjE12zMnj2MhOFEbYiFja+pFwX3hnYpMUWKMEY3k1ZG45A1eT02NqQAAAIAOcFG7IwG5ICUumFkJmse3EqKci54JQhlL1KRRul+yqrmxI8ZmRSw9sfz8XCujX8crk4znAU8AaEEfJ0WLvWyp3btOZ9P0NoFIaUlqSRAU7jdZYzHqSUlUvjBC7/LUazkGvITTcNhsi01wYk7yCXD+ZM17L7TDUYOvxPumsr4/vw== admin@old\n"
 
-// GuardCase is one host the lockout guard judges; shared with
-// cmd/pfwdctl's end-to-end tests through the same trees.
+// guardCase is one host the lockout guard judges, with the rendered
+// drop-ins written in (cmd/pfwdctl/apply_guard_test.go runs apply on such hosts).
 type guardCase struct {
 	name  string
 	tree  rendertest.Tree
@@ -55,7 +55,7 @@ var guardCases = []guardCase{
 	{name: "good_allowgroups_supplementary", tree: rendertest.Tree{Files: with(dropIn("AllowGroups sudo\n"), "/etc/group", "root:x:0:\nsudo:x:27:admin\nadmin:x:1000:\n")}},
 	{name: "fail_denygroups", tree: rendertest.Tree{Files: with(dropIn("DenyGroups sudo\n"), "/etc/group", "root:x:0:\nsudo:x:27:admin\nadmin:x:1000:\n")},
 		want: "admin: group sudo is in DenyGroups sudo"},
-	{name: "fail_only_key_dsa", tree: rendertest.Tree{Files: map[string]string{"/home/admin/.ssh/authorized_keys": DSAKey}},
+	{name: "fail_only_key_dsa", tree: rendertest.Tree{Files: map[string]string{"/home/admin/.ssh/authorized_keys": dsaKey}},
 		want: "sshd does not accept ssh-dss keys"},
 	{name: "fail_home_0775", setup: func(t *testing.T, root hostfs.Root) { chmod(t, root, "/home/admin", 0o775) },
 		want: "StrictModes ignores /home/admin/.ssh/authorized_keys (/home/admin is group- or world-writable"},
