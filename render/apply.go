@@ -223,7 +223,10 @@ func (a Applier) Apply(ctx context.Context, o ApplyOptions) (ApplyResult, error)
 	}
 	if !o.Force {
 		g := Guard{Root: a.Root, ForwardUser: o.Params.User, Getenv: a.Getenv}
-		if err := g.Check(); err != nil {
+		// Like sshd -t below, the guard's sshd -T runs are one short check
+		// that an interrupt does not cut in half. sshd refusing the config
+		// is left to sshd -t below, which shows the diff and rolls back.
+		if err := g.Check(context.WithoutCancel(ctx), a.binary().Effective); err != nil && !errors.As(err, new(*sshd.ConfigError)) {
 			return res, err
 		}
 	}

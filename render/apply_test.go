@@ -196,11 +196,18 @@ func TestApplyLockoutGuard(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		"no_keys": {rendertest.Tree{NoAdminKey: true}, nil, "no account other than root has an authorized key"},
-		"only_root": {rendertest.Tree{NoAdminKey: true, Files: map[string]string{"/root/.ssh/authorized_keys": rendertest.AdminKey}},
-			nil, "only root has an authorized key"},
+		"no_keys": {rendertest.Tree{NoAdminKey: true}, nil, "root: no authorized key; admin: no authorized key"},
+		// PermitRootLogin no is in the tree too: the guard asks sshd about
+		// the configuration it is handed (render/guard_cases_test.go hands
+		// it the rendered drop-ins as well).
+		"only_root": {rendertest.Tree{NoAdminKey: true, Files: map[string]string{
+			"/root/.ssh/authorized_keys":           rendertest.AdminKey,
+			"/etc/ssh/sshd_config.d/05-local.conf": "PermitRootLogin no\n"}},
+			nil, "root: PermitRootLogin no; admin: no authorized key"},
 		"admin_has_forced_command_only": {rendertest.Tree{NoAdminKey: true, Files: map[string]string{
-			"/home/admin/.ssh/authorized_keys": `command="/usr/bin/backup" ` + rendertest.AdminKey}}, nil, "no account other than root"},
+			"/home/admin/.ssh/authorized_keys": `command="/usr/bin/backup" ` + rendertest.AdminKey}}, nil, "admin: /home/admin/.ssh/authorized_keys:1: the key has a forced command"},
+		"admin_not_in_allowusers": {rendertest.Tree{Files: map[string]string{
+			"/etc/ssh/sshd_config.d/05-local.conf": "AllowUsers root pfwd\n"}}, nil, "admin: not in AllowUsers root pfwd"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -227,7 +234,7 @@ func TestGuardCallerSession(t *testing.T) {
 	os.WriteFile(authFile, []byte("password\n"), 0o600)
 	env := map[string]string{"SSH_CONNECTION": "10.0.0.2 5555 10.0.0.1 22", "SSH_USER_AUTH": authFile, "SUDO_USER": "admin"}
 	g := render.Guard{Root: root, ForwardUser: "pfwd", Getenv: func(k string) string { return env[k] }}
-	if err := g.Check(); err != nil {
+	if err := g.Check(context.Background(), sshd.Binary{Bin: testenv.Sshd(t), Runner: run.Exec{}, Root: root}.Effective); err != nil {
 		t.Fatalf("under --root the caller's session is not this tree's: %v", err)
 	}
 }

@@ -2,84 +2,452 @@ package render
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
 	"os"
-	"path/filepath"
+	"path"
 	"slices"
+	"strconv"
 	"strings"
-
-	"golang.org/x/crypto/ssh"
+	"time"
 
 	"github.com/pfwdctl/pfwdctl/internal/accounts"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
+	"github.com/pfwdctl/pfwdctl/users/keyline"
 )
 
-// shellKeys counts the keys in an account's authorized_keys that could start
-// a shell: any key without a forced command.
-func shellKeys(root hostfs.Root, home string) int {
-	n := 0
-	for _, f := range []string{".ssh/authorized_keys", ".ssh/authorized_keys2"} {
-		data, err := os.ReadFile(root.Path(filepath.Join(home, f)))
-		if err != nil {
-			continue
-		}
-		for len(data) > 0 {
-			_, _, opts, rest, err := ssh.ParseAuthorizedKey(data)
-			if err != nil {
-				break
-			}
-			data = rest
-			if !slices.ContainsFunc(opts, func(o string) bool { return strings.HasPrefix(strings.ToLower(o), "command=") }) {
-				n++
-			}
-		}
-	}
-	return n
-}
-
 // Guard is the lockout check: after hardening (no root login, no passwords)
-// someone must still be able to log in with a shell by key.
+// someone must still be able to log in with a shell by key. It decides that
+// from sshd's own answer for each account (sshd -T -C user=NAME,...), not
+// from what pfwdctl renders, so drop-ins it does not own (AllowUsers in a
+// 05-*.conf, say) count as sshd counts them.
 type Guard struct {
 	Root        hostfs.Root
 	ForwardUser string
 	Getenv      func(string) string
+	// Now is the time key expiry is judged at; nil: time.Now.
+	Now func() time.Time
+}
+
+// Effective is sshd -T -C conn for the configuration as it will be after
+// the change: keyword (lower case) -> values, one per output line.
+type Effective func(ctx context.Context, conn string) (map[string][]string, error)
+
+// sudoGroups are the groups distributions give sudo to (Debian sudo,
+// RHEL wheel, old Ubuntu admin).
+var sudoGroups = []string{"sudo", "wheel", "admin"}
+
+// loginable is an account that could still log in with a shell by key.
+type loginable struct {
+	name string
+	sudo bool
+}
+
+func (l loginable) String() string {
+	if l.sudo {
+		return l.name + " (sudo-capable)"
+	}
+	return l.name + " (not in sudo, wheel or admin)"
 }
 
 // Check returns a Failed error saying exactly why the change would lock the
-// admins out, or nil.
-func (g Guard) Check() error {
-	accts, err := accounts.ReadPasswd(g.Root)
+// admins out, or nil. effective answers for the configuration as it WILL
+// be, so the check sees the change itself (PermitRootLogin no) too.
+func (g Guard) Check(ctx context.Context, effective Effective) error {
+	ok, why, order, err := g.survey(ctx, effective)
 	if err != nil {
-		return fail.Wrap(fail.Failed, err, "pass --force if you are sure someone can still log in", "lockout check: read /etc/passwd")
-	}
-	var ok []string
-	rootKeys := 0
-	for _, a := range accts {
-		n := shellKeys(g.Root, a.Home)
-		switch {
-		case a.UID == 0:
-			rootKeys += n
-		case a.Name == g.ForwardUser || accounts.NoLoginShell(a.Shell):
-		case n > 0:
-			ok = append(ok, a.Name)
-		}
+		return err
 	}
 	const hint = "put your own public key in a non-root, sudo-capable account's ~/.ssh/authorized_keys, check that it logs in from a second terminal, then run pfwdctl again (or pass --force if you have console access)"
 	if len(ok) == 0 {
-		why := "no account other than root has an authorized key"
-		if rootKeys > 0 {
-			why = "only root has an authorized key, and PermitRootLogin no shuts root out"
+		var reasons []string
+		for _, n := range order {
+			reasons = append(reasons, n+": "+why[n])
+		}
+		detail := "no account with a login shell"
+		if len(reasons) > 0 {
+			detail = strings.Join(reasons, "; ")
 		}
 		return fail.New(fail.Failed, hint,
-			"refusing: after this change no account could log in with a shell by public key (%s; password login is turned off)", why)
+			"refusing: after this change no account could log in with a shell by public key (password login is turned off): %s", detail)
 	}
-	return g.checkCaller(ok)
+	return g.checkCaller(ok, why)
+}
+
+// survey asks sshd about every account with a login shell except the
+// forward account: ok are those that could log in by key, why says for the
+// others why not (order is /etc/passwd order).
+func (g Guard) survey(ctx context.Context, effective Effective) (ok []loginable, why map[string]string, order []string, err error) {
+	const forceHint = "pass --force if you are sure someone can still log in"
+	accts, err := accounts.ReadPasswd(g.Root)
+	if err != nil {
+		return nil, nil, nil, fail.Wrap(fail.Failed, err, forceHint, "lockout check: read /etc/passwd")
+	}
+	groups, err := accounts.ReadGroups(g.Root)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, nil, fail.Wrap(fail.Failed, err, forceHint, "lockout check: read /etc/group")
+	}
+	addr := g.clientAddr()
+	why = map[string]string{}
+	for _, pw := range accts {
+		if pw.Name == g.ForwardUser || accounts.NoLoginShell(pw.Shell) {
+			continue
+		}
+		a, err := accounts.Lookup(g.Root, pw.Name)
+		if err != nil {
+			a = pw
+		}
+		// host= is the address too: with UseDNS no (the default) sshd
+		// matches Host patterns against the address.
+		eff, err := effective(ctx, "user="+a.Name+",host="+addr+",addr="+addr)
+		if err != nil {
+			// sshd refusing the configuration is its own error, with
+			// its hint (fix the line it names); --force cannot help.
+			return nil, nil, nil, err
+		}
+		names := groupNames(a, groups)
+		if reason := g.judge(a, names, eff, addr); reason != "" {
+			why[a.Name] = reason
+			order = append(order, a.Name)
+			continue
+		}
+		// "sudo-capable" is only ever said after this check.
+		ok = append(ok, loginable{a.Name, a.UID == 0 || slices.ContainsFunc(sudoGroups, func(s string) bool { return slices.Contains(names, s) })})
+	}
+	return ok, why, order, nil
+}
+
+// clientAddr is the address sshd is asked about (addr= and host=, and what
+// from= key options are matched against). The admin's own client address
+// from SSH_CONNECTION is where they will come back from; without an SSH
+// session (a console), loopback is the one address we can name, and Match
+// Address or from= rules for other addresses are not judged.
+func (g Guard) clientAddr() string {
+	if g.Getenv != nil {
+		if f := strings.Fields(g.Getenv("SSH_CONNECTION")); len(f) > 0 && net.ParseIP(f[0]) != nil {
+			return f[0]
+		}
+	}
+	return "127.0.0.1"
+}
+
+func (g Guard) now() time.Time {
+	if g.Now == nil {
+		return time.Now()
+	}
+	return g.Now()
+}
+
+// groupNames is the account's primary and supplementary groups, by name.
+func groupNames(a accounts.Account, groups []accounts.Group) []string {
+	var out []string
+	for _, gr := range groups {
+		if gr.GID == a.GID || slices.Contains(gr.Members, a.Name) {
+			out = append(out, gr.Name)
+		}
+	}
+	return out
+}
+
+// first returns the first value of kw, lower-cased, or def.
+func first(eff map[string][]string, kw, def string) string {
+	if v := eff[kw]; len(v) > 0 {
+		return strings.ToLower(strings.TrimSpace(v[0]))
+	}
+	return def
+}
+
+// words flattens every value of kw into whitespace-separated words.
+func words(eff map[string][]string, kw string) []string {
+	var out []string
+	for _, v := range eff[kw] {
+		out = append(out, strings.Fields(v)...)
+	}
+	return out
+}
+
+// judge returns why a cannot log in with a shell by public key under eff,
+// or "" when it can. The order follows sshd: allowed_user (lock, users and
+// groups), then the root rule, the method, and the keys.
+func (g Guard) judge(a accounts.Account, groups []string, eff map[string][]string, addr string) string {
+	// auth.c allowed_user: with UsePAM no, a password field starting with
+	// "!" is a locked account, refused even for keys.
+	if first(eff, "usepam", "no") == "no" && a.HasShadow && strings.HasPrefix(a.Password, "!") {
+		return "the account is locked (! in /etc/shadow) and UsePAM is no"
+	}
+	if g.Root.IsHost() {
+		// sshd refuses an account whose shell does not exist.
+		if fi, err := os.Stat(a.Shell); err != nil || fi.IsDir() {
+			return "its shell " + a.Shell + " does not exist"
+		}
+	}
+	if r := allowedUser(a.Name, groups, addr, eff); r != "" {
+		return r
+	}
+	if a.UID == 0 {
+		switch prl := first(eff, "permitrootlogin", "prohibit-password"); prl {
+		case "yes", "prohibit-password", "without-password":
+		default:
+			return "PermitRootLogin " + prl
+		}
+	}
+	if first(eff, "pubkeyauthentication", "yes") == "no" {
+		return "PubkeyAuthentication no"
+	}
+	if !keyOnlyMethods(words(eff, "authenticationmethods")) {
+		return "AuthenticationMethods " + strings.Join(words(eff, "authenticationmethods"), " ") + " needs more than a key (a password or keyboard-interactive, which are off)"
+	}
+	if c := first(eff, "authorizedkeyscommand", "none"); c != "none" && c != "" {
+		// pfwdctl cannot know what the command returns; trust it rather
+		// than refuse every LDAP- or IAM-keyed host.
+		return ""
+	}
+	return g.keysReason(a, eff, addr)
+}
+
+// keyOnlyMethods reports whether some AuthenticationMethods list is
+// satisfied by public keys alone (password and keyboard-interactive are
+// what the hardening turns off).
+func keyOnlyMethods(lists []string) bool {
+	if len(lists) == 0 {
+		return true
+	}
+	for _, l := range lists {
+		if l == "any" {
+			return true
+		}
+		all := true
+		for _, m := range strings.Split(l, ",") {
+			if m != "publickey" {
+				all = false
+			}
+		}
+		if all {
+			return true
+		}
+	}
+	return false
+}
+
+// allowedUser is sshd's auth.c allowed_user for users and groups: DenyUsers
+// beats AllowUsers, and a set AllowUsers admits only those listed; then the
+// same for groups. Each word is one pattern (match.c match_user): USER or
+// USER@HOST, where HOST is a pattern list matched against the address.
+func allowedUser(user string, groups []string, addr string, eff map[string][]string) string {
+	for _, p := range words(eff, "denyusers") {
+		if matchUser(user, addr, p) {
+			return "listed in DenyUsers " + p
+		}
+	}
+	if allow := words(eff, "allowusers"); len(allow) > 0 {
+		if !slices.ContainsFunc(allow, func(p string) bool { return matchUser(user, addr, p) }) {
+			return "not in AllowUsers " + strings.Join(allow, " ")
+		}
+	}
+	for _, p := range words(eff, "denygroups") {
+		for _, gr := range groups {
+			if matchPattern(gr, p) {
+				return "group " + gr + " is in DenyGroups " + p
+			}
+		}
+	}
+	if allow := words(eff, "allowgroups"); len(allow) > 0 {
+		if !slices.ContainsFunc(allow, func(p string) bool {
+			return slices.ContainsFunc(groups, func(gr string) bool { return matchPattern(gr, p) })
+		}) {
+			return "none of its groups (" + strings.Join(groups, " ") + ") is in AllowGroups " + strings.Join(allow, " ")
+		}
+	}
+	return ""
+}
+
+// matchUser is match.c match_user: the user part is one wildcard pattern,
+// the part after the last @ a host/address pattern list.
+func matchUser(user, addr, pattern string) bool {
+	i := strings.LastIndex(pattern, "@")
+	if i < 0 {
+		return matchPattern(user, pattern)
+	}
+	return matchPattern(user, pattern[:i]) && matchHostAndIP(addr, pattern[i+1:]) == 1
+}
+
+// matchHostAndIP is match.c match_host_and_ip with the host name unknown
+// (UseDNS no): the comma-separated list is matched against the address,
+// as CIDR or wildcard; a matching !pattern denies (-1), a match without
+// one allows (1), none is 0.
+func matchHostAndIP(addr, list string) int {
+	ip := net.ParseIP(addr)
+	res := 0
+	for _, p := range strings.Split(list, ",") {
+		neg := strings.HasPrefix(p, "!")
+		p = strings.TrimPrefix(p, "!")
+		hit := false
+		if _, n, err := net.ParseCIDR(p); err == nil {
+			hit = ip != nil && n.Contains(ip)
+		} else {
+			hit = matchPattern(strings.ToLower(addr), strings.ToLower(p))
+		}
+		if hit && neg {
+			return -1
+		}
+		if hit {
+			res = 1
+		}
+	}
+	return res
+}
+
+// matchPattern is match.c match_pattern: * and ? wildcards, nothing else.
+func matchPattern(s, p string) bool {
+	ok, err := path.Match(strings.NewReplacer(`\`, `\\`, `[`, `\[`, `]`, `\]`).Replace(p), s)
+	if err != nil {
+		return false
+	}
+	// path.Match's * stops at '/', which sshd's does not; names and
+	// addresses never hold one.
+	return ok
+}
+
+// keysFiles is the effective AuthorizedKeysFile list for a, as host paths:
+// %% %h %u %U expanded, relative names under the home, none dropped.
+func keysFiles(a accounts.Account, eff map[string][]string) []string {
+	list := words(eff, "authorizedkeysfile")
+	if eff["authorizedkeysfile"] == nil {
+		list = []string{".ssh/authorized_keys", ".ssh/authorized_keys2"}
+	}
+	var out []string
+	for _, f := range list {
+		if strings.EqualFold(f, "none") {
+			continue
+		}
+		var b strings.Builder
+		for i := 0; i < len(f); i++ {
+			if f[i] != '%' || i+1 == len(f) {
+				b.WriteByte(f[i])
+				continue
+			}
+			i++
+			switch f[i] {
+			case '%':
+				b.WriteByte('%')
+			case 'h':
+				b.WriteString(a.Home)
+			case 'u':
+				b.WriteString(a.Name)
+			case 'U':
+				b.WriteString(strconv.Itoa(a.UID))
+			default:
+				b.WriteByte('%')
+				b.WriteByte(f[i])
+			}
+		}
+		p := b.String()
+		if !path.IsAbs(p) {
+			p = path.Join(a.Home, p)
+		}
+		out = append(out, path.Clean(p))
+	}
+	return out
+}
+
+// algorithms are the PubkeyAcceptedAlgorithms names a key type can sign
+// with: an RSA key works with any of the three.
+func algorithms(keyType string) []string {
+	if keyType == "ssh-rsa" {
+		return []string{"rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"}
+	}
+	return []string{keyType}
+}
+
+// keysReason returns "" when one of a's key lines would open a shell for
+// a connection from addr, else why none does (the first reason found).
+func (g Guard) keysReason(a accounts.Account, eff map[string][]string, addr string) string {
+	strict := first(eff, "strictmodes", "yes") == "yes"
+	accepted := strings.Split(first(eff, "pubkeyacceptedalgorithms", first(eff, "pubkeyacceptedkeytypes", "")), ",")
+	now := g.now()
+	var reason string
+	note := func(s string) {
+		if reason == "" {
+			reason = s
+		}
+	}
+	for _, kf := range keysFiles(a, eff) {
+		fi, err := os.Stat(g.Root.Path(kf))
+		if err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		if strict {
+			if err := g.strictPath(a, kf, fi); err != nil {
+				note(fmt.Sprintf("StrictModes ignores %s (%v)", kf, strings.TrimPrefix(err.Error(), "refusing: ")))
+				continue
+			}
+		}
+		data, err := os.ReadFile(g.Root.Path(kf))
+		if err != nil {
+			note(fmt.Sprintf("%s cannot be read: %v", kf, err))
+			continue
+		}
+		for n, raw := range strings.Split(string(data), "\n") {
+			s := strings.TrimSpace(raw)
+			if s == "" || s[0] == '#' {
+				continue
+			}
+			where := fmt.Sprintf("%s:%d", kf, n+1)
+			v := keyline.Judge(s, keyline.Match{}, now)
+			switch {
+			case v.Has(keyline.ProblemUnparsable) || v.Has(keyline.ProblemUnknown):
+				note(where + ": sshd refuses the line")
+			case v.CertAuthority:
+				note(where + ": a cert-authority line, not a key")
+			case v.HasCommand:
+				note(where + ": the key has a forced command")
+			case v.Expired:
+				note(where + ": the key expired on " + v.Expiry.Format("2006-01-02"))
+			case len(v.From) > 0 && matchHostAndIP(addr, strings.Join(v.From, ",")) != 1:
+				note(where + ": from=" + strings.Join(v.From, ",") + " does not match your address " + addr)
+			case accepted[0] != "" && !slices.ContainsFunc(algorithms(v.Line.Type), func(t string) bool { return slices.Contains(accepted, t) }):
+				note(where + ": sshd does not accept " + v.Line.Type + " keys (PubkeyAcceptedAlgorithms)")
+			default:
+				return ""
+			}
+		}
+	}
+	if reason == "" {
+		reason = "no authorized key"
+	}
+	return reason
+}
+
+// strictPath is sshd's auth_secure_path: the key file, then every
+// directory up to and including the home (or up to / for a file outside
+// it), by accounts.StrictNode, the rule add-key uses.
+func (g Guard) strictPath(a accounts.Account, file string, fi fs.FileInfo) error {
+	if err := accounts.StrictNode(g.Root, file, fi, a); err != nil {
+		return err
+	}
+	home := path.Clean(a.Home)
+	for dir := path.Dir(file); ; dir = path.Dir(dir) {
+		di, err := os.Stat(g.Root.Path(dir))
+		if err != nil {
+			return err
+		}
+		if err := accounts.StrictNode(g.Root, dir, di, a); err != nil {
+			return err
+		}
+		if dir == home || dir == "/" {
+			return nil
+		}
+	}
 }
 
 // checkCaller looks at the admin's own SSH session, when there is one: if it
-// was authenticated by password, or its account has no key, the admin would
-// not get back in the same way.
-func (g Guard) checkCaller(keyed []string) error {
+// was authenticated by password, or its account could not log in by key
+// after the change, the admin would not get back in the same way.
+func (g Guard) checkCaller(ok []loginable, why map[string]string) error {
 	if !g.Root.IsHost() || g.Getenv == nil || g.Getenv("SSH_CONNECTION") == "" {
 		return nil
 	}
@@ -94,9 +462,18 @@ func (g Guard) checkCaller(keyed []string) error {
 	if who == "" {
 		who = g.Getenv("USER")
 	}
-	if who != "" && who != "root" && !slices.Contains(keyed, who) {
-		return fail.New(fail.Failed, "add your public key to ~"+who+"/.ssh/authorized_keys and log in with it, then run pfwdctl again, or pass --force",
-			"refusing: you are connected over SSH as %s, who has no authorized key; with password login off you could not log in again", who)
+	if who == "" || who == "root" || slices.ContainsFunc(ok, func(l loginable) bool { return l.name == who }) {
+		return nil
 	}
-	return nil
+	reason := why[who]
+	if reason == "" {
+		reason = "no authorized key"
+	}
+	can := make([]string, len(ok))
+	for i, l := range ok {
+		can[i] = l.String()
+	}
+	return fail.New(fail.Failed, "add your public key to ~"+who+"/.ssh/authorized_keys and log in with it, then run pfwdctl again, or pass --force",
+		"refusing: you are connected over SSH as %s, who has no authorized key that works after this change (%s); with password login off you could not log in again; can still log in: %s",
+		who, reason, strings.Join(can, ", "))
 }

@@ -29,7 +29,7 @@ func TestGuardCheckCaller(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			g := Guard{Getenv: func(k string) string { return c.env[k] }}
-			err := g.checkCaller([]string{"admin"})
+			err := g.checkCaller([]loginable{{"admin", true}}, nil)
 			switch {
 			case c.want == "" && err != nil:
 				t.Fatalf("refused: %v", err)

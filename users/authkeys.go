@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/pfwdctl/pfwdctl/internal/accounts"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/users/keyline"
@@ -116,26 +117,10 @@ func (h Host) keysPath(a Account) string {
 	return filepath.Join(a.Home, ".ssh", "authorized_keys")
 }
 
-// strictHint explains why pfwdctl refuses what sshd would ignore.
-const strictHint = "sshd's StrictModes would ignore this account's keys anyway; fix the ownership or mode (chown/chmod as shown), then run pfwdctl again"
-
-// ownerOK is sshd's rule: owned by root or the account. A --root tree built
-// by an unprivileged user is owned by that user, who stands in for root.
-func (h Host) ownerOK(uid int, a Account) bool {
-	return uid == 0 || uid == a.UID || (!h.Root.IsHost() && uid == hostfs.Euid())
-}
-
+// checkNode is StrictModes for one path; the rule lives in accounts so the
+// lockout guard (render.Guard) judges keys the same way.
 func (h Host) checkNode(hostPath string, fi fs.FileInfo, a Account) error {
-	o := hostfs.OwnerOf(fi)
-	if !h.ownerOK(o.UID, a) {
-		return fail.New(fail.Failed, strictHint+": chown "+a.Name+" "+hostPath,
-			"refusing: %s is owned by uid %d, not by %s or root", hostPath, o.UID, a.Name)
-	}
-	if fi.Mode().Perm()&0o022 != 0 {
-		return fail.New(fail.Failed, strictHint+": chmod go-w "+hostPath,
-			"refusing: %s is group- or world-writable (%v)", hostPath, fi.Mode().Perm())
-	}
-	return nil
+	return accounts.StrictNode(h.Root, hostPath, fi, a)
 }
 
 // readKeys checks the path the way StrictModes does and reads the file.

@@ -52,6 +52,12 @@ func (c Config) reloader() *sshd.Reloader {
 	return &sshd.Reloader{Root: c.Root, Runner: c.Runner}
 }
 
+// guard runs render.Guard with sshd -T over the host's config.
+func (c Config) guard(ctx context.Context, user string) error {
+	b := sshd.Binary{Bin: c.SshdBin, Runner: c.Runner, Root: c.Root, Config: c.sshdConfig()}
+	return render.Guard{Root: c.Root, ForwardUser: user, Getenv: c.Getenv}.Check(ctx, b.Effective)
+}
+
 // Inspect gathers the host check. It changes nothing.
 func Inspect(ctx context.Context, c Config, user string) HostInfo {
 	h := HostInfo{Config: c.sshdConfig(), DropInDir: render.DropInDir(c.sshdConfig())}
@@ -65,7 +71,7 @@ func Inspect(ctx context.Context, c Config, user string) HostInfo {
 	h.Include = render.CheckInclude(c.Root, h.Config)
 	h.Run = c.reloader().Detect(ctx)
 	h.Connection = connection(c)
-	h.Lockout = render.Guard{Root: c.Root, ForwardUser: user, Getenv: c.Getenv}.Check()
+	h.Lockout = c.guard(ctx, user)
 	return h
 }
 

@@ -1,6 +1,7 @@
 package wizard
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -10,7 +11,6 @@ import (
 	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/internal/ui"
-	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/users"
 	"github.com/pfwdctl/pfwdctl/users/keyline"
 	"github.com/pfwdctl/pfwdctl/verify"
@@ -137,7 +137,7 @@ func (m *Model) keysView() string {
 // re-runs the lockout guard for the chosen account.
 func (m *Model) enterReview() {
 	_, m.plan, m.planErr = m.applier().Plan(m.params)
-	m.guardErr = render.Guard{Root: m.cfg.Root, ForwardUser: m.params.User, Getenv: m.cfg.Getenv}.Check()
+	m.guardErr = m.cfg.guard(context.Background(), m.params.User)
 	m.review.SetContent(m.reviewContent())
 	m.review.GotoTop()
 }

@@ -345,7 +345,7 @@ func (m *Model) accountKey(msg tea.KeyMsg) tea.Cmd {
 			return nil
 		}
 		if m.userErr == nil && m.targetsErr == nil {
-			m.host.Lockout = render.Guard{Root: m.cfg.Root, ForwardUser: m.params.User, Getenv: m.cfg.Getenv}.Check()
+			m.host.Lockout = m.cfg.guard(context.Background(), m.params.User)
 			m.screen = scrKeys
 			m.focus()
 		}

@@ -280,7 +280,7 @@ func TestLockout(t *testing.T) {
 	root := rendertest.New(t, rendertest.Tree{NoAdminKey: true})
 	before := rendertest.Snapshot(t, root)
 	h := newHarness(t, testConfig(t, root))
-	h.want("LOCKOUT WARNING", "no account other than root has an authorized key", "Apply will refuse")
+	h.want("LOCKOUT WARNING", "root: no authorized key; admin: no authorized", "Apply will refuse")
 	h.golden("01-host-lockout")
 	h.send(enter, enter, enter, enter)
 	h.want("step 4 of 7", "LOCKOUT WARNING", "cannot apply")
