@@ -202,6 +202,13 @@ func (a Applier) Apply(ctx context.Context, o ApplyOptions) (ApplyResult, error)
 	for _, c := range changes {
 		res.Changed = res.Changed || c.Action != "unchanged"
 	}
+	if !res.Changed {
+		// "Up to date" speaks for pfwdctl's files only; say nothing good
+		// about a host whose sshd would not start (another file broken).
+		if err := a.binary().Test(ctx); err != nil {
+			return res, err
+		}
+	}
 	if o.DryRun {
 		return res, nil
 	}
