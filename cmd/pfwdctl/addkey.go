@@ -11,6 +11,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/users"
 	"github.com/pfwdctl/pfwdctl/users/keyline"
+	"github.com/pfwdctl/pfwdctl/verify/audit"
 )
 
 func init() { commands = append(commands, newAddKeyCmd) }
@@ -18,7 +19,7 @@ func init() { commands = append(commands, newAddKeyCmd) }
 type addKeyOpts struct {
 	user, name, expires string
 	from, targets       []string
-	sshdConfig          string
+	sshdConfig, sshdBin string
 }
 
 func newAddKeyCmd(g *Globals) *cobra.Command {
@@ -44,9 +45,10 @@ is needed.`,
 	f := c.Flags()
 	f.StringVar(&o.user, "user", render.DefaultUser, "the port-forward-only `account`")
 	f.StringVar(&o.name, "name", "", "a `NAME` for the key (replaces its comment; used by revoke)")
-	f.StringVar(&o.expires, "expires", "", "sshd refuses the key after `WHEN`: 12h, 30d, 8w, 2026-12-31 or 2026-12-31T18:00 (local time)")
+	f.StringVar(&o.expires, "expires", "", "sshd refuses the key after `WHEN`: 15m, 12h, 30d, 8w, 2026-12-31 or 2026-12-31T18:00 (local time), or never; default: keep the installed key's")
 	f.StringSliceVar(&o.from, "from", nil, "only accept the key from these `CIDR`s (comma-separated or repeated)")
 	f.StringArrayVar(&o.targets, "target", nil, "`host:port`; must match the installed Match block (needed only without one)")
+	f.StringVar(&o.sshdBin, "sshd", "", "the sshd `binary` whose version decides how expiry-time is written (default: found in PATH)")
 	f.StringVar(&o.sshdConfig, "sshd-config", render.DefaultSshdConfig, "the main sshd config `PATH` (under --root); the drop-in is read next to it")
 	return c
 }
@@ -85,7 +87,8 @@ func addKeyRun(c *cobra.Command, g *Globals, o *addKeyOpts, arg string) error {
 		return err
 	}
 	var exp time.Time
-	if o.expires != "" {
+	noExpiry := o.expires == "never"
+	if o.expires != "" && !noExpiry {
 		if exp, err = keyline.ParseExpires(o.expires, g.Now()); err != nil {
 			return err
 		}
@@ -95,7 +98,14 @@ func addKeyRun(c *cobra.Command, g *Globals, o *addKeyOpts, arg string) error {
 	}
 	h := usersHost(g)
 	h.SshdConfig = o.sshdConfig
-	res, err := h.AddKey(c.Context(), users.AddKeyRequest{User: o.user, Key: k, Name: o.name, Targets: o.targets, Expiry: exp, From: o.from})
+	if !exp.IsZero() {
+		// The clock of expiry-time depends on the sshd that reads it
+		// (keyline.TakesUTC); "" (no answer) writes UTC with Z.
+		if v, err := audit.SshdVersion(c.Context(), g.Runner, o.sshdBin); err == nil {
+			h.SshdVersion = "OpenSSH_" + v.String()
+		}
+	}
+	res, err := h.AddKey(c.Context(), users.AddKeyRequest{User: o.user, Key: k, Name: o.name, Targets: o.targets, Expiry: exp, NoExpiry: noExpiry, From: o.from})
 	res.Warnings = append(warns, res.Warnings...)
 	if err != nil {
 		return err
@@ -110,6 +120,9 @@ func addKeyRun(c *cobra.Command, g *Globals, o *addKeyOpts, arg string) error {
 	default:
 		g.Printf("%s %s key %s (%s) for %s in %s\n", st.OK("✓"), res.Action, res.Name, res.Fingerprint, res.Account, res.Path)
 		g.Printf("  %s\n", st.Dim(res.Line))
+	}
+	if !res.Expiry.IsZero() {
+		g.Printf("  expires %s\n", users.FormatTime(res.Expiry))
 	}
 	printWarnings(g, res.Warnings)
 	return nil

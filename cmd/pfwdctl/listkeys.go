@@ -9,6 +9,7 @@ import (
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/render"
+	"github.com/pfwdctl/pfwdctl/users"
 )
 
 func init() { commands = append(commands, newListKeysCmd) }
@@ -67,7 +68,7 @@ func listKeysRun(g *Globals, o *listKeysOpts) error {
 		}
 		exp := "never"
 		if !k.Expiry.IsZero() {
-			exp = k.Expiry.Local().Format("2006-01-02 15:04")
+			exp = users.FormatTime(k.Expiry)
 			if k.Expired {
 				exp += " EXPIRED"
 			}
@@ -88,6 +89,9 @@ func listKeysRun(g *Globals, o *listKeysOpts) error {
 	}
 	tw.Flush()
 	for _, k := range res.Keys {
+		if k.Copies {
+			g.Printf("%s line %d (%s): %s\n", st.Warn("!"), k.Line, k.Fingerprint, strings.Join(k.Warnings, "; "))
+		}
 		if !k.Restricted {
 			g.Printf("%s line %d (%s): UNRESTRICTED: %s\n", st.Fail("✗"), k.Line, k.Fingerprint, strings.Join(k.Problems, "; "))
 		}
