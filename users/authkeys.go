@@ -159,7 +159,7 @@ func (h Host) readKeys(a Account) (kf *KeysFile, err error) {
 	kf.home, err = hostfs.OpenDir(h.Root.Path(a.Home))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return kf, fail.New(fail.Failed, "create it: pfwdctl user create --fix --user "+a.Name,
+		return kf, fail.New(fail.Failed, "run pfwdctl user create --user "+a.Name+": it says what to repair and which flags that takes",
 			"the home directory %s of %s does not exist", a.Home, a.Name)
 	case errors.Is(err, hostfs.ErrSymlink):
 		return kf, fail.New(fail.Failed, "point the account's home in /etc/passwd at the real directory (usermod --home DIR "+a.Name+")",
