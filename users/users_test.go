@@ -489,3 +489,25 @@ func TestRevokeRemovesEveryCopy(t *testing.T) {
 		t.Fatalf("authorized_keys = %q", got)
 	}
 }
+
+// An sshd before 9.1 does not read "Z": the time is written in the system
+// zone of /etc/localtime under the root (here UTC+14), not in $TZ.
+func TestAddKeyOldSshdWritesSystemZone(t *testing.T) {
+	tz, err := os.ReadFile("/usr/share/zoneinfo/Etc/GMT-14")
+	if err != nil {
+		t.Skip("no tzdata:", err)
+	}
+	h, _ := tree(t, map[string]string{"/etc/localtime": string(tz)})
+	h.SshdVersion = "OpenSSH_8.9p1 Ubuntu-3ubuntu0.10, OpenSSL 3.0.2 15 Mar 2022"
+	k := newKey(t, "friend")
+	exp := time.Date(2026, 6, 1, 13, 0, 0, 0, time.UTC)
+	res, err := h.AddKey(context.Background(), AddKeyRequest{User: "pfwd", Key: k, Expiry: exp})
+	if err != nil || !strings.Contains(res.Line, `expiry-time="202606020300"`) {
+		t.Fatalf("line %q, err %v; want 03:00 the next day (UTC+14), no Z", res.Line, err)
+	}
+	// Re-adding keeps that instant: the value is read back in the same zone.
+	res, err = h.AddKey(context.Background(), AddKeyRequest{User: "pfwd", Key: k})
+	if err != nil || res.Action != "unchanged" || !res.Expiry.Equal(exp) {
+		t.Fatalf("re-add: %+v %v", res, err)
+	}
+}
