@@ -6,7 +6,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 # Debian packages the end-to-end tests drive for real.
 TEST_PKGS ?= openssh-server openssh-client ssh-audit tmux ansible-core
 
-.PHONY: all build test demo golden lint deps clean man dist
+.PHONY: all build test fuzz demo golden lint deps clean man dist
 
 all: build
 
@@ -15,6 +15,30 @@ build:
 
 test: deps
 	$(GO) test -count=1 -timeout 20m ./...
+	$(MAKE) fuzz
+
+# fuzz runs each fuzz target for FUZZTIME (go test fuzzes one target of
+# one package per run): the targets of one package in turn, the packages
+# side by side, to stay well under a minute. Their seed corpora are under
+# testdata/fuzz/NAME/ and also run as plain tests in go test ./...; a
+# crasher the fuzzer finds is written there: check it in with the fix.
+FUZZTIME ?= 3s
+FUZZ_PKGS := \
+	./users/keyline:FuzzSplitLine,FuzzParseOptions,FuzzParseFrom,FuzzParseExpires,FuzzParseExpiryTime \
+	./users:FuzzSplitJoin ./internal/target:FuzzParseTarget ./internal/sshdconf:FuzzParse ./verify/fleet:FuzzParse
+
+fuzz:
+	@tmp=$$(mktemp -d); pids=""; \
+	for t in $(FUZZ_PKGS); do \
+	  pkg=$${t%%:*}; names=$${t##*:}; log=$$tmp/$$(echo $$pkg | tr ./ __).log; \
+	  ( for name in $$(echo $$names | tr , ' '); do \
+	      echo "fuzz: $$pkg $$name ($(FUZZTIME))"; \
+	      out=$$($(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg 2>&1) || { echo "$$out"; exit 1; }; \
+	      case "$$out" in *"no fuzz tests"*) echo "fuzz: no $$name in $$pkg"; exit 1;; esac; \
+	    done ) >$$log 2>&1 & pids="$$pids $$!:$$log"; \
+	done; \
+	rc=0; for p in $$pids; do wait $${p%%:*} || { cat $${p#*:}; rc=1; }; done; \
+	grep -h '^fuzz: [./]' $$tmp/*.log; rm -rf $$tmp; exit $$rc
 
 demo: deps build
 	./bin/pfwdctl lab

@@ -37,6 +37,9 @@ type KeysFile struct {
 	// opened by readKeys without following symlinks; writeKeys writes
 	// through them.
 	home, dir *os.File
+	// owner is the uid of the existing file; writeKeys takes over no file
+	// of another account (see writeKeys).
+	owner int
 }
 
 // Entry is one key line of the file.
@@ -141,7 +144,7 @@ func (h Host) readKeys(a Account) (kf *KeysFile, err error) {
 	kf.home, err = hostfs.OpenDir(h.Root.Path(a.Home))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return kf, fail.New(fail.Failed, "create it: pfwdctl user create --fix --user "+a.Name,
+		return kf, fail.New(fail.Failed, "run pfwdctl user create --user "+a.Name+": it says what to repair and which flags that takes",
 			"the home directory %s of %s does not exist", a.Home, a.Name)
 	case errors.Is(err, hostfs.ErrSymlink):
 		return kf, fail.New(fail.Failed, "point the account's home in /etc/passwd at the real directory (usermod --home DIR "+a.Name+")",
@@ -156,6 +159,9 @@ func (h Host) readKeys(a Account) (kf *KeysFile, err error) {
 		return kf, fail.Wrap(fail.Failed, err, "", "check %s", a.Home)
 	}
 	if err := h.checkNode(a.Home, fi, a); err != nil {
+		return kf, err
+	}
+	if err := h.ownHome(a, fi); err != nil {
 		return kf, err
 	}
 	dir := h.sshDir(a)
@@ -197,6 +203,7 @@ func (h Host) readKeys(a Account) (kf *KeysFile, err error) {
 	if err := h.checkNode(kf.Path, fi, a); err != nil {
 		return kf, err
 	}
+	kf.owner = hostfs.OwnerOf(fi).UID
 	data, err := io.ReadAll(f)
 	if err != nil {
 		return kf, fail.Wrap(fail.Failed, err, "run pfwdctl as root", "read %s", kf.Path)
@@ -281,6 +288,12 @@ func (h Host) writeKeys(a Account, kf *KeysFile, data []byte) error {
 				return err
 			}
 		}
+	}
+	// The new file is owned by the account: replacing a file owned by
+	// someone else (root's, another account's) would hand it over.
+	if kf.Exists && kf.owner != a.UID && !(!h.Root.IsHost() && kf.owner == os.Geteuid()) {
+		return fail.New(fail.Failed, "if the file is meant for "+a.Name+", chown "+a.Name+" "+kf.Path+" first",
+			"refusing: %s is owned by uid %d, not by %s; pfwdctl does not take over another account's file", kf.Path, kf.owner, a.Name)
 	}
 	if err := hostfs.WriteFileAt(kf.dir, "authorized_keys", data, AuthorizedKeysMode, hostfs.Owner{UID: a.UID, GID: a.GID}); err != nil {
 		return fail.Wrap(fail.Failed, err, "", "write %s", h.keysPath(a))

@@ -110,9 +110,7 @@ func (h Host) problems(a Account) (probs []string, person bool, why string) {
 	case err == nil && fi.Mode().Perm()&0o022 != 0:
 		probs = append(probs, fmt.Sprintf("the home %s is group- or world-writable (sshd's StrictModes ignores its keys)", a.Home))
 	}
-	if !a.NoLogin() && a.PasswordUsable() {
-		person, why = true, "it has a login shell and a usable password"
-	}
+	signs := h.personSigns(a)
 	if err == nil {
 		if kf, err := h.readKeys(a); err == nil {
 			kf.Close()
@@ -123,9 +121,12 @@ func (h Host) problems(a Account) (probs []string, person bool, why string) {
 				}
 			}
 			if n > 0 {
-				person, why = true, fmt.Sprintf("it has %d key(s) without pfwdctl's restrict prefix", n)
+				signs = append(signs, fmt.Sprintf("it has %d key(s) without pfwdctl's restrict prefix", n))
 			}
 		}
+	}
+	if len(signs) > 0 {
+		person, why = true, strings.Join(signs, "; ")
 	}
 	return probs, person, why
 }
@@ -170,6 +171,9 @@ func (h Host) CreateUser(ctx context.Context, r CreateRequest) (res CreateResult
 		if home == "" {
 			home = "/home/" + r.User
 		}
+		if err := h.newHome(r.User, home); err != nil {
+			return res, err
+		}
 		args := append(h.prefix(), "--system", "--create-home", "--home-dir", home, "--shell", nologin,
 			"--password", LockedPassword, "--user-group", "--comment", AccountComment, r.User)
 		if err := h.tool(ctx, "useradd", args...); err != nil {
@@ -183,20 +187,40 @@ func (h Host) CreateUser(ctx context.Context, r CreateRequest) (res CreateResult
 		if a.UID == 0 {
 			return res, fail.New(fail.Failed, "pick a dedicated account such as pfwd", "refusing: %s has UID 0, it is root under another name", r.User)
 		}
+		// A home that is not the account's own is refused whatever the
+		// flags: no --fix or --adopt makes /root a forward account's home.
+		if fi, err := os.Stat(h.Root.Path(a.Home)); err == nil {
+			if err := h.ownHome(a, fi); err != nil {
+				return res, err
+			}
+		} else if err := checkHomePath(a.Home); err != nil {
+			return res, err
+		}
 		probs, person, why := h.problems(a)
 		res.Account, res.Problems = a, probs
 		if len(probs) == 0 {
 			res.Action = "ok"
 			break
 		}
-		if !r.Fix {
-			return res, fail.New(fail.Failed, "run again with --fix to repair it (pfwdctl user create --fix --user "+r.User+")",
-				"account %s exists but is not forward-only: %s", r.User, strings.Join(probs, "; "))
-		}
+		// The hint names only flags the next run accepts: a person's
+		// account needs --adopt as well as --fix.
 		if person && !r.Adopt {
+			flags := "--fix --adopt"
+			if r.Fix {
+				flags = "--adopt as well"
+			}
 			return res, fail.New(fail.Failed,
-				"if it really is meant to be the forward-only account, run again with --fix --adopt; otherwise pick another --user",
-				"account %s looks like a person's (%s): --fix would lock them out, so it also needs --adopt", r.User, why)
+				"pick another --user (pfwdctl user create --user pfwd); only if this account is meant to lose its logins, run again with "+flags,
+				"account %s exists but is not forward-only (%s), and it looks like a person's (%s): making it forward-only would lock them out",
+				r.User, strings.Join(probs, "; "), why)
+		}
+		if !r.Fix {
+			flags := "--fix"
+			if r.Adopt {
+				flags = "--fix --adopt"
+			}
+			return res, fail.New(fail.Failed, "run again with --fix to repair it (pfwdctl user create "+flags+" --user "+r.User+")",
+				"account %s exists but is not forward-only: %s", r.User, strings.Join(probs, "; "))
 		}
 		if !a.NoLogin() {
 			args := append(h.prefix(), "--shell", nologin, r.User)

@@ -22,6 +22,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/internal/run"
 	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/internal/testenv"
+	"github.com/pfwdctl/pfwdctl/users/keyline"
 	"github.com/pfwdctl/pfwdctl/verify/lab"
 	"github.com/pfwdctl/pfwdctl/verify/lab/labtest"
 )
@@ -281,5 +282,114 @@ func TestE2EUserCreateRealAccount(t *testing.T) {
 	}
 	if len(logs) == 0 || !strings.Contains(logs[0], `"action":"user-create"`) {
 		t.Errorf("syslog copy: %v", logs)
+	}
+}
+
+// labTree is a --root tree whose account and drop-in are the lab's; sync
+// copies the tree's authorized_keys into the lab's AuthorizedKeysFile.
+func labTree(t *testing.T, s *lab.Server) (Host, hostfs.Root, func()) {
+	t.Helper()
+	var dropIn string
+	for _, f := range s.DropIns {
+		if f.Name == "20-pfwd-only.conf" {
+			dropIn = string(f.Data)
+		}
+	}
+	h, root := benchTree(t, map[string]string{
+		"/etc/passwd": fmt.Sprintf("root:x:0:0:root:/root:/bin/bash\n%s:x:%d:%d::/home/lab:/usr/sbin/nologin\n", s.User, os.Getuid()+5000, os.Getgid()+5000),
+		"/etc/ssh/sshd_config.d/20-pfwd-only.conf": dropIn,
+	})
+	os.MkdirAll(root.Path("/home/lab"), 0o755)
+	return h, root, func() {
+		t.Helper()
+		data, err := os.ReadFile(root.Path("/home/lab/.ssh/authorized_keys"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetAuthorizedKeys(data); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestE2EExpiryFarFromUTC is issue 12 item 3 against the real sshd:
+// pfwdctl runs with TZ=Etc/GMT+12 (UTC-12) while sshd runs in the system
+// zone. The old code wrote "--expires 1h" as pfwdctl's wall clock without
+// a zone, which sshd read as 11 hours past. Now a key for 1h logs in and
+// one that expired a minute ago (written as UTC) is refused. It swaps
+// time.Local, so it is not parallel (parallel tests wait for it).
+func TestE2EExpiryFarFromUTC(t *testing.T) {
+	west, err := time.LoadLocation("Etc/GMT+12")
+	if err != nil {
+		t.Skip("no tzdata:", err)
+	}
+	echo := labtest.Echo(t)
+	s := labtest.New(t, lab.Options{Targets: []target.Target{echo.Target}})
+	h, root, sync := labTree(t, s)
+	h.Now = time.Now
+	h.SshdVersion = sshdVersion(t)
+	saved := time.Local
+	time.Local = west
+	t.Cleanup(func() { time.Local = saved })
+
+	hour, past := signer(t), signer(t)
+	exp, err := keyline.ParseExpires("1h", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for k, e := range map[ssh.Signer]time.Time{hour: exp, past: time.Now().Add(-time.Minute)} {
+		if _, err := h.AddKey(ctx, AddKeyRequest{User: s.User, Key: FromSigner(k, "k"), Expiry: e}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sync()
+	data, _ := os.ReadFile(root.Path("/home/lab/.ssh/authorized_keys"))
+	if keyline.TakesUTC(h.SshdVersion) && strings.Count(string(data), `Z"`) != 2 {
+		t.Fatalf("expiry-time not in UTC:\n%s", data)
+	}
+	if err := login(s, hour, echo); err != nil {
+		t.Fatalf("key added with --expires 1h at UTC-12 does not log in: %v\n%s", err, data)
+	}
+	if err := login(s, past, echo); err == nil {
+		t.Errorf("sshd accepted a key that expired a minute ago\n%s", data)
+	}
+}
+
+// sshdVersion is what the real sshd -V prints.
+func sshdVersion(t *testing.T) string {
+	out, _ := exec.Command(testenv.Sshd(t), "-V").CombinedOutput()
+	return string(out)
+}
+
+// TestE2EKeyOnTwoLines is issue 12 item 2 against the real sshd: the
+// guide's line pasted twice, then add-key --from 10.9.9.9. The old code
+// restricted line 1 only and sshd let the key in from 127.0.0.1 through
+// line 2.
+func TestE2EKeyOnTwoLines(t *testing.T) {
+	t.Parallel()
+	echo := labtest.Echo(t)
+	s := labtest.New(t, lab.Options{Targets: []target.Target{echo.Target}})
+	h, root, sync := labTree(t, s)
+	k := signer(t)
+	ctx := context.Background()
+	if _, err := h.AddKey(ctx, AddKeyRequest{User: s.User, Key: FromSigner(k, "friend")}); err != nil {
+		t.Fatal(err)
+	}
+	p := root.Path("/home/lab/.ssh/authorized_keys")
+	data, _ := os.ReadFile(p)
+	os.WriteFile(p, append(data, data...), 0o600)
+	sync()
+	if err := login(s, k, echo); err != nil {
+		t.Fatalf("before: %v", err)
+	}
+	res, err := h.AddKey(ctx, AddKeyRequest{User: s.User, Key: FromSigner(k, "friend"), From: []string{"10.9.9.9"}})
+	if err != nil || res.Collapsed != 1 {
+		t.Fatalf("add-key --from: %+v %v", res, err)
+	}
+	sync()
+	if err := login(s, k, echo); err == nil {
+		data, _ := os.ReadFile(p)
+		t.Fatalf("sshd accepted the key from 127.0.0.1 after add-key --from 10.9.9.9:\n%s", data)
 	}
 }

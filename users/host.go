@@ -11,6 +11,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/templates"
+	"github.com/pfwdctl/pfwdctl/users/keyline"
 )
 
 // Host is the machine (or --root tree) whose account and keys are managed,
@@ -39,6 +40,9 @@ type Host struct {
 	// its audit lines in a temp dir instead of the host's /var/log.
 	// Empty: AuditLogPath under Root.
 	AuditLog string
+	// SshdVersion is what sshd -V printed ("" when unknown); it says which
+	// clock expiry-time is written in (keyline.TakesUTC, expiryZone).
+	SshdVersion string
 	// beforeWrite, in tests, runs between the checks on ~/.ssh and the
 	// write of authorized_keys, to race them deterministically.
 	beforeWrite func()
@@ -49,6 +53,30 @@ func (h Host) now() time.Time {
 		return h.Now()
 	}
 	return time.Now()
+}
+
+// expiryZone is the clock keyline.Prefix writes expiry-time in: nil (UTC
+// with "Z") when this sshd takes it, else the zone sshd reads it in.
+func (h Host) expiryZone() *time.Location {
+	if keyline.TakesUTC(h.SshdVersion) {
+		return nil
+	}
+	return h.systemZone()
+}
+
+// systemZone is the time zone sshd runs in: /etc/localtime of the host (or
+// the --root tree), never this process's $TZ, which sshd does not see.
+// Without a readable /etc/localtime glibc uses UTC, and so does this.
+func (h Host) systemZone() *time.Location {
+	data, err := os.ReadFile(h.Root.Path("/etc/localtime"))
+	if err != nil {
+		return time.UTC
+	}
+	loc, err := time.LoadLocationFromTZData("system", data)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
 }
 
 func (h Host) getenv(k string) string {

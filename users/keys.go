@@ -3,6 +3,7 @@ package users
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,27 +22,40 @@ type AddKeyRequest struct {
 	// Targets must equal the installed Match block's PermitOpen, or stand
 	// in for it when none is installed (see Host.ResolveTargets).
 	Targets []string
-	Expiry  time.Time // zero: never
-	From    []string  // CIDRs; empty: anywhere
+	// Expiry is when sshd stops accepting the key. Zero keeps the expiry
+	// of a key already installed (none for a new key), unless NoExpiry.
+	Expiry   time.Time
+	NoExpiry bool
+	// From limits the source addresses (CIDRs). Empty keeps the from= of a
+	// key already installed (anywhere for a new key).
+	From []string
 }
 
 // AddKeyResult says what AddKey did.
 type AddKeyResult struct {
-	Changed     bool     `json:"changed"`
-	Action      string   `json:"action"` // added, updated, unchanged
-	Account     string   `json:"account"`
-	Path        string   `json:"path"`
-	Fingerprint string   `json:"fingerprint"`
-	Name        string   `json:"name"`
-	Line        string   `json:"line"`
-	Targets     []string `json:"targets"`
-	Warnings    []string `json:"warnings,omitempty"`
+	Changed     bool      `json:"changed"`
+	Action      string    `json:"action"` // added, updated, unchanged
+	Account     string    `json:"account"`
+	Path        string    `json:"path"`
+	Fingerprint string    `json:"fingerprint"`
+	Name        string    `json:"name"`
+	Line        string    `json:"line"`
+	Targets     []string  `json:"targets"`
+	Expiry      time.Time `json:"expiry,omitzero"`
+	// Collapsed is how many other lines held the same key and were
+	// merged into the one line.
+	Collapsed int      `json:"collapsed,omitempty"`
+	Warnings  []string `json:"warnings,omitempty"`
 }
 
 // AddKey installs the key with pfwdctl's restrictions. A key whose
-// fingerprint is already there gets its line replaced only if it differs;
-// every other line stays byte-for-byte. No sshd reload is needed: sshd reads
-// authorized_keys at each login.
+// fingerprint is already there, on one line or several, ends up on exactly
+// one line (where its first copy was): sshd lets a key in under whichever
+// of its lines allows more, so restricting one copy restricts nothing. That
+// line keeps the existing expiry-time and from= unless new ones are given,
+// and is rewritten only if it differs; every other line stays
+// byte-for-byte. No sshd reload is needed: sshd reads authorized_keys at
+// each login.
 func (h Host) AddKey(ctx context.Context, r AddKeyRequest) (AddKeyResult, error) {
 	res := AddKeyResult{Account: r.User}
 	a, err := h.account(r.User)
@@ -59,38 +73,59 @@ func (h Host) AddKey(ctx context.Context, r AddKeyRequest) (AddKeyResult, error)
 			return res, fail.New(fail.Usage, "use letters, digits and ._@+:=-", "--name %q has nothing printable left", r.Name)
 		}
 	}
-	line, err := keyline.Build(k, keyline.Options{Targets: targets, Expiry: r.Expiry, From: r.From})
-	if err != nil {
+	res.Fingerprint, res.Name, res.Targets = k.Fingerprint(), k.Comment, targets
+	res.Path = h.keysPath(a)
+	// Check the options before taking the lock.
+	if _, err := keyline.Build(k, keyline.Options{Targets: targets, From: r.From}); err != nil {
 		return res, err
 	}
-	if !r.Expiry.IsZero() && !r.Expiry.After(h.now()) {
-		res.Warnings = append(res.Warnings, fmt.Sprintf("the expiry %s is already past: sshd will refuse this key", r.Expiry.Local().Format("2006-01-02 15:04")))
-	}
-	res.Fingerprint, res.Name, res.Line, res.Targets = k.Fingerprint(), k.Comment, line, targets
-	res.Path = h.keysPath(a)
 
 	kf, release, err := h.lockedKeys(a)
 	if err != nil {
 		return res, err
 	}
 	defer release()
-	res.Action = "added"
-	found := false
+	var copies []Entry
 	for _, e := range kf.Entries() {
-		if e.Err != nil || e.Fingerprint != res.Fingerprint {
-			continue
+		if e.Err == nil && e.Fingerprint == res.Fingerprint {
+			copies = append(copies, e)
 		}
-		found = true
-		if kf.Lines[e.Index] == line {
-			res.Action = "unchanged"
-			return res, nil
-		}
-		kf.Lines[e.Index] = line
-		res.Action = "updated"
-		break
 	}
-	if !found {
+	expiry, from := r.Expiry, r.From
+	if expiry.IsZero() && !r.NoExpiry {
+		expiry = h.keptExpiry(copies)
+	}
+	if len(from) == 0 {
+		if from, err = keptFrom(copies); err != nil {
+			return res, err
+		}
+	}
+	line, err := keyline.Build(k, keyline.Options{Targets: targets, Expiry: expiry, From: from, Zone: h.expiryZone()})
+	if err != nil {
+		return res, err
+	}
+	res.Line, res.Expiry = line, expiry
+	if !expiry.IsZero() && !expiry.After(h.now()) {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("the expiry %s is already past: sshd will refuse this key", FormatTime(expiry)))
+	}
+	switch {
+	case len(copies) == 0:
+		res.Action = "added"
 		kf.appendLine(line)
+	case len(copies) == 1 && kf.Lines[copies[0].Index] == line:
+		res.Action = "unchanged"
+		return res, nil
+	default:
+		res.Action = "updated"
+		kf.Lines[copies[0].Index] = line
+		idx := map[int]bool{}
+		for _, e := range copies[1:] {
+			idx[e.Index] = true
+		}
+		kf.removeLines(idx)
+		if res.Collapsed = len(copies) - 1; res.Collapsed > 0 {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("the key was on %d lines; they are now one restricted line", len(copies)))
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return res, err
@@ -108,6 +143,64 @@ func (h Host) AddKey(ctx context.Context, r AddKeyRequest) (AddKeyResult, error)
 		res.Warnings = append(res.Warnings, "the key is installed, but the audit log was not written: "+err.Error())
 	}
 	return res, nil
+}
+
+// keptExpiry is the expiry a re-added key keeps: the earliest expiry-time
+// among its lines, read in the clock sshd reads it in (a value without Z is
+// in sshd's system zone). A line without one does not lift the others'.
+func (h Host) keptExpiry(copies []Entry) time.Time {
+	var out time.Time
+	for _, e := range copies {
+		opts, err := keyline.ParseOptions(e.Line.Options)
+		if err != nil {
+			continue
+		}
+		for _, o := range opts {
+			if o.Name != "expiry-time" {
+				continue
+			}
+			t, err := keyline.ParseExpiryTimeIn(o.Value, h.systemZone())
+			if err == nil && (out.IsZero() || t.Before(out)) {
+				out = t
+			}
+		}
+	}
+	return out
+}
+
+// keptFrom is the from= a re-added key keeps: that of its first line that
+// has one. A from= pfwdctl cannot write back (host names, negations,
+// wildcards) is refused rather than dropped, which would let the key in
+// from anywhere.
+func keptFrom(copies []Entry) ([]string, error) {
+	for _, e := range copies {
+		opts, err := keyline.ParseOptions(e.Line.Options)
+		if err != nil {
+			continue
+		}
+		for _, o := range opts {
+			if o.Name != "from" {
+				continue
+			}
+			from, err := keyline.ParseFrom([]string{o.Value})
+			if err != nil || len(from) == 0 {
+				return nil, fail.New(fail.Usage, "give the addresses again with --from CIDR,... (or remove the line by hand)",
+					"line %d limits the key with from=%q, which pfwdctl cannot keep as it is", e.Index+1, o.Value)
+			}
+			return from, nil
+		}
+	}
+	return nil, nil
+}
+
+// FormatTime shows an expiry both in this machine's local time and in UTC,
+// so an admin in one zone and sshd in another read the same instant.
+func FormatTime(t time.Time) string {
+	l, u := t.Local(), t.UTC()
+	if l.Format("-0700") == "+0000" {
+		return u.Format("2006-01-02 15:04") + " UTC"
+	}
+	return l.Format("2006-01-02 15:04 MST") + " (" + u.Format("2006-01-02 15:04") + " UTC)"
 }
 
 // KeyInfo is one line of list-keys.
@@ -128,7 +221,10 @@ type KeyInfo struct {
 	// Warnings are what keeps the key from working (expired, forwarding
 	// off, a line sshd refuses) without letting it do more.
 	Warnings []string `json:"warnings,omitempty"`
-	Options  string   `json:"options"`
+	// Copies is true when the same key is on another line too
+	// (keyline.SameKey); add-key collapses them into one.
+	Copies  bool   `json:"copies,omitempty"`
+	Options string `json:"options"`
 }
 
 // ListResult is the account's keys.
@@ -158,8 +254,18 @@ func (h Host) ListKeys(user string) (ListResult, error) {
 	}
 	defer kf.Close()
 	now := h.now()
-	for _, e := range kf.Entries() {
+	es := kf.Entries()
+	fps, nums := make([]string, len(es)), make([]int, len(es))
+	for i, e := range es {
+		fps[i], nums[i] = e.Fingerprint, e.Index+1
+	}
+	copies := keyline.SameKey(fps, nums)
+	for i, e := range es {
 		ki := h.describe(e, res.MatchTargets, now)
+		if p, ok := copies[i]; ok {
+			ki.Warnings = append(ki.Warnings, p.Text)
+			ki.Copies = true
+		}
 		if !ki.Restricted {
 			res.Unrestricted++
 		}
@@ -230,23 +336,42 @@ func (h Host) Revoke(ctx context.Context, r RevokeRequest) (RemoveResult, error)
 				byName = append(byName, e)
 			}
 		}
-		if len(byFP) > 0 {
-			return byFP, nil
-		}
-		if len(byName) > 1 && !r.All {
+		picked := byFP
+		if len(picked) == 0 {
 			var fps []string
 			for _, e := range byName {
-				fps = append(fps, e.Fingerprint)
+				if !slices.Contains(fps, e.Fingerprint) {
+					fps = append(fps, e.Fingerprint)
+				}
 			}
-			return nil, fail.New(fail.Failed, "revoke one by fingerprint, or all of them with --all",
-				"%d keys are named %q: %s", len(byName), sel, strings.Join(fps, ", "))
+			if len(fps) > 1 && !r.All {
+				return nil, fail.New(fail.Failed, "revoke one by fingerprint, or all of them with --all",
+					"%d keys are named %q: %s", len(fps), sel, strings.Join(fps, ", "))
+			}
+			if len(fps) == 0 {
+				return nil, fail.New(fail.Failed, "see pfwdctl list-keys --user "+r.User+" for fingerprints and names",
+					"no key %q in the authorized_keys of %s", sel, r.User)
+			}
+			picked = byName
 		}
-		if len(byName) == 0 {
-			return nil, fail.New(fail.Failed, "see pfwdctl list-keys --user "+r.User+" for fingerprints and names",
-				"no key %q in the authorized_keys of %s", sel, r.User)
-		}
-		return byName, nil
+		return withCopies(es, picked), nil
 	})
+}
+
+// withCopies adds to picked every other line holding one of its keys,
+// whatever its comment: a copy left behind still lets the key in.
+func withCopies(es, picked []Entry) []Entry {
+	fps := map[string]bool{}
+	for _, e := range picked {
+		fps[e.Fingerprint] = true
+	}
+	var out []Entry
+	for _, e := range es {
+		if e.Err == nil && fps[e.Fingerprint] {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // PruneRequest removes expired keys.

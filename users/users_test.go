@@ -21,7 +21,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/users/keyline"
 )
 
-var clock = time.Date(2026, 6, 1, 12, 0, 0, 0, time.Local)
+var clock = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 
 // tree is a stock host with pfwd (uid 999, home /home/pfwd) and the
 // rendered drop-ins installed.
@@ -120,7 +120,7 @@ func TestAddKeyCreatesFileAndIsIdempotent(t *testing.T) {
 	if err != nil || !res.Changed || res.Action != "updated" {
 		t.Fatalf("update: %+v %v", res, err)
 	}
-	if got := readFile(t, root, akPath); strings.Count(got, "\n") != 1 || !strings.Contains(got, `expiry-time="202606011300",from="192.0.2.0/24"`) {
+	if got := readFile(t, root, akPath); strings.Count(got, "\n") != 1 || !strings.Contains(got, `expiry-time="202606011300Z",from="192.0.2.0/24"`) {
 		t.Fatalf("after update: %q", got)
 	}
 	ev, err := ReadAudit(h)
@@ -377,5 +377,117 @@ func TestLockHeldIsUnavailable(t *testing.T) {
 	var fe *fail.Error
 	if !errors.As(err, &fe) || fe.Kind != fail.Unavailable {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// writeKeysFile puts lines in pfwd's authorized_keys, owned as add-key
+// would leave it.
+func writeKeysFile(t *testing.T, root hostfs.Root, content string) {
+	t.Helper()
+	dir := root.Path("/home/pfwd/.ssh")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(root.Path(akPath), []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Issue 12 item 2: the guide's line pasted twice. The old add-key updated
+// the first copy only, and sshd accepted the key from anywhere through the
+// second.
+func TestAddKeyCollapsesCopies(t *testing.T) {
+	h, root := tree(t, nil)
+	k, other := newKey(t, "friend"), newKey(t, "other")
+	guide := `restrict,port-forwarding,permitopen="127.0.0.1:8009" ` + k.Type() + " " + k.Base64() + " friend"
+	otherLine := "no-pty " + other.Type() + " " + other.Base64() + " other"
+	writeKeysFile(t, root, guide+"\n"+otherLine+"\n"+guide+"\n")
+	exp := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	res, err := h.AddKey(context.Background(), AddKeyRequest{User: "pfwd", Key: k, From: []string{"10.9.9.9"}, Expiry: exp})
+	if err != nil || res.Action != "updated" || res.Collapsed != 1 {
+		t.Fatalf("add: %+v %v", res, err)
+	}
+	want := `restrict,port-forwarding,permitopen="127.0.0.1:8009",expiry-time="202001010000Z",from="10.9.9.9" ` + k.Type() + " " + k.Base64() + " friend\n" + otherLine + "\n"
+	if got := readFile(t, root, akPath); got != want {
+		t.Fatalf("authorized_keys =\n%s\nwant\n%s", got, want)
+	}
+}
+
+// A restricted line with an expiry plus a bare copy: the old add-key
+// rewrote the restricted line without its expiry and left the bare copy.
+func TestAddKeyKeepsExpiryAndDropsBareCopy(t *testing.T) {
+	h, root := tree(t, nil)
+	k := newKey(t, "friend")
+	restricted := `restrict,port-forwarding,permitopen="127.0.0.1:8009",expiry-time="202612311800Z",from="192.0.2.0/24" ` + k.Type() + " " + k.Base64() + " friend"
+	bare := k.Type() + " " + k.Base64() + " laptop"
+	writeKeysFile(t, root, restricted+"\n"+bare+"\n")
+	lr, err := h.ListKeys("pfwd")
+	if err != nil || len(lr.Keys) != 2 || !lr.Keys[0].Copies || !lr.Keys[1].Copies || !strings.Contains(strings.Join(lr.Keys[1].Warnings, ";"), "also on line 1") {
+		t.Fatalf("list-keys does not flag the copies: %+v %v", lr, err)
+	}
+	res, err := h.AddKey(context.Background(), AddKeyRequest{User: "pfwd", Key: k})
+	if err != nil || res.Action != "updated" {
+		t.Fatalf("add: %+v %v", res, err)
+	}
+	if got := readFile(t, root, akPath); got != restricted+"\n" {
+		t.Fatalf("authorized_keys = %q, want %q", got, restricted+"\n")
+	}
+	// Once collapsed, the same request changes nothing.
+	if res, err = h.AddKey(context.Background(), AddKeyRequest{User: "pfwd", Key: k}); err != nil || res.Action != "unchanged" {
+		t.Fatalf("again: %+v %v", res, err)
+	}
+	// NoExpiry lifts the expiry explicitly.
+	if res, err = h.AddKey(context.Background(), AddKeyRequest{User: "pfwd", Key: k, NoExpiry: true}); err != nil || strings.Contains(res.Line, "expiry-time") || !strings.Contains(res.Line, `from="192.0.2.0/24"`) {
+		t.Fatalf("no expiry: %+v %v", res, err)
+	}
+}
+
+// A from= pfwdctl cannot write back is refused, never dropped.
+func TestAddKeyRefusesFromItCannotKeep(t *testing.T) {
+	h, root := tree(t, nil)
+	k := newKey(t, "friend")
+	writeKeysFile(t, root, `restrict,port-forwarding,permitopen="127.0.0.1:8009",from="*.example.com" `+k.Type()+" "+k.Base64()+" friend\n")
+	if _, err := h.AddKey(context.Background(), AddKeyRequest{User: "pfwd", Key: k}); err == nil || !strings.Contains(err.Error(), "cannot keep") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// revoke by name removes every line of that key, whatever the copy's
+// comment; two lines of one key are one key, not "2 keys named".
+func TestRevokeRemovesEveryCopy(t *testing.T) {
+	h, root := tree(t, nil)
+	k, other := newKey(t, "friend"), newKey(t, "other")
+	l1 := `restrict,port-forwarding,permitopen="127.0.0.1:8009" ` + k.Type() + " " + k.Base64() + " friend"
+	l2 := k.Type() + " " + k.Base64() + " laptop"
+	l3 := `restrict,port-forwarding,permitopen="127.0.0.1:8009" ` + other.Type() + " " + other.Base64() + " other"
+	writeKeysFile(t, root, l1+"\n"+l1+"\n"+l3+"\n"+l2+"\n")
+	res, err := h.Revoke(context.Background(), RevokeRequest{User: "pfwd", Key: "friend"})
+	if err != nil || len(res.Removed) != 3 {
+		t.Fatalf("revoke: %+v %v", res, err)
+	}
+	if got := readFile(t, root, akPath); got != l3+"\n" {
+		t.Fatalf("authorized_keys = %q", got)
+	}
+}
+
+// An sshd before 9.1 does not read "Z": the time is written in the system
+// zone of /etc/localtime under the root (here UTC+14), not in $TZ.
+func TestAddKeyOldSshdWritesSystemZone(t *testing.T) {
+	tz, err := os.ReadFile("/usr/share/zoneinfo/Etc/GMT-14")
+	if err != nil {
+		t.Skip("no tzdata:", err)
+	}
+	h, _ := tree(t, map[string]string{"/etc/localtime": string(tz)})
+	h.SshdVersion = "OpenSSH_8.9p1 Ubuntu-3ubuntu0.10, OpenSSL 3.0.2 15 Mar 2022"
+	k := newKey(t, "friend")
+	exp := time.Date(2026, 6, 1, 13, 0, 0, 0, time.UTC)
+	res, err := h.AddKey(context.Background(), AddKeyRequest{User: "pfwd", Key: k, Expiry: exp})
+	if err != nil || !strings.Contains(res.Line, `expiry-time="202606020300"`) {
+		t.Fatalf("line %q, err %v; want 03:00 the next day (UTC+14), no Z", res.Line, err)
+	}
+	// Re-adding keeps that instant: the value is read back in the same zone.
+	res, err = h.AddKey(context.Background(), AddKeyRequest{User: "pfwd", Key: k})
+	if err != nil || res.Action != "unchanged" || !res.Expiry.Equal(exp) {
+		t.Fatalf("re-add: %+v %v", res, err)
 	}
 }

@@ -20,7 +20,7 @@ func init() { commands = append(commands, newAddKeyCmd) }
 type addKeyOpts struct {
 	user, name, expires string
 	from, targets       []string
-	sshdConfig          string
+	sshdConfig, sshdBin string
 }
 
 func newAddKeyCmd(g *Globals) *cobra.Command {
@@ -46,9 +46,10 @@ is needed.`,
 	f := c.Flags()
 	f.StringVar(&o.user, "user", render.DefaultUser, "the port-forward-only `account`")
 	f.StringVar(&o.name, "name", "", "a `NAME` for the key (replaces its comment; used by revoke)")
-	f.StringVar(&o.expires, "expires", "", "sshd refuses the key after `WHEN`: 12h, 30d, 8w, 2026-12-31 or 2026-12-31T18:00 (local time)")
+	f.StringVar(&o.expires, "expires", "", "sshd refuses the key after `WHEN`: 15m, 12h, 30d, 8w, 2026-12-31 or 2026-12-31T18:00 (local time), or never; default: keep the installed key's")
 	f.StringSliceVar(&o.from, "from", nil, "only accept the key from these `CIDR`s (comma-separated or repeated)")
 	f.StringArrayVar(&o.targets, "target", nil, "`host:port`; must match the installed Match block (needed only without one)")
+	f.StringVar(&o.sshdBin, "sshd", "", "the sshd `binary` whose version decides how expiry-time is written (default: found in PATH)")
 	f.StringVar(&o.sshdConfig, "sshd-config", sshd.DefaultConfig, "the main sshd config `PATH` (under --root); the drop-in is read next to it")
 	return c
 }
@@ -87,7 +88,8 @@ func addKeyRun(c *cobra.Command, g *Globals, o *addKeyOpts, arg string) error {
 		return err
 	}
 	var exp time.Time
-	if o.expires != "" {
+	noExpiry := o.expires == "never"
+	if o.expires != "" && !noExpiry {
 		if exp, err = keyline.ParseExpires(o.expires, g.Now()); err != nil {
 			return err
 		}
@@ -97,7 +99,14 @@ func addKeyRun(c *cobra.Command, g *Globals, o *addKeyOpts, arg string) error {
 	}
 	h := usersHost(g)
 	h.SshdConfig = o.sshdConfig
-	res, err := h.AddKey(c.Context(), users.AddKeyRequest{User: o.user, Key: k, Name: o.name, Targets: o.targets, Expiry: exp, From: o.from})
+	if !exp.IsZero() {
+		// The clock of expiry-time depends on the sshd that reads it
+		// (keyline.TakesUTC); "" (no answer) writes UTC with Z.
+		if v, err := (sshd.Binary{Bin: o.sshdBin, Runner: g.Runner}).Version(c.Context()); err == nil {
+			h.SshdVersion = "OpenSSH_" + v.String()
+		}
+	}
+	res, err := h.AddKey(c.Context(), users.AddKeyRequest{User: o.user, Key: k, Name: o.name, Targets: o.targets, Expiry: exp, NoExpiry: noExpiry, From: o.from})
 	res.Warnings = append(warns, res.Warnings...)
 	if err != nil {
 		return err
@@ -112,6 +121,9 @@ func addKeyRun(c *cobra.Command, g *Globals, o *addKeyOpts, arg string) error {
 	default:
 		g.Printf("%s %s key %s (%s) for %s in %s\n", st.OK("✓"), res.Action, ui.Escape(res.Name), res.Fingerprint, ui.Escape(res.Account), ui.Escape(res.Path))
 		g.Printf("  %s\n", st.Dim(ui.Escape(res.Line)))
+	}
+	if !res.Expiry.IsZero() {
+		g.Printf("  expires %s\n", users.FormatTime(res.Expiry))
 	}
 	printWarnings(g, res.Warnings)
 	return nil

@@ -155,3 +155,37 @@ func TestIssueLineFlaggedByBoth(t *testing.T) {
 		t.Errorf("audit still certifies the line:\n%s", out)
 	}
 }
+
+// TestListKeysAndAuditFlagCopies: the same key on two lines (issue 12 item
+// 2) is flagged on both lines by list-keys and audit, through the one
+// function keyline.SameKey.
+func TestListKeysAndAuditFlagCopies(t *testing.T) {
+	sshd := testenv.Sshd(t)
+	const std = `restrict,port-forwarding,permitopen="127.0.0.1:8009"`
+	dup, other := agreeKey(t, "friend"), agreeKey(t, "other")
+	root := agreeTree(t, sshd, []string{std + ` ` + dup, std + ` ` + other, dup})
+	env, out, errb := testEnv()
+	Main([]string{"--root", root, "--json", "list-keys"}, env)
+	var lk users.ListResult
+	if err := json.Unmarshal(out.Bytes(), &lk); err != nil {
+		t.Fatalf("list-keys --json: %v\n%s%s", err, out, errb)
+	}
+	if len(lk.Keys) != 3 || !lk.Keys[0].Copies || lk.Keys[1].Copies || !lk.Keys[2].Copies {
+		t.Fatalf("list-keys copies = %+v", lk.Keys)
+	}
+	env, out, errb = testEnv()
+	Main([]string{"--root", root, "--json", "audit", "--sshd", sshd}, env)
+	var rep audit.Report
+	if err := json.NewDecoder(out).Decode(&rep); err != nil {
+		t.Fatalf("audit --json: %v\n%s", err, errb)
+	}
+	lines := map[int]bool{}
+	for _, f := range rep.Findings {
+		if f.ID == "key.copies" {
+			lines[f.Line] = true
+		}
+	}
+	if !lines[1] || lines[2] || !lines[3] {
+		t.Fatalf("audit key.copies on lines %v, want 1 and 3\n%+v", lines, rep.Findings)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/internal/ui"
 	"github.com/pfwdctl/pfwdctl/render"
+	"github.com/pfwdctl/pfwdctl/users"
 )
 
 func init() { commands = append(commands, newListKeysCmd) }
@@ -69,7 +70,7 @@ func listKeysRun(g *Globals, o *listKeysOpts) error {
 		}
 		exp := "never"
 		if !k.Expiry.IsZero() {
-			exp = k.Expiry.Local().Format("2006-01-02 15:04")
+			exp = users.FormatTime(k.Expiry)
 			if k.Expired {
 				exp += " EXPIRED"
 			}
@@ -96,6 +97,9 @@ func listKeysRun(g *Globals, o *listKeysOpts) error {
 	}
 	tw.Flush()
 	for _, k := range res.Keys {
+		if k.Copies {
+			g.Printf("%s line %d (%s): %s\n", st.Warn("!"), k.Line, k.Fingerprint, strings.Join(k.Warnings, "; "))
+		}
 		if !k.Restricted {
 			g.Printf("%s line %d (%s): UNRESTRICTED: %s\n", st.Fail("✗"), k.Line, k.Fingerprint, ui.Escape(strings.Join(k.Problems, "; ")))
 		}

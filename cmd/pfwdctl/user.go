@@ -42,8 +42,12 @@ under --root) and never edits /etc/passwd or /etc/shadow itself.
 An existing correct account is reported and left alone. An existing account
 with a login shell, an unlocked or "!"-locked password or a missing home is
 reported as a problem and fixed only with --fix. An account that looks like
-a person's (a login shell and a usable password, or keys without the
-restrict prefix) also needs --adopt. root and UID-0 accounts are refused.`,
+a person's (uid at least login.defs' UID_MIN, in the sudo, wheel or admin
+group, a login shell with a home, keys without the restrict prefix, or
+other key sources such as ~/.ssh/authorized_keys2) also needs --adopt.
+root and UID-0 accounts are refused, and so is a home that is not the
+account's own (another account's, owned by another uid, or a path with
+"..") whatever the flags.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error { return userCreateRun(c, g, o) },
 	}

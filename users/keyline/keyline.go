@@ -228,14 +228,47 @@ type Options struct {
 	Targets []string  // host:port, as in the Match block's PermitOpen
 	Expiry  time.Time // zero: no expiry
 	From    []string  // CIDR or address; empty: any source
+	// Zone is the clock expiry-time is written in. nil writes UTC with the
+	// "Z" suffix, which sshd reads the same whatever its time zone (OpenSSH
+	// 9.1 and later, see TakesUTC). An older sshd reads expiry-time in its
+	// own system zone: pass that zone (never the caller's $TZ, which sshd
+	// does not see).
+	Zone *time.Location
 }
 
 // AllowedOptions are the only option names Build ever writes.
 var AllowedOptions = []string{"restrict", "port-forwarding", "permitopen", "expiry-time", "from"}
 
-// ExpiryLayout is sshd's expiry-time format (YYYYMMDDHHMM, system time
-// zone); authorized_keys(5).
+// ExpiryLayout is sshd's expiry-time format (YYYYMMDDHHMM, in sshd's
+// system time zone unless followed by "Z"); authorized_keys(5).
 const ExpiryLayout = "200601021504"
+
+// FormatExpiry is the expiry-time value for t: UTC with "Z" when zone is
+// nil, else t in zone without a suffix.
+func FormatExpiry(t time.Time, zone *time.Location) string {
+	if zone == nil {
+		return t.UTC().Format(ExpiryLayout) + "Z"
+	}
+	return t.In(zone).Format(ExpiryLayout)
+}
+
+var opensshRE = regexp.MustCompile(`OpenSSH_(\d+)\.(\d+)`)
+
+// TakesUTC says whether the sshd whose version banner is given ("OpenSSH_9.2,
+// OpenSSL ...", as sshd -V prints it) reads a "Z" (UTC) suffix on
+// expiry-time. OpenSSH's parse_absolute_time (misc.c) accepts "Z" and "UTC"
+// from 9.1 (regress test_convtime.c r1.3, August 2022); 9.0 and older
+// refuse the whole line. An unknown version counts as new: a Z that an old
+// sshd does not know makes it refuse the key, never accept it for longer.
+func TakesUTC(version string) bool {
+	m := opensshRE.FindStringSubmatch(version)
+	if m == nil {
+		return true
+	}
+	major, _ := strconv.Atoi(m[1])
+	minor, _ := strconv.Atoi(m[2])
+	return major > 9 || major == 9 && minor >= 1
+}
 
 // ParseFrom validates from= entries: IP addresses or CIDR prefixes in
 // canonical form (sshd ignores a prefix with host bits set).
@@ -421,12 +454,22 @@ func ParseOptions(s string) ([]Option, error) {
 	return out, nil
 }
 
-// ParseExpiryTime reads sshd's expiry-time value: YYYYMMDD[HHMM[SS]][Z],
-// system time zone unless Z.
-func ParseExpiryTime(v string) (time.Time, error) {
-	loc := time.Local
-	if strings.HasSuffix(v, "Z") || strings.HasSuffix(v, "z") {
+// ParseExpiryTime reads sshd's expiry-time value: YYYYMMDD[HHMM[SS]][Z|UTC],
+// in this process's local zone unless Z or UTC (see ParseExpiryTimeIn).
+func ParseExpiryTime(v string) (time.Time, error) { return ParseExpiryTimeIn(v, time.Local) }
+
+// ParseExpiryTimeIn reads an expiry-time value as sshd does, a value
+// without Z or UTC in sshd's system zone loc.
+func ParseExpiryTimeIn(v string, loc *time.Location) (time.Time, error) {
+	if strings.HasSuffix(v, "UTC") {
+		loc, v = time.UTC, v[:len(v)-3]
+	} else if strings.HasSuffix(v, "Z") {
 		loc, v = time.UTC, v[:len(v)-1]
+	}
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return time.Time{}, fmt.Errorf("invalid expiry-time %q", v)
+		}
 	}
 	layouts := map[int]string{8: "20060102", 12: "200601021504", 14: "20060102150405"}
 	layout, ok := layouts[len(v)]
@@ -436,25 +479,38 @@ func ParseExpiryTime(v string) (time.Time, error) {
 	return time.ParseInLocation(layout, v, loc)
 }
 
-var durRE = regexp.MustCompile(`^(\d+)([hdw])$`)
+var durRE = regexp.MustCompile(`^(\d+)([smhdw])$`)
 
-// ParseExpires reads --expires: a duration from now (12h, 30d, 8w) or a
-// local date/time (2026-12-31, 2026-12-31T18:00).
+// MinExpires is the shortest relative --expires: sshd's expiry-time has
+// minute resolution and is checked only at login, so less than this is
+// gone before the friend has typed the ssh command.
+const MinExpires = 5 * time.Minute
+
+const expiresHint = "use a duration (15m, 12h, 30d, 8w) or a local date and time (2026-12-31 or 2026-12-31T18:00)"
+
+// ParseExpires reads --expires: a duration from now (15m, 12h, 30d, 8w) or
+// a date/time in the caller's local zone (2026-12-31, 2026-12-31T18:00).
+// The result is an instant; Prefix decides the clock sshd gets it in.
 func ParseExpires(s string, now time.Time) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	if m := durRE.FindStringSubmatch(s); m != nil {
 		n, err := strconv.Atoi(m[1])
-		if err == nil && n > 0 && n < 100000 {
-			unit := map[string]time.Duration{"h": time.Hour, "d": 24 * time.Hour, "w": 7 * 24 * time.Hour}[m[2]]
-			// sshd's expiry-time has minute resolution; round up so the key
-			// lasts at least as long as asked.
-			return now.Add(time.Duration(n) * unit).Truncate(time.Minute).Add(time.Minute), nil
+		unit := map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour, "d": 24 * time.Hour, "w": 7 * 24 * time.Hour}[m[2]]
+		if err != nil || n >= 10000000 || time.Duration(n)*unit > 100000*24*time.Hour {
+			return time.Time{}, refuse(expiresHint, "--expires %q is too far away", s)
 		}
+		if d := time.Duration(n) * unit; d < MinExpires {
+			return time.Time{}, refuse("give at least 5m (sshd checks expiry-time to the minute, at login only)",
+				"--expires %s is too short to be useful", s)
+		}
+		// sshd's expiry-time has minute resolution; round up so the key
+		// lasts at least as long as asked.
+		return now.Add(time.Duration(n) * unit).Truncate(time.Minute).Add(time.Minute), nil
 	}
 	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02 15:04", "2006-01-02"} {
 		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
 			return t, nil
 		}
 	}
-	return time.Time{}, refuse("use a duration (12h, 30d, 8w) or a local date and time (2026-12-31 or 2026-12-31T18:00)", "invalid --expires %q", s)
+	return time.Time{}, refuse(expiresHint, "invalid --expires %q", s)
 }

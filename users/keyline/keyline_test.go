@@ -109,7 +109,7 @@ func mustKey(t testing.TB) Key {
 
 func TestBuild(t *testing.T) {
 	k := mustKey(t)
-	exp := time.Date(2026, 12, 31, 18, 0, 0, 0, time.Local)
+	exp := time.Date(2026, 12, 31, 18, 0, 0, 0, time.UTC)
 	for _, c := range []struct {
 		name string
 		o    Options
@@ -145,7 +145,7 @@ func TestBuild(t *testing.T) {
 
 func TestSplitLineAndOptions(t *testing.T) {
 	k := mustKey(t)
-	line, _ := Build(k, Options{Targets: []string{"127.0.0.1:8009"}, Expiry: time.Date(2030, 1, 2, 3, 4, 0, 0, time.Local), From: []string{"192.0.2.1"}})
+	line, _ := Build(k, Options{Targets: []string{"127.0.0.1:8009"}, Expiry: time.Date(2030, 1, 2, 3, 4, 0, 0, time.UTC), From: []string{"192.0.2.1"}})
 	l, err := SplitLine(line)
 	if err != nil {
 		t.Fatal(err)
@@ -161,7 +161,7 @@ func TestSplitLineAndOptions(t *testing.T) {
 	for _, o := range opts {
 		names = append(names, o.Name+"="+o.Value)
 	}
-	want := []string{"restrict=", "port-forwarding=", "permitopen=127.0.0.1:8009", "expiry-time=203001020304", "from=192.0.2.1"}
+	want := []string{"restrict=", "port-forwarding=", "permitopen=127.0.0.1:8009", "expiry-time=203001020304Z", "from=192.0.2.1"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("options = %v, want %v", names, want)
 	}
@@ -185,6 +185,9 @@ func TestParseExpires(t *testing.T) {
 		"30d":              time.Date(2026, 3, 31, 10, 31, 0, 0, time.Local),
 		"12h":              time.Date(2026, 3, 1, 22, 31, 0, 0, time.Local),
 		"2w":               time.Date(2026, 3, 15, 10, 31, 0, 0, time.Local),
+		"15m":              time.Date(2026, 3, 1, 10, 46, 0, 0, time.Local),
+		"90m":              time.Date(2026, 3, 1, 12, 1, 0, 0, time.Local),
+		"5m":               time.Date(2026, 3, 1, 10, 36, 0, 0, time.Local),
 		"2026-12-31":       time.Date(2026, 12, 31, 0, 0, 0, 0, time.Local),
 		"2026-12-31T18:00": time.Date(2026, 12, 31, 18, 0, 0, 0, time.Local),
 	} {
@@ -193,7 +196,7 @@ func TestParseExpires(t *testing.T) {
 			t.Errorf("ParseExpires(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "soon", "0d", "-1d", "2026-13-01", "30"} {
+	for _, bad := range []string{"", "soon", "0d", "-1d", "2026-13-01", "30", "90s", "4m", "0m", "99999999999w"} {
 		if _, err := ParseExpires(bad, now); err == nil {
 			t.Errorf("ParseExpires(%q) accepted", bad)
 		}
@@ -258,4 +261,56 @@ func FuzzParseBuild(f *testing.F) {
 			t.Fatalf("fingerprint changed: %s vs %s", fp, k.Fingerprint())
 		}
 	})
+}
+
+// A --expires duration is an instant: written as UTC with Z, sshd reads
+// the same instant whatever the TZ of pfwdctl or of sshd. The old code
+// wrote the wall clock of pfwdctl's TZ without a zone.
+func TestExpiryFarFromUTC(t *testing.T) {
+	west, err := time.LoadLocation("Etc/GMT+12") // UTC-12
+	if err != nil {
+		t.Skip("no tzdata:", err)
+	}
+	now := time.Date(2026, 3, 1, 10, 30, 20, 0, west)
+	exp, err := ParseExpires("1h", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := mustKey(t)
+	line, err := Build(k, Options{Targets: []string{"127.0.0.1:8009"}, Expiry: exp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 11:31 at UTC-12 is 23:31 UTC.
+	if !strings.Contains(line, `expiry-time="202603012331Z"`) {
+		t.Fatalf("line = %s, want expiry-time 202603012331Z", line)
+	}
+	v := Judge(line, Match{}, now)
+	if v.Expired || !v.Expiry.Equal(exp) {
+		t.Fatalf("judged expiry %v expired=%v, want %v", v.Expiry, v.Expired, exp)
+	}
+	// An old sshd gets its own system zone, not pfwdctl's.
+	east, err := time.LoadLocation("Etc/GMT-14") // UTC+14
+	if err != nil {
+		t.Skip(err)
+	}
+	if got := FormatExpiry(exp, east); got != "202603021331" {
+		t.Fatalf("FormatExpiry in UTC+14 = %s", got)
+	}
+}
+
+func TestTakesUTC(t *testing.T) {
+	for v, want := range map[string]bool{
+		"OpenSSH_9.2p1 Debian-2+deb12u3, OpenSSL 3.0.15": true,
+		"OpenSSH_9.1p1": true,
+		"OpenSSH_10.0":  true,
+		"OpenSSH_9.0p1": false,
+		"OpenSSH_8.9p1 Ubuntu-3ubuntu0.10, OpenSSL 3.0.2": false,
+		"OpenSSH_7.7": false,
+		"":            true, // unknown: Z, which an old sshd refuses rather than misreads
+	} {
+		if got := TakesUTC(v); got != want {
+			t.Errorf("TakesUTC(%q) = %v, want %v", v, got, want)
+		}
+	}
 }

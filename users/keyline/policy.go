@@ -47,6 +47,8 @@ const (
 	ProblemPrincipals   = "key.principals"
 	ProblemUnknown      = "key.unknown-option"
 	ProblemDuplicate    = "key.duplicate"
+	// The same key (fingerprint) is on more than one line of the file.
+	ProblemCopies = "key.copies"
 )
 
 // Problem is one thing Judge found wrong with a line.
@@ -307,6 +309,40 @@ func Judge(raw string, m Match, now time.Time) Verdict {
 	return v
 }
 
+// SameKey finds a key that is on several lines of one file. fps[i] is the
+// fingerprint of the i-th key line ("" when it does not parse) and nums[i]
+// its 1-based line number; the result maps i to the problem to report for
+// it. list-keys and audit both call it, so they flag the same lines.
+//
+// sshd tries the lines in order and takes the first whose options let the
+// connection in (auth2-pubkeyfile.c): a from= or expiry-time on one line
+// does not stop a copy of the key on another, so every copy counts.
+func SameKey(fps []string, nums []int) map[int]Problem {
+	byFP := map[string][]int{}
+	for i, fp := range fps {
+		if fp != "" {
+			byFP[fp] = append(byFP[fp], i)
+		}
+	}
+	out := map[int]Problem{}
+	for _, idx := range byFP {
+		if len(idx) < 2 {
+			continue
+		}
+		for _, i := range idx {
+			var others []string
+			for _, j := range idx {
+				if j != i {
+					others = append(others, strconv.Itoa(nums[j]))
+				}
+			}
+			out[i] = Problem{ID: ProblemCopies, Severity: Warn,
+				Text: fmt.Sprintf("the same key is also on line %s: sshd lets it in under whichever line allows more", strings.Join(others, ", "))}
+		}
+	}
+	return out
+}
+
 var reenabled = map[string]string{
 	"agent-forwarding": "agent forwarding",
 	"pty":              "terminals (a shell with a pty)",
@@ -364,7 +400,7 @@ func Prefix(o Options) (string, error) {
 		opts = append(opts, `permitopen="`+tt.String()+`"`)
 	}
 	if !o.Expiry.IsZero() {
-		opts = append(opts, `expiry-time="`+o.Expiry.Local().Format(ExpiryLayout)+`"`)
+		opts = append(opts, `expiry-time="`+FormatExpiry(o.Expiry, o.Zone)+`"`)
 	}
 	if len(o.From) > 0 {
 		from, err := ParseFrom(o.From)

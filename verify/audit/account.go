@@ -243,19 +243,36 @@ func (a *auditor) keyLines(kf string, data []byte) (keys, bad int) {
 	now := a.o.Now()
 	prefix, _ := keyline.Prefix(keyline.Options{Targets: allowed})
 	reinstall := "re-install it with pfwdctl add-key (it writes " + prefix + " ...)"
+	type judged struct {
+		num int
+		v   keyline.Verdict
+	}
+	var lines []judged
 	for i, raw := range strings.Split(string(data), "\n") {
 		line := strings.TrimSpace(raw)
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
+		lines = append(lines, judged{i + 1, keyline.Judge(line, keyline.Match{Targets: allowed}, now)})
+	}
+	// The same key on several lines: keyline.SameKey, as list-keys.
+	fps, nums := make([]string, len(lines)), make([]int, len(lines))
+	for i, l := range lines {
+		fps[i], nums[i] = l.v.Fingerprint, l.num
+	}
+	copies := keyline.SameKey(fps, nums)
+	for i, l := range lines {
 		keys++
-		num := i + 1
-		v := keyline.Judge(line, keyline.Match{Targets: allowed}, now)
+		num, v := l.num, l.v
 		name := v.Line.Comment
 		if name == "" {
 			name = v.Line.Type
 		}
-		for _, p := range v.Problems {
+		problems := v.Problems
+		if p, ok := copies[i]; ok {
+			problems = append(problems, p)
+		}
+		for _, p := range problems {
 			bad++
 			sev := Warn
 			if p.Severity == keyline.Fail {
@@ -282,6 +299,8 @@ func keyFix(p keyline.Problem, num int, prefix, reinstall, user string) string {
 		return "pfwdctl prune --user " + user + " removes expired keys"
 	case keyline.ProblemUnparsable:
 		return fmt.Sprintf("delete or fix line %d, or %s", num, reinstall)
+	case keyline.ProblemCopies:
+		return "pfwdctl add-key --user " + user + " with this key collapses its lines into one restricted line (or revoke it)"
 	case keyline.ProblemPermitopen:
 		return fmt.Sprintf("give line %d only the Match block's targets: %s", num, reinstall)
 	}

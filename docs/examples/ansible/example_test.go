@@ -64,13 +64,16 @@ func TestPlaybookLocal(t *testing.T) {
 	inv := filepath.Join(dir, "inventory.ini")
 	write(t, inv, "[pfwd_servers]\nlocalhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n")
 	vars, _ := json.Marshal(map[string]any{
-		"ansible_become":         false, // already root; sudo may not even be installed
-		"pfwdctl_binary":         bin,
-		"pfwdctl_path":           filepath.Join(dir, "installed", "pfwdctl"),
-		"pfwdctl_root":           tree,
-		"pfwdctl_user":           "tunnel",
-		"pfwdctl_targets":        []string{"127.0.0.1:8009", "127.0.0.1:9000"},
-		"pfwdctl_keys":           []map[string]string{{"name": "alice", "key": friendKey, "expires": "30d"}},
+		"ansible_become":  false, // already root; sudo may not even be installed
+		"pfwdctl_binary":  bin,
+		"pfwdctl_path":    filepath.Join(dir, "installed", "pfwdctl"),
+		"pfwdctl_root":    tree,
+		"pfwdctl_user":    "tunnel",
+		"pfwdctl_targets": []string{"127.0.0.1:8009", "127.0.0.1:9000"},
+		// An absolute date: a relative one (30d) is counted from each run,
+		// so the second run would slide the expiry forward whenever the
+		// two runs straddle a minute, and report changed=1 (docs/ansible.md).
+		"pfwdctl_keys":           []map[string]string{{"name": "alice", "key": friendKey, "expires": "2099-12-31"}},
 		"pfwdctl_verify_enabled": false, // no sshd serves the tree; verify --inventory has its own tests
 	})
 	varsFile := filepath.Join(dir, "vars.json")
