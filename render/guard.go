@@ -37,10 +37,6 @@ type Guard struct {
 // the change: keyword (lower case) -> values, one per output line.
 type Effective func(ctx context.Context, conn string) (map[string][]string, error)
 
-// sudoGroups are the groups distributions give sudo to (Debian sudo,
-// RHEL wheel, old Ubuntu admin).
-var sudoGroups = []string{"sudo", "wheel", "admin"}
-
 // loginable is an account that could still log in with a shell by key.
 type loginable struct {
 	name string
@@ -109,14 +105,14 @@ func (g Guard) survey(ctx context.Context, effective Effective) (ok []loginable,
 			// its hint (fix the line it names); --force cannot help.
 			return nil, nil, nil, err
 		}
-		names := groupNames(a, groups)
+		names := accounts.GroupsOf(a, groups)
 		if reason := g.judge(a, names, eff, addr); reason != "" {
 			why[a.Name] = reason
 			order = append(order, a.Name)
 			continue
 		}
 		// "sudo-capable" is only ever said after this check.
-		ok = append(ok, loginable{a.Name, a.UID == 0 || slices.ContainsFunc(sudoGroups, func(s string) bool { return slices.Contains(names, s) })})
+		ok = append(ok, loginable{a.Name, a.UID == 0 || len(accounts.AdminGroupsOf(a, groups)) > 0})
 	}
 	return ok, why, order, nil
 }
@@ -140,17 +136,6 @@ func (g Guard) now() time.Time {
 		return time.Now()
 	}
 	return g.Now()
-}
-
-// groupNames is the account's primary and supplementary groups, by name.
-func groupNames(a accounts.Account, groups []accounts.Group) []string {
-	var out []string
-	for _, gr := range groups {
-		if gr.GID == a.GID || slices.Contains(gr.Members, a.Name) {
-			out = append(out, gr.Name)
-		}
-	}
-	return out
 }
 
 // first returns the first value of kw, lower-cased, or def.

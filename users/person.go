@@ -8,10 +8,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/pfwdctl/pfwdctl/internal/accounts"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 )
@@ -19,10 +19,6 @@ import (
 // DefaultUIDMin is login.defs' UID_MIN when the file does not set it: the
 // first uid useradd gives a person (Debian, Ubuntu, RHEL).
 const DefaultUIDMin = 1000
-
-// adminGroups are the groups whose members may become root (sudo on
-// Debian and Ubuntu, wheel on RHEL and Arch, admin on old Ubuntu).
-var adminGroups = []string{"sudo", "wheel", "admin"}
 
 // uidMin reads UID_MIN from login.defs under the root.
 func (h Host) uidMin() int {
@@ -44,45 +40,17 @@ func (h Host) uidMin() int {
 
 // adminGroupsOf lists the sudo/wheel/admin groups the account is in, as a
 // supplementary member or by its primary gid.
-//
-// TODO(accounts): switch to the shared /etc/group reader of
-// internal/accounts; this is the smallest local reader until it lands.
 func (h Host) adminGroupsOf(a Account) []string {
-	data, err := os.ReadFile(h.Root.Path("/etc/group"))
+	groups, err := accounts.ReadGroups(h.Root)
 	if err != nil {
 		return nil
 	}
-	var out []string
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Split(line, ":")
-		if len(f) < 4 || !slices.Contains(adminGroups, f[0]) {
-			continue
-		}
-		gid, err := strconv.Atoi(f[2])
-		if (err == nil && gid == a.GID) || slices.Contains(strings.Split(f[3], ","), a.Name) {
-			out = append(out, f[0])
-		}
-	}
-	return out
+	return accounts.AdminGroupsOf(a, groups)
 }
 
 // homeOwners lists the other accounts whose home is home.
-//
-// TODO(accounts): switch to the shared /etc/passwd reader of
-// internal/accounts.
 func (h Host) homeOwners(home, except string) []string {
-	data, err := os.ReadFile(h.Root.Path("/etc/passwd"))
-	if err != nil {
-		return nil
-	}
-	var out []string
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Split(line, ":")
-		if len(f) >= 7 && f[0] != except && f[5] != "" && filepath.Clean(f[5]) == filepath.Clean(home) {
-			out = append(out, f[0])
-		}
-	}
-	return out
+	return accounts.SharesHome(h.Root, home, except)
 }
 
 // personSigns says why an existing account looks like a person's rather

@@ -209,3 +209,47 @@ func ValidateName(u string) error {
 	}
 	return nil
 }
+
+// AdminGroups are the groups distributions give sudo to: sudo on Debian
+// and Ubuntu, wheel on RHEL and Arch, admin on old Ubuntu. An account in
+// one of them (or uid 0) is an administrator's; nothing else is called
+// "sudo-capable".
+var AdminGroups = []string{"sudo", "wheel", "admin"}
+
+// GroupsOf returns the names of the groups a is in: its primary group
+// (by gid) and every group that lists it as a member, in file order.
+func GroupsOf(a Account, groups []Group) []string {
+	var out []string
+	for _, g := range groups {
+		if g.GID == a.GID || slices.Contains(g.Members, a.Name) {
+			out = append(out, g.Name)
+		}
+	}
+	return out
+}
+
+// AdminGroupsOf returns the AdminGroups a is in.
+func AdminGroupsOf(a Account, groups []Group) []string {
+	var out []string
+	for _, n := range GroupsOf(a, groups) {
+		if slices.Contains(AdminGroups, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// SharesHome returns the accounts other than except whose home is home.
+func SharesHome(root hostfs.Root, home, except string) []string {
+	accts, err := ReadPasswd(root)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, a := range accts {
+		if a.Name != except && a.Home != "" && filepath.Clean(a.Home) == filepath.Clean(home) {
+			out = append(out, a.Name)
+		}
+	}
+	return out
+}
