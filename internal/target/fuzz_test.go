@@ -8,7 +8,7 @@ import (
 // FuzzParseTarget: a target ends up in PermitOpen and in permitopen="...":
 // what Parse accepts must read back the same and hold nothing that
 // ends a directive or a quoted option.
-func FuzzParse(f *testing.F) {
+func FuzzParseTarget(f *testing.F) {
 	f.Add("127.0.0.1:8009")
 	f.Fuzz(func(t *testing.T, s string) {
 		tg, err := Parse(s)
