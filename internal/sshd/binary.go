@@ -280,13 +280,16 @@ func (c *copier) includeArg(a string) (string, error) {
 
 // staged reports whether the overlay holds a file directly in dir. A
 // directory with glob characters is never redirected: which directories it
-// stands for is sshd's business.
+// stands for is sshd's business. A staged main config does not count: it
+// is copied on its own, and its directory (/etc/ssh, with the private host
+// keys) need not be.
 func (c *copier) staged(dir string) bool {
 	if strings.ContainsAny(dir, "*?[\\") {
 		return false
 	}
+	main := filepath.Clean(c.s.config())
 	for p := range c.overlay {
-		if filepath.Dir(p) == dir {
+		if p != main && filepath.Dir(p) == dir {
 			return true
 		}
 	}

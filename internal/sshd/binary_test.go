@@ -176,3 +176,21 @@ func TestStagedOnHostRoot(t *testing.T) {
 	}
 	assertEmpty(t, tmp)
 }
+
+// A staged main config is what sshd reads, with its Include still finding
+// the drop-ins on disk.
+func TestStagedMainConfig(t *testing.T) {
+	root := stagedTree(t, map[string]string{dropDir + "10-hardening.conf": "PasswordAuthentication no\nPermitRootLogin no\n"})
+	b := sshd.Binary{Bin: testenv.Sshd(t), Runner: run.Exec{}, Root: root,
+		Overlay: map[string][]byte{sshd.DefaultConfig: append([]byte("PasswordAuthentication yes\n"), rendertest.StockSshdConfig...)}}
+	global, err := b.Effective(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := value(t, global, "passwordauthentication"); got != "yes" {
+		t.Errorf("passwordauthentication = %q, want the staged main config's yes", got)
+	}
+	if got := value(t, global, "permitrootlogin"); got != "no" {
+		t.Errorf("permitrootlogin = %q, want the drop-in's no", got)
+	}
+}
