@@ -6,6 +6,8 @@ import (
 	"crypto/rand"
 	"encoding/pem"
 	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,6 +32,11 @@ type Binary struct {
 	Runner run.Runner
 	Root   hostfs.Root
 	Config string // host path of the main config; empty: DefaultConfig
+	// Overlay is a planned change not written yet: host path -> the
+	// content the file will have (nil: it will be absent). When set, Test
+	// and Effective ask sshd about the configuration as it will be once
+	// the plan is written, and nothing on the host is touched.
+	Overlay map[string][]byte
 }
 
 // Find looks for sshd in the places distributions put it.
@@ -108,20 +115,20 @@ func (s Binary) run(ctx context.Context, args ...string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg, extra, cleanup, err := s.prepare()
+	st, err := s.prepare()
 	if err != nil {
 		return nil, err
 	}
-	defer cleanup()
-	full := append(append([]string{}, args...), "-f", cfg)
-	full = append(full, extra...)
+	defer st.cleanup()
+	full := append(append([]string{}, args...), "-f", st.cfg)
+	full = append(full, st.extra...)
 	stdout, stderr, err := s.Runner.Run(ctx, bin, full...)
 	if err != nil {
 		var ee *exec.ExitError
 		if !errors.As(err, &ee) && !errors.Is(err, run.ErrExit) {
 			return nil, fail.Wrap(fail.Unavailable, err, "check that sshd is installed and runnable", "run %s", bin)
 		}
-		se := &ConfigError{Args: full, Stderr: s.unprefix(string(stderr)), Err: err}
+		se := &ConfigError{Args: full, Stderr: s.unprefix(st, string(stderr)), Err: err}
 		hint := "fix the line sshd names, then run pfwdctl again"
 		if strings.Contains(se.Stderr, "Missing privilege separation directory") {
 			hint = "create it as the ssh service does: install -d -m 0755 /run/sshd"
@@ -131,62 +138,102 @@ func (s Binary) run(ctx context.Context, args ...string) ([]byte, error) {
 	return stdout, nil
 }
 
-// unprefix shows paths as the host sees them in sshd's messages.
-func (s Binary) unprefix(msg string) string {
+// unprefix shows paths as the host sees them in sshd's messages: the temp
+// copies become the files they stand for, and the root prefix goes.
+func (s Binary) unprefix(st staging, msg string) string {
+	if len(st.hostOf) > 0 {
+		msg = strings.NewReplacer(st.hostOf...).Replace(msg)
+	}
 	if s.Root.IsHost() {
 		return msg
 	}
 	return strings.ReplaceAll(msg, s.Root.Dir(), "")
 }
 
-// prepare returns the config file to hand to sshd -f. On the running system
-// that is the main config itself. Under a --root tree, the main config's
-// Include and HostKey paths point at the host, so a copy is made with them
-// moved under the root, and host keys under the root (or, when none can be
-// read, a throwaway one) are passed with -o: sshd -t refuses a config that
-// has no usable host key.
-func (s Binary) prepare() (cfg string, extra []string, cleanup func(), err error) {
-	cleanup = func() {}
-	if s.Root.IsHost() && hostfs.Euid() == 0 {
-		return s.config(), nil, cleanup, nil
+// staging is what sshd is run on: the config to pass with -f, extra
+// arguments, and, when that config is a temp copy, how to name the copies'
+// paths as the host paths they stand for (old, new pairs for a Replacer).
+type staging struct {
+	cfg     string
+	extra   []string
+	hostOf  []string
+	cleanup func()
+}
+
+// prepare returns the config to hand to sshd -f. On the running system, as
+// root and with nothing staged, that is the main config itself. Otherwise a
+// copy is made in a temp directory:
+//   - under a --root tree the Include and HostKey paths point at the host,
+//     so they are moved under the root, and host keys under the root (or,
+//     when none can be read, a throwaway one) are passed with -o: sshd -t
+//     refuses a config that has no usable host key;
+//   - with an Overlay, every Include whose directory holds a staged file
+//     reads a temp copy of that directory with the overlay applied. The
+//     copy keeps the base names, so the glob picks the same files in the
+//     same order as it will once the plan is written.
+func (s Binary) prepare() (st staging, err error) {
+	st.cleanup = func() {}
+	if s.Root.IsHost() && hostfs.Euid() == 0 && len(s.Overlay) == 0 {
+		st.cfg = s.config()
+		return st, nil
 	}
-	main := s.Root.Path(s.config())
-	data, err := os.ReadFile(main)
+	overlay := map[string][]byte{}
+	for p, data := range s.Overlay {
+		overlay[filepath.Clean("/"+p)] = data
+	}
+	data, err := sshdconf.ReadFile(s.Root, overlay, s.config())
 	if err != nil {
-		return "", nil, cleanup, fail.Wrap(fail.Failed, err, "pass --sshd-config PATH if the main config lives elsewhere", "read sshd config")
+		return st, fail.Wrap(fail.Failed, err, "pass --sshd-config PATH if the main config lives elsewhere", "read sshd config")
 	}
 	dir, err := os.MkdirTemp("", "pfwdctl-sshd-")
 	if err != nil {
-		return "", nil, cleanup, err
+		return st, err
 	}
-	cleanup = func() { os.RemoveAll(dir) }
-	rewritten := s.rewritePaths(data)
-	cfg = filepath.Join(dir, "sshd_config")
-	if err := os.WriteFile(cfg, rewritten, 0o600); err != nil {
-		cleanup()
-		return "", nil, func() {}, err
+	st.cleanup = func() { os.RemoveAll(dir) }
+	c := &copier{s: s, tmp: dir, overlay: overlay, dirs: map[string]string{}}
+	rewritten, err := c.rewrite(data)
+	if err == nil {
+		st.cfg = filepath.Join(dir, "sshd_config")
+		err = os.WriteFile(st.cfg, rewritten, 0o600)
+	}
+	if err != nil {
+		st.cleanup()
+		return staging{cleanup: func() {}}, fail.Wrap(fail.Failed, err, "check that the temp directory is writable", "stage the sshd config")
+	}
+	st.hostOf = append(c.hostOf, st.cfg, s.config())
+	if s.Root.IsHost() && hostfs.Euid() == 0 {
+		// The host's own HostKey lines (or sshd's defaults) are readable.
+		return st, nil
 	}
 	keys := s.readableHostKeys()
 	if len(keys) == 0 {
 		k, err := throwawayHostKey(dir)
 		if err != nil {
-			cleanup()
-			return "", nil, func() {}, err
+			st.cleanup()
+			return staging{cleanup: func() {}}, err
 		}
 		keys = []string{k}
 	}
 	for _, k := range keys {
-		extra = append(extra, "-o", "HostKey="+k)
+		st.extra = append(st.extra, "-o", "HostKey="+k)
 	}
-	return cfg, extra, cleanup, nil
+	return st, nil
 }
 
-// rewritePaths moves the Include and HostKey arguments of the main config
-// under the root. Only those two keywords make sshd -t open other files.
-func (s Binary) rewritePaths(data []byte) []byte {
-	if s.Root.IsHost() {
-		return data
-	}
+// copier writes the temp copies prepare hands to sshd.
+type copier struct {
+	s       Binary
+	tmp     string
+	overlay map[string][]byte // clean host path -> staged content; nil: absent
+	dirs    map[string]string // host directory -> its temp copy
+	hostOf  []string
+}
+
+// rewrite moves the Include and HostKey arguments of a config file under
+// the root, and Includes of a directory with staged files to its temp
+// copy. Only those two keywords make sshd -t open other files. Each line
+// keeps its number, so sshd's "line N" still points at the real file.
+func (c *copier) rewrite(data []byte) ([]byte, error) {
 	lines := strings.Split(string(data), "\n")
 	for i, raw := range lines {
 		parsed, err := sshdconf.Parse([]byte(raw))
@@ -198,16 +245,105 @@ func (s Binary) rewritePaths(data []byte) []byte {
 		case "include":
 			var args []string
 			for _, a := range l.Args {
-				args = append(args, quoteArg(s.Root.Path(sshdconf.ResolveInclude(a))))
+				p, err := c.includeArg(a)
+				if err != nil {
+					return nil, err
+				}
+				args = append(args, quoteArg(p))
 			}
 			lines[i] = "Include " + strings.Join(args, " ")
 		case "hostkey":
-			if len(l.Args) == 1 {
-				lines[i] = "HostKey " + quoteArg(s.Root.Path(sshdconf.ResolveInclude(l.Args[0])))
+			if len(l.Args) == 1 && !c.s.Root.IsHost() {
+				lines[i] = "HostKey " + quoteArg(c.s.Root.Path(sshdconf.ResolveInclude(l.Args[0])))
 			}
 		}
 	}
-	return []byte(strings.Join(lines, "\n"))
+	return []byte(strings.Join(lines, "\n")), nil
+}
+
+// includeArg is where sshd should look for one Include pattern.
+func (c *copier) includeArg(a string) (string, error) {
+	hp := sshdconf.ResolveInclude(a)
+	if strings.HasPrefix(hp, "~") {
+		return a, nil
+	}
+	d := filepath.Dir(hp)
+	if !c.staged(d) {
+		return c.s.Root.Path(hp), nil
+	}
+	td, err := c.copyDir(d)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(td, filepath.Base(hp)), nil
+}
+
+// staged reports whether the overlay holds a file directly in dir. A
+// directory with glob characters is never redirected: which directories it
+// stands for is sshd's business. A staged main config does not count: it
+// is copied on its own, and its directory (/etc/ssh, with the private host
+// keys) need not be.
+func (c *copier) staged(dir string) bool {
+	if strings.ContainsAny(dir, "*?[\\") {
+		return false
+	}
+	main := filepath.Clean(c.s.config())
+	for p := range c.overlay {
+		if p != main && filepath.Dir(p) == dir {
+			return true
+		}
+	}
+	return false
+}
+
+// copyDir copies dir's regular files (as sshd would read them, following
+// symlinks) to a temp directory, with the overlay applied, once.
+func (c *copier) copyDir(dir string) (string, error) {
+	if td, ok := c.dirs[dir]; ok {
+		return td, nil
+	}
+	td := filepath.Join(c.tmp, fmt.Sprintf("inc%d", len(c.dirs)+1))
+	c.dirs[dir] = td
+	c.hostOf = append(c.hostOf, td+"/", strings.TrimSuffix(dir, "/")+"/")
+	if err := os.Mkdir(td, 0o700); err != nil {
+		return "", err
+	}
+	files := map[string][]byte{}
+	ents, err := os.ReadDir(c.s.Root.Path(dir))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	for _, e := range ents {
+		src := filepath.Join(c.s.Root.Path(dir), e.Name())
+		if fi, err := os.Stat(src); err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		data, err := os.ReadFile(src)
+		if err != nil {
+			return "", err
+		}
+		files[e.Name()] = data
+	}
+	for p, data := range c.overlay {
+		if filepath.Dir(p) != dir {
+			continue
+		}
+		if data == nil {
+			delete(files, filepath.Base(p))
+		} else {
+			files[filepath.Base(p)] = data
+		}
+	}
+	for name, data := range files {
+		data, err := c.rewrite(data)
+		if err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(filepath.Join(td, name), data, 0o600); err != nil {
+			return "", err
+		}
+	}
+	return td, nil
 }
 
 func quoteArg(a string) string {

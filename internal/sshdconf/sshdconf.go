@@ -9,6 +9,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -43,18 +44,57 @@ type Config struct {
 
 // Load reads mainPath (a host path) under root and every file it includes.
 func Load(root hostfs.Root, mainPath string) (*Config, error) {
+	return LoadOverlay(root, mainPath, nil)
+}
+
+// LoadOverlay is Load over a staged view of the host: overlay maps host
+// paths to the content a file will have once a planned change is written
+// (nil: the file will be absent), and every other file is read from disk.
+// apply asks it which file and line would win before it writes anything,
+// so an explanation names the planned drop-in and the real other files.
+func LoadOverlay(root hostfs.Root, mainPath string, overlay map[string][]byte) (*Config, error) {
 	c := &Config{}
-	if err := c.load(root, mainPath, "", "", 0); err != nil {
+	if err := c.load(root, cleanOverlay(overlay), mainPath, "", "", 0); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-func (c *Config) load(root hostfs.Root, path, match, matchAt string, depth int) error {
+// cleanOverlay keys the overlay by clean host paths, so "/etc/ssh//x"
+// and "/etc/ssh/x" name one file.
+func cleanOverlay(overlay map[string][]byte) map[string][]byte {
+	if len(overlay) == 0 {
+		return nil
+	}
+	out := make(map[string][]byte, len(overlay))
+	for p, data := range overlay {
+		out[filepath.Clean("/"+p)] = data
+	}
+	return out
+}
+
+// ReadFile reads a host file as it is in the staged view: the overlay's
+// content when it holds the path (fs.ErrNotExist for a planned removal),
+// otherwise the file under root.
+func ReadFile(root hostfs.Root, overlay map[string][]byte, hostPath string) ([]byte, error) {
+	return readStaged(root, cleanOverlay(overlay), hostPath)
+}
+
+func readStaged(root hostfs.Root, overlay map[string][]byte, hostPath string) ([]byte, error) {
+	if data, ok := overlay[filepath.Clean("/"+hostPath)]; ok {
+		if data == nil {
+			return nil, &fs.PathError{Op: "open", Path: hostPath, Err: fs.ErrNotExist}
+		}
+		return data, nil
+	}
+	return os.ReadFile(root.Path(hostPath))
+}
+
+func (c *Config) load(root hostfs.Root, overlay map[string][]byte, path, match, matchAt string, depth int) error {
 	if depth > 16 {
 		return fmt.Errorf("%s: Include nested too deeply", path)
 	}
-	data, err := os.ReadFile(root.Path(path))
+	data, err := readStaged(root, overlay, path)
 	if err != nil {
 		return err
 	}
@@ -80,7 +120,7 @@ func (c *Config) load(root hostfs.Root, path, match, matchAt string, depth int) 
 		c.Lines = append(c.Lines, l)
 		if l.Keyword == "include" {
 			for _, pat := range l.Args {
-				files, err := Glob(root, pat)
+				files, err := glob(root, overlay, pat)
 				if err != nil {
 					return fmt.Errorf("%s: %w", l.At(), err)
 				}
@@ -88,7 +128,7 @@ func (c *Config) load(root hostfs.Root, path, match, matchAt string, depth int) 
 					// sshd restores the Match state after each Include
 					// (OpenSSH 8.2+), so a block left open in a drop-in ends
 					// with that file.
-					if err := c.load(root, f, match, matchAt, depth+1); err != nil {
+					if err := c.load(root, overlay, f, match, matchAt, depth+1); err != nil {
 						return err
 					}
 				}
@@ -112,21 +152,39 @@ func ResolveInclude(pat string) string {
 // Glob expands an Include pattern under root, sorted as glob(3) sorts,
 // returning host paths.
 func Glob(root hostfs.Root, pat string) ([]string, error) {
+	return glob(root, nil, pat)
+}
+
+// glob is Glob over the staged view: planned files join the matches,
+// planned removals leave them.
+func glob(root hostfs.Root, overlay map[string][]byte, pat string) ([]string, error) {
 	hostPat := ResolveInclude(pat)
 	matches, err := filepath.Glob(root.Path(hostPat))
 	if err != nil {
 		return nil, fmt.Errorf("bad Include pattern %q: %w", pat, err)
 	}
+	// glob(3), which sshd uses, never lets a wildcard match a leading dot;
+	// Go's filepath.Glob does. Without this, renameio's dot-named temp
+	// files would look included.
+	dotOK := strings.HasPrefix(filepath.Base(hostPat), ".")
+	seen := map[string]bool{}
 	out := make([]string, 0, len(matches))
 	for _, m := range matches {
-		// glob(3), which sshd uses, never lets a wildcard match a leading
-		// dot; Go's filepath.Glob does. Without this, renameio's dot-named
-		// temp files would look included.
-		if strings.HasPrefix(filepath.Base(m), ".") && !strings.HasPrefix(filepath.Base(hostPat), ".") {
+		h := root.HostPath(m)
+		if _, staged := overlay[h]; staged || (strings.HasPrefix(filepath.Base(m), ".") && !dotOK) {
 			continue
 		}
 		if fi, err := os.Stat(m); err == nil && fi.Mode().IsRegular() {
-			out = append(out, root.HostPath(m))
+			out = append(out, h)
+			seen[h] = true
+		}
+	}
+	for h, data := range overlay {
+		if data == nil || seen[h] || (strings.HasPrefix(filepath.Base(h), ".") && !dotOK) {
+			continue
+		}
+		if ok, _ := filepath.Match(hostPat, h); ok {
+			out = append(out, h)
 		}
 	}
 	sort.Strings(out)
@@ -194,7 +252,13 @@ func splitArgs(s string) ([]string, error) {
 // picks up hostPath, and returns that line. Includes inside a Match block do
 // not count: they would only apply to matching connections.
 func IncludesFile(root hostfs.Root, mainPath, hostPath string) (Line, bool, error) {
-	data, err := os.ReadFile(root.Path(mainPath))
+	return IncludesFileOverlay(root, nil, mainPath, hostPath)
+}
+
+// IncludesFileOverlay is IncludesFile with the main file read from the
+// staged view (see LoadOverlay).
+func IncludesFileOverlay(root hostfs.Root, overlay map[string][]byte, mainPath, hostPath string) (Line, bool, error) {
+	data, err := ReadFile(root, overlay, mainPath)
 	if err != nil {
 		return Line{}, false, err
 	}

@@ -1,6 +1,8 @@
 package sshdconf
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -90,5 +92,61 @@ func TestIncludesFile(t *testing.T) {
 		if err != nil || ok != want {
 			t.Errorf("%q: got %v %v, want %v", cfg, ok, err, want)
 		}
+	}
+}
+
+// LoadOverlay explains the configuration as it will be once a plan is
+// written: a planned file joins the glob in its sorted place, a planned
+// edit replaces the file on disk, a planned removal drops it, dot-named
+// planned files stay unread as sshd's glob leaves them, and every line keeps
+// its real host path.
+func TestLoadOverlay(t *testing.T) {
+	root := hostfs.MustRoot(t.TempDir())
+	write(t, root, map[string]string{
+		"/etc/ssh/sshd_config":             "Include sshd_config.d/*.conf\nX11Forwarding yes\n",
+		"/etc/ssh/sshd_config.d/05-a.conf": "PasswordAuthentication yes\n",
+		"/etc/ssh/sshd_config.d/30-c.conf": "PermitTTY no\n",
+		"/etc/ssh/sshd_config.d/40-d.conf": "MaxAuthTries 6\n",
+	})
+	before, err := Load(root, "/etc/ssh/sshd_config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadOverlay(root, "/etc/ssh/sshd_config", map[string][]byte{
+		"/etc/ssh/sshd_config.d/10-b.conf":   []byte("# planned\nPasswordAuthentication no\n"),
+		"/etc/ssh/sshd_config.d//30-c.conf":  []byte("\n\nPermitTTY yes\n"),
+		"/etc/ssh/sshd_config.d/40-d.conf":   nil,
+		"/etc/ssh/sshd_config.d/.10-x.conf":  []byte("Banner none\n"),
+		"/etc/ssh/sshd_config.d/60-e.conf.x": []byte("Banner none\n"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, l := range c.Lines {
+		got = append(got, l.At()+" "+l.Keyword+" "+strings.Join(l.Args, " "))
+	}
+	want := []string{
+		"/etc/ssh/sshd_config:1 include sshd_config.d/*.conf",
+		"/etc/ssh/sshd_config.d/05-a.conf:1 passwordauthentication yes",
+		"/etc/ssh/sshd_config.d/10-b.conf:2 passwordauthentication no",
+		"/etc/ssh/sshd_config.d/30-c.conf:3 permittty yes",
+		"/etc/ssh/sshd_config:2 x11forwarding yes",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if len(before.Lines) != 5 || before.Lines[2].File != "/etc/ssh/sshd_config.d/30-c.conf" {
+		t.Errorf("Load without the overlay changed: %v", before.Lines)
+	}
+	if _, err := os.Stat(root.Path("/etc/ssh/sshd_config.d/10-b.conf")); err == nil {
+		t.Error("the overlay was written")
+	}
+	if _, err := ReadFile(root, map[string][]byte{"/etc/ssh/sshd_config": nil}, "/etc/ssh/sshd_config"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a planned removal reads as %v", err)
+	}
+	l, ok, err := IncludesFileOverlay(root, map[string][]byte{"/etc/ssh/sshd_config": []byte("X11Forwarding no\n")}, "/etc/ssh/sshd_config", "/etc/ssh/sshd_config.d/10-b.conf")
+	if ok || err != nil {
+		t.Errorf("IncludesFileOverlay read the main file from disk: %v %v %v", l, ok, err)
 	}
 }

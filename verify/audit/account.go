@@ -10,11 +10,14 @@ import (
 
 	"github.com/pfwdctl/pfwdctl/internal/accounts"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
+	"github.com/pfwdctl/pfwdctl/internal/sshdconf"
 	"github.com/pfwdctl/pfwdctl/users/keyline"
 )
 
-func readFile(root hostfs.Root, hostPath string) ([]byte, error) {
-	return os.ReadFile(root.Path(hostPath))
+// read reads a host file as the audit sees it: from Options.Overlay when it
+// holds the path (a planned change), otherwise under the root.
+func (a *auditor) read(hostPath string) ([]byte, error) {
+	return sshdconf.ReadFile(a.o.Root, a.o.Overlay, hostPath)
 }
 
 // accountChecks: locked with "*" (not "!": with UsePAM no sshd refuses an
@@ -172,7 +175,7 @@ func (a *auditor) keyChecks(fwd map[string][]string) {
 				Fix:    fmt.Sprintf("move its keys with pfwdctl add-key, then delete it, or set AuthorizedKeysFile .ssh/authorized_keys")})
 		}
 		strictBad += a.strictModes(kf, fi)
-		data, err := readFile(a.o.Root, kf)
+		data, err := a.read(kf)
 		if err != nil {
 			continue
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -50,6 +51,20 @@ type Finding struct {
 	Fix string `json:"fix,omitempty"`
 }
 
+// String is the finding on one line, for a message that lists several:
+// where, what, the check's ID and the fix.
+func (f Finding) String() string {
+	var b strings.Builder
+	if at := f.At(); at != "" {
+		b.WriteString(at + ": ")
+	}
+	fmt.Fprintf(&b, "%s [%s]", f.Title, f.ID)
+	if f.Fix != "" {
+		b.WriteString("; fix: " + strings.Join(strings.Fields(f.Fix), " "))
+	}
+	return b.String()
+}
+
 // At is "file:line", "file" or "".
 func (f Finding) At() string {
 	if f.Line > 0 {
@@ -82,6 +97,11 @@ type Options struct {
 	// ReloadHint is the command that reloads sshd here, for the fix of a
 	// stale daemon; empty: a generic one.
 	ReloadHint string
+	// Overlay is a planned change not written yet: host path -> the
+	// content the file will have (nil: it will be absent). sshd -T and the
+	// file:line explanations then see the configuration as it will be (see
+	// sshd.Binary.Overlay); files outside it are read from the root.
+	Overlay map[string][]byte
 }
 
 // Report is the whole audit.
@@ -167,58 +187,20 @@ func (a *auditor) ok(id, format string, args ...any) {
 // Run audits the host. Findings are in the report; the error is for an
 // audit that could not run at all (no sshd, unreadable config).
 func Run(ctx context.Context, o Options) (*Report, error) {
-	if o.Runner == nil {
-		o.Runner = run.Exec{}
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.Params.Nologin == "" {
-		o.Params.Nologin = render.DefaultNologin
-	}
-	if o.Params.User == "" {
-		o.Params.User = render.DefaultUser
-	}
-	a := &auditor{o: o, rep: &Report{User: o.Params.User}, reported: map[string]int{}}
-	a.rep.SshdConfig = a.mainConfig()
-	a.sshd = sshd.Binary{Bin: o.SshdBin, Runner: o.Runner, Root: o.Root, Config: a.mainConfig()}
-	if _, err := os.Stat(o.Root.Path(a.mainConfig())); err != nil {
-		return nil, fail.Wrap(fail.Failed, err, "pass --sshd-config PATH if the main config lives elsewhere", "read %s", a.mainConfig())
-	}
-	v, err := sshd.Binary{Bin: o.SshdBin, Runner: o.Runner}.Version(ctx)
+	a, err := newAuditor(ctx, o)
 	if err != nil {
 		return nil, err
 	}
-	a.version = v
-	a.rep.SshdVersion = v.String()
-	if err := a.resolveParams(); err != nil {
-		return nil, err
-	}
-	cfg, err := sshdconf.Load(o.Root, a.mainConfig())
-	if err != nil {
-		return nil, fail.Wrap(fail.Failed, err, "fix the file named, then audit again", "read the sshd configuration")
-	}
-	a.cfg = cfg
-	a.loadAccount()
-	a.rep.OtherUser = a.otherUser()
-
 	a.includeChecks()
 	a.dropInChecks()
 	a.trailingMatchChecks()
 	a.earlierMatchChecks()
 
-	global, errG := a.sshd.Effective(ctx, "")
-	fwd, errF := a.sshd.Effective(ctx, a.conn(o.Params.User))
-	other, errO := a.sshd.Effective(ctx, a.conn(a.rep.OtherUser))
-	if err := errors.Join(errG, errF, errO); err != nil {
-		var fe *fail.Error
-		if errors.As(err, &fe) && fe.Kind == fail.Unavailable {
-			return nil, err
-		}
-		a.add(Finding{ID: "sshd.rejects", Severity: Fail, File: a.mainConfig(),
-			Title:  "sshd rejects the configuration, so it would not start or reload",
-			Detail: firstErr(errG, errF, errO).Error(),
-			Fix:    "fix the line sshd names (sshd -t shows it), then audit again"})
+	global, fwd, other, ok, err := a.effectiveConfigs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
 		if !a.hasAcct {
 			a.addMissingAccount()
 		}
@@ -251,6 +233,105 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	a.rep.Passed = fails == 0
 	a.sortFindings()
 	return a.rep, nil
+}
+
+// Overrides runs only the part of the audit that says whether sshd really
+// uses what pfwdctl renders: the Include checks, an earlier Match block
+// for the account, and sshd -T (globally, for the account and for an
+// ordinary account) compared with the rendered drop-ins, with the same
+// finding IDs, file:line and fixes as Run. apply calls it after sshd -t,
+// with the drop-ins it is about to write in o.Overlay, so it can refuse
+// before anything is written; o.Params are what it rendered, and their
+// targets are taken as given. It returns the failures and warnings (no OK
+// findings), failures first; the error is for a check that could not run.
+func Overrides(ctx context.Context, o Options) ([]Finding, error) {
+	if len(o.Params.Targets) > 0 {
+		o.TargetsGiven = true
+	}
+	a, err := newAuditor(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	a.includeChecks()
+	a.earlierMatchChecks()
+	global, fwd, other, ok, err := a.effectiveConfigs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		a.effectiveChecks(global, fwd, other)
+		a.forwardingChecks(fwd)
+	}
+	a.sortFindings()
+	var out []Finding
+	for _, f := range a.rep.Findings {
+		if f.Severity != OK {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// newAuditor fills in the defaults and reads what every check needs: the
+// sshd version, the rendered drop-ins to compare with, the configuration
+// as sshd reads it (with the overlay), and the accounts.
+func newAuditor(ctx context.Context, o Options) (*auditor, error) {
+	if o.Runner == nil {
+		o.Runner = run.Exec{}
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Params.Nologin == "" {
+		o.Params.Nologin = render.DefaultNologin
+	}
+	if o.Params.User == "" {
+		o.Params.User = render.DefaultUser
+	}
+	a := &auditor{o: o, rep: &Report{User: o.Params.User}, reported: map[string]int{}}
+	a.rep.SshdConfig = a.mainConfig()
+	a.sshd = sshd.Binary{Bin: o.SshdBin, Runner: o.Runner, Root: o.Root, Config: a.mainConfig(), Overlay: o.Overlay}
+	if err := a.stat(a.mainConfig()); err != nil {
+		return nil, fail.Wrap(fail.Failed, err, "pass --sshd-config PATH if the main config lives elsewhere", "read %s", a.mainConfig())
+	}
+	v, err := sshd.Binary{Bin: o.SshdBin, Runner: o.Runner}.Version(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a.version = v
+	a.rep.SshdVersion = v.String()
+	if err := a.resolveParams(); err != nil {
+		return nil, err
+	}
+	cfg, err := sshdconf.LoadOverlay(o.Root, a.mainConfig(), o.Overlay)
+	if err != nil {
+		return nil, fail.Wrap(fail.Failed, err, "fix the file named, then audit again", "read the sshd configuration")
+	}
+	a.cfg = cfg
+	a.loadAccount()
+	a.rep.OtherUser = a.otherUser()
+	return a, nil
+}
+
+// effectiveConfigs asks sshd -T for the three contexts the effective
+// checks compare. When sshd rejects the configuration that is a finding
+// (ok false); the error is for an sshd that could not run at all.
+func (a *auditor) effectiveConfigs(ctx context.Context) (global, fwd, other map[string][]string, ok bool, err error) {
+	global, errG := a.sshd.Effective(ctx, "")
+	fwd, errF := a.sshd.Effective(ctx, a.conn(a.o.Params.User))
+	other, errO := a.sshd.Effective(ctx, a.conn(a.rep.OtherUser))
+	if err := errors.Join(errG, errF, errO); err != nil {
+		var fe *fail.Error
+		if errors.As(err, &fe) && fe.Kind == fail.Unavailable {
+			return nil, nil, nil, false, err
+		}
+		a.add(Finding{ID: "sshd.rejects", Severity: Fail, File: a.mainConfig(),
+			Title:  "sshd rejects the configuration, so it would not start or reload",
+			Detail: firstErr(errG, errF, errO).Error(),
+			Fix:    "fix the line sshd names (sshd -t shows it), then audit again"})
+		return nil, nil, nil, false, nil
+	}
+	return global, fwd, other, true, nil
 }
 
 func firstErr(errs ...error) error {
@@ -290,7 +371,7 @@ func (a *auditor) resolveParams() error {
 	a.rep.Targets = a.o.Params.TargetStrings()
 	// With the crypto drop-in installed (apply --crypto), pfwdctl renders
 	// it too, and every file's header says so.
-	if _, err := os.Stat(a.o.Root.Path(a.dropInPath(templates.Crypto))); err == nil && a.o.Params.Crypto == nil {
+	if err := a.stat(a.dropInPath(templates.Crypto)); err == nil && a.o.Params.Crypto == nil {
 		c := CryptoPolicy(a.version)
 		a.o.Params.Crypto = &c
 	}
@@ -362,6 +443,21 @@ func readGroups(root hostfs.Root) map[string][]string {
 		out[g.Name] = append(slices.Clone(g.Members), "gid:"+strconv.Itoa(g.GID))
 	}
 	return out
+}
+
+// stat says whether a host file exists as the audit sees it (see read).
+func (a *auditor) stat(hostPath string) error {
+	for p, data := range a.o.Overlay {
+		if filepath.Clean("/"+p) != filepath.Clean("/"+hostPath) {
+			continue
+		}
+		if data == nil {
+			return &fs.PathError{Op: "stat", Path: hostPath, Err: fs.ErrNotExist}
+		}
+		return nil
+	}
+	_, err := os.Stat(a.o.Root.Path(hostPath))
+	return err
 }
 
 // dropInPath is the host path of one of pfwdctl's drop-ins.

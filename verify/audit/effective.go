@@ -317,7 +317,7 @@ func (a *auditor) dropInChecks() {
 	good := 0
 	for _, f := range files {
 		p := a.dropInPath(f.Name)
-		data, err := readFile(a.o.Root, p)
+		data, err := a.read(p)
 		switch {
 		case err != nil:
 			a.add(Finding{ID: "dropin.missing", Severity: Fail, File: p,
@@ -350,7 +350,7 @@ func (a *auditor) dropInChecks() {
 // Match ends it.
 func (a *auditor) trailingMatchChecks() {
 	main := a.mainConfig()
-	data, err := readFile(a.o.Root, main)
+	data, err := a.read(main)
 	if err != nil {
 		return
 	}

@@ -55,7 +55,7 @@ func permissiveBlock(user string) string {
 func (a *auditor) installedDropIns(labUser string) []render.File {
 	var out []render.File
 	for _, name := range []string{templates.Hardening, templates.Crypto, templates.Forward} {
-		data, err := readFile(a.o.Root, a.dropInPath(name))
+		data, err := a.read(a.dropInPath(name))
 		if err != nil {
 			continue
 		}
@@ -96,7 +96,7 @@ func remapUser(data []byte, from, to string) []byte {
 func (a *auditor) installedKeyOptions(targets []target.Target) ([]string, error) {
 	var out []string
 	if a.hasAcct {
-		data, _ := readFile(a.o.Root, filepath.Join(a.account.Home, ".ssh/authorized_keys"))
+		data, _ := a.read(filepath.Join(a.account.Home, ".ssh/authorized_keys"))
 		seen := map[string]bool{}
 		for _, raw := range strings.Split(string(data), "\n") {
 			line := strings.TrimSpace(raw)
