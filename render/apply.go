@@ -34,6 +34,8 @@ type Applier struct {
 	Getenv     func(string) string
 	Reloader   *sshd.Reloader // nil: a Reloader over Root and Runner
 	LockWait   time.Duration  // 0: hostfs.LockWait
+	// Overrides, when set, names what wins over the drop-ins (exit 1).
+	Overrides OverrideCheck
 	// Now, Syslog and AuditLog configure the audit log each installed or
 	// rolled-back drop-in is recorded in (see auditlog.Log); zero values
 	// mean the clock, the system's syslog and auditlog.Path under Root.
@@ -72,6 +74,9 @@ type ApplyResult struct {
 	// none were given).
 	Targets []string           `json:"targets"`
 	Reload  *sshd.ReloadResult `json:"reload,omitempty"`
+	// Overrides are the lines of other files that win over pfwdctl's
+	// drop-ins (file:line, what, fix); any makes the run exit 1.
+	Overrides []string `json:"overrides,omitempty"`
 	// Warnings are problems that did not stop the change (the audit log
 	// could not be written).
 	Warnings []string `json:"warnings,omitempty"`
@@ -202,40 +207,46 @@ func (a Applier) Apply(ctx context.Context, o ApplyOptions) (ApplyResult, error)
 	for _, c := range changes {
 		res.Changed = res.Changed || c.Action != "unchanged"
 	}
-	if !res.Changed {
+	// The planned change, not yet written: sshd is asked about it (the
+	// guard, the override check, a dry run) before anything is.
+	staged := a.binary()
+	staged.Overlay = a.overlay(files, changes)
+	if !res.Changed || o.DryRun {
 		// "Up to date" speaks for pfwdctl's files only; say nothing good
 		// about a host whose sshd would not start (another file broken).
-		if err := a.binary().Test(ctx); err != nil {
+		// A dry run gets the sshd -t verdict the real run would get.
+		if err := staged.Test(context.WithoutCancel(ctx)); err != nil {
+			return res, err
+		}
+	}
+	if res.Changed && !o.Force {
+		g := Guard{Root: a.Root, ForwardUser: o.Params.User, Getenv: a.Getenv}
+		// Like sshd -t, the guard's sshd -T runs are one short check that
+		// an interrupt does not cut in half. sshd refusing the config is
+		// left to sshd -t, which shows the diff and rolls back.
+		if err := g.Check(context.WithoutCancel(ctx), staged.Effective); err != nil && !errors.As(err, new(*sshd.ConfigError)) {
 			return res, err
 		}
 	}
 	if o.DryRun {
-		return res, nil
+		return res, a.overrides(ctx, o.Params, staged.Overlay, &res)
 	}
 	if !res.Changed {
+		overrideErr := a.overrides(ctx, o.Params, nil, &res)
 		// "Up to date" is a claim about the files; the daemon may still
 		// run an older config (a reload that never happened). Ask it,
 		// and reload when it differs.
 		if o.NoReload || !a.Root.IsHost() {
-			return res, nil
+			return res, overrideErr
 		}
 		rl := a.reloader(o.Params.User)
 		served, err := sshd.ProbeServed(ctx, rl.Effective, rl.ProbeUsers)
 		if err != nil || !anyStale(served) {
-			return res, nil
+			return res, overrideErr
 		}
 		rr, err := rl.Reload(ctx)
 		res.Reload = &rr
-		return res, err
-	}
-	if !o.Force {
-		g := Guard{Root: a.Root, ForwardUser: o.Params.User, Getenv: a.Getenv}
-		// Like sshd -t below, the guard's sshd -T runs are one short check
-		// that an interrupt does not cut in half. sshd refusing the config
-		// is left to sshd -t below, which shows the diff and rolls back.
-		if err := g.Check(context.WithoutCancel(ctx), a.binary().Effective); err != nil && !errors.As(err, new(*sshd.ConfigError)) {
-			return res, err
-		}
+		return res, firstError(err, overrideErr)
 	}
 	u, logErr, err := a.install(ctx, o.Params.User, files, changes)
 	if logErr != nil && err == nil {
@@ -245,9 +256,13 @@ func (a Applier) Apply(ctx context.Context, o ApplyOptions) (ApplyResult, error)
 		return res, err
 	}
 	res.Validated, res.undo = true, u
+	// Our files are right and installed; another file may still win over
+	// them. That is said (exit 1), not rolled back: the drop-ins only
+	// make the host safer.
+	overrideErr := a.overrides(ctx, o.Params, nil, &res)
 	if o.NoReload {
 		res.Reload = &sshd.ReloadResult{Method: sshd.ReloadSkipped, Detail: "not reloaded (--no-reload); the new config takes effect at sshd's next reload or start"}
-		return res, nil
+		return res, overrideErr
 	}
 	// Interrupted after the files passed sshd -t: they stay (they are
 	// valid), but asking systemctl with a cancelled context would fail and
@@ -259,7 +274,53 @@ func (a Applier) Apply(ctx context.Context, o ApplyOptions) (ApplyResult, error)
 	}
 	rr, err := a.reloader(o.Params.User).Reload(ctx)
 	res.Reload = &rr
-	return res, err
+	return res, firstError(err, overrideErr)
+}
+
+// OverrideCheck judges a configuration against what sshd will really use:
+// the lines of other files that win over pfwdctl's drop-ins, with their
+// file:line and fix (cmd passes verify/audit's Overrides; render cannot
+// import it). overlay is the planned change not yet written (nil: the
+// files as they are).
+type OverrideCheck func(ctx context.Context, p Params, overlay map[string][]byte) (failures, warnings []string, err error)
+
+// overrides runs a.Overrides, if set, and turns failures into exit 1.
+func (a Applier) overrides(ctx context.Context, p Params, overlay map[string][]byte, res *ApplyResult) error {
+	if a.Overrides == nil {
+		return nil
+	}
+	fails, warns, err := a.Overrides(context.WithoutCancel(ctx), p, overlay)
+	if err != nil {
+		return err
+	}
+	res.Overrides = fails
+	res.Warnings = append(res.Warnings, warns...)
+	if len(fails) == 0 {
+		return nil
+	}
+	return fail.New(fail.Failed,
+		"delete or change each line named (pfwdctl audit explains them), then run pfwdctl apply again",
+		"the host is not hardened as rendered: sshd uses other values than pfwdctl's drop-ins:\n    %s", strings.Join(fails, "\n    "))
+}
+
+// overlay maps each drop-in the plan changes to its new content.
+func (a Applier) overlay(files []File, changes []FileChange) map[string][]byte {
+	m := map[string][]byte{}
+	for i, f := range files {
+		if changes[i].Action != "unchanged" {
+			m[filepath.Join(DropInDir(a.config()), f.Name)] = f.Data
+		}
+	}
+	return m
+}
+
+func firstError(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
 }
 
 // reloader is the Reloader for this host, set to confirm by asking the

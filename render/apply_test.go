@@ -196,7 +196,8 @@ func TestApplyLockoutGuard(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		"no_keys": {rendertest.Tree{NoAdminKey: true}, nil, "root: no authorized key; admin: no authorized key"},
+		// root is judged under the planned drop-ins (PermitRootLogin no).
+		"no_keys": {rendertest.Tree{NoAdminKey: true}, nil, "root: PermitRootLogin no; admin: no authorized key"},
 		// PermitRootLogin no is in the tree too: the guard asks sshd about
 		// the configuration it is handed (render/guard_cases_test.go hands
 		// it the rendered drop-ins as well).

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+	"errors"
+
 	"github.com/spf13/cobra"
 
 	"github.com/pfwdctl/pfwdctl/internal/sshd"
@@ -58,14 +61,43 @@ func applyRun(c *cobra.Command, g *Globals, o *applyOpts) error {
 		pol := audit.CryptoPolicy(v)
 		p.Crypto = &pol
 	}
-	a := render.Applier{Root: g.Root(), Runner: g.Runner, SshdConfig: o.sshdConfig, SshdBin: o.sshdBin, Getenv: g.Getenv, Now: g.Now}
+	a := render.Applier{Root: g.Root(), Runner: g.Runner, SshdConfig: o.sshdConfig, SshdBin: o.sshdBin, Getenv: g.Getenv, Now: g.Now,
+		Overrides: auditOverrides(g, o)}
 	res, err := a.Apply(c.Context(), render.ApplyOptions{Params: p, DryRun: o.dryRun, NoReload: o.noReload, Force: o.force, KeepTargets: len(o.targets) == 0})
-	if res.Files != nil && (err == nil || res.Validated) {
+	switch {
+	case res.Files == nil:
+	case err == nil || res.Validated || len(res.Overrides) > 0:
 		if perr := printApply(g, res); perr != nil {
 			return perr
 		}
+	case res.Changed && !g.JSON && errors.As(err, new(*sshd.ConfigError)):
+		// The diff that sshd refused, and what became of it.
+		g.Printf("%s", g.Styles().Diff(ui.EscapeText(res.Diff())))
+		if res.DryRun {
+			g.Printf("dry run: nothing written; sshd -t would reject this configuration\n")
+		} else {
+			g.Printf("rolled back: every file is as it was; nothing reloaded\n")
+		}
 	}
 	return err
+}
+
+// auditOverrides is audit's effective-config comparison for apply: the
+// lines of other files that win over the drop-ins, for the plan before it
+// is written (dry run, guard) and for the files after.
+func auditOverrides(g *Globals, o *applyOpts) render.OverrideCheck {
+	return func(ctx context.Context, p render.Params, overlay map[string][]byte) (fails, warns []string, err error) {
+		fs, err := audit.Overrides(ctx, audit.Options{Root: g.Root(), Runner: g.Runner, SshdConfig: o.sshdConfig, SshdBin: o.sshdBin,
+			Params: p, Overlay: overlay, Now: g.Now})
+		for _, f := range fs {
+			if f.Severity == audit.Fail {
+				fails = append(fails, ui.Escape(f.String()))
+			} else {
+				warns = append(warns, ui.Escape(f.String()))
+			}
+		}
+		return fails, warns, err
+	}
 }
 
 func printApply(g *Globals, res render.ApplyResult) error {
@@ -74,7 +106,9 @@ func printApply(g *Globals, res render.ApplyResult) error {
 	}
 	st := g.Styles()
 	if !res.Changed {
-		if res.Reload == nil {
+		if len(res.Overrides) > 0 {
+			g.Printf("%s the drop-ins are up to date, but other lines win over them (below)\n", st.Warn("!"))
+		} else if res.Reload == nil {
 			g.Printf("%s already up to date: nothing to change\n", st.OK("✓"))
 			return nil
 		}

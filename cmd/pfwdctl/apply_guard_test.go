@@ -30,6 +30,9 @@ func TestApplyRefusesRealLockouts(t *testing.T) {
 		tree  rendertest.Tree
 		chmod map[string]os.FileMode
 		want  string // "" = applies
+		// override: the guard lets it through, but another file wins over
+		// the drop-ins: installed, and exit 1 naming that file.
+		override string
 	}{
 		{name: "fail_allowusers_excludes_admin", tree: rendertest.Tree{Files: local("AllowUsers root pfwd\n")}, want: "admin: not in AllowUsers root pfwd"},
 		{name: "fail_only_key_dsa", tree: rendertest.Tree{Files: keys(dsaKey)}, want: "sshd does not accept ssh-dss keys"},
@@ -42,7 +45,8 @@ func TestApplyRefusesRealLockouts(t *testing.T) {
 			want: "admin: the account is locked"},
 		{name: "good_admin_in_allowusers", tree: rendertest.Tree{Files: local("AllowUsers admin pfwd\n")}},
 		{name: "good_ed25519", tree: rendertest.Tree{}},
-		{name: "good_root_prohibit_password", tree: rendertest.Tree{NoAdminKey: true, Files: local("PermitRootLogin prohibit-password\n", "/root/.ssh/authorized_keys", rendertest.AdminKey)}},
+		{name: "good_root_prohibit_password", tree: rendertest.Tree{NoAdminKey: true, Files: local("PermitRootLogin prohibit-password\n", "/root/.ssh/authorized_keys", rendertest.AdminKey)},
+			override: "/etc/ssh/sshd_config.d/05-local.conf:1: PermitRootLogin is "},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -56,6 +60,12 @@ func TestApplyRefusesRealLockouts(t *testing.T) {
 			before := rendertest.Snapshot(t, root)
 			env, out, errb := testEnv()
 			code := Main([]string{"--root", root.Dir(), "apply", "--sshd", sshd, "--no-reload"}, env)
+			if c.override != "" {
+				if code != 1 || strings.Contains(errb.String(), "refusing") || !strings.Contains(errb.String(), "not hardened as rendered") || !strings.Contains(errb.String(), c.override) {
+					t.Fatalf("exit %d, want 1 with the override %q and no lockout refusal\n%s%s", code, c.override, out, errb)
+				}
+				return
+			}
 			if c.want == "" {
 				if code != 0 {
 					t.Fatalf("exit %d, want 0\n%s%s", code, out, errb)
