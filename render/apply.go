@@ -158,7 +158,7 @@ func (a Applier) Plan(p Params) ([]File, []FileChange, error) {
 			c.Action = "create"
 		case !bytes.Equal(snap.Data, f.Data):
 			c.Action = "update"
-		case snap.Mode != DropInMode || (os.Geteuid() == 0 && snap.Owner != hostfs.RootOwner):
+		case snap.Mode != DropInMode || (hostfs.Euid() == 0 && snap.Owner != hostfs.RootOwner):
 			c.Action = "update"
 			c.Diff = fmt.Sprintf("# %s: owner/mode %d:%d %04o -> 0:0 %04o\n", host, snap.Owner.UID, snap.Owner.GID, snap.Mode, DropInMode)
 		}

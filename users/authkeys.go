@@ -291,7 +291,7 @@ func (h Host) writeKeys(a Account, kf *KeysFile, data []byte) error {
 	}
 	// The new file is owned by the account: replacing a file owned by
 	// someone else (root's, another account's) would hand it over.
-	if kf.Exists && kf.owner != a.UID && !(!h.Root.IsHost() && kf.owner == os.Geteuid()) {
+	if kf.Exists && kf.owner != a.UID && !(!h.Root.IsHost() && kf.owner == hostfs.Euid()) {
 		return fail.New(fail.Failed, "if the file is meant for "+a.Name+", chown "+a.Name+" "+kf.Path+" first",
 			"refusing: %s is owned by uid %d, not by %s; pfwdctl does not take over another account's file", kf.Path, kf.owner, a.Name)
 	}

@@ -123,7 +123,7 @@ func (h Host) ownHome(a Account, fi fs.FileInfo) error {
 			"refusing: the home %s of %s is also the home of %s", a.Home, a.Name, strings.Join(o, ", "))
 	}
 	uid := hostfs.OwnerOf(fi).UID
-	if uid != a.UID && !(!h.Root.IsHost() && uid == os.Geteuid()) {
+	if uid != a.UID && !(!h.Root.IsHost() && uid == hostfs.Euid()) {
 		return fail.New(fail.Failed, "give "+a.Name+" its own home (usermod --home /home/"+a.Name+" --move-home "+a.Name+")",
 			"refusing: the home %s of %s is owned by uid %d, not by %s", a.Home, a.Name, uid, a.Name)
 	}

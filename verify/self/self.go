@@ -79,7 +79,7 @@ func Run(parent context.Context, o Options) (res Result, err error) {
 	}
 	s := o.Settings
 	res.User = s.User
-	if o.Root.IsHost() && os.Geteuid() != 0 {
+	if o.Root.IsHost() && hostfs.Euid() != 0 {
 		return res, fail.New(fail.Usage, "run it as root on the server: sudo pfwdctl verify --self", "--self installs a key for the account and needs root")
 	}
 	if s.Key != "" {
