@@ -597,17 +597,37 @@ func checkRemote(e *probeEnv) Result {
 		Addr string
 		Port uint32
 	}
-	ok, reply, err := e.conn.SendRequest("tcpip-forward", true, ssh.Marshal(fwd{"127.0.0.1", 0}))
-	if err != nil {
-		return failed("tcpip-forward: %v", err)
+	// Port 0 (any free port) is refused when PermitListen names specific
+	// ports, so those are asked for by number too: PermitListen
+	// 127.0.0.1:41500 with AllowTcpForwarding yes refuses port 0 and
+	// listens on 41500 (verify --self passes the effective list).
+	tries := append([]Destination{{Host: "127.0.0.1", Port: 0, Why: "any free port"}}, e.opts.Listens...)
+	var bad, tried []string
+	for _, d := range tries {
+		ok, reply, err := e.conn.SendRequest("tcpip-forward", true, ssh.Marshal(fwd{d.Host, uint32(d.Port)}))
+		if err != nil {
+			return failed("tcpip-forward: %v", err)
+		}
+		tried = append(tried, target.Target{Host: d.Host, Port: d.Port}.String())
+		if !ok {
+			continue
+		}
+		port := uint32(d.Port)
+		if port == 0 {
+			var bound struct{ Port uint32 }
+			ssh.Unmarshal(reply, &bound)
+			port = bound.Port
+		}
+		e.conn.SendRequest("cancel-tcpip-forward", false, ssh.Marshal(fwd{d.Host, port}))
+		bad = append(bad, fmt.Sprintf("the server listened on %s:%d for the account (cancelled)", d.Host, port))
 	}
-	if !ok {
+	if len(bad) > 0 {
+		return failed("%s", strings.Join(bad, "; "))
+	}
+	if len(tried) == 1 {
 		return pass("tcpip-forward refused")
 	}
-	var bound struct{ Port uint32 }
-	ssh.Unmarshal(reply, &bound)
-	e.conn.SendRequest("cancel-tcpip-forward", false, ssh.Marshal(fwd{"127.0.0.1", bound.Port}))
-	return failed("the server listened on 127.0.0.1:%d for the account (cancelled)", bound.Port)
+	return pass("tcpip-forward refused (%s)", strings.Join(tried, ", "))
 }
 
 // sessionRequest sends one request on a session of its own. An error

@@ -60,6 +60,9 @@ type Options struct {
 	// top of the samples other-ports-prohibited always tries. verify
 	// --self passes every listening socket of the server (Listeners).
 	Destinations []Destination
+	// Listens are more remote (-R) listens that must be refused, on top
+	// of port 0: verify --self passes the account's effective PermitListen.
+	Listens []Destination
 }
 
 // Destination is one forward other-ports-prohibited tries, and why.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -100,5 +101,41 @@ func TestSecondPermittedPortIsFound(t *testing.T) {
 		if c.Name == verify.CheckOtherPorts && (len(c.Tried) < 3 || !strings.Contains(c.Detail, "destinations")) {
 			t.Errorf("tried not reported: %+v", c)
 		}
+	}
+}
+
+// PermitListen 127.0.0.1:P with AllowTcpForwarding yes refuses port 0 and
+// listens on P: asking for port 0 alone passed it.
+func TestPermitListenPortIsTried(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	s := labtest.New(t, lab.Options{Edit: lab.ReplaceLine("20-pfwd-only.conf", "AllowTcpForwarding",
+		"AllowTcpForwarding yes\n    PermitListen 127.0.0.1:"+strconv.Itoa(port))})
+	o := s.VerifyOptions()
+	o.Timeout = 20 * time.Second
+	remote := func() verify.Result {
+		t.Helper()
+		rep, err := verify.Run(context.Background(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range rep.Checks {
+			if c.Name == verify.CheckRemote {
+				return c
+			}
+		}
+		t.Fatal("no remote check")
+		return verify.Result{}
+	}
+	if r := remote(); r.Status != verify.Pass {
+		t.Fatalf("port 0 alone should miss it (else this test proves nothing): %+v", r)
+	}
+	o.Listens = []verify.Destination{{Host: "127.0.0.1", Port: port, Why: "named by PermitListen"}}
+	if r := remote(); r.Status != verify.Fail || !strings.Contains(r.Detail, "listened on 127.0.0.1:"+strconv.Itoa(port)) {
+		t.Fatalf("PermitListen port not tried: %+v", r)
 	}
 }

@@ -2,6 +2,7 @@ package self
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/pfwdctl/pfwdctl/internal/run"
@@ -19,5 +20,23 @@ func TestLocalListenerFromSshdT(t *testing.T) {
 	host, port, err := localListener(context.Background(), Options{Root: root, Runner: run.Exec{}})
 	if err != nil || host != "127.0.0.1" || port != 2222 {
 		t.Fatalf("got %s %d %v, want 127.0.0.1 2222", host, port, err)
+	}
+}
+
+func TestPermitListensFromSshdT(t *testing.T) {
+	testenv.Sshd(t)
+	root := rendertest.New(t, rendertest.Tree{Files: map[string]string{
+		"/etc/ssh/sshd_config.d/05-listen.conf": "Match User pfwd\n    PermitListen 127.0.0.1:41500 41501 *:41502\n",
+	}})
+	got := permitListens(context.Background(), Options{Root: root, Runner: run.Exec{}}, "pfwd")
+	var ports []int
+	for _, d := range got {
+		if d.Host != "127.0.0.1" {
+			t.Errorf("host %q", d.Host)
+		}
+		ports = append(ports, d.Port)
+	}
+	if fmt.Sprint(ports) != "[41500 41501 41502]" {
+		t.Fatalf("ports %v from %+v", ports, got)
 	}
 }

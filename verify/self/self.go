@@ -144,6 +144,7 @@ func Run(parent context.Context, o Options) (res Result, err error) {
 	}
 	// The complete local proof: every listener on this host, not samples.
 	vo.Destinations = Listeners("/proc/net", vo.Targets)
+	vo.Listens = permitListens(ctx, o, s.User)
 	if s.Sockets == nil {
 		if socks := UnixListeners("/proc/net"); len(socks) > 0 {
 			vo.Sockets = socks
@@ -233,4 +234,32 @@ func localListener(ctx context.Context, o Options) (string, int, error) {
 		return "", 0, fail.New(fail.Unavailable, "pass --port PORT", "sshd -T: listenaddress %q", pick)
 	}
 	return h, port, nil
+}
+
+// permitListens are the remote-forward listens the account's effective
+// PermitListen names by number: asking for port 0 alone would pass a
+// server that refuses "any port" but listens on the ports it lists.
+func permitListens(ctx context.Context, o Options, user string) []verify.Destination {
+	eff, err := sshd.Binary{Root: o.Root, Runner: o.Runner}.Effective(ctx, sshd.ConnSpec(user))
+	if err != nil {
+		return nil
+	}
+	var out []verify.Destination
+	for _, line := range eff["permitlisten"] {
+		for _, v := range strings.Fields(line) {
+			host, port, err := net.SplitHostPort(v)
+			if err != nil {
+				host, port = "", v
+			}
+			n, err := strconv.Atoi(port)
+			if err != nil || n <= 0 || n > 65535 {
+				continue // any, none, or port "*" (port 0 covers it)
+			}
+			if host == "" || host == "*" || host == "localhost" {
+				host = "127.0.0.1"
+			}
+			out = append(out, verify.Destination{Host: host, Port: n, Why: "named by PermitListen"})
+		}
+	}
+	return out
 }
