@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -200,6 +201,13 @@ func (h Host) readKeys(a Account) (kf *KeysFile, err error) {
 	if !fi.Mode().IsRegular() {
 		return kf, fail.New(fail.Failed, "", "refusing: %s is not a regular file", kf.Path)
 	}
+	// A second name for the file (a hard link from elsewhere) is a file
+	// pfwdctl would read another's keys through and sshd's StrictModes
+	// does not notice; refuse it rather than copy it into the account's.
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
+		return kf, fail.New(fail.Failed, "replace it by a file of its own: cp --remove-destination "+kf.Path+" "+kf.Path+".new && mv "+kf.Path+".new "+kf.Path+", then check its lines",
+			"refusing: %s has %d hard links; its content may belong to another file", kf.Path, st.Nlink)
+	}
 	if err := h.checkNode(kf.Path, fi, a); err != nil {
 		return kf, err
 	}
@@ -299,4 +307,30 @@ func (h Host) writeKeys(a Account, kf *KeysFile, data []byte) error {
 		return fail.Wrap(fail.Failed, err, "", "write %s", h.keysPath(a))
 	}
 	return nil
+}
+
+// staleTemp matches the temp names hostfs.WriteFileAt gives a new
+// authorized_keys before its rename: ".authorized_keys" and digits.
+var staleTemp = regexp.MustCompile(`^\.authorized_keys[0-9]+$`)
+
+// removeStaleTemps deletes temp files a killed run left in ~/.ssh: they
+// hold key lines nobody reviews. Only under the lock, where no other run
+// can be writing one.
+func (kf *KeysFile) removeStaleTemps() (removed []string) {
+	if kf.dir == nil {
+		return nil
+	}
+	ents, err := kf.dir.ReadDir(-1)
+	if err != nil {
+		return nil
+	}
+	for _, e := range ents {
+		if !e.Type().IsRegular() || !staleTemp.MatchString(e.Name()) {
+			continue
+		}
+		if unix.Unlinkat(int(kf.dir.Fd()), e.Name(), 0) == nil {
+			removed = append(removed, e.Name())
+		}
+	}
+	return removed
 }

@@ -482,5 +482,6 @@ func (h Host) lockedKeys(a Account) (*KeysFile, func(), error) {
 		unlock()
 		return nil, nil, err
 	}
+	kf.removeStaleTemps()
 	return kf, func() { kf.Close(); unlock() }, nil
 }

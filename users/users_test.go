@@ -491,3 +491,41 @@ func TestAddKeyOldSshdWritesSystemZone(t *testing.T) {
 		t.Fatalf("re-add: %+v %v", res, err)
 	}
 }
+
+// A hard-linked authorized_keys would be read (and rewritten) through a
+// name that belongs to another file: refused, byte-for-byte unchanged.
+// A temp file a killed run left in ~/.ssh (key lines nobody reviews) is
+// removed by the next change.
+func TestAddKeyHardLinkAndStaleTemp(t *testing.T) {
+	h, root := tree(t, nil)
+	k := newKey(t, "friend")
+	ctx := context.Background()
+	if _, err := h.AddKey(ctx, AddKeyRequest{User: "pfwd", Key: k}); err != nil {
+		t.Fatal(err)
+	}
+	stale := root.Path("/home/pfwd/.ssh/.authorized_keys1234567")
+	if err := os.WriteFile(stale, []byte("ssh-ed25519 AAAA leftover\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Revoke(ctx, RevokeRequest{User: "pfwd", Key: "friend"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Fatalf("stale temp file still there: %v", err)
+	}
+
+	other := root.Path("/home/other-keys")
+	if err := os.WriteFile(other, []byte(rendertest.AdminKey), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(root.Path(akPath))
+	if err := os.Link(other, root.Path(akPath)); err != nil {
+		t.Fatal(err)
+	}
+	before := rendertest.Snapshot(t, root)
+	_, err := h.AddKey(ctx, AddKeyRequest{User: "pfwd", Key: k})
+	if err == nil || !strings.Contains(err.Error(), "hard links") {
+		t.Fatalf("hard-linked authorized_keys: %v", err)
+	}
+	rendertest.Unchanged(t, root, before)
+}
