@@ -202,7 +202,8 @@ func TestE2EUserCreateRealAccount(t *testing.T) {
 	for _, pam := range []bool{false, true} {
 		t.Run(fmt.Sprintf("UsePAM=%v", pam), func(t *testing.T) {
 			s := labtest.New(t, lab.Options{Sshd: sshd, User: name, Targets: []target.Target{echo.Target},
-				AuthorizedKeysFile: ".ssh/authorized_keys", StrictModes: true, UsePAM: pam})
+				// Debian's own default: two files.
+				AuthorizedKeysFile: ".ssh/authorized_keys .ssh/authorized_keys2", StrictModes: true, UsePAM: pam})
 			hh := h
 			hh.SshdConfig = s.ConfigFile // read the lab's drop-in, not /etc/ssh
 			key := signer(t)
@@ -212,6 +213,20 @@ func TestE2EUserCreateRealAccount(t *testing.T) {
 			if err := login(s, key, echo); err != nil {
 				t.Fatalf("login into the useradd account: %v\n%s", err, s.Logs())
 			}
+			// A key only in authorized_keys2 (Debian reads it by default,
+			// and revoke/list-keys do not): pfwdctl's Match block names
+			// the one file it manages, so sshd does not take it.
+			key2only := signer(t)
+			ak2 := filepath.Join(acctHome(t, name), ".ssh", "authorized_keys2")
+			line := "restrict,port-forwarding " + strings.TrimSpace(string(ssh.MarshalAuthorizedKey(key2only.PublicKey()))) + "\n"
+			if err := os.WriteFile(ak2, []byte(line), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			exec.Command("chown", name+":", ak2).Run()
+			if err := login(s, key2only, echo); err == nil {
+				t.Fatal("a key in authorized_keys2 logs in: the Match block must name only authorized_keys")
+			}
+			os.Remove(ak2)
 			if pam {
 				return
 			}
@@ -392,4 +407,17 @@ func TestE2EKeyOnTwoLines(t *testing.T) {
 		data, _ := os.ReadFile(p)
 		t.Fatalf("sshd accepted the key from 127.0.0.1 after add-key --from 10.9.9.9:\n%s", data)
 	}
+}
+
+func acctHome(t *testing.T, name string) string {
+	t.Helper()
+	out, err := exec.Command("getent", "passwd", name).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Split(strings.TrimSpace(string(out)), ":")
+	if len(f) < 7 {
+		t.Fatalf("getent: %s", out)
+	}
+	return f[5]
 }

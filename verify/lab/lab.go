@@ -366,6 +366,20 @@ func (s *Server) writeFiles(o Options) error {
 	if err := os.Mkdir(s.DropInDir, 0o755); err != nil {
 		return err
 	}
+	s.AuthorizedKeysFile = filepath.Join(s.Dir, "authorized_keys")
+	akf := s.AuthorizedKeysFile
+	if o.AuthorizedKeysFile != "" {
+		akf = o.AuthorizedKeysFile
+	}
+	// The Match block names the account's own file. When the lab keeps
+	// the keys at an absolute path (its temp dir, a test tree), the block
+	// points there too; with a path relative to the account's home (a
+	// real account) it stays as a host has it.
+	for i, f := range s.DropIns {
+		if filepath.IsAbs(akf) {
+			s.DropIns[i].Data = bytes.ReplaceAll(f.Data, []byte("AuthorizedKeysFile .ssh/authorized_keys\n"), []byte("AuthorizedKeysFile "+akf+"\n"))
+		}
+	}
 	for _, f := range s.DropIns {
 		if f.Name != filepath.Base(f.Name) || f.Name == "" {
 			return fail.New(fail.Usage, "", "drop-in name %q is not a plain file name", f.Name)
@@ -411,7 +425,6 @@ func (s *Server) writeFiles(o Options) error {
 		return err
 	}
 
-	s.AuthorizedKeysFile = filepath.Join(s.Dir, "authorized_keys")
 	keys := o.AuthorizedKeys
 	if keys == nil {
 		switch {
