@@ -207,7 +207,7 @@ func TestBrokenTrees(t *testing.T) {
 		{name: "authorized_keys2 exists",
 			files: map[string]string{"/home/pfwd/.ssh/authorized_keys2": keyBlob + " bare\n",
 				dropDir + "05-local.conf": "Match User pfwd\n    AuthorizedKeysFile .ssh/authorized_keys .ssh/authorized_keys2\n"},
-			id:    "key.restrict", sev: Fail, at: "/home/pfwd/.ssh/authorized_keys2:1", alsoWant: []string{"keys.other-file"}},
+			id: "key.restrict", sev: Fail, at: "/home/pfwd/.ssh/authorized_keys2:1", alsoWant: []string{"keys.other-file"}},
 		{name: "pfwdctl drop-in edited",
 			files: map[string]string{dropDir + "20-pfwd-only.conf": strings.Replace(mustRender(t)["20-pfwd-only.conf"], "AllowTcpForwarding local", "AllowTcpForwarding yes", 1)},
 			id:    "dropin.edited", sev: Fail, at: dropDir + "20-pfwd-only.conf:8", alsoWant: []string{"dropin.changed"}},
