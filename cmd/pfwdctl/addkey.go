@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"time"
@@ -40,7 +41,13 @@ certificates, DSA and RSA under 2048 bits are refused and nothing is
 written. A key already installed has its options updated only if they
 differ. Every other line of the file stays byte-for-byte. No sshd reload
 is needed.`,
-		Args: cobra.ExactArgs(1),
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageErr("give the friend's public key file, e.g. pfwdctl add-key friend.pub (or - to read it from stdin: cat friend.pub | pfwdctl add-key -)",
+					"add-key takes exactly one public key file, got %d arguments", len(args))
+			}
+			return nil
+		},
 		RunE: func(c *cobra.Command, args []string) error { return addKeyRun(c, g, o, args[0]) },
 	}
 	f := c.Flags()
@@ -108,6 +115,10 @@ func addKeyRun(c *cobra.Command, g *Globals, o *addKeyOpts, arg string) error {
 	}
 	res, err := h.AddKey(c.Context(), users.AddKeyRequest{User: o.user, Key: k, Name: o.name, Targets: o.targets, Expiry: exp, NoExpiry: noExpiry, From: o.from})
 	res.Warnings = append(warns, res.Warnings...)
+	if o.name != "" && keyline.SanitizeName(o.name) != o.name {
+		// Names are how people revoke: say what it became.
+		res.Warnings = append(res.Warnings, fmt.Sprintf("--name %q is stored as %q (letters, digits, . _ @ - only); revoke it by that name", o.name, keyline.SanitizeName(o.name)))
+	}
 	if err != nil {
 		return err
 	}

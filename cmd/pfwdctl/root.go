@@ -191,6 +191,11 @@ func typeArgErrors(c *cobra.Command) {
 	if orig := c.Args; orig != nil {
 		c.Args = func(c *cobra.Command, args []string) error {
 			if err := orig(c, args); err != nil {
+				// A command's own typed error already says what to give.
+				var fe *fail.Error
+				if errors.As(err, &fe) {
+					return err
+				}
 				return &fail.Error{Kind: fail.Usage, Err: err, Hint: "see: " + c.CommandPath() + " --help"}
 			}
 			return nil
