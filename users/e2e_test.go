@@ -73,28 +73,8 @@ func TestE2EKeysAgainstRealSshd(t *testing.T) {
 	s := labtest.New(t, lab.Options{Targets: []target.Target{echo.Target}})
 	// The tree: the lab's account (any uid; the lab reads its own file)
 	// and the lab's own rendered drop-in as the installed one.
-	var dropIn string
-	for _, f := range s.DropIns {
-		if f.Name == "20-pfwd-only.conf" {
-			dropIn = string(f.Data)
-		}
-	}
-	h, root := benchTree(t, map[string]string{
-		"/etc/passwd": fmt.Sprintf("root:x:0:0:root:/root:/bin/bash\n%s:x:%d:%d::/home/lab:/usr/sbin/nologin\n", s.User, os.Getuid()+5000, os.Getgid()+5000),
-		"/etc/ssh/sshd_config.d/20-pfwd-only.conf": dropIn,
-	})
-	os.MkdirAll(root.Path("/home/lab"), 0o755)
+	h, _, sync := labTree(t, s)
 	ctx := context.Background()
-	sync := func() {
-		t.Helper()
-		data, err := os.ReadFile(root.Path("/home/lab/.ssh/authorized_keys"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.SetAuthorizedKeys(data); err != nil {
-			t.Fatal(err)
-		}
-	}
 	add := func(key ssh.Signer, name string, exp time.Time, from ...string) {
 		t.Helper()
 		if _, err := h.AddKey(ctx, AddKeyRequest{User: s.User, Key: FromSigner(key, name), Expiry: exp, From: from}); err != nil {
