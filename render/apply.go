@@ -141,7 +141,14 @@ func (a Applier) Plan(p Params) ([]File, []FileChange, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := CheckInclude(a.Root, a.config()); err != nil {
+	var names []string
+	for _, f := range files {
+		names = append(names, f.Name)
+	}
+	if err := CheckInclude(a.Root, a.config(), names...); err != nil {
+		return nil, nil, err
+	}
+	if err := CheckPlacement(a.Root, a.config()); err != nil {
 		return nil, nil, err
 	}
 	dir := DropInDir(a.config())

@@ -8,6 +8,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/internal/sshdconf"
+	"github.com/pfwdctl/pfwdctl/templates"
 )
 
 // ErrNoInclude is returned when sshd would never read the drop-ins.
@@ -15,9 +16,14 @@ var ErrNoInclude = errors.New("no Include")
 
 // CheckInclude refuses when the main config has no global Include picking up
 // the drop-in directory: the drop-ins would be silently ignored.
-func CheckInclude(root hostfs.Root, mainConfig string) error {
+// names are the drop-ins to check (default: the baseline and the default
+// account's Match block).
+func CheckInclude(root hostfs.Root, mainConfig string, names ...string) error {
 	dropDir := DropInDir(mainConfig)
-	for _, f := range []string{"10-hardening.conf", "20-pfwd-only.conf"} {
+	if len(names) == 0 {
+		names = []string{templates.Hardening, templates.Forward}
+	}
+	for _, f := range names {
 		_, ok, err := sshdconf.IncludesFile(root, mainConfig, filepath.Join(dropDir, f))
 		if err != nil {
 			return fail.Wrap(fail.Failed, err, "pass --sshd-config PATH if the main config lives elsewhere", "read %s", mainConfig)

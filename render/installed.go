@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
@@ -13,13 +14,17 @@ import (
 	"github.com/pfwdctl/pfwdctl/templates"
 )
 
+// managedHeader starts every file pfwdctl renders.
+const managedHeader = "# Managed by pfwdctl"
+
 // InstalledTargets reads the PermitOpen targets of the "Match User account"
-// block in the installed drop-in next to mainConfig. found is false when
-// there is no drop-in or no block for the account. The installed block is
-// the source of truth for an account's targets: apply without --target
-// keeps them, and add-key writes them into each key.
+// block in the account's installed drop-in (templates.ForwardFile) next to
+// mainConfig. found is false when there is no drop-in or no block for the
+// account. The installed block is the source of truth for an account's
+// targets: apply without --target keeps them, and add-key writes them into
+// each key.
 func InstalledTargets(root hostfs.Root, mainConfig, account string) (targets []string, found bool, err error) {
-	p := filepath.Join(DropInDir(mainConfig), templates.Forward)
+	p := filepath.Join(DropInDir(mainConfig), templates.ForwardFile(account))
 	data, err := os.ReadFile(root.Path(p))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, false, nil
@@ -27,20 +32,110 @@ func InstalledTargets(root hostfs.Root, mainConfig, account string) (targets []s
 	if err != nil {
 		return nil, false, fail.Wrap(fail.Failed, err, "", "read %s", p)
 	}
-	lines, err := sshdconf.Parse(data)
+	blocks, err := matchBlocks(data)
 	if err != nil {
 		return nil, false, fail.Wrap(fail.Failed, err, "re-install it with pfwdctl apply", "read %s", p)
 	}
-	in := false
-	for _, l := range lines {
-		if l.Keyword == "match" {
-			in = len(l.Args) == 2 && strings.EqualFold(l.Args[0], "user") && l.Args[1] == account
-			found = found || in
-			continue
-		}
-		if in && l.Keyword == "permitopen" {
-			targets = append(targets, l.Args...)
+	for _, b := range blocks {
+		if b.account == account {
+			return append(targets, b.targets...), true, nil
 		}
 	}
-	return targets, found, nil
+	return nil, false, nil
+}
+
+// Account is one forward-only account pfwdctl manages on a host: its
+// drop-in and the targets of its Match block.
+type Account struct {
+	User    string   `json:"user"`
+	File    string   `json:"file"` // host path
+	Targets []string `json:"targets"`
+}
+
+// InstalledAccounts lists the forward-only accounts whose Match drop-in
+// pfwdctl installed next to mainConfig, sorted by name. A drop-in whose
+// Match block names another account than its file name (an older
+// pfwdctl wrote every account into 20-pfwd-only.conf) is an error with
+// the fix: two files for one account would disagree.
+func InstalledAccounts(root hostfs.Root, mainConfig string) ([]Account, error) {
+	dir := DropInDir(mainConfig)
+	ents, err := os.ReadDir(root.Path(dir))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fail.Wrap(fail.Failed, err, "", "read %s", dir)
+	}
+	var out []Account
+	for _, e := range ents {
+		want, ok := templates.ForwardAccount(e.Name())
+		if !ok || !e.Type().IsRegular() {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		data, err := os.ReadFile(root.Path(p))
+		if err != nil {
+			return nil, fail.Wrap(fail.Failed, err, "", "read %s", p)
+		}
+		if !strings.HasPrefix(string(data), managedHeader) {
+			continue // not ours
+		}
+		blocks, err := matchBlocks(data)
+		if err != nil {
+			return nil, fail.Wrap(fail.Failed, err, "re-install it with pfwdctl apply", "read %s", p)
+		}
+		for _, b := range blocks {
+			if b.account != want {
+				return nil, misplaced(p, b.account)
+			}
+			out = append(out, Account{User: b.account, File: p, Targets: b.targets})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].User < out[j].User })
+	return out, nil
+}
+
+// misplaced is the error for a Match block in another account's file.
+func misplaced(path, account string) error {
+	return fail.New(fail.Failed,
+		"move the block to its own file, check it, then run pfwdctl again:\n    mv "+path+" "+filepath.Join(filepath.Dir(path), templates.ForwardFile(account))+"\n    sshd -t",
+		"%s holds the Match block of %s (written by an older pfwdctl, which kept one file for every account)", path, account)
+}
+
+// CheckPlacement refuses when an installed pfwdctl drop-in holds account's
+// Match block under another file name: applying would install a second
+// block for the same account.
+func CheckPlacement(root hostfs.Root, mainConfig string) error {
+	_, err := InstalledAccounts(root, mainConfig)
+	return err
+}
+
+type matchBlock struct {
+	account string
+	targets []string
+}
+
+// matchBlocks reads each single-account "Match User NAME" block and its
+// PermitOpen.
+func matchBlocks(data []byte) ([]matchBlock, error) {
+	lines, err := sshdconf.Parse(data)
+	if err != nil {
+		return nil, err
+	}
+	var out []matchBlock
+	in := -1
+	for _, l := range lines {
+		if l.Keyword == "match" {
+			in = -1
+			if len(l.Args) == 2 && strings.EqualFold(l.Args[0], "user") {
+				out = append(out, matchBlock{account: l.Args[1]})
+				in = len(out) - 1
+			}
+			continue
+		}
+		if in >= 0 && l.Keyword == "permitopen" {
+			out[in].targets = append(out[in].targets, l.Args...)
+		}
+	}
+	return out, nil
 }

@@ -27,6 +27,10 @@ func Render(p Params) ([]File, error) {
 		"Nologin":    p.Nologin,
 		"PermitOpen": strings.Join(p.TargetStrings(), " "),
 		"Command":    p.Command(),
+		// The baseline and crypto files are the same for every account:
+		// their header names no account, so applying one account never
+		// rewrites them for another.
+		"GlobalCommand": "pfwdctl apply",
 	}
 	names := []string{templates.Hardening, templates.Forward}
 	if c := p.Crypto; c != nil {
@@ -44,6 +48,9 @@ func Render(p Params) ([]File, error) {
 		var b bytes.Buffer
 		if err := tmpl.ExecuteTemplate(&b, name+".tmpl", data); err != nil {
 			return nil, err
+		}
+		if name == templates.Forward {
+			name = templates.ForwardFile(p.User)
 		}
 		files = append(files, File{Name: name, Data: b.Bytes()})
 	}

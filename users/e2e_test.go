@@ -22,6 +22,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/internal/run"
 	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/internal/testenv"
+	"github.com/pfwdctl/pfwdctl/templates"
 	"github.com/pfwdctl/pfwdctl/users/keyline"
 	"github.com/pfwdctl/pfwdctl/verify/lab"
 	"github.com/pfwdctl/pfwdctl/verify/lab/labtest"
@@ -286,13 +287,13 @@ func labTree(t *testing.T, s *lab.Server) (Host, hostfs.Root, func()) {
 	t.Helper()
 	var dropIn string
 	for _, f := range s.DropIns {
-		if f.Name == "20-pfwd-only.conf" {
+		if f.Name == templates.ForwardFile(s.User) {
 			dropIn = string(f.Data)
 		}
 	}
 	h, root := benchTree(t, map[string]string{
 		"/etc/passwd": fmt.Sprintf("root:x:0:0:root:/root:/bin/bash\n%s:x:%d:%d::/home/lab:/usr/sbin/nologin\n", s.User, os.Getuid()+5000, os.Getgid()+5000),
-		"/etc/ssh/sshd_config.d/20-pfwd-only.conf": dropIn,
+		"/etc/ssh/sshd_config.d/" + templates.ForwardFile(s.User): dropIn,
 	})
 	os.MkdirAll(root.Path("/home/lab"), 0o755)
 	return h, root, func() {

@@ -93,13 +93,13 @@ func (h Host) runner() run.Runner {
 	return run.Exec{}
 }
 
-// DropInPath is the host path of the Match User drop-in.
-func (h Host) DropInPath() string {
+// DropInPath is the host path of account's Match User drop-in.
+func (h Host) DropInPath(account string) string {
 	cfg := h.SshdConfig
 	if cfg == "" {
 		cfg = sshd.DefaultConfig
 	}
-	return filepath.Join(render.DropInDir(cfg), templates.Forward)
+	return filepath.Join(render.DropInDir(cfg), templates.ForwardFile(account))
 }
 
 // lock takes the pfwdctl lock unless the caller holds it.

@@ -17,7 +17,7 @@ import (
 func TestListKeysFlagsWildcardPermitopen(t *testing.T) {
 	t.Parallel()
 	h, root := tree(t, nil)
-	os.Remove(root.Path(h.DropInPath()))
+	os.Remove(root.Path(h.DropInPath("pfwd")))
 	k := newKey(t, "wild")
 	os.MkdirAll(root.Path("/home/pfwd/.ssh"), 0o700)
 	line := `restrict,port-forwarding,permitopen="*:*" ` + k.Type() + " " + k.Base64() + " wild\n"

@@ -41,7 +41,7 @@ func (h Host) ResolveTargets(account string, flagTargets []string) ([]string, er
 		if len(want) == 0 {
 			return nil, fail.New(fail.Failed,
 				"install it first (pfwdctl apply --user "+account+"), or name the target with --target host:port",
-				"no Match User %s block with PermitOpen in %s, so the key's targets are unknown", account, h.DropInPath())
+				"no Match User %s block with PermitOpen in %s, so the key's targets are unknown", account, h.DropInPath(account))
 		}
 		return want, nil
 	}
@@ -52,12 +52,12 @@ func (h Host) ResolveTargets(account string, flagTargets []string) ([]string, er
 		if !slices.Equal(a, b) {
 			return nil, fail.New(fail.Failed,
 				"drop --target to use the installed targets, or change the Match block first: pfwdctl apply --user "+account+" --target ...",
-				"--target %s disagrees with PermitOpen %s in %s", strings.Join(want, " "), strings.Join(inst, " "), h.DropInPath())
+				"--target %s disagrees with PermitOpen %s in %s", strings.Join(want, " "), strings.Join(inst, " "), h.DropInPath(account))
 		}
 	}
 	for _, t := range inst {
 		if _, err := target.Parse(t); err != nil {
-			return nil, fail.Wrap(fail.Failed, err, "re-install the drop-in with pfwdctl apply", "PermitOpen %s in %s", t, h.DropInPath())
+			return nil, fail.Wrap(fail.Failed, err, "re-install the drop-in with pfwdctl apply", "PermitOpen %s in %s", t, h.DropInPath(account))
 		}
 	}
 	return inst, nil

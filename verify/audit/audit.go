@@ -464,3 +464,6 @@ func (a *auditor) stat(hostPath string) error {
 func (a *auditor) dropInPath(name string) string {
 	return filepath.Join(render.DropInDir(a.mainConfig()), name)
 }
+
+// forwardFile is the base name of the account's Match drop-in.
+func (a *auditor) forwardFile() string { return templates.ForwardFile(a.o.Params.User) }

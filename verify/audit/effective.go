@@ -235,7 +235,7 @@ func (a *auditor) mismatch(want sshdconf.Line, wantVal, got, label string, c *co
 	}
 	f := Finding{Severity: sev,
 		Title: fmt.Sprintf("%s is %s, pfwdctl wants %s: %s", name, got, wantVal, label)}
-	ours := want.File // a template name: 10-hardening.conf or 20-pfwd-only.conf
+	ours := want.File // a rendered name: 10-hardening.conf or the account's 20-USER-only.conf
 	switch {
 	case w == nil:
 		f.ID = "effective.unset"
@@ -246,7 +246,7 @@ func (a *auditor) mismatch(want sshdconf.Line, wantVal, got, label string, c *co
 		f.ID = "include.order"
 		f.Detail = fmt.Sprintf("it sits above the Include at line %d, so it beats every drop-in (sshd keeps the first value it reads)", a.include.Num)
 		f.Fix = fmt.Sprintf("delete line %d of %s, or move it below the Include", w.Num, w.File)
-	case w.Match != "" && filepath.Base(w.File) != templates.Forward:
+	case w.Match != "" && filepath.Base(w.File) != a.forwardFile():
 		f.ID = "match.override"
 		f.Detail = fmt.Sprintf("the Match %s block at %s matches %s and sets %s; among matching blocks the first wins, and a Match block overrides the global value", w.Match, w.MatchAt, strings.TrimPrefix(label, "for "), name)
 		if c == nil {
@@ -338,7 +338,7 @@ func (a *auditor) dropInChecks() {
 	}
 	for i := range a.cfg.Lines {
 		l := &a.cfg.Lines[i]
-		if l.Keyword == "match" && filepath.Base(l.File) == templates.Forward && l.Match != "" && a.matches(l.Match, a.o.Params.User) && a.ourMatch == nil {
+		if l.Keyword == "match" && filepath.Base(l.File) == a.forwardFile() && l.Match != "" && a.matches(l.Match, a.o.Params.User) && a.ourMatch == nil {
 			a.ourMatch = l
 		}
 	}
@@ -413,7 +413,7 @@ func (a *auditor) earlierMatchChecks() {
 		if l.Keyword != "match" || l.Match == "" {
 			continue
 		}
-		if filepath.Base(l.File) == templates.Forward && a.dropInPath(templates.Forward) == l.File {
+		if filepath.Base(l.File) == a.forwardFile() && a.dropInPath(a.forwardFile()) == l.File {
 			break
 		}
 		if !a.matches(l.Match, u) {

@@ -54,10 +54,13 @@ func permissiveBlock(user string) string {
 // with the account in Match lines renamed to the lab's.
 func (a *auditor) installedDropIns(labUser string) []render.File {
 	var out []render.File
-	for _, name := range []string{templates.Hardening, templates.Crypto, templates.Forward} {
+	for _, name := range []string{templates.Hardening, templates.Crypto, a.forwardFile()} {
 		data, err := a.read(a.dropInPath(name))
 		if err != nil {
 			continue
+		}
+		if name == a.forwardFile() {
+			name = templates.ForwardFile(labUser)
 		}
 		out = append(out, render.File{Name: name, Data: remapUser(data, a.o.Params.User, labUser)})
 	}
@@ -150,13 +153,13 @@ func (a *auditor) layers(ctx context.Context) (*LayersReport, error) {
 	// Layer 1: the key options as installed, no Match User block.
 	var noMatch []render.File
 	for _, f := range dropIns {
-		if f.Name == templates.Forward {
+		if f.Name == templates.ForwardFile(labUser) {
 			f = render.File{Name: f.Name, Data: []byte(permissiveBlock(labUser))}
 		}
 		noMatch = append(noMatch, f)
 	}
-	if !hasFile(noMatch, templates.Forward) {
-		noMatch = append(noMatch, render.File{Name: templates.Forward, Data: []byte(permissiveBlock(labUser))})
+	if !hasFile(noMatch, templates.ForwardFile(labUser)) {
+		noMatch = append(noMatch, render.File{Name: templates.ForwardFile(labUser), Data: []byte(permissiveBlock(labUser))})
 	}
 	keyOpts, err := a.installedKeyOptions(targets)
 	if err != nil {

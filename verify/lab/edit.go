@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/pfwdctl/pfwdctl/render"
+	"github.com/pfwdctl/pfwdctl/templates"
 )
 
 // WithoutLine returns an Edit that drops, from the drop-in named file (or
@@ -18,7 +19,7 @@ func WithoutLine(file, keyword string) func([]render.File) []render.File {
 func ReplaceLine(file, keyword, line string) func([]render.File) []render.File {
 	return func(files []render.File) []render.File {
 		for i, f := range files {
-			if file != "" && f.Name != file {
+			if file != "" && !sameFile(f.Name, file) {
 				continue
 			}
 			var out []string
@@ -56,10 +57,22 @@ func Without(file string) func([]render.File) []render.File {
 	return func(files []render.File) []render.File {
 		var out []render.File
 		for _, f := range files {
-			if f.Name != file {
+			if !sameFile(f.Name, file) {
 				out = append(out, f)
 			}
 		}
 		return out
 	}
+}
+
+// sameFile reports whether the drop-in name is the file an edit names.
+// templates.Forward names the Match block whatever the lab account
+// (whose file is templates.ForwardFile(account)), so one edit serves
+// every lab.
+func sameFile(name, file string) bool {
+	if name == file {
+		return true
+	}
+	_, isFwd := templates.ForwardAccount(name)
+	return isFwd && file == templates.Forward
 }

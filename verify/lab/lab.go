@@ -18,7 +18,6 @@
 package lab
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/ed25519"
@@ -352,13 +351,30 @@ func traversable(dir string) bool {
 	}
 }
 
+// handedOut holds every port freePort gave in this process: the kernel may
+// give a just-closed ephemeral port again, and labs started side by side
+// must not race for it.
+var (
+	handedOutMu sync.Mutex
+	handedOut   = map[int]bool{}
+)
+
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fail.Wrap(fail.Unavailable, err, "", "find a free port on 127.0.0.1")
+	handedOutMu.Lock()
+	defer handedOutMu.Unlock()
+	for range 50 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, fail.Wrap(fail.Unavailable, err, "", "find a free port on 127.0.0.1")
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if !handedOut[port] {
+			handedOut[port] = true
+			return port, nil
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, fail.New(fail.Unavailable, "", "no fresh free port on 127.0.0.1 after 50 tries")
 }
 
 func (s *Server) writeFiles(o Options) error {
@@ -581,22 +597,35 @@ func (s *Server) run(ctx context.Context, bin string, extraLog io.Writer, timeou
 	}
 }
 
-// banner reports whether sshd answers with an SSH banner.
+// banner reports whether our sshd answers: an SSH banner and then our
+// own host key. A bare banner is not enough: when two labs drew the same
+// free port, the loser's banner probe reached the winner's sshd and the
+// lab reported an address another server owned.
 func (s *Server) banner() error {
 	c, err := net.DialTimeout("tcp", s.Addr, 200*time.Millisecond)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(time.Second))
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return err
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	errOurs := errors.New("host key checked")
+	// Ask for our key's type: a lab may hold more host keys (Global
+	// HostKey lines), and sshd would otherwise present its preferred one.
+	cfg := &ssh.ClientConfig{User: "probe", Timeout: 2 * time.Second, HostKeyAlgorithms: []string{s.HostKey.Type()},
+		HostKeyCallback: func(_ string, _ net.Addr, key ssh.PublicKey) error {
+			if !bytes.Equal(key.Marshal(), s.HostKey.Marshal()) {
+				return errors.New("another server answers on this port")
+			}
+			return errOurs
+		}}
+	_, _, _, err = ssh.NewClientConn(c, s.Addr, cfg)
+	if errors.Is(err, errOurs) {
+		return nil
 	}
-	if !strings.HasPrefix(line, "SSH-2.0-") {
-		return errors.New("not an SSH banner")
+	if err == nil {
+		err = errors.New("handshake ended without a host key")
 	}
-	return nil
+	return err
 }
 
 func (s *Server) stop() {

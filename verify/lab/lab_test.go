@@ -18,6 +18,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/internal/testenv"
 	"github.com/pfwdctl/pfwdctl/render"
+	"github.com/pfwdctl/pfwdctl/templates"
 	"github.com/pfwdctl/pfwdctl/verify/lab"
 	"github.com/pfwdctl/pfwdctl/verify/lab/labtest"
 )
@@ -71,8 +72,8 @@ func TestLabAcceptsKeyLogin(t *testing.T) {
 	}
 
 	// The drop-ins really went through the Include.
-	if got, _ := os.ReadFile(filepath.Join(s.DropInDir, "20-pfwd-only.conf")); !bytes.Contains(got, []byte("Match User "+s.User+"\n")) {
-		t.Errorf("20-pfwd-only.conf does not match the lab user:\n%s", got)
+	if got, _ := os.ReadFile(filepath.Join(s.DropInDir, templates.ForwardFile(s.User))); !bytes.Contains(got, []byte("Match User "+s.User+"\n")) {
+		t.Errorf("%s does not match the lab user:\n%s", templates.ForwardFile(s.User), got)
 	}
 	cfg, _ := os.ReadFile(s.ConfigFile)
 	if !bytes.Contains(cfg, []byte("Include "+s.DropInDir+"/*.conf")) {

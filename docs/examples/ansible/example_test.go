@@ -102,7 +102,7 @@ func TestPlaybookLocal(t *testing.T) {
 	if err != nil || !strings.Contains(string(keys), `restrict,port-forwarding,permitopen="127.0.0.1:8009",permitopen="127.0.0.1:9000",expiry-time=`) {
 		t.Errorf("authorized_keys: %q, %v", keys, err)
 	}
-	dropIn, err := os.ReadFile(filepath.Join(tree, "etc/ssh/sshd_config.d/20-pfwd-only.conf"))
+	dropIn, err := os.ReadFile(filepath.Join(tree, "etc/ssh/sshd_config.d/20-tunnel-only.conf"))
 	if err != nil || !strings.Contains(string(dropIn), "Match User tunnel") {
 		t.Errorf("drop-in: %q, %v", dropIn, err)
 	}
