@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -36,12 +37,30 @@ type Applier struct {
 	LockWait   time.Duration  // 0: hostfs.LockWait
 	// Overrides, when set, names what wins over the drop-ins (exit 1).
 	Overrides OverrideCheck
+	// Keys, when set, makes the account's key lines follow a change of
+	// its targets in the same transaction (cmd passes users'
+	// Host.Retarget; render cannot import users).
+	Keys KeyFollow
 	// Now, Syslog and AuditLog configure the audit log each installed or
 	// rolled-back drop-in is recorded in (see auditlog.Log); zero values
 	// mean the clock, the system's syslog and auditlog.Path under Root.
 	Now      func() time.Time
 	Syslog   func(line string)
 	AuditLog string
+}
+
+// KeyFollow rewrites account's key lines from the old targets to the new
+// ones (or, with dryRun, only says which would change). The caller of
+// Apply holds the lock, so it must not take it.
+type KeyFollow func(ctx context.Context, account string, from, to []string, dryRun bool) (KeyChange, error)
+
+// KeyChange is what KeyFollow did to the account's keys.
+type KeyChange struct {
+	Path    string   `json:"path,omitempty"`
+	Changed []string `json:"changed,omitempty"` // fingerprints rewritten
+	Kept    []string `json:"kept,omitempty"`    // lines left, each with why
+	// Undo puts the keys back; nil when nothing was written.
+	Undo func() error `json:"-"`
 }
 
 // ApplyOptions are the per-run choices.
@@ -77,6 +96,8 @@ type ApplyResult struct {
 	// Overrides are the lines of other files that win over pfwdctl's
 	// drop-ins (file:line, what, fix); any makes the run exit 1.
 	Overrides []string `json:"overrides,omitempty"`
+	// Keys are the key lines that followed a change of targets.
+	Keys *KeyChange `json:"keys,omitempty"`
 	// Warnings are problems that did not stop the change (the audit log
 	// could not be written).
 	Warnings []string `json:"warnings,omitempty"`
@@ -93,6 +114,7 @@ type installed struct {
 	createdDir bool
 	snaps      []hostfs.Snapshot
 	written    [][]byte // written[i] replaced snaps[i]; nil: not written
+	keysUndo   func() error
 }
 
 // restore puts every snapshot back, newest first, then removes the drop-in
@@ -101,6 +123,11 @@ type installed struct {
 // could not be restored: it still holds that file.
 func (u *installed) restore() []error {
 	var errs []error
+	if u.keysUndo != nil {
+		if err := u.keysUndo(); err != nil {
+			errs = append(errs, fmt.Errorf("restore the keys' targets: %w", err))
+		}
+	}
 	for i := len(u.snaps) - 1; i >= 0; i-- {
 		if err := u.snaps[i].Restore(); err != nil {
 			errs = append(errs, fmt.Errorf("restore %s: %w", u.root.HostPath(u.snaps[i].Path), err))
@@ -192,11 +219,11 @@ func (a Applier) Apply(ctx context.Context, o ApplyOptions) (ApplyResult, error)
 		}
 		defer unlock()
 	}
+	inst, found, err := InstalledTargets(a.Root, a.config(), o.Params.User)
+	if err != nil {
+		return res, err
+	}
 	if o.KeepTargets {
-		inst, found, err := InstalledTargets(a.Root, a.config(), o.Params.User)
-		if err != nil {
-			return res, err
-		}
 		if found && len(inst) > 0 {
 			ts, err := target.ParseList(inst)
 			if err != nil {
@@ -235,7 +262,17 @@ func (a Applier) Apply(ctx context.Context, o ApplyOptions) (ApplyResult, error)
 			return res, err
 		}
 	}
+	// Keys follow a change of targets: those of the installed block, to
+	// the rendered ones.
+	follow := a.Keys != nil && found && len(inst) > 0 && !sameTargets(inst, res.Targets)
 	if o.DryRun {
+		if follow {
+			kc, err := a.Keys(ctx, o.Params.User, inst, res.Targets, true)
+			if err != nil {
+				return res, err
+			}
+			res.Keys = &kc
+		}
 		return res, a.overrides(ctx, o.Params, staged.Overlay, &res)
 	}
 	if !res.Changed {
@@ -261,6 +298,20 @@ func (a Applier) Apply(ctx context.Context, o ApplyOptions) (ApplyResult, error)
 	}
 	if err != nil {
 		return res, err
+	}
+	if follow {
+		kc, err := a.Keys(context.WithoutCancel(ctx), o.Params.User, inst, res.Targets, false)
+		if err != nil {
+			// Block and keys change together or not at all.
+			var logErr error
+			cause := fail.Wrap(fail.Failed, err, "fix what is named, then run pfwdctl apply again; the drop-ins are restored", "the keys could not follow the new targets")
+			if rbErrs := u.restore(); len(rbErrs) > 0 {
+				cause = fail.Wrap(fail.Failed, errors.Join(append([]error{cause}, rbErrs...)...),
+					"restoring the previous files failed: check the files named above by hand before sshd reloads", "rollback incomplete")
+			}
+			return res, a.logRollback(o.Params.User, u, cause, &logErr)
+		}
+		res.Keys, u.keysUndo = &kc, kc.Undo
 	}
 	res.Validated, res.undo = true, u
 	// Our files are right and installed; another file may still win over
@@ -473,4 +524,12 @@ func (a Applier) lockWait() time.Duration {
 		return hostfs.LockWait
 	}
 	return a.LockWait
+}
+
+// sameTargets compares two target lists as sets.
+func sameTargets(a, b []string) bool {
+	x, y := slices.Clone(a), slices.Clone(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(slices.Compact(x), slices.Compact(y))
 }

@@ -402,3 +402,59 @@ func acctHome(t *testing.T, name string) string {
 	}
 	return f[5]
 }
+
+// TestE2ERetargetAgainstRealSshd: a key installed for one target follows a
+// change of the Match block (Retarget, apply's second half) and the real
+// sshd lets it reach the new target and no longer the old one. A line
+// pfwdctl did not write for the old targets stays byte-for-byte.
+func TestE2ERetargetAgainstRealSshd(t *testing.T) {
+	t.Parallel()
+	oldEcho, newEcho := labtest.Echo(t), labtest.Echo(t)
+	before := labtest.New(t, lab.Options{Targets: []target.Target{oldEcho.Target}})
+	after := labtest.New(t, lab.Options{Targets: []target.Target{newEcho.Target}})
+	h, root, sync := labTree(t, before)
+	ctx := context.Background()
+	key := signer(t)
+	if _, err := h.AddKey(ctx, AddKeyRequest{User: before.User, Key: FromSigner(key, "friend"), Expiry: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	sync()
+	if err := login(before, key, oldEcho); err != nil {
+		t.Fatalf("before: %v", err)
+	}
+	// A hand-written line for another target set is not pfwdctl's to move.
+	other := signer(t)
+	path := root.Path("/home/lab/.ssh/authorized_keys")
+	data, _ := os.ReadFile(path)
+	hand := `restrict,port-forwarding,permitopen="127.0.0.1:1" ` + FromSigner(other, "hand").Type() + " " + FromSigner(other, "hand").Base64() + " hand"
+	os.WriteFile(path, append(data, []byte(hand+"\n")...), 0o600)
+
+	h.NoLock = true
+	res, err := h.Retarget(ctx, before.User, []string{oldEcho.Target.String()}, []string{newEcho.Target.String()}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Changed) != 1 || len(res.Kept) != 1 || res.Undo == nil {
+		t.Fatalf("changed %v kept %v", res.Changed, res.Kept)
+	}
+	data, _ = os.ReadFile(path)
+	if !strings.Contains(string(data), "\n"+hand+"\n") || !strings.Contains(string(data), "expiry-time=") {
+		t.Fatalf("other options or lines changed:\n%s", data)
+	}
+	if err := after.SetAuthorizedKeys(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := login(after, key, newEcho); err != nil {
+		t.Errorf("the key does not reach the new target: %v", err)
+	}
+	if err := login(after, key, oldEcho); err == nil {
+		t.Error("the key still reaches the old target")
+	}
+	// Undo puts the file back byte-for-byte.
+	if err := res.Undo(); err != nil {
+		t.Fatal(err)
+	}
+	if now, _ := os.ReadFile(path); !strings.Contains(string(now), `permitopen="`+oldEcho.Target.String()+`"`) {
+		t.Errorf("undo did not restore the keys:\n%s", now)
+	}
+}

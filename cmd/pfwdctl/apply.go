@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -62,7 +63,7 @@ func applyRun(c *cobra.Command, g *Globals, o *applyOpts) error {
 		p.Crypto = &pol
 	}
 	a := render.Applier{Root: g.Root(), Runner: g.Runner, SshdConfig: o.sshdConfig, SshdBin: o.sshdBin, Getenv: g.Getenv, Now: g.Now,
-		Overrides: auditOverrides(g, o)}
+		Overrides: auditOverrides(g, o.sshdConfig, o.sshdBin), Keys: keysFollow(g, o.sshdConfig)}
 	res, err := a.Apply(c.Context(), render.ApplyOptions{Params: p, DryRun: o.dryRun, NoReload: o.noReload, Force: o.force, KeepTargets: len(o.targets) == 0})
 	switch {
 	case res.Files == nil:
@@ -82,12 +83,23 @@ func applyRun(c *cobra.Command, g *Globals, o *applyOpts) error {
 	return err
 }
 
+// keysFollow is users' Retarget for apply: the account's key lines follow
+// its new targets under apply's lock.
+func keysFollow(g *Globals, sshdConfig string) render.KeyFollow {
+	return func(ctx context.Context, account string, from, to []string, dryRun bool) (render.KeyChange, error) {
+		h := usersHost(g)
+		h.SshdConfig, h.NoLock = sshdConfig, true
+		r, err := h.Retarget(ctx, account, from, to, dryRun)
+		return render.KeyChange{Path: r.Path, Changed: r.Changed, Kept: r.Kept, Undo: r.Undo}, err
+	}
+}
+
 // auditOverrides is audit's effective-config comparison for apply: the
 // lines of other files that win over the drop-ins, for the plan before it
 // is written (dry run, guard) and for the files after.
-func auditOverrides(g *Globals, o *applyOpts) render.OverrideCheck {
+func auditOverrides(g *Globals, sshdConfig, sshdBin string) render.OverrideCheck {
 	return func(ctx context.Context, p render.Params, overlay map[string][]byte) (fails, warns []string, err error) {
-		fs, err := audit.Overrides(ctx, audit.Options{Root: g.Root(), Runner: g.Runner, SshdConfig: o.sshdConfig, SshdBin: o.sshdBin,
+		fs, err := audit.Overrides(ctx, audit.Options{Root: g.Root(), Runner: g.Runner, SshdConfig: sshdConfig, SshdBin: sshdBin,
 			Params: p, Overlay: overlay, Now: g.Now})
 		for _, f := range fs {
 			if f.Severity == audit.Fail {
@@ -121,6 +133,9 @@ func printApply(g *Globals, res render.ApplyResult) error {
 	// The diff shows the files as found, whatever bytes they hold.
 	g.Printf("%s", st.Diff(ui.EscapeText(res.Diff())))
 	if res.DryRun {
+		if k := res.Keys; k != nil && len(k.Changed) > 0 {
+			g.Printf("dry run: %d key line(s) in %s would follow to %s\n", len(k.Changed), ui.Escape(k.Path), ui.Escape(strings.Join(res.Targets, " ")))
+		}
 		g.Printf("dry run: nothing written\n")
 		return nil
 	}
@@ -130,6 +145,14 @@ func printApply(g *Globals, res render.ApplyResult) error {
 		}
 	}
 	g.Printf("%s sshd -t accepts the whole configuration\n", st.OK("✓"))
+	if k := res.Keys; k != nil {
+		if len(k.Changed) > 0 {
+			g.Printf("%s %d key line(s) in %s now forward to %s, like the Match block\n", st.OK("✓"), len(k.Changed), ui.Escape(k.Path), ui.Escape(strings.Join(res.Targets, " ")))
+		}
+		for _, kept := range k.Kept {
+			g.Printf("%s kept as written: %s\n", st.Warn("!"), ui.Escape(kept))
+		}
+	}
 	if res.Reload != nil {
 		printReload(g, res.Reload)
 	}

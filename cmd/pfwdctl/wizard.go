@@ -86,6 +86,7 @@ func wizardRun(c *cobra.Command, g *Globals, o *wizardOpts) error {
 	cfg := wizard.Config{
 		Root: g.Root(), Runner: g.Runner, SshdConfig: o.sshdConfig, SshdBin: o.sshdBin,
 		Getenv: g.Getenv, Now: g.Now, Hostname: host, DryRun: o.dryRun, Color: color, ProvePort: o.port,
+		Overrides: auditOverrides(g, o.sshdConfig, o.sshdBin), Keys: keysFollow(g, o.sshdConfig),
 	}
 	m := wizard.New(c.Context(), cfg)
 	p := tea.NewProgram(m, tea.WithInput(g.IO.In), tea.WithOutput(g.IO.Err), tea.WithAltScreen(), tea.WithContext(c.Context()))

@@ -24,6 +24,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/pfwdctl/pfwdctl/internal/target"
+
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 )
 
@@ -416,7 +418,26 @@ type Option struct {
 // ParseOptions splits the option text at unquoted commas and unquotes
 // values (a backslash escapes a double quote, as in sshd).
 func ParseOptions(s string) ([]Option, error) {
+	parts, err := splitOptions(s)
 	var out []Option
+	for _, part := range parts {
+		name, val, has := strings.Cut(part, "=")
+		o := Option{Name: strings.ToLower(name), HasValue: has}
+		if has {
+			if len(val) < 2 || val[0] != '"' || val[len(val)-1] != '"' {
+				return out, fmt.Errorf("option %s: value is not quoted", name)
+			}
+			o.Value = strings.ReplaceAll(val[1:len(val)-1], `\"`, `"`)
+		}
+		out = append(out, o)
+	}
+	return out, err
+}
+
+// splitOptions splits option text at unquoted commas, each part as
+// written. An unterminated quote is an error after the parts before it.
+func splitOptions(s string) ([]string, error) {
+	var out []string
 	for s != "" {
 		i, quoted := 0, false
 		for ; i < len(s); i++ {
@@ -435,23 +456,49 @@ func ParseOptions(s string) ([]Option, error) {
 		if quoted {
 			return out, fmt.Errorf("unterminated quote in options")
 		}
-		part := s[:i]
+		out = append(out, s[:i])
 		if i < len(s) {
 			s = s[i+1:]
 		} else {
 			s = ""
 		}
-		name, val, has := strings.Cut(part, "=")
-		o := Option{Name: strings.ToLower(name), HasValue: has}
-		if has {
-			if len(val) < 2 || val[0] != '"' || val[len(val)-1] != '"' {
-				return out, fmt.Errorf("option %s: value is not quoted", name)
-			}
-			o.Value = strings.ReplaceAll(val[1:len(val)-1], `\"`, `"`)
-		}
-		out = append(out, o)
 	}
 	return out, nil
+}
+
+// Retarget rewrites option text for new targets: every permitopen goes,
+// and one per target takes the place of the first; every other option
+// stays as written. It is how keys follow a change of the Match block.
+func Retarget(options string, targets []string) (string, error) {
+	parts, err := splitOptions(options)
+	if err != nil {
+		return "", err
+	}
+	var repl []string
+	for _, t := range targets {
+		tt, err := target.Parse(t)
+		if err != nil {
+			return "", err
+		}
+		repl = append(repl, `permitopen="`+tt.String()+`"`)
+	}
+	var out []string
+	placed := false
+	for _, p := range parts {
+		name, _, _ := strings.Cut(p, "=")
+		if !strings.EqualFold(name, "permitopen") {
+			out = append(out, p)
+			continue
+		}
+		if !placed {
+			out = append(out, repl...)
+			placed = true
+		}
+	}
+	if !placed {
+		return "", fmt.Errorf("no permitopen to replace")
+	}
+	return strings.Join(out, ","), nil
 }
 
 // ParseExpiryTime reads sshd's expiry-time value: YYYYMMDD[HHMM[SS]][Z|UTC],

@@ -72,7 +72,8 @@ func (m *Model) usersHost() users.Host {
 }
 
 func (m *Model) applier() render.Applier {
-	return render.Applier{Root: m.cfg.Root, Runner: m.cfg.Runner, SshdConfig: m.cfg.sshdConfig(), SshdBin: m.cfg.SshdBin, Getenv: m.cfg.Getenv, Reloader: m.cfg.Reloader}
+	return render.Applier{Root: m.cfg.Root, Runner: m.cfg.Runner, SshdConfig: m.cfg.sshdConfig(), SshdBin: m.cfg.SshdBin, Getenv: m.cfg.Getenv, Reloader: m.cfg.Reloader,
+		Overrides: m.cfg.Overrides, Keys: m.cfg.Keys}
 }
 
 func (m *Model) startApply() tea.Cmd {
@@ -109,6 +110,15 @@ func (m *Model) runStep(i int) tea.Cmd {
 			return stepMsg{i: i, detail: strings.Join(names, ", ")}
 		case stepTest:
 			res, err := a.Apply(ctx, render.ApplyOptions{Params: p, NoReload: true})
+			if err != nil && res.Validated {
+				// Installed and valid, but other lines win over them
+				// (res.Overrides): the wizard stops and puts the files
+				// back, so a first run leaves nothing half done.
+				if rbErr := a.Rollback(res); rbErr != nil {
+					return stepMsg{i: i, err: errors.Join(err, rbErr)}
+				}
+				return stepMsg{i: i, err: err, rolledBack: true}
+			}
 			if err != nil {
 				var se *sshd.ConfigError
 				return stepMsg{i: i, err: err, rolledBack: errors.As(err, &se)}

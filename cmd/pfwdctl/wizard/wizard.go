@@ -63,6 +63,11 @@ type Config struct {
 	// SelfVerify stands in for verify/self.Run in tests; nil: the real one
 	// (unless ProveSkip).
 	SelfVerify func(ctx context.Context, user string, targets []target.Target) (*verify.Report, error)
+	// Overrides and Keys are apply's (render.Applier): what wins over the
+	// drop-ins fails the write step, which then rolls back; the account's
+	// keys follow a change of its targets.
+	Overrides render.OverrideCheck
+	Keys      render.KeyFollow
 }
 
 type screen int

@@ -23,8 +23,10 @@ import (
 	"github.com/pfwdctl/pfwdctl/internal/run"
 	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/internal/testenv"
+	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/render/rendertest"
 	"github.com/pfwdctl/pfwdctl/verify"
+	"github.com/pfwdctl/pfwdctl/verify/audit"
 )
 
 func init() {
@@ -501,4 +503,33 @@ func TestProve(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestOverrideStopsAndRollsBack: a 05- drop-in turns passwords back on.
+// sshd -t accepts the drop-ins, but they would not harden the host, so the
+// write step fails naming the line and the files are put back (the old
+// wizard said ✓ and went on to reload).
+func TestOverrideStopsAndRollsBack(t *testing.T) {
+	t.Parallel()
+	testenv.Root(t)
+	root := rendertest.New(t, rendertest.Tree{Files: map[string]string{
+		"/etc/ssh/sshd_config.d/05-cloud.conf": "PasswordAuthentication yes\n",
+	}})
+	before := rendertest.Snapshot(t, root)
+	cfg := testConfig(t, root)
+	cfg.Overrides = func(ctx context.Context, p render.Params, overlay map[string][]byte) (fails, warns []string, err error) {
+		fs, err := audit.Overrides(ctx, audit.Options{Root: root, Runner: run.Exec{}, SshdBin: cfg.SshdBin, Params: p, Overlay: overlay, Now: cfg.Now})
+		for _, f := range fs {
+			if f.Severity == audit.Fail {
+				fails = append(fails, f.String())
+			}
+		}
+		return fails, nil, err
+	}
+	h := newHarness(t, cfg)
+	h.send(enter, enter, enter, enter)
+	h.want("step 4 of 7")
+	h.send(enter)
+	h.want("05-cloud.conf", "rolled back", "apply failed")
+	rendertest.Unchanged(t, root, before)
 }

@@ -1,0 +1,113 @@
+package users
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"slices"
+
+	"github.com/pfwdctl/pfwdctl/internal/accounts"
+	"github.com/pfwdctl/pfwdctl/internal/fail"
+	"github.com/pfwdctl/pfwdctl/users/keyline"
+)
+
+// RetargetResult says which key lines followed a change of targets.
+type RetargetResult struct {
+	Account string `json:"account"`
+	Path    string `json:"path"`
+	// Changed lists the fingerprints of the lines rewritten.
+	Changed []string `json:"changed,omitempty"`
+	// Kept are lines left as they were, each with why: only a line that
+	// carried exactly the old targets (what add-key wrote) follows.
+	Kept []string `json:"kept,omitempty"`
+	// Undo puts the file back as it was; nil when nothing was written.
+	Undo func() error `json:"-"`
+}
+
+// Retarget makes every key line that pfwdctl wrote for the old targets
+// (restricted, its permitopen set equal to from) carry the new ones, and
+// leaves every other line byte-for-byte. It is apply's second half when
+// the Match block's PermitOpen changes: keys and block must never
+// disagree, or list-keys calls every key UNRESTRICTED and add-key
+// refuses. The caller holds the pfwdctl lock (Host.NoLock). dryRun
+// computes the result and writes nothing. No account or no file: nothing
+// to do.
+func (h Host) Retarget(ctx context.Context, account string, from, to []string, dryRun bool) (RetargetResult, error) {
+	res := RetargetResult{Account: account}
+	if _, err := accounts.Lookup(h.Root, account); errors.Is(err, accounts.ErrNoAccount) {
+		return res, nil // keys come once the account does
+	}
+	a, err := h.account(account)
+	if err != nil {
+		return res, err
+	}
+	res.Path = h.keysPath(a)
+	if _, err := os.Lstat(h.Root.Path(a.Home)); errors.Is(err, fs.ErrNotExist) {
+		return res, nil // no home, no keys
+	}
+	kf, err := h.readKeys(a)
+	if err != nil {
+		return res, err
+	}
+	defer kf.Close()
+	if !kf.Exists {
+		return res, nil
+	}
+	old := slices.Clone(kf.Data)
+	var events []Event
+	for _, e := range kf.Entries() {
+		if e.Err != nil {
+			continue
+		}
+		v := keyline.Judge(e.Raw, keyline.Match{Targets: from}, h.now())
+		if !v.Restricted() || !sameSet(v.Written, from) {
+			res.Kept = append(res.Kept, fmt.Sprintf("line %d (%s): not pfwdctl's line for %v; check it with pfwdctl list-keys", e.Index+1, e.Fingerprint, from))
+			continue
+		}
+		opts, err := keyline.Retarget(e.Line.Options, to)
+		if err != nil {
+			return res, fail.Wrap(fail.Failed, err, "", "line %d of %s", e.Index+1, res.Path)
+		}
+		line := opts + " " + e.Line.Type + " " + e.Line.Base64
+		if e.Line.Comment != "" {
+			line += " " + e.Line.Comment
+		}
+		kf.Lines[e.Index] = line
+		res.Changed = append(res.Changed, e.Fingerprint)
+		events = append(events, Event{Action: ActionKeyUpdate, Account: a.Name, Fingerprint: e.Fingerprint, Name: e.Line.Comment, Options: opts,
+			Detail: "targets follow the Match block"})
+	}
+	if len(res.Changed) == 0 || dryRun {
+		return res, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+	if err := h.writeKeys(a, kf, kf.bytes()); err != nil {
+		return res, err
+	}
+	res.Undo = func() error {
+		kf, err := h.readKeys(a)
+		if err != nil {
+			return err
+		}
+		defer kf.Close()
+		if err := h.writeKeys(a, kf, old); err != nil {
+			return err
+		}
+		return h.audit(Event{Action: ActionKeyUpdate, Account: a.Name, Detail: "rolled back: the keys' targets are as before"})
+	}
+	if err := h.audit(events...); err != nil {
+		return res, fail.Wrap(fail.Failed, err, "", "write the audit log")
+	}
+	return res, nil
+}
+
+func sameSet(a, b []string) bool {
+	x, y := slices.Clone(a), slices.Clone(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(slices.Compact(x), slices.Compact(y))
+}
