@@ -65,24 +65,48 @@ func auditRun(c *cobra.Command, g *Globals, o *auditOpts) error {
 			return err
 		}
 	}
-	rep, err := audit.Run(c.Context(), audit.Options{
-		Root: g.Root(), Runner: g.Runner, SshdConfig: o.sshdConfig, SshdBin: o.sshdBin,
-		Params: p, TargetsGiven: len(o.targets) > 0, OtherUser: o.otherUser, Layers: o.layers, Now: g.Now,
-		// Only the running host has a daemon to ask; a tree's ListenAddress
-		// may name the host's own sshd, which serves another config.
-		Live: g.Root().IsHost(),
-	})
+	names, err := forwardAccounts(c, g, p.User, o.sshdConfig)
 	if err != nil {
 		return err
 	}
+	if len(names) > 1 && len(o.targets) > 0 {
+		return usageErr("add --user NAME to say whose targets these are", "this host has %d forward accounts (%s); --target needs --user", len(names), strings.Join(names, ", "))
+	}
+	var reps []*audit.Report
+	fails := 0
+	for _, name := range names {
+		p.User = name
+		rep, err := audit.Run(c.Context(), audit.Options{
+			Root: g.Root(), Runner: g.Runner, SshdConfig: o.sshdConfig, SshdBin: o.sshdBin,
+			Params: p, TargetsGiven: len(o.targets) > 0, OtherUser: o.otherUser, Layers: o.layers, Now: g.Now,
+			// Only the running host has a daemon to ask; a tree's ListenAddress
+			// may name the host's own sshd, which serves another config.
+			Live: g.Root().IsHost(),
+		})
+		if err != nil {
+			return err
+		}
+		reps = append(reps, rep)
+		fails += rep.Counts().Fail
+	}
 	if g.JSON {
-		if err := g.PrintJSON(rep); err != nil {
+		// One account: its report, as always; several: one per account.
+		var doc any = reps
+		if len(reps) == 1 {
+			doc = reps[0]
+		}
+		if err := g.PrintJSON(doc); err != nil {
 			return err
 		}
 	} else {
-		printAudit(g, rep)
+		for i, rep := range reps {
+			if i > 0 {
+				g.Printf("\n")
+			}
+			printAudit(g, rep)
+		}
 	}
-	if fails := rep.Counts().Fail; fails > 0 {
+	if fails > 0 {
 		return fail.New(fail.Failed, "fix each failed finding as its fix says (docs/audit.md explains them), then run pfwdctl audit again",
 			"audit found %d failed check%s", fails, auditPlural(fails))
 	}

@@ -31,35 +31,68 @@ past) and from. A line without the restrict prefix, or one that allows more
 than the Match block's PermitOpen, is flagged as UNRESTRICTED, and the
 command exits 1 so scripts notice.`,
 		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error { return listKeysRun(g, o) },
+		RunE: func(c *cobra.Command, _ []string) error { return listKeysRun(c, g, o) },
 	}
 	c.Flags().StringVar(&o.user, "user", render.DefaultUser, "the port-forward-only `account`")
 	c.Flags().StringVar(&o.sshdConfig, "sshd-config", sshd.DefaultConfig, "the main sshd config `PATH` (under --root)")
 	return c
 }
 
-func listKeysRun(g *Globals, o *listKeysOpts) error {
+func listKeysRun(c *cobra.Command, g *Globals, o *listKeysOpts) error {
 	h := usersHost(g)
 	h.SshdConfig = o.sshdConfig
-	res, err := h.ListKeys(o.user)
+	names, err := forwardAccounts(c, g, o.user, o.sshdConfig)
 	if err != nil {
 		return err
 	}
-	unrestricted := fail.New(fail.Failed, "revoke them (pfwdctl revoke FINGERPRINT) and add them again with pfwdctl add-key",
-		"%d key(s) of %s are UNRESTRICTED", res.Unrestricted, res.Account)
-	if g.JSON {
-		if err := g.PrintJSON(res); err != nil {
+	var results []users.ListResult
+	total := 0
+	for _, name := range names {
+		res, err := h.ListKeys(name)
+		if err != nil {
 			return err
 		}
-		if res.Unrestricted > 0 {
-			return unrestricted
-		}
-		return nil
+		results = append(results, res)
+		total += res.Unrestricted
 	}
+	unrestricted := fail.New(fail.Failed, "revoke them (pfwdctl revoke FINGERPRINT) and add them again with pfwdctl add-key",
+		"%d key(s) are UNRESTRICTED", total)
+	if len(results) == 1 {
+		unrestricted = fail.New(fail.Failed, "revoke them (pfwdctl revoke FINGERPRINT) and add them again with pfwdctl add-key",
+			"%d key(s) of %s are UNRESTRICTED", total, results[0].Account)
+	}
+	if g.JSON {
+		// One account: its result, as always; several: one per account.
+		var doc any = results
+		if len(results) == 1 {
+			doc = results[0]
+		}
+		if err := g.PrintJSON(doc); err != nil {
+			return err
+		}
+	} else {
+		for i, res := range results {
+			if len(results) > 1 {
+				if i > 0 {
+					g.Printf("\n")
+				}
+				g.Printf("%s %s\n", g.Styles().Bold(ui.Escape(res.Account)), ui.Escape(res.Path))
+			}
+			printKeys(g, res)
+		}
+	}
+	if total > 0 {
+		return unrestricted
+	}
+	return nil
+}
+
+// printKeys is one account's table and the problems under it.
+func printKeys(g *Globals, res users.ListResult) {
 	st := g.Styles()
 	if len(res.Keys) == 0 {
 		g.Printf("no keys in %s\n", ui.Escape(res.Path))
-		return nil
+		return
 	}
 	tw := tabwriter.NewWriter(g.IO.Out, 0, 0, 2, ' ', 0)
 	tw.Write([]byte("NAME\tTYPE\tFINGERPRINT\tTARGETS\tEXPIRES\tFROM\n"))
@@ -104,8 +137,4 @@ func listKeysRun(g *Globals, o *listKeysOpts) error {
 			g.Printf("%s line %d (%s): UNRESTRICTED: %s\n", st.Fail("✗"), k.Line, k.Fingerprint, ui.Escape(strings.Join(k.Problems, "; ")))
 		}
 	}
-	if res.Unrestricted > 0 {
-		return unrestricted
-	}
-	return nil
 }

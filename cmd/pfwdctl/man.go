@@ -65,7 +65,7 @@ func genManPages(dir string) error {
 var manFiles = [][2]string{
 	{"/etc/ssh/sshd_config", "the main sshd config; it must Include sshd_config.d/*.conf"},
 	{"/etc/ssh/sshd_config.d/10-hardening.conf", "the hardening baseline pfwdctl installs"},
-	{"/etc/ssh/sshd_config.d/20-pfwd-only.conf", "the Match User block of the forward account"},
+	{"/etc/ssh/sshd_config.d/20-USER-only.conf", "the Match User block of each forward account (20-pfwd-only.conf for pfwd)"},
 	{"~ACCOUNT/.ssh/authorized_keys", "the forward account's keys (or the effective AuthorizedKeysFile)"},
 	{"/run/pfwdctl.lock", "held by every changing run"},
 	{"/var/log/pfwdctl/audit.jsonl", "one JSON line per change"},

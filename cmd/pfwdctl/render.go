@@ -38,8 +38,8 @@ func newRenderCmd(g *Globals) *cobra.Command {
 		Use:   "render",
 		Short: "Print the two sshd drop-ins (or write them into a directory)",
 		Long: `render prints 10-hardening.conf (the hardening baseline) and
-20-pfwd-only.conf (the Match User block) to stdout, each after a header line,
-or writes them into --out DIR. It never touches /etc/ssh: use apply for that.`,
+20-USER-only.conf (the account's Match User block; 20-pfwd-only.conf for pfwd)
+to stdout, each after a header line, or writes them into --out DIR. It never touches /etc/ssh: use apply for that.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error { return renderRun(g, o) },
 	}

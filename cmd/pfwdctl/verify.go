@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
+	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/internal/ui"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/verify"
@@ -118,7 +121,7 @@ func verifyRun(c *cobra.Command, g *Globals, o *verifyOpts) error {
 	case c.Flags().Changed("parallel"):
 		return usageErr("add --inventory FILE", "--parallel only applies with --inventory")
 	case o.self:
-		return verifySelfRun(c, g, o)
+		return verifySelfAll(c, g, o)
 	}
 	rep, err := verifyHost(c.Context(), o.settings(g))
 	return reportVerify(g, rep, err, o.strict, "")
@@ -229,6 +232,51 @@ func fmtDuration(d time.Duration) string {
 		return d.Round(100 * time.Microsecond).String()
 	}
 	return d.Round(time.Microsecond).String()
+}
+
+// verifySelfAll runs --self for the account --user names, or for every
+// forward account installed (each with its own throwaway key and its own
+// targets). With --json and several accounts the output is an array of
+// the one-account documents.
+func verifySelfAll(c *cobra.Command, g *Globals, o *verifyOpts) error {
+	names, err := forwardAccounts(c, g, o.user, sshd.DefaultConfig)
+	if err != nil {
+		return err
+	}
+	if len(names) == 1 {
+		o.user = names[0]
+		return verifySelfRun(c, g, o)
+	}
+	if len(o.targets) > 0 {
+		return usageErr("add --user NAME to say whose targets these are", "this host has %d forward accounts (%s); --target needs --user", len(names), strings.Join(names, ", "))
+	}
+	var docs []json.RawMessage
+	var first error
+	out := g.IO.Out
+	for i, name := range names {
+		one := *o
+		one.user = name
+		var buf bytes.Buffer
+		if g.JSON {
+			g.IO.Out = &buf
+		} else if i > 0 {
+			g.Printf("\n")
+		}
+		err := verifySelfRun(c, g, &one)
+		g.IO.Out = out
+		if g.JSON && buf.Len() > 0 {
+			docs = append(docs, json.RawMessage(bytes.TrimSpace(buf.Bytes())))
+		}
+		if err != nil && (first == nil || fail.Code(err) > fail.Code(first)) {
+			first = err
+		}
+	}
+	if g.JSON {
+		if err := g.PrintJSON(docs); err != nil {
+			return err
+		}
+	}
+	return first
 }
 
 // verifySelfRun is --self (verify/self): a throwaway key, verify over the
