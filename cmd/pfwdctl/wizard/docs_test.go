@@ -119,6 +119,13 @@ const docsIntro = "# pfwdctl wizard\n\n" +
 	"ever reloads. A created account (locked, nologin) and keys installed before\n" +
 	"the failure stay, and the screen says so. The lockout guard runs at the host\n" +
 	"check, again at Review for the account you chose, and once more inside apply.\n\n" +
+	"The write step also runs apply's override check: when another file wins over\n" +
+	"the drop-ins (a `05-*.conf` drop-in or a line above the `Include` turning\n" +
+	"passwords back on), the step fails naming each file:line and its fix, and\n" +
+	"the drop-ins are put back; nothing after it runs, and sshd is not reloaded.\n" +
+	"When the account's targets change, its keys follow them in the same step\n" +
+	"(see [apply](apply.md)), and are put back with the drop-ins on a later\n" +
+	"failure.\n\n" +
 	"## The screens\n\n" +
 	"Captured at 80x24 with `NO_COLOR`; the tree's path is shown as `$ROOT`.\n"
 
