@@ -418,7 +418,7 @@ func (a Applier) auditLog() auditlog.Log {
 // that cannot be written is returned as logErr (on rollback it is also
 // named in err) and never undoes a change that sshd accepted.
 func (a Applier) install(ctx context.Context, account string, files []File, changes []FileChange) (u *installed, logErr, err error) {
-	dir := a.Root.Path(DropInDir(a.config()))
+	dir := a.Root.PathDir(DropInDir(a.config()))
 	_, statErr := os.Lstat(dir)
 	u = &installed{root: a.Root, dir: dir, createdDir: errors.Is(statErr, fs.ErrNotExist)}
 	if err := os.MkdirAll(dir, 0o755); err != nil {

@@ -59,7 +59,7 @@ type Account struct {
 // the fix: two files for one account would disagree.
 func InstalledAccounts(root hostfs.Root, mainConfig string) ([]Account, error) {
 	dir := DropInDir(mainConfig)
-	ents, err := os.ReadDir(root.Path(dir))
+	ents, err := os.ReadDir(root.PathDir(dir))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}

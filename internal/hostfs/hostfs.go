@@ -62,7 +62,10 @@ func (r Root) Dir() string {
 // String is Dir, for messages.
 func (r Root) String() string { return r.Dir() }
 
-// Path returns hostPath (an absolute path as seen on the host) under the root.
+// Path returns hostPath (an absolute path as seen on the host) under the
+// root. Under a tree it is confined: a symlink in the tree (TREE/x -> /,
+// a symlinked sshd_config.d or /var/log) is followed inside the tree, as
+// if the tree were "/", never out of it (see confine).
 func (r Root) Path(hostPath string) string {
 	// Cleaning "/"+path first drops any leading "..", so no host path can
 	// climb out of the root.
@@ -70,7 +73,23 @@ func (r Root) Path(hostPath string) string {
 	if r.IsHost() {
 		return hostPath
 	}
-	return filepath.Join(r.dir, hostPath)
+	return r.confine(hostPath)
+}
+
+// PathDir is Path for a directory that is read or written into by joining
+// names to it: every component is resolved inside the root, the last one
+// too, so a symlinked TREE/etc/ssh/sshd_config.d leads to a directory in
+// the tree and never out of it.
+func (r Root) PathDir(hostDir string) string {
+	hostDir = filepath.Clean("/" + hostDir)
+	if r.IsHost() {
+		return hostDir
+	}
+	dir, ok := r.resolve(hostDir, 0)
+	if !ok {
+		return filepath.Join(r.dir, ".pfwdctl-symlink-loop", hostDir)
+	}
+	return filepath.Join(r.dir, dir)
 }
 
 // IsHost reports whether the root is the running system.

@@ -309,12 +309,12 @@ func (c *copier) copyDir(dir string) (string, error) {
 		return "", err
 	}
 	files := map[string][]byte{}
-	ents, err := os.ReadDir(c.s.Root.Path(dir))
+	ents, err := os.ReadDir(c.s.Root.PathDir(dir))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return "", err
 	}
 	for _, e := range ents {
-		src := filepath.Join(c.s.Root.Path(dir), e.Name())
+		src := filepath.Join(c.s.Root.PathDir(dir), e.Name())
 		if fi, err := os.Stat(src); err != nil || !fi.Mode().IsRegular() {
 			continue
 		}
