@@ -10,7 +10,6 @@ import (
 	"os"
 	"path"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -297,46 +296,10 @@ func matchPattern(s, p string) bool {
 	return ok
 }
 
-// keysFiles is the effective AuthorizedKeysFile list for a, as host paths:
-// %% %h %u %U expanded, relative names under the home, none dropped.
+// keysFiles is the effective AuthorizedKeysFile list for a
+// (accounts.KeysFiles, the one rule).
 func keysFiles(a accounts.Account, eff map[string][]string) []string {
-	list := words(eff, "authorizedkeysfile")
-	if eff["authorizedkeysfile"] == nil {
-		list = []string{".ssh/authorized_keys", ".ssh/authorized_keys2"}
-	}
-	var out []string
-	for _, f := range list {
-		if strings.EqualFold(f, "none") {
-			continue
-		}
-		var b strings.Builder
-		for i := 0; i < len(f); i++ {
-			if f[i] != '%' || i+1 == len(f) {
-				b.WriteByte(f[i])
-				continue
-			}
-			i++
-			switch f[i] {
-			case '%':
-				b.WriteByte('%')
-			case 'h':
-				b.WriteString(a.Home)
-			case 'u':
-				b.WriteString(a.Name)
-			case 'U':
-				b.WriteString(strconv.Itoa(a.UID))
-			default:
-				b.WriteByte('%')
-				b.WriteByte(f[i])
-			}
-		}
-		p := b.String()
-		if !path.IsAbs(p) {
-			p = path.Join(a.Home, p)
-		}
-		out = append(out, path.Clean(p))
-	}
-	return out
+	return accounts.KeysFiles(a, words(eff, "authorizedkeysfile"), eff["authorizedkeysfile"] != nil)
 }
 
 // algorithms are the PubkeyAcceptedAlgorithms names a key type can sign

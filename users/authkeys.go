@@ -41,6 +41,11 @@ type KeysFile struct {
 	// owner is the uid of the existing file; writeKeys takes over no file
 	// of another account (see writeKeys).
 	owner int
+	// name is the file's name in ~/.ssh ("authorized_keys" for the one
+	// pfwdctl writes); readOnly marks a file sshd reads outside ~/.ssh,
+	// which pfwdctl lists but does not rewrite.
+	name     string
+	readOnly bool
 }
 
 // Entry is one key line of the file.
@@ -50,6 +55,7 @@ type Entry struct {
 	Line        keyline.Line
 	Fingerprint string
 	Err         error // the line looks like a key but does not parse
+	file        *KeysFile
 }
 
 // Entries returns the key lines, skipping blanks and comments. Only the
@@ -62,7 +68,7 @@ func (f *KeysFile) Entries() []Entry {
 		if s == "" || s[0] == '#' {
 			continue
 		}
-		e := Entry{Index: i, Raw: s}
+		e := Entry{Index: i, Raw: s, file: f}
 		e.Line, e.Err = keyline.SplitLine(s)
 		if e.Err == nil {
 			e.Fingerprint, e.Err = e.Line.Fingerprint()
@@ -135,7 +141,13 @@ func (h Host) checkNode(hostPath string, fi fs.FileInfo, a Account) error {
 // through them, so swapping ~/.ssh (or the home) for a symlink between the
 // check and the write cannot redirect root's write. The caller closes it.
 func (h Host) readKeys(a Account) (kf *KeysFile, err error) {
-	kf = &KeysFile{Path: h.keysPath(a)}
+	return h.readKeysNamed(a, "authorized_keys")
+}
+
+// readKeysNamed is readKeys for another file in ~/.ssh that sshd reads
+// (authorized_keys2 on Debian's defaults).
+func (h Host) readKeysNamed(a Account, name string) (kf *KeysFile, err error) {
+	kf = &KeysFile{Path: filepath.Join(h.sshDir(a), name), name: name}
 	defer func() {
 		if err != nil {
 			kf.Close()
@@ -184,7 +196,7 @@ func (h Host) readKeys(a Account) (kf *KeysFile, err error) {
 	if err := h.checkNode(dir, fi, a); err != nil {
 		return kf, err
 	}
-	f, err := hostfs.OpenFileAt(kf.dir, "authorized_keys")
+	f, err := hostfs.OpenFileAt(kf.dir, kf.name)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return kf, nil
@@ -303,8 +315,12 @@ func (h Host) writeKeys(a Account, kf *KeysFile, data []byte) error {
 		return fail.New(fail.Failed, "if the file is meant for "+a.Name+", chown "+a.Name+" "+kf.Path+" first",
 			"refusing: %s is owned by uid %d, not by %s; pfwdctl does not take over another account's file", kf.Path, kf.owner, a.Name)
 	}
-	if err := hostfs.WriteFileAt(kf.dir, "authorized_keys", data, AuthorizedKeysMode, hostfs.Owner{UID: a.UID, GID: a.GID}); err != nil {
-		return fail.Wrap(fail.Failed, err, "", "write %s", h.keysPath(a))
+	if kf.readOnly {
+		return fail.New(fail.Failed, "edit "+kf.Path+" by hand, or run pfwdctl apply so sshd reads only ~/.ssh/authorized_keys for "+a.Name,
+			"refusing: %s is a key file sshd reads outside ~/.ssh; pfwdctl does not rewrite it", kf.Path)
+	}
+	if err := hostfs.WriteFileAt(kf.dir, kf.name, data, AuthorizedKeysMode, hostfs.Owner{UID: a.UID, GID: a.GID}); err != nil {
+		return fail.Wrap(fail.Failed, err, "", "write %s", kf.Path)
 	}
 	return nil
 }

@@ -291,9 +291,18 @@ func labTree(t *testing.T, s *lab.Server) (Host, hostfs.Root, func()) {
 			dropIn = string(f.Data)
 		}
 	}
+	// The lab points AuthorizedKeysFile at its own file; the tree is the
+	// host as pfwdctl renders it (sync copies the keys over to the lab).
+	var lines []string
+	for _, l := range strings.Split(dropIn, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "AuthorizedKeysFile ") {
+			l = "    AuthorizedKeysFile .ssh/authorized_keys"
+		}
+		lines = append(lines, l)
+	}
 	h, root := benchTree(t, map[string]string{
 		"/etc/passwd": fmt.Sprintf("root:x:0:0:root:/root:/bin/bash\n%s:x:%d:%d::/home/lab:/usr/sbin/nologin\n", s.User, os.Getuid()+5000, os.Getgid()+5000),
-		"/etc/ssh/sshd_config.d/" + templates.ForwardFile(s.User): dropIn,
+		"/etc/ssh/sshd_config.d/" + templates.ForwardFile(s.User): strings.Join(lines, "\n"),
 	})
 	os.MkdirAll(root.Path("/home/lab"), 0o755)
 	return h, root, func() {

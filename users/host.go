@@ -22,8 +22,11 @@ type Host struct {
 	// SshdConfig is the main sshd config (host path); the Match drop-in is
 	// looked for in the sshd_config.d next to it. Empty: /etc/ssh/sshd_config.
 	SshdConfig string
-	Now        func() time.Time    // nil: time.Now
-	Getenv     func(string) string // nil: os.Getenv; SUDO_USER names the admin
+	// SshdBin is the sshd asked which files it reads keys from (sshd -T);
+	// empty: sshd.Find.
+	SshdBin string
+	Now     func() time.Time    // nil: time.Now
+	Getenv  func(string) string // nil: os.Getenv; SUDO_USER names the admin
 	// LockWait is how long to wait for the pfwdctl lock; 0 means
 	// hostfs.LockWait.
 	// NoLock is for callers that already hold it (flock is per open file, so

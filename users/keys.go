@@ -66,6 +66,11 @@ func (h Host) AddKey(ctx context.Context, r AddKeyRequest) (AddKeyResult, error)
 	if err != nil {
 		return res, err
 	}
+	// A key written where sshd does not look would be "added" and refused
+	// at login.
+	if err := h.checkReadsPrimary(ctx, a); err != nil {
+		return res, err
+	}
 	k := r.Key
 	if r.Name != "" {
 		k.Comment = keyline.SanitizeName(r.Name)
@@ -91,6 +96,30 @@ func (h Host) AddKey(ctx context.Context, r AddKeyRequest) (AddKeyResult, error)
 			copies = append(copies, e)
 		}
 	}
+	// Copies in the other files sshd reads go too: sshd lets the key in
+	// under whichever line allows more.
+	extras, err := h.extraKeys(ctx, a)
+	if err != nil {
+		return res, err
+	}
+	defer closeAll(extras)
+	elsewhere := map[*KeysFile]map[int]bool{}
+	for _, x := range extras {
+		for _, e := range x.Entries() {
+			if e.Err != nil || e.Fingerprint != res.Fingerprint {
+				continue
+			}
+			if x.readOnly {
+				return res, fail.New(fail.Failed, "remove line "+fmt.Sprint(e.Index+1)+" of "+x.Path+" by hand (or run pfwdctl apply so sshd reads only ~/.ssh/authorized_keys), then add the key again",
+					"refusing: the key is also in %s, a file sshd reads that pfwdctl does not rewrite, where its options may allow more", x.Path)
+			}
+			if elsewhere[x] == nil {
+				elsewhere[x] = map[int]bool{}
+			}
+			elsewhere[x][e.Index] = true
+			copies = append(copies, e)
+		}
+	}
 	expiry, from := r.Expiry, r.From
 	if expiry.IsZero() && !r.NoExpiry {
 		expiry = h.keptExpiry(copies)
@@ -112,15 +141,23 @@ func (h Host) AddKey(ctx context.Context, r AddKeyRequest) (AddKeyResult, error)
 	case len(copies) == 0:
 		res.Action = "added"
 		kf.appendLine(line)
-	case len(copies) == 1 && kf.Lines[copies[0].Index] == line:
+	case len(copies) == 1 && copies[0].file == kf && kf.Lines[copies[0].Index] == line:
 		res.Action = "unchanged"
 		return res, nil
+	case copies[0].file != kf:
+		// Only in another file: it moves into the one pfwdctl writes.
+		res.Action = "updated"
+		kf.appendLine(line)
+		res.Collapsed = len(copies)
+		res.Warnings = append(res.Warnings, fmt.Sprintf("the key was in %d line(s) of other files sshd reads; it is now one restricted line in %s", len(copies), kf.Path))
 	default:
 		res.Action = "updated"
 		kf.Lines[copies[0].Index] = line
 		idx := map[int]bool{}
 		for _, e := range copies[1:] {
-			idx[e.Index] = true
+			if e.file == kf {
+				idx[e.Index] = true
+			}
 		}
 		kf.removeLines(idx)
 		if res.Collapsed = len(copies) - 1; res.Collapsed > 0 {
@@ -132,6 +169,12 @@ func (h Host) AddKey(ctx context.Context, r AddKeyRequest) (AddKeyResult, error)
 	}
 	if err := h.writeKeys(a, kf, kf.bytes()); err != nil {
 		return res, err
+	}
+	for x, idx := range elsewhere {
+		x.removeLines(idx)
+		if err := h.writeKeys(a, x, x.bytes()); err != nil {
+			return res, err
+		}
 	}
 	res.Changed = true
 	action := ActionKeyAdd
@@ -225,6 +268,9 @@ type KeyInfo struct {
 	// (keyline.SameKey); add-key collapses them into one.
 	Copies  bool   `json:"copies,omitempty"`
 	Options string `json:"options"`
+	// File is set for a line in another file sshd reads the account's
+	// keys from (authorized_keys2, a path AuthorizedKeysFile names).
+	File string `json:"file,omitempty"`
 }
 
 // ListResult is the account's keys.
@@ -253,8 +299,18 @@ func (h Host) ListKeys(user string) (ListResult, error) {
 		return res, err
 	}
 	defer kf.Close()
+	// Every file sshd reads the keys from, not only the one pfwdctl
+	// writes: a line in authorized_keys2 lets its key in just the same.
+	extras, err := h.extraKeys(context.Background(), a)
+	if err != nil {
+		return res, err
+	}
+	defer closeAll(extras)
 	now := h.now()
 	es := kf.Entries()
+	for _, x := range extras {
+		es = append(es, x.Entries()...)
+	}
 	fps, nums := make([]string, len(es)), make([]int, len(es))
 	for i, e := range es {
 		fps[i], nums[i] = e.Fingerprint, e.Index+1
@@ -262,6 +318,10 @@ func (h Host) ListKeys(user string) (ListResult, error) {
 	copies := keyline.SameKey(fps, nums)
 	for i, e := range es {
 		ki := h.describe(e, res.MatchTargets, now)
+		if e.file != kf {
+			ki.File = e.file.Path
+			ki.Warnings = append(ki.Warnings, "in "+e.file.Path+", which sshd also reads: pfwdctl manages only "+kf.Path)
+		}
 		if p, ok := copies[i]; ok {
 			ki.Warnings = append(ki.Warnings, p.Text)
 			ki.Copies = true
@@ -302,6 +362,8 @@ type Removed struct {
 	Name        string `json:"name"`
 	Options     string `json:"options"`
 	Expiry      string `json:"expiry,omitempty"`
+	// File is the host path the line was removed from.
+	File string `json:"file,omitempty"`
 }
 
 // RemoveResult is what revoke or prune did.
@@ -410,25 +472,47 @@ func (h Host) remove(ctx context.Context, user, action string, kill bool, pick f
 		return res, err
 	}
 	defer release()
-	victims, err := pick(kf.Entries())
+	// Every file sshd reads the keys from: a copy left in
+	// authorized_keys2 still lets a revoked key in.
+	extras, err := h.extraKeys(ctx, a)
+	if err != nil {
+		return res, err
+	}
+	defer closeAll(extras)
+	all := kf.Entries()
+	for _, x := range extras {
+		all = append(all, x.Entries()...)
+	}
+	victims, err := pick(all)
 	if err != nil {
 		return res, err
 	}
 	if len(victims) > 0 {
-		idx := map[int]bool{}
+		idx := map[*KeysFile]map[int]bool{}
+		var order []*KeysFile
 		var events []Event
 		for _, e := range victims {
-			idx[e.Index] = true
-			rm := Removed{Fingerprint: e.Fingerprint, Name: e.Line.Comment, Options: e.Line.Options}
+			if e.file.readOnly {
+				return res, fail.New(fail.Failed, "remove line "+fmt.Sprint(e.Index+1)+" of "+e.file.Path+" by hand (or run pfwdctl apply so sshd reads only ~/.ssh/authorized_keys), then run pfwdctl again",
+					"refusing: %s is also in %s, a file sshd reads that pfwdctl does not rewrite; nothing was removed", e.Fingerprint, e.file.Path)
+			}
+			if idx[e.file] == nil {
+				idx[e.file] = map[int]bool{}
+				order = append(order, e.file)
+			}
+			idx[e.file][e.Index] = true
+			rm := Removed{Fingerprint: e.Fingerprint, Name: e.Line.Comment, Options: e.Line.Options, File: e.file.Path}
 			res.Removed = append(res.Removed, rm)
-			events = append(events, Event{Action: action, Account: a.Name, Fingerprint: rm.Fingerprint, Name: rm.Name, Options: rm.Options})
+			events = append(events, Event{Action: action, Account: a.Name, Fingerprint: rm.Fingerprint, Name: rm.Name, Options: rm.Options, Path: e.file.Path})
 		}
-		kf.removeLines(idx)
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		if err := h.writeKeys(a, kf, kf.bytes()); err != nil {
-			return res, err
+		for _, f := range order {
+			f.removeLines(idx[f])
+			if err := h.writeKeys(a, f, f.bytes()); err != nil {
+				return res, err
+			}
 		}
 		res.Changed = true
 		if err := h.audit(events...); err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -130,11 +131,15 @@ func printKeys(g *Globals, res users.ListResult) {
 	}
 	tw.Flush()
 	for _, k := range res.Keys {
-		if k.Copies {
-			g.Printf("%s line %d (%s): %s\n", st.Warn("!"), k.Line, k.Fingerprint, strings.Join(k.Warnings, "; "))
+		where := fmt.Sprintf("line %d", k.Line)
+		if k.File != "" {
+			where = fmt.Sprintf("%s line %d", ui.Escape(k.File), k.Line)
+		}
+		if k.Copies || k.File != "" {
+			g.Printf("%s %s (%s): %s\n", st.Warn("!"), where, k.Fingerprint, ui.Escape(strings.Join(k.Warnings, "; ")))
 		}
 		if !k.Restricted {
-			g.Printf("%s line %d (%s): UNRESTRICTED: %s\n", st.Fail("✗"), k.Line, k.Fingerprint, ui.Escape(strings.Join(k.Problems, "; ")))
+			g.Printf("%s %s (%s): UNRESTRICTED: %s\n", st.Fail("✗"), where, k.Fingerprint, ui.Escape(strings.Join(k.Problems, "; ")))
 		}
 	}
 }

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pfwdctl/pfwdctl/internal/testenv"
+	"github.com/pfwdctl/pfwdctl/render/rendertest"
+)
+
+// TestKeysInEveryFileSshdReads is issue 12 item 1: Debian's sshd reads
+// .ssh/authorized_keys and .ssh/authorized_keys2 (sshd -T, the real
+// binary, says so for the tree). A copy in authorized_keys2 is listed and
+// flagged, revoked with the others and moved by add-key; an
+// AuthorizedKeysFile that is not ~/.ssh/authorized_keys makes add-key
+// refuse instead of "adding" a key sshd never reads.
+func TestKeysInEveryFileSshdReads(t *testing.T) {
+	testenv.Sshd(t)
+	root := rendertest.New(t, rendertest.Tree{})
+	exec := func(want int, args ...string) string {
+		t.Helper()
+		env, out, errb := testEnv()
+		if code := Main(append([]string{"--root", root.Dir()}, args...), env); code != want {
+			t.Fatalf("%v: exit %d, want %d\n%s%s", args, code, want, out, errb)
+		}
+		return out.String() + errb.String()
+	}
+	os.MkdirAll(root.Path("/home/pfwd/.ssh"), 0o700)
+	line := agreeKey(t, "bob")
+	keys2 := root.Path("/home/pfwd/.ssh/authorized_keys2")
+	os.WriteFile(keys2, []byte(line+"\n"), 0o600)
+
+	out := exec(1, "list-keys")
+	if !strings.Contains(out, "/home/pfwd/.ssh/authorized_keys2 line 1") || !strings.Contains(out, "UNRESTRICTED") {
+		t.Errorf("list-keys misses the copy in authorized_keys2:\n%s", out)
+	}
+	// add-key moves it into the file pfwdctl writes, restricted.
+	pub := filepath.Join(t.TempDir(), "bob.pub")
+	os.WriteFile(pub, []byte(line+"\n"), 0o644)
+	exec(0, "add-key", "--target", "127.0.0.1:8009", pub)
+	if data, _ := os.ReadFile(keys2); strings.TrimSpace(string(data)) != "" {
+		t.Errorf("the bare copy stayed in authorized_keys2:\n%s", data)
+	}
+	exec(0, "list-keys")
+	// A new bare copy there is revoked with the restricted line.
+	os.WriteFile(keys2, []byte(line+"\n"), 0o600)
+	exec(0, "revoke", "bob")
+	for _, p := range []string{keys2, root.Path("/home/pfwd/.ssh/authorized_keys")} {
+		if data, _ := os.ReadFile(p); strings.Contains(string(data), "ssh-") {
+			t.Errorf("revoke left the key in %s:\n%s", p, data)
+		}
+	}
+	if out := exec(0, "list-keys"); !strings.Contains(out, "no keys") {
+		t.Errorf("list-keys after revoke:\n%s", out)
+	}
+
+	// sshd reads another file: add-key says so and writes nothing.
+	cfg := root.Path("/etc/ssh/sshd_config")
+	data, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, append(data, "AuthorizedKeysFile /etc/ssh/authorized_keys/%u\n"...), 0o644)
+	before := rendertest.Snapshot(t, root)
+	out = exec(1, "add-key", "--target", "127.0.0.1:8009", pub)
+	if !strings.Contains(out, "sshd reads pfwd's keys from /etc/ssh/authorized_keys/pfwd") {
+		t.Errorf("add-key does not say where sshd reads:\n%s", out)
+	}
+	rendertest.Unchanged(t, root, before)
+}
