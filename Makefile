@@ -22,6 +22,9 @@ test: deps
 # side by side, to stay well under a minute. Their seed corpora are under
 # testdata/fuzz/NAME/ and also run as plain tests in go test ./...; a
 # crasher the fuzzer finds is written there: check it in with the fix.
+# "context deadline exceeded" without a crasher is the fuzz engine's own
+# flake (a worker busy when -fuzztime ends, on a loaded 2-core runner):
+# that target runs once more; a real crasher fails at once.
 FUZZTIME ?= 3s
 FUZZ_PKGS := \
 	./users/keyline:FuzzSplitLine,FuzzParseOptions,FuzzParseFrom,FuzzParseExpires,FuzzParseExpiryTime \
@@ -33,7 +36,11 @@ fuzz:
 	  pkg=$${t%%:*}; names=$${t##*:}; log=$$tmp/$$(echo $$pkg | tr ./ __).log; \
 	  ( for name in $$(echo $$names | tr , ' '); do \
 	      echo "fuzz: $$pkg $$name ($(FUZZTIME))"; \
-	      out=$$($(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg 2>&1) || { echo "$$out"; exit 1; }; \
+	      out=$$($(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg 2>&1) || \
+	      case "$$out" in *"Failing input written"*) echo "$$out"; exit 1;; \
+	        *"context deadline exceeded"*) echo "fuzz: $$name: the engine's deadline hit a slow run (no crasher); once more"; \
+	          out=$$($(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg 2>&1) || { echo "$$out"; exit 1; };; \
+	        *) echo "$$out"; exit 1;; esac; \
 	      case "$$out" in *"no fuzz tests"*) echo "fuzz: no $$name in $$pkg"; exit 1;; esac; \
 	    done ) >$$log 2>&1 & pids="$$pids $$!:$$log"; \
 	done; \

@@ -56,7 +56,7 @@ is needed.`,
 	f.StringVar(&o.expires, "expires", "", "sshd refuses the key after `WHEN`: 15m, 12h, 30d, 8w, 2026-12-31 or 2026-12-31T18:00 (local time), or never; default: keep the installed key's")
 	f.StringSliceVar(&o.from, "from", nil, "only accept the key from these `CIDR`s (comma-separated or repeated)")
 	f.StringArrayVar(&o.targets, "target", nil, "`host:port`; must match the installed Match block (needed only without one)")
-	f.StringVar(&o.sshdBin, "sshd", "", "the sshd `binary` whose version decides how expiry-time is written (default: found in PATH)")
+	f.StringVar(&o.sshdBin, "sshd", "", "the sshd `binary` asked which files it reads keys from and whose version decides how expiry-time is written (default: found in PATH)")
 	f.StringVar(&o.sshdConfig, "sshd-config", sshd.DefaultConfig, "the main sshd config `PATH` (under --root); the drop-in is read next to it")
 	return c
 }
@@ -105,7 +105,7 @@ func addKeyRun(c *cobra.Command, g *Globals, o *addKeyOpts, arg string) error {
 		return err
 	}
 	h := usersHost(g)
-	h.SshdConfig = o.sshdConfig
+	h.SshdConfig, h.SshdBin = o.sshdConfig, o.sshdBin
 	if !exp.IsZero() {
 		// The clock of expiry-time depends on the sshd that reads it
 		// (keyline.TakesUTC); "" (no answer) writes UTC with Z.
