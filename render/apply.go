@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -264,7 +263,7 @@ func (a Applier) Apply(ctx context.Context, o ApplyOptions) (ApplyResult, error)
 	}
 	// Keys follow a change of targets: those of the installed block, to
 	// the rendered ones.
-	follow := a.Keys != nil && found && len(inst) > 0 && !sameTargets(inst, res.Targets)
+	follow := a.Keys != nil && found && len(inst) > 0 && !target.SameSet(inst, res.Targets)
 	if o.DryRun {
 		if follow {
 			kc, err := a.Keys(ctx, o.Params.User, inst, res.Targets, true)
@@ -524,12 +523,4 @@ func (a Applier) lockWait() time.Duration {
 		return hostfs.LockWait
 	}
 	return a.LockWait
-}
-
-// sameTargets compares two target lists as sets.
-func sameTargets(a, b []string) bool {
-	x, y := slices.Clone(a), slices.Clone(b)
-	slices.Sort(x)
-	slices.Sort(y)
-	return slices.Equal(slices.Compact(x), slices.Compact(y))
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pfwdctl/pfwdctl/internal/accounts"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
+	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/users/keyline"
 )
 
@@ -62,7 +63,7 @@ func (h Host) Retarget(ctx context.Context, account string, from, to []string, d
 			continue
 		}
 		v := keyline.Judge(e.Raw, keyline.Match{Targets: from}, h.now())
-		if !v.Restricted() || !sameSet(v.Written, from) {
+		if !v.Restricted() || !target.SameSet(v.Written, from) {
 			res.Kept = append(res.Kept, fmt.Sprintf("line %d (%s): not pfwdctl's line for %v; check it with pfwdctl list-keys", e.Index+1, e.Fingerprint, from))
 			continue
 		}
@@ -103,11 +104,4 @@ func (h Host) Retarget(ctx context.Context, account string, from, to []string, d
 		return res, fail.Wrap(fail.Failed, err, "", "write the audit log")
 	}
 	return res, nil
-}
-
-func sameSet(a, b []string) bool {
-	x, y := slices.Clone(a), slices.Clone(b)
-	slices.Sort(x)
-	slices.Sort(y)
-	return slices.Equal(slices.Compact(x), slices.Compact(y))
 }

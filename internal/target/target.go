@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -95,4 +96,14 @@ func ParseList(ss []string) ([]Target, error) {
 		out = append(out, t)
 	}
 	return out, nil
+}
+
+// SameSet reports whether two lists of host:port strings name the same
+// targets, in any order, duplicates aside: how a key's permitopen values
+// and a Match block's PermitOpen are compared.
+func SameSet(a, b []string) bool {
+	x, y := slices.Clone(a), slices.Clone(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(slices.Compact(x), slices.Compact(y))
 }
