@@ -324,7 +324,7 @@ func (g Guard) keysReason(a accounts.Account, eff map[string][]string, addr stri
 		}
 	}
 	for _, kf := range keysFiles(a, eff) {
-		fi, err := os.Stat(g.Root.Path(kf))
+		fi, err := g.Root.Stat(kf)
 		if err != nil || !fi.Mode().IsRegular() {
 			continue
 		}
@@ -334,7 +334,7 @@ func (g Guard) keysReason(a accounts.Account, eff map[string][]string, addr stri
 				continue
 			}
 		}
-		data, err := os.ReadFile(g.Root.Path(kf))
+		data, err := g.Root.ReadFile(kf)
 		if err != nil {
 			note(fmt.Sprintf("%s cannot be read: %v", kf, err))
 			continue
@@ -379,7 +379,7 @@ func (g Guard) strictPath(a accounts.Account, file string, fi fs.FileInfo) error
 	}
 	home := path.Clean(a.Home)
 	for dir := path.Dir(file); ; dir = path.Dir(dir) {
-		di, err := os.Stat(g.Root.Path(dir))
+		di, err := g.Root.Stat(dir)
 		if err != nil {
 			return err
 		}

@@ -25,7 +25,7 @@ const managedHeader = "# Managed by pfwdctl"
 // each key.
 func InstalledTargets(root hostfs.Root, mainConfig, account string) (targets []string, found bool, err error) {
 	p := filepath.Join(DropInDir(mainConfig), templates.ForwardFile(account))
-	data, err := os.ReadFile(root.Path(p))
+	data, err := root.ReadFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, false, nil
 	}
@@ -73,7 +73,7 @@ func InstalledAccounts(root hostfs.Root, mainConfig string) ([]Account, error) {
 			continue
 		}
 		p := filepath.Join(dir, e.Name())
-		data, err := os.ReadFile(root.Path(p))
+		data, err := root.ReadFile(p)
 		if err != nil {
 			return nil, fail.Wrap(fail.Failed, err, "", "read %s", p)
 		}

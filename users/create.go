@@ -52,7 +52,7 @@ type CreateResult struct {
 // NologinShell is the distribution's nologin under the root.
 func (h Host) NologinShell() string {
 	for _, p := range []string{"/usr/sbin/nologin", "/sbin/nologin"} {
-		if fi, err := os.Stat(h.Root.Path(p)); err == nil && !fi.IsDir() {
+		if fi, err := h.Root.Stat(p); err == nil && !fi.IsDir() {
 			return p
 		}
 	}
@@ -101,7 +101,7 @@ func (h Host) problems(a Account) (probs []string, person bool, why string) {
 	default:
 		probs = append(probs, fmt.Sprintf("the password field starts with %q: locked, but sshd with UsePAM no refuses even keys for it (it must be \"*\")", a.Password[:1]))
 	}
-	fi, err := os.Stat(h.Root.Path(a.Home))
+	fi, err := h.Root.Stat(a.Home)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		probs = append(probs, fmt.Sprintf("the home %s does not exist", a.Home))
@@ -189,7 +189,7 @@ func (h Host) CreateUser(ctx context.Context, r CreateRequest) (res CreateResult
 		}
 		// A home that is not the account's own is refused whatever the
 		// flags: no --fix or --adopt makes /root a forward account's home.
-		if fi, err := os.Stat(h.Root.Path(a.Home)); err == nil {
+		if fi, err := h.Root.Stat(a.Home); err == nil {
 			if err := h.ownHome(a, fi); err != nil {
 				return res, err
 			}

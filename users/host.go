@@ -71,7 +71,7 @@ func (h Host) expiryZone() *time.Location {
 // the --root tree), never this process's $TZ, which sshd does not see.
 // Without a readable /etc/localtime glibc uses UTC, and so does this.
 func (h Host) systemZone() *time.Location {
-	data, err := os.ReadFile(h.Root.Path("/etc/localtime"))
+	data, err := h.Root.ReadFile("/etc/localtime")
 	if err != nil {
 		return time.UTC
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -60,7 +59,7 @@ func (h Host) extraKeys(ctx context.Context, a Account) ([]*KeysFile, error) {
 			}
 			continue
 		}
-		data, err := os.ReadFile(h.Root.Path(f))
+		data, err := h.Root.ReadFile(f)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}

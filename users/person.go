@@ -22,7 +22,7 @@ const DefaultUIDMin = 1000
 
 // uidMin reads UID_MIN from login.defs under the root.
 func (h Host) uidMin() int {
-	data, err := os.ReadFile(h.Root.Path("/etc/login.defs"))
+	data, err := h.Root.ReadFile("/etc/login.defs")
 	if err != nil {
 		return DefaultUIDMin
 	}
@@ -67,7 +67,7 @@ func (h Host) personSigns(a Account) []string {
 	if !a.NoLogin() {
 		if a.PasswordUsable() {
 			why = append(why, "it has a login shell and a usable password")
-		} else if fi, err := os.Stat(h.Root.Path(a.Home)); err == nil && fi.IsDir() && a.Home != "/" {
+		} else if fi, err := h.Root.Stat(a.Home); err == nil && fi.IsDir() && a.Home != "/" {
 			why = append(why, fmt.Sprintf("it has the login shell %s and the home %s", a.Shell, a.Home))
 		}
 	}

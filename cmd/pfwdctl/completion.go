@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -148,6 +147,6 @@ func hasKeys(g *Globals, home string) bool {
 	if home == "" || home == "/" {
 		return false
 	}
-	_, err := os.Stat(g.Root().Path(filepath.Join(home, ".ssh/authorized_keys")))
+	_, err := g.Root().Stat(filepath.Join(home, ".ssh/authorized_keys"))
 	return err == nil
 }

@@ -110,7 +110,7 @@ func wizardRun(c *cobra.Command, g *Globals, o *wizardOpts) error {
 // hostName is the name in the friend's command: the tree's /etc/hostname
 // under --root, else this machine's.
 func hostName(g *Globals) string {
-	if data, err := os.ReadFile(g.Root().Path("/etc/hostname")); err == nil {
+	if data, err := g.Root().ReadFile("/etc/hostname"); err == nil {
 		if h := strings.TrimSpace(string(data)); h != "" {
 			return h
 		}

@@ -14,7 +14,6 @@ import (
 	"bytes"
 	"errors"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -73,7 +72,7 @@ func parsePasswd(data []byte) ([]entry, error) {
 }
 
 func readPasswd(root hostfs.Root) ([]entry, error) {
-	data, err := os.ReadFile(root.Path("/etc/passwd"))
+	data, err := root.ReadFile("/etc/passwd")
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +121,7 @@ func Lookup(root hostfs.Root, name string) (Account, error) {
 	if err != nil {
 		return a, err
 	}
-	sh, err := os.ReadFile(root.Path("/etc/shadow"))
+	sh, err := root.ReadFile("/etc/shadow")
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return a, fail.Wrap(fail.Failed, err, "run pfwdctl as root", "read /etc/shadow")
 	}
@@ -169,7 +168,7 @@ type Group struct {
 // Lines with fewer than four fields are skipped; a non-numeric gid reads
 // as -1, which matches no account's primary group.
 func ReadGroups(root hostfs.Root) ([]Group, error) {
-	data, err := os.ReadFile(root.Path("/etc/group"))
+	data, err := root.ReadFile("/etc/group")
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package hostfs
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -72,5 +73,67 @@ func TestPathStaysInTheRoot(t *testing.T) {
 				t.Errorf("Path(/x) = %s", got)
 			}
 		})
+	}
+}
+
+// TestReadFollowsInsideTheTree: a file read under --root whose last
+// component is a symlink (TREE/etc/localtime -> /usr/share/zoneinfo/X is
+// the usual one) is read from the tree, never from the host the absolute
+// target names.
+func TestReadFollowsInsideTheTree(t *testing.T) {
+	for _, kernel := range []bool{true, false} {
+		saved := noOpenat2
+		noOpenat2 = !kernel
+		tree := t.TempDir()
+		if err := os.MkdirAll(filepath.Join(tree, "etc"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(tree, "etc/hostname"), []byte("tree-only\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink("/etc/hostname", filepath.Join(tree, "etc/login.defs")); err != nil {
+			t.Fatal(err)
+		}
+		r := MustRoot(tree)
+		data, err := r.ReadFile("/etc/login.defs")
+		if err != nil || string(data) != "tree-only\n" {
+			t.Errorf("kernel=%v: ReadFile through an absolute link = %q, %v; want the tree's file", kernel, data, err)
+		}
+		if fi, err := r.Stat("/etc/login.defs"); err != nil || fi.Size() != int64(len("tree-only\n")) {
+			t.Errorf("kernel=%v: Stat through an absolute link = %v, %v", kernel, fi, err)
+		}
+		noOpenat2 = saved
+	}
+}
+
+// TestNoReadOfAnUnconfinedPath keeps the class fixed: a read or stat of
+// Root.Path (whose last component is not resolved in the tree) would
+// follow a final symlink out of it. Reads go through Root.ReadFile and
+// Root.Stat; Path is for callers that open with O_NOFOLLOW or Lstat.
+func TestNoReadOfAnUnconfinedPath(t *testing.T) {
+	bad := regexp.MustCompile(`os\.(ReadFile|Stat|Open)\([^()]*\.Path\(`)
+	err := filepath.WalkDir("../..", func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".")) && p != "../.." {
+			return filepath.SkipDir
+		}
+		if !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for i, line := range strings.Split(string(data), "\n") {
+			if bad.MatchString(line) {
+				t.Errorf("%s:%d: %s\n\tuse Root.ReadFile / Root.Stat, which resolve the last component inside the root", p, i+1, strings.TrimSpace(line))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

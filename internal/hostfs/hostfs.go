@@ -92,6 +92,19 @@ func (r Root) PathDir(hostDir string) string {
 	return filepath.Join(r.dir, dir)
 }
 
+// ReadFile reads the file at hostPath, following a symlink in any
+// component (the last one too) inside the root: TREE/etc/localtime ->
+// /usr/share/zoneinfo/X reads the tree's zone file, never the host's.
+// Callers that must refuse a symlink open with O_NOFOLLOW instead.
+func (r Root) ReadFile(hostPath string) ([]byte, error) {
+	return os.ReadFile(r.PathDir(hostPath))
+}
+
+// Stat is os.Stat of hostPath, every component resolved inside the root.
+func (r Root) Stat(hostPath string) (fs.FileInfo, error) {
+	return os.Stat(r.PathDir(hostPath))
+}
+
 // IsHost reports whether the root is the running system.
 func (r Root) IsHost() bool { return r.dir == "" }
 

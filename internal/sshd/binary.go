@@ -356,7 +356,7 @@ func quoteArg(a string) string {
 func (s Binary) readableHostKeys() []string {
 	var keys []string
 	for _, t := range []string{"ed25519", "ecdsa", "rsa"} {
-		p := s.Root.Path("/etc/ssh/ssh_host_" + t + "_key")
+		p := s.Root.PathDir("/etc/ssh/ssh_host_" + t + "_key")
 		if f, err := os.Open(p); err == nil {
 			f.Close()
 			keys = append(keys, p)

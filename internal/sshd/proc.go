@@ -21,7 +21,7 @@ var PidFiles = []string{"/run/sshd.pid", "/var/run/sshd.pid"}
 // the pid files (host paths under root) whose process is alive and is sshd.
 func RunningPid(root hostfs.Root, pidFiles []string) (int, bool) {
 	for _, f := range pidFiles {
-		data, err := os.ReadFile(root.Path(f))
+		data, err := root.ReadFile(f)
 		if err != nil {
 			continue
 		}

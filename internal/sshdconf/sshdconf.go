@@ -87,7 +87,7 @@ func readStaged(root hostfs.Root, overlay map[string][]byte, hostPath string) ([
 		}
 		return data, nil
 	}
-	return os.ReadFile(root.Path(hostPath))
+	return root.ReadFile(hostPath)
 }
 
 func (c *Config) load(root hostfs.Root, overlay map[string][]byte, path, match, matchAt string, depth int) error {

@@ -214,7 +214,7 @@ func (a *auditor) strictModes(kf string, fi fs.FileInfo) int {
 	}
 	home := filepath.Clean(a.account.Home)
 	for p := kf; ; p = filepath.Dir(p) {
-		st, err := os.Stat(a.o.Root.Path(p))
+		st, err := a.o.Root.Stat(p)
 		if err != nil {
 			break
 		}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -456,7 +455,7 @@ func (a *auditor) stat(hostPath string) error {
 		}
 		return nil
 	}
-	_, err := os.Stat(a.o.Root.Path(hostPath))
+	_, err := a.o.Root.Stat(hostPath)
 	return err
 }
 

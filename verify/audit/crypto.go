@@ -2,7 +2,6 @@ package audit
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -230,12 +229,12 @@ func (a *auditor) hostKeyChecks(paths []string) {
 }
 
 func readHostPub(root hostfs.Root, hostPath string) (ssh.PublicKey, error) {
-	data, err := os.ReadFile(root.Path(hostPath + ".pub"))
+	data, err := root.ReadFile(hostPath + ".pub")
 	if err == nil {
 		pub, _, _, _, err := ssh.ParseAuthorizedKey(data)
 		return pub, err
 	}
-	priv, err := os.ReadFile(root.Path(hostPath))
+	priv, err := root.ReadFile(hostPath)
 	if err != nil {
 		return nil, err
 	}
