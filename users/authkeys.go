@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -34,17 +35,27 @@ type KeysFile struct {
 	// Lines are the file split at "\n"; a file ending in "\n" has a last
 	// empty element. Joining with "\n" gives Data back exactly.
 	Lines []string
-	// home and dir are the account's home and ~/.ssh (nil when missing),
-	// opened by readKeys without following symlinks; writeKeys writes
-	// through them.
+	// home and dir are the directory holding the file's directory (the
+	// account's home) and that directory (~/.ssh; nil when missing),
+	// opened without following symlinks; writeKeys writes through them.
+	// For a file outside the home (AuthorizedKeysFile
+	// /etc/ssh/authorized_keys/%u) they are /etc/ssh and
+	// /etc/ssh/authorized_keys.
 	home, dir *os.File
-	// owner is the uid of the existing file; writeKeys takes over no file
-	// of another account (see writeKeys).
-	owner int
-	// name is the file's name in ~/.ssh ("authorized_keys" for the one
-	// pfwdctl writes); readOnly marks a file sshd reads outside ~/.ssh,
-	// which pfwdctl lists but does not rewrite.
-	name     string
+	// dirName is dir's name inside home (".ssh").
+	dirName string
+	// owner, group and mode are the existing file's; writeKeys takes over
+	// no file of another account (see writeKeys).
+	owner, group int
+	mode         fs.FileMode
+	// name is the file's name in its directory ("authorized_keys" for the
+	// one pfwdctl writes by default).
+	name string
+	// outside marks a file sshd reads outside the home: it is kept owned
+	// by root (0644 when new), as StrictModes allows and as the admin who
+	// chose such a location expects. readOnly marks a file in the home
+	// but outside ~/.ssh, which pfwdctl lists but does not rewrite.
+	outside  bool
 	readOnly bool
 }
 
@@ -147,7 +158,7 @@ func (h Host) readKeys(a Account) (kf *KeysFile, err error) {
 // readKeysNamed is readKeys for another file in ~/.ssh that sshd reads
 // (authorized_keys2 on Debian's defaults).
 func (h Host) readKeysNamed(a Account, name string) (kf *KeysFile, err error) {
-	kf = &KeysFile{Path: filepath.Join(h.sshDir(a), name), name: name}
+	kf = &KeysFile{Path: filepath.Join(h.sshDir(a), name), name: name, dirName: ".ssh"}
 	defer func() {
 		if err != nil {
 			kf.Close()
@@ -196,41 +207,95 @@ func (h Host) readKeysNamed(a Account, name string) (kf *KeysFile, err error) {
 	if err := h.checkNode(dir, fi, a); err != nil {
 		return kf, err
 	}
+	return kf, h.readFileAt(kf, a)
+}
+
+// readOutside opens a key file sshd reads outside ~/.ssh (hostPath, from
+// AuthorizedKeysFile) the same way: its directory resolved inside the
+// root and opened without following a symlink, StrictModes checked on
+// directory and file. One outside the home is writable (kept root's);
+// one elsewhere in the home is listed only.
+func (h Host) readOutside(a Account, hostPath string) (kf *KeysFile, err error) {
+	dir := filepath.Dir(hostPath)
+	kf = &KeysFile{Path: hostPath, name: filepath.Base(hostPath), dirName: filepath.Base(dir)}
+	kf.outside = !inHome(a, hostPath)
+	kf.readOnly = !kf.outside
+	defer func() {
+		if err != nil {
+			kf.Close()
+			kf = nil
+		}
+	}()
+	kf.dir, err = hostfs.OpenDir(h.Root.PathDir(dir))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		// Created at the first write, inside its parent when that exists.
+		kf.dir = nil
+		if p, perr := hostfs.OpenDir(h.Root.PathDir(filepath.Dir(dir))); perr == nil {
+			kf.home = p
+		}
+		return kf, nil
+	case errors.Is(err, hostfs.ErrSymlink):
+		return kf, fail.New(fail.Failed, "replace the symlink by a real directory owned by root", "refusing: %s is a symlink; pfwdctl does not write through symlinks", dir)
+	case err != nil:
+		return kf, fail.Wrap(fail.Failed, err, "run pfwdctl as root", "check %s, where sshd reads %s's keys", dir, a.Name)
+	}
+	fi, err := kf.dir.Stat()
+	if err != nil {
+		return kf, fail.Wrap(fail.Failed, err, "", "check %s", dir)
+	}
+	if err := h.checkNode(dir, fi, a); err != nil {
+		return kf, err
+	}
+	return kf, h.readFileAt(kf, a)
+}
+
+// inHome reports whether hostPath lies in a's home directory.
+func inHome(a Account, hostPath string) bool {
+	return a.Home != "/" && strings.HasPrefix(hostPath, strings.TrimSuffix(a.Home, "/")+"/")
+}
+
+// readFileAt reads kf.name in the checked kf.dir: no symlink, no FIFO, no
+// second hard link, StrictModes on the file. A missing file reads as
+// empty.
+func (h Host) readFileAt(kf *KeysFile, a Account) error {
 	f, err := hostfs.OpenFileAt(kf.dir, kf.name)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return kf, nil
+		return nil
 	case errors.Is(err, hostfs.ErrSymlink):
-		return kf, fail.New(fail.Failed, "replace the symlink by a regular file (mode 600, owned by "+a.Name+")",
+		return fail.New(fail.Failed, "replace the symlink by a regular file (mode 600, owned by "+a.Name+")",
 			"refusing: %s is a symlink; pfwdctl does not write through symlinks", kf.Path)
 	case err != nil:
-		return kf, fail.Wrap(fail.Failed, err, "run pfwdctl as root", "read %s", kf.Path)
+		return fail.Wrap(fail.Failed, err, "run pfwdctl as root", "read %s", kf.Path)
 	}
 	defer f.Close()
-	if fi, err = f.Stat(); err != nil {
-		return kf, fail.Wrap(fail.Failed, err, "", "check %s", kf.Path)
+	fi, err := f.Stat()
+	if err != nil {
+		return fail.Wrap(fail.Failed, err, "", "check %s", kf.Path)
 	}
 	if !fi.Mode().IsRegular() {
-		return kf, fail.New(fail.Failed, "", "refusing: %s is not a regular file", kf.Path)
+		return fail.New(fail.Failed, "", "refusing: %s is not a regular file", kf.Path)
 	}
 	// A second name for the file (a hard link from elsewhere) is a file
 	// pfwdctl would read another's keys through and sshd's StrictModes
 	// does not notice; refuse it rather than copy it into the account's.
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
-		return kf, fail.New(fail.Failed, "replace it by a file of its own: cp --remove-destination "+kf.Path+" "+kf.Path+".new && mv "+kf.Path+".new "+kf.Path+", then check its lines",
+		return fail.New(fail.Failed, "replace it by a file of its own: cp --remove-destination "+kf.Path+" "+kf.Path+".new && mv "+kf.Path+".new "+kf.Path+", then check its lines",
 			"refusing: %s has %d hard links; its content may belong to another file", kf.Path, st.Nlink)
 	}
 	if err := h.checkNode(kf.Path, fi, a); err != nil {
-		return kf, err
+		return err
 	}
-	kf.owner = hostfs.OwnerOf(fi).UID
+	o := hostfs.OwnerOf(fi)
+	kf.owner, kf.group, kf.mode = o.UID, o.GID, fi.Mode().Perm()
 	data, err := io.ReadAll(f)
 	if err != nil {
-		return kf, fail.Wrap(fail.Failed, err, "run pfwdctl as root", "read %s", kf.Path)
+		return fail.Wrap(fail.Failed, err, "run pfwdctl as root", "read %s", kf.Path)
 	}
 	kf.Exists, kf.Data = true, data
 	kf.Lines = splitLines(data)
-	return kf, nil
+	return nil
 }
 
 // Close releases the directory handles readKeys kept; nil-safe.
@@ -274,68 +339,88 @@ func (h Host) writeKeys(a Account, kf *KeysFile, data []byte) error {
 	if h.beforeWrite != nil {
 		h.beforeWrite()
 	}
+	if kf.readOnly {
+		return fail.New(fail.Failed, "edit "+kf.Path+" by hand, or run pfwdctl apply so sshd reads only ~/.ssh/authorized_keys for "+a.Name,
+			"refusing: %s is a key file sshd reads in the home outside ~/.ssh; pfwdctl does not rewrite it", kf.Path)
+	}
+	// ~/.ssh is the account's (0700); a directory sshd reads keys from
+	// outside the home is root's (0755), as StrictModes allows.
+	dirOwner, dirMode := hostfs.Owner{UID: a.UID, GID: a.GID}, SSHDirMode
+	if kf.outside {
+		dirOwner, dirMode = hostfs.Owner{UID: 0, GID: 0}, 0o755
+	}
+	dirPath := filepath.Dir(kf.Path)
 	if kf.dir == nil {
-		err := unix.Mkdirat(int(kf.home.Fd()), ".ssh", uint32(SSHDirMode))
+		if kf.home == nil {
+			return fail.New(fail.Failed, "create "+filepath.Dir(dirPath)+" (owned by root, mode 755), then add the key again",
+				"%s, where sshd reads %s's keys, does not exist", filepath.Dir(dirPath), a.Name)
+		}
+		err := unix.Mkdirat(int(kf.home.Fd()), kf.dirName, uint32(dirMode))
 		if err != nil && !errors.Is(err, unix.EEXIST) {
-			return fail.Wrap(fail.Failed, err, "run pfwdctl as root", "create %s", h.sshDir(a))
+			return fail.Wrap(fail.Failed, err, "run pfwdctl as root", "create %s", dirPath)
 		}
 		created := err == nil
 		// Someone may have made one since readKeys looked: open it the same
 		// way, so a symlink is still refused.
-		dir, err := hostfs.OpenDirAt(kf.home, ".ssh")
+		dir, err := hostfs.OpenDirAt(kf.home, kf.dirName)
 		if err != nil {
-			return fail.Wrap(fail.Failed, err, "run pfwdctl again", "open %s", h.sshDir(a))
+			return fail.Wrap(fail.Failed, err, "run pfwdctl again", "open %s", dirPath)
 		}
 		kf.dir = dir
 		if created {
-			if err := dir.Chown(a.UID, a.GID); err != nil && !(errors.Is(err, fs.ErrPermission) && hostfs.Euid() != 0) {
-				unix.Unlinkat(int(kf.home.Fd()), ".ssh", unix.AT_REMOVEDIR)
-				return fail.Wrap(fail.Failed, err, "", "set the owner of %s", h.sshDir(a))
+			if err := dir.Chown(dirOwner.UID, dirOwner.GID); err != nil && !(errors.Is(err, fs.ErrPermission) && hostfs.Euid() != 0) {
+				unix.Unlinkat(int(kf.home.Fd()), kf.dirName, unix.AT_REMOVEDIR)
+				return fail.Wrap(fail.Failed, err, "", "set the owner of %s", dirPath)
 			}
 			// Mkdir's mode passes through the umask; set it exactly.
-			if err := dir.Chmod(SSHDirMode); err != nil {
-				return fail.Wrap(fail.Failed, err, "", "set the mode of %s", h.sshDir(a))
+			if err := dir.Chmod(dirMode); err != nil {
+				return fail.Wrap(fail.Failed, err, "", "set the mode of %s", dirPath)
 			}
 			if err := kf.home.Sync(); err != nil {
-				return fail.Wrap(fail.Failed, err, "", "fsync %s", a.Home)
+				return fail.Wrap(fail.Failed, err, "", "fsync %s", filepath.Dir(dirPath))
 			}
 		} else {
 			fi, err := dir.Stat()
 			if err != nil {
-				return fail.Wrap(fail.Failed, err, "", "check %s", h.sshDir(a))
+				return fail.Wrap(fail.Failed, err, "", "check %s", dirPath)
 			}
-			if err := h.checkNode(h.sshDir(a), fi, a); err != nil {
+			if err := h.checkNode(dirPath, fi, a); err != nil {
 				return err
 			}
 		}
 	}
-	// The new file is owned by the account: replacing a file owned by
-	// someone else (root's, another account's) would hand it over.
-	if kf.Exists && kf.owner != a.UID && !(!h.Root.IsHost() && kf.owner == hostfs.Euid()) {
+	owner, mode := hostfs.Owner{UID: a.UID, GID: a.GID}, AuthorizedKeysMode
+	switch {
+	case kf.outside && kf.Exists:
+		// The admin chose the location and its owner (root or the account,
+		// both checked by readFileAt); keep them.
+		owner, mode = hostfs.Owner{UID: kf.owner, GID: kf.group}, kf.mode
+	case kf.outside:
+		// Root's and world-readable: sshd reads it as the account after
+		// dropping privileges, and the account cannot change it.
+		owner, mode = hostfs.Owner{UID: 0, GID: 0}, 0o644
+	case kf.Exists && kf.owner != a.UID && !(!h.Root.IsHost() && kf.owner == hostfs.Euid()):
+		// In the home the new file is owned by the account: replacing a
+		// file owned by someone else (root's, another account's) would
+		// hand it over.
 		return fail.New(fail.Failed, "if the file is meant for "+a.Name+", chown "+a.Name+" "+kf.Path+" first",
 			"refusing: %s is owned by uid %d, not by %s; pfwdctl does not take over another account's file", kf.Path, kf.owner, a.Name)
 	}
-	if kf.readOnly {
-		return fail.New(fail.Failed, "edit "+kf.Path+" by hand, or run pfwdctl apply so sshd reads only ~/.ssh/authorized_keys for "+a.Name,
-			"refusing: %s is a key file sshd reads outside ~/.ssh; pfwdctl does not rewrite it", kf.Path)
-	}
-	if err := hostfs.WriteFileAt(kf.dir, kf.name, data, AuthorizedKeysMode, hostfs.Owner{UID: a.UID, GID: a.GID}); err != nil {
+	if err := hostfs.WriteFileAt(kf.dir, kf.name, data, mode, owner); err != nil {
 		return fail.Wrap(fail.Failed, err, "", "write %s", kf.Path)
 	}
 	return nil
 }
 
-// staleTemp matches the temp names hostfs.WriteFileAt gives a new
-// authorized_keys before its rename: ".authorized_keys" and digits.
-var staleTemp = regexp.MustCompile(`^\.authorized_keys[0-9]+$`)
-
-// removeStaleTemps deletes temp files a killed run left in ~/.ssh: they
-// hold key lines nobody reviews. Only under the lock, where no other run
-// can be writing one.
+// removeStaleTemps deletes temp files a killed run left next to the file
+// (hostfs.WriteFileAt names them "." + name + digits): they hold key
+// lines nobody reviews. Only under the lock, where no other run can be
+// writing one, and never in a directory pfwdctl does not write.
 func (kf *KeysFile) removeStaleTemps() (removed []string) {
-	if kf.dir == nil {
+	if kf.dir == nil || kf.readOnly {
 		return nil
 	}
+	staleTemp := regexp.MustCompile(`^\.` + regexp.QuoteMeta(kf.name) + `[0-9]+$`)
 	ents, err := kf.dir.ReadDir(-1)
 	if err != nil {
 		return nil

@@ -134,35 +134,11 @@ func TestE2EKeysAgainstRealSshd(t *testing.T) {
 // "!"-locked account is refused even for a good key, and user create --fix
 // repairs it.
 func TestE2EUserCreateRealAccount(t *testing.T) {
-	testenv.Root(t)
-	testenv.Require(t, "useradd", "passwd")
-	testenv.Require(t, "userdel", "passwd")
+	name, h, logs := realAccount(t)
 	sshd := testenv.Sshd(t)
-	name := fmt.Sprintf("pft%d", time.Now().UnixNano()%1e8)
-	t.Cleanup(func() {
-		// End the throwaway account's leftover sessions, by pid.
-		if a, err := accounts.Lookup(hostfs.Root{}, name); err == nil {
-			ss, _ := (ProcSessions{}).Find(context.Background(), a)
-			for _, s := range ss {
-				syscall.Kill(s.PID, syscall.SIGKILL)
-			}
-		}
-		if out, err := exec.Command("userdel", "-r", name).CombinedOutput(); err != nil {
-			t.Logf("userdel -r %s: %v %s", name, err, out)
-		}
-	})
 	echo := labtest.Echo(t)
-	logs := []string{}
-	h := Host{Root: hostfs.Root{}, Runner: run.Exec{}, Syslog: func(l string) { logs = append(logs, l) },
-		Getenv: func(string) string { return "" },
-		// The audit log must not land in the host's /var/log during tests.
-		AuditLog: filepath.Join(t.TempDir(), "audit.jsonl")}
 	ctx := context.Background()
-	hostAudit, _ := os.ReadFile(AuditLogPath)
 	t.Cleanup(func() {
-		if now, _ := os.ReadFile(AuditLogPath); string(now) != string(hostAudit) {
-			t.Errorf("the test changed the host's %s", AuditLogPath)
-		}
 		if ev, _ := ReadAudit(h); len(ev) == 0 || ev[0].Action != ActionUserCreate {
 			t.Errorf("audit log in the temp dir: %+v", ev)
 		}
@@ -276,8 +252,121 @@ func TestE2EUserCreateRealAccount(t *testing.T) {
 			}
 		})
 	}
-	if len(logs) == 0 || !strings.Contains(logs[0], `"action":"user-create"`) {
-		t.Errorf("syslog copy: %v", logs)
+	if len(*logs) == 0 || !strings.Contains((*logs)[0], `"action":"user-create"`) {
+		t.Errorf("syslog copy: %v", *logs)
+	}
+}
+
+// realAccount is a throwaway account name on this host (not created yet)
+// and a Host for it whose audit log stays in a temp dir; the account, its
+// home and its sessions go when the test ends, and the host's own audit
+// log must not change. logs collects the syslog copies.
+func realAccount(t *testing.T) (string, Host, *[]string) {
+	t.Helper()
+	testenv.Root(t)
+	testenv.Require(t, "useradd", "passwd")
+	testenv.Require(t, "userdel", "passwd")
+	name := fmt.Sprintf("pft%d", time.Now().UnixNano()%1e8)
+	t.Cleanup(func() {
+		// End the throwaway account's leftover sessions, by pid.
+		if a, err := accounts.Lookup(hostfs.Root{}, name); err == nil {
+			ss, _ := (ProcSessions{}).Find(context.Background(), a)
+			for _, s := range ss {
+				syscall.Kill(s.PID, syscall.SIGKILL)
+			}
+		}
+		if out, err := exec.Command("userdel", "-r", name).CombinedOutput(); err != nil {
+			t.Logf("userdel -r %s: %v %s", name, err, out)
+		}
+	})
+	logs := &[]string{}
+	h := Host{Root: hostfs.Root{}, Runner: run.Exec{}, Syslog: func(l string) { *logs = append(*logs, l) },
+		Getenv: func(string) string { return "" },
+		// The audit log must not land in the host's /var/log during tests.
+		AuditLog: filepath.Join(t.TempDir(), "audit.jsonl")}
+	hostAudit, _ := os.ReadFile(AuditLogPath)
+	t.Cleanup(func() {
+		if now, _ := os.ReadFile(AuditLogPath); string(now) != string(hostAudit) {
+			t.Errorf("the test changed the host's %s", AuditLogPath)
+		}
+	})
+	return name, h, logs
+}
+
+// TestE2ERootOwnedKeysFile is issue 12 item 1: with AuthorizedKeysFile
+// outside the home (/etc/ssh/authorized_keys/%u style), add-key used to
+// write ~/.ssh/authorized_keys and say "added" while the friend got
+// "Permission denied". Now it writes the file sshd reads, root's and 0644
+// in a root-owned 0755 directory it creates, and the real sshd (reading
+// it as the account) lets the key in; list-keys and revoke work on it.
+func TestE2ERootOwnedKeysFile(t *testing.T) {
+	name, h, _ := realAccount(t)
+	sshd := testenv.Sshd(t)
+	echo := labtest.Echo(t)
+	ctx := context.Background()
+	if _, err := h.CreateUser(ctx, CreateRequest{User: name}); err != nil {
+		t.Fatal(err)
+	}
+	// The account must reach the directory as sshd does after dropping
+	// privileges; TempDir makes 0700 directories.
+	base := t.TempDir()
+	for _, d := range []string{filepath.Dir(base), base} {
+		os.Chmod(d, 0o755)
+	}
+	s := labtest.New(t, lab.Options{Sshd: sshd, User: name, Targets: []target.Target{echo.Target},
+		// StrictModes would stop at /tmp (1777) before it reached the file;
+		// the file's own owner and mode are checked below.
+		AuthorizedKeysFile: base + "/keys/%u"})
+	h.SshdConfig = s.ConfigFile
+	key := signer(t)
+	res, err := h.AddKey(ctx, AddKeyRequest{User: name, Key: FromSigner(key, "friend")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := base + "/keys/" + name
+	if res.Path != want {
+		t.Errorf("added to %s, want %s", res.Path, want)
+	}
+	for p, mode := range map[string]os.FileMode{want: 0o644, base + "/keys": 0o755 | os.ModeDir} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode() != mode || hostfs.OwnerOf(fi).UID != 0 {
+			t.Errorf("%s: mode %v uid %d, want %v root", p, fi.Mode(), hostfs.OwnerOf(fi).UID, mode)
+		}
+	}
+	home := acctHome(t, name)
+	if _, err := os.Stat(filepath.Join(home, ".ssh", "authorized_keys")); err == nil {
+		t.Error("add-key also wrote ~/.ssh/authorized_keys, which sshd does not read")
+	}
+	if err := login(s, key, echo); err != nil {
+		t.Fatalf("the friend cannot log in: %v\n%s", err, s.Logs())
+	}
+	lr, err := h.ListKeys(name)
+	if err != nil || lr.Path != want || len(lr.Keys) != 1 || !lr.Keys[0].Restricted {
+		t.Fatalf("list-keys: %+v %v", lr, err)
+	}
+	// An existing file keeps the owner and mode the admin gave it (the
+	// account's and 0600 is as valid to sshd as root's and 0644).
+	acct, _ := accounts.Lookup(hostfs.Root{}, name)
+	os.Chown(want, acct.UID, acct.GID)
+	os.Chmod(want, 0o600)
+	key2 := signer(t)
+	if _, err := h.AddKey(ctx, AddKeyRequest{User: name, Key: FromSigner(key2, "second")}); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(want); fi.Mode() != 0o600 || hostfs.OwnerOf(fi).UID != acct.UID {
+		t.Errorf("a second add-key changed the file's owner or mode: %v uid %d", fi.Mode(), hostfs.OwnerOf(fi).UID)
+	}
+	if err := login(s, key2, echo); err != nil {
+		t.Errorf("second key: %v", err)
+	}
+	if _, err := h.Revoke(ctx, RevokeRequest{User: name, Key: "friend"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := login(s, key, echo); err == nil {
+		t.Error("the revoked key still logs in")
 	}
 }
 

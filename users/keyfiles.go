@@ -2,8 +2,6 @@ package users
 
 import (
 	"context"
-	"errors"
-	"io/fs"
 	"path/filepath"
 	"strings"
 
@@ -36,40 +34,44 @@ func (h Host) keyFiles(ctx context.Context, a Account) (files []string, none boo
 	return files, len(files) == 0
 }
 
-// extraKeys reads every file sshd reads a's keys from besides
-// ~/.ssh/authorized_keys: one in ~/.ssh through the same checked handles
-// (writable), one elsewhere read-only. Missing files are skipped.
-func (h Host) extraKeys(ctx context.Context, a Account) ([]*KeysFile, error) {
-	files, _ := h.keyFiles(ctx, a)
-	var out []*KeysFile
-	for _, f := range files {
-		if f == h.keysPath(a) {
-			continue
-		}
-		if filepath.Dir(f) == h.sshDir(a) {
-			kf, err := h.readKeysNamed(a, filepath.Base(f))
-			if err != nil {
-				closeAll(out)
-				return nil, err
-			}
-			if kf.Exists {
-				out = append(out, kf)
-			} else {
-				kf.Close()
-			}
-			continue
-		}
-		data, err := h.Root.ReadFile(f)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			closeAll(out)
-			return nil, fail.Wrap(fail.Failed, err, "run pfwdctl as root", "read %s, a file sshd reads %s's keys from", f, a.Name)
-		}
-		out = append(out, &KeysFile{Path: f, Exists: true, Data: data, Lines: splitLines(data), readOnly: true})
+// openKeys opens every file sshd reads a's keys from, in sshd's order,
+// each checked as StrictModes would (see readKeysNamed, readOutside).
+// primary is the first, where pfwdctl writes: a key written to a file
+// sshd reads later, or not at all, could be shadowed or never work.
+// extras are the others that exist. none is true when sshd reads no file
+// (AuthorizedKeysFile none); primary is then ~/.ssh/authorized_keys, so
+// its lines can still be listed and removed. The caller closes all.
+func (h Host) openKeys(ctx context.Context, a Account) (primary *KeysFile, extras []*KeysFile, none bool, err error) {
+	files, none := h.keyFiles(ctx, a)
+	if none {
+		files = []string{h.keysPath(a)}
 	}
-	return out, nil
+	for i, f := range files {
+		kf, err := h.openKeyFile(a, f)
+		if err != nil {
+			primary.Close()
+			closeAll(extras)
+			return nil, nil, none, err
+		}
+		switch {
+		case i == 0:
+			primary = kf
+		case kf.Exists && kf.Path != primary.Path:
+			extras = append(extras, kf)
+		default:
+			kf.Close()
+		}
+	}
+	return primary, extras, none, nil
+}
+
+// openKeyFile opens one file sshd reads a's keys from: one in ~/.ssh
+// through the home's checked handles, any other by readOutside.
+func (h Host) openKeyFile(a Account, hostPath string) (*KeysFile, error) {
+	if filepath.Dir(hostPath) == h.sshDir(a) {
+		return h.readKeysNamed(a, filepath.Base(hostPath))
+	}
+	return h.readOutside(a, hostPath)
 }
 
 func closeAll(kfs []*KeysFile) {
@@ -78,19 +80,8 @@ func closeAll(kfs []*KeysFile) {
 	}
 }
 
-// checkReadsPrimary refuses when sshd does not read ~/.ssh/authorized_keys
-// for a: a key written there would be reported added and never work.
-func (h Host) checkReadsPrimary(ctx context.Context, a Account) error {
-	files, none := h.keyFiles(ctx, a)
-	if none {
-		return fail.New(fail.Failed, "run pfwdctl apply --user "+a.Name+": its Match block sets AuthorizedKeysFile .ssh/authorized_keys",
-			"sshd reads no key file for %s (AuthorizedKeysFile none): a key added would never work", a.Name)
-	}
-	for _, f := range files {
-		if f == h.keysPath(a) {
-			return nil
-		}
-	}
-	return fail.New(fail.Failed, "run pfwdctl apply --user "+a.Name+" (its Match block sets AuthorizedKeysFile .ssh/authorized_keys), or remove the other AuthorizedKeysFile setting",
-		"sshd reads %s's keys from %s, not %s: a key added there would never work", a.Name, strings.Join(files, " "), h.keysPath(a))
+// noneErr is add-key's refusal when sshd reads no key file for a.
+func noneErr(a Account) error {
+	return fail.New(fail.Failed, "run pfwdctl apply --user "+a.Name+": its Match block sets AuthorizedKeysFile .ssh/authorized_keys",
+		"sshd reads no key file for %s (AuthorizedKeysFile none): a key added would never work", a.Name)
 }

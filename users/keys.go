@@ -66,11 +66,6 @@ func (h Host) AddKey(ctx context.Context, r AddKeyRequest) (AddKeyResult, error)
 	if err != nil {
 		return res, err
 	}
-	// A key written where sshd does not look would be "added" and refused
-	// at login.
-	if err := h.checkReadsPrimary(ctx, a); err != nil {
-		return res, err
-	}
 	k := r.Key
 	if r.Name != "" {
 		k.Comment = keyline.SanitizeName(r.Name)
@@ -85,24 +80,25 @@ func (h Host) AddKey(ctx context.Context, r AddKeyRequest) (AddKeyResult, error)
 		return res, err
 	}
 
-	kf, release, err := h.lockedKeys(a)
+	// The key goes to the first file sshd reads; copies in the others go
+	// too, since sshd lets the key in under whichever line allows more.
+	kf, extras, none, release, err := h.lockedKeys(ctx, a)
 	if err != nil {
 		return res, err
 	}
 	defer release()
+	if none {
+		// A key written where sshd does not look would be "added" and
+		// refused at login.
+		return res, noneErr(a)
+	}
+	res.Path = kf.Path
 	var copies []Entry
 	for _, e := range kf.Entries() {
 		if e.Err == nil && e.Fingerprint == res.Fingerprint {
 			copies = append(copies, e)
 		}
 	}
-	// Copies in the other files sshd reads go too: sshd lets the key in
-	// under whichever line allows more.
-	extras, err := h.extraKeys(ctx, a)
-	if err != nil {
-		return res, err
-	}
-	defer closeAll(extras)
 	elsewhere := map[*KeysFile]map[int]bool{}
 	for _, x := range extras {
 		for _, e := range x.Entries() {
@@ -294,18 +290,15 @@ func (h Host) ListKeys(user string) (ListResult, error) {
 	if err != nil {
 		return res, err
 	}
-	kf, err := h.readKeys(a)
+	// Every file sshd reads the keys from, not only the one pfwdctl
+	// writes: a line in authorized_keys2 lets its key in just the same.
+	kf, extras, _, err := h.openKeys(context.Background(), a)
 	if err != nil {
 		return res, err
 	}
 	defer kf.Close()
-	// Every file sshd reads the keys from, not only the one pfwdctl
-	// writes: a line in authorized_keys2 lets its key in just the same.
-	extras, err := h.extraKeys(context.Background(), a)
-	if err != nil {
-		return res, err
-	}
 	defer closeAll(extras)
+	res.Path = kf.Path
 	now := h.now()
 	es := kf.Entries()
 	for _, x := range extras {
@@ -467,18 +460,14 @@ func (h Host) remove(ctx context.Context, user, action string, kill bool, pick f
 		return res, err
 	}
 	res.Path = h.keysPath(a)
-	kf, release, err := h.lockedKeys(a)
+	// Every file sshd reads the keys from: a copy left in
+	// authorized_keys2 still lets a revoked key in.
+	kf, extras, _, release, err := h.lockedKeys(ctx, a)
 	if err != nil {
 		return res, err
 	}
 	defer release()
-	// Every file sshd reads the keys from: a copy left in
-	// authorized_keys2 still lets a revoked key in.
-	extras, err := h.extraKeys(ctx, a)
-	if err != nil {
-		return res, err
-	}
-	defer closeAll(extras)
+	res.Path = kf.Path
 	all := kf.Entries()
 	for _, x := range extras {
 		all = append(all, x.Entries()...)
@@ -553,19 +542,23 @@ func FromSigner(s ssh.Signer, name string) keyline.Key {
 	return keyline.FromPublicKey(s.PublicKey(), name)
 }
 
-// lockedKeys takes the pfwdctl lock and opens the account's authorized_keys
-// under it; release closes the file, then drops the lock, so every change
-// to the file is read and written by one run at a time.
-func (h Host) lockedKeys(a Account) (*KeysFile, func(), error) {
+// lockedKeys takes the pfwdctl lock and opens the account's key files
+// under it (openKeys); release closes them, then drops the lock, so every
+// change to them is read and written by one run at a time. Temp files a
+// killed run left next to them are removed first.
+func (h Host) lockedKeys(ctx context.Context, a Account) (primary *KeysFile, extras []*KeysFile, none bool, release func(), err error) {
 	unlock, err := h.lock()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, nil, err
 	}
-	kf, err := h.readKeys(a)
+	primary, extras, none, err = h.openKeys(ctx, a)
 	if err != nil {
 		unlock()
-		return nil, nil, err
+		return nil, nil, false, nil, err
 	}
-	kf.removeStaleTemps()
-	return kf, func() { kf.Close(); unlock() }, nil
+	primary.removeStaleTemps()
+	for _, x := range extras {
+		x.removeStaleTemps()
+	}
+	return primary, extras, none, func() { primary.Close(); closeAll(extras); unlock() }, nil
 }

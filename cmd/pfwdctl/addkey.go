@@ -30,7 +30,8 @@ func newAddKeyCmd(g *Globals) *cobra.Command {
 		Use:   "add-key FILE|-",
 		Short: "Install a friend's public key, restricted to the forward targets",
 		Long: `add-key reads exactly one OpenSSH public key line (from FILE, or stdin
-with -) and installs it in the account's ~/.ssh/authorized_keys as
+with -) and installs it in the first file sshd reads the account's keys
+from (sshd -T: AuthorizedKeysFile; normally ~/.ssh/authorized_keys) as
 
   restrict,port-forwarding,permitopen="HOST:PORT"[,expiry-time=...][,from=...] TYPE KEY NAME
 

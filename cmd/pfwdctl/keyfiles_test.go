@@ -13,9 +13,9 @@ import (
 // TestKeysInEveryFileSshdReads is issue 12 item 1: Debian's sshd reads
 // .ssh/authorized_keys and .ssh/authorized_keys2 (sshd -T, the real
 // binary, says so for the tree). A copy in authorized_keys2 is listed and
-// flagged, revoked with the others and moved by add-key; an
-// AuthorizedKeysFile that is not ~/.ssh/authorized_keys makes add-key
-// refuse instead of "adding" a key sshd never reads.
+// flagged, revoked with the others and moved by add-key; with an
+// AuthorizedKeysFile outside the home add-key writes there instead of
+// "adding" a key sshd never reads, and with none it refuses.
 func TestKeysInEveryFileSshdReads(t *testing.T) {
 	testenv.Sshd(t)
 	root := rendertest.New(t, rendertest.Tree{})
@@ -56,14 +56,46 @@ func TestKeysInEveryFileSshdReads(t *testing.T) {
 		t.Errorf("list-keys after revoke:\n%s", out)
 	}
 
-	// sshd reads another file: add-key says so and writes nothing.
+	// sshd reads another file first: add-key writes there (root's, 0644),
+	// not to ~/.ssh/authorized_keys, and list-keys and revoke follow.
 	cfg := root.Path("/etc/ssh/sshd_config")
 	data, _ := os.ReadFile(cfg)
 	os.WriteFile(cfg, append(data, "AuthorizedKeysFile /etc/ssh/authorized_keys/%u\n"...), 0o644)
+	out = exec(0, "add-key", "--target", "127.0.0.1:8009", pub)
+	if !strings.Contains(out, "for pfwd in /etc/ssh/authorized_keys/pfwd") {
+		t.Errorf("add-key does not say where it wrote:\n%s", out)
+	}
+	fi, err := os.Stat(root.Path("/etc/ssh/authorized_keys/pfwd"))
+	if err != nil || fi.Mode() != 0o644 {
+		t.Fatalf("the file sshd reads: %v %v", fi, err)
+	}
+	if out := exec(0, "list-keys"); !strings.Contains(out, "bob") {
+		t.Errorf("list-keys does not show the key sshd reads:\n%s", out)
+	}
+	exec(0, "revoke", "bob")
+	if data, _ := os.ReadFile(root.Path("/etc/ssh/authorized_keys/pfwd")); strings.Contains(string(data), "ssh-") {
+		t.Errorf("revoke left the key:\n%s", data)
+	}
+
+	// A copy in a file in the home outside ~/.ssh, which pfwdctl does not
+	// rewrite: revoke and prune refuse and change no byte anywhere.
+	os.WriteFile(cfg, append(data, "AuthorizedKeysFile .ssh/authorized_keys %h/keys_extra\n"...), 0o644)
+	exec(0, "add-key", "--target", "127.0.0.1:8009", pub)
+	os.WriteFile(root.Path("/home/pfwd/keys_extra"), []byte(line+"\n"), 0o600)
 	before := rendertest.Snapshot(t, root)
+	if out := exec(1, "revoke", "bob"); !strings.Contains(out, "keys_extra") {
+		t.Errorf("revoke does not name the file it cannot rewrite:\n%s", out)
+	}
+	rendertest.Unchanged(t, root, before)
+	os.Remove(root.Path("/home/pfwd/keys_extra"))
+	exec(0, "revoke", "bob")
+
+	// sshd reads no file: add-key says so and writes nothing.
+	os.WriteFile(cfg, []byte("AuthorizedKeysFile none\n"+string(data)), 0o644)
+	before = rendertest.Snapshot(t, root)
 	out = exec(1, "add-key", "--target", "127.0.0.1:8009", pub)
-	if !strings.Contains(out, "sshd reads pfwd's keys from /etc/ssh/authorized_keys/pfwd") {
-		t.Errorf("add-key does not say where sshd reads:\n%s", out)
+	if !strings.Contains(out, "AuthorizedKeysFile none") {
+		t.Errorf("add-key does not say sshd reads no file:\n%s", out)
 	}
 	rendertest.Unchanged(t, root, before)
 }

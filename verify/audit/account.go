@@ -70,25 +70,19 @@ func (a *auditor) accountChecks(fwd map[string][]string) {
 	}
 }
 
-// keyFiles resolves the effective AuthorizedKeysFile for the account
-// (sshd_config(5) TOKENS: %h, %u, %U, %%; relative paths are under home).
+// keyFiles resolves the effective AuthorizedKeysFile for the account by
+// the one rule add-key, list-keys, revoke and the lockout guard use
+// (accounts.KeysFiles): no value means sshd's compiled-in default.
 func (a *auditor) keyFiles(fwd map[string][]string) []string {
-	v := fwd["authorizedkeysfile"]
-	if len(v) == 0 || !a.hasAcct {
+	if !a.hasAcct {
 		return nil
 	}
-	var out []string
-	for _, p := range strings.Fields(v[0]) {
-		if p == "none" {
-			continue
-		}
-		p = strings.NewReplacer("%%", "%", "%h", a.account.Home, "%u", a.account.Name, "%U", fmt.Sprint(a.account.UID)).Replace(p)
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(a.account.Home, p)
-		}
-		out = append(out, p)
+	v := fwd["authorizedkeysfile"]
+	var values []string
+	for _, x := range v {
+		values = append(values, strings.Fields(x)...)
 	}
-	return out
+	return accounts.KeysFiles(a.account, values, v != nil)
 }
 
 // keySourceChecks: pfwdctl manages one key file; any other source of keys
