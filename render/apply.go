@@ -114,6 +114,9 @@ type installed struct {
 	snaps      []hostfs.Snapshot
 	written    [][]byte // written[i] replaced snaps[i]; nil: not written
 	keysUndo   func() error
+	// change is the audit log's record of this install, opened before the
+	// first write (intent first).
+	change *auditlog.Change
 }
 
 // restore puts every snapshot back, newest first, then removes the drop-in
@@ -301,7 +304,13 @@ func (a Applier) Apply(ctx context.Context, o ApplyOptions) (ApplyResult, error)
 	if follow {
 		kc, err := a.Keys(context.WithoutCancel(ctx), o.Params.User, inst, res.Targets, false)
 		if err != nil {
-			// Block and keys change together or not at all.
+			// Block and keys change together or not at all: keys already
+			// rewritten (their record incomplete) go back too.
+			if kc.Undo != nil {
+				if uerr := kc.Undo(); uerr != nil {
+					err = errors.Join(err, fmt.Errorf("putting the keys back: %w", uerr))
+				}
+			}
 			var logErr error
 			cause := fail.Wrap(fail.Failed, err, "fix what is named, then run pfwdctl apply again; the drop-ins are restored", "the keys could not follow the new targets")
 			if rbErrs := u.restore(); len(rbErrs) > 0 {
@@ -420,8 +429,27 @@ func (a Applier) install(ctx context.Context, account string, files []File, chan
 	dir := a.Root.PathDir(DropInDir(a.config()))
 	_, statErr := os.Lstat(dir)
 	u = &installed{root: a.Root, dir: dir, createdDir: errors.Is(statErr, fs.ErrNotExist)}
+	// Intent first: the planned files and their hashes are in the log
+	// before any is written, so a run killed mid-way leaves a record of
+	// what it was doing (auditlog.Interrupted). No record, no change.
+	var intents []auditlog.Event
+	for i, f := range files {
+		if changes[i].Action == "unchanged" {
+			continue
+		}
+		old, oldErr := os.ReadFile(filepath.Join(dir, f.Name))
+		intents = append(intents, auditlog.Event{Action: auditlog.ActionDropIn, Account: account,
+			Path: changes[i].Path, Before: auditlog.Hash(old, oldErr == nil), After: auditlog.Hash(f.Data, true),
+			Detail: "about to install; sshd -t checks it next"})
+	}
+	chg, err := a.auditLog().Begin(intents...)
+	if err != nil {
+		return nil, nil, fail.Wrap(fail.Failed, err, "make "+auditlog.Path+" a writable regular file (not a symlink), then run pfwdctl apply again",
+			"cannot record the change in the audit log, so nothing was changed")
+	}
+	u.change = chg
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, nil, fail.Wrap(fail.Failed, err, "", "create %s", DropInDir(a.config()))
+		return nil, nil, a.logRollback(account, u, fail.Wrap(fail.Failed, err, "", "create %s", DropInDir(a.config())), &logErr)
 	}
 	rollback := func(cause error) error {
 		if rbErrs := u.restore(); len(rbErrs) > 0 {
@@ -456,14 +484,14 @@ func (a Applier) install(ctx context.Context, account string, files []File, chan
 			Path: a.Root.HostPath(s.Path), Before: auditlog.Hash(s.Data, s.Exists), After: auditlog.Hash(u.written[i], true),
 			Detail: "sshd -t accepts the whole configuration"})
 	}
-	return u, a.auditLog().Append(events...), nil
+	return u, chg.Done(events...), nil
 }
 
 // logRollback records, once the files are put back, one line per file this
-// run wrote: before is what the run wrote, after what is on disk now (the
-// old content, unless its restore failed). A log that cannot be written is
-// kept in *logErr and named in the returned error, which keeps cause's kind
-// and hint.
+// run wrote, completing the change's intent as aborted: before is what the
+// run wrote, after what is on disk now (the old content, unless its restore
+// failed). A log that cannot be written is kept in *logErr and named in the
+// returned error, which keeps cause's kind and hint.
 func (a Applier) logRollback(account string, u *installed, cause error, logErr *error) error {
 	var events []auditlog.Event
 	for i, s := range u.snaps {
@@ -475,7 +503,14 @@ func (a Applier) logRollback(account string, u *installed, cause error, logErr *
 			Path: a.Root.HostPath(s.Path), Before: auditlog.Hash(u.written[i], true), After: auditlog.Hash(now, err == nil),
 			Detail: "rolled back: " + oneLine(cause.Error())})
 	}
-	if err := a.auditLog().Append(events...); err != nil {
+	var err error
+	if len(events) == 0 {
+		// Nothing was written: the intent is closed as not made.
+		err = u.change.Abort(cause)
+	} else {
+		err = u.change.Abort(cause, events...)
+	}
+	if err != nil {
 		*logErr = err
 		return fmt.Errorf("%w (and the audit log was not written: %v)", cause, err)
 	}

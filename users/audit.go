@@ -1,6 +1,11 @@
 package users
 
-import "github.com/pfwdctl/pfwdctl/internal/auditlog"
+import (
+	"fmt"
+
+	"github.com/pfwdctl/pfwdctl/internal/auditlog"
+	"github.com/pfwdctl/pfwdctl/internal/fail"
+)
 
 // The audit log lives in internal/auditlog, shared with apply; these names
 // keep users' callers and tests reading as before.
@@ -23,8 +28,38 @@ func (h Host) auditLog() auditlog.Log {
 	return auditlog.Log{Root: h.Root, File: h.AuditLog, Now: h.now, Getenv: h.getenv, Syslog: h.Syslog}
 }
 
-// audit appends events to the audit log. It runs under the pfwdctl lock.
-func (h Host) audit(events ...Event) error { return h.auditLog().Append(events...) }
 
 // ReadAudit returns the audit log's events, oldest first.
 func ReadAudit(h Host) ([]Event, error) { return h.auditLog().Read() }
+
+// begin records the intent of a change before it is made (intent-first):
+// a run killed between the change and its record still leaves a line. No
+// intent, no change: the error says nothing was changed.
+func (h Host) begin(events ...Event) (*auditlog.Change, error) {
+	c, err := h.auditLog().Begin(events...)
+	if err != nil {
+		return nil, fail.Wrap(fail.Failed, err, "make "+AuditLogPath+" a writable regular file (not a symlink), then run pfwdctl again",
+			"cannot record the change in the audit log, so nothing was changed")
+	}
+	return c, nil
+}
+
+// change makes a change between its intent and its completion in the
+// audit log: do's error is recorded as aborted and returned; a completion
+// that cannot be written comes back as a warning, since the change is made.
+func (h Host) change(events []Event, do func() error) (warning string, err error) {
+	c, err := h.begin(events...)
+	if err != nil {
+		return "", err
+	}
+	if err := do(); err != nil {
+		if aerr := c.Abort(err); aerr != nil {
+			return "", fmt.Errorf("%w (and the audit log was not completed: %v)", err, aerr)
+		}
+		return "", err
+	}
+	if err := c.Done(); err != nil {
+		return "the change is made, but its completion was not written to the audit log: " + err.Error(), nil
+	}
+	return "", nil
+}

@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/pfwdctl/pfwdctl/internal/accounts"
+	"github.com/pfwdctl/pfwdctl/internal/auditlog"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/internal/run"
@@ -145,11 +146,33 @@ func (h Host) CreateUser(ctx context.Context, r CreateRequest) (res CreateResult
 		return res, err
 	}
 	defer unlock()
-	// Every change is audited, also when a later step fails: useradd may
-	// have created the account before the check after it refused. This
-	// runs before unlock, so audit lines never interleave.
+	// Every change is audited intent-first: before the first command that
+	// changes the account, a line says what is about to run (no line, no
+	// change); at the end one line says what was done, also when a later
+	// step failed (useradd may have created the account before the check
+	// after it refused). This runs before unlock, so audit lines never
+	// interleave.
+	var chg *auditlog.Change
+	intent := func(action, what string) error {
+		if chg != nil {
+			return nil
+		}
+		c, err := h.begin(Event{Action: action, Account: r.User, Detail: "about to: " + what})
+		chg = c
+		return err
+	}
 	defer func() {
+		if chg == nil {
+			return
+		}
 		if len(res.Done) == 0 {
+			cause := err
+			if cause == nil {
+				cause = fmt.Errorf("nothing needed changing")
+			}
+			if aerr := chg.Abort(cause); aerr != nil {
+				res.Warnings = append(res.Warnings, "the audit log was not completed: "+aerr.Error())
+			}
 			return
 		}
 		action, detail := ActionUserFix, strings.Join(res.Done, "; ")
@@ -159,8 +182,8 @@ func (h Host) CreateUser(ctx context.Context, r CreateRequest) (res CreateResult
 		if err != nil {
 			detail += "; then failed: " + err.Error()
 		}
-		if aerr := h.audit(Event{Action: action, Account: r.User, Detail: detail}); aerr != nil {
-			res.Warnings = append(res.Warnings, "the audit log was not written: "+aerr.Error())
+		if aerr := chg.Done(Event{Action: action, Account: r.User, Detail: detail}); aerr != nil {
+			res.Warnings = append(res.Warnings, "the change is made, but its completion was not written to the audit log: "+aerr.Error())
 		}
 	}()
 	a, err := accounts.Lookup(h.Root, r.User)
@@ -176,6 +199,9 @@ func (h Host) CreateUser(ctx context.Context, r CreateRequest) (res CreateResult
 		}
 		args := append(h.prefix(), "--system", "--create-home", "--home-dir", home, "--shell", nologin,
 			"--password", LockedPassword, "--user-group", "--comment", AccountComment, r.User)
+		if err := intent(ActionUserCreate, run.Line("useradd", args...)); err != nil {
+			return res, err
+		}
 		if err := h.tool(ctx, "useradd", args...); err != nil {
 			return res, err
 		}
@@ -221,6 +247,9 @@ func (h Host) CreateUser(ctx context.Context, r CreateRequest) (res CreateResult
 			}
 			return res, fail.New(fail.Failed, "run again with --fix to repair it (pfwdctl user create "+flags+" --user "+r.User+")",
 				"account %s exists but is not forward-only: %s", r.User, strings.Join(probs, "; "))
+		}
+		if err := intent(ActionUserFix, "repair "+r.User+": "+strings.Join(probs, "; ")); err != nil {
+			return res, err
 		}
 		if !a.NoLogin() {
 			args := append(h.prefix(), "--shell", nologin, r.User)

@@ -46,7 +46,7 @@ func TestCreateUserNewWithRealUseradd(t *testing.T) {
 	if err != nil || res.Changed || res.Action != "ok" {
 		t.Fatalf("second run: %+v %v", res, err)
 	}
-	ev, _ := ReadAudit(h)
+	ev, _ := completedAudit(h)
 	if len(ev) != 1 || ev[0].Action != ActionUserCreate || !strings.Contains(ev[0].Detail, "useradd --prefix") {
 		t.Fatalf("audit %+v", ev)
 	}

@@ -163,23 +163,29 @@ func (h Host) AddKey(ctx context.Context, r AddKeyRequest) (AddKeyResult, error)
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
-	if err := h.writeKeys(a, kf, kf.bytes()); err != nil {
-		return res, err
-	}
-	for x, idx := range elsewhere {
-		x.removeLines(idx)
-		if err := h.writeKeys(a, x, x.bytes()); err != nil {
-			return res, err
-		}
-	}
-	res.Changed = true
 	action := ActionKeyAdd
 	if res.Action == "updated" {
 		action = ActionKeyUpdate
 	}
 	opts, _ := keyline.SplitLine(line)
-	if err := h.audit(Event{Action: action, Account: a.Name, Fingerprint: res.Fingerprint, Name: res.Name, Options: opts.Options}); err != nil {
-		res.Warnings = append(res.Warnings, "the key is installed, but the audit log was not written: "+err.Error())
+	warn, err := h.change([]Event{{Action: action, Account: a.Name, Fingerprint: res.Fingerprint, Name: res.Name, Options: opts.Options, Path: kf.Path}}, func() error {
+		if err := h.writeKeys(a, kf, kf.bytes()); err != nil {
+			return err
+		}
+		res.Changed = true
+		for x, idx := range elsewhere {
+			x.removeLines(idx)
+			if err := h.writeKeys(a, x, x.bytes()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return res, err
+	}
+	if warn != "" {
+		res.Warnings = append(res.Warnings, warn)
 	}
 	return res, nil
 }
@@ -497,15 +503,21 @@ func (h Host) remove(ctx context.Context, user, action string, kill bool, pick f
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		for _, f := range order {
-			f.removeLines(idx[f])
-			if err := h.writeKeys(a, f, f.bytes()); err != nil {
-				return res, err
+		warn, err := h.change(events, func() error {
+			for _, f := range order {
+				f.removeLines(idx[f])
+				if err := h.writeKeys(a, f, f.bytes()); err != nil {
+					return err
+				}
+				res.Changed = true
 			}
+			return nil
+		})
+		if err != nil {
+			return res, err
 		}
-		res.Changed = true
-		if err := h.audit(events...); err != nil {
-			res.Warnings = append(res.Warnings, "the keys are removed, but the audit log was not written: "+err.Error())
+		if warn != "" {
+			res.Warnings = append(res.Warnings, warn)
 		}
 	}
 	// Removing a key ends no tunnel already open with it: say how many
@@ -517,20 +529,31 @@ func (h Host) remove(ctx context.Context, user, action string, kill bool, pick f
 		if f == nil {
 			f = ProcSessions{}
 		}
-		var events []Event
+		var intents []Event
 		for _, s := range sess {
+			intents = append(intents, Event{Action: ActionKillSess, Account: a.Name, Detail: fmt.Sprintf("pid %d", s.PID)})
+		}
+		c, err := h.begin(intents...)
+		if err != nil {
+			return res, err
+		}
+		var events []Event
+		for i, s := range sess {
 			if err := f.Kill(ctx, s); err != nil {
 				res.Warnings = append(res.Warnings, fmt.Sprintf("could not end session %d: %v", s.PID, err))
 				continue
 			}
 			res.Killed++
-			events = append(events, Event{Action: ActionKillSess, Account: a.Name, Detail: fmt.Sprintf("pid %d", s.PID)})
+			events = append(events, intents[i])
 		}
 		if res.Killed > 0 {
 			res.Changed = true
+			err = c.Done(events...)
+		} else {
+			err = c.Abort(fmt.Errorf("no session could be ended"))
 		}
-		if err := h.audit(events...); err != nil {
-			res.Warnings = append(res.Warnings, "the audit log was not written: "+err.Error())
+		if err != nil {
+			res.Warnings = append(res.Warnings, "the audit log was not completed: "+err.Error())
 		}
 	}
 	return res, nil

@@ -86,7 +86,8 @@ func (h Host) Retarget(ctx context.Context, account string, from, to []string, d
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
-	if err := h.writeKeys(a, kf, kf.bytes()); err != nil {
+	warn, err := h.change(events, func() error { return h.writeKeys(a, kf, kf.bytes()) })
+	if err != nil {
 		return res, err
 	}
 	res.Undo = func() error {
@@ -95,13 +96,14 @@ func (h Host) Retarget(ctx context.Context, account string, from, to []string, d
 			return err
 		}
 		defer kf.Close()
-		if err := h.writeKeys(a, kf, old); err != nil {
-			return err
-		}
-		return h.audit(Event{Action: ActionKeyUpdate, Account: a.Name, Detail: "rolled back: the keys' targets are as before"})
+		_, err = h.change([]Event{{Action: ActionKeyUpdate, Account: a.Name, Path: kf.Path, Detail: "rolled back: the keys' targets are as before"}},
+			func() error { return h.writeKeys(a, kf, old) })
+		return err
 	}
-	if err := h.audit(events...); err != nil {
-		return res, fail.Wrap(fail.Failed, err, "", "write the audit log")
+	if warn != "" {
+		// The keys are written but the record is not complete: the
+		// caller (apply) undoes them with the drop-ins.
+		return res, fail.New(fail.Failed, "", "%s", warn)
 	}
 	return res, nil
 }

@@ -123,7 +123,7 @@ func TestAddKeyCreatesFileAndIsIdempotent(t *testing.T) {
 	if got := readFile(t, root, akPath); strings.Count(got, "\n") != 1 || !strings.Contains(got, `expiry-time="202606011300Z",from="192.0.2.0/24"`) {
 		t.Fatalf("after update: %q", got)
 	}
-	ev, err := ReadAudit(h)
+	ev, err := completedAudit(h)
 	if err != nil || len(ev) != 2 || ev[0].Action != ActionKeyAdd || ev[1].Action != ActionKeyUpdate || ev[0].Admin != "alice" || ev[0].Fingerprint != k.Fingerprint() || ev[0].Name != "friend" || !strings.HasPrefix(ev[0].Options, "restrict,") {
 		t.Fatalf("audit = %+v %v", ev, err)
 	}
@@ -318,7 +318,7 @@ func TestListRevokePrune(t *testing.T) {
 	if strings.Count(got, "\n") != 2 || !strings.Contains(got, " loose\n") || !strings.Contains(got, " wide\n") {
 		t.Fatalf("left: %q", got)
 	}
-	ev, _ := ReadAudit(h)
+	ev, _ := completedAudit(h)
 	var actions []string
 	for _, e := range ev {
 		actions = append(actions, e.Action)

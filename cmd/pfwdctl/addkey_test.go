@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
+	"github.com/pfwdctl/pfwdctl/internal/auditlog"
 	mrand "math/rand/v2"
 	"os"
 	"os/exec"
@@ -110,8 +111,12 @@ func TestAddKeyFiftyProcesses(t *testing.T) {
 		t.Fatalf("%d keys, want 50", n)
 	}
 	audit, _ := os.ReadFile(root.Path("/var/log/pfwdctl/audit.jsonl"))
-	if n := bytes.Count(audit, []byte("\n")); n != 50 {
-		t.Errorf("audit log has %d lines, want 50", n)
+	// Each change is an intent, then its completion.
+	if n := bytes.Count(audit, []byte(`"status":"done"`)); n != 50 {
+		t.Errorf("audit log has %d completed changes, want 50", n)
+	}
+	if n := bytes.Count(audit, []byte(`"status":"intent"`)); n != 50 {
+		t.Errorf("audit log has %d intents, want 50", n)
 	}
 }
 
@@ -164,6 +169,19 @@ func TestAddKeyKillNine(t *testing.T) {
 		switch {
 		case bytes.Equal(now, old):
 		case bytes.HasPrefix(now, old) && bytes.Count(now[len(old):], []byte("\n")) == 1:
+			// Issue 12 item 6: a change on disk always has its record,
+			// even when the kill came between the rename and the
+			// completion: the intent was written first.
+			l, _ := keyline.SplitLine(strings.TrimSpace(string(now[len(old):])))
+			fp, _ := l.Fingerprint()
+			ev, _ := auditlog.Log{Root: root}.Read()
+			recorded := false
+			for _, e := range ev {
+				recorded = recorded || e.Fingerprint == fp
+			}
+			if !recorded {
+				t.Fatalf("iteration %d: the key %s is in the file but not in the audit log", i, fp)
+			}
 		default:
 			t.Fatalf("iteration %d: file is neither the old one nor the old one plus one line", i)
 		}

@@ -39,7 +39,11 @@ func TestApplyWritesTheAuditLog(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return ev
+		// Intent first: every change is announced, then completed.
+		if in := auditlog.Interrupted(ev); len(in) > 0 {
+			t.Fatalf("apply %v left open intents: %+v", args, in)
+		}
+		return auditlog.Completed(ev)
 	}
 
 	ev := run(0)
@@ -89,5 +93,39 @@ func TestApplyWritesTheAuditLog(t *testing.T) {
 			e.Before == "" || e.Before == e.After || e.Admin != "alice" || !strings.Contains(e.Detail, "NoSuchKeyword") {
 			t.Errorf("rollback line = %+v, want %s back to %s", e, e.Path, installed[e.Path])
 		}
+	}
+}
+
+// TestApplyRecordsIntentFirst is issue 12 item 6 for apply: the drop-ins'
+// intent (their planned sha256) is in the log before the first is
+// written, and a log that cannot be written stops apply before any file
+// changes (exit 1, every byte as it was).
+func TestApplyRecordsIntentFirst(t *testing.T) {
+	sshd := testenv.Sshd(t)
+	root := rendertest.New(t, rendertest.Tree{})
+	// A symlink at the log's path: the append refuses it (O_NOFOLLOW).
+	os.MkdirAll(root.Path("/var/log/pfwdctl"), 0o750)
+	if err := os.Symlink("/dev/null", root.Path(auditlog.Path)); err != nil {
+		t.Fatal(err)
+	}
+	before := rendertest.Snapshot(t, root)
+	env, out, errb := testEnv()
+	if code := Main([]string{"--root", root.Dir(), "apply", "--sshd", sshd, "--no-reload"}, env); code != 1 {
+		t.Fatalf("apply with an unwritable audit log: exit %d\n%s%s", code, out, errb)
+	}
+	if !strings.Contains(errb.String(), "nothing was changed") {
+		t.Errorf("the error does not say nothing changed:\n%s", errb)
+	}
+	rendertest.Unchanged(t, root, before)
+
+	os.Remove(root.Path(auditlog.Path))
+	env, out, errb = testEnv()
+	if code := Main([]string{"--root", root.Dir(), "apply", "--sshd", sshd, "--no-reload"}, env); code != 0 {
+		t.Fatalf("apply: exit %d\n%s%s", code, out, errb)
+	}
+	ev, _ := auditlog.Log{Root: root}.Read()
+	if len(ev) != 4 || ev[0].Status != auditlog.StatusIntent || ev[1].Status != auditlog.StatusIntent ||
+		ev[2].Status != auditlog.StatusDone || ev[0].ID != ev[2].ID || ev[0].After != ev[2].After {
+		t.Errorf("want two intents with the planned hashes, then two completions: %+v", ev)
 	}
 }

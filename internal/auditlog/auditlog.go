@@ -12,13 +12,16 @@ package auditlog
 import (
 	"bufio"
 	"bytes"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"log/syslog"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -62,7 +65,20 @@ type Event struct {
 	After  string `json:"after_sha256,omitempty"`
 	Detail string `json:"detail,omitempty"`
 	Admin  string `json:"admin"`
+	// ID and Status tie the lines of one change recorded intent-first
+	// (Begin): "intent" before the change, then "done" or "aborted" with
+	// the same id. An intent with no later line of its id is a run killed
+	// mid-change (Interrupted). Lines without a status are complete.
+	ID     string `json:"id,omitempty"`
+	Status string `json:"status,omitempty"`
 }
+
+// Statuses of a change recorded intent-first.
+const (
+	StatusIntent  = "intent"
+	StatusDone    = "done"
+	StatusAborted = "aborted"
+)
 
 // Hash is the value of Event.Before/After for a file's content: its sha256
 // in hex, or "" for a file that does not exist (exists false).
@@ -167,6 +183,98 @@ func (l Log) Append(events ...Event) error {
 	return nil
 }
 
+// Change is a change whose intent is in the log; Done or Abort completes
+// its record.
+type Change struct {
+	log    Log
+	id     string
+	events []Event
+}
+
+// Begin records events as the intent of a change about to be made, before
+// it is made: a run killed between the change and its record still leaves
+// the intent, so no change goes unrecorded. A caller that cannot record
+// the intent must not make the change.
+func (l Log) Begin(events ...Event) (*Change, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, err
+	}
+	c := &Change{log: l, id: hex.EncodeToString(b[:])}
+	for _, e := range events {
+		e.ID, e.Status = c.id, StatusIntent
+		c.events = append(c.events, e)
+	}
+	if err := l.Append(c.events...); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Done records that the change was made. events, when given, are what was
+// made (apply's sha256 after sshd -t, say); none repeats the intent.
+func (c *Change) Done(events ...Event) error {
+	return c.finish(StatusDone, "", events)
+}
+
+// Abort records that the change was not made (or was put back), and why.
+func (c *Change) Abort(cause error, events ...Event) error {
+	return c.finish(StatusAborted, oneLine(cause.Error()), events)
+}
+
+func (c *Change) finish(status, why string, events []Event) error {
+	if c == nil {
+		return nil
+	}
+	if len(events) == 0 {
+		events = c.events
+	}
+	out := make([]Event, len(events))
+	for i, e := range events {
+		e.Time, e.ID, e.Status = time.Time{}, c.id, status
+		if why != "" && !strings.Contains(e.Detail, why) {
+			e.Detail = strings.TrimPrefix(e.Detail+"; not made: "+why, "; ")
+		}
+		out[i] = e
+	}
+	return c.log.Append(out...)
+}
+
+// Interrupted returns the intents in events that no later line of the same
+// id completes: changes a killed run may or may not have made.
+func Interrupted(events []Event) []Event {
+	closed := map[string]bool{}
+	for _, e := range events {
+		if e.ID != "" && e.Status != StatusIntent {
+			closed[e.ID] = true
+		}
+	}
+	var out []Event
+	for _, e := range events {
+		if e.Status == StatusIntent && !closed[e.ID] {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Completed drops the intent lines: one line per change made (or put
+// back), as a reader counting changes wants them.
+func Completed(events []Event) []Event {
+	var out []Event
+	for _, e := range events {
+		if e.Status != StatusIntent {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// oneLine keeps a multi-line error (sshd's own words) on one log line.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
+}
+
 func (l Log) syslog(line string) {
 	if l.Syslog != nil {
 		l.Syslog(line)
@@ -187,7 +295,14 @@ func (l Log) syslog(line string) {
 
 // Read returns the log's events, oldest first.
 func (l Log) Read() ([]Event, error) {
-	data, err := os.ReadFile(l.file())
+	// Not through a symlink, as Append: under --root it could lead out of
+	// the tree.
+	f, err := os.OpenFile(l.file(), os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(f)
 	if err != nil {
 		return nil, err
 	}

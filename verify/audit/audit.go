@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pfwdctl/pfwdctl/internal/accounts"
+	"github.com/pfwdctl/pfwdctl/internal/auditlog"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/internal/run"
@@ -194,6 +195,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	a.dropInChecks()
 	a.trailingMatchChecks()
 	a.earlierMatchChecks()
+	a.auditLogChecks()
 
 	global, fwd, other, ok, err := a.effectiveConfigs(ctx)
 	if err != nil {
@@ -466,3 +468,28 @@ func (a *auditor) dropInPath(name string) string {
 
 // forwardFile is the base name of the account's Match drop-in.
 func (a *auditor) forwardFile() string { return templates.ForwardFile(a.o.Params.User) }
+
+// auditLogChecks: a change whose intent is in pfwdctl's audit log with no
+// completion was cut short (a killed run, a power loss). The files may or
+// may not hold it; the admin should look before trusting them.
+func (a *auditor) auditLogChecks() {
+	ev, err := auditlog.Log{Root: a.o.Root}.Read()
+	if err != nil {
+		return // no log yet, or unreadable: nothing pfwdctl started
+	}
+	for _, e := range auditlog.Interrupted(ev) {
+		what := e.Action + " for " + e.Account
+		if e.Fingerprint != "" {
+			what += " (" + e.Fingerprint + ")"
+		}
+		fix := "check it, then run the command again: pfwdctl list-keys --user " + e.Account + " for keys, pfwdctl apply --dry-run for drop-ins"
+		where := e.Path
+		if where == "" {
+			where = "the account " + e.Account
+		}
+		a.add(Finding{ID: "auditlog.interrupted", Severity: Warn, File: auditlog.Path,
+			Title:  fmt.Sprintf("a change pfwdctl started at %s (by %s) was never finished: %s", e.Time.Format(time.RFC3339), e.Admin, what),
+			Detail: "the run was killed between recording its intent and completing it; " + where + " may or may not hold the change",
+			Fix:    fix})
+	}
+}

@@ -154,6 +154,11 @@ func TestBrokenTrees(t *testing.T) {
 		{name: "earlier Match User pfwd block",
 			files: map[string]string{dropDir + "05-local.conf": "Match User pfwd\n    AllowTcpForwarding yes\n"},
 			id:    "match.override", sev: Fail, at: dropDir + "05-local.conf:2", alsoWant: []string{"match.earlier"}},
+		{name: "a killed add-key left an open intent in the audit log",
+			files: map[string]string{"/var/log/pfwdctl/audit.jsonl": `{"time":"2026-01-01T00:00:00Z","action":"key-add","account":"pfwd","fingerprint":"SHA256:x","admin":"alice","id":"1","status":"intent"}` + "\n" +
+				`{"time":"2026-01-01T00:00:00Z","action":"key-add","account":"pfwd","fingerprint":"SHA256:y","admin":"alice","id":"2","status":"intent"}` + "\n" +
+				`{"time":"2026-01-01T00:00:00Z","action":"key-add","account":"pfwd","fingerprint":"SHA256:y","admin":"alice","id":"2","status":"done"}` + "\n"},
+			id: "auditlog.interrupted", sev: Warn, at: "/var/log/pfwdctl/audit.jsonl"},
 		{name: "DisableForwarding yes",
 			files: map[string]string{dropDir + "60-local.conf": "DisableForwarding yes\n"},
 			id:    "forwarding.disabled", sev: Fail, at: dropDir + "60-local.conf:1"},
