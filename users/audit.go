@@ -28,7 +28,6 @@ func (h Host) auditLog() auditlog.Log {
 	return auditlog.Log{Root: h.Root, File: h.AuditLog, Now: h.now, Getenv: h.getenv, Syslog: h.Syslog}
 }
 
-
 // ReadAudit returns the audit log's events, oldest first.
 func ReadAudit(h Host) ([]Event, error) { return h.auditLog().Read() }
 
