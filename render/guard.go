@@ -16,6 +16,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/internal/accounts"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
+	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/users/keyline"
 )
 
@@ -339,13 +340,14 @@ func (g Guard) keysReason(a accounts.Account, eff map[string][]string, addr stri
 			note(fmt.Sprintf("%s cannot be read: %v", kf, err))
 			continue
 		}
+		zone := sshd.Zone(g.Root)
 		for n, raw := range strings.Split(string(data), "\n") {
 			s := strings.TrimSpace(raw)
 			if s == "" || s[0] == '#' {
 				continue
 			}
 			where := fmt.Sprintf("%s:%d", kf, n+1)
-			v := keyline.Judge(s, keyline.Match{}, now)
+			v := keyline.Judge(s, keyline.Match{Zone: zone}, now)
 			switch {
 			case v.Has(keyline.ProblemUnparsable) || v.Has(keyline.ProblemUnknown):
 				note(where + ": sshd refuses the line")

@@ -67,20 +67,8 @@ func (h Host) expiryZone() *time.Location {
 	return h.systemZone()
 }
 
-// systemZone is the time zone sshd runs in: /etc/localtime of the host (or
-// the --root tree), never this process's $TZ, which sshd does not see.
-// Without a readable /etc/localtime glibc uses UTC, and so does this.
-func (h Host) systemZone() *time.Location {
-	data, err := h.Root.ReadFile("/etc/localtime")
-	if err != nil {
-		return time.UTC
-	}
-	loc, err := time.LoadLocationFromTZData("system", data)
-	if err != nil {
-		return time.UTC
-	}
-	return loc
-}
+// systemZone is the time zone sshd runs in (sshd.Zone).
+func (h Host) systemZone() *time.Location { return sshd.Zone(h.Root) }
 
 func (h Host) getenv(k string) string {
 	if h.Getenv != nil {

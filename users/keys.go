@@ -335,7 +335,7 @@ func (h Host) ListKeys(user string) (ListResult, error) {
 
 // describe turns keyline's verdict on one line into a list-keys row.
 func (h Host) describe(e Entry, matchTargets []string, now time.Time) KeyInfo {
-	v := keyline.Judge(e.Raw, keyline.Match{Targets: matchTargets}, now)
+	v := keyline.Judge(e.Raw, keyline.Match{Targets: matchTargets, Zone: h.systemZone()}, now)
 	ki := KeyInfo{Line: e.Index + 1, Name: v.Line.Comment, Type: v.Line.Type, Fingerprint: v.Fingerprint, Options: v.Line.Options,
 		Targets: v.Written, Expiry: v.Expiry, Expired: v.Expired, From: v.From,
 		Restricted: v.Restricted(), Problems: v.Texts(keyline.Fail), Warnings: v.Texts(keyline.Warn)}
@@ -444,14 +444,14 @@ type PruneRequest struct {
 // Prune removes every key whose expiry-time has passed. Nothing to prune is
 // not an error.
 func (h Host) Prune(ctx context.Context, r PruneRequest) (RemoveResult, error) {
-	now := h.now()
+	now, zone := h.now(), h.systemZone()
 	return h.remove(ctx, r.User, ActionKeyPrune, r.KillSessions, func(es []Entry) ([]Entry, error) {
 		var out []Entry
 		for _, e := range es {
 			if e.Err != nil {
 				continue
 			}
-			if keyline.Judge(e.Raw, keyline.Match{}, now).Expired {
+			if keyline.Judge(e.Raw, keyline.Match{Zone: zone}, now).Expired {
 				out = append(out, e)
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/run"
@@ -180,4 +181,38 @@ func TestAddKeyRefusesSymlinkedHome(t *testing.T) {
 		t.Fatalf("wrote outside the root: %v", ents)
 	}
 	rendertest.Unchanged(t, root, before)
+}
+
+// TestZonelessExpiryInSshdsZone is issue 12 item 3 for reading: an
+// expiry-time without Z (hand-written, or by an older pfwdctl) is read by
+// sshd in its system zone, the host's /etc/localtime. list-keys, prune
+// and the lockout guard read it there too, never in pfwdctl's $TZ: with
+// the tree at UTC+14 and pfwdctl at UTC, 2026-06-02 00:00 is already 2 h
+// past at 12:00 UTC on June 1.
+func TestZonelessExpiryInSshdsZone(t *testing.T) {
+	saved := time.Local
+	time.Local = time.UTC
+	defer func() { time.Local = saved }()
+	zone, err := os.ReadFile("/usr/share/zoneinfo/Pacific/Kiritimati")
+	if err != nil {
+		t.Fatal("tzdata (Debian package tzdata) is needed:", err)
+	}
+	h, root := tree(t, map[string]string{"/etc/localtime": string(zone)})
+	k := newKey(t, "zoneless")
+	line := `restrict,port-forwarding,permitopen="127.0.0.1:8009",expiry-time="202606020000" ` + k.Type() + " " + k.Base64() + " zoneless\n"
+	os.MkdirAll(root.Path("/home/pfwd/.ssh"), 0o700)
+	if err := os.WriteFile(root.Path("/home/pfwd/.ssh/authorized_keys"), []byte(line), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	lr, err := h.ListKeys("pfwd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lr.Keys) != 1 || !lr.Keys[0].Expired || !lr.Keys[0].Expiry.Equal(time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)) {
+		t.Fatalf("list-keys reads the expiry in pfwdctl's zone: %+v", lr.Keys)
+	}
+	res, err := h.Prune(context.Background(), PruneRequest{User: "pfwd"})
+	if err != nil || len(res.Removed) != 1 {
+		t.Fatalf("prune left the key sshd already refuses: %+v %v", res, err)
+	}
 }

@@ -6,8 +6,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
+	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 )
 
 // Version is an OpenSSH release, e.g. 9.2.
@@ -87,4 +89,20 @@ func (s Binary) VersionText(ctx context.Context) (string, error) {
 		err = fmt.Errorf("no OpenSSH version in %q", strings.TrimSpace(string(stderr)))
 	}
 	return "", err
+}
+
+// Zone is the time zone sshd runs in: /etc/localtime of the host (or the
+// --root tree), never this process's $TZ, which sshd does not see. sshd
+// reads an expiry-time without Z or UTC in it. Without a readable
+// /etc/localtime glibc uses UTC, and so does this.
+func Zone(root hostfs.Root) *time.Location {
+	data, err := root.ReadFile("/etc/localtime")
+	if err != nil {
+		return time.UTC
+	}
+	loc, err := time.LoadLocationFromTZData("system", data)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
 }

@@ -67,6 +67,10 @@ type Problem struct {
 // so nothing outside the line narrows what it allows.
 type Match struct {
 	Targets []string
+	// Zone is the time zone sshd runs in (the host's /etc/localtime, see
+	// sshd.Zone): sshd reads an expiry-time without Z or UTC in it, not in
+	// pfwdctl's $TZ. nil: time.Local.
+	Zone *time.Location
 }
 
 // Verdict is what one line allows once sshd has read its options, and what
@@ -245,7 +249,11 @@ func Judge(raw string, m Match, now time.Time) Verdict {
 		case name == "from":
 			v.From = strings.Split(o.Value, ",")
 		case name == "expiry-time":
-			t, err := ParseExpiryTime(o.Value)
+			zone := m.Zone
+			if zone == nil {
+				zone = time.Local
+			}
+			t, err := ParseExpiryTimeIn(o.Value, zone)
 			if err != nil {
 				v.add(ProblemUnparsable, Fail, name, "expiry-time %q does not parse, sshd refuses the key", o.Value)
 				continue

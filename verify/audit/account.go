@@ -10,6 +10,7 @@ import (
 
 	"github.com/pfwdctl/pfwdctl/internal/accounts"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
+	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/internal/sshdconf"
 	"github.com/pfwdctl/pfwdctl/users/keyline"
 )
@@ -237,7 +238,7 @@ func (a *auditor) ownerOK(uid int) bool {
 // and of findings.
 func (a *auditor) keyLines(kf string, data []byte) (keys, bad int) {
 	allowed := a.rep.Targets
-	now := a.o.Now()
+	now, zone := a.o.Now(), sshd.Zone(a.o.Root)
 	prefix, _ := keyline.Prefix(keyline.Options{Targets: allowed})
 	reinstall := "re-install it with pfwdctl add-key (it writes " + prefix + " ...)"
 	type judged struct {
@@ -250,7 +251,7 @@ func (a *auditor) keyLines(kf string, data []byte) (keys, bad int) {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		lines = append(lines, judged{i + 1, keyline.Judge(line, keyline.Match{Targets: allowed}, now)})
+		lines = append(lines, judged{i + 1, keyline.Judge(line, keyline.Match{Targets: allowed, Zone: zone}, now)})
 	}
 	// The same key on several lines: keyline.SameKey, as list-keys.
 	fps, nums := make([]string, len(lines)), make([]int, len(lines))
