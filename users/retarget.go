@@ -86,7 +86,12 @@ func (h Host) Retarget(ctx context.Context, account string, from, to []string, d
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
-	warn, err := h.change(events, func() error { return h.writeKeys(a, kf, kf.bytes()) })
+	warn, err := h.change(events, func() error {
+		if err := h.writeKeys(a, kf, kf.bytes()); err != nil {
+			return err
+		}
+		return h.checkRetargeted(a, res.Changed, to)
+	})
 	if err != nil {
 		return res, err
 	}
@@ -106,4 +111,33 @@ func (h Host) Retarget(ctx context.Context, account string, from, to []string, d
 		return res, fail.New(fail.Failed, "", "%s", warn)
 	}
 	return res, nil
+}
+
+// checkRetargeted reads the file back, as sshd will, and confirms that
+// every rewritten key now carries exactly the new targets: apply reports
+// "N key lines now forward to ..." only from what is on disk.
+func (h Host) checkRetargeted(a Account, changed, to []string) error {
+	kf, err := h.readKeys(a)
+	if err != nil {
+		return err
+	}
+	defer kf.Close()
+	want := map[string]bool{}
+	for _, fp := range changed {
+		want[fp] = true
+	}
+	for _, e := range kf.Entries() {
+		if e.Err != nil || !want[e.Fingerprint] {
+			continue
+		}
+		v := keyline.Judge(e.Raw, keyline.Match{Targets: to}, h.now())
+		if !v.Restricted() || !target.SameSet(v.Written, to) {
+			return fail.New(fail.Failed, "", "read back, line %d of %s does not forward to %v: %s", e.Index+1, kf.Path, to, e.Line.Options)
+		}
+		delete(want, e.Fingerprint)
+	}
+	if len(want) > 0 {
+		return fail.New(fail.Failed, "", "read back, %s lacks %d of the rewritten keys", kf.Path, len(want))
+	}
+	return nil
 }

@@ -216,3 +216,25 @@ func TestZonelessExpiryInSshdsZone(t *testing.T) {
 		t.Fatalf("prune left the key sshd already refuses: %+v %v", res, err)
 	}
 }
+
+// TestRetargetIsReadBack: apply's "N key lines now forward to ..." rests
+// on the file as read back, not on the write having returned: a line that
+// does not carry the new targets on disk is an error.
+func TestRetargetIsReadBack(t *testing.T) {
+	t.Parallel()
+	h, _ := tree(t, nil)
+	res, err := h.AddKey(context.Background(), AddKeyRequest{User: "pfwd", Key: newKey(t, "k")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := h.account("pfwd")
+	if err := h.checkRetargeted(a, []string{res.Fingerprint}, []string{"127.0.0.1:8009"}); err != nil {
+		t.Errorf("the line on disk forwards to 127.0.0.1:8009: %v", err)
+	}
+	if err := h.checkRetargeted(a, []string{res.Fingerprint}, []string{"127.0.0.1:9000"}); err == nil {
+		t.Error("a line still on the old target passed the read-back")
+	}
+	if err := h.checkRetargeted(a, []string{"SHA256:missing"}, []string{"127.0.0.1:8009"}); err == nil {
+		t.Error("a rewritten key missing from the file passed the read-back")
+	}
+}
