@@ -20,6 +20,7 @@ type labOpts struct {
 	timeout time.Duration
 	strict  bool
 	serve   bool
+	sshd    string
 }
 
 func newLabCmd(g *Globals) *cobra.Command {
@@ -43,10 +44,12 @@ you can watch verify catch it, or watch the other layer hold:
 
 ` + list.String(),
 		Example: `  pfwdctl lab
+  pfwdctl lab --sshd /opt/openssh-10.5/sbin/sshd
   pfwdctl lab --break permitopen-any --break key-bare`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error { return labRun(c, g, o) },
 	}
+	c.Flags().StringVar(&o.sshd, "sshd", "", "run the lab with the sshd `binary` at this path (another OpenSSH release, say) instead of the one in PATH")
 	c.Flags().StringArrayVar(&o.breaks, "break", nil, "start with the misconfiguration `NAME` (repeatable; see above)")
 	c.Flags().DurationVar(&o.timeout, "timeout", verify.DefaultTimeout, "bound the verify run")
 	c.Flags().BoolVar(&o.strict, "strict", false, "treat warnings as failures")
@@ -55,7 +58,7 @@ you can watch verify catch it, or watch the other layer hold:
 }
 
 func labRun(c *cobra.Command, g *Globals, o *labOpts) error {
-	ss, err := lab.Open(c.Context(), o.breaks)
+	ss, err := lab.Open(c.Context(), o.sshd, o.breaks)
 	if err != nil {
 		return err
 	}

@@ -91,9 +91,10 @@ type Session struct {
 	Breaks []string
 }
 
-// Open starts a Session. An unknown break name is a usage error, before
-// anything starts. Close it when done.
-func Open(ctx context.Context, names []string) (*Session, error) {
+// Open starts a Session with the sshd binary sshdBin (empty: the one in
+// PATH). An unknown break name is a usage error, before anything starts.
+// Close it when done.
+func Open(ctx context.Context, sshdBin string, names []string) (*Session, error) {
 	names = slices.Compact(slices.Sorted(slices.Values(names)))
 	var chosen []Break
 	for _, n := range names {
@@ -111,7 +112,7 @@ func Open(ctx context.Context, names []string) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := Options{User: user, Targets: []target.Target{echo.Target}}
+	o := Options{Sshd: sshdBin, User: user, Targets: []target.Target{echo.Target}}
 	ss := &Session{Echo: echo}
 	for _, b := range chosen {
 		b.apply(&o, user)

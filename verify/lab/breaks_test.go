@@ -24,7 +24,7 @@ func TestBreaks(t *testing.T) {
 			t.Errorf("break %+v", b)
 		}
 	}
-	ss, err := lab.Open(context.Background(), []string{"permittty", "nope"})
+	ss, err := lab.Open(context.Background(), "", []string{"permittty", "nope"})
 	if ss != nil || fail.Code(err) != fail.ExitUsage || !strings.Contains(err.Error(), `unknown --break "nope"`) || !strings.Contains(fail.HintOf(err), "permittty") {
 		t.Fatalf("session %v, err %v (hint %q)", ss, err, fail.HintOf(err))
 	}

@@ -1,0 +1,267 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/pfwdctl/pfwdctl/internal/accounts"
+	"github.com/pfwdctl/pfwdctl/internal/hostfs"
+	"github.com/pfwdctl/pfwdctl/internal/run"
+	"github.com/pfwdctl/pfwdctl/internal/sshd"
+	"github.com/pfwdctl/pfwdctl/internal/target"
+	"github.com/pfwdctl/pfwdctl/internal/testenv"
+	"github.com/pfwdctl/pfwdctl/render"
+	"github.com/pfwdctl/pfwdctl/render/rendertest"
+	"github.com/pfwdctl/pfwdctl/users"
+	"github.com/pfwdctl/pfwdctl/users/keyline"
+	"github.com/pfwdctl/pfwdctl/verify/lab"
+	"github.com/pfwdctl/pfwdctl/verify/lab/labtest"
+)
+
+// compatKnown are the steps known not to work on a release yet (issue 14
+// says why). The suite fails when one of them starts to work, so this
+// table only shrinks: each entry is a promise to fix, not a pass.
+var compatKnown = map[string]map[string]string{}
+
+// TestCompat is the OpenSSH release suite (make test-compat): for every
+// release built from ../shared/openssh and the system's sshd, what an
+// admin does on a host running it: apply under --root with that sshd
+// (sshd -t), the Match block in effect for the account (sshd -T -C),
+// audit passing, the lab passing every verify check, a key written by
+// add-key with an expiry accepted (and an expired one refused), and
+// revoke --kill-sessions finding the session processes (sshd-session on
+// 9.8 and later). One line per release and step goes to the log.
+func TestCompat(t *testing.T) {
+	releases := testenv.Releases(t)
+	var summary []string
+	for _, r := range releases {
+		t.Run(r.Name, func(t *testing.T) {
+			version := sshdVersion(t, r.Sshd)
+			steps := []struct {
+				name string
+				run  func(t *testing.T) error
+			}{
+				{"apply", func(t *testing.T) error { return compatApply(t, r.Sshd) }},
+				{"lab", func(t *testing.T) error { return compatLab(r.Sshd) }},
+				{"expiry", func(t *testing.T) error { return compatExpiry(t, r.Sshd, version) }},
+				{"sessions", func(t *testing.T) error { return compatSessions(t, r.Sshd) }},
+			}
+			for _, st := range steps {
+				err := st.run(t)
+				known, isKnown := compatKnown[r.Name][st.name]
+				line := fmt.Sprintf("%-8s %-9s ", r.Name, st.name)
+				switch {
+				case err == nil && isKnown:
+					t.Errorf("%s on %s works now: remove it from compatKnown (%s)", st.name, r.Name, known)
+					line += "works (listed as known gap)"
+				case err == nil:
+					line += "ok"
+				case isKnown:
+					line += "known gap: " + known
+				default:
+					t.Errorf("%s on %s (%s): %v", st.name, r.Name, version, err)
+					line += "FAIL: " + oneLine(err.Error())
+				}
+				summary = append(summary, line)
+			}
+		})
+	}
+	t.Logf("OpenSSH releases:\n%s", strings.Join(summary, "\n"))
+	fmt.Fprintf(os.Stderr, "compat: %s\n", strings.Join(summary, "\ncompat: "))
+}
+
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 160 {
+		s = s[:160] + "…"
+	}
+	return s
+}
+
+func sshdVersion(t *testing.T, bin string) string {
+	t.Helper()
+	v, err := sshd.Binary{Bin: bin, Runner: run.Exec{}}.Version(context.Background())
+	if err != nil {
+		t.Fatalf("%s -V: %v", bin, err)
+	}
+	return "OpenSSH_" + v.String()
+}
+
+// compatApply: apply with this sshd into a Debian-like tree passes its own
+// sshd -t, the account gets exactly the Match block (sshd -T -C), and
+// audit passes.
+func compatApply(t *testing.T, bin string) error {
+	root := rendertest.New(t, rendertest.Tree{})
+	env, out, errb := testEnv()
+	if code := Main([]string{"--root", root.Dir(), "apply", "--sshd", bin, "--no-reload"}, env); code != 0 {
+		return fmt.Errorf("apply: exit %d: %s%s", code, out, errb)
+	}
+	b := sshd.Binary{Bin: bin, Runner: run.Exec{}, Root: root, Config: sshd.DefaultConfig}
+	eff, err := b.Effective(context.Background(), sshd.ConnSpec("pfwd"))
+	if err != nil {
+		return fmt.Errorf("sshd -T -C user=pfwd: %v", err)
+	}
+	for kw, want := range map[string]string{"permitopen": render.DefaultTarget, "allowtcpforwarding": "local", "permittty": "no"} {
+		if got := eff[kw]; len(got) == 0 || got[0] != want {
+			return fmt.Errorf("sshd -T -C user=pfwd: %s %v, want %s (the Match block is not in effect)", kw, got, want)
+		}
+	}
+	env, out, errb = testEnv()
+	if code := Main([]string{"--root", root.Dir(), "audit", "--sshd", bin}, env); code != 0 {
+		return fmt.Errorf("audit after apply: exit %d: %s%s", code, out, errb)
+	}
+	return nil
+}
+
+// compatLab: pfwdctl lab --sshd passes every verify check.
+func compatLab(bin string) error {
+	env, out, errb := testEnv()
+	if code := Main([]string{"lab", "--sshd", bin}, env); code != 0 {
+		return fmt.Errorf("lab --sshd: exit %d: %s%s", code, lastLines(out.String(), 4), errb)
+	}
+	return nil
+}
+
+func lastLines(s string, n int) string {
+	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(l) > n {
+		l = l[len(l)-n:]
+	}
+	return strings.Join(l, "\n")
+}
+
+// compatExpiry: a key line as add-key writes it for this sshd (UTC with Z
+// where it reads that, its own zone otherwise) logs in until its expiry,
+// and one already expired is refused.
+func compatExpiry(t *testing.T, bin, version string) error {
+	echo := labtest.Echo(t)
+	var zone *time.Location
+	if !keyline.TakesUTC(version) {
+		zone = sshd.Zone(hostfs.Root{})
+	}
+	for _, c := range []struct {
+		in   time.Duration
+		want bool
+	}{{2 * time.Hour, true}, {-2 * time.Minute, false}} {
+		signer := newSigner(t)
+		k := users.FromSigner(signer, "compat")
+		line, err := keyline.Build(k, keyline.Options{Targets: []string{echo.Target.String()}, Expiry: time.Now().Add(c.in), Zone: zone})
+		if err != nil {
+			return err
+		}
+		s, err := lab.Start(context.Background(), lab.Options{Sshd: bin, Targets: []target.Target{echo.Target}, AuthorizedKeys: []byte(line + "\n")})
+		if err != nil {
+			return fmt.Errorf("start the lab: %v", err)
+		}
+		err = tunnel(s, signer, echo)
+		s.Close()
+		if c.want && err != nil {
+			return fmt.Errorf("a key valid for %v more is refused (%s): %v", c.in, line, err)
+		}
+		if !c.want && err == nil {
+			return fmt.Errorf("a key that expired %v ago logs in (%s)", -c.in, line)
+		}
+	}
+	return nil
+}
+
+// compatSessions: as root, the lab restricts the account nobody; a tunnel
+// open through this sshd is found as a session of the account and ended
+// by the same code revoke --kill-sessions runs.
+func compatSessions(t *testing.T, bin string) error {
+	if os.Geteuid() != 0 {
+		return nil // the lab then runs as the user itself: nothing to find
+	}
+	echo := labtest.Echo(t)
+	signer := newSigner(t)
+	k := users.FromSigner(signer, "compat")
+	line, _ := keyline.Build(k, keyline.Options{Targets: []string{echo.Target.String()}})
+	s, err := lab.Start(context.Background(), lab.Options{Sshd: bin, Targets: []target.Target{echo.Target}, AuthorizedKeys: []byte(line + "\n")})
+	if err != nil {
+		return fmt.Errorf("start the lab: %v", err)
+	}
+	defer s.Close()
+	acct, err := accounts.Lookup(hostfs.Root{}, s.User)
+	if err != nil {
+		return err
+	}
+	finder := users.ProcSessions{}
+	before, _ := finder.Find(context.Background(), acct)
+	cfg := s.ClientConfig()
+	cfg.Auth = []ssh.AuthMethod{ssh.PublicKeys(signer)}
+	c, err := ssh.Dial("tcp", s.Addr, cfg)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	done := make(chan error, 1)
+	go func() { done <- c.Wait() }()
+	var mine []users.Session
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && len(mine) == 0; time.Sleep(20 * time.Millisecond) {
+		now, _ := finder.Find(context.Background(), acct)
+		for _, x := range now {
+			if !slices.ContainsFunc(before, func(b users.Session) bool { return b.PID == x.PID }) {
+				mine = append(mine, x)
+			}
+		}
+	}
+	if len(mine) == 0 {
+		return fmt.Errorf("the open tunnel's session process is not found among %s's processes", s.User)
+	}
+	for _, x := range mine {
+		if err := finder.Kill(context.Background(), x); err != nil {
+			return fmt.Errorf("end session %d (%s): %v", x.PID, x.Command, err)
+		}
+	}
+	select {
+	case <-done:
+		return nil
+	case <-time.After(10 * time.Second):
+		return fmt.Errorf("the tunnel survived ending its sessions %+v", mine)
+	}
+}
+
+func newSigner(t *testing.T) ssh.Signer {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "k")
+	if _, _, err := (run.Exec{}).Run(context.Background(), "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", path); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	s, err := ssh.ParsePrivateKey(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// tunnel logs in with key and echoes through a forward to echo.
+func tunnel(s *lab.Server, key ssh.Signer, echo *lab.Echo) error {
+	cfg := s.ClientConfig()
+	cfg.Auth = []ssh.AuthMethod{ssh.PublicKeys(key)}
+	c, err := ssh.Dial("tcp", s.Addr, cfg)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ch, err := c.Dial("tcp", echo.Addr)
+	if err != nil {
+		return fmt.Errorf("forward: %w", err)
+	}
+	defer ch.Close()
+	ch.Write([]byte("ping\n"))
+	buf := make([]byte, 5)
+	if _, err := io.ReadFull(ch, buf); err != nil || string(buf) != "ping\n" {
+		return fmt.Errorf("echo through the tunnel: %q %v", buf, err)
+	}
+	return nil
+}
