@@ -55,11 +55,12 @@ func applyRun(c *cobra.Command, g *Globals, o *applyOpts) error {
 	}
 	if o.crypto {
 		// The policy depends on what this sshd supports.
-		v, err := sshd.Binary{Bin: o.sshdBin, Runner: g.Runner}.Version(c.Context())
+		b := sshd.Binary{Bin: o.sshdBin, Runner: g.Runner, Root: g.Root(), Config: o.sshdConfig}
+		v, err := b.Version(c.Context())
 		if err != nil {
 			return err
 		}
-		pol := audit.CryptoPolicy(v)
+		pol := audit.ProbedCryptoPolicy(c.Context(), b, v)
 		p.Crypto = &pol
 	}
 	a := render.Applier{Root: g.Root(), Runner: g.Runner, SshdConfig: o.sshdConfig, SshdBin: o.sshdBin, Getenv: g.Getenv, Now: g.Now,

@@ -50,7 +50,8 @@ func TestCompat(t *testing.T) {
 				name string
 				run  func(t *testing.T) error
 			}{
-				{"apply", func(t *testing.T) error { return compatApply(t, r.Sshd) }},
+				{"apply", func(t *testing.T) error { return compatApply(t, r.Sshd, false) }},
+				{"crypto", func(t *testing.T) error { return compatApply(t, r.Sshd, true) }},
 				{"lab", func(t *testing.T) error { return compatLab(r.Sshd) }},
 				{"expiry", func(t *testing.T) error { return compatExpiry(t, r.Sshd, version) }},
 				{"sessions", func(t *testing.T) error { return compatSessions(t, r.Sshd) }},
@@ -96,13 +97,17 @@ func sshdVersion(t *testing.T, bin string) string {
 	return "OpenSSH_" + v.String()
 }
 
-// compatApply: apply with this sshd into a Debian-like tree passes its own
-// sshd -t, the account gets exactly the Match block (sshd -T -C), and
-// audit passes.
-func compatApply(t *testing.T, bin string) error {
+// compatApply: apply (with --crypto when crypto) with this sshd into a
+// Debian-like tree passes its own sshd -t, the account gets exactly the
+// Match block (sshd -T -C), and audit passes.
+func compatApply(t *testing.T, bin string, crypto bool) error {
 	root := rendertest.New(t, rendertest.Tree{})
 	env, out, errb := testEnv()
-	if code := Main([]string{"--root", root.Dir(), "apply", "--sshd", bin, "--no-reload"}, env); code != 0 {
+	args := []string{"--root", root.Dir(), "apply", "--sshd", bin, "--no-reload"}
+	if crypto {
+		args = append(args, "--crypto")
+	}
+	if code := Main(args, env); code != 0 {
 		return fmt.Errorf("apply: exit %d: %s%s", code, out, errb)
 	}
 	b := sshd.Binary{Bin: bin, Runner: run.Exec{}, Root: root, Config: sshd.DefaultConfig}

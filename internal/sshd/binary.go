@@ -84,6 +84,19 @@ func (s Binary) Test(ctx context.Context) error {
 	return err
 }
 
+// Accepts runs sshd -t over the configuration with extra command-line
+// options ("KEYWORD=VALUE", passed with -o, which win over the files): nil
+// when sshd takes them. It is how pfwdctl learns what this build supports
+// (an algorithm, a keyword) rather than guessing from its version number.
+func (s Binary) Accepts(ctx context.Context, opts ...string) error {
+	args := []string{"-t"}
+	for _, o := range opts {
+		args = append(args, "-o", o)
+	}
+	_, err := s.run(ctx, args...)
+	return err
+}
+
 // Effective runs sshd -T, optionally for one connection (conn like
 // "user=pfwd,host=localhost,addr=127.0.0.1"), and returns keyword -> values
 // (lower-case keywords, one entry per output line).

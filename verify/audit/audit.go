@@ -157,6 +157,9 @@ type auditor struct {
 	rep     *Report
 	cfg     *sshdconf.Config
 	version sshd.Version
+	// policy is the crypto policy this sshd supports (cryptoPolicy).
+	policy *render.Crypto
+	ctx    context.Context
 	sshd    sshd.Binary
 	account accounts.Account
 	hasAcct bool
@@ -289,7 +292,7 @@ func newAuditor(ctx context.Context, o Options) (*auditor, error) {
 	if o.Params.User == "" {
 		o.Params.User = render.DefaultUser
 	}
-	a := &auditor{o: o, rep: &Report{User: o.Params.User}, reported: map[string]int{}}
+	a := &auditor{o: o, rep: &Report{User: o.Params.User}, reported: map[string]int{}, ctx: ctx}
 	a.rep.SshdConfig = a.mainConfig()
 	a.sshd = sshd.Binary{Bin: o.SshdBin, Runner: o.Runner, Root: o.Root, Config: a.mainConfig(), Overlay: o.Overlay}
 	if err := a.stat(a.mainConfig()); err != nil {
@@ -373,7 +376,7 @@ func (a *auditor) resolveParams() error {
 	// With the crypto drop-in installed (apply --crypto), pfwdctl renders
 	// it too, and every file's header says so.
 	if err := a.stat(a.dropInPath(templates.Crypto)); err == nil && a.o.Params.Crypto == nil {
-		c := CryptoPolicy(a.version)
+		c := a.cryptoPolicy()
 		a.o.Params.Crypto = &c
 	}
 	files, err := render.Render(a.o.Params)

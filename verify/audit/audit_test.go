@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -104,11 +105,7 @@ func TestBaselinePasses(t *testing.T) {
 func TestBaselineWithCryptoHasNoWarnings(t *testing.T) {
 	t.Parallel()
 	p := render.DefaultParams()
-	v, err := sshd.Binary{Bin: testenv.Sshd(t), Runner: run.Exec{}}.Version(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := CryptoPolicy(v)
+	c := probedPolicy(t)
 	p.Crypto = &c
 	rep := audit(t, tree(t, p, nil, nil), render.DefaultParams())
 	if w := rep.BySeverity(Warn); len(w) > 0 || !rep.Passed {
@@ -316,6 +313,54 @@ func TestMatchList(t *testing.T) {
 	}
 	if !matchAddr("127.0.0.1", "10.0.0.0/8,127.0.0.0/8") || matchAddr("127.0.0.1", "10.0.0.0/8") || matchAddr("127.0.0.1", "*,!127.0.0.1") {
 		t.Error("matchAddr")
+	}
+}
+
+// probedPolicy is the crypto policy for the system sshd, probed over a
+// stock tree.
+func probedPolicy(t *testing.T) render.Crypto {
+	t.Helper()
+	bin := testenv.Sshd(t)
+	v, err := sshd.Binary{Bin: bin, Runner: run.Exec{}}.Version(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := rendertest.New(t, rendertest.Tree{})
+	return ProbedCryptoPolicy(context.Background(), sshd.Binary{Bin: bin, Runner: run.Exec{}, Root: root, Config: mainConf}, v)
+}
+
+// TestCryptoPolicyByCapability is issue 14 item 6: the policy follows what
+// the installed sshd accepts, not its version number. Debian's 9.2 offers
+// the plain sntrup761x25519-sha512 by default (upstream named it in 9.9):
+// apply --crypto used to take it away. Every algorithm of the policy that
+// the stock server offers stays, and every one in the policy is one sshd
+// accepts.
+func TestCryptoPolicyByCapability(t *testing.T) {
+	t.Parallel()
+	pol := probedPolicy(t)
+	bin := testenv.Sshd(t)
+	root := rendertest.New(t, rendertest.Tree{})
+	b := sshd.Binary{Bin: bin, Runner: run.Exec{}, Root: root, Config: mainConf}
+	stock, err := b.Effective(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		kw   string
+		pol  []string
+		cand []alg
+	}{{"kexalgorithms", pol.KexAlgorithms, policyKex}, {"ciphers", pol.Ciphers, policyCiphers}, {"macs", pol.MACs, policyMACs}} {
+		offered := strings.Split(stock[c.kw][0], ",")
+		for _, a := range c.cand {
+			if slices.Contains(offered, a.name) && !slices.Contains(c.pol, a.name) {
+				t.Errorf("%s: the stock server offers %s, the policy's own choice, and the policy drops it", c.kw, a.name)
+			}
+		}
+		for _, a := range c.pol {
+			if err := b.Accepts(context.Background(), c.kw+"="+a); err != nil {
+				t.Errorf("%s: the policy names %s, which this sshd refuses: %v", c.kw, a, err)
+			}
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -90,6 +91,41 @@ func CryptoPolicy(v sshd.Version) render.Crypto {
 	}
 }
 
+// ProbedCryptoPolicy is the policy for the sshd b runs: every algorithm of
+// the policy that this build accepts (sshd -t -o KIND=ALG), in the policy's
+// order, whatever its version number says (Debian's 9.2 takes the plain
+// sntrup761x25519-sha512 that upstream named in 9.9; a build without some
+// algorithm refuses it). When sshd cannot be asked (it refuses the
+// configuration as it is), the version decides (CryptoPolicy).
+func ProbedCryptoPolicy(ctx context.Context, b sshd.Binary, v sshd.Version) render.Crypto {
+	pol := CryptoPolicy(v)
+	if b.Test(ctx) != nil {
+		return pol
+	}
+	probe := func(kw string, as []alg) []string {
+		var all []string
+		for _, a := range as {
+			all = append(all, a.name)
+		}
+		// One run for the whole list; one per name only when it is refused.
+		if b.Accepts(ctx, kw+"="+strings.Join(all, ",")) == nil {
+			return all
+		}
+		var out []string
+		for _, n := range all {
+			if b.Accepts(ctx, kw+"="+n) == nil {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	pol.KexAlgorithms = probe("KexAlgorithms", policyKex)
+	pol.Ciphers = probe("Ciphers", policyCiphers)
+	pol.MACs = probe("MACs", policyMACs)
+	pol.HostKeyAlgorithms = probe("HostKeyAlgorithms", policyHostKeyAlgs)
+	return pol
+}
+
 // whyNot says why an algorithm in effect is outside the policy.
 func whyNot(kind, a string) string {
 	switch {
@@ -120,7 +156,7 @@ func whyNot(kind, a string) string {
 // cryptoChecks compares the global effective algorithms with the policy
 // and looks at the host keys.
 func (a *auditor) cryptoChecks(global map[string][]string) {
-	pol := CryptoPolicy(a.version)
+	pol := a.cryptoPolicy()
 	dropIn := filepath.Join(render.DropInDir(a.mainConfig()), templates.Crypto)
 	for _, c := range []struct {
 		kw, label string
@@ -253,4 +289,13 @@ func rsaBits(pub ssh.PublicKey) int {
 		}
 	}
 	return 0
+}
+
+// cryptoPolicy is ProbedCryptoPolicy for the audited sshd, asked once.
+func (a *auditor) cryptoPolicy() render.Crypto {
+	if a.policy == nil {
+		p := ProbedCryptoPolicy(a.ctx, a.sshd, a.version)
+		a.policy = &p
+	}
+	return *a.policy
 }

@@ -1,13 +1,11 @@
 package audit
 
 import (
-	"context"
 	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/pfwdctl/pfwdctl/internal/run"
 	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/internal/testenv"
 	"github.com/pfwdctl/pfwdctl/render"
@@ -41,17 +39,13 @@ func sshAuditFails(t *testing.T, s *lab.Server) []string {
 func TestSSHAuditAgainstCryptoDropIn(t *testing.T) {
 	t.Parallel()
 	sshdBin := testenv.Sshd(t)
-	v, err := sshd.Binary{Bin: sshdBin, Runner: run.Exec{}}.Version(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
 	user, err := lab.DefaultUser()
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := render.DefaultParams()
 	p.User = user
-	c := CryptoPolicy(v)
+	c := probedPolicy(t)
 	p.Crypto = &c
 	files, err := render.Render(p)
 	if err != nil {
