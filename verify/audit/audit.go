@@ -158,8 +158,8 @@ type auditor struct {
 	cfg     *sshdconf.Config
 	version sshd.Version
 	// policy is the crypto policy this sshd supports (cryptoPolicy).
-	policy *render.Crypto
-	ctx    context.Context
+	policy  *render.Crypto
+	ctx     context.Context
 	sshd    sshd.Binary
 	account accounts.Account
 	hasAcct bool
