@@ -172,7 +172,7 @@ func (a *auditor) effectiveChecks(global, fwd, other map[string][]string) {
 	for _, c := range ctxs {
 		for _, w := range c.want {
 			want := strings.Join(w.Args, " ")
-			got := strings.Join(c.eff[w.Keyword], " ")
+			got := strings.Join(effectiveValue(c.eff, w.Keyword), " ")
 			if strings.EqualFold(want, got) {
 				continue
 			}
@@ -183,6 +183,28 @@ func (a *auditor) effectiveChecks(global, fwd, other map[string][]string) {
 	if bad == 0 {
 		a.ok("effective", "sshd -T: all %d baseline directives in effect globally and for %s, and all %d Match block directives for %s", len(a.expectGlobal), a.rep.OtherUser, len(a.expectMatch), u)
 	}
+}
+
+// sshdAliases are keywords sshd -T prints under another name on some
+// releases: from 8.7 ChallengeResponseAuthentication is read as
+// KbdInteractiveAuthentication and -T prints only that.
+var sshdAliases = map[string][]string{
+	"challengeresponseauthentication": {"kbdinteractiveauthentication"},
+}
+
+// effectiveValue is what sshd -T says for kw, under an alias when this
+// release prints it so.
+func effectiveValue(eff map[string][]string, kw string) []string {
+	kw = strings.ToLower(kw)
+	if v, ok := eff[kw]; ok {
+		return v
+	}
+	for _, a := range sshdAliases[kw] {
+		if v, ok := eff[a]; ok {
+			return v
+		}
+	}
+	return nil
 }
 
 // overlay is the baseline with the Match block's values on top.
@@ -204,7 +226,8 @@ func keywordName(l sshdconf.Line) string {
 	for _, name := range []string{"PermitRootLogin", "PasswordAuthentication", "KbdInteractiveAuthentication", "PubkeyAuthentication",
 		"AuthenticationMethods", "PermitEmptyPasswords", "MaxAuthTries", "LoginGraceTime", "X11Forwarding", "AllowAgentForwarding",
 		"PermitTunnel", "GatewayPorts", "AllowTcpForwarding", "AllowStreamLocalForwarding", "ClientAliveInterval", "ClientAliveCountMax",
-		"LogLevel", "ForceCommand", "PermitTTY", "PermitOpen", "DisableForwarding", "AuthorizedKeysFile", "AuthorizedKeysCommand",
+		"LogLevel", "ChallengeResponseAuthentication", "HostbasedAuthentication", "IgnoreRhosts", "IgnoreUserKnownHosts",
+		"PermitUserEnvironment", "StrictModes", "MaxStartups", "Compression", "TCPKeepAlive", "ForceCommand", "PermitTTY", "PermitOpen", "DisableForwarding", "AuthorizedKeysFile", "AuthorizedKeysCommand",
 		"AuthorizedPrincipalsFile", "KexAlgorithms", "Ciphers", "MACs", "HostKeyAlgorithms"} {
 		if strings.EqualFold(name, l.Keyword) {
 			return name

@@ -490,13 +490,16 @@ func (s *Server) writeConfig(o Options, bin string) error {
 	for _, l := range o.Global {
 		b.WriteString(l + "\n")
 	}
+	// Above the Include, so it beats the hardening drop-in's StrictModes
+	// yes: the lab's files live under /tmp (1777), which StrictModes
+	// refuses on the way to the key file.
+	fmt.Fprintf(&b, "StrictModes %s\n", yesno(o.StrictModes))
 	fmt.Fprintf(&b, "Include %s/*.conf\n", s.DropInDir)
 	b.WriteString("# The lab's own plumbing (below the Include, so a drop-in that sets one of\n# these wins, as on a host).\n")
 	fmt.Fprintf(&b, "ListenAddress %s\n", s.Addr)
 	fmt.Fprintf(&b, "HostKey %s\n", filepath.Join(s.Dir, "ssh_host_ed25519_key"))
 	fmt.Fprintf(&b, "PidFile %s\n", filepath.Join(s.Dir, "sshd.pid"))
 	fmt.Fprintf(&b, "AuthorizedKeysFile %s\n", akf)
-	fmt.Fprintf(&b, "StrictModes %s\n", yesno(o.StrictModes))
 	fmt.Fprintf(&b, "UsePAM %s\n", yesno(o.UsePAM))
 	b.WriteString("# Only the lab account, whatever a broken drop-in says.\n")
 	fmt.Fprintf(&b, "AllowUsers %s\n", s.User)

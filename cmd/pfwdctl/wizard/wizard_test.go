@@ -231,7 +231,7 @@ func TestWalkthrough(t *testing.T) {
 	h.want("step 4 of 7", "Review", "+++ /etc/ssh/sshd_config.d/10-hardening.conf", "enter applies")
 	h.golden("04-review")
 	h.wantReview(`restrict,port-forwarding,permitopen="127.0.0.1:8009"`, "account pfwd", "lockout check passed")
-	h.send(kmsg(tea.KeyPgDown), kmsg(tea.KeyPgDown))
+	h.send(kmsg(tea.KeyPgDown), kmsg(tea.KeyPgDown), kmsg(tea.KeyPgDown))
 	h.want("account pfwd")
 	h.golden("04-review-scrolled")
 	if _, err := os.Stat(root.Path("/etc/ssh/sshd_config.d/10-hardening.conf")); err == nil {
