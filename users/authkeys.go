@@ -57,6 +57,10 @@ type KeysFile struct {
 	// but outside ~/.ssh, which pfwdctl lists but does not rewrite.
 	outside  bool
 	readOnly bool
+	// shared marks a file sshd reads for every account the setting covers
+	// (its name has no %u, %U or %h): pfwdctl does not write it, since a
+	// forward-only key there would let its holder in as all of them.
+	shared bool
 }
 
 // Entry is one key line of the file.
@@ -339,9 +343,8 @@ func (h Host) writeKeys(a Account, kf *KeysFile, data []byte) error {
 	if h.beforeWrite != nil {
 		h.beforeWrite()
 	}
-	if kf.readOnly {
-		return fail.New(fail.Failed, "edit "+kf.Path+" by hand, or run pfwdctl apply so sshd reads only ~/.ssh/authorized_keys for "+a.Name,
-			"refusing: %s is a key file sshd reads in the home outside ~/.ssh; pfwdctl does not rewrite it", kf.Path)
+	if err := kf.writable(a); err != nil {
+		return err
 	}
 	// ~/.ssh is the account's (0700); a directory sshd reads keys from
 	// outside the home is root's (0755), as StrictModes allows.
@@ -408,6 +411,19 @@ func (h Host) writeKeys(a Account, kf *KeysFile, data []byte) error {
 	}
 	if err := hostfs.WriteFileAt(kf.dir, kf.name, data, mode, owner); err != nil {
 		return fail.Wrap(fail.Failed, err, "", "write %s", kf.Path)
+	}
+	return nil
+}
+
+// writable is nil when pfwdctl may rewrite the file, else the refusal.
+func (kf *KeysFile) writable(a Account) error {
+	if kf.shared {
+		return fail.New(fail.Failed, "run pfwdctl apply --user "+a.Name+" (its Match block sets AuthorizedKeysFile .ssh/authorized_keys), or name a file per account (%u) in AuthorizedKeysFile",
+			"refusing: %s is a key file sshd reads for every account, not only %s; a key there would let its holder in as any of them", kf.Path, a.Name)
+	}
+	if kf.readOnly {
+		return fail.New(fail.Failed, "edit "+kf.Path+" by hand, or run pfwdctl apply so sshd reads only ~/.ssh/authorized_keys for "+a.Name,
+			"refusing: %s is a key file sshd reads in the home outside ~/.ssh; pfwdctl does not rewrite it", kf.Path)
 	}
 	return nil
 }

@@ -16,22 +16,34 @@ import (
 // When sshd cannot be asked (no binary, a config it refuses), the list is
 // sshd's compiled-in default, which names both files Debian's stock
 // config reads: a copy in either is then still found.
-func (h Host) keyFiles(ctx context.Context, a Account) (files []string, none bool) {
+func (h Host) keyFiles(ctx context.Context, a Account) (files []string, shared map[string]bool, none bool) {
 	cfg := h.SshdConfig
 	if cfg == "" {
 		cfg = sshd.DefaultConfig
 	}
 	b := sshd.Binary{Bin: h.SshdBin, Runner: h.runner(), Root: h.Root, Config: cfg}
 	eff, err := b.Effective(ctx, sshd.ConnSpec(a.Name))
-	if err != nil {
-		return accounts.KeysFiles(a, nil, false), false
-	}
 	var values []string
-	for _, v := range eff["authorizedkeysfile"] {
-		values = append(values, strings.Fields(v)...)
+	set := false
+	if err == nil {
+		for _, v := range eff["authorizedkeysfile"] {
+			values = append(values, strings.Fields(v)...)
+		}
+		set = eff["authorizedkeysfile"] != nil
 	}
-	files = accounts.KeysFiles(a, values, eff["authorizedkeysfile"] != nil)
-	return files, len(files) == 0
+	files = accounts.KeysFiles(a, values, set)
+	// A file whose name does not depend on the account (no %u, %U or %h,
+	// and not relative to the home) is read for every account the setting
+	// covers: a key written there lets its holder in as all of them.
+	// Expanding the same values for another account shows which.
+	other := accounts.KeysFiles(Account{Name: a.Name + "\x00other", UID: -1, Home: "/\x00other-home"}, values, set)
+	shared = map[string]bool{}
+	for i, f := range files {
+		if i < len(other) && other[i] == f {
+			shared[f] = true
+		}
+	}
+	return files, shared, len(files) == 0
 }
 
 // openKeys opens every file sshd reads a's keys from, in sshd's order,
@@ -42,7 +54,7 @@ func (h Host) keyFiles(ctx context.Context, a Account) (files []string, none boo
 // (AuthorizedKeysFile none); primary is then ~/.ssh/authorized_keys, so
 // its lines can still be listed and removed. The caller closes all.
 func (h Host) openKeys(ctx context.Context, a Account) (primary *KeysFile, extras []*KeysFile, none bool, err error) {
-	files, none := h.keyFiles(ctx, a)
+	files, shared, none := h.keyFiles(ctx, a)
 	if none {
 		files = []string{h.keysPath(a)}
 	}
@@ -52,6 +64,9 @@ func (h Host) openKeys(ctx context.Context, a Account) (primary *KeysFile, extra
 			primary.Close()
 			closeAll(extras)
 			return nil, nil, none, err
+		}
+		if shared[f] {
+			kf.shared, kf.readOnly = true, true
 		}
 		switch {
 		case i == 0:

@@ -93,6 +93,9 @@ func (h Host) AddKey(ctx context.Context, r AddKeyRequest) (AddKeyResult, error)
 		return res, noneErr(a)
 	}
 	res.Path = kf.Path
+	if err := kf.writable(a); err != nil {
+		return res, err
+	}
 	var copies []Entry
 	for _, e := range kf.Entries() {
 		if e.Err == nil && e.Fingerprint == res.Fingerprint {

@@ -77,12 +77,22 @@ func TestKeysInEveryFileSshdReads(t *testing.T) {
 		t.Errorf("revoke left the key:\n%s", data)
 	}
 
+	// A file that does not depend on the account (no %u, %U or %h) is
+	// read for every account: add-key refuses to write a forward-only key
+	// there, since it would let its holder in as any of them.
+	os.WriteFile(cfg, append(data, "AuthorizedKeysFile /etc/ssh/shared_keys\n"...), 0o644)
+	before := rendertest.Snapshot(t, root)
+	if out := exec(1, "add-key", "--target", "127.0.0.1:8009", pub); !strings.Contains(out, "every account") {
+		t.Errorf("add-key into a shared key file:\n%s", out)
+	}
+	rendertest.Unchanged(t, root, before)
+
 	// A copy in a file in the home outside ~/.ssh, which pfwdctl does not
 	// rewrite: revoke and prune refuse and change no byte anywhere.
 	os.WriteFile(cfg, append(data, "AuthorizedKeysFile .ssh/authorized_keys %h/keys_extra\n"...), 0o644)
 	exec(0, "add-key", "--target", "127.0.0.1:8009", pub)
 	os.WriteFile(root.Path("/home/pfwd/keys_extra"), []byte(line+"\n"), 0o600)
-	before := rendertest.Snapshot(t, root)
+	before = rendertest.Snapshot(t, root)
 	if out := exec(1, "revoke", "bob"); !strings.Contains(out, "keys_extra") {
 		t.Errorf("revoke does not name the file it cannot rewrite:\n%s", out)
 	}

@@ -9,10 +9,12 @@ package hostfs
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/google/renameio/v2"
 )
@@ -97,7 +99,22 @@ func (r Root) PathDir(hostDir string) string {
 // /usr/share/zoneinfo/X reads the tree's zone file, never the host's.
 // Callers that must refuse a symlink open with O_NOFOLLOW instead.
 func (r Root) ReadFile(hostPath string) ([]byte, error) {
-	return os.ReadFile(r.PathDir(hostPath))
+	p := r.PathDir(hostPath)
+	// O_NONBLOCK: a FIFO planted there must not hang the run (and its
+	// lock); only a regular file is read.
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, &fs.PathError{Op: "read", Path: p, Err: errors.New("not a regular file")}
+	}
+	return io.ReadAll(f)
 }
 
 // Stat is os.Stat of hostPath, every component resolved inside the root.
