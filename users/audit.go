@@ -2,6 +2,8 @@ package users
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/pfwdctl/pfwdctl/internal/auditlog"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
@@ -44,15 +46,29 @@ func (h Host) begin(events ...Event) (*auditlog.Change, error) {
 }
 
 // change makes a change between its intent and its completion in the
-// audit log: do's error is recorded as aborted and returned; a completion
-// that cannot be written comes back as a warning, since the change is made.
-func (h Host) change(events []Event, do func() error) (warning string, err error) {
+// audit log. do says whether anything reached the disk: an error with
+// nothing made is recorded as aborted; one after part of the change was
+// made is recorded as done, with the failure, since that part is live.
+// The error is returned either way; a completion that cannot be written
+// comes back as a warning, since the change is made.
+func (h Host) change(events []Event, do func() (made bool, err error)) (warning string, err error) {
 	c, err := h.begin(events...)
 	if err != nil {
 		return "", err
 	}
-	if err := do(); err != nil {
-		if aerr := c.Abort(err); aerr != nil {
+	made, err := do()
+	if err != nil {
+		var aerr error
+		if made {
+			done := slices.Clone(events)
+			for i := range done {
+				done[i].Detail = strings.TrimPrefix(done[i].Detail+"; partly made, then failed: "+strings.Join(strings.Fields(err.Error()), " "), "; ")
+			}
+			aerr = c.Done(done...)
+		} else {
+			aerr = c.Abort(err)
+		}
+		if aerr != nil {
 			return "", fmt.Errorf("%w (and the audit log was not completed: %v)", err, aerr)
 		}
 		return "", err

@@ -171,18 +171,18 @@ func (h Host) AddKey(ctx context.Context, r AddKeyRequest) (AddKeyResult, error)
 		action = ActionKeyUpdate
 	}
 	opts, _ := keyline.SplitLine(line)
-	warn, err := h.change([]Event{{Action: action, Account: a.Name, Fingerprint: res.Fingerprint, Name: res.Name, Options: opts.Options, Path: kf.Path}}, func() error {
+	warn, err := h.change([]Event{{Action: action, Account: a.Name, Fingerprint: res.Fingerprint, Name: res.Name, Options: opts.Options, Path: kf.Path}}, func() (bool, error) {
 		if err := h.writeKeys(a, kf, kf.bytes()); err != nil {
-			return err
+			return false, err
 		}
 		res.Changed = true
 		for x, idx := range elsewhere {
 			x.removeLines(idx)
 			if err := h.writeKeys(a, x, x.bytes()); err != nil {
-				return err
+				return true, err
 			}
 		}
-		return nil
+		return true, nil
 	})
 	if err != nil {
 		return res, err
@@ -506,15 +506,15 @@ func (h Host) remove(ctx context.Context, user, action string, kill bool, pick f
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		warn, err := h.change(events, func() error {
+		warn, err := h.change(events, func() (bool, error) {
 			for _, f := range order {
 				f.removeLines(idx[f])
 				if err := h.writeKeys(a, f, f.bytes()); err != nil {
-					return err
+					return res.Changed, err
 				}
 				res.Changed = true
 			}
-			return nil
+			return true, nil
 		})
 		if err != nil {
 			return res, err
