@@ -374,24 +374,12 @@ func (g Guard) keysReason(a accounts.Account, eff map[string][]string, addr stri
 
 // strictPath is sshd's auth_secure_path: the key file, then every
 // directory up to and including the home (or up to / for a file outside
-// it), by accounts.StrictNode, the rule add-key uses.
+// it), by the rules add-key uses (accounts.StrictNode, StrictDirs).
 func (g Guard) strictPath(a accounts.Account, file string, fi fs.FileInfo) error {
 	if err := accounts.StrictNode(g.Root, file, fi, a); err != nil {
 		return err
 	}
-	home := path.Clean(a.Home)
-	for dir := path.Dir(file); ; dir = path.Dir(dir) {
-		di, err := g.Root.Stat(dir)
-		if err != nil {
-			return err
-		}
-		if err := accounts.StrictNode(g.Root, dir, di, a); err != nil {
-			return err
-		}
-		if dir == home || dir == "/" {
-			return nil
-		}
-	}
+	return accounts.StrictDirs(g.Root, path.Dir(file), a)
 }
 
 // checkCaller looks at the admin's own SSH session, when there is one: if it

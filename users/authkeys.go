@@ -219,7 +219,10 @@ func (h Host) readKeysNamed(a Account, name string) (kf *KeysFile, err error) {
 // root and opened without following a symlink, StrictModes checked on
 // directory and file. One outside the home is writable (kept root's);
 // one elsewhere in the home is listed only.
-func (h Host) readOutside(a Account, hostPath string) (kf *KeysFile, err error) {
+//
+// With StrictModes on (strict), every directory above it up to / is
+// checked too, as sshd does before it reads the file.
+func (h Host) readOutside(a Account, hostPath string, strict bool) (kf *KeysFile, err error) {
 	dir := filepath.Dir(hostPath)
 	kf = &KeysFile{Path: hostPath, name: filepath.Base(hostPath), dirName: filepath.Base(dir)}
 	kf.outside = !inHome(a, hostPath)
@@ -233,10 +236,14 @@ func (h Host) readOutside(a Account, hostPath string) (kf *KeysFile, err error) 
 	kf.dir, err = hostfs.OpenDir(h.Root.PathDir(dir))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		// Created at the first write, inside its parent when that exists.
+		// Created at the first write, inside its parent when that exists
+		// and passes StrictModes all the way up (sshd checks them all).
 		kf.dir = nil
 		if p, perr := hostfs.OpenDir(h.Root.PathDir(filepath.Dir(dir))); perr == nil {
 			kf.home = p
+			if err := accounts.StrictDirs(h.Root, filepath.Dir(dir), a); strict && err != nil {
+				return kf, err
+			}
 		}
 		return kf, nil
 	case errors.Is(err, hostfs.ErrSymlink):
@@ -250,6 +257,11 @@ func (h Host) readOutside(a Account, hostPath string) (kf *KeysFile, err error) 
 	}
 	if err := h.checkNode(dir, fi, a); err != nil {
 		return kf, err
+	}
+	if kf.outside && strict {
+		if err := accounts.StrictDirs(h.Root, dir, a); err != nil {
+			return kf, err
+		}
 	}
 	return kf, h.readFileAt(kf, a)
 }
@@ -394,13 +406,14 @@ func (h Host) writeKeys(a Account, kf *KeysFile, data []byte) error {
 	}
 	owner, mode := hostfs.Owner{UID: a.UID, GID: a.GID}, AuthorizedKeysMode
 	switch {
-	case kf.outside && kf.Exists:
-		// The admin chose the location and its owner (root or the account,
-		// both checked by readFileAt); keep them.
+	case kf.outside && kf.Exists && kf.owner == a.UID:
+		// The account's own file (StrictModes allows it): keep it so.
 		owner, mode = hostfs.Owner{UID: kf.owner, GID: kf.group}, kf.mode
 	case kf.outside:
-		// Root's and world-readable: sshd reads it as the account after
-		// dropping privileges, and the account cannot change it.
+		// Root's and world-readable, also when it was root's 0600: sshd
+		// reads it as the account after dropping privileges (a file the
+		// account cannot read lets no key in), and the account cannot
+		// change it.
 		owner, mode = hostfs.Owner{UID: 0, GID: 0}, 0o644
 	case kf.Exists && kf.owner != a.UID && !(!h.Root.IsHost() && kf.owner == hostfs.Euid()):
 		// In the home the new file is owned by the account: replacing a

@@ -16,7 +16,10 @@ import (
 // When sshd cannot be asked (no binary, a config it refuses), the list is
 // sshd's compiled-in default, which names both files Debian's stock
 // config reads: a copy in either is then still found.
-func (h Host) keyFiles(ctx context.Context, a Account) (files []string, shared map[string]bool, none bool) {
+//
+// strict is sshd's StrictModes for the account (true unless sshd -T says
+// no): the walk up the directories of a file outside the home follows it.
+func (h Host) keyFiles(ctx context.Context, a Account) (files []string, shared map[string]bool, none, strict bool) {
 	cfg := h.SshdConfig
 	if cfg == "" {
 		cfg = sshd.DefaultConfig
@@ -25,7 +28,11 @@ func (h Host) keyFiles(ctx context.Context, a Account) (files []string, shared m
 	eff, err := b.Effective(ctx, sshd.ConnSpec(a.Name))
 	var values []string
 	set := false
+	strict = true
 	if err == nil {
+		if v := eff["strictmodes"]; len(v) > 0 && strings.EqualFold(v[0], "no") {
+			strict = false
+		}
 		for _, v := range eff["authorizedkeysfile"] {
 			values = append(values, strings.Fields(v)...)
 		}
@@ -43,7 +50,7 @@ func (h Host) keyFiles(ctx context.Context, a Account) (files []string, shared m
 			shared[f] = true
 		}
 	}
-	return files, shared, len(files) == 0
+	return files, shared, len(files) == 0, strict
 }
 
 // openKeys opens every file sshd reads a's keys from, in sshd's order,
@@ -54,12 +61,12 @@ func (h Host) keyFiles(ctx context.Context, a Account) (files []string, shared m
 // (AuthorizedKeysFile none); primary is then ~/.ssh/authorized_keys, so
 // its lines can still be listed and removed. The caller closes all.
 func (h Host) openKeys(ctx context.Context, a Account) (primary *KeysFile, extras []*KeysFile, none bool, err error) {
-	files, shared, none := h.keyFiles(ctx, a)
+	files, shared, none, strict := h.keyFiles(ctx, a)
 	if none {
 		files = []string{h.keysPath(a)}
 	}
 	for i, f := range files {
-		kf, err := h.openKeyFile(a, f)
+		kf, err := h.openKeyFile(a, f, strict)
 		if err != nil {
 			primary.Close()
 			closeAll(extras)
@@ -82,11 +89,11 @@ func (h Host) openKeys(ctx context.Context, a Account) (primary *KeysFile, extra
 
 // openKeyFile opens one file sshd reads a's keys from: one in ~/.ssh
 // through the home's checked handles, any other by readOutside.
-func (h Host) openKeyFile(a Account, hostPath string) (*KeysFile, error) {
+func (h Host) openKeyFile(a Account, hostPath string, strict bool) (*KeysFile, error) {
 	if filepath.Dir(hostPath) == h.sshDir(a) {
 		return h.readKeysNamed(a, filepath.Base(hostPath))
 	}
-	return h.readOutside(a, hostPath)
+	return h.readOutside(a, hostPath, strict)
 }
 
 func closeAll(kfs []*KeysFile) {

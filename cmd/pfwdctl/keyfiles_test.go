@@ -77,6 +77,18 @@ func TestKeysInEveryFileSshdReads(t *testing.T) {
 		t.Errorf("revoke left the key:\n%s", data)
 	}
 
+	// sshd's StrictModes checks every directory up to /: below a
+	// group-writable /srv it would ignore the file, so add-key does not
+	// write it there and call it added.
+	os.MkdirAll(root.Path("/srv"), 0o775)
+	os.Chmod(root.Path("/srv"), 0o775)
+	os.WriteFile(cfg, append(data, "AuthorizedKeysFile /srv/keys/%u\n"...), 0o644)
+	snap := rendertest.Snapshot(t, root)
+	if out := exec(1, "add-key", "--target", "127.0.0.1:8009", pub); !strings.Contains(out, "/srv") {
+		t.Errorf("add-key below a group-writable directory:\n%s", out)
+	}
+	rendertest.Unchanged(t, root, snap)
+
 	// A file that does not depend on the account (no %u, %U or %h) is
 	// read for every account: add-key refuses to write a forward-only key
 	// there, since it would let its holder in as any of them.

@@ -2,6 +2,7 @@ package accounts
 
 import (
 	"io/fs"
+	"path"
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
@@ -33,4 +34,24 @@ func StrictNode(root hostfs.Root, hostPath string, fi fs.FileInfo, a Account) er
 			"refusing: %s is group- or world-writable (%v)", hostPath, fi.Mode().Perm())
 	}
 	return nil
+}
+
+// StrictDirs is the rest of sshd's auth_secure_path for a key file in dir:
+// dir and every directory above it up to and including the home (or up to
+// / for a file outside the home), each by StrictNode. sshd ignores a key
+// file below a directory that fails, so add-key must not call it added.
+func StrictDirs(root hostfs.Root, dir string, a Account) error {
+	home := path.Clean(a.Home)
+	for d := path.Clean(dir); ; d = path.Dir(d) {
+		di, err := root.Stat(d)
+		if err != nil {
+			return fail.Wrap(fail.Failed, err, "", "check %s", d)
+		}
+		if err := StrictNode(root, d, di, a); err != nil {
+			return err
+		}
+		if d == home || d == "/" {
+			return nil
+		}
+	}
 }
