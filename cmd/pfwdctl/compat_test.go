@@ -30,7 +30,26 @@ import (
 // compatKnown are the steps known not to work on a release yet (issue 14
 // says why). The suite fails when one of them starts to work, so this
 // table only shrinks: each entry is a promise to fix, not a pass.
-var compatKnown = map[string]map[string]string{}
+var compatKnown = map[string]map[string]string{
+	// RHEL 8: sshd refuses the Include line ("Bad configuration option"),
+	// so neither apply's drop-ins nor the lab's config can be read; the
+	// managed block in sshd_config itself (issue 14, install modes) is not
+	// built yet. apply refuses (exit 1) rather than claim success.
+	"8.0p1": {
+		"apply": "no Include: needs the managed-block install mode", "crypto": "no Include: needs the managed-block install mode",
+		"lab": "no Include: the lab needs the managed-block mode", "expiry": "no Include: the lab needs the managed-block mode",
+		"sessions": "no Include: the lab needs the managed-block mode",
+	},
+	// Ubuntu 20.04: a Match block in an included file is ignored (upstream
+	// bz#3122, fixed in 8.4). apply exits 1 instead of reporting success
+	// (its override check sees the block not in effect), but it blames its
+	// own drop-in; the lab's Match block (and its AuthorizedKeysFile) is
+	// ignored too.
+	"8.2p1": {
+		"apply": "Match in an included file is ignored: needs the managed-block mode", "crypto": "Match in an included file is ignored: needs the managed-block mode",
+		"lab": "Match in an included file is ignored", "expiry": "Match in an included file is ignored (the lab's AuthorizedKeysFile with it)",
+	},
+}
 
 // TestCompat is the OpenSSH release suite (make test-compat): for every
 // release built from ../shared/openssh and the system's sshd, what an
