@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/pfwdctl/pfwdctl/internal/accounts"
@@ -252,6 +253,7 @@ func (a *auditor) keyLines(kf string, data []byte) (keys, bad int) {
 			continue
 		}
 		lines = append(lines, judged{i + 1, keyline.Judge(line, keyline.Match{Targets: allowed, Zone: zone}, now)})
+		a.verdicts = append(a.verdicts, lines[len(lines)-1].v)
 	}
 	// The same key on several lines: keyline.SameKey, as list-keys.
 	fps, nums := make([]string, len(lines)), make([]int, len(lines))
@@ -306,4 +308,181 @@ func keyFix(p keyline.Problem, num int, prefix, reinstall, user string) string {
 		return fmt.Sprintf("remove %s from line %d, or %s", p.Option, num, reinstall)
 	}
 	return reinstall
+}
+
+// bypassChecks: ways in for the account that do not go through the key
+// options pfwdctl writes (layer 1). A certificate from a CA in
+// TrustedUserCAKeys logs in under the CA's options, not the line's;
+// host-based and GSSAPI logins use no key line at all, which matters only
+// when AuthenticationMethods lets them be used.
+func (a *auditor) bypassChecks(fwd map[string][]string) {
+	u := a.o.Params.User
+	c := &connInfo{u}
+	first := func(kw string) string {
+		if v := fwd[kw]; len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	at := func(f *Finding, kw string) {
+		if w := a.winner(kw, c); w != nil {
+			f.File, f.Line = w.File, w.Num
+			f.Fix = fmt.Sprintf("delete the line at %s (or set it in a Match block that excludes %s)", w.At(), u)
+		}
+	}
+	bad := 0
+	if ca := first("trustedusercakeys"); ca != "" && !strings.EqualFold(ca, "none") {
+		bad++
+		f := Finding{ID: "keys.ca", Severity: Fail,
+			Title:  fmt.Sprintf("TrustedUserCAKeys %s is in effect for %s", ca, u),
+			Detail: "a certificate signed by one of these CAs for a principal " + u + " logs in without the restrict, permitopen and expiry options of any key line (layer 1)",
+			Fix:    "remove TrustedUserCAKeys, or set TrustedUserCAKeys none inside pfwdctl's Match block scope"}
+		at(&f, "trustedusercakeys")
+		a.add(f)
+	}
+	methods := strings.Fields(strings.ReplaceAll(first("authenticationmethods"), ",", " "))
+	allows := func(m string) bool {
+		if len(methods) == 0 || methods[0] == "any" {
+			return true
+		}
+		for _, x := range methods {
+			if x == m || strings.HasPrefix(x, m+":") {
+				return true
+			}
+		}
+		return false
+	}
+	for _, m := range []struct{ kw, method, name string }{
+		{"hostbasedauthentication", "hostbased", "HostbasedAuthentication"},
+		{"gssapiauthentication", "gssapi-with-mic", "GSSAPIAuthentication"},
+	} {
+		if !strings.EqualFold(first(m.kw), "yes") || !allows(m.method) {
+			continue
+		}
+		bad++
+		f := Finding{ID: "auth." + m.method, Severity: Fail,
+			Title:  fmt.Sprintf("%s yes is in effect for %s and AuthenticationMethods allows %s", m.name, u, m.method),
+			Detail: "that login uses no key line, so none of the key options (layer 1) apply",
+			Fix:    m.name + " no (pfwdctl's baseline sets AuthenticationMethods publickey)"}
+		at(&f, m.kw)
+		a.add(f)
+	}
+	if bad == 0 {
+		a.ok("bypass", "no certificate authority, host-based or GSSAPI login for %s gets around the key options", u)
+	}
+}
+
+// loginChecks: the tunnel cannot work at all when sshd refuses the
+// account before any key is looked at, reads no key, takes none of the
+// installed keys' types, or every key has expired. That is a failure with
+// its cause, not a pass with no findings.
+func (a *auditor) loginChecks(fwd map[string][]string) {
+	if !a.hasAcct {
+		return
+	}
+	u := a.account.Name
+	c := &connInfo{u}
+	var causes []string
+	where := map[string]*sshdconf.Line{}
+	block := func(kw, why string) {
+		causes = append(causes, why)
+		if _, ok := where[why]; !ok {
+			where[why] = a.winner(kw, c)
+		}
+	}
+	mine := append([]string{u}, a.groupsOf(u)...)
+	matchUser := func(pats []string, names []string) bool {
+		for _, p := range pats {
+			for _, pat := range strings.Fields(p) {
+				pat, _, _ = strings.Cut(pat, "@")
+				for _, n := range names {
+					if ok, _ := filepath.Match(pat, n); ok {
+						return true
+					}
+				}
+			}
+		}
+		return false
+	}
+	if v := fwd["allowusers"]; len(v) > 0 && !matchUser(v, []string{u}) {
+		block("allowusers", "AllowUsers does not list "+u)
+	}
+	if v := fwd["denyusers"]; len(v) > 0 && matchUser(v, []string{u}) {
+		block("denyusers", "DenyUsers lists "+u)
+	}
+	if v := fwd["allowgroups"]; len(v) > 0 && !matchUser(v, mine[1:]) {
+		block("allowgroups", "AllowGroups lists none of "+u+"'s groups")
+	}
+	if v := fwd["denygroups"]; len(v) > 0 && matchUser(v, mine[1:]) {
+		block("denygroups", "DenyGroups lists a group of "+u)
+	}
+	if v := fwd["pubkeyauthentication"]; len(v) > 0 && strings.EqualFold(v[0], "no") {
+		block("pubkeyauthentication", "PubkeyAuthentication is no")
+	}
+	if v := fwd["authorizedkeysfile"]; len(v) > 0 && strings.EqualFold(strings.TrimSpace(v[0]), "none") {
+		if cmd := fwd["authorizedkeyscommand"]; len(cmd) == 0 || strings.EqualFold(cmd[0], "none") {
+			block("authorizedkeysfile", "AuthorizedKeysFile is none (sshd reads no key)")
+		}
+	}
+	if len(a.verdicts) > 0 {
+		accepted := strings.Split(strings.Join(fwd["pubkeyacceptedalgorithms"], ","), ",")
+		if len(fwd["pubkeyacceptedalgorithms"]) == 0 {
+			accepted = strings.Split(strings.Join(fwd["pubkeyacceptedkeytypes"], ","), ",")
+		}
+		usable, alive := 0, 0
+		for _, v := range a.verdicts {
+			if v.Expired {
+				continue
+			}
+			alive++
+			if len(accepted) == 1 && accepted[0] == "" || keyTypeAccepted(v.Line.Type, accepted) {
+				usable++
+			}
+		}
+		switch {
+		case alive == 0:
+			causes = append(causes, "every installed key has expired")
+		case usable == 0:
+			block("pubkeyacceptedalgorithms", "PubkeyAcceptedAlgorithms takes none of the installed keys' types")
+		}
+	}
+	if len(causes) == 0 {
+		a.ok("login", "sshd lets %s log in by key (no AllowUsers/DenyUsers/AllowGroups/DenyGroups, key type or expiry stops it)", u)
+		return
+	}
+	for _, why := range causes {
+		f := Finding{ID: "login.blocked", Severity: Fail,
+			Title:  fmt.Sprintf("the tunnel cannot work: %s", why),
+			Detail: "sshd refuses " + u + " before (or instead of) accepting any installed key",
+			Fix:    "change the line named so it lets " + u + " in, or add a key with pfwdctl add-key"}
+		if w := where[why]; w != nil {
+			f.File, f.Line = w.File, w.Num
+		}
+		a.add(f)
+	}
+}
+
+// keyTypeAccepted: an RSA key is used with the rsa-sha2-* signatures (or
+// ssh-rsa); every other type by its own name.
+func keyTypeAccepted(typ string, accepted []string) bool {
+	for _, a := range accepted {
+		if a == typ || typ == "ssh-rsa" && (a == "rsa-sha2-256" || a == "rsa-sha2-512") {
+			return true
+		}
+	}
+	return false
+}
+
+// groupsOf lists the groups u is a member of (its primary group too).
+func (a *auditor) groupsOf(u string) []string {
+	var out []string
+	for g, members := range a.groups {
+		for _, m := range members {
+			if m == u || m == "gid:"+strconv.Itoa(a.account.GID) {
+				out = append(out, g)
+				break
+			}
+		}
+	}
+	return out
 }

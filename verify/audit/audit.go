@@ -22,6 +22,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/templates"
 	"github.com/pfwdctl/pfwdctl/users"
+	"github.com/pfwdctl/pfwdctl/users/keyline"
 	"github.com/pfwdctl/pfwdctl/verify"
 )
 
@@ -164,6 +165,8 @@ type auditor struct {
 	account accounts.Account
 	hasAcct bool
 	groups  map[string][]string // group name -> members (incl. primary)
+	// verdicts are the account's key lines as judged by keyChecks.
+	verdicts []keyline.Verdict
 	// dropIns are what render produces for the params.
 	expectGlobal []sshdconf.Line
 	expectMatch  []sshdconf.Line
@@ -212,8 +215,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		a.effectiveChecks(global, fwd, other)
 		a.forwardingChecks(fwd)
 		a.keySourceChecks(fwd)
+		a.bypassChecks(fwd)
 		a.accountChecks(fwd)
 		a.keyChecks(fwd)
+		a.loginChecks(fwd)
 		a.cryptoChecks(global)
 		if o.Live {
 			a.liveChecks(ctx)
