@@ -486,3 +486,86 @@ func (a *auditor) groupsOf(u string) []string {
 	}
 	return out
 }
+
+// writeChecks: who can change what sshd reads or runs. The main config,
+// every included file and each Include's directory (a new file there is
+// read too), the host keys, and the programs named by ForceCommand and
+// Subsystem must be writable by root alone, and so must every directory
+// above them (whoever can write a directory can replace what is in it;
+// a sticky one, like /tmp, only protects files already there, so it is
+// fine above a file and not as an Include directory). Anyone else who can
+// write them can hand the account a shell.
+func (a *auditor) writeChecks(global, fwd map[string][]string) {
+	type target struct{ path, what string }
+	var ts []target
+	seen := map[string]bool{}
+	add := func(p, what string) {
+		if p == "" || !filepath.IsAbs(p) || seen[p] {
+			return
+		}
+		seen[p] = true
+		ts = append(ts, target{filepath.Clean(p), what})
+	}
+	add(a.mainConfig(), "the main sshd config")
+	for _, l := range a.cfg.Lines {
+		add(l.File, "a file sshd reads")
+		if l.Keyword == "include" {
+			for _, pat := range l.Args {
+				if !filepath.IsAbs(pat) {
+					pat = filepath.Join("/etc/ssh", pat)
+				}
+				add(filepath.Dir(pat)+"/", "a directory sshd includes every matching file of")
+			}
+		}
+	}
+	for _, k := range global["hostkey"] {
+		add(k, "a host key")
+	}
+	if v := fwd["forcecommand"]; len(v) > 0 && v[0] != "none" {
+		add(strings.Fields(v[0])[0], "the ForceCommand the account runs")
+	}
+	for _, v := range global["subsystem"] {
+		if f := strings.Fields(v); len(f) > 1 {
+			add(f[1], "a Subsystem program")
+		}
+	}
+	bad := 0
+	for _, t := range ts {
+		p := strings.TrimSuffix(t.path, "/")
+		isIncludeDir := strings.HasSuffix(t.path, "/")
+		for cur, first := p, true; ; cur, first = filepath.Dir(cur), false {
+			fi, err := a.o.Root.Stat(cur)
+			if err != nil {
+				break // a missing file is another check's business
+			}
+			o := hostfs.OwnerOf(fi)
+			perm := fi.Mode().Perm()
+			sticky := fi.Mode()&os.ModeSticky != 0 && fi.IsDir()
+			ownerOK := o.UID == 0 || (!a.o.Root.IsHost() && o.UID == hostfs.Euid())
+			writable := perm&0o022 != 0 && !(sticky && !(first && isIncludeDir))
+			if !ownerOK || writable {
+				bad++
+				why := fmt.Sprintf("owned by uid %d", o.UID)
+				fix := "chown root " + cur
+				if ownerOK {
+					why, fix = fmt.Sprintf("group- or world-writable (%v)", perm), "chmod go-w "+cur
+				}
+				what := t.what
+				if cur != p {
+					what = "a directory above " + p + " (" + t.what + ")"
+				}
+				a.add(Finding{ID: "write.other", Severity: Fail, File: cur,
+					Title:  fmt.Sprintf("%s is %s: someone other than root can change %s", cur, why, what),
+					Detail: "whoever can change what sshd reads or runs can give the forward account a shell or any forward",
+					Fix:    fix})
+				break
+			}
+			if cur == "/" {
+				break
+			}
+		}
+	}
+	if bad == 0 {
+		a.ok("write", "only root can change the %d files, directories and programs sshd reads or runs (config, Includes, host keys, ForceCommand, Subsystem)", len(ts))
+	}
+}

@@ -219,6 +219,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		a.accountChecks(fwd)
 		a.keyChecks(fwd)
 		a.loginChecks(fwd)
+		a.writeChecks(global, fwd)
 		a.cryptoChecks(global)
 		if o.Live {
 			a.liveChecks(ctx)
