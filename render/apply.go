@@ -115,8 +115,12 @@ type installed struct {
 	written    [][]byte // written[i] replaced snaps[i]; nil: not written
 	keysUndo   func() error
 	// change is the audit log's record of this install, opened before the
-	// first write (intent first).
-	change *auditlog.Change
+	// first write (intent first). completed: its done line is written, so
+	// a later rollback is a change of its own (beginRollback); rollback:
+	// change is that rollback's record.
+	change              *auditlog.Change
+	completed, rollback bool
+	rollbackLogErr      error
 }
 
 // restore puts every snapshot back, newest first, then removes the drop-in
@@ -313,6 +317,7 @@ func (a Applier) Apply(ctx context.Context, o ApplyOptions) (ApplyResult, error)
 			}
 			var logErr error
 			cause := fail.Wrap(fail.Failed, err, "fix what is named, then run pfwdctl apply again; the drop-ins are restored", "the keys could not follow the new targets")
+			a.beginRollback(o.Params.User, u, cause)
 			if rbErrs := u.restore(); len(rbErrs) > 0 {
 				cause = fail.Wrap(fail.Failed, errors.Join(append([]error{cause}, rbErrs...)...),
 					"restoring the previous files failed: check the files named above by hand before sshd reloads", "rollback incomplete")
@@ -484,7 +489,30 @@ func (a Applier) install(ctx context.Context, account string, files []File, chan
 			Path: a.Root.HostPath(s.Path), Before: auditlog.Hash(s.Data, s.Exists), After: auditlog.Hash(u.written[i], true),
 			Detail: "sshd -t accepts the whole configuration"})
 	}
+	u.completed = true
 	return u, chg.Done(events...), nil
+}
+
+// beginRollback opens the record of putting back an install whose change
+// is already recorded as done (keys that could not follow, the wizard's
+// later step): its own intent, before any file is touched. The restore
+// goes ahead even when that intent cannot be written, since putting the
+// old files back is the safe direction; logRollback then reports it.
+func (a Applier) beginRollback(account string, u *installed, cause error) {
+	if !u.completed {
+		return
+	}
+	var intents []auditlog.Event
+	for i, s := range u.snaps {
+		if u.written[i] == nil {
+			continue
+		}
+		intents = append(intents, auditlog.Event{Action: auditlog.ActionDropInRollback, Account: account,
+			Path: a.Root.HostPath(s.Path), Before: auditlog.Hash(u.written[i], true), After: auditlog.Hash(s.Data, s.Exists),
+			Detail: "about to roll back: " + oneLine(cause.Error())})
+	}
+	c, err := a.auditLog().Begin(intents...)
+	u.change, u.completed, u.rollback, u.rollbackLogErr = c, false, true, err
 }
 
 // logRollback records, once the files are put back, one line per file this
@@ -504,10 +532,17 @@ func (a Applier) logRollback(account string, u *installed, cause error, logErr *
 			Detail: "rolled back: " + oneLine(cause.Error())})
 	}
 	var err error
-	if len(events) == 0 {
+	switch {
+	case u.rollback:
+		// The rollback's own record: it was made.
+		err = u.rollbackLogErr
+		if err == nil && len(events) > 0 {
+			err = u.change.Done(events...)
+		}
+	case len(events) == 0:
 		// Nothing was written: the intent is closed as not made.
 		err = u.change.Abort(cause)
-	} else {
+	default:
 		err = u.change.Abort(cause, events...)
 	}
 	if err != nil {
@@ -540,6 +575,7 @@ func (a Applier) Rollback(res ApplyResult) error {
 	}
 	defer unlock()
 	var cause error = errors.New("a later step failed")
+	a.beginRollback("", res.undo, cause)
 	if errs := res.undo.restore(); len(errs) > 0 {
 		cause = fail.Wrap(fail.Failed, errors.Join(errs...),
 			"restoring the previous files failed: check the files named above by hand before sshd reloads", "rollback incomplete")

@@ -108,4 +108,30 @@ func TestTargetChangeRollsBackWhenKeysCannotFollow(t *testing.T) {
 	if now, _ := os.ReadFile(dropInPath); string(now) != string(dropIn) {
 		t.Errorf("the drop-in was not put back:\n%s", now)
 	}
+	// The audit log tells it straight: the install is done, then the
+	// rollback is a change of its own (intent, then done), and no change
+	// is both done and aborted or left open.
+	ev, _ := auditlog.Log{Root: root}.Read()
+	if in := auditlog.Interrupted(ev); len(in) > 0 {
+		t.Errorf("open intents: %+v", in)
+	}
+	status := map[string]map[string]bool{}
+	rolledBack := false
+	for _, e := range ev {
+		if status[e.ID] == nil {
+			status[e.ID] = map[string]bool{}
+		}
+		status[e.ID][e.Status] = true
+		if e.Action == auditlog.ActionDropInRollback && e.Status == auditlog.StatusDone {
+			rolledBack = true
+		}
+	}
+	for id, st := range status {
+		if st[auditlog.StatusDone] && st[auditlog.StatusAborted] {
+			t.Errorf("change %s is recorded as both done and aborted", id)
+		}
+	}
+	if !rolledBack {
+		t.Errorf("no completed rollback line: %+v", ev)
+	}
 }
