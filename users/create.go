@@ -153,10 +153,12 @@ func (h Host) CreateUser(ctx context.Context, r CreateRequest) (res CreateResult
 	// after it refused). This runs before unlock, so audit lines never
 	// interleave.
 	var chg *auditlog.Change
+	var intentAction string
 	intent := func(action, what string) error {
 		if chg != nil {
 			return nil
 		}
+		intentAction = action
 		c, err := h.begin(Event{Action: action, Account: r.User, Detail: "about to: " + what})
 		chg = c
 		return err
@@ -164,6 +166,17 @@ func (h Host) CreateUser(ctx context.Context, r CreateRequest) (res CreateResult
 	defer func() {
 		if chg == nil {
 			return
+		}
+		if len(res.Done) == 0 && err != nil && intentAction == ActionUserCreate {
+			// useradd can fail after writing /etc/passwd (a home it could
+			// not create, say): what exists now is the record, not what the
+			// tool said.
+			if _, lerr := accounts.Lookup(h.Root, r.User); lerr == nil {
+				if aerr := chg.Done(Event{Action: ActionUserCreate, Account: r.User, Detail: "useradd failed, but the account exists now: " + err.Error()}); aerr != nil {
+					res.Warnings = append(res.Warnings, "the audit log was not completed: "+aerr.Error())
+				}
+				return
+			}
 		}
 		if len(res.Done) == 0 {
 			cause := err

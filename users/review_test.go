@@ -244,3 +244,34 @@ func TestRetargetIsReadBack(t *testing.T) {
 		t.Error("a missing line passed the read-back")
 	}
 }
+
+// failingUseradd writes the passwd entry, then fails, as useradd does when
+// it cannot create the home (exit 12).
+type failingUseradd struct{ write func() }
+
+func (f failingUseradd) Run(_ context.Context, name string, _ ...string) ([]byte, []byte, error) {
+	if name == "useradd" {
+		f.write()
+	}
+	return nil, []byte("useradd: cannot create directory"), run.ErrExit
+}
+
+// useradd that fails after writing /etc/passwd made a change: the audit
+// log says the account exists now, not that nothing was made.
+func TestCreateUserRecordsAPartialUseradd(t *testing.T) {
+	t.Parallel()
+	h, root := tree(t, nil)
+	h.Runner = failingUseradd{write: func() {
+		f, _ := os.OpenFile(root.Path("/etc/passwd"), os.O_APPEND|os.O_WRONLY, 0)
+		f.WriteString("newbie:x:998:998::/home/newbie:/usr/sbin/nologin\n")
+		f.Close()
+	}}
+	if _, err := h.CreateUser(context.Background(), CreateRequest{User: "newbie"}); err == nil {
+		t.Fatal("no error")
+	}
+	ev, _ := ReadAudit(h)
+	last := ev[len(ev)-1]
+	if last.Status != auditlog.StatusDone || !strings.Contains(last.Detail, "exists now") {
+		t.Fatalf("a partial useradd is recorded as %+v", ev)
+	}
+}
