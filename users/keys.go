@@ -96,6 +96,13 @@ func (h Host) AddKey(ctx context.Context, r AddKeyRequest) (AddKeyResult, error)
 	if err := kf.writable(a); err != nil {
 		return res, err
 	}
+	if kf.Path != h.keysPath(a) {
+		// pfwdctl's Match block sets AuthorizedKeysFile .ssh/authorized_keys:
+		// once it is installed, sshd stops reading this file for the account.
+		if _, found, _ := h.InstalledTargets(r.User); !found {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("pfwdctl apply will make sshd read only %s for %s: run add-key again after apply, or the key stops working", h.keysPath(a), a.Name))
+		}
+	}
 	var copies []Entry
 	for _, e := range kf.Entries() {
 		if e.Err == nil && e.Fingerprint == res.Fingerprint {
