@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -513,6 +514,18 @@ func (e *probeEnv) otherProbes() []probe {
 	for _, p := range ps {
 		seen[target.Target{Host: p.host, Port: p.port}.String()] = true
 	}
+	if e.opts.Sweep {
+		for _, h := range sweepHosts(e.opts.Targets) {
+			for port := 1; port <= 65535; port++ {
+				p := probe{h, "sweep", port}
+				k := target.Target{Host: h, Port: port}.String()
+				if ok(p) && !seen[k] {
+					seen[k] = true
+					ps = append(ps, p)
+				}
+			}
+		}
+	}
 	for _, d := range e.opts.Destinations {
 		p := probe{d.Host, d.Why, d.Port}
 		k := target.Target{Host: p.host, Port: p.port}.String()
@@ -527,6 +540,61 @@ func (e *probeEnv) otherProbes() []probe {
 // probeParallel bounds the channel opens one check has in flight: a host
 // with hundreds of listeners must not look like a flood to sshd.
 const probeParallel = 32
+
+// sweepHosts are the hosts a sweep covers: every target host and its other
+// spelling, each once.
+func sweepHosts(ts []target.Target) []string {
+	var out []string
+	add := func(h string) {
+		if h != "" && !slices.Contains(out, h) {
+			out = append(out, h)
+		}
+	}
+	for _, t := range ts {
+		add(t.Host)
+		add(otherSpelling(t.Host))
+	}
+	return out
+}
+
+// ranges writes host:port destinations as host:a-b,c,d-e, one string per
+// host in order of first appearance: a sweep's tried list in --json.
+func ranges(tried []string) []string {
+	var hosts []string
+	ports := map[string][]int{}
+	for _, d := range tried {
+		t, err := target.Parse(d)
+		if err != nil {
+			continue
+		}
+		if _, ok := ports[t.Host]; !ok {
+			hosts = append(hosts, t.Host)
+		}
+		ports[t.Host] = append(ports[t.Host], t.Port)
+	}
+	var out []string
+	for _, h := range hosts {
+		ps := ports[h]
+		slices.Sort(ps)
+		var parts []string
+		for i := 0; i < len(ps); {
+			j := i
+			for j+1 < len(ps) && ps[j+1] == ps[j]+1 {
+				j++
+			}
+			if i == j {
+				parts = append(parts, strconv.Itoa(ps[i]))
+			} else {
+				parts = append(parts, fmt.Sprintf("%d-%d", ps[i], ps[j]))
+			}
+			i = j + 1
+		}
+		// "host:" as target spells it ("[::1]:" for IPv6).
+		prefix := strings.TrimSuffix(target.Target{Host: h, Port: 1}.String(), "1")
+		out = append(out, prefix+strings.Join(parts, ","))
+	}
+	return out
+}
 
 // summarize lists what was tried: all of it when short, else the first
 // few and the count (the full list is in Result.Tried).
@@ -547,28 +615,44 @@ func otherSpelling(host string) string {
 	return ""
 }
 
+// otherPortProblem opens one forward that must be refused; "" when it is
+// (administratively prohibited), else what went wrong.
+func (e *probeEnv) otherPortProblem(p probe) string {
+	hp := target.Target{Host: p.host, Port: p.port}.String()
+	err := e.openDirect(p.host, p.port)
+	r, isOpen := reason(err)
+	switch {
+	case err == nil:
+		return fmt.Sprintf("%s (%s) opened", hp, p.why)
+	case isOpen && r == ssh.Prohibited:
+		return ""
+	case isOpen && r == ssh.ConnectionFailed:
+		return fmt.Sprintf("%s (%s) is permitted (nothing answered there)", hp, p.why)
+	default:
+		return fmt.Sprintf("%s (%s): %v", hp, p.why, err)
+	}
+}
+
 func checkOtherPorts(e *probeEnv) Result {
 	ps := e.otherProbes()
 	problems := make([]string, len(ps))
+	// A fixed pool of workers, not a goroutine per probe: a sweep has
+	// 131,070 of them.
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, probeParallel)
-	for i, p := range ps {
+	next := make(chan int)
+	go func() {
+		for i := range ps {
+			next <- i
+		}
+		close(next)
+	}()
+	for range min(probeParallel, len(ps)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			hp := target.Target{Host: p.host, Port: p.port}.String()
-			err := e.openDirect(p.host, p.port)
-			r, isOpen := reason(err)
-			switch {
-			case err == nil:
-				problems[i] = fmt.Sprintf("%s (%s) opened", hp, p.why)
-			case isOpen && r == ssh.Prohibited:
-			case isOpen && r == ssh.ConnectionFailed:
-				problems[i] = fmt.Sprintf("%s (%s) is permitted (nothing answered there)", hp, p.why)
-			default:
-				problems[i] = fmt.Sprintf("%s (%s): %v", hp, p.why, err)
+			for i := range next {
+				p := ps[i]
+				problems[i] = e.otherPortProblem(p)
 			}
 		}()
 	}
@@ -581,12 +665,20 @@ func checkOtherPorts(e *probeEnv) Result {
 		}
 	}
 	var r Result
-	if len(bad) > 0 {
+	switch {
+	case len(bad) > 20:
+		r = failed("%s; … %d permitted destinations in all", strings.Join(bad[:20], "; "), len(bad))
+	case len(bad) > 0:
 		r = failed("%s", strings.Join(bad, "; "))
-	} else {
+	case e.opts.Sweep:
+		r = pass("%d destinations (%s): administratively prohibited", len(tried), strings.Join(ranges(tried), "; "))
+	default:
 		r = pass("%s: administratively prohibited", summarize(tried))
 	}
-	if len(tried) > 6 {
+	switch {
+	case len(tried) > 1000:
+		r.TriedRanges = ranges(tried)
+	case len(tried) > 6:
 		r.Tried = tried
 	}
 	return r

@@ -39,6 +39,8 @@ type Settings struct {
 	Timeout   time.Duration
 	// Sockets are Unix sockets on the server to try; nil: DefaultSockets.
 	Sockets []string
+	// Sweep tries every port of the target hosts (Options.Sweep).
+	Sweep bool
 }
 
 // Options checks s and turns it into Options, with the key loaded (or the
@@ -46,7 +48,7 @@ type Settings struct {
 // Key and AgentSock, Options has no Auth: an inventory line may bring its
 // own key, and --self makes one.
 func (s Settings) Options() (Options, func(), error) {
-	o := Options{Host: s.Host, Port: s.Port, User: s.User, Timeout: s.Timeout, Sockets: s.Sockets,
+	o := Options{Host: s.Host, Port: s.Port, User: s.User, Timeout: s.Timeout, Sockets: s.Sockets, Sweep: s.Sweep,
 		HostKey: HostKeyPolicy{KnownHosts: s.KnownHosts, Fingerprint: s.HostKey, Insecure: s.Insecure, AcceptNew: s.AcceptNew}}
 	noop := func() {}
 	if err := accounts.ValidateName(s.User); err != nil {

@@ -63,6 +63,10 @@ type Options struct {
 	// Listens are more remote (-R) listens that must be refused, on top
 	// of port 0: verify --self passes the account's effective PermitListen.
 	Listens []Destination
+	// Sweep tries every TCP port 1-65535 on each target host and on its
+	// other spelling (localhost / 127.0.0.1), instead of samples: a second
+	// permitted port anywhere on those hosts is found (verify --sweep).
+	Sweep bool
 }
 
 // Destination is one forward other-ports-prohibited tries, and why.
@@ -91,9 +95,12 @@ type Result struct {
 	Proves string `json:"proves"`
 	// Tried lists what a check tried when it tried many destinations
 	// (other-ports-prohibited, streamlocal-refused), for --json.
-	Tried    []string      `json:"tried,omitempty"`
-	Hint     string        `json:"hint,omitempty"`
-	Duration time.Duration `json:"-"`
+	Tried []string `json:"tried,omitempty"`
+	// TriedRanges is Tried in ranges (host:1-8008,8010-65535) when a
+	// sweep tried too many destinations to list one by one.
+	TriedRanges []string      `json:"tried_ranges,omitempty"`
+	Hint        string        `json:"hint,omitempty"`
+	Duration    time.Duration `json:"-"`
 	// DurationMS is Duration for JSON.
 	DurationMS float64 `json:"duration_ms"`
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -235,5 +236,49 @@ func TestHostKeyAnyOfTheServers(t *testing.T) {
 	o.HostKey = verify.HostKeyPolicy{KnownHosts: kh, AcceptNew: true}
 	if _, err := verify.Run(context.Background(), o); !errors.As(err, &ce) || ce.Reason != verify.HostKeyMismatch {
 		t.Fatalf("accept-new over a changed key: %v", err)
+	}
+}
+
+// TestSweepFindsASecondPermittedPort is issue 13: a second permitted port
+// elsewhere on the target host (a database, a metrics endpoint), allowed
+// by both the Match block and the key, is not among the samples
+// other-ports-prohibited tries by default; verify --sweep tries every port
+// of the target host and its other spelling and names it.
+func TestSweepFindsASecondPermittedPort(t *testing.T) {
+	t.Parallel()
+	echo := labtest.Echo(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	extra := fmt.Sprintf("127.0.0.1:%d", second)
+	_, vo := against(t, lab.Options{Targets: []target.Target{echo.Target},
+		KeyOptions: fmt.Sprintf(`restrict,port-forwarding,permitopen="%s",permitopen="%s"`, echo.Target, extra),
+		Edit:       lab.ReplaceLine(forward, "PermitOpen", "PermitOpen "+echo.Target.String()+" "+extra)})
+
+	result := func(sweep bool) verify.Result {
+		o := vo
+		o.Sweep = sweep
+		o.Timeout = 2 * time.Minute
+		rep, err := verify.Run(context.Background(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range rep.Checks {
+			if c.Name == verify.CheckOtherPorts {
+				return c
+			}
+		}
+		t.Fatal("no other-ports-prohibited result")
+		return verify.Result{}
+	}
+	if r := result(false); r.Status != verify.Pass {
+		t.Logf("the samples found it anyway: %s", r.Detail)
+	}
+	r := result(true)
+	if r.Status != verify.Fail || !strings.Contains(r.Detail, extra+" (sweep) is permitted") {
+		t.Fatalf("--sweep missed the second permitted port %s: %s %s", extra, r.Status, r.Detail)
 	}
 }

@@ -32,6 +32,7 @@ type verifyOpts struct {
 	timeout             time.Duration
 	sockets             []string
 	self                bool
+	sweep               bool
 	// --inventory (verify_fleet.go prints it)
 	inventory string
 	parallel  int
@@ -44,6 +45,9 @@ var (
 	verifySelf      = self.Run
 	verifyInventory = fleet.VerifyInventory
 )
+
+// sweepTimeout bounds a --sweep run when --timeout is not given.
+const sweepTimeout = 2 * time.Minute
 
 func newVerifyCmd(g *Globals) *cobra.Command {
 	o := &verifyOpts{}
@@ -91,6 +95,7 @@ VMs only --insecure-ignore-host-key.`,
 	f.DurationVar(&o.timeout, "timeout", verify.DefaultTimeout, "bound the whole run, connection included")
 	f.BoolVar(&o.strict, "strict", false, "treat warnings (a target permitted but not answering) as failures")
 	f.StringArrayVar(&o.sockets, "socket", nil, "a Unix socket `PATH` on the server to try direct-streamlocal with (repeatable; default: dbus, journald, /dev/log)")
+	f.BoolVar(&o.sweep, "sweep", false, "try a forward to every TCP port 1-65535 of each target host (and its other spelling), not samples: any second permitted port is found; slower, and sshd logs each refusal (see docs/verify.md)")
 	f.BoolVar(&o.self, "self", false, "as root on the server: install a throwaway key for the account for a few minutes, verify over the local sshd, remove the key")
 	f.StringVar(&o.inventory, "inventory", "", "verify every host listed in `FILE` (host[:port] [user=] [key=] [host-key=] per line, or an Ansible INI inventory)")
 	f.IntVar(&o.parallel, "parallel", fleet.DefaultParallel, "with --inventory: verify at most `N` hosts at once")
@@ -104,11 +109,15 @@ func (o *verifyOpts) settings(g *Globals) verify.Settings {
 		Host: o.host, Port: o.port, User: o.user, Targets: o.targets,
 		Key: o.key, AgentSock: g.Getenv("SSH_AUTH_SOCK"), Passphrase: passphraseFunc(g),
 		KnownHosts: o.knownHosts, HostKey: o.hostKey, Insecure: o.insecure, AcceptNew: o.acceptNew,
-		Timeout: o.timeout, Sockets: o.sockets,
+		Timeout: o.timeout, Sockets: o.sockets, Sweep: o.sweep,
 	}
 }
 
 func verifyRun(c *cobra.Command, g *Globals, o *verifyOpts) error {
+	if o.sweep && !c.Flags().Changed("timeout") {
+		// 131,070 forwards take seconds, not the default's few.
+		o.timeout = sweepTimeout
+	}
 	switch {
 	case c.Flags().Changed("port") && o.port == 0:
 		// 0 is the flag's "not given" (22, or sshd -T's port for --self).
