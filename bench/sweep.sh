@@ -9,18 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
-bin=${PFWDCTL:-./bin/pfwdctl}
-[ -x "$bin" ] || make -s build
-command -v ssh >/dev/null || { echo "bench: ssh not found: apt-get install openssh-client" >&2; exit 3; }
-
-info=$(mktemp)
-"$bin" lab --serve >"$info" 2>&1 &
-lab=$!
-trap 'kill $lab 2>/dev/null; wait $lab 2>/dev/null; rm -f "$info"' EXIT
-for _ in $(seq 500); do grep -q '^# ready' "$info" && break; kill -0 $lab 2>/dev/null || { cat "$info" >&2; exit 3; }; sleep 0.01; done
-grep -q '^# ready' "$info" || { echo "bench: the lab did not start" >&2; cat "$info" >&2; exit 3; }
-# shellcheck disable=SC1090
-. "$info"
+# shellcheck source=bench/lab.sh
+. bench/lab.sh
 
 now() { date +%s%N; }
 login() {

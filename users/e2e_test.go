@@ -2,11 +2,8 @@ package users
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,41 +25,11 @@ import (
 	"github.com/pfwdctl/pfwdctl/verify/lab/labtest"
 )
 
-func signer(t *testing.T) ssh.Signer {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+func signer(t *testing.T) ssh.Signer { return labtest.Signer(t) }
 
 // login dials the lab as its account with key and checks the forward to
 // the echo target; it returns the first error.
-func login(s *lab.Server, key ssh.Signer, echo *lab.Echo) error {
-	cfg := s.ClientConfig()
-	cfg.Auth = []ssh.AuthMethod{ssh.PublicKeys(key)}
-	c, err := ssh.Dial("tcp", s.Addr, cfg)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	ch, err := c.Dial("tcp", echo.Addr)
-	if err != nil {
-		return fmt.Errorf("forward: %w", err)
-	}
-	defer ch.Close()
-	ch.Write([]byte("ping\n"))
-	buf := make([]byte, 5)
-	if _, err := io.ReadFull(ch, buf); err != nil || string(buf) != "ping\n" {
-		return fmt.Errorf("echo through the tunnel: %q %v", buf, err)
-	}
-	return nil
-}
+func login(s *lab.Server, key ssh.Signer, echo *lab.Echo) error { return labtest.Login(s, key, echo) }
 
 // TestE2EKeysAgainstRealSshd installs keys with the library into a --root
 // tree whose passwd and drop-in are the lab's, copies the resulting

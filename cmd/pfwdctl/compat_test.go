@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -254,38 +252,7 @@ func compatSessions(t *testing.T, bin string) error {
 	}
 }
 
-func newSigner(t *testing.T) ssh.Signer {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "k")
-	if _, _, err := (run.Exec{}).Run(context.Background(), "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", path); err != nil {
-		t.Fatal(err)
-	}
-	data, _ := os.ReadFile(path)
-	s, err := ssh.ParsePrivateKey(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+func newSigner(t *testing.T) ssh.Signer { return labtest.Signer(t) }
 
 // tunnel logs in with key and echoes through a forward to echo.
-func tunnel(s *lab.Server, key ssh.Signer, echo *lab.Echo) error {
-	cfg := s.ClientConfig()
-	cfg.Auth = []ssh.AuthMethod{ssh.PublicKeys(key)}
-	c, err := ssh.Dial("tcp", s.Addr, cfg)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	ch, err := c.Dial("tcp", echo.Addr)
-	if err != nil {
-		return fmt.Errorf("forward: %w", err)
-	}
-	defer ch.Close()
-	ch.Write([]byte("ping\n"))
-	buf := make([]byte, 5)
-	if _, err := io.ReadFull(ch, buf); err != nil || string(buf) != "ping\n" {
-		return fmt.Errorf("echo through the tunnel: %q %v", buf, err)
-	}
-	return nil
-}
+func tunnel(s *lab.Server, key ssh.Signer, echo *lab.Echo) error { return labtest.Login(s, key, echo) }

@@ -7,8 +7,14 @@ package labtest
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"fmt"
+	"io"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 
 	"github.com/pfwdctl/pfwdctl/internal/testenv"
 	"github.com/pfwdctl/pfwdctl/verify/lab"
@@ -44,4 +50,41 @@ func Echo(t testing.TB) *lab.Echo {
 	}
 	t.Cleanup(func() { e.Close() })
 	return e
+}
+
+// Signer is a fresh Ed25519 key for a test client.
+func Signer(t testing.TB) ssh.Signer {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// Login dials the lab as its account with key and echoes through a forward
+// to echo; it returns the first error.
+func Login(s *lab.Server, key ssh.Signer, echo *lab.Echo) error {
+	cfg := s.ClientConfig()
+	cfg.Auth = []ssh.AuthMethod{ssh.PublicKeys(key)}
+	c, err := ssh.Dial("tcp", s.Addr, cfg)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ch, err := c.Dial("tcp", echo.Addr)
+	if err != nil {
+		return fmt.Errorf("forward: %w", err)
+	}
+	defer ch.Close()
+	ch.Write([]byte("ping\n"))
+	buf := make([]byte, 5)
+	if _, err := io.ReadFull(ch, buf); err != nil || string(buf) != "ping\n" {
+		return fmt.Errorf("echo through the tunnel: %q %v", buf, err)
+	}
+	return nil
 }
