@@ -40,7 +40,9 @@ OPENSSH_CACHE ?= /var/cache/pfwdctl/openssh
 test-compat:
 	$(MAKE) deps TEST_PKGS="$(TEST_PKGS) gcc make autoconf automake libssl-dev zlib1g-dev"
 	./internal/testenv/build-openssh.sh $(OPENSSH_SRC) $(OPENSSH_CACHE)
-	PFWDCTL_COMPAT=1 PFWDCTL_OPENSSH_CACHE=$(OPENSSH_CACHE) $(GO) test -count=1 -timeout 40m -run '^TestCompat' ./...
+	@out=$$(mktemp); PFWDCTL_COMPAT=1 PFWDCTL_OPENSSH_CACHE=$(OPENSSH_CACHE) \
+	  $(GO) test -count=1 -v -timeout 40m -run '^TestCompat' ./cmd/pfwdctl >$$out 2>&1; rc=$$?; \
+	  grep -E '^(compat:|--- FAIL|FAIL|ok|panic)|compat_test.go' $$out; rm -f $$out; exit $$rc
 
 fuzz:
 	@tmp=$$(mktemp -d); pids=""; \
