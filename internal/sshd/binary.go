@@ -106,6 +106,12 @@ func (s Binary) Effective(ctx context.Context, conn string) (map[string][]string
 		args = append(args, "-C", conn)
 	}
 	out, err := s.run(ctx, args...)
+	var ce *ConfigError
+	if err != nil && conn == "" && errors.As(err, &ce) &&
+		(strings.Contains(ce.Stderr, "connection test specification") || strings.Contains(ce.Stderr, "-C")) {
+		// This config needs a connection to be evaluated at all.
+		out, err = s.run(ctx, "-T", "-C", GlobalSpec)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -30,8 +30,25 @@ func AwaitReexec(ctx context.Context, pid int, before map[uint64]bool, wait time
 // ConnSpec is the sshd -T -C connection spec pfwdctl asks about: a login
 // by user from this host over loopback, as the probes make it.
 func ConnSpec(user string) string {
-	return fmt.Sprintf("user=%s,host=localhost,addr=127.0.0.1", user)
+	// laddr and lport too: sshd refuses -C without them when a Match
+	// LocalAddress or LocalPort block exists ("not in connection test
+	// specification").
+	return fmt.Sprintf("user=%s,host=%s,addr=%s,laddr=%s,lport=%s", user, ConnHost, ConnAddr, ConnAddr, ConnPort)
 }
+
+// The loopback connection ConnSpec describes; audit's own Match evaluation
+// (which line wins) uses the same.
+const (
+	ConnHost = "localhost"
+	ConnAddr = "127.0.0.1"
+	ConnPort = "22"
+)
+
+// GlobalSpec is the connection sshd -T is asked about for the global view
+// when it refuses to answer without one: a Match LocalPort (or, on 7.7 to
+// 8.0, any Match User) block makes a plain sshd -T exit. No Match User
+// block names this account, so it sees what an arbitrary connection gets.
+const GlobalSpec = "user=pfwdctl-global-view,host=localhost,addr=127.0.0.1,laddr=127.0.0.1,lport=22"
 
 // Served is one probe of the running daemon: what it offered user on addr
 // and what the config on disk says it should offer.

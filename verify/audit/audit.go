@@ -144,13 +144,14 @@ func (r *Report) BySeverity(s Severity) []Finding {
 	return out
 }
 
-// Connection strings for sshd -T -C. The host and address are loopback:
-// a Match Address/Host block for remote clients is not what the audit
-// judges, and every forward account connects with the same rules whatever
-// its address unless such a block says otherwise.
+// The loopback connection the checks ask sshd about (sshd.ConnSpec). A
+// Match block that applies only on other connections (Address, LocalPort,
+// Host...) is judged on a connection derived from its own criteria
+// (conditionalChecks).
 const (
-	connHost = "localhost"
-	connAddr = "127.0.0.1"
+	connHost = sshd.ConnHost
+	connAddr = sshd.ConnAddr
+	connPort = sshd.ConnPort
 )
 
 type auditor struct {
@@ -213,6 +214,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	} else {
 		a.effectiveChecks(global, fwd, other)
+		a.conditionalChecks(ctx, fwd)
 		a.forwardingChecks(fwd)
 		a.keySourceChecks(fwd)
 		a.bypassChecks(fwd)
@@ -359,9 +361,7 @@ func (a *auditor) sortFindings() {
 	slices.SortStableFunc(a.rep.Findings, func(x, y Finding) int { return rank[x.Severity] - rank[y.Severity] })
 }
 
-func (a *auditor) conn(user string) string {
-	return fmt.Sprintf("user=%s,host=%s,addr=%s", user, connHost, connAddr)
-}
+func (a *auditor) conn(user string) string { return sshd.ConnSpec(user) }
 
 // resolveParams takes the targets from the installed Match block when none
 // were given, as add-key does: the installed block is the source of truth.

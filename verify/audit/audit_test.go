@@ -196,6 +196,16 @@ func TestBrokenTrees(t *testing.T) {
 			files: map[string]string{"/usr/sbin/nologin": "#!/bin/sh\nexit 1\n"},
 			post:  func(r hostfs.Root) { chmod(t, r, "/usr/sbin/nologin", 0o777) },
 			id:    "write.other", sev: Fail, at: "/usr/sbin/nologin"},
+		// Match blocks that apply only on some connections.
+		{name: "Match Address opens every port from a LAN",
+			files: map[string]string{dropDir + "05-local.conf": "Match Address 10.0.0.0/8\n    PermitOpen any\n"},
+			id:    "match.conditional", sev: Fail, at: dropDir + "05-local.conf:1"},
+		{name: "Match LocalPort turns remote forwarding on",
+			files: map[string]string{dropDir + "05-local.conf": "Match LocalPort 2222\n    AllowTcpForwarding yes\n"},
+			id:    "match.conditional", sev: Fail, at: dropDir + "05-local.conf:1"},
+		{name: "Match Host with a wildcard gives a terminal",
+			files: map[string]string{dropDir + "05-local.conf": "Match Host *.example.com User pf*\n    PermitTTY yes\n"},
+			id:    "match.conditional", sev: Fail, at: dropDir + "05-local.conf:1"},
 		{name: "DisableForwarding yes",
 			files: map[string]string{dropDir + "60-local.conf": "DisableForwarding yes\n"},
 			id:    "forwarding.disabled", sev: Fail, at: dropDir + "60-local.conf:1"},
@@ -322,6 +332,25 @@ func chown(t *testing.T, r hostfs.Root, p string, uid int) {
 	}
 	if err := os.Chown(r.Path(p), uid, uid); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Conditional Match blocks that cannot hurt the account pass: one that
+// excludes it, and one that sorts after pfwdctl's block (whose values win).
+func TestConditionalMatchCorrectVariants(t *testing.T) {
+	t.Parallel()
+	for name, files := range map[string]map[string]string{
+		"excludes the account": {dropDir + "05-local.conf": "Match Address 10.0.0.0/8 User !pfwd,*\n    PermitOpen any\n"},
+		"after pfwdctl's":      {dropDir + "60-local.conf": "Match Address 10.0.0.0/8\n    PermitOpen any\n"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			p := render.DefaultParams()
+			rep := audit(t, tree(t, p, files, nil), p)
+			if !rep.Passed || hasID(rep, "match.conditional") {
+				t.Errorf("a harmless conditional block is reported:\n%s", dump(rep))
+			}
+		})
 	}
 }
 

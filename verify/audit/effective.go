@@ -77,6 +77,10 @@ func (a *auditor) matches(criteria, user string) bool {
 			ok = matchList(connHost, val, true)
 		case "address":
 			ok = matchAddr(connAddr, val)
+		case "localaddress":
+			ok = matchAddr(connAddr, val)
+		case "localport":
+			ok = matchList(connPort, val, false)
 		default:
 			ok = false
 		}
