@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-		"strings"
+	"strings"
 )
 
 // conditionalChecks: a Match block that applies to the account only on
