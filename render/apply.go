@@ -247,6 +247,15 @@ func (a Applier) Apply(ctx context.Context, o ApplyOptions) (ApplyResult, error)
 	for _, c := range changes {
 		res.Changed = res.Changed || c.Action != "unchanged"
 	}
+	// Drop-ins work only where sshd reads them and honours the Match block
+	// in one; the binary itself is asked (a throwaway config, nothing on
+	// the host). Writing them elsewhere would report a hardening that is
+	// not in effect.
+	if caps, perr := a.binary().Probe(ctx); perr == nil && caps.Why() != "" {
+		return res, fail.New(fail.Failed,
+			"upgrade OpenSSH to 8.4 or later, or put the rendered baseline at the top of sshd_config and the Match block at its end by hand (pfwdctl render prints both); pfwdctl's managed-block mode for this release is not built yet",
+			"refusing: %s; nothing was written", caps.Why())
+	}
 	// The planned change, not yet written: sshd is asked about it (the
 	// guard, the override check, a dry run) before anything is.
 	staged := a.binary()

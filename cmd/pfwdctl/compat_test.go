@@ -30,21 +30,17 @@ import (
 // table only shrinks: each entry is a promise to fix, not a pass.
 var compatKnown = map[string]map[string]string{
 	// RHEL 8: sshd refuses the Include line ("Bad configuration option"),
-	// so neither apply's drop-ins nor the lab's config can be read; the
-	// managed block in sshd_config itself (issue 14, install modes) is not
-	// built yet. apply refuses (exit 1) rather than claim success.
+	// so the lab's config cannot be read either. apply and audit refuse
+	// clearly (their steps pass); the managed block in sshd_config itself
+	// (issue 14, install modes) is not built yet.
 	"8.0p1": {
-		"apply": "no Include: needs the managed-block install mode", "crypto": "no Include: needs the managed-block install mode",
 		"lab": "no Include: the lab needs the managed-block mode", "expiry": "no Include: the lab needs the managed-block mode",
 		"sessions": "no Include: the lab needs the managed-block mode",
 	},
 	// Ubuntu 20.04: a Match block in an included file is ignored (upstream
-	// bz#3122, fixed in 8.4). apply exits 1 instead of reporting success
-	// (its override check sees the block not in effect), but it blames its
-	// own drop-in; the lab's Match block (and its AuthorizedKeysFile) is
-	// ignored too.
+	// bz#3122, fixed in 8.4): the lab's Match block (and its
+	// AuthorizedKeysFile) is ignored too. apply and audit refuse clearly.
 	"8.2p1": {
-		"apply": "Match in an included file is ignored: needs the managed-block mode", "crypto": "Match in an included file is ignored: needs the managed-block mode",
 		"lab": "Match in an included file is ignored", "expiry": "Match in an included file is ignored (the lab's AuthorizedKeysFile with it)",
 	},
 }
@@ -117,12 +113,31 @@ func sshdVersion(t *testing.T, bin string) string {
 // compatApply: apply (with --crypto when crypto) with this sshd into a
 // Debian-like tree passes its own sshd -t, the account gets exactly the
 // Match block (sshd -T -C), and audit passes.
+//
+// Where drop-ins cannot work (sshd.Probe: no Include, or a Match block in
+// an included file ignored), apply must refuse, exit 1, write nothing and
+// say why, and audit must say the same (sshd.no-dropins): no success is
+// claimed that this sshd would not deliver.
 func compatApply(t *testing.T, bin string, crypto bool) error {
 	root := rendertest.New(t, rendertest.Tree{})
 	env, out, errb := testEnv()
 	args := []string{"--root", root.Dir(), "apply", "--sshd", bin, "--no-reload"}
 	if crypto {
 		args = append(args, "--crypto")
+	}
+	if caps, err := (sshd.Binary{Bin: bin, Runner: run.Exec{}}).Probe(context.Background()); err != nil {
+		return fmt.Errorf("probe: %v", err)
+	} else if caps.Why() != "" {
+		before := rendertest.Snapshot(t, root)
+		if code := Main(args, env); code != 1 || !strings.Contains(errb.String(), "nothing was written") {
+			return fmt.Errorf("apply where drop-ins cannot work: exit %d: %s%s", code, out, errb)
+		}
+		rendertest.Unchanged(t, root, before)
+		env, out, errb = testEnv()
+		if code := Main([]string{"--root", root.Dir(), "audit", "--sshd", bin}, env); code != 1 || !strings.Contains(out.String()+errb.String(), "cannot work with this sshd") {
+			return fmt.Errorf("audit where drop-ins cannot work: exit %d: %s%s", code, out, errb)
+		}
+		return nil
 	}
 	if code := Main(args, env); code != 0 {
 		return fmt.Errorf("apply: exit %d: %s%s", code, out, errb)

@@ -194,3 +194,17 @@ func TestStagedMainConfig(t *testing.T) {
 		t.Errorf("permitrootlogin = %q, want the drop-in's no", got)
 	}
 }
+
+// TestProbeSystemSshd: the system's sshd (9.2) takes Include and honours a
+// Match block in an included file. The releases that do not (8.0, 8.2) are
+// probed by make test-compat (TestCompat's "probe" step).
+func TestProbeSystemSshd(t *testing.T) {
+	bin := testenv.Sshd(t)
+	c, err := sshd.Binary{Bin: bin, Runner: run.Exec{}}.Probe(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Include || !c.MatchInInclude || c.Why() != "" {
+		t.Errorf("probe of %s: %+v %q", bin, c, c.Why())
+	}
+}

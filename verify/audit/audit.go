@@ -198,6 +198,17 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	// An sshd that cannot read drop-ins (no Include) or ignores a Match
+	// block in one: say so once, instead of blaming pfwdctl's own files.
+	if caps, err := a.sshd.Probe(ctx); err == nil && caps.Why() != "" {
+		a.add(Finding{ID: "sshd.no-dropins", Severity: Fail, File: a.mainConfig(),
+			Title:  "pfwdctl's drop-ins cannot work with this sshd: " + caps.Why(),
+			Detail: "the baseline and the account's Match block are not in effect however often pfwdctl apply runs",
+			Fix:    "upgrade OpenSSH to 8.4 or later, or put the rendered baseline at the top of sshd_config and the Match block at its end (pfwdctl render prints both)"})
+		a.rep.Passed = false
+		a.sortFindings()
+		return a.rep, nil
+	}
 	a.includeChecks()
 	a.dropInChecks()
 	a.trailingMatchChecks()

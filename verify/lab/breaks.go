@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
+	"github.com/pfwdctl/pfwdctl/internal/run"
+	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/verify"
@@ -103,6 +105,14 @@ func Open(ctx context.Context, sshdBin string, names []string) (*Session, error)
 			return nil, fail.New(fail.Usage, "pick one of: "+strings.Join(breakNames(), ", "), "unknown --break %q", n)
 		}
 		chosen = append(chosen, breaks[i])
+	}
+	// The lab reads its drop-ins through an Include, as apply installs
+	// them: an sshd that cannot do that would show a broken lab, not
+	// pfwdctl's config.
+	if sshdBin != "" {
+		if caps, err := (sshd.Binary{Bin: sshdBin, Runner: run.Exec{}}).Probe(ctx); err == nil && caps.Why() != "" {
+			return nil, fail.New(fail.Failed, "run the lab with OpenSSH 8.4 or later (docs/compatibility.md)", "the lab cannot run with %s: %s", sshdBin, caps.Why())
+		}
 	}
 	user, err := DefaultUser()
 	if err != nil {
