@@ -225,6 +225,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	} else {
 		a.effectiveChecks(global, fwd, other)
+		a.shadowChecks()
 		a.conditionalChecks(ctx, fwd)
 		a.forwardingChecks(fwd)
 		a.keySourceChecks(fwd)

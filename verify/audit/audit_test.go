@@ -354,6 +354,23 @@ func TestConditionalMatchCorrectVariants(t *testing.T) {
 	}
 }
 
+// A line that loses under first-value-wins is no failure: the audit says
+// it is shadowed, and by what (issue 13).
+func TestShadowedLineIsNotAFailure(t *testing.T) {
+	t.Parallel()
+	p := render.DefaultParams()
+	rep := audit(t, tree(t, p, map[string]string{dropDir + "60-local.conf": "PasswordAuthentication yes\n"}, nil), p)
+	if !rep.Passed {
+		t.Fatalf("a shadowed line fails the audit:\n%s", dump(rep))
+	}
+	for _, f := range rep.Findings {
+		if f.ID == "shadowed" && f.At() == dropDir+"60-local.conf:1" && f.Severity == OK && strings.Contains(f.Title, "10-hardening.conf") {
+			return
+		}
+	}
+	t.Errorf("no shadowed finding naming the winner: %+v", rep.Findings)
+}
+
 // The audit never changes the tree.
 func TestAuditChangesNothing(t *testing.T) {
 	t.Parallel()

@@ -462,3 +462,30 @@ func (a *auditor) earlierMatchChecks() {
 		a.ok("match.earlier", "no other Match block matches %s before pfwdctl's", u)
 	}
 }
+
+// shadowChecks: a global line that sets one of the baseline's keywords to
+// another value, but is read after the line that wins (sshd keeps the first
+// value it reads), changes nothing: it is not a failure, but an admin who
+// reads it in a file should learn that it is shadowed, and by what (e.g.
+// Debian's own "X11Forwarding yes" below pfwdctl's drop-in).
+func (a *auditor) shadowChecks() {
+	for _, w := range a.expectGlobal {
+		var first *sshdconf.Line
+		for i := range a.cfg.Lines {
+			l := &a.cfg.Lines[i]
+			if l.Keyword != w.Keyword || l.Match != "" {
+				continue
+			}
+			if first == nil {
+				first = l
+				continue
+			}
+			if strings.EqualFold(strings.Join(l.Args, " "), strings.Join(first.Args, " ")) {
+				continue
+			}
+			a.add(Finding{ID: "shadowed", Severity: OK, File: l.File, Line: l.Num,
+				Title: fmt.Sprintf("%s %s at %s is shadowed by %s %s at %s (sshd keeps the first value it reads)",
+					keywordName(w), strings.Join(l.Args, " "), l.At(), keywordName(w), strings.Join(first.Args, " "), first.At())})
+		}
+	}
+}
