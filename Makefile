@@ -35,7 +35,9 @@ FUZZ_PKGS := \
 # a first build of all takes about 25 minutes on 2 cores, later runs
 # none), then runs TestCompat against each and the system's sshd. The
 # compiler and headers the builds need are installed like make test's.
-OPENSSH_SRC   ?= ../shared/openssh
+# The sources sit in the shared folder next to the checkout; a clone made
+# elsewhere (a temp dir) finds them where the project keeps that folder.
+OPENSSH_SRC   ?= $(firstword $(wildcard ../shared/openssh /work/shared/openssh))
 OPENSSH_CACHE ?= /var/cache/pfwdctl/openssh
 test-compat:
 	$(MAKE) deps TEST_PKGS="$(TEST_PKGS) gcc make autoconf automake libssl-dev zlib1g-dev"

@@ -9,7 +9,11 @@
 # Nothing is installed outside CACHEDIR: prefix, sysconfdir and the keys
 # all live there (install-nokeys: the tests make their own host keys).
 set -euo pipefail
-src=$1 cache=$2; shift 2
+src=${1:-} cache=${2:?usage: build-openssh.sh SRCDIR CACHEDIR [VERSION...]}; shift 2
+if [ -z "$src" ] || [ ! -f "$src/SHA256SUMS" ]; then
+  echo "build-openssh: no OpenSSH sources (openssh-*.tar.gz and SHA256SUMS) in '${src:-../shared/openssh}'; pass OPENSSH_SRC=DIR to make test-compat" >&2
+  exit 1
+fi
 mkdir -p "$cache"
 cache=$(cd "$cache" && pwd)
 [ $# -gt 0 ] || set -- $(cd "$src" && ls openssh-*.tar.gz | sed 's/^openssh-//; s/\.tar\.gz$//')
