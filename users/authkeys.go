@@ -425,6 +425,9 @@ func (h Host) writeKeys(a Account, kf *KeysFile, data []byte) error {
 	if err := hostfs.WriteFileAt(kf.dir, kf.name, data, mode, owner); err != nil {
 		return fail.Wrap(fail.Failed, err, "", "write %s", kf.Path)
 	}
+	if h.afterWrite != nil {
+		h.afterWrite()
+	}
 	return nil
 }
 

@@ -49,6 +49,9 @@ type Host struct {
 	// beforeWrite, in tests, runs between the checks on ~/.ssh and the
 	// write of authorized_keys, to race them deterministically.
 	beforeWrite func()
+	// afterWrite, in tests, runs after a key file is written, to lose or
+	// change the write before it is read back.
+	afterWrite func()
 }
 
 func (h Host) now() time.Time {

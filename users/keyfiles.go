@@ -107,3 +107,26 @@ func noneErr(a Account) error {
 	return fail.New(fail.Failed, "run pfwdctl apply --user "+a.Name+": its Match block sets AuthorizedKeysFile .ssh/authorized_keys",
 		"sshd reads no key file for %s (AuthorizedKeysFile none): a key added would never work", a.Name)
 }
+
+// readBack reads the files of a change again, as sshd will read them, and
+// returns their key lines: what add-key, revoke and prune report rests on
+// this, not on the writes having returned. The same paths are opened the
+// same checked way; sshd is not asked again.
+func (h Host) readBack(a Account, kfs ...*KeysFile) ([]Entry, error) {
+	var out []Entry
+	for _, kf := range kfs {
+		var again *KeysFile
+		var err error
+		if kf.outside || kf.readOnly {
+			again, err = h.readOutside(a, kf.Path, false)
+		} else {
+			again, err = h.readKeysNamed(a, kf.name)
+		}
+		if err != nil {
+			return nil, err
+		}
+		again.Close()
+		out = append(out, again.Entries()...)
+	}
+	return out, nil
+}

@@ -189,6 +189,23 @@ func (h Host) AddKey(ctx context.Context, r AddKeyRequest) (AddKeyResult, error)
 				return true, err
 			}
 		}
+		// Read back: the key is on exactly the one line written.
+		es, err := h.readBack(a, append([]*KeysFile{kf}, extras...)...)
+		if err != nil {
+			return true, err
+		}
+		n := 0
+		for _, e := range es {
+			if e.Err == nil && e.Fingerprint == res.Fingerprint {
+				n++
+				if e.Raw != line {
+					return true, fail.New(fail.Failed, "", "read back, %s line %d is not the line written", e.file.Path, e.Index+1)
+				}
+			}
+		}
+		if n != 1 {
+			return true, fail.New(fail.Failed, "", "read back, the key is on %d lines of the files sshd reads, not on the one written", n)
+		}
 		return true, nil
 	})
 	if err != nil {
@@ -520,6 +537,20 @@ func (h Host) remove(ctx context.Context, user, action string, kill bool, pick f
 					return res.Changed, err
 				}
 				res.Changed = true
+			}
+			// Read back: no removed key is left in any file sshd reads.
+			gone := map[string]bool{}
+			for _, r := range res.Removed {
+				gone[r.Fingerprint] = true
+			}
+			es, err := h.readBack(a, append([]*KeysFile{kf}, extras...)...)
+			if err != nil {
+				return true, err
+			}
+			for _, e := range es {
+				if e.Err == nil && gone[e.Fingerprint] {
+					return true, fail.New(fail.Failed, "", "read back, %s is still in %s line %d", e.Fingerprint, e.file.Path, e.Index+1)
+				}
 			}
 			return true, nil
 		})

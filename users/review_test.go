@@ -275,3 +275,35 @@ func TestCreateUserRecordsAPartialUseradd(t *testing.T) {
 		t.Fatalf("a partial useradd is recorded as %+v", ev)
 	}
 }
+
+// TestKeyChangesAreReadBack: "added" and "revoked" rest on the files as
+// read back, not on the writes having returned. A write that is lost (here
+// undone right after it) is an error, recorded as partly made.
+func TestKeyChangesAreReadBack(t *testing.T) {
+	t.Parallel()
+	h, root := tree(t, nil)
+	p := root.Path("/home/pfwd/.ssh/authorized_keys")
+	if _, err := h.AddKey(context.Background(), AddKeyRequest{User: "pfwd", Key: newKey(t, "first")}); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(p)
+	undo := func() { os.WriteFile(p, before, 0o600) }
+	h.afterWrite = undo
+	if _, err := h.AddKey(context.Background(), AddKeyRequest{User: "pfwd", Key: newKey(t, "lost")}); err == nil || !strings.Contains(err.Error(), "read back") {
+		t.Errorf("a lost add-key write reported success: %v", err)
+	}
+	h.afterWrite = nil
+	k := newKey(t, "gone")
+	if _, err := h.AddKey(context.Background(), AddKeyRequest{User: "pfwd", Key: k}); err != nil {
+		t.Fatal(err)
+	}
+	before, _ = os.ReadFile(p)
+	h.afterWrite = undo
+	if _, err := h.Revoke(context.Background(), RevokeRequest{User: "pfwd", Key: "gone"}); err == nil || !strings.Contains(err.Error(), "read back") {
+		t.Errorf("a lost revoke write reported success: %v", err)
+	}
+	ev, _ := ReadAudit(h)
+	if last := ev[len(ev)-1]; last.Status != auditlog.StatusDone || !strings.Contains(last.Detail, "partly made") {
+		t.Errorf("the failed read-back is recorded as %+v", last)
+	}
+}
