@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -65,6 +66,7 @@ func TestCompat(t *testing.T) {
 			}{
 				{"apply", func(t *testing.T) error { return compatApply(t, r.Sshd, false) }},
 				{"crypto", func(t *testing.T) error { return compatApply(t, r.Sshd, true) }},
+				{"keys", func(t *testing.T) error { return compatKeys(t, r.Sshd) }},
 				{"lab", func(t *testing.T) error { return compatLab(r.Sshd) }},
 				{"expiry", func(t *testing.T) error { return compatExpiry(t, r.Sshd, version) }},
 				{"sessions", func(t *testing.T) error { return compatSessions(t, r.Sshd) }},
@@ -155,6 +157,55 @@ func compatApply(t *testing.T, bin string, crypto bool) error {
 	env, out, errb = testEnv()
 	if code := Main([]string{"--root", root.Dir(), "audit", "--sshd", bin}, env); code != 0 {
 		return fmt.Errorf("audit after apply: exit %d: %s%s", code, out, errb)
+	}
+	return nil
+}
+
+// compatKeys: add-key, list-keys and revoke act on the files this sshd
+// reads the account's keys from, as its own sshd -T -C says (issue 12
+// item 1): a root-owned AuthorizedKeysFile outside the home is written
+// root's 0644, and a copy in authorized_keys2 is listed and revoked. The
+// tree's main config has no Include, so every release can be asked.
+func compatKeys(t *testing.T, bin string) error {
+	root := rendertest.New(t, rendertest.Tree{})
+	cfg := root.Path("/etc/ssh/sshd_config")
+	exec := func(want int, args ...string) (string, error) {
+		env, out, errb := testEnv()
+		if code := Main(append([]string{"--root", root.Dir()}, args...), env); code != want {
+			return "", fmt.Errorf("%v: exit %d, want %d: %s%s", args, code, want, out, errb)
+		}
+		return out.String(), nil
+	}
+	line := agreeKey(t, "compat")
+	pub := filepath.Join(t.TempDir(), "friend.pub")
+	os.WriteFile(pub, []byte(line+"\n"), 0o644)
+
+	os.WriteFile(cfg, []byte("AuthorizedKeysFile /etc/ssh/keys/%u\n"), 0o644)
+	if _, err := exec(0, "add-key", "--sshd", bin, "--target", "127.0.0.1:8009", pub); err != nil {
+		return err
+	}
+	fi, err := os.Stat(root.Path("/etc/ssh/keys/pfwd"))
+	if err != nil || fi.Mode() != 0o644 {
+		return fmt.Errorf("the file sshd -T names: %v %v", fi, err)
+	}
+	if _, err := os.Stat(root.Path("/home/pfwd/.ssh/authorized_keys")); err == nil {
+		return fmt.Errorf("add-key also wrote ~/.ssh/authorized_keys, which this sshd does not read")
+	}
+
+	os.WriteFile(cfg, []byte("AuthorizedKeysFile .ssh/authorized_keys .ssh/authorized_keys2\n"), 0o644)
+	os.MkdirAll(root.Path("/home/pfwd/.ssh"), 0o700)
+	keys2 := root.Path("/home/pfwd/.ssh/authorized_keys2")
+	os.WriteFile(keys2, []byte(line+"\n"), 0o600)
+	if out, err := exec(1, "list-keys", "--sshd", bin); err != nil {
+		return err
+	} else if !strings.Contains(out, "authorized_keys2") {
+		return fmt.Errorf("list-keys misses the copy in authorized_keys2: %s", out)
+	}
+	if _, err := exec(0, "revoke", "--sshd", bin, "compat"); err != nil {
+		return err
+	}
+	if data, _ := os.ReadFile(keys2); strings.Contains(string(data), "ssh-") {
+		return fmt.Errorf("revoke left the copy in authorized_keys2")
 	}
 	return nil
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
-	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/internal/ui"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/users"
@@ -18,7 +17,8 @@ import (
 func init() { commands = append(commands, newListKeysCmd) }
 
 type listKeysOpts struct {
-	user, sshdConfig string
+	user string
+	sshdFlags
 }
 
 func newListKeysCmd(g *Globals) *cobra.Command {
@@ -35,14 +35,13 @@ command exits 1 so scripts notice.`,
 		RunE: func(c *cobra.Command, _ []string) error { return listKeysRun(c, g, o) },
 	}
 	c.Flags().StringVar(&o.user, "user", render.DefaultUser, "the port-forward-only `account`")
-	c.Flags().StringVar(&o.sshdConfig, "sshd-config", sshd.DefaultConfig, "the main sshd config `PATH` (under --root)")
+	o.sshdFlags.add(c)
 	return c
 }
 
 func listKeysRun(c *cobra.Command, g *Globals, o *listKeysOpts) error {
-	h := usersHost(g)
-	h.SshdConfig = o.sshdConfig
-	names, err := forwardAccounts(c, g, o.user, o.sshdConfig)
+	h := o.host(g)
+	names, err := forwardAccounts(c, g, o.user, o.config)
 	if err != nil {
 		return err
 	}

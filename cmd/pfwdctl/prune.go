@@ -12,6 +12,7 @@ func init() { commands = append(commands, newPruneCmd) }
 type pruneOpts struct {
 	user string
 	kill bool
+	sshdFlags
 }
 
 func newPruneCmd(g *Globals) *cobra.Command {
@@ -25,7 +26,7 @@ honest). Nothing to prune is not an error. Like revoke, it reports the
 account's open sessions and ends them with --kill-sessions.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			res, err := usersHost(g).Prune(c.Context(), users.PruneRequest{User: o.user, KillSessions: o.kill})
+			res, err := o.host(g).Prune(c.Context(), users.PruneRequest{User: o.user, KillSessions: o.kill})
 			if err != nil {
 				return err
 			}
@@ -34,5 +35,6 @@ account's open sessions and ends them with --kill-sessions.`,
 	}
 	c.Flags().StringVar(&o.user, "user", render.DefaultUser, "the port-forward-only `account`")
 	c.Flags().BoolVar(&o.kill, "kill-sessions", false, "also end the account's open sessions")
+	o.sshdFlags.add(c)
 	return c
 }

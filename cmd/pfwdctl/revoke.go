@@ -13,6 +13,7 @@ func init() { commands = append(commands, newRevokeCmd) }
 type revokeOpts struct {
 	user      string
 	all, kill bool
+	sshdFlags
 }
 
 func newRevokeCmd(g *Globals) *cobra.Command {
@@ -28,7 +29,7 @@ says how many sessions the account has open, and --kill-sessions ends them
 (keys still authorized simply reconnect).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			res, err := usersHost(g).Revoke(c.Context(), users.RevokeRequest{User: o.user, Key: args[0], All: o.all, KillSessions: o.kill})
+			res, err := o.host(g).Revoke(c.Context(), users.RevokeRequest{User: o.user, Key: args[0], All: o.all, KillSessions: o.kill})
 			if err != nil {
 				return err
 			}
@@ -38,6 +39,7 @@ says how many sessions the account has open, and --kill-sessions ends them
 	c.Flags().StringVar(&o.user, "user", render.DefaultUser, "the port-forward-only `account`")
 	c.Flags().BoolVar(&o.all, "all", false, "revoke every key with that name")
 	c.Flags().BoolVar(&o.kill, "kill-sessions", false, "also end the account's open sessions")
+	o.sshdFlags.add(c)
 	return c
 }
 

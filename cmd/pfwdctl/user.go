@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/internal/ui"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/users"
@@ -16,6 +17,24 @@ func init() { commands = append(commands, newUserCmd) }
 // runner, clock and environment.
 func usersHost(g *Globals) users.Host {
 	return users.Host{Root: g.Root(), Runner: g.Runner, Now: g.Now, Getenv: g.Getenv}
+}
+
+// sshdFlags are the --sshd-config and --sshd of the commands that act on an
+// account's keys: the files sshd reads them from are asked of that sshd
+// about that config (sshd -T -C), so a host whose sshd is elsewhere, or a
+// tree checked with another release, gets the same answer as the daemon.
+type sshdFlags struct{ config, bin string }
+
+func (s *sshdFlags) add(c *cobra.Command) {
+	c.Flags().StringVar(&s.config, "sshd-config", sshd.DefaultConfig, "the main sshd config `PATH` (under --root)")
+	c.Flags().StringVar(&s.bin, "sshd", "", "the sshd `binary` asked which files it reads the account's keys from (default: found in PATH)")
+}
+
+// host is usersHost with these flags.
+func (s sshdFlags) host(g *Globals) users.Host {
+	h := usersHost(g)
+	h.SshdConfig, h.SshdBin = s.config, s.bin
+	return h
 }
 
 type userCreateOpts struct {
