@@ -143,6 +143,16 @@ func (r *Report) Counts() (t Tally) {
 	return
 }
 
+// Check is the result of the check named name, if it ran.
+func (r *Report) Check(name string) (Result, bool) {
+	for _, c := range r.Checks {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return Result{}, false
+}
+
 // Failed lists the names of the failed checks.
 func (r *Report) Failed() []string {
 	var out []string

@@ -72,13 +72,11 @@ func TestSecondPermittedPortIsFound(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, c := range rep.Checks {
-			if c.Name == verify.CheckOtherPorts {
-				return c
-			}
+		c, ok := rep.Check(verify.CheckOtherPorts)
+		if !ok {
+			t.Fatal("no other-ports check")
 		}
-		t.Fatal("no other-ports check")
-		return verify.Result{}
+		return c
 	}
 	if r := run(nil); r.Status != verify.Pass {
 		t.Fatalf("the samples alone should miss it (else this test proves nothing): %+v", r)
@@ -123,13 +121,11 @@ func TestPermitListenPortIsTried(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, c := range rep.Checks {
-			if c.Name == verify.CheckRemote {
-				return c
-			}
+		c, ok := rep.Check(verify.CheckRemote)
+		if !ok {
+			t.Fatal("no remote check")
 		}
-		t.Fatal("no remote check")
-		return verify.Result{}
+		return c
 	}
 	if r := remote(); r.Status != verify.Pass {
 		t.Fatalf("port 0 alone should miss it (else this test proves nothing): %+v", r)
