@@ -30,11 +30,8 @@ func TestTwoForwardAccounts(t *testing.T) {
 	}
 	exec := func(want int, args ...string) string {
 		t.Helper()
-		env, out, errb := testEnv()
-		if code := Main(append([]string{"--root", root.Dir()}, args...), env); code != want {
-			t.Fatalf("%v: exit %d, want %d\n%s%s", args, code, want, out, errb)
-		}
-		return out.String()
+		out, _ := inTree(t, root)(want, args...)
+		return out
 	}
 	dir := "/etc/ssh/sshd_config.d/"
 	exec(0, "apply", "--sshd", bin, "--no-reload", "--target", "127.0.0.1:8009")

@@ -21,11 +21,8 @@ func TestKeysInEveryFileSshdReads(t *testing.T) {
 	root := rendertest.New(t, rendertest.Tree{})
 	exec := func(want int, args ...string) string {
 		t.Helper()
-		env, out, errb := testEnv()
-		if code := Main(append([]string{"--root", root.Dir()}, args...), env); code != want {
-			t.Fatalf("%v: exit %d, want %d\n%s%s", args, code, want, out, errb)
-		}
-		return out.String() + errb.String()
+		out, errb := inTree(t, root)(want, args...)
+		return out + errb
 	}
 	os.MkdirAll(root.Path("/home/pfwd/.ssh"), 0o700)
 	line := agreeKey(t, "bob")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,19 @@ func testEnv() (*Env, *bytes.Buffer, *bytes.Buffer) {
 	var out, errb bytes.Buffer
 	return &Env{IO: IO{In: strings.NewReader(""), Out: &out, Err: &errb}, Runner: run.Exec{},
 		Getenv: func(string) string { return "" }, Now: time.Now}, &out, &errb
+}
+
+// inTree runs pfwdctl --root root ARGS and fails the test unless it exits
+// with want; it returns what was printed on stdout and stderr.
+func inTree(t *testing.T, root hostfs.Root) func(want int, args ...string) (stdout, stderr string) {
+	return func(want int, args ...string) (string, string) {
+		t.Helper()
+		env, out, errb := testEnv()
+		if code := Main(append([]string{"--root", root.Dir()}, args...), env); code != want {
+			t.Fatalf("%v: exit %d, want %d\n%s%s", args, code, want, out, errb)
+		}
+		return out.String(), errb.String()
+	}
 }
 
 // An interrupt that lands while apply runs sshd -t must not hide what

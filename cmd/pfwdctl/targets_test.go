@@ -20,11 +20,8 @@ func TestPlainApplyKeepsInstalledTargets(t *testing.T) {
 	root := rendertest.New(t, rendertest.Tree{})
 	run := func(want int, args ...string) string {
 		t.Helper()
-		env, out, errb := testEnv()
-		if code := Main(append([]string{"--root", root.Dir()}, args...), env); code != want {
-			t.Fatalf("%v: exit %d, want %d\n%s%s", args, code, want, out, errb)
-		}
-		return out.String()
+		out, _ := inTree(t, root)(want, args...)
+		return out
 	}
 	run(0, "apply", "--sshd", sshd, "--target", "127.0.0.1:8009", "--target", "127.0.0.1:8010")
 	if err := os.MkdirAll(root.Path("/home/pfwd/.ssh"), 0o700); err != nil {
@@ -84,11 +81,8 @@ func TestTargetChangeRollsBackWhenKeysCannotFollow(t *testing.T) {
 	root := rendertest.New(t, rendertest.Tree{})
 	run := func(want int, args ...string) string {
 		t.Helper()
-		env, out, errb := testEnv()
-		if code := Main(append([]string{"--root", root.Dir()}, args...), env); code != want {
-			t.Fatalf("%v: exit %d, want %d\n%s%s", args, code, want, out, errb)
-		}
-		return out.String() + errb.String()
+		out, errb := inTree(t, root)(want, args...)
+		return out + errb
 	}
 	run(0, "apply", "--sshd", sshd, "--target", "127.0.0.1:8009")
 	os.MkdirAll(root.Path("/home/pfwd/.ssh"), 0o700)
