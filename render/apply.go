@@ -518,7 +518,7 @@ func (a Applier) beginRollback(account string, u *installed, cause error) {
 		}
 		intents = append(intents, auditlog.Event{Action: auditlog.ActionDropInRollback, Account: account,
 			Path: a.Root.HostPath(s.Path), Before: auditlog.Hash(u.written[i], true), After: auditlog.Hash(s.Data, s.Exists),
-			Detail: "about to roll back: " + oneLine(cause.Error())})
+			Detail: "about to roll back: " + auditlog.OneLine(cause.Error())})
 	}
 	c, err := a.auditLog().Begin(intents...)
 	u.change, u.completed, u.rollback, u.rollbackLogErr = c, false, true, err
@@ -538,7 +538,7 @@ func (a Applier) logRollback(account string, u *installed, cause error, logErr *
 		now, err := os.ReadFile(s.Path)
 		events = append(events, auditlog.Event{Action: auditlog.ActionDropInRollback, Account: account,
 			Path: a.Root.HostPath(s.Path), Before: auditlog.Hash(u.written[i], true), After: auditlog.Hash(now, err == nil),
-			Detail: "rolled back: " + oneLine(cause.Error())})
+			Detail: "rolled back: " + auditlog.OneLine(cause.Error())})
 	}
 	var err error
 	switch {
@@ -559,11 +559,6 @@ func (a Applier) logRollback(account string, u *installed, cause error, logErr *
 		return fmt.Errorf("%w (and the audit log was not written: %v)", cause, err)
 	}
 	return cause
-}
-
-// oneLine keeps a multi-line error (sshd's own words) on one log line.
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
 }
 
 // Rollback puts back what Apply installed in res: every drop-in it wrote,

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/pfwdctl/pfwdctl/internal/accounts"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
@@ -127,14 +128,17 @@ func (h Host) Retarget(ctx context.Context, account string, from, to []string, d
 // every line it rewrote (index -> line) is on disk as written: apply
 // reports "N key lines now forward to ..." only from what is on disk.
 func (h Host) checkRetargeted(a Account, wrote map[int]string) error {
-	kf, err := h.readKeys(a)
+	es, err := h.readBack(a, &KeysFile{Path: h.keysPath(a), name: "authorized_keys"})
 	if err != nil {
 		return err
 	}
-	defer kf.Close()
+	raw := map[int]string{}
+	for _, e := range es {
+		raw[e.Index] = e.Raw
+	}
 	for i, want := range wrote {
-		if i >= len(kf.Lines) || kf.Lines[i] != want {
-			return fail.New(fail.Failed, "", "read back, line %d of %s is not the line written", i+1, kf.Path)
+		if got, ok := raw[i]; !ok || got != strings.TrimSpace(want) {
+			return fail.New(fail.Failed, "", "read back, line %d of %s is not the line written", i+1, h.keysPath(a))
 		}
 	}
 	return nil

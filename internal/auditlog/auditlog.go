@@ -219,7 +219,7 @@ func (c *Change) Done(events ...Event) error {
 
 // Abort records that the change was not made (or was put back), and why.
 func (c *Change) Abort(cause error, events ...Event) error {
-	return c.finish(StatusAborted, oneLine(cause.Error()), events)
+	return c.finish(StatusAborted, OneLine(cause.Error()), events)
 }
 
 func (c *Change) finish(status, why string, events []Event) error {
@@ -270,8 +270,8 @@ func Completed(events []Event) []Event {
 	return out
 }
 
-// oneLine keeps a multi-line error (sshd's own words) on one log line.
-func oneLine(s string) string {
+// OneLine keeps a multi-line error (sshd's own words) on one log line.
+func OneLine(s string) string {
 	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
 }
 

@@ -231,7 +231,7 @@ func (a *auditor) strictModes(kf string, fi fs.FileInfo) int {
 // ownerOK is sshd's rule; a --root tree made by an unprivileged user is
 // owned by that user, who stands in for root there.
 func (a *auditor) ownerOK(uid int) bool {
-	return uid == 0 || uid == a.account.UID || (!a.o.Root.IsHost() && uid == hostfs.Euid())
+	return accounts.StrictOwnerOK(a.o.Root, uid, a.account)
 }
 
 // keyLines checks each line of one authorized_keys file with keyline's
