@@ -31,6 +31,8 @@ type Applier struct {
 	Runner     run.Runner
 	SshdConfig string // host path; empty: sshd.DefaultConfig
 	SshdBin    string // empty: sshd.Find
+	// Mode is the install mode asked for (--install-mode); empty: auto.
+	Mode Mode
 	Getenv     func(string) string
 	Reloader   *sshd.Reloader // nil: a Reloader over Root and Runner
 	LockWait   time.Duration  // 0: hostfs.LockWait
@@ -84,8 +86,12 @@ type FileChange struct {
 
 // ApplyResult is what apply did.
 type ApplyResult struct {
-	Changed   bool         `json:"changed"`
-	DryRun    bool         `json:"dry_run"`
+	Changed bool `json:"changed"`
+	DryRun  bool `json:"dry_run"`
+	// Mode is how the units reach sshd (drop-ins or managed blocks in
+	// sshd_config), ModeWhy why that mode was chosen.
+	Mode      Mode         `json:"install_mode"`
+	ModeWhy   string       `json:"install_mode_why"`
 	Files     []FileChange `json:"files"`
 	Validated bool         `json:"validated"`
 	// Targets are the PermitOpen targets rendered (the installed ones when
@@ -167,51 +173,230 @@ func (a Applier) binary() sshd.Binary {
 	return sshd.Binary{Bin: a.SshdBin, Runner: a.Runner, Root: a.Root, Config: a.config()}
 }
 
-// Plan renders the drop-ins and diffs them against the host without taking
-// the lock or writing anything.
+// write is one host file a plan replaces.
+type write struct {
+	path  string // host path
+	data  []byte
+	mode  fs.FileMode
+	owner hostfs.Owner
+}
+
+// plan is what an apply would write, and in which install mode.
+type plan struct {
+	mode    Mode
+	why     string // why this mode (for the admin)
+	files   []File // the rendered units
+	writes  []write
+	changes []FileChange // changes[i] is writes[i]'s fate
+}
+
+// Plan renders the units and diffs them against the host without taking
+// the lock or writing anything. changes has one entry per host file the
+// apply would write: each drop-in, or sshd_config in the managed-block
+// mode (and when it needs the Include line).
 func (a Applier) Plan(p Params) ([]File, []FileChange, error) {
+	pl, err := a.plan(context.Background(), p)
+	return pl.files, pl.changes, err
+}
+
+// InstallMode says which mode an apply would use on this host, and why.
+func (a Applier) InstallMode(ctx context.Context) (Mode, string, error) {
+	return a.mode(ctx)
+}
+
+// mode resolves Applier.Mode: the explicit choice where it can work, else
+// managed blocks where sshd_config already holds them or the installed
+// sshd cannot use drop-ins (asked of the binary, never its version).
+func (a Applier) mode(ctx context.Context) (Mode, string, error) {
+	l, err := ReadLayout(a.Root, a.config())
+	if err != nil {
+		return "", "", err
+	}
+	caps, perr := a.binary().Probe(ctx)
+	if perr == nil && caps.Unsupported() != "" {
+		return "", "", fail.New(fail.Failed, "upgrade OpenSSH to "+sshd.Oldest.String()+" or later (docs/compatibility.md lists the releases pfwdctl is proven against)",
+			"unsupported sshd: %s; nothing was written", caps.Unsupported())
+	}
+	dropInsWhy := ""
+	if perr == nil {
+		dropInsWhy = caps.Why()
+	}
+	ours, err := a.installedDropIns()
+	if err != nil {
+		return "", "", err
+	}
+	want := a.Mode
+	if want == "" {
+		want = ModeAuto
+	}
+	switch want {
+	case ModeDropIns:
+		if dropInsWhy != "" {
+			return "", "", fail.New(fail.Failed, "use --install-mode managed-block (or auto), which puts the same lines into sshd_config itself",
+				"refusing drop-ins: %s; nothing was written", dropInsWhy)
+		}
+		if l.Mode == ModeManaged {
+			return "", "", fail.New(fail.Failed, "use --install-mode managed-block (or auto), or delete pfwdctl's BEGIN/END blocks from "+a.config()+" by hand first",
+				"%s holds pfwdctl's managed blocks: drop-ins as well would install every line twice; nothing was written", a.config())
+		}
+		return ModeDropIns, "chosen with --install-mode drop-ins", nil
+	case ModeManaged:
+		if len(ours) > 0 {
+			return "", "", leftoverDropIns(ours)
+		}
+		if dropInsWhy != "" {
+			return ModeManaged, dropInsWhy, nil
+		}
+		return ModeManaged, "chosen with --install-mode managed-block", nil
+	}
+	switch {
+	case l.Mode == ModeManaged:
+		if len(ours) > 0 {
+			return "", "", leftoverDropIns(ours)
+		}
+		return ModeManaged, a.config() + " already holds pfwdctl's managed blocks", nil
+	case dropInsWhy != "" && len(ours) > 0:
+		return "", "", fail.New(fail.Failed, "remove pfwdctl's drop-ins (rm "+strings.Join(ours, " ")+"), then run pfwdctl apply again: it puts the same lines into sshd_config as managed blocks",
+			"pfwdctl's drop-ins are installed, but %s; nothing was written", dropInsWhy)
+	case dropInsWhy != "":
+		return ModeManaged, dropInsWhy, nil
+	}
+	return ModeDropIns, "this sshd reads Match blocks in " + DropInDir(a.config()), nil
+}
+
+// leftoverDropIns refuses managed blocks while pfwdctl's drop-ins are
+// still installed: sshd would read both.
+func leftoverDropIns(paths []string) error {
+	return fail.New(fail.Failed, "remove them (rm "+strings.Join(paths, " ")+"), then run pfwdctl apply again",
+		"pfwdctl's drop-ins are installed and the managed blocks would repeat them; nothing was written")
+}
+
+// installedDropIns are the host paths of the drop-ins pfwdctl wrote (its
+// header on the first line) next to the main config.
+func (a Applier) installedDropIns() ([]string, error) {
+	l := Layout{Root: a.Root, Main: a.config(), Mode: ModeDropIns}
+	names, err := l.Names()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, n := range names {
+		data, ok, err := l.Read(n)
+		if err != nil {
+			return nil, err
+		}
+		if ok && strings.HasPrefix(string(data), managedHeader) {
+			out = append(out, l.Path(n))
+		}
+	}
+	return out, nil
+}
+
+// includeLine is what apply puts at the top of a main config that does
+// not read the drop-in directory.
+func includeLine(mainConfig string) string {
+	return "# Added by pfwdctl apply: sshd reads pfwdctl's drop-ins from here, before\n" +
+		"# any line below (sshd keeps the first value it reads).\n" +
+		"Include " + DropInDir(mainConfig) + "/*.conf\n"
+}
+
+func (a Applier) plan(ctx context.Context, p Params) (pl plan, err error) {
 	files, err := Render(p)
 	if err != nil {
-		return nil, nil, err
+		return pl, err
 	}
-	var names []string
-	for _, f := range files {
-		names = append(names, f.Name)
+	pl.files = files
+	if pl.mode, pl.why, err = a.mode(ctx); err != nil {
+		return pl, err
 	}
-	if err := CheckInclude(a.Root, a.config(), names...); err != nil {
-		return nil, nil, err
-	}
-	if err := CheckPlacement(a.Root, a.config()); err != nil {
-		return nil, nil, err
-	}
-	dir := DropInDir(a.config())
-	var changes []FileChange
-	for _, f := range files {
-		host := filepath.Join(dir, f.Name)
-		snap, err := hostfs.Take(a.Root.Path(host))
+	main := a.config()
+	// The main config is read (and written) only when the mode needs it:
+	// a host whose sshd_config already reads the drop-ins keeps it as is,
+	// even when it is a symlink pfwdctl would refuse to write through.
+	readMain := func() (hostfs.Snapshot, error) {
+		snap, err := hostfs.Take(a.Root.Path(main))
 		if err != nil {
-			return nil, nil, fail.Wrap(fail.Failed, err, "remove or replace it with a regular file, then run pfwdctl again", "cannot manage %s", host)
+			return snap, fail.Wrap(fail.Failed, err, "make it a regular file (not a symlink), then run pfwdctl again", "cannot manage %s", main)
 		}
-		c := FileChange{Path: host, Action: "unchanged"}
-		switch {
-		case !snap.Exists:
-			c.Action = "create"
-		case !bytes.Equal(snap.Data, f.Data):
-			c.Action = "update"
-		case snap.Mode != DropInMode || (hostfs.Euid() == 0 && snap.Owner != hostfs.RootOwner):
-			c.Action = "update"
-			c.Diff = fmt.Sprintf("# %s: owner/mode %d:%d %04o -> 0:0 %04o\n", host, snap.Owner.UID, snap.Owner.GID, snap.Mode, DropInMode)
+		if !snap.Exists {
+			return snap, fail.New(fail.Failed, "pass --sshd-config PATH if the main config lives elsewhere", "%s does not exist", main)
 		}
-		if c.Action != "unchanged" && c.Diff == "" {
-			old := "/dev/null"
-			if snap.Exists {
-				old = host
-			}
-			c.Diff = udiff.Unified(old, host, string(snap.Data), string(f.Data))
-		}
-		changes = append(changes, c)
+		return snap, nil
 	}
-	return files, changes, nil
+	keep := func(snap hostfs.Snapshot, data []byte) write {
+		return write{path: main, data: data, mode: snap.Mode, owner: snap.Owner}
+	}
+	switch pl.mode {
+	case ModeManaged:
+		mainSnap, err := readMain()
+		if err != nil {
+			return pl, err
+		}
+		data, err := Splice(mainSnap.Data, files)
+		if err != nil {
+			return pl, fail.Wrap(fail.Failed, err, "repair or remove pfwdctl's BEGIN/END marker lines by hand, then run pfwdctl apply", "cannot read pfwdctl's managed blocks in %s", main)
+		}
+		pl.writes = append(pl.writes, keep(mainSnap, data))
+	default:
+		if err := CheckPlacement(a.Root, main); err != nil {
+			return pl, err
+		}
+		var names []string
+		for _, f := range files {
+			names = append(names, f.Name)
+		}
+		// A main config that does not read the drop-ins (upstream's stock
+		// file) gets the Include at its top, where its values win as the
+		// drop-ins need, in the same change.
+		if err := CheckInclude(a.Root, main, names...); errors.Is(err, ErrNoInclude) {
+			mainSnap, err := readMain()
+			if err != nil {
+				return pl, err
+			}
+			pl.writes = append(pl.writes, keep(mainSnap, append([]byte(includeLine(main)), mainSnap.Data...)))
+			pl.why += "; " + main + " gets the Include line at its top"
+		} else if err != nil {
+			return pl, err
+		}
+		dir := DropInDir(main)
+		for _, f := range files {
+			pl.writes = append(pl.writes, write{path: filepath.Join(dir, f.Name), data: f.Data, mode: DropInMode, owner: hostfs.RootOwner})
+		}
+	}
+	for _, w := range pl.writes {
+		c, err := a.change(w)
+		if err != nil {
+			return pl, err
+		}
+		pl.changes = append(pl.changes, c)
+	}
+	return pl, nil
+}
+
+// change diffs one planned write against the host.
+func (a Applier) change(w write) (FileChange, error) {
+	snap, err := hostfs.Take(a.Root.Path(w.path))
+	if err != nil {
+		return FileChange{}, fail.Wrap(fail.Failed, err, "remove or replace it with a regular file, then run pfwdctl again", "cannot manage %s", w.path)
+	}
+	c := FileChange{Path: w.path, Action: "unchanged"}
+	switch {
+	case !snap.Exists:
+		c.Action = "create"
+	case !bytes.Equal(snap.Data, w.data):
+		c.Action = "update"
+	case snap.Mode != w.mode || (hostfs.Euid() == 0 && snap.Owner != w.owner):
+		c.Action = "update"
+		c.Diff = fmt.Sprintf("# %s: owner/mode %d:%d %04o -> %d:%d %04o\n", w.path, snap.Owner.UID, snap.Owner.GID, snap.Mode, w.owner.UID, w.owner.GID, w.mode)
+	}
+	if c.Action != "unchanged" && c.Diff == "" {
+		old := "/dev/null"
+		if snap.Exists {
+			old = w.path
+		}
+		c.Diff = udiff.Unified(old, w.path, string(snap.Data), string(w.data))
+	}
+	return c, nil
 }
 
 // Apply plans, guards, writes, validates with sshd -t (rolling back on
@@ -239,27 +424,19 @@ func (a Applier) Apply(ctx context.Context, o ApplyOptions) (ApplyResult, error)
 		}
 	}
 	res.Targets = o.Params.TargetStrings()
-	files, changes, err := a.Plan(o.Params)
+	pl, err := a.plan(ctx, o.Params)
 	if err != nil {
 		return res, err
 	}
-	res.Files = changes
-	for _, c := range changes {
+	res.Mode, res.ModeWhy = pl.mode, pl.why
+	res.Files = pl.changes
+	for _, c := range pl.changes {
 		res.Changed = res.Changed || c.Action != "unchanged"
-	}
-	// Drop-ins work only where sshd reads them and honours the Match block
-	// in one; the binary itself is asked (a throwaway config, nothing on
-	// the host). Writing them elsewhere would report a hardening that is
-	// not in effect.
-	if caps, perr := a.binary().Probe(ctx); perr == nil && caps.Why() != "" {
-		return res, fail.New(fail.Failed,
-			"upgrade OpenSSH to 8.4 or later, or put the rendered baseline at the top of sshd_config and the Match block at its end by hand (pfwdctl render prints both); pfwdctl's managed-block mode for this release is not built yet",
-			"refusing: %s; nothing was written", caps.Why())
 	}
 	// The planned change, not yet written: sshd is asked about it (the
 	// guard, the override check, a dry run) before anything is.
 	staged := a.binary()
-	staged.Overlay = a.overlay(files, changes)
+	staged.Overlay = pl.overlay()
 	if !res.Changed || o.DryRun {
 		// "Up to date" speaks for pfwdctl's files only; say nothing good
 		// about a host whose sshd would not start (another file broken).
@@ -307,7 +484,7 @@ func (a Applier) Apply(ctx context.Context, o ApplyOptions) (ApplyResult, error)
 		res.Reload = &rr
 		return res, firstError(err, overrideErr)
 	}
-	u, logErr, err := a.install(ctx, o.Params.User, files, changes)
+	u, logErr, err := a.install(ctx, o.Params.User, pl)
 	if logErr != nil && err == nil {
 		res.Warnings = append(res.Warnings, "the drop-ins are installed, but the audit log was not written: "+logErr.Error())
 	}
@@ -383,12 +560,12 @@ func (a Applier) overrides(ctx context.Context, p Params, overlay map[string][]b
 		"the host is not hardened as rendered: sshd uses other values than pfwdctl's drop-ins:\n    %s", strings.Join(fails, "\n    "))
 }
 
-// overlay maps each drop-in the plan changes to its new content.
-func (a Applier) overlay(files []File, changes []FileChange) map[string][]byte {
+// overlay maps each file the plan changes to its new content.
+func (pl plan) overlay() map[string][]byte {
 	m := map[string][]byte{}
-	for i, f := range files {
-		if changes[i].Action != "unchanged" {
-			m[filepath.Join(DropInDir(a.config()), f.Name)] = f.Data
+	for i, w := range pl.writes {
+		if pl.changes[i].Action != "unchanged" {
+			m[w.path] = w.data
 		}
 	}
 	return m
@@ -439,22 +616,25 @@ func (a Applier) auditLog() auditlog.Log {
 // put back, is one audit log line with its sha256 before and after; a log
 // that cannot be written is returned as logErr (on rollback it is also
 // named in err) and never undoes a change that sshd accepted.
-func (a Applier) install(ctx context.Context, account string, files []File, changes []FileChange) (u *installed, logErr, err error) {
-	dir := a.Root.PathDir(DropInDir(a.config()))
+func (a Applier) install(ctx context.Context, account string, pl plan) (u *installed, logErr, err error) {
+	dropDir := DropInDir(a.config())
+	dir := a.Root.PathDir(dropDir)
 	_, statErr := os.Lstat(dir)
-	u = &installed{root: a.Root, dir: dir, createdDir: errors.Is(statErr, fs.ErrNotExist)}
+	u = &installed{root: a.Root, dir: dir}
 	// Intent first: the planned files and their hashes are in the log
 	// before any is written, so a run killed mid-way leaves a record of
 	// what it was doing (auditlog.Interrupted). No record, no change.
 	var intents []auditlog.Event
-	for i, f := range files {
-		if changes[i].Action == "unchanged" {
+	needDir := false
+	for i, w := range pl.writes {
+		if pl.changes[i].Action == "unchanged" {
 			continue
 		}
-		old, oldErr := os.ReadFile(filepath.Join(dir, f.Name))
+		needDir = needDir || filepath.Dir(w.path) == dropDir
+		old, oldErr := a.Root.ReadFile(w.path)
 		intents = append(intents, auditlog.Event{Action: auditlog.ActionDropIn, Account: account,
-			Path: changes[i].Path, Before: auditlog.Hash(old, oldErr == nil), After: auditlog.Hash(f.Data, true),
-			Detail: "about to install; sshd -t checks it next"})
+			Path: w.path, Before: auditlog.Hash(old, oldErr == nil), After: auditlog.Hash(w.data, true),
+			Detail: "about to install (" + string(pl.mode) + "); sshd -t checks it next"})
 	}
 	chg, err := a.auditLog().Begin(intents...)
 	if err != nil {
@@ -462,8 +642,11 @@ func (a Applier) install(ctx context.Context, account string, files []File, chan
 			"cannot record the change in the audit log, so nothing was changed")
 	}
 	u.change = chg
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, nil, a.logRollback(account, u, fail.Wrap(fail.Failed, err, "", "create %s", DropInDir(a.config())), &logErr)
+	if needDir {
+		u.createdDir = errors.Is(statErr, fs.ErrNotExist)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, nil, a.logRollback(account, u, fail.Wrap(fail.Failed, err, "", "create %s", dropDir), &logErr)
+		}
 	}
 	rollback := func(cause error) error {
 		if rbErrs := u.restore(); len(rbErrs) > 0 {
@@ -472,22 +655,22 @@ func (a Applier) install(ctx context.Context, account string, files []File, chan
 		}
 		return a.logRollback(account, u, cause, &logErr)
 	}
-	for i, f := range files {
-		if changes[i].Action == "unchanged" {
+	for i, w := range pl.writes {
+		if pl.changes[i].Action == "unchanged" {
 			continue
 		}
-		path := filepath.Join(dir, f.Name)
+		path := a.Root.Path(w.path)
 		snap, err := hostfs.Take(path)
 		if err != nil {
-			return nil, logErr, rollback(fail.Wrap(fail.Failed, err, "", "snapshot %s", changes[i].Path))
+			return nil, logErr, rollback(fail.Wrap(fail.Failed, err, "", "snapshot %s", w.path))
 		}
 		u.snaps, u.written = append(u.snaps, snap), append(u.written, nil)
-		if err := hostfs.WriteFile(path, f.Data, DropInMode, hostfs.RootOwner); err != nil {
+		if err := hostfs.WriteFile(path, w.data, w.mode, w.owner); err != nil {
 			// A failed WriteFile leaves the old file in place: it is
 			// restored like the others, but no line claims it changed.
-			return nil, logErr, rollback(fail.Wrap(fail.Failed, err, "", "write %s", changes[i].Path))
+			return nil, logErr, rollback(fail.Wrap(fail.Failed, err, "", "write %s", w.path))
 		}
-		u.written[len(u.written)-1] = f.Data
+		u.written[len(u.written)-1] = w.data
 	}
 	if err := a.binary().Test(context.WithoutCancel(ctx)); err != nil {
 		return nil, logErr, rollback(err)

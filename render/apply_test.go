@@ -146,32 +146,67 @@ func TestApplyRollsBackWhenSshdRejects(t *testing.T) {
 	}
 }
 
-func TestApplyRefusesWithoutInclude(t *testing.T) {
+// A main config that does not read the drop-in directory (upstream's stock
+// file has no Include) is never simply refused: apply puts the Include at
+// its top in the same change, says so, and keeps every other byte, its
+// mode and its owner.
+func TestApplyAddsIncludeWhenMissing(t *testing.T) {
 	t.Parallel()
 	for name, cfg := range map[string]string{
 		"no_include":         "PermitRootLogin prohibit-password\n",
 		"include_elsewhere":  "Include /etc/ssh/other.d/*.conf\n",
-		"include_in_match":   "Match User admin\n  Include /etc/ssh/sshd_config.d/*.conf\n",
 		"include_commented":  "#Include /etc/ssh/sshd_config.d/*.conf\n",
 		"include_wrong_glob": "Include /etc/ssh/sshd_config.d/*.cfg\n",
 	} {
 		t.Run(name, func(t *testing.T) {
 			root := rendertest.New(t, rendertest.Tree{SshdConfig: []byte(cfg)})
-			before := rendertest.Snapshot(t, root)
-			_, err := apply(t, applier(t, root), render.DefaultParams(), render.ApplyOptions{})
-			if !errors.Is(err, render.ErrNoInclude) {
-				t.Fatalf("err = %v, want ErrNoInclude", err)
+			os.Chmod(root.Path("/etc/ssh/sshd_config"), 0o600)
+			dry, err := apply(t, applier(t, root), render.DefaultParams(), render.ApplyOptions{DryRun: true})
+			if err != nil {
+				t.Fatal(err)
 			}
-			if h := fail.HintOf(err); !strings.Contains(h, "Include /etc/ssh/sshd_config.d/*.conf") {
-				t.Errorf("hint %q does not say which line to add", h)
+			if !strings.Contains(dry.Diff(), "+Include /etc/ssh/sshd_config.d/*.conf") {
+				t.Errorf("the dry run does not show the Include line:\n%s", dry.Diff())
 			}
-			rendertest.Unchanged(t, root, before)
+			res, err := apply(t, applier(t, root), render.DefaultParams(), render.ApplyOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Mode != render.ModeDropIns || !strings.Contains(res.ModeWhy, "Include") {
+				t.Errorf("mode %q (%s), want drop-ins saying the Include was added", res.Mode, res.ModeWhy)
+			}
+			got, _ := os.ReadFile(root.Path("/etc/ssh/sshd_config"))
+			rest, ok := strings.CutSuffix(string(got), cfg)
+			if !ok || !strings.Contains(rest, "\nInclude /etc/ssh/sshd_config.d/*.conf\n") {
+				t.Errorf("sshd_config is now\n%s\nwant the Include on top of the old text", got)
+			}
+			if fi, _ := os.Stat(root.Path("/etc/ssh/sshd_config")); fi.Mode().Perm() != 0o600 {
+				t.Errorf("mode %v, want the file's own 0600 kept", fi.Mode())
+			}
+			// Applying again changes nothing.
+			if res, err := apply(t, applier(t, root), render.DefaultParams(), render.ApplyOptions{}); err != nil || res.Changed {
+				t.Errorf("second apply: changed=%v err=%v", res.Changed, err)
+			}
 		})
 	}
+	// An Include of the drop-in directory inside a Match block would read
+	// the baseline there: sshd -t refuses, and every file is put back.
+	root := rendertest.New(t, rendertest.Tree{SshdConfig: []byte("Match User admin\n  Include /etc/ssh/sshd_config.d/*.conf\n")})
+	before := rendertest.Snapshot(t, root)
+	if _, err := apply(t, applier(t, root), render.DefaultParams(), render.ApplyOptions{}); err == nil {
+		t.Error("an Include inside a Match block was accepted")
+	}
+	rendertest.Unchanged(t, root, before)
 	// Relative Include paths are relative to /etc/ssh, not to the file.
-	root := rendertest.New(t, rendertest.Tree{SshdConfig: []byte("Include sshd_config.d/*.conf\n")})
-	if _, err := apply(t, applier(t, root), render.DefaultParams(), render.ApplyOptions{}); err != nil {
+	root = rendertest.New(t, rendertest.Tree{SshdConfig: []byte("Include sshd_config.d/*.conf\n")})
+	res, err := apply(t, applier(t, root), render.DefaultParams(), render.ApplyOptions{})
+	if err != nil {
 		t.Fatalf("relative Include: %v", err)
+	}
+	for _, f := range res.Files {
+		if f.Path == "/etc/ssh/sshd_config" {
+			t.Errorf("sshd_config was changed although it reads the drop-ins")
+		}
 	}
 }
 

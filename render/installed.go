@@ -1,9 +1,6 @@
 package render
 
 import (
-	"errors"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -24,17 +21,18 @@ const managedHeader = "# Managed by pfwdctl"
 // targets: apply without --target keeps them, and add-key writes them into
 // each key.
 func InstalledTargets(root hostfs.Root, mainConfig, account string) (targets []string, found bool, err error) {
-	p := filepath.Join(DropInDir(mainConfig), templates.ForwardFile(account))
-	data, err := root.ReadFile(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, false, nil
-	}
+	l, err := ReadLayout(root, mainConfig)
 	if err != nil {
-		return nil, false, fail.Wrap(fail.Failed, err, "", "read %s", p)
+		return nil, false, err
+	}
+	name := templates.ForwardFile(account)
+	data, ok, err := l.Read(name)
+	if err != nil || !ok {
+		return nil, false, err
 	}
 	blocks, err := matchBlocks(data)
 	if err != nil {
-		return nil, false, fail.Wrap(fail.Failed, err, "re-install it with pfwdctl apply", "read %s", p)
+		return nil, false, fail.Wrap(fail.Failed, err, "re-install it with pfwdctl apply", "read %s", l.At(name))
 	}
 	for _, b := range blocks {
 		if b.account == account {
@@ -45,7 +43,7 @@ func InstalledTargets(root hostfs.Root, mainConfig, account string) (targets []s
 }
 
 // Account is one forward-only account pfwdctl manages on a host: its
-// drop-in and the targets of its Match block.
+// drop-in (or managed block) and the targets of its Match block.
 type Account struct {
 	User    string   `json:"user"`
 	File    string   `json:"file"` // host path
@@ -53,42 +51,41 @@ type Account struct {
 }
 
 // InstalledAccounts lists the forward-only accounts whose Match drop-in
-// pfwdctl installed next to mainConfig, sorted by name. A drop-in whose
-// Match block names another account than its file name (an older
-// pfwdctl wrote every account into 20-pfwd-only.conf) is an error with
-// the fix: two files for one account would disagree.
+// (or managed block) pfwdctl installed for mainConfig, sorted by name. A
+// drop-in whose Match block names another account than its file name (an
+// older pfwdctl wrote every account into 20-pfwd-only.conf) is an error
+// with the fix: two files for one account would disagree.
 func InstalledAccounts(root hostfs.Root, mainConfig string) ([]Account, error) {
-	dir := DropInDir(mainConfig)
-	ents, err := os.ReadDir(root.PathDir(dir))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+	l, err := ReadLayout(root, mainConfig)
 	if err != nil {
-		return nil, fail.Wrap(fail.Failed, err, "", "read %s", dir)
+		return nil, err
+	}
+	names, err := l.Names()
+	if err != nil {
+		return nil, err
 	}
 	var out []Account
-	for _, e := range ents {
-		want, ok := templates.ForwardAccount(e.Name())
-		if !ok || !e.Type().IsRegular() {
+	for _, name := range names {
+		want, ok := templates.ForwardAccount(name)
+		if !ok {
 			continue
 		}
-		p := filepath.Join(dir, e.Name())
-		data, err := root.ReadFile(p)
+		data, _, err := l.Read(name)
 		if err != nil {
-			return nil, fail.Wrap(fail.Failed, err, "", "read %s", p)
+			return nil, err
 		}
 		if !strings.HasPrefix(string(data), managedHeader) {
 			continue // not ours
 		}
 		blocks, err := matchBlocks(data)
 		if err != nil {
-			return nil, fail.Wrap(fail.Failed, err, "re-install it with pfwdctl apply", "read %s", p)
+			return nil, fail.Wrap(fail.Failed, err, "re-install it with pfwdctl apply", "read %s", l.At(name))
 		}
 		for _, b := range blocks {
 			if b.account != want {
-				return nil, misplaced(p, b.account)
+				return nil, misplaced(l.Path(name), b.account)
 			}
-			out = append(out, Account{User: b.account, File: p, Targets: b.targets})
+			out = append(out, Account{User: b.account, File: l.Path(name), Targets: b.targets})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].User < out[j].User })

@@ -22,6 +22,7 @@ type applyOpts struct {
 	crypto                  bool
 	sshdConfig              string
 	sshdBin                 string
+	installMode             string
 }
 
 func newApplyCmd(g *Globals) *cobra.Command {
@@ -29,9 +30,11 @@ func newApplyCmd(g *Globals) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "apply",
 		Short: "Install the drop-ins, prove them with sshd -t, and reload sshd",
-		Long: `apply renders the drop-ins, shows the unified diff, refuses if the main
-config would never read them (no Include) or if nobody could log in by key
-afterwards, writes them atomically, runs sshd -t over the whole configuration
+		Long: `apply renders the drop-ins, shows the unified diff, refuses if nobody
+could log in by key afterwards, writes them atomically (adding the Include
+line at the top of a main config that does not read sshd_config.d, or, where
+this sshd cannot use drop-ins, OpenSSH 8.0 and 8.2/8.3, putting the same lines
+into sshd_config itself as managed BEGIN/END blocks: --install-mode), runs sshd -t over the whole configuration
 (restoring the previous files byte-for-byte if sshd rejects it) and reloads
 sshd the way the host runs it. A second run changes nothing.`,
 		Args: cobra.NoArgs,
@@ -45,11 +48,16 @@ sshd the way the host runs it. A second run changes nothing.`,
 	f.BoolVar(&o.crypto, "crypto", false, "also install "+templates.Crypto+": key exchange, ciphers, MACs and host key algorithms from the crypto policy for this sshd's version (docs/crypto-policy.md)")
 	f.StringVar(&o.sshdConfig, "sshd-config", sshd.DefaultConfig, "the main sshd config `PATH` (under --root)")
 	f.StringVar(&o.sshdBin, "sshd", "", "the sshd binary to validate with (default: found in /usr/sbin)")
+	f.StringVar(&o.installMode, "install-mode", "auto", "where the lines go: drop-ins (files in sshd_config.d), managed-block (BEGIN/END blocks in sshd_config itself: the baseline at its top, Match blocks at its end; for OpenSSH 8.0 and 8.2/8.3), or auto (asks this sshd; docs/apply.md)")
 	return c
 }
 
 func applyRun(c *cobra.Command, g *Globals, o *applyOpts) error {
 	p, err := o.params()
+	if err != nil {
+		return err
+	}
+	mode, err := render.ParseMode(o.installMode)
 	if err != nil {
 		return err
 	}
@@ -63,7 +71,7 @@ func applyRun(c *cobra.Command, g *Globals, o *applyOpts) error {
 		pol := audit.ProbedCryptoPolicy(c.Context(), b, v)
 		p.Crypto = &pol
 	}
-	a := render.Applier{Root: g.Root(), Runner: g.Runner, SshdConfig: o.sshdConfig, SshdBin: o.sshdBin, Getenv: g.Getenv, Now: g.Now,
+	a := render.Applier{Root: g.Root(), Runner: g.Runner, SshdConfig: o.sshdConfig, SshdBin: o.sshdBin, Getenv: g.Getenv, Now: g.Now, Mode: mode,
 		Overrides: auditOverrides(g, o.sshdConfig, o.sshdBin), Keys: keysFollow(g, o.sshdConfig)}
 	res, err := a.Apply(c.Context(), render.ApplyOptions{Params: p, DryRun: o.dryRun, NoReload: o.noReload, Force: o.force, KeepTargets: len(o.targets) == 0})
 	switch {
@@ -133,6 +141,7 @@ func printApply(g *Globals, res render.ApplyResult) error {
 	}
 	// The diff shows the files as found, whatever bytes they hold.
 	g.Printf("%s", st.Diff(ui.EscapeText(res.Diff())))
+	g.Printf("install mode: %s (%s)\n", res.Mode, ui.Escape(res.ModeWhy))
 	if res.DryRun {
 		if k := res.Keys; k != nil && len(k.Changed) > 0 {
 			g.Printf("dry run: %d key line(s) in %s would follow to %s\n", len(k.Changed), ui.Escape(k.Path), ui.Escape(strings.Join(res.Targets, " ")))

@@ -20,10 +20,41 @@ type Caps struct {
 	// MatchInInclude: a Match block inside an included file takes effect
 	// (8.2 and 8.3 ignore it, upstream bz#3122).
 	MatchInInclude bool
+	// Missing are the keywords pfwdctl's proof reads from sshd -T that
+	// this build does not print (sshd older than 7.8 has no
+	// PermitListen, for one).
+	Missing []string
+	// Version is the release the binary reports (zero when unknown); only
+	// Unsupported reads it, for the support floor.
+	Version Version
+}
+
+// Oldest is the oldest release pfwdctl is proven against (make
+// test-compat, docs/compatibility.md).
+var Oldest = Version{8, 0}
+
+// reported are the sshd -T keywords pfwdctl's guard, audit and apply
+// judge the forward account by: a build that does not print one cannot be
+// proven safe.
+var reported = []string{"permitopen", "permitlisten", "forcecommand", "allowtcpforwarding",
+	"allowstreamlocalforwarding", "authenticationmethods", "disableforwarding", "authorizedkeysfile"}
+
+// Unsupported says why pfwdctl refuses this sshd in any install mode; ""
+// when it does not. An sshd that cannot tell what it would enforce, or a
+// release older than every one pfwdctl is tested against, gets no claim of
+// success.
+func (c Caps) Unsupported() string {
+	switch {
+	case len(c.Missing) > 0:
+		return "this sshd's -T output has no " + strings.Join(c.Missing, ", ") + ", which pfwdctl needs to prove what it enforces for the account (OpenSSH " + Oldest.String() + " or later has them)"
+	case c.Version != (Version{}) && !c.Version.AtLeast(Oldest):
+		return "OpenSSH " + c.Version.String() + " is older than " + Oldest.String() + ", the oldest release pfwdctl is proven against (sshd -T fails with a Match block, no expiry-time, no Include; docs/compatibility.md)"
+	}
+	return ""
 }
 
 // Why says, for an admin, why drop-ins cannot work with this sshd; "" when
-// they can.
+// they can (see ModeManaged in render for what works instead).
 func (c Caps) Why() string {
 	switch {
 	case !c.Include:
@@ -74,15 +105,40 @@ func (s Binary) Probe(ctx context.Context) (Caps, error) {
 			return c, err
 		}
 		if strings.Contains(strings.ToLower(string(stderr)), "include") {
-			return c, nil // refused the keyword itself
+			// Refused the keyword itself: ask again without it, for
+			// what the build reports.
+			c.Version, _ = s.Version(ctx)
+			os.WriteFile(cfg, []byte("HostKey "+key+"\n"), 0o600)
+			if out, _, err := runner.Run(ctx, bin, "-T", "-f", cfg, "-C", "user=pfwdctl-probe,host=localhost,addr=127.0.0.1,laddr=127.0.0.1,lport=22"); err == nil {
+				c.Missing = missingKeywords(out)
+			}
+			return c, nil
 		}
 		return c, &ConfigError{Args: []string{"-T", "-f", cfg}, Stderr: string(stderr), Err: err}
 	}
 	c.Include = true
+	c.Missing = missingKeywords(out)
+	c.Version, _ = s.Version(ctx)
 	for _, line := range strings.Split(string(out), "\n") {
 		if strings.EqualFold(strings.TrimSpace(line), "permittty no") {
 			c.MatchInInclude = true
 		}
 	}
 	return c, nil
+}
+
+// missingKeywords are the reported keywords an sshd -T output lacks.
+func missingKeywords(out []byte) []string {
+	have := map[string]bool{}
+	for _, line := range strings.Split(string(out), "\n") {
+		kw, _, _ := strings.Cut(strings.TrimSpace(line), " ")
+		have[strings.ToLower(kw)] = true
+	}
+	var miss []string
+	for _, k := range reported {
+		if !have[k] {
+			miss = append(miss, k)
+		}
+	}
+	return miss
 }
