@@ -32,10 +32,10 @@ type Applier struct {
 	SshdConfig string // host path; empty: sshd.DefaultConfig
 	SshdBin    string // empty: sshd.Find
 	// Mode is the install mode asked for (--install-mode); empty: auto.
-	Mode Mode
-	Getenv     func(string) string
-	Reloader   *sshd.Reloader // nil: a Reloader over Root and Runner
-	LockWait   time.Duration  // 0: hostfs.LockWait
+	Mode     Mode
+	Getenv   func(string) string
+	Reloader *sshd.Reloader // nil: a Reloader over Root and Runner
+	LockWait time.Duration  // 0: hostfs.LockWait
 	// Overrides, when set, names what wins over the drop-ins (exit 1).
 	Overrides OverrideCheck
 	// Keys, when set, makes the account's key lines follow a change of
