@@ -191,6 +191,18 @@ func Splice(main []byte, files []File) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
+// ManagedBlock is unit name as a managed block, marker lines included (the
+// lab builds its own main config from them).
+func ManagedBlock(name string, data []byte) []byte {
+	var b bytes.Buffer
+	writeRegion(&b, name, data)
+	return b.Bytes()
+}
+
+// AtEnd says whether unit name goes at the end of sshd_config in the
+// managed-block mode (a Match block) rather than at its top.
+func AtEnd(name string) bool { return atEnd(name) }
+
 func writeRegion(b *bytes.Buffer, name string, data []byte) {
 	b.WriteString(beginMarker + name + beginNote + "\n")
 	b.Write(data)
@@ -234,15 +246,21 @@ type Layout struct {
 // the main config has any, else drop-ins (also when nothing is installed
 // yet).
 func ReadLayout(root hostfs.Root, mainConfig string) (Layout, error) {
-	l := Layout{Root: root, Main: mainConfig, Mode: ModeDropIns}
 	data, err := root.ReadFile(mainConfig)
 	if errors.Is(err, fs.ErrNotExist) {
-		return l, nil
+		return Layout{Root: root, Main: mainConfig, Mode: ModeDropIns}, nil
 	}
 	if err != nil {
-		return l, fail.Wrap(fail.Failed, err, "pass --sshd-config PATH if the main config lives elsewhere", "read %s", mainConfig)
+		return Layout{Root: root, Main: mainConfig, Mode: ModeDropIns}, fail.Wrap(fail.Failed, err, "pass --sshd-config PATH if the main config lives elsewhere", "read %s", mainConfig)
 	}
-	regions, err := Regions(data)
+	return LayoutFrom(root, mainConfig, data)
+}
+
+// LayoutFrom is ReadLayout for a main config already read (audit reads it
+// through the planned change).
+func LayoutFrom(root hostfs.Root, mainConfig string, main []byte) (Layout, error) {
+	l := Layout{Root: root, Main: mainConfig, Mode: ModeDropIns}
+	regions, err := Regions(main)
 	if err != nil {
 		return l, fail.Wrap(fail.Failed, err, "repair or remove pfwdctl's BEGIN/END marker lines by hand, then run pfwdctl apply", "cannot read pfwdctl's managed blocks in %s", mainConfig)
 	}

@@ -87,11 +87,15 @@ func (h Host) runner() run.Runner {
 	return run.Exec{}
 }
 
-// DropInPath is the host path of account's Match User drop-in.
+// DropInPath is where account's Match User block is, for messages: its
+// drop-in's host path, or sshd_config:LINE for a managed block.
 func (h Host) DropInPath(account string) string {
 	cfg := h.SshdConfig
 	if cfg == "" {
 		cfg = sshd.DefaultConfig
+	}
+	if l, err := render.ReadLayout(h.Root, cfg); err == nil {
+		return l.At(templates.ForwardFile(account))
 	}
 	return filepath.Join(render.DropInDir(cfg), templates.ForwardFile(account))
 }

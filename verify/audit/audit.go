@@ -107,11 +107,13 @@ type Options struct {
 
 // Report is the whole audit.
 type Report struct {
-	User        string        `json:"user"`
-	Targets     []string      `json:"targets"`
-	OtherUser   string        `json:"other_user"`
-	SshdConfig  string        `json:"sshd_config"`
-	SshdVersion string        `json:"sshd_version"`
+	User        string   `json:"user"`
+	Targets     []string `json:"targets"`
+	OtherUser   string   `json:"other_user"`
+	SshdConfig  string   `json:"sshd_config"`
+	SshdVersion string   `json:"sshd_version"`
+	// InstallMode is how pfwdctl's units are installed on the host.
+	InstallMode render.Mode   `json:"install_mode"`
 	Findings    []Finding     `json:"findings"`
 	Layers      *LayersReport `json:"layers,omitempty"`
 	Live        []sshd.Served `json:"live,omitempty"`
@@ -173,6 +175,9 @@ type auditor struct {
 	expectMatch  []sshdconf.Line
 	include      *sshdconf.Line
 	ourMatch     *sshdconf.Line // our Match User line, as installed
+	// layout is where pfwdctl's units are installed: drop-ins or managed
+	// blocks in the main config (read through the overlay).
+	layout render.Layout
 	// reported remembers winning lines already reported, so one line is
 	// one finding however many contexts it spoils.
 	reported map[string]int
@@ -200,11 +205,23 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	// An sshd that cannot read drop-ins (no Include) or ignores a Match
 	// block in one: say so once, instead of blaming pfwdctl's own files.
-	if caps, err := a.sshd.Probe(ctx); err == nil && caps.Why() != "" {
+	// In the managed-block mode the units sit in sshd_config itself,
+	// which every release reads.
+	caps, perr := a.sshd.Probe(ctx)
+	if perr == nil && caps.Unsupported() != "" {
+		a.add(Finding{ID: "sshd.unsupported", Severity: Fail, File: a.mainConfig(),
+			Title:  "pfwdctl cannot prove anything with this sshd: " + caps.Unsupported(),
+			Detail: "pfwdctl apply refuses it too",
+			Fix:    "upgrade OpenSSH to " + sshd.Oldest.String() + " or later (docs/compatibility.md)"})
+		a.rep.Passed = false
+		a.sortFindings()
+		return a.rep, nil
+	}
+	if perr == nil && caps.Why() != "" && a.layout.Mode == render.ModeDropIns {
 		a.add(Finding{ID: "sshd.no-dropins", Severity: Fail, File: a.mainConfig(),
 			Title:  "pfwdctl's drop-ins cannot work with this sshd: " + caps.Why(),
-			Detail: "the baseline and the account's Match block are not in effect however often pfwdctl apply runs",
-			Fix:    "upgrade OpenSSH to 8.4 or later, or put the rendered baseline at the top of sshd_config and the Match block at its end (pfwdctl render prints both)"})
+			Detail: "the baseline and the account's Match block are not in effect as drop-ins, however often they are installed",
+			Fix:    "remove pfwdctl's drop-ins, then run pfwdctl apply: with this sshd it puts the same lines into sshd_config as managed blocks (--install-mode managed-block)"})
 		a.rep.Passed = false
 		a.sortFindings()
 		return a.rep, nil
@@ -324,6 +341,14 @@ func newAuditor(ctx context.Context, o Options) (*auditor, error) {
 	}
 	a.version = v
 	a.rep.SshdVersion = v.String()
+	mainData, err := a.read(a.mainConfig())
+	if err != nil {
+		return nil, fail.Wrap(fail.Failed, err, "pass --sshd-config PATH if the main config lives elsewhere", "read %s", a.mainConfig())
+	}
+	if a.layout, err = render.LayoutFrom(o.Root, a.mainConfig(), mainData); err != nil {
+		return nil, err
+	}
+	a.rep.InstallMode = a.layout.Mode
 	if err := a.resolveParams(); err != nil {
 		return nil, err
 	}
@@ -393,7 +418,7 @@ func (a *auditor) resolveParams() error {
 	a.rep.Targets = a.o.Params.TargetStrings()
 	// With the crypto drop-in installed (apply --crypto), pfwdctl renders
 	// it too, and every file's header says so.
-	if err := a.stat(a.dropInPath(templates.Crypto)); err == nil && a.o.Params.Crypto == nil {
+	if _, found := a.unit(templates.Crypto); found && a.o.Params.Crypto == nil {
 		c := a.cryptoPolicy()
 		a.o.Params.Crypto = &c
 	}
@@ -482,9 +507,20 @@ func (a *auditor) stat(hostPath string) error {
 	return err
 }
 
-// dropInPath is the host path of one of pfwdctl's drop-ins.
-func (a *auditor) dropInPath(name string) string {
-	return filepath.Join(render.DropInDir(a.mainConfig()), name)
+// unit is one of pfwdctl's units as installed (a drop-in, or its managed
+// block), read through the overlay.
+func (a *auditor) unit(name string) ([]byte, bool) {
+	if a.layout.Mode == render.ModeManaged {
+		r, ok := a.layout.Region(name)
+		return r.Data, ok
+	}
+	data, err := a.read(a.layout.Path(name))
+	return data, err == nil
+}
+
+// ours says whether l is one of unit name's own lines.
+func (a *auditor) ours(name string, l *sshdconf.Line) bool {
+	return a.layout.Holds(name, l.File, l.Num)
 }
 
 // forwardFile is the base name of the account's Match drop-in.

@@ -3,7 +3,6 @@ package audit
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -157,7 +156,7 @@ func whyNot(kind, a string) string {
 // and looks at the host keys.
 func (a *auditor) cryptoChecks(global map[string][]string) {
 	pol := a.cryptoPolicy()
-	dropIn := filepath.Join(render.DropInDir(a.mainConfig()), templates.Crypto)
+	dropIn := a.layout.At(templates.Crypto)
 	for _, c := range []struct {
 		kw, label string
 		want      []string

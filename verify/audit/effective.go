@@ -267,26 +267,30 @@ func (a *auditor) mismatch(want sshdconf.Line, wantVal, got, label string, c *co
 	case w == nil:
 		f.ID = "effective.unset"
 		f.Detail = fmt.Sprintf("no line sets %s, so sshd's default is in effect: %s is not read", name, ours)
-		f.File = a.dropInPath(ours)
+		f.File = a.layout.Path(ours)
 		f.Fix = "run pfwdctl apply (and check the Include finding)"
 	case w.File == a.mainConfig() && w.Match == "" && a.include != nil && w.Num < a.include.Num:
 		f.ID = "include.order"
-		f.Detail = fmt.Sprintf("it sits above the Include at line %d, so it beats every drop-in (sshd keeps the first value it reads)", a.include.Num)
-		f.Fix = fmt.Sprintf("delete line %d of %s, or move it below the Include", w.Num, w.File)
-	case w.Match != "" && filepath.Base(w.File) != a.forwardFile():
+		what := "the Include"
+		if a.layout.Mode == render.ModeManaged {
+			what = "pfwdctl's managed baseline block"
+		}
+		f.Detail = fmt.Sprintf("it sits above %s at line %d, so it beats pfwdctl's lines (sshd keeps the first value it reads)", what, a.include.Num)
+		f.Fix = fmt.Sprintf("delete line %d of %s, or move it below %s", w.Num, w.File, what)
+	case w.Match != "" && !a.ours(a.forwardFile(), w):
 		f.ID = "match.override"
 		f.Detail = fmt.Sprintf("the Match %s block at %s matches %s and sets %s; among matching blocks the first wins, and a Match block overrides the global value", w.Match, w.MatchAt, strings.TrimPrefix(label, "for "), name)
 		if c == nil {
 			f.Detail = fmt.Sprintf("the line is inside the Match %s block at %s", w.Match, w.MatchAt)
 		}
 		f.Fix = fmt.Sprintf("delete %s at %s (or narrow that Match block so it does not match %s)", name, w.At(), strings.TrimPrefix(label, "for "))
-	case w.File != a.dropInPath(ours) && isDropIn(a, w.File) && filepath.Base(w.File) < ours:
+	case a.layout.Mode == render.ModeDropIns && !a.ours(ours, w) && isDropIn(a, w.File) && filepath.Base(w.File) < ours:
 		f.ID = "dropin.earlier"
 		f.Detail = fmt.Sprintf("%s sorts before %s, and sshd keeps the first value it reads", filepath.Base(w.File), ours)
 		f.Fix = fmt.Sprintf("delete %s at %s (or the whole file if it is not needed)", name, w.At())
-	case w.File == a.dropInPath(ours):
+	case a.ours(ours, w):
 		f.ID = "dropin.edited"
-		f.Detail = fmt.Sprintf("pfwdctl's own drop-in says %s here", strings.Join(w.Args, " "))
+		f.Detail = fmt.Sprintf("pfwdctl's own %s says %s here", a.unitWord(), strings.Join(w.Args, " "))
 		f.Fix = "run pfwdctl apply to restore the drop-in (it shows the diff first)"
 	default:
 		f.ID = "effective.mismatch"
@@ -320,19 +324,37 @@ func (a *auditor) forwardingChecks(fwd map[string][]string) {
 	}
 }
 
-// includeChecks: the drop-in directory is included at global scope.
+// includeChecks: the drop-in directory is included at global scope, or,
+// in the managed-block mode, the baseline block is in sshd_config.
 func (a *auditor) includeChecks() {
+	if a.layout.Mode == render.ModeManaged {
+		r, ok := a.layout.Region(templates.Hardening)
+		if !ok {
+			return // dropInChecks reports the missing unit
+		}
+		a.include = &sshdconf.Line{File: a.mainConfig(), Num: r.Begin}
+		a.ok("include", "pfwdctl's baseline is the managed block at %s:%d (install mode managed-block)", a.mainConfig(), r.Begin)
+		return
+	}
 	dir := render.DropInDir(a.mainConfig())
-	l, ok, err := sshdconf.IncludesFile(a.o.Root, a.mainConfig(), filepath.Join(dir, templates.Hardening))
+	l, ok, err := sshdconf.IncludesFileOverlay(a.o.Root, a.o.Overlay, a.mainConfig(), filepath.Join(dir, templates.Hardening))
 	if err != nil || !ok {
 		a.add(Finding{ID: "include.missing", Severity: Fail, File: a.mainConfig(),
 			Title:  fmt.Sprintf("%s does not include %s/*.conf", a.mainConfig(), dir),
 			Detail: "sshd never reads pfwdctl's drop-ins",
-			Fix:    fmt.Sprintf("add this line at the top of %s, above any other directive and outside any Match block:\nInclude %s/*.conf", a.mainConfig(), dir)})
+			Fix:    "run pfwdctl apply: it adds the line at the top of " + a.mainConfig() + " (above any other directive, outside any Match block):\nInclude " + dir + "/*.conf"})
 		return
 	}
 	a.include = &l
 	a.ok("include", "%s includes the drop-ins at %s", a.mainConfig(), l.At())
+}
+
+// unitWord is what pfwdctl's units are called in this install mode.
+func (a *auditor) unitWord() string {
+	if a.layout.Mode == render.ModeManaged {
+		return "managed block"
+	}
+	return "drop-in"
 }
 
 // dropInChecks: pfwdctl's drop-ins are installed as render produces them.
@@ -343,15 +365,18 @@ func (a *auditor) dropInChecks() {
 	}
 	good := 0
 	for _, f := range files {
-		p := a.dropInPath(f.Name)
-		data, err := a.read(p)
+		p, line := a.layout.Path(f.Name), 0
+		if r, ok := a.layout.Region(f.Name); ok {
+			line = r.Begin
+		}
+		data, found := a.unit(f.Name)
 		switch {
-		case err != nil:
+		case !found:
 			a.add(Finding{ID: "dropin.missing", Severity: Fail, File: p,
-				Title: p + " is not installed", Fix: "run pfwdctl apply"})
+				Title: a.layout.At(f.Name) + " is not installed", Fix: "run pfwdctl apply"})
 		case string(data) != string(f.Data):
-			a.add(Finding{ID: "dropin.changed", Severity: Warn, File: p,
-				Title:  p + " differs from what pfwdctl renders for " + a.o.Params.User + " → " + strings.Join(a.rep.Targets, " "),
+			a.add(Finding{ID: "dropin.changed", Severity: Warn, File: p, Line: line,
+				Title:  a.layout.At(f.Name) + " differs from what pfwdctl renders for " + a.o.Params.User + " → " + strings.Join(a.rep.Targets, " "),
 				Detail: "the effective checks show whether the difference matters",
 				Fix:    "pfwdctl apply --dry-run shows the diff; pfwdctl apply restores it"})
 		default:
@@ -361,11 +386,11 @@ func (a *auditor) dropInChecks() {
 	// The crypto drop-in is optional; when present it must not be in a
 	// Match block, which its template guarantees.
 	if good == len(files) {
-		a.ok("dropin", "the drop-ins are installed exactly as pfwdctl renders them")
+		a.ok("dropin", "the %ss are installed exactly as pfwdctl renders them", a.unitWord())
 	}
 	for i := range a.cfg.Lines {
 		l := &a.cfg.Lines[i]
-		if l.Keyword == "match" && filepath.Base(l.File) == a.forwardFile() && l.Match != "" && a.matches(l.Match, a.o.Params.User) && a.ourMatch == nil {
+		if l.Keyword == "match" && a.ours(a.forwardFile(), l) && l.Match != "" && a.matches(l.Match, a.o.Params.User) && a.ourMatch == nil {
 			a.ourMatch = l
 		}
 	}
@@ -440,7 +465,7 @@ func (a *auditor) earlierMatchChecks() {
 		if l.Keyword != "match" || l.Match == "" {
 			continue
 		}
-		if filepath.Base(l.File) == a.forwardFile() && a.dropInPath(a.forwardFile()) == l.File {
+		if a.ours(a.forwardFile(), l) {
 			break
 		}
 		if !a.matches(l.Match, u) {

@@ -55,8 +55,8 @@ func permissiveBlock(user string) string {
 func (a *auditor) installedDropIns(labUser string) []render.File {
 	var out []render.File
 	for _, name := range []string{templates.Hardening, templates.Crypto, a.forwardFile()} {
-		data, err := a.read(a.dropInPath(name))
-		if err != nil {
+		data, found := a.unit(name)
+		if !found {
 			continue
 		}
 		if name == a.forwardFile() {

@@ -106,12 +106,12 @@ func Open(ctx context.Context, sshdBin string, names []string) (*Session, error)
 		}
 		chosen = append(chosen, breaks[i])
 	}
-	// The lab reads its drop-ins through an Include, as apply installs
-	// them: an sshd that cannot do that would show a broken lab, not
-	// pfwdctl's config.
+	// The lab installs its drop-ins as apply would for this sshd: through
+	// an Include, or as managed blocks in its sshd_config (Options.Mode);
+	// an sshd pfwdctl cannot prove anything with is refused as apply does.
 	if sshdBin != "" {
-		if caps, err := (sshd.Binary{Bin: sshdBin, Runner: run.Exec{}}).Probe(ctx); err == nil && caps.Why() != "" {
-			return nil, fail.New(fail.Failed, "run the lab with OpenSSH 8.4 or later (docs/compatibility.md)", "the lab cannot run with %s: %s", sshdBin, caps.Why())
+		if caps, err := (sshd.Binary{Bin: sshdBin, Runner: run.Exec{}}).Probe(ctx); err == nil && caps.Unsupported() != "" {
+			return nil, fail.New(fail.Failed, "run the lab with OpenSSH "+sshd.Oldest.String()+" or later (docs/compatibility.md)", "the lab cannot run with %s: %s", sshdBin, caps.Unsupported())
 		}
 	}
 	user, err := DefaultUser()

@@ -43,6 +43,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/internal/accounts"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
+	"github.com/pfwdctl/pfwdctl/internal/run"
 	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/render"
@@ -98,6 +99,11 @@ type Options struct {
 	Sftp string
 	// UsePAM turns PAM on (root only; sshd refuses PAM unprivileged).
 	UsePAM bool
+	// Mode is how the drop-ins reach the lab's sshd, as apply would
+	// install them: render.ModeDropIns (an Include), render.ModeManaged
+	// (blocks in the lab's sshd_config), or empty/auto: asked of the sshd
+	// binary (OpenSSH 8.0 and 8.2/8.3 need managed blocks).
+	Mode render.Mode
 
 	// TempDir is where the lab makes its directory; empty: os.TempDir().
 	TempDir string
@@ -128,6 +134,8 @@ type Server struct {
 	// Dir is the lab's temp directory; ConfigFile the main sshd_config;
 	// DropInDir the directory it Includes; AuthorizedKeysFile the keys file.
 	Dir, ConfigFile, DropInDir, AuthorizedKeysFile string
+	// Mode is how the drop-ins reach sshd (see Options.Mode).
+	Mode render.Mode
 	// DropIns are the files written to DropInDir.
 	DropIns []render.File
 	// ScratchDir is a directory in Dir the lab account may write to (e.g.
@@ -254,7 +262,13 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{User: userName, Targets: targets, Dir: dir, DropIns: dropIns, log: &lockedBuffer{}}
+	s := &Server{User: userName, Targets: targets, Dir: dir, DropIns: dropIns, log: &lockedBuffer{}, Mode: o.Mode}
+	if s.Mode == "" || s.Mode == render.ModeAuto {
+		s.Mode = render.ModeDropIns
+		if why, err := dropInsWhy(ctx, bin); err == nil && why != "" {
+			s.Mode = render.ModeManaged
+		}
+	}
 	ok := false
 	defer func() {
 		if !ok {
@@ -400,6 +414,9 @@ func (s *Server) writeFiles(o Options) error {
 		if f.Name != filepath.Base(f.Name) || f.Name == "" {
 			return fail.New(fail.Usage, "", "drop-in name %q is not a plain file name", f.Name)
 		}
+		if s.Mode == render.ModeManaged {
+			continue // written into the main config (writeConfig)
+		}
 		if err := os.WriteFile(filepath.Join(s.DropInDir, f.Name), f.Data, 0o644); err != nil {
 			return err
 		}
@@ -494,7 +511,22 @@ func (s *Server) writeConfig(o Options, bin string) error {
 	// yes: the lab's files live under /tmp (1777), which StrictModes
 	// refuses on the way to the key file.
 	fmt.Fprintf(&b, "StrictModes %s\n", yesno(o.StrictModes))
-	fmt.Fprintf(&b, "Include %s/*.conf\n", s.DropInDir)
+	if s.Mode == render.ModeManaged {
+		// As apply's managed-block mode has it: the global units here,
+		// the Match blocks at the very end.
+		for _, f := range s.DropIns {
+			if !render.AtEnd(f.Name) {
+				b.Write(render.ManagedBlock(f.Name, f.Data))
+				// sshd ends a Match block at the end of an included
+				// file; here a test's own Match file must end it itself.
+				if bytes.Contains(bytes.ToLower(f.Data), []byte("match ")) {
+					b.WriteString("Match all\n")
+				}
+			}
+		}
+	} else {
+		fmt.Fprintf(&b, "Include %s/*.conf\n", s.DropInDir)
+	}
 	b.WriteString("# The lab's own plumbing (below the Include, so a drop-in that sets one of\n# these wins, as on a host).\n")
 	fmt.Fprintf(&b, "ListenAddress %s\n", s.Addr)
 	fmt.Fprintf(&b, "HostKey %s\n", filepath.Join(s.Dir, "ssh_host_ed25519_key"))
@@ -516,6 +548,13 @@ func (s *Server) writeConfig(o Options, bin string) error {
 	fmt.Fprintf(&b, "Subsystem sftp %s\n", sftp)
 	for _, l := range o.After {
 		b.WriteString(l + "\n")
+	}
+	if s.Mode == render.ModeManaged {
+		for _, f := range s.DropIns {
+			if render.AtEnd(f.Name) {
+				b.Write(render.ManagedBlock(f.Name, f.Data))
+			}
+		}
 	}
 	s.ConfigFile = filepath.Join(s.Dir, "sshd_config")
 	return os.WriteFile(s.ConfigFile, []byte(b.String()), 0o644)
@@ -737,4 +776,19 @@ func (s *Server) VerifyOptions() verify.Options {
 		Sockets:   []string{s.Socket},
 		ListenDir: s.ScratchDir,
 	}
+}
+
+var probed sync.Map // sshd binary path -> caps.Why()
+
+// dropInsWhy is sshd.Caps.Why for bin, asked once per binary and process.
+func dropInsWhy(ctx context.Context, bin string) (string, error) {
+	if why, ok := probed.Load(bin); ok {
+		return why.(string), nil
+	}
+	caps, err := (sshd.Binary{Bin: bin, Runner: run.Exec{}}).Probe(ctx)
+	if err != nil {
+		return "", err
+	}
+	probed.Store(bin, caps.Why())
+	return caps.Why(), nil
 }
