@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	osexec "os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/render/rendertest"
 	"github.com/pfwdctl/pfwdctl/users"
 	"github.com/pfwdctl/pfwdctl/users/keyline"
+	"github.com/pfwdctl/pfwdctl/verify/audit"
 	"github.com/pfwdctl/pfwdctl/verify/lab"
 	"github.com/pfwdctl/pfwdctl/verify/lab/labtest"
 )
@@ -57,6 +59,7 @@ func TestCompat(t *testing.T) {
 				{"lab", func(t *testing.T) error { return compatLab(r.Sshd) }},
 				{"expiry", func(t *testing.T) error { return compatExpiry(t, r.Sshd, version) }},
 				{"sessions", func(t *testing.T) error { return compatSessions(t, r.Sshd) }},
+				{"algorithms", func(t *testing.T) error { return compatAlgorithms(t, r.Sshd) }},
 			}
 			for _, st := range steps {
 				err := st.run(t)
@@ -315,6 +318,48 @@ func compatSessions(t *testing.T, bin string) error {
 	case <-time.After(10 * time.Second):
 		return fmt.Errorf("the tunnel survived ending its sessions %+v", mine)
 	}
+}
+
+// compatAlgorithms: every algorithm this release has in effect by default
+// (sshd -T of a stock config) or knows at all (its ssh -Q) is judged by
+// audit for what it is, never as unknown (issue 13: aliases and names of
+// every release).
+func compatAlgorithms(t *testing.T, bin string) error {
+	root := rendertest.New(t, rendertest.Tree{})
+	os.WriteFile(root.Path(sshd.DefaultConfig), []byte("PermitRootLogin no\n"), 0o644)
+	b := sshd.Binary{Bin: bin, Runner: run.Exec{}, Root: root, Config: sshd.DefaultConfig}
+	eff, err := b.Effective(context.Background(), "")
+	if err != nil {
+		return fmt.Errorf("sshd -T: %v", err)
+	}
+	var names []string
+	for _, kw := range []string{"kexalgorithms", "ciphers", "macs", "hostkeyalgorithms"} {
+		if len(eff[kw]) == 0 {
+			return fmt.Errorf("sshd -T prints no %s", kw)
+		}
+		names = append(names, strings.Split(eff[kw][0], ",")...)
+	}
+	client := filepath.Join(filepath.Dir(filepath.Dir(bin)), "bin", "ssh")
+	if _, err := os.Stat(client); err != nil {
+		client = "ssh"
+	}
+	for _, q := range []string{"kex", "cipher", "mac", "key"} {
+		out, err := osexec.Command(client, "-Q", q).Output()
+		if err != nil {
+			return fmt.Errorf("%s -Q %s: %v", client, q, err)
+		}
+		names = append(names, strings.Fields(string(out))...)
+	}
+	var unknown []string
+	for _, n := range names {
+		if !audit.AlgorithmKnown(n) && !slices.Contains(unknown, n) {
+			unknown = append(unknown, n)
+		}
+	}
+	if len(unknown) > 0 {
+		return fmt.Errorf("audit would call these unknown: %s", strings.Join(unknown, " "))
+	}
+	return nil
 }
 
 func newSigner(t *testing.T) ssh.Signer { return labtest.Signer(t) }
