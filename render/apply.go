@@ -363,6 +363,11 @@ func (a Applier) plan(ctx context.Context, p Params) (pl plan, err error) {
 			pl.writes = append(pl.writes, write{path: filepath.Join(dir, f.Name), data: f.Data, mode: DropInMode, owner: hostfs.RootOwner})
 		}
 	}
+	// apply --crypto's filtered moduli file is a unit of its own, in
+	// either mode (sshd reads it by path).
+	if c := p.Crypto; c != nil && c.ModuliFile != "" {
+		pl.writes = append(pl.writes, write{path: c.ModuliFile, data: c.Moduli, mode: DropInMode, owner: hostfs.RootOwner})
+	}
 	for _, w := range pl.writes {
 		c, err := a.change(w)
 		if err != nil {

@@ -47,7 +47,24 @@ type Crypto struct {
 	Ciphers           []string
 	MACs              []string
 	HostKeyAlgorithms []string
+	// ModuliFile, when set, is the pfwdctl-owned moduli file sshd reads
+	// for group exchange (ModuliFile, taken by 9.x builds), and Moduli its
+	// content: the host's own primes of 3072 bits and more (ssh-audit's
+	// guides filter /etc/ssh/moduli the same way). apply writes it next
+	// to the main config, root's, 0644.
+	ModuliFile string
+	Moduli     []byte `json:"-"`
+	// HostKeys are the host key files sshd should load, ed25519 first and
+	// only the policy's types; empty: sshd's own list stands.
+	HostKeys []string
 }
+
+// ModuliName is the file name of pfwdctl's filtered moduli, next to the
+// main config.
+const ModuliName = "pfwdctl.moduli"
+
+// pathRE is an absolute path that a config line cannot be bent by.
+var pathRE = regexp.MustCompile(`^/[A-Za-z0-9@._+/-]{1,255}$`)
 
 // algRE is an SSH algorithm name (RFC 4251 section 6): no spaces, commas or
 // quotes can reach the config.
@@ -73,6 +90,14 @@ func (c *Crypto) Validate() error {
 	}
 	if !sourceRE.MatchString(c.Source) || !sourceRE.MatchString(c.SshdVersion) {
 		return fail.New(fail.Usage, "", "crypto policy: invalid source or version text")
+	}
+	for _, p := range append([]string{c.ModuliFile}, c.HostKeys...) {
+		if p != "" && !pathRE.MatchString(p) {
+			return fail.New(fail.Usage, "", "crypto policy: invalid path %q", p)
+		}
+	}
+	if (c.ModuliFile == "") != (len(c.Moduli) == 0) {
+		return fail.New(fail.Usage, "", "crypto policy: a moduli file needs its content")
 	}
 	return nil
 }

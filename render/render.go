@@ -40,6 +40,7 @@ func Render(p Params) ([]File, error) {
 		data["Ciphers"] = strings.Join(c.Ciphers, ",")
 		data["MACs"] = strings.Join(c.MACs, ",")
 		data["HostKeyAlgorithms"] = strings.Join(c.HostKeyAlgorithms, ",")
+		data["Extra"] = cryptoExtra(c)
 		// In the order sshd reads them.
 		names = []string{templates.Hardening, templates.Crypto, templates.Forward}
 	}
@@ -55,4 +56,21 @@ func Render(p Params) ([]File, error) {
 		files = append(files, File{Name: name, Data: b.Bytes()})
 	}
 	return files, nil
+}
+
+// cryptoExtra is the crypto unit's optional lines: the filtered moduli
+// file and the host keys in the policy's order.
+func cryptoExtra(c *Crypto) string {
+	var b strings.Builder
+	if c.ModuliFile != "" {
+		b.WriteString("# Group exchange only with the host's primes of 3072 bits and more.\n")
+		b.WriteString("ModuliFile " + c.ModuliFile + "\n")
+	}
+	if len(c.HostKeys) > 0 {
+		b.WriteString("# Ed25519 first; no ECDSA (NIST curve) key is offered.\n")
+		for _, k := range c.HostKeys {
+			b.WriteString("HostKey " + k + "\n")
+		}
+	}
+	return b.String()
 }

@@ -24,6 +24,9 @@ import (
 // DefaultConfig is the main config on every distribution we know.
 const DefaultConfig = "/etc/ssh/sshd_config"
 
+// DefaultModuli is the moduli file sshd reads when ModuliFile is unset.
+const DefaultModuli = "/etc/ssh/moduli"
+
 // Binary asks the real sshd binary about a configuration: sshd -t (is it
 // valid?) and sshd -T (what does it mean?), and about itself (sshd -V).
 // Nothing else is trusted to decide either.
@@ -224,6 +227,13 @@ func (s Binary) prepare() (st staging, err error) {
 		// The host's own HostKey lines (or sshd's defaults) are readable.
 		return st, nil
 	}
+	// The config's own HostKey lines (rewritten into the tree) decide
+	// when one of their files is there: sshd takes every HostKey line in
+	// order, so keys added on the command line would come first and hide
+	// the order the config sets (apply --crypto puts Ed25519 first).
+	if c.treeHostKeys() {
+		return st, nil
+	}
 	keys := s.readableHostKeys()
 	if len(keys) == 0 {
 		k, err := throwawayHostKey(dir)
@@ -305,6 +315,11 @@ func (c *copier) includeArg(a string) (string, error) {
 func (c *copier) staged(dir string) bool {
 	if strings.ContainsAny(dir, "*?[\\") {
 		return false
+	}
+	// Under --root a HostKey line in an included file names a host path,
+	// which sshd would read from the real host: the copy rewrites it.
+	if !c.s.Root.IsHost() && c.namesHostKey(dir) {
+		return true
 	}
 	main := filepath.Clean(c.s.config())
 	for p := range c.overlay {
@@ -398,4 +413,47 @@ func throwawayHostKey(dir string) (string, error) {
 		return "", err
 	}
 	return p, nil
+}
+
+// namesHostKey says whether a regular file in dir (in the tree) has a
+// HostKey line.
+func (c *copier) namesHostKey(dir string) bool {
+	ents, err := os.ReadDir(c.s.Root.PathDir(dir))
+	if err != nil {
+		return false
+	}
+	for _, e := range ents {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(c.s.Root.PathDir(dir), e.Name()))
+		if err != nil {
+			continue
+		}
+		lines, _ := sshdconf.Parse(data)
+		for _, l := range lines {
+			if l.Keyword == "hostkey" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// treeHostKeys says whether the configuration, as staged, names a host
+// key file that exists in the tree.
+func (c *copier) treeHostKeys() bool {
+	cfg, err := sshdconf.LoadOverlay(c.s.Root, c.s.config(), c.overlay)
+	if err != nil {
+		return false
+	}
+	for _, l := range cfg.Lines {
+		if l.Keyword != "hostkey" || l.Match != "" || len(l.Args) != 1 {
+			continue
+		}
+		if _, err := os.Stat(c.s.Root.Path(sshdconf.ResolveInclude(l.Args[0]))); err == nil {
+			return true
+		}
+	}
+	return false
 }

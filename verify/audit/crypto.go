@@ -3,13 +3,16 @@ package audit
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"golang.org/x/crypto/ssh"
 
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/internal/sshd"
+	"github.com/pfwdctl/pfwdctl/internal/sshdconf"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/templates"
 )
@@ -122,7 +125,120 @@ func ProbedCryptoPolicy(ctx context.Context, b sshd.Binary, v sshd.Version) rend
 	pol.Ciphers = probe("Ciphers", policyCiphers)
 	pol.MACs = probe("MACs", policyMACs)
 	pol.HostKeyAlgorithms = probe("HostKeyAlgorithms", policyHostKeyAlgs)
+	// Group exchange comes back only where sshd takes a moduli file of
+	// pfwdctl's own, holding the host's primes of 3072 bits and more.
+	main := b.Config
+	if main == "" {
+		main = sshd.DefaultConfig
+	}
+	mf := filepath.Join(filepath.Dir(main), render.ModuliName)
+	if b.Accepts(ctx, "ModuliFile="+mf) == nil && b.Accepts(ctx, "KexAlgorithms="+gexKex) == nil {
+		if data := strongModuli(b.Root, filepath.Dir(main)); len(data) > 0 {
+			pol.ModuliFile, pol.Moduli = mf, data
+			pol.KexAlgorithms = append(pol.KexAlgorithms, gexKex)
+		}
+	}
+	pol.HostKeys = policyHostKeys(b.Root, main)
 	return pol
+}
+
+// gexKex is the group-exchange method the policy allows with a filtered
+// moduli file.
+const gexKex = "diffie-hellman-group-exchange-sha256"
+
+// minModulusSize is the moduli file's Size column (bits minus one) of a
+// 3072-bit prime.
+const minModulusSize = 3071
+
+// strongModuli is the host's moduli file (pfwdctl's own when it exists,
+// else /etc/ssh/moduli) with only the primes of 3072 bits and more; nil
+// when none is left.
+func strongModuli(root hostfs.Root, dir string) []byte {
+	data, err := root.ReadFile(filepath.Join(dir, render.ModuliName))
+	if err != nil {
+		if data, err = root.ReadFile(filepath.Join(dir, "moduli")); err != nil {
+			return nil
+		}
+	}
+	var b strings.Builder
+	b.WriteString("# Managed by pfwdctl apply --crypto: the primes of /etc/ssh/moduli of 3072 bits and more.\n")
+	n := 0
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 7 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		if size, err := strconv.Atoi(f[4]); err == nil && size >= minModulusSize {
+			b.WriteString(strings.Join(f, " ") + "\n")
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	return []byte(b.String())
+}
+
+// moduliStrong says whether every prime in the moduli file at path (a
+// host path) has 3072 bits or more.
+func moduliStrong(root hostfs.Root, path string) bool {
+	data, err := root.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	n := 0
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		size, err := strconv.Atoi(f[4%len(f)])
+		if len(f) != 7 || err != nil || size < minModulusSize {
+			return false
+		}
+		n++
+	}
+	return n > 0
+}
+
+// policyHostKeys are the host key files the config names (sshd's default
+// files when it names none), Ed25519 first, then RSA; ECDSA and DSA keys
+// are left out, as ssh-audit's guides do. Nil when no such key exists.
+func policyHostKeys(root hostfs.Root, main string) []string {
+	var paths []string
+	if cfg, err := sshdconf.Load(root, main); err == nil {
+		for _, l := range cfg.Lines {
+			if l.Keyword == "hostkey" && l.Match == "" && len(l.Args) == 1 {
+				paths = append(paths, l.Args[0])
+			}
+		}
+	}
+	if len(paths) == 0 {
+		dir := filepath.Dir(main)
+		for _, t := range []string{"rsa", "ecdsa", "ed25519"} {
+			paths = append(paths, filepath.Join(dir, "ssh_host_"+t+"_key"))
+		}
+	}
+	var ed, rsa []string
+	for _, p := range paths {
+		if slices.Contains(ed, p) || slices.Contains(rsa, p) {
+			continue
+		}
+		pub, err := readHostPub(root, p)
+		if err != nil {
+			continue
+		}
+		switch pub.Type() {
+		case ssh.KeyAlgoED25519:
+			ed = append(ed, p)
+		case ssh.KeyAlgoRSA:
+			rsa = append(rsa, p)
+		}
+	}
+	if len(ed) == 0 {
+		return nil // nothing to put first: sshd's own list stands
+	}
+	return append(ed, rsa...)
 }
 
 // aliases are the names OpenSSH gives one algorithm: the policy may list
@@ -257,6 +373,14 @@ func (a *auditor) cryptoChecks(global map[string][]string) {
 		have := strings.Split(vals[0], ",")
 		var extra []string
 		for _, h := range have {
+			if h == gexKex {
+				// In the policy only over primes of 3072 bits and more,
+				// whatever the list says.
+				if !a.moduliStrong(global) {
+					extra = append(extra, h+" (the moduli file in effect has primes under 3072 bits, or cannot be read)")
+				}
+				continue
+			}
 			if !containsAlg(c.want, h) && !strings.HasPrefix(h, "gss-") {
 				extra = append(extra, fmt.Sprintf("%s (%s)", h, whyNot(c.kw, h)))
 			}
@@ -298,6 +422,19 @@ func (a *auditor) cryptoChecks(global map[string][]string) {
 	if a.countID("crypto.") == 0 {
 		a.ok("crypto", "key exchange, ciphers, MACs and host keys follow the crypto policy for OpenSSH %s", a.version)
 	}
+}
+
+// moduliStrong: the moduli file sshd uses holds only primes of 3072 bits
+// and more.
+func (a *auditor) moduliStrong(global map[string][]string) bool {
+	path := sshd.DefaultModuli
+	if v := global["modulifile"]; len(v) > 0 {
+		path = v[0]
+		if !a.o.Root.IsHost() {
+			path = a.o.Root.HostPath(path)
+		}
+	}
+	return moduliStrong(a.o.Root, path)
 }
 
 func (a *auditor) countID(prefix string) int {

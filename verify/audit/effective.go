@@ -175,6 +175,9 @@ func (a *auditor) effectiveChecks(global, fwd, other map[string][]string) {
 	bad := 0
 	for _, c := range ctxs {
 		for _, w := range c.want {
+			if w.Keyword == "hostkey" {
+				continue // many values, in order: hostKeyOrder
+			}
 			want := strings.Join(w.Args, " ")
 			got := strings.Join(effectiveValue(c.eff, w.Keyword), " ")
 			if strings.EqualFold(want, got) {
@@ -184,6 +187,7 @@ func (a *auditor) effectiveChecks(global, fwd, other map[string][]string) {
 			a.mismatch(w, want, got, c.label, c.conn)
 		}
 	}
+	bad += a.hostKeyOrder(global)
 	if bad == 0 {
 		a.ok("effective", "sshd -T: all %d baseline directives in effect globally and for %s, and all %d Match block directives for %s", len(a.expectGlobal), a.rep.OtherUser, len(a.expectMatch), u)
 	}
@@ -513,4 +517,45 @@ func (a *auditor) shadowChecks() {
 					keywordName(w), strings.Join(l.Args, " "), l.At(), keywordName(w), strings.Join(first.Args, " "), first.At())})
 		}
 	}
+}
+
+// hostKeyOrder: the host keys pfwdctl's crypto unit names are the first
+// sshd loads, in its order (HostKey adds to a list instead of keeping the
+// first value). It returns the number of findings.
+func (a *auditor) hostKeyOrder(global map[string][]string) int {
+	var want []sshdconf.Line
+	for _, w := range a.expectGlobal {
+		if w.Keyword == "hostkey" && len(w.Args) == 1 {
+			want = append(want, w)
+		}
+	}
+	if len(want) == 0 {
+		return 0
+	}
+	var got []string
+	for _, p := range global["hostkey"] {
+		if !a.o.Root.IsHost() {
+			p = a.o.Root.HostPath(p)
+		}
+		got = append(got, p)
+	}
+	for i, w := range want {
+		if i < len(got) && got[i] == w.Args[0] {
+			continue
+		}
+		var names []string
+		for _, x := range want {
+			names = append(names, x.Args[0])
+		}
+		f := Finding{ID: "crypto.hostkey-order", Severity: Warn,
+			Title:  "sshd loads its host keys as " + strings.Join(got, ", ") + ", pfwdctl wants " + strings.Join(names, ", ") + " first",
+			Detail: "HostKey lines add to a list: the first ones read are offered first, and an ECDSA key (NIST curve) should not be among them",
+			Fix:    "run pfwdctl apply --crypto, or move the HostKey lines above " + a.layout.At(templates.Crypto)}
+		if l := a.winner("hostkey", nil); l != nil {
+			f.File, f.Line = l.File, l.Num
+		}
+		a.add(f)
+		return 1
+	}
+	return 0
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -61,6 +62,11 @@ func (a *auditor) installedDropIns(labUser string) []render.File {
 		}
 		if name == a.forwardFile() {
 			name = templates.ForwardFile(labUser)
+		}
+		if name == templates.Crypto {
+			// The lab has its own host key and needs no group exchange:
+			// the host's HostKey and ModuliFile lines stay out of it.
+			data = withoutKeywords(data, "hostkey", "modulifile")
 		}
 		out = append(out, render.File{Name: name, Data: remapUser(data, a.o.Params.User, labUser)})
 	}
@@ -259,4 +265,17 @@ func oneLine(s string) string {
 		return s[:i] + " …"
 	}
 	return s
+}
+
+// withoutKeywords is a config text without the lines setting kws.
+func withoutKeywords(data []byte, kws ...string) []byte {
+	var out []string
+	for _, line := range strings.SplitAfter(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 0 && slices.Contains(kws, strings.ToLower(f[0])) {
+			continue
+		}
+		out = append(out, line)
+	}
+	return []byte(strings.Join(out, ""))
 }
