@@ -1,11 +1,16 @@
 package audit
 
 import (
+	"context"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/pfwdctl/pfwdctl/internal/hostfs"
+	"github.com/pfwdctl/pfwdctl/internal/run"
 	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/internal/testenv"
 	"github.com/pfwdctl/pfwdctl/render"
@@ -59,6 +64,34 @@ func TestSSHAuditAgainstCryptoDropIn(t *testing.T) {
 			t.Fatal("ssh-audit found nothing to fail in OpenSSH's default algorithms: the peer check proves nothing")
 		}
 		t.Logf("ssh-audit [fail] lines with the seed guide's config: %d\n%s", len(fails), strings.Join(fails, "\n"))
+	})
+	// Group exchange back over the host's primes of 3072 bits and more
+	// (ModuliFile, where this sshd takes it): ssh-audit, which tries the
+	// modulus sizes, still finds nothing to fail.
+	t.Run("with the crypto drop-in and the filtered moduli", func(t *testing.T) {
+		t.Parallel()
+		data := strongModuli(hostfs.Root{}, "/etc/ssh")
+		if data == nil || (sshd.Binary{Bin: sshdBin, Runner: run.Exec{}}).Accepts(context.Background(), "ModuliFile=/etc/ssh/moduli") != nil {
+			t.Skip("no /etc/ssh/moduli or no ModuliFile in this sshd (test-compat covers other releases)")
+		}
+		mf := filepath.Join(t.TempDir(), render.ModuliName)
+		if err := os.WriteFile(mf, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(filepath.Dir(mf), 0o755)
+		pm := p
+		cm := c
+		cm.ModuliFile, cm.Moduli, cm.HostKeys = mf, data, nil
+		cm.KexAlgorithms = append(append([]string{}, cm.KexAlgorithms...), gexKex)
+		pm.Crypto = &cm
+		withGex, err := render.Render(pm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := sshAuditFails(t, labtest.New(t, lab.Options{Sshd: sshdBin, DropIns: withGex}))
+		if len(out) > 0 {
+			t.Fatalf("ssh-audit fails group exchange over the filtered moduli:\n%s", strings.Join(out, "\n"))
+		}
 	})
 	t.Run("with the crypto drop-in", func(t *testing.T) {
 		t.Parallel()
