@@ -53,7 +53,7 @@ type AddKeyResult struct {
 	// Replaced are the fingerprints of the keys that had the name before
 	// (Replace), now removed.
 	Replaced []string `json:"replaced,omitempty"`
-	Warnings  []string `json:"warnings,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // AddKey installs the key with pfwdctl's restrictions. A key whose
