@@ -121,30 +121,30 @@ type Model struct {
 
 	host HostInfo
 
-	user, targets         textinput.Model
-	accFocus              int
-	userErr, targetsErr   error
-	params                render.Params
-	keyIn, nameIn, expIn  textinput.Model
-	fromIn                textinput.Model
-	keyFocus              int
-	keyOK                 *friendKey
-	keyErr                error
-	fieldErr              error
-	friends               []friendKey
-	keyNote               string
-	review                viewport.Model
-	plan                  []render.FileChange
-	planErr               error
-	guardErr              error
-	steps                 []step
-	cur                   int
-	spin                  spinner.Model
-	applied               *render.ApplyResult
-	changes               []string
-	proving               bool
-	report                *verify.Report
-	proveErr              error
+	user, targets        textinput.Model
+	accFocus             int
+	userErr, targetsErr  error
+	params               render.Params
+	keyIn, nameIn, expIn textinput.Model
+	fromIn               textinput.Model
+	keyFocus             int
+	keyOK                *friendKey
+	keyErr               error
+	fieldErr             error
+	friends              []friendKey
+	keyNote              string
+	review               viewport.Model
+	plan                 []render.FileChange
+	planErr              error
+	guardErr             error
+	steps                []step
+	cur                  int
+	spin                 spinner.Model
+	applied              *render.ApplyResult
+	changes              []string
+	proving              bool
+	report               *verify.Report
+	proveErr             error
 	// portIn is the Prove step's port, from sshd -T (listen) unless
 	// ProvePort; the admin may change it and press r to try again.
 	portIn     textinput.Model
