@@ -21,7 +21,7 @@ var examples = map[string]string{
 	"pfwdctl prune": `  sudo pfwdctl prune --user pfwd`,
 	"pfwdctl audit": `  sudo pfwdctl audit
   sudo pfwdctl audit --layers --json`,
-	"pfwdctl wizard":     `  sudo pfwdctl wizard`,
+	"pfwdctl wizard": `  sudo pfwdctl wizard`,
 	"pfwdctl completion": `  pfwdctl completion bash > /etc/bash_completion.d/pfwdctl
   source <(pfwdctl completion bash)     # this shell only; no bash-completion package needed`,
 }
