@@ -65,7 +65,7 @@ func (k *keyMap) setScreen(m *Model) {
 		k.Bottom.SetEnabled(true)
 		if m.cfg.DryRun {
 			k.QuitQ.SetEnabled(true)
-		} else if m.planErr == nil && m.guardErr == nil {
+		} else if m.planErr == nil && m.guardErr == nil && m.keysErr == nil {
 			k.Next.SetEnabled(true)
 			next = "apply"
 		}

@@ -147,6 +147,15 @@ func (m *Model) keysView() string {
 // re-runs the lockout guard for the chosen account.
 func (m *Model) enterReview() {
 	m.loadInstalled()
+	// The account may have changed since the keys were queued: a name its
+	// installed keys already use would fail the keys step after sshd -t.
+	m.keysErr = nil
+	for _, f := range m.friends {
+		if err := m.nameInUse(f.Name, f.Key.Fingerprint()); err != nil {
+			m.keysErr = err
+			break
+		}
+	}
 	_, m.plan, m.planErr = m.applier().Plan(m.params)
 	m.guardErr = m.cfg.guard(context.Background(), m.params.User)
 	m.review.SetContent(m.reviewContent())
@@ -209,7 +218,7 @@ func (m *Model) reviewView() string {
 	switch {
 	case m.cfg.DryRun:
 		foot = m.st.Warn("dry run: nothing has been written; press q to quit")
-	case m.planErr != nil || m.guardErr != nil:
+	case m.planErr != nil || m.guardErr != nil || m.keysErr != nil:
 		foot = m.st.Fail("cannot apply: see above (esc to go back, ctrl+c to quit without changes)")
 	case !m.planChanges():
 		foot = "drop-ins already in place; enter checks the account and keys, and reloads"

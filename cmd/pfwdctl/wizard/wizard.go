@@ -137,6 +137,7 @@ type Model struct {
 	plan                 []render.FileChange
 	planErr              error
 	guardErr             error
+	keysErr              error // a queued key's name is taken (nameInUse)
 	steps                []step
 	cur                  int
 	spin                 spinner.Model
@@ -304,7 +305,7 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 	case scrReview:
 		switch {
 		case key.Matches(msg, m.keys.Next):
-			if m.planErr != nil || m.guardErr != nil || m.cfg.DryRun {
+			if m.planErr != nil || m.guardErr != nil || m.keysErr != nil || m.cfg.DryRun {
 				return nil
 			}
 			return m.startApply()

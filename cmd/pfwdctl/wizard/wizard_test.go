@@ -591,21 +591,7 @@ func TestProvePort(t *testing.T) {
 // already installed.
 func TestKeyScreen(t *testing.T) {
 	t.Parallel()
-	testenv.Root(t)
-	root := rendertest.New(t, rendertest.Tree{})
-	cfg := testConfig(t, root)
-	uh := users.Host{Root: root, Runner: cfg.Runner, Now: cfg.Now, Getenv: cfg.Getenv, Syslog: func(string) {}}
-	if _, err := uh.CreateUser(context.Background(), users.CreateRequest{User: "pfwd", Fix: true}); err != nil {
-		t.Fatal(err)
-	}
-	pub, _ := friendKeys(t)
-	k, _, err := keyline.ParsePublic([]byte(pub))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := uh.AddKey(context.Background(), users.AddKeyRequest{User: "pfwd", Key: k, Name: "alice", Targets: []string{"127.0.0.1:8009"}}); err != nil {
-		t.Fatal(err)
-	}
+	cfg, pub := aliceInstalled(t)
 	other := agentKey(t, "carol@desk")
 	h := newHarness(t, cfg)
 	h.send(enter, enter, enter)
@@ -673,6 +659,48 @@ func TestKeyScreen(t *testing.T) {
 	if !h.m.review.AtBottom() {
 		t.Error("End did not reach the end")
 	}
+}
+
+// aliceInstalled is a tree where pfwd exists and has friendKeys' key
+// installed under the name alice.
+func aliceInstalled(t *testing.T) (Config, string) {
+	t.Helper()
+	testenv.Root(t)
+	root := rendertest.New(t, rendertest.Tree{})
+	cfg := testConfig(t, root)
+	uh := users.Host{Root: root, Runner: cfg.Runner, Now: cfg.Now, Getenv: cfg.Getenv, Syslog: func(string) {}}
+	if _, err := uh.CreateUser(context.Background(), users.CreateRequest{User: "pfwd", Fix: true}); err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := friendKeys(t)
+	k, _, err := keyline.ParsePublic([]byte(pub))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := uh.AddKey(context.Background(), users.AddKeyRequest{User: "pfwd", Key: k, Name: "alice", Targets: []string{"127.0.0.1:8009"}}); err != nil {
+		t.Fatal(err)
+	}
+	return cfg, pub
+}
+
+// TestReviewRefusesATakenName: a key queued for one account, then the
+// account changed to one whose installed key has that name; Review refuses
+// to apply instead of failing the keys step after sshd -t.
+func TestReviewRefusesATakenName(t *testing.T) {
+	t.Parallel()
+	cfg, _ := aliceInstalled(t)
+	before := rendertest.Snapshot(t, cfg.Root)
+	h := newHarness(t, cfg)
+	h.send(enter, clear, typed("other"), enter, enter)
+	h.want("step 3 of 7")
+	h.send(pasted(agentKey(t, "x")), enter, typed("alice"), enter)
+	h.want("added alice")
+	h.send(esc, tab, clear, typed("pfwd"), enter, enter, enter)
+	h.want("step 4 of 7", "cannot apply")
+	h.wantReview(`pfwd already has a key named "alice"`)
+	h.send(enter)
+	h.want("step 4 of 7")
+	rendertest.Unchanged(t, cfg.Root, before)
 }
 
 // agentKey is a fresh public key line.
