@@ -532,7 +532,7 @@ func (a Applier) Apply(ctx context.Context, o ApplyOptions) (ApplyResult, error)
 	if err := ctx.Err(); err != nil {
 		res.Reload = &sshd.ReloadResult{Method: sshd.ReloadSkipped, Detail: "interrupted before the reload: the new config passed sshd -t and is installed, but sshd has not read it"}
 		return res, fail.Wrap(fail.Failed, err,
-			"reload sshd by hand (e.g. systemctl reload ssh), or run pfwdctl apply again", "interrupted after installing the drop-ins")
+			"reload sshd by hand ("+a.reloader(o.Params.User).Service().Reload+"), or run pfwdctl apply again", "interrupted after installing the drop-ins")
 	}
 	rr, err := a.reloader(o.Params.User).Reload(ctx)
 	res.Reload = &rr

@@ -400,7 +400,7 @@ func TestE2EExpiryFarFromUTC(t *testing.T) {
 	}
 	ctx := context.Background()
 	for k, e := range map[ssh.Signer]time.Time{hour: exp, past: time.Now().Add(-time.Minute)} {
-		if _, err := h.AddKey(ctx, AddKeyRequest{User: s.User, Key: FromSigner(k, "k"), Expiry: e}); err != nil {
+		if _, err := h.AddKey(ctx, AddKeyRequest{User: s.User, Key: FromSigner(k, "k-"+e.Format("150405")), Expiry: e}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -3,6 +3,7 @@ package users
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -29,12 +30,16 @@ type AddKeyRequest struct {
 	// From limits the source addresses (CIDRs). Empty keeps the from= of a
 	// key already installed (anywhere for a new key).
 	From []string
+	// Replace lets the key take a name another key already has: that key
+	// (every line holding it) is removed in the same write. Without it such
+	// a name is refused, since names are how keys are revoked.
+	Replace bool
 }
 
 // AddKeyResult says what AddKey did.
 type AddKeyResult struct {
 	Changed     bool      `json:"changed"`
-	Action      string    `json:"action"` // added, updated, unchanged
+	Action      string    `json:"action"` // added, updated, replaced, unchanged
 	Account     string    `json:"account"`
 	Path        string    `json:"path"`
 	Fingerprint string    `json:"fingerprint"`
@@ -44,8 +49,11 @@ type AddKeyResult struct {
 	Expiry      time.Time `json:"expiry,omitzero"`
 	// Collapsed is how many other lines held the same key and were
 	// merged into the one line.
-	Collapsed int      `json:"collapsed,omitempty"`
-	Warnings  []string `json:"warnings,omitempty"`
+	Collapsed int `json:"collapsed,omitempty"`
+	// Replaced are the fingerprints of the keys that had the name before
+	// (Replace), now removed.
+	Replaced []string `json:"replaced,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // AddKey installs the key with pfwdctl's restrictions. A key whose
@@ -126,6 +134,39 @@ func (h Host) AddKey(ctx context.Context, r AddKeyRequest) (AddKeyResult, error)
 			copies = append(copies, e)
 		}
 	}
+	// Names are how keys are revoked: a second key under a name already in
+	// use would make revoke NAME ambiguous, so it takes --replace, which
+	// removes the other key (every line holding it) in the same write.
+	var all []Entry
+	for _, f := range append([]*KeysFile{kf}, extras...) {
+		all = append(all, f.Entries()...)
+	}
+	var named []Entry
+	for _, e := range all {
+		if e.Err == nil && e.Fingerprint != res.Fingerprint && e.Line.Comment == res.Name {
+			named = append(named, e)
+			if !slices.Contains(res.Replaced, e.Fingerprint) {
+				res.Replaced = append(res.Replaced, e.Fingerprint)
+			}
+		}
+	}
+	if len(named) > 0 && !r.Replace {
+		fps := res.Replaced
+		res.Replaced = nil
+		return res, fail.New(fail.Failed, "give this key another --name, or replace the other key with --replace (pfwdctl list-keys --user "+a.Name+" shows the keys)",
+			"refusing: %s already has a key named %q (%s); names are how keys are revoked", a.Name, res.Name, strings.Join(fps, ", "))
+	}
+	replaced := map[*KeysFile]map[int]bool{}
+	for _, e := range withCopies(all, named) {
+		if e.file.readOnly {
+			return res, fail.New(fail.Failed, "remove line "+fmt.Sprint(e.Index+1)+" of "+e.file.Path+" by hand, then add the key again",
+				"refusing: the key to replace is also in %s, a file sshd reads that pfwdctl does not rewrite", e.file.Path)
+		}
+		if replaced[e.file] == nil {
+			replaced[e.file] = map[int]bool{}
+		}
+		replaced[e.file][e.Index] = true
+	}
 	expiry, from := r.Expiry, r.From
 	if expiry.IsZero() && !r.NoExpiry {
 		expiry = h.keptExpiry(copies)
@@ -143,11 +184,17 @@ func (h Host) AddKey(ctx context.Context, r AddKeyRequest) (AddKeyResult, error)
 	if !expiry.IsZero() && !expiry.After(h.now()) {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("the expiry %s is already past: sshd will refuse this key", FormatTime(expiry)))
 	}
+	// drop are kf's lines to remove, by their index before any change:
+	// copies of the key beyond its first line, and the replaced key's.
+	drop := maps.Clone(replaced[kf])
+	if drop == nil {
+		drop = map[int]bool{}
+	}
 	switch {
 	case len(copies) == 0:
 		res.Action = "added"
 		kf.appendLine(line)
-	case len(copies) == 1 && copies[0].file == kf && kf.Lines[copies[0].Index] == line:
+	case len(copies) == 1 && copies[0].file == kf && kf.Lines[copies[0].Index] == line && len(replaced) == 0:
 		res.Action = "unchanged"
 		return res, nil
 	case copies[0].file != kf:
@@ -159,17 +206,17 @@ func (h Host) AddKey(ctx context.Context, r AddKeyRequest) (AddKeyResult, error)
 	default:
 		res.Action = "updated"
 		kf.Lines[copies[0].Index] = line
-		idx := map[int]bool{}
 		for _, e := range copies[1:] {
 			if e.file == kf {
-				idx[e.Index] = true
+				drop[e.Index] = true
 			}
 		}
-		kf.removeLines(idx)
 		if res.Collapsed = len(copies) - 1; res.Collapsed > 0 {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("the key was on %d lines; they are now one restricted line", len(copies)))
 		}
 	}
+	// appendLine only adds at the end, so the indexes still hold.
+	kf.removeLines(drop)
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
@@ -178,7 +225,23 @@ func (h Host) AddKey(ctx context.Context, r AddKeyRequest) (AddKeyResult, error)
 		action = ActionKeyUpdate
 	}
 	opts, _ := keyline.SplitLine(line)
-	warn, err := h.change([]Event{{Action: action, Account: a.Name, Fingerprint: res.Fingerprint, Name: res.Name, Options: opts.Options, Path: kf.Path}}, func() (bool, error) {
+	events := []Event{{Action: action, Account: a.Name, Fingerprint: res.Fingerprint, Name: res.Name, Options: opts.Options, Path: kf.Path}}
+	if len(replaced) > 0 {
+		res.Action = "replaced"
+		for _, fp := range res.Replaced {
+			events = append(events, Event{Action: ActionKeyRevoke, Account: a.Name, Fingerprint: fp, Name: res.Name, Path: kf.Path, Detail: "replaced by " + res.Fingerprint + " (--replace)"})
+		}
+		for f, idx := range replaced {
+			if f == kf {
+				continue // in drop
+			}
+			if elsewhere[f] == nil {
+				elsewhere[f] = map[int]bool{}
+			}
+			maps.Copy(elsewhere[f], idx)
+		}
+	}
+	warn, err := h.change(events, func() (bool, error) {
 		if err := h.writeKeys(a, kf, kf.bytes()); err != nil {
 			return false, err
 		}
@@ -196,6 +259,9 @@ func (h Host) AddKey(ctx context.Context, r AddKeyRequest) (AddKeyResult, error)
 		}
 		n := 0
 		for _, e := range es {
+			if e.Err == nil && slices.Contains(res.Replaced, e.Fingerprint) {
+				return true, fail.New(fail.Failed, "", "read back, the replaced key %s is still on %s line %d", e.Fingerprint, e.file.Path, e.Index+1)
+			}
 			if e.Err == nil && e.Fingerprint == res.Fingerprint {
 				n++
 				if e.Raw != line {

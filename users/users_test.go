@@ -252,13 +252,16 @@ func TestListRevokePrune(t *testing.T) {
 	for _, r := range []AddKeyRequest{
 		{User: "pfwd", Key: a, From: []string{"192.0.2.1"}},
 		{User: "pfwd", Key: b1},
-		{User: "pfwd", Key: b2, Expiry: clock.Add(24 * time.Hour)},
+		{User: "pfwd", Key: b2, Name: "bob-2", Expiry: clock.Add(24 * time.Hour)},
 		{User: "pfwd", Key: old, Expiry: clock.Add(-time.Hour)},
 	} {
 		if _, err := h.AddKey(ctx, r); err != nil {
 			t.Fatal(err)
 		}
 	}
+	// add-key refuses a second "bob" (TestAddKeyNameInUse); a file edited
+	// by hand, or written before that rule, can still have two.
+	writeKeysFile(t, root, strings.Replace(readFile(t, root, akPath), " bob-2\n", " bob\n", 1))
 	// A key added by hand without the prefix, and one that may go anywhere.
 	loose, wide := newKey(t, "loose"), newKey(t, "wide")
 	f, _ := os.OpenFile(root.Path(akPath), os.O_APPEND|os.O_WRONLY, 0)
@@ -301,7 +304,7 @@ func TestListRevokePrune(t *testing.T) {
 	if err != nil || len(res.Removed) != 1 {
 		t.Fatalf("by bare fingerprint: %+v %v", res, err)
 	}
-	h.AddKey(ctx, AddKeyRequest{User: "pfwd", Key: b1})
+	writeKeysFile(t, root, readFile(t, root, akPath)+`restrict,port-forwarding,permitopen="127.0.0.1:8009" `+b1.Type()+" "+b1.Base64()+" bob\n")
 	res, err = h.Revoke(ctx, RevokeRequest{User: "pfwd", Key: "bob", All: true})
 	if err != nil || len(res.Removed) != 2 {
 		t.Fatalf("--all: %+v %v", res, err)
@@ -323,7 +326,7 @@ func TestListRevokePrune(t *testing.T) {
 	for _, e := range ev {
 		actions = append(actions, e.Action)
 	}
-	if got := strings.Join(actions, " "); got != "key-add key-add key-add key-add key-revoke key-revoke key-add key-revoke key-revoke key-prune" {
+	if got := strings.Join(actions, " "); got != "key-add key-add key-add key-add key-revoke key-revoke key-revoke key-revoke key-prune" {
 		t.Errorf("audit actions: %s", got)
 	}
 }
@@ -528,4 +531,50 @@ func TestAddKeyHardLinkAndStaleTemp(t *testing.T) {
 		t.Fatalf("hard-linked authorized_keys: %v", err)
 	}
 	rendertest.Unchanged(t, root, before)
+}
+
+// Issue 15: names are how keys are revoked. A second key under a name
+// already in use was added silently, and revoke NAME then refused as
+// ambiguous; now it is refused unless Replace, which swaps the keys in one
+// write (the old key's copies too), both recorded in the audit log.
+func TestAddKeyNameInUse(t *testing.T) {
+	h, root := tree(t, nil)
+	ctx := context.Background()
+	old, other, next := newKey(t, "x"), newKey(t, "y"), newKey(t, "z")
+	line := func(k keyline.Key, name string) string {
+		return `restrict,port-forwarding,permitopen="127.0.0.1:8009" ` + k.Type() + " " + k.Base64() + " " + name
+	}
+	bare := old.Type() + " " + old.Base64() + " laptop" // a copy of old under another comment
+	writeKeysFile(t, root, line(old, "bob")+"\n"+line(other, "carol")+"\n"+bare+"\n")
+	before := readFile(t, root, akPath)
+
+	res, err := h.AddKey(ctx, AddKeyRequest{User: "pfwd", Key: next, Name: "bob"})
+	if fail.Code(err) != fail.ExitFailed || !strings.Contains(err.Error(), `already has a key named "bob"`) || !strings.Contains(err.Error(), old.Fingerprint()) ||
+		!strings.Contains(fail.HintOf(err), "--replace") || res.Changed {
+		t.Fatalf("name in use: %+v %v (hint %q)", res, err, fail.HintOf(err))
+	}
+	if got := readFile(t, root, akPath); got != before {
+		t.Fatalf("refused, yet written:\n%s", got)
+	}
+
+	res, err = h.AddKey(ctx, AddKeyRequest{User: "pfwd", Key: next, Name: "bob", Replace: true})
+	if err != nil || !res.Changed || res.Action != "replaced" || len(res.Replaced) != 1 || res.Replaced[0] != old.Fingerprint() {
+		t.Fatalf("replace: %+v %v", res, err)
+	}
+	if got, want := readFile(t, root, akPath), line(other, "carol")+"\n"+line(next, "bob")+"\n"; got != want {
+		t.Fatalf("authorized_keys =\n%s\nwant\n%s", got, want)
+	}
+	ev, err := completedAudit(h)
+	if err != nil || len(ev) != 2 || ev[0].Action != ActionKeyAdd || ev[0].Fingerprint != next.Fingerprint() ||
+		ev[1].Action != ActionKeyRevoke || ev[1].Fingerprint != old.Fingerprint() || !strings.Contains(ev[1].Detail, "replaced by") {
+		t.Fatalf("audit = %+v %v", ev, err)
+	}
+	// The same key under its own name again is an update, not a clash;
+	// Replace with nothing to replace is a plain add.
+	if res, err = h.AddKey(ctx, AddKeyRequest{User: "pfwd", Key: next, Name: "bob", Expiry: clock.Add(time.Hour)}); err != nil || res.Action != "updated" {
+		t.Fatalf("same key again: %+v %v", res, err)
+	}
+	if res, err = h.AddKey(ctx, AddKeyRequest{User: "pfwd", Key: old, Name: "dave", Replace: true}); err != nil || res.Action != "added" || len(res.Replaced) != 0 {
+		t.Fatalf("replace nothing: %+v %v", res, err)
+	}
 }

@@ -29,6 +29,8 @@ import (
 
 	"github.com/pfwdctl/pfwdctl/internal/accounts"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
+	"github.com/pfwdctl/pfwdctl/internal/hostfs"
+	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/internal/target"
 )
 
@@ -198,7 +200,7 @@ func (e *ConnectError) Unwrap() error { return e.Err }
 func (e *ConnectError) hint() string {
 	switch e.Reason {
 	case Refused:
-		return "nothing listens there: check --host and --port, and that sshd runs (systemctl status ssh)"
+		return "nothing listens there: check --host and --port, and that sshd runs (" + serviceAt(e.Addr).Status + ")"
 	case Timeout:
 		return "the server did not answer in time: check the address and firewalls, or raise --timeout"
 	case HostKeyMismatch:
@@ -206,11 +208,22 @@ func (e *ConnectError) hint() string {
 	case HostKeyUnknown:
 		return "add the server's host key to known_hosts (compare its fingerprint out of band), or pin it with --host-key SHA256:..."
 	case AuthFailed:
-		return "the key was refused: check --user and --key, that the key is in the account's authorized_keys, and the server's log (journalctl -u ssh)"
+		return "the key was refused: check --user and --key, that the key is in the account's authorized_keys, and the server's log (" + serviceAt(e.Addr).Log + ")"
 	case Unreachable:
 		return "check --host: the name does not resolve or the network is unreachable"
 	}
 	return "check that the server is an SSH server and look at its log"
+}
+
+// serviceAt is how the server at addr runs sshd, for hints: this host's
+// own service manager when addr is this host (--self, a loopback
+// address), both forms for a server pfwdctl cannot look at.
+func serviceAt(addr string) sshd.Service {
+	host, _, _ := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); host == "localhost" || ip != nil && ip.IsLoopback() {
+		return sshd.HostService(hostfs.Root{})
+	}
+	return sshd.AnyService
 }
 
 func connErr(reason Reason, addr string, err error) error {

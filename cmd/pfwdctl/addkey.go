@@ -21,6 +21,7 @@ func init() { commands = append(commands, newAddKeyCmd) }
 type addKeyOpts struct {
 	user, name, expires string
 	from, targets       []string
+	replace             bool
 	sshdConfig, sshdBin string
 }
 
@@ -40,8 +41,10 @@ source of truth); --target may only repeat them, or name them when no
 drop-in is installed. Private keys, several keys, keys with options,
 certificates, DSA and RSA under 2048 bits are refused and nothing is
 written. A key already installed has its options updated only if they
-differ. Every other line of the file stays byte-for-byte. No sshd reload
-is needed.`,
+differ. Names are how keys are revoked, so a name (--name, else the key's
+comment) that another key already has is refused unless --replace, which
+removes that key in the same write. Every other line of the file stays
+byte-for-byte. No sshd reload is needed.`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usageErr("give the friend's public key file, e.g. pfwdctl add-key friend.pub (or - to read it from stdin: cat friend.pub | pfwdctl add-key -)",
@@ -53,7 +56,8 @@ is needed.`,
 	}
 	f := c.Flags()
 	f.StringVar(&o.user, "user", render.DefaultUser, "the port-forward-only `account`")
-	f.StringVar(&o.name, "name", "", "a `NAME` for the key (replaces its comment; used by revoke)")
+	f.StringVar(&o.name, "name", "", "a `NAME` for the key (replaces its comment; used by revoke); a name another key has is refused unless --replace")
+	f.BoolVar(&o.replace, "replace", false, "remove the key that already has this name, in the same write (audit-logged as its revoke)")
 	f.StringVar(&o.expires, "expires", "", "sshd refuses the key after `WHEN`: 15m, 12h, 30d, 8w, 2026-12-31 or 2026-12-31T18:00 (local time), or never; default: keep the installed key's")
 	f.StringSliceVar(&o.from, "from", nil, "only accept the key from these `CIDR`s (comma-separated or repeated)")
 	f.StringArrayVar(&o.targets, "target", nil, "`host:port`; must match the installed Match block (needed only without one)")
@@ -114,16 +118,23 @@ func addKeyRun(c *cobra.Command, g *Globals, o *addKeyOpts, arg string) error {
 			h.SshdVersion = "OpenSSH_" + v.String()
 		}
 	}
-	res, err := h.AddKey(c.Context(), users.AddKeyRequest{User: o.user, Key: k, Name: o.name, Targets: o.targets, Expiry: exp, NoExpiry: noExpiry, From: o.from})
-	res.Warnings = append(warns, res.Warnings...)
-	if o.name != "" && keyline.SanitizeName(o.name) != o.name {
-		// Names are how people revoke: say what it became.
-		res.Warnings = append(res.Warnings, fmt.Sprintf("--name %q is stored as %q (letters, digits, . _ @ - only); revoke it by that name", o.name, keyline.SanitizeName(o.name)))
+	var renamed string
+	if o.name != "" && keyline.SanitizeName(o.name) != o.name && keyline.SanitizeName(o.name) != "" {
+		// Names are how people revoke: say what it became, on stderr and
+		// before the change, so it is seen even when the add is refused
+		// (a clash is judged on the stored name).
+		renamed = fmt.Sprintf("--name %q is stored as %q (letters, digits, . _ @ - only); revoke it by that name", o.name, keyline.SanitizeName(o.name))
+		fmt.Fprintf(g.IO.Err, "pfwdctl: note: %s\n", ui.EscapeText(renamed))
 	}
+	res, err := h.AddKey(c.Context(), users.AddKeyRequest{User: o.user, Key: k, Name: o.name, Targets: o.targets, Expiry: exp, NoExpiry: noExpiry, From: o.from, Replace: o.replace})
+	res.Warnings = append(warns, res.Warnings...)
 	if err != nil {
 		return err
 	}
 	if g.JSON {
+		if renamed != "" {
+			res.Warnings = append(res.Warnings, renamed)
+		}
 		return g.PrintJSON(res)
 	}
 	st := g.Styles()
@@ -133,6 +144,9 @@ func addKeyRun(c *cobra.Command, g *Globals, o *addKeyOpts, arg string) error {
 	default:
 		g.Printf("%s %s key %s (%s) for %s in %s\n", st.OK("✓"), res.Action, ui.Escape(res.Name), res.Fingerprint, ui.Escape(res.Account), ui.Escape(res.Path))
 		g.Printf("  %s\n", st.Dim(ui.Escape(res.Line)))
+		for _, fp := range res.Replaced {
+			g.Printf("  removed the key %s that had this name (--replace)\n", fp)
+		}
 	}
 	if !res.Expiry.IsZero() {
 		g.Printf("  expires %s\n", users.FormatTime(res.Expiry))

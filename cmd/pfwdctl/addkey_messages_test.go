@@ -27,12 +27,36 @@ func TestAddKeyMessages(t *testing.T) {
 	}
 	os.MkdirAll(root.Path("/home/pfwd/.ssh"), 0o700)
 	pub := filepath.Join(t.TempDir(), "friend.pub")
-	os.WriteFile(pub, []byte(agreeKey(t, "friend")+"\n"), 0o644)
+	first := agreeKey(t, "friend")
+	os.WriteFile(pub, []byte(first+"\n"), 0o644)
 	env, out, errb = testEnv()
 	if code := Main([]string{"--root", root.Dir(), "add-key", pub, "--name", "bob laptop!"}, env); code != 0 {
 		t.Fatalf("add-key: exit %d\n%s%s", code, out, errb)
 	}
-	if all := out.String() + errb.String(); !strings.Contains(all, `--name "bob laptop!" is stored as "bob-laptop"`) {
-		t.Fatalf("the changed name is not said:\n%s", all)
+	if !strings.Contains(errb.String(), `pfwdctl: note: --name "bob laptop!" is stored as "bob-laptop"`) {
+		t.Fatalf("the changed name is not said on stderr:\n%s", errb)
+	}
+
+	// A second key under that name is refused (exit 1, nothing written),
+	// with a hint naming --replace; with --replace it takes the name.
+	pub2 := filepath.Join(t.TempDir(), "laptop2.pub")
+	os.WriteFile(pub2, []byte(agreeKey(t, "friend2")+"\n"), 0o644)
+	ak := root.Path("/home/pfwd/.ssh/authorized_keys")
+	before, _ := os.ReadFile(ak)
+	env, out, errb = testEnv()
+	if code := Main([]string{"--root", root.Dir(), "add-key", pub2, "--name", "bob-laptop"}, env); code != 1 ||
+		!strings.Contains(errb.String(), `already has a key named "bob-laptop"`) || !strings.Contains(errb.String(), "pfwdctl: hint: give this key another --name, or replace the other key with --replace") {
+		t.Fatalf("name in use: exit %d\n%s%s", code, out, errb)
+	}
+	if after, _ := os.ReadFile(ak); string(after) != string(before) {
+		t.Fatalf("refused, yet written:\n%s", after)
+	}
+	env, out, errb = testEnv()
+	if code := Main([]string{"--root", root.Dir(), "add-key", pub2, "--name", "bob-laptop", "--replace"}, env); code != 0 ||
+		!strings.Contains(out.String(), "removed the key SHA256:") {
+		t.Fatalf("--replace: exit %d\n%s%s", code, out, errb)
+	}
+	if after, _ := os.ReadFile(ak); strings.Count(string(after), " bob-laptop\n") != 1 || strings.Contains(string(after), strings.Fields(first)[1]) {
+		t.Fatalf("after --replace:\n%s", after)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -33,7 +34,9 @@ fingerprints. The .deb package installs all three scripts.
     pfwdctl completion zsh > "${fpath[1]}/_pfwdctl"
     pfwdctl completion fish > ~/.config/fish/completions/pfwdctl.fish
 
-For one user's bash only: add  source <(pfwdctl completion bash)  to ~/.bashrc.`,
+For one user's bash only: add  source <(pfwdctl completion bash)  to ~/.bashrc.
+The bash script does not need the bash-completion package (without it, only
+the ~/.bashrc line is read).`,
 		Args:                  cobra.ExactArgs(1),
 		ValidArgs:             []string{"bash", "zsh", "fish"},
 		DisableFlagsInUseLine: true,
@@ -41,6 +44,9 @@ For one user's bash only: add  source <(pfwdctl completion bash)  to ~/.bashrc.`
 			root, out := c.Root(), g.IO.Out
 			switch args[0] {
 			case "bash":
+				if _, err := io.WriteString(out, bashShim); err != nil {
+					return err
+				}
 				return root.GenBashCompletionV2(out, true)
 			case "zsh":
 				return root.GenZshCompletion(out)
@@ -51,6 +57,59 @@ For one user's bash only: add  source <(pfwdctl completion bash)  to ~/.bashrc.`
 		},
 	}
 }
+
+// bashShim defines the two bash-completion helpers cobra's V2 script still
+// calls (_get_comp_words_by_ref, _filedir) when the bash-completion package
+// is not loaded, so `source <(pfwdctl completion bash)` works in a plain
+// bash (a minimal container, bash --norc). With the package loaded, its own
+// functions are kept.
+const bashShim = `# Without the bash-completion package: minimal versions of the two
+# helpers the script below uses; the package's own win when it is loaded.
+if ! declare -F _get_comp_words_by_ref >/dev/null 2>&1; then
+_get_comp_words_by_ref() {
+    # Words up to the cursor, split at blanks only (like -n =: in
+    # bash-completion: "=" and ":" stay inside a word). Sets the caller's
+    # cur, prev, words and cword.
+    local line=${COMP_LINE:0:COMP_POINT}
+    local -a ws
+    read -r -a ws <<<"$line"
+    if [[ -z $line || $line == *[[:space:]] ]]; then
+        ws+=("")
+    fi
+    words=("${ws[@]}")
+    cword=$((${#ws[@]} - 1))
+    cur=${ws[cword]}
+    prev=""
+    if ((cword > 0)); then
+        prev=${ws[cword - 1]}
+    fi
+}
+fi
+if ! declare -F _filedir >/dev/null 2>&1; then
+_filedir() {
+    # _filedir [-d | EXT|EXT|...]: directories, or files (ending in one
+    # of the extensions) and directories, for $cur.
+    local IFS=$'\n' ext=${1%|}
+    local -a found
+    if [[ $1 == -d ]]; then
+        found=($(compgen -d -- "$cur"))
+    elif [[ -n $ext ]]; then
+        local restore
+        restore=$(shopt -p extglob)
+        shopt -s extglob
+        found=($(compgen -f -X "!*.@($ext)" -- "$cur") $(compgen -d -- "$cur"))
+        eval "$restore"
+    else
+        found=($(compgen -f -- "$cur"))
+    fi
+    COMPREPLY+=("${found[@]}")
+    if [[ $(type -t compopt) == builtin ]]; then
+        compopt -o filenames 2>/dev/null
+    fi
+}
+fi
+
+`
 
 // registerCompletions gives every --user flag in the tree the accounts of
 // --root as completions. It runs after the tree is built (a treeHook), so

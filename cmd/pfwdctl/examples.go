@@ -12,7 +12,8 @@ var examples = map[string]string{
   sudo pfwdctl apply --crypto            # also the crypto drop-in`,
 	"pfwdctl user create": `  sudo pfwdctl user create --user pfwd`,
 	"pfwdctl add-key": `  sudo pfwdctl add-key friend.pub --name alice --expires 30d
-  cat friend.pub | sudo pfwdctl add-key - --from 203.0.113.7`,
+  cat friend.pub | sudo pfwdctl add-key - --from 203.0.113.7
+  sudo pfwdctl add-key new-laptop.pub --name alice --replace   # alice's new key instead of her old one`,
 	"pfwdctl list-keys": `  sudo pfwdctl list-keys --user pfwd
   sudo pfwdctl list-keys --json | jq '.keys[] | select(.restricted | not)'`,
 	"pfwdctl revoke": `  sudo pfwdctl revoke alice
@@ -20,8 +21,9 @@ var examples = map[string]string{
 	"pfwdctl prune": `  sudo pfwdctl prune --user pfwd`,
 	"pfwdctl audit": `  sudo pfwdctl audit
   sudo pfwdctl audit --layers --json`,
-	"pfwdctl wizard":     `  sudo pfwdctl wizard`,
-	"pfwdctl completion": `  pfwdctl completion bash > /etc/bash_completion.d/pfwdctl`,
+	"pfwdctl wizard": `  sudo pfwdctl wizard`,
+	"pfwdctl completion": `  pfwdctl completion bash > /etc/bash_completion.d/pfwdctl
+  source <(pfwdctl completion bash)     # this shell only; no bash-completion package needed`,
 }
 
 func init() {

@@ -79,9 +79,12 @@ var manEnvironment = [][2]string{
 	{"SSH_CONNECTION, SSH_USER_AUTH, SUDO_USER", "read by the lockout guard to check the admin's own way back in"},
 }
 
-// manSections adds EXIT STATUS, FILES and ENVIRONMENT before SEE ALSO,
+// manSections names cobra's EXAMPLE section EXAMPLES, and adds EXIT
+// STATUS, FILES and ENVIRONMENT before SEE ALSO,
 // and the OpenSSH pages to SEE ALSO: cobra's generator has none of them.
 func manSections(page string) string {
+	// man-pages(7) names the section EXAMPLES; cobra writes EXAMPLE.
+	page = strings.Replace(page, "\n.SH EXAMPLE\n", "\n.SH EXAMPLES\n", 1)
 	var b strings.Builder
 	b.WriteString(".SH EXIT STATUS\n")
 	for _, c := range fail.Codes {

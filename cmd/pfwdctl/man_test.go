@@ -102,8 +102,8 @@ func TestManPageSections(t *testing.T) {
 	}
 	for _, p := range []string{"apply", "add-key", "audit", "verify"} {
 		data, _ := os.ReadFile("../../docs/man/pfwdctl-" + p + ".1")
-		if !strings.Contains(string(data), ".SH EXAMPLE") {
-			t.Errorf("pfwdctl-%s.1 has no EXAMPLE section", p)
+		if !strings.Contains(string(data), ".SH EXAMPLES\n") {
+			t.Errorf("pfwdctl-%s.1 has no EXAMPLES section", p)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -431,5 +432,33 @@ func TestVerifySelfSignals(t *testing.T) {
 				t.Errorf("after %v the throwaway key is still installed:\n%s\n%s", sig, k, out.String())
 			}
 		})
+	}
+}
+
+// TestVerifySelfLeavesNoSocket: on a server that permits streamlocal
+// forwarding, the streamlocal-forward probe makes sshd create its socket,
+// which sshd does not remove when the forward is cancelled; a failed
+// --self left /tmp/pfwdctl-verify-*.sock behind. --self now gives the probe
+// a directory of its own and removes it.
+func TestVerifySelfLeavesNoSocket(t *testing.T) {
+	t.Parallel()
+	// Remote streamlocal listening needs remote forwarding too (sshd's
+	// channel_permit_all(FORWARD_REMOTE) follows AllowTcpForwarding).
+	s, tree := selfTree(t, lab.Options{Edit: lab.Chain(
+		lab.ReplaceLine("", "AllowStreamLocalForwarding", "AllowStreamLocalForwarding yes"),
+		lab.ReplaceLine("", "AllowTcpForwarding", "AllowTcpForwarding yes"))})
+	out, stderr, code := runCLI(t, nil, "--root", tree, "verify", "--self", "--user", s.User, "--port", strconv.Itoa(s.Port), "--socket", s.Socket)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s%s\n%s", code, out, stderr, s.Logs())
+	}
+	m := regexp.MustCompile(`streamlocal-forward listened on (\S+\.sock)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("the probe did not listen:\n%s", out)
+	}
+	if _, err := os.Lstat(m[1]); !os.IsNotExist(err) {
+		t.Errorf("%s is left behind (%v)", m[1], err)
+	}
+	if _, err := os.Lstat(filepath.Dir(m[1])); !os.IsNotExist(err) || !strings.HasPrefix(filepath.Base(filepath.Dir(m[1])), "pfwdctl-verify-") {
+		t.Errorf("the probe's directory %s is left behind (%v)", filepath.Dir(m[1]), err)
 	}
 }

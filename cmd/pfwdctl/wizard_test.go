@@ -99,7 +99,9 @@ func TestWizardTmux(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	root := rendertest.New(t, rendertest.Tree{})
+	// sshd listens on 2222: the host check says so (sshd -T) and the
+	// friend's command carries -p 2222.
+	root := rendertest.New(t, rendertest.Tree{SshdConfig: append([]byte("Port 2222\n"), rendertest.StockSshdConfig...)})
 
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	sp, _ := ssh.NewPublicKey(priv.Public())
@@ -107,6 +109,8 @@ func TestWizardTmux(t *testing.T) {
 	blk, _ := ssh.MarshalPrivateKey(priv, "")
 	privFile := filepath.Join(dir, "friend")
 	os.WriteFile(privFile, pem.EncodeToMemory(blk), 0o600)
+	pubFile := filepath.Join(dir, "friend.pub")
+	os.WriteFile(pubFile, []byte(pub+"\n"), 0o644)
 
 	s := &tmuxSession{t: t, sock: filepath.Join(dir, "tmux.sock")}
 	outFile, rcFile := filepath.Join(dir, "stdout"), filepath.Join(dir, "rc")
@@ -114,7 +118,7 @@ func TestWizardTmux(t *testing.T) {
 	s.tmux("-f", "/dev/null", "new-session", "-d", "-s", "w", "-x", "80", "-y", "24", cmd)
 	t.Cleanup(func() { exec.Command("tmux", "-S", s.sock, "kill-server").Run() })
 
-	scr := s.waitFor("step 1 of 7", "Include: sshd reads /etc/ssh/sshd_config.d/*.conf", "lockout check: after hardening")
+	scr := s.waitFor("step 1 of 7", "Include: sshd reads /etc/ssh/sshd_config.d/*.conf", "lockout check: after hardening", "listens on [::]:2222, 0.0.0.0:2222 (sshd -T)")
 	if strings.Contains(scr, "\x1b[") {
 		t.Errorf("escape codes with NO_COLOR:\n%q", scr)
 	}
@@ -127,9 +131,15 @@ func TestWizardTmux(t *testing.T) {
 	s.tmux("paste-buffer", "-p", "-d", "-b", "k", "-t", "w")
 	s.waitFor("this is a PRIVATE key", "ask for the .pub file")
 	s.keys("C-u")
-	s.keys("-l", pub)
-	s.waitFor("ssh-ed25519 256-bit", "name bob@laptop")
-	s.keys("Tab")
+	// The .pub pasted without bracketed paste: its newline arrives as
+	// enter (tmux turns LF into CR), which must not queue the key before
+	// it has a name and an expiry; it moves on to the name.
+	s.tmux("load-buffer", "-b", "p", pubFile)
+	s.tmux("paste-buffer", "-d", "-b", "p", "-t", "w")
+	scr = s.waitFor("ssh-ed25519 256-bit", "name bob@laptop", "enter adds it")
+	if strings.Contains(scr, "added bob") {
+		t.Fatalf("the pasted newline added the key:\n%s", scr)
+	}
 	s.keys("-l", "bob")
 	s.keys("Enter")
 	s.waitFor("added bob")
@@ -159,7 +169,7 @@ func TestWizardTmux(t *testing.T) {
 		t.Fatalf("exit code %q", rc)
 	}
 	stdout, _ := os.ReadFile(outFile)
-	if !strings.Contains(string(stdout), "ssh -i ~/.ssh/pfwd_key -N -T -o ExitOnForwardFailure=yes -L 8009:127.0.0.1:8009 pfwd@host.example\n") ||
+	if !strings.Contains(string(stdout), "ssh -i ~/.ssh/pfwd_key -N -T -o ExitOnForwardFailure=yes -o ServerAliveInterval=60 -o ServerAliveCountMax=2 -p 2222 -L 8009:127.0.0.1:8009 pfwd@host.example\n") ||
 		strings.Contains(string(stdout), "\x1b") || strings.Contains(string(stdout), "step 1 of 7") {
 		t.Errorf("stdout should hold only the plain summary:\n%q", stdout)
 	}

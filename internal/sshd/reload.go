@@ -122,7 +122,7 @@ func (r Reloader) confirm(ctx context.Context, method string, pid int, cmd ...st
 	if len(cmd) > 0 {
 		line := run.Line(cmd[0], cmd[1:]...)
 		if _, stderr, err := r.Runner.Run(ctx, cmd[0], cmd[1:]...); err != nil {
-			return res, reloadFailed(line, stderr, err)
+			return res, r.reloadFailed(line, stderr, err)
 		}
 		if blind {
 			return res, r.unconfirmed(res, fmt.Sprintf("%s exited 0, but the listening sockets of sshd (pid %d) cannot be seen to confirm it", line, pid))
@@ -139,7 +139,7 @@ func (r Reloader) confirm(ctx context.Context, method string, pid int, cmd ...st
 		return res, r.unconfirmed(res, fmt.Sprintf("the listening sockets of sshd (pid %d) cannot be seen to confirm a reload", pid))
 	}
 	if err := r.kill(pid, syscall.SIGHUP); err != nil {
-		return res, reloadFailed(fmt.Sprintf("kill -HUP %d", pid), nil, err)
+		return res, r.reloadFailed(fmt.Sprintf("kill -HUP %d", pid), nil, err)
 	}
 	if !AwaitReexec(ctx, pid, before, wait) {
 		return res, r.unconfirmed(res, did+fmt.Sprintf("sent SIGHUP to sshd (pid %d), but it did not re-execute within %s", pid, wait))
@@ -196,10 +196,10 @@ func (r Reloader) probe(ctx context.Context, res ReloadResult) (ReloadResult, er
 
 // unconfirmed is the error for a reload that may not have happened.
 func (r Reloader) unconfirmed(res ReloadResult, why string) error {
-	cmd := "kill -HUP $(cat /run/sshd.pid)"
+	cmd := r.Service().Reload
 	switch {
 	case res.Method == ReloadSystemd:
-		cmd = "systemctl restart ssh (or sshd)"
+		cmd = strings.Replace(cmd, " reload ", " restart ", 1)
 	case res.Pid > 0:
 		cmd = fmt.Sprintf("kill -HUP %d", res.Pid)
 	}
@@ -223,7 +223,7 @@ func (r Reloader) systemd(ctx context.Context) (ReloadResult, error) {
 		if err != nil || pid <= 1 {
 			res := ReloadResult{Method: ReloadSystemd}
 			if _, stderr, err := r.Runner.Run(ctx, "systemctl", "reload", unit); err != nil {
-				return res, reloadFailed("systemctl reload "+unit, stderr, err)
+				return res, r.reloadFailed("systemctl reload "+unit, stderr, err)
 			}
 			return res, r.unconfirmed(res, "systemctl reload "+unit+" exited 0, but systemd names no main PID to check")
 		}
@@ -235,13 +235,14 @@ func (r Reloader) systemd(ctx context.Context) (ReloadResult, error) {
 	return ReloadResult{Method: ReloadNotFound, Detail: "sshd is not running (neither ssh.service, sshd.service nor ssh.socket is active); it reads the new config when it starts"}, nil
 }
 
-func reloadFailed(cmd string, stderr []byte, err error) error {
+func (r Reloader) reloadFailed(cmd string, stderr []byte, err error) error {
 	msg := strings.TrimSpace(string(stderr))
 	if msg != "" {
 		err = fmt.Errorf("%w: %s", err, msg)
 	}
+	svc := r.Service()
 	return fail.Wrap(fail.Unavailable, err,
-		"the new config passed sshd -t and is installed; reload sshd by hand (e.g. systemctl reload ssh) and check with: pfwdctl verify --self",
+		"the new config passed sshd -t and is installed; reload sshd by hand ("+svc.Reload+"; why it failed: "+svc.Log+") and check with: pfwdctl verify --self",
 		"%s failed", cmd)
 }
 

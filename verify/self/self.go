@@ -159,6 +159,23 @@ func Run(parent context.Context, o Options) (res Result, err error) {
 		defer cleanup()
 		vo.HostKey.KnownHosts = kh
 	}
+	if vo.ListenDir == "" {
+		// The streamlocal-forward probe asks sshd to listen on a socket; a
+		// server that permits it creates the file, and does not remove it
+		// when the forward is cancelled. Here the server is this machine:
+		// give the probe a directory of its own, as open as /tmp (sticky,
+		// world-writable, so the account may create the socket and the
+		// check stays honest), and remove it with whatever sshd left.
+		dir, err := os.MkdirTemp("", "pfwdctl-verify-")
+		if err != nil {
+			return res, err
+		}
+		defer os.RemoveAll(dir)
+		if err := os.Chmod(dir, 0o1777); err != nil {
+			return res, err
+		}
+		vo.ListenDir = dir
+	}
 	res.Report, err = verify.Run(ctx, vo)
 	if ctx.Err() != nil && parent.Err() == nil {
 		err = fail.New(fail.Unavailable, "", "interrupted (SIGHUP)")
@@ -204,36 +221,65 @@ func localKnownHosts(root hostfs.Root, host string, port int) (string, func(), e
 	return f.Name(), func() { os.Remove(f.Name()) }, nil
 }
 
-// localListener is the first address the local sshd listens on (sshd -T's
-// ListenAddress), loopback preferred, as a host this machine can dial.
-func localListener(ctx context.Context, o Options) (string, int, error) {
-	eff, err := sshd.Binary{Root: o.Root, Runner: o.Runner}.Effective(ctx, "")
+// ListenAddr is one address the local sshd listens on, from sshd -T.
+type ListenAddr struct {
+	Listen string // as sshd -T names it: "0.0.0.0:2222", "[::]:22", "192.0.2.1:22"
+	Dial   string // host:port this machine dials to reach it (a wildcard becomes loopback)
+	Port   int
+	// Loopback: reachable only from this machine (127.0.0.0/8, ::1).
+	Loopback bool
+}
+
+// ListenAddrs are every address the local sshd listens on (sshd -T's
+// ListenAddress, which names each Port on each address), in sshd's order.
+// The wizard and --self ask them instead of assuming port 22.
+func ListenAddrs(ctx context.Context, b sshd.Binary) ([]ListenAddr, error) {
+	eff, err := b.Effective(ctx, "")
 	if err != nil {
-		return "", 0, fail.Wrap(fail.Unavailable, err, "pass --port PORT", "find the port the local sshd listens on")
+		return nil, fail.Wrap(fail.Unavailable, err, "pass --port PORT", "find the port the local sshd listens on")
 	}
-	var addrs []string
+	var out []ListenAddr
 	for _, l := range eff["listenaddress"] {
 		a, err := sshd.ProbeAddr(l)
-		if err == nil {
-			addrs = append(addrs, a)
+		if err != nil {
+			continue
+		}
+		h, p, _ := net.SplitHostPort(a)
+		port, err := strconv.Atoi(p)
+		if err != nil {
+			continue
+		}
+		listen := strings.Fields(l)[0]
+		lh, _, _ := net.SplitHostPort(listen)
+		ip := net.ParseIP(lh)
+		out = append(out, ListenAddr{Listen: listen, Dial: net.JoinHostPort(h, p), Port: port, Loopback: ip != nil && ip.IsLoopback()})
+	}
+	if len(out) == 0 {
+		return nil, fail.New(fail.Unavailable, "pass --port PORT", "sshd -T names no ListenAddress")
+	}
+	return out, nil
+}
+
+// PickListen is the address --self logs in on: loopback preferred (a
+// wildcard's loopback counts), else the first.
+func PickListen(ls []ListenAddr) ListenAddr {
+	for _, l := range ls {
+		if h, _, _ := net.SplitHostPort(l.Dial); h == "127.0.0.1" {
+			return l
 		}
 	}
-	if len(addrs) == 0 {
-		return "", 0, fail.New(fail.Unavailable, "pass --port PORT", "sshd -T names no ListenAddress")
-	}
-	pick := addrs[0]
-	for _, a := range addrs {
-		if h, _, _ := net.SplitHostPort(a); h == "127.0.0.1" {
-			pick = a
-			break
-		}
-	}
-	h, p, _ := net.SplitHostPort(pick)
-	port, err := strconv.Atoi(p)
+	return ls[0]
+}
+
+// localListener is the address --self dials (PickListen of ListenAddrs).
+func localListener(ctx context.Context, o Options) (string, int, error) {
+	ls, err := ListenAddrs(ctx, sshd.Binary{Root: o.Root, Runner: o.Runner})
 	if err != nil {
-		return "", 0, fail.New(fail.Unavailable, "pass --port PORT", "sshd -T: listenaddress %q", pick)
+		return "", 0, err
 	}
-	return h, port, nil
+	l := PickListen(ls)
+	h, _, _ := net.SplitHostPort(l.Dial)
+	return h, l.Port, nil
 }
 
 // permitListens are the remote-forward listens the account's effective

@@ -32,6 +32,7 @@ var docScreens = []struct{ file, caption string }{
 	{"05-apply-rollback", "5. Apply when a step fails after `sshd -t`: the drop-ins are put back before sshd ever reloads."},
 	{"06-prove-passed", "6. Prove it: `verify --self` logs in with a throwaway key and tries every way out."},
 	{"06-prove-failed", "6. Prove it, when a check fails: the table, and what to do."},
+	{"06-prove-port", "6. Prove it on a host whose sshd listens on 2222 (from `sshd -T`), when nothing answers there: type another port and press `r` to try again."},
 	{"06-prove", "6. Prove it under `--root`: there is no running sshd to log in to, so the step says how to run it on the host."},
 	{"07-done", "7. Done: what changed, the audit log, and the command your friend runs."},
 }
@@ -100,7 +101,20 @@ const docsIntro = "# pfwdctl wizard\n\n" +
 	"  bottom: `?` shows them all, `esc` goes back (until Apply), `ctrl+c`\n" +
 	"  quits without changes before Apply (during Apply it waits for the steps\n" +
 	"  to finish or roll back).\n" +
-	"- Works at 80x24 and redraws on resize; `NO_COLOR` (or `TERM=dumb`) turns colour off.\n" +
+	"- Works at 80x24 and redraws on resize; below 60x20 it shows only a\n" +
+	"  \"terminal too small\" notice and waits. `NO_COLOR` (or `TERM=dumb`) turns colour off.\n" +
+	"- Friend's key: enter on a valid key moves on to its name, expiry and\n" +
+	"  `from` (so a pasted `.pub` whose newline arrives as enter is not queued\n" +
+	"  unnamed); enter there queues it. `ctrl+x` takes the last queued key off\n" +
+	"  the list. A name another key of the account (or of the list) already has\n" +
+	"  is refused, as `add-key` refuses it without `--replace`. Review says\n" +
+	"  \"update\" for a key already installed. `G`/`End` and `g`/`Home` jump to the\n" +
+	"  end and the top of the diff.\n" +
+	"- Prove it runs `verify --self` on the port sshd listens on (`sshd -T`, also\n" +
+	"  shown on the host check), never 22 by assumption; the port can be changed\n" +
+	"  on the screen and `r` tries again. The friend's command is the guide's:\n" +
+	"  `-o ExitOnForwardFailure=yes -o ServerAliveInterval=60 -o\n" +
+	"  ServerAliveCountMax=2`, plus `-p PORT` when sshd does not listen on 22.\n" +
 	"- The TUI draws on stderr; when it ends, the Done screen is printed as plain\n" +
 	"  text on stdout so it stays in your scrollback.\n" +
 	"- Without a terminal on stdin and stderr it refuses (exit 2) and points to\n" +

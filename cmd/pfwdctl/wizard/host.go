@@ -12,6 +12,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/render"
+	"github.com/pfwdctl/pfwdctl/verify/self"
 )
 
 // HostInfo is what the Host check screen shows. Every field comes from the
@@ -29,6 +30,10 @@ type HostInfo struct {
 	Connection string
 	// Lockout is render.Guard's refusal, nil when the change is safe.
 	Lockout error
+	// Listen is where sshd listens (sshd -T ListenAddress); ListenErr why
+	// it could not be told.
+	Listen    []self.ListenAddr
+	ListenErr error
 }
 
 func (c Config) sshdConfig() string {
@@ -72,6 +77,7 @@ func Inspect(ctx context.Context, c Config, user string) HostInfo {
 	h.Run = c.reloader().Detect(ctx)
 	h.Connection = connection(c)
 	h.Lockout = c.guard(ctx, user)
+	h.Listen, h.ListenErr = c.listenAddrs(ctx)
 	return h
 }
 

@@ -8,7 +8,7 @@ import (
 // that mean something on the current screen, so the help line never lists
 // a key that does nothing.
 type keyMap struct {
-	Next, Back, Tab, ShiftTab, Recheck, Up, Down, PgUp, PgDn, Help, Quit, QuitQ key.Binding
+	Next, Back, Tab, ShiftTab, Recheck, Remove, Up, Down, PgUp, PgDn, Top, Bottom, Help, Quit, QuitQ key.Binding
 }
 
 func newKeyMap() keyMap {
@@ -18,21 +18,25 @@ func newKeyMap() keyMap {
 		Tab:      key.NewBinding(key.WithKeys("tab", "down"), key.WithHelp("tab", "next field")),
 		ShiftTab: key.NewBinding(key.WithKeys("shift+tab", "up"), key.WithHelp("shift+tab", "previous field")),
 		Recheck:  key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "check again")),
-		Up:       key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "scroll up")),
-		Down:     key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "scroll down")),
-		PgUp:     key.NewBinding(key.WithKeys("pgup", "b"), key.WithHelp("pgup", "page up")),
-		PgDn:     key.NewBinding(key.WithKeys("pgdown", "f", " "), key.WithHelp("pgdn", "page down")),
-		Help:     key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "more")),
-		Quit:     key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit without changes")),
-		QuitQ:    key.NewBinding(key.WithKeys("q"), key.WithHelp("q", "quit")),
+		// ctrl+x: textinput binds every other ctrl key a typist reaches for.
+		Remove: key.NewBinding(key.WithKeys("ctrl+x"), key.WithHelp("ctrl+x", "remove the last key added")),
+		Up:     key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "scroll up")),
+		Down:   key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "scroll down")),
+		PgUp:   key.NewBinding(key.WithKeys("pgup", "b"), key.WithHelp("pgup", "page up")),
+		PgDn:   key.NewBinding(key.WithKeys("pgdown", "f", " "), key.WithHelp("pgdn", "page down")),
+		Top:    key.NewBinding(key.WithKeys("home", "g"), key.WithHelp("g/home", "top")),
+		Bottom: key.NewBinding(key.WithKeys("end", "G"), key.WithHelp("G/end", "end")),
+		Help:   key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "more")),
+		Quit:   key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit without changes")),
+		QuitQ:  key.NewBinding(key.WithKeys("q"), key.WithHelp("q", "quit")),
 	}
 }
 
 func (k *keyMap) setScreen(m *Model) {
-	for _, b := range []*key.Binding{&k.Next, &k.Back, &k.Tab, &k.ShiftTab, &k.Recheck, &k.Up, &k.Down, &k.PgUp, &k.PgDn, &k.QuitQ} {
+	for _, b := range []*key.Binding{&k.Next, &k.Back, &k.Tab, &k.ShiftTab, &k.Recheck, &k.Remove, &k.Up, &k.Down, &k.PgUp, &k.PgDn, &k.Top, &k.Bottom, &k.QuitQ} {
 		b.SetEnabled(false)
 	}
-	k.Help.SetEnabled(!m.typing())
+	k.Recheck.SetHelp("r", "check again")
 	k.Back.SetEnabled(m.screen > scrHost && m.screen <= scrReview)
 	k.Quit.SetHelp("ctrl+c", "quit without changes")
 	if m.screen >= scrApply {
@@ -50,15 +54,18 @@ func (k *keyMap) setScreen(m *Model) {
 		k.Next.SetEnabled(true)
 		k.Tab.SetEnabled(true)
 		k.ShiftTab.SetEnabled(true)
+		k.Remove.SetEnabled(len(m.friends) > 0)
 		next = "add key / continue when empty"
 	case scrReview:
 		k.Up.SetEnabled(true)
 		k.Down.SetEnabled(true)
 		k.PgUp.SetEnabled(true)
 		k.PgDn.SetEnabled(true)
+		k.Top.SetEnabled(true)
+		k.Bottom.SetEnabled(true)
 		if m.cfg.DryRun {
 			k.QuitQ.SetEnabled(true)
-		} else if m.planErr == nil && m.guardErr == nil {
+		} else if m.planErr == nil && m.guardErr == nil && m.keysErr == nil {
 			k.Next.SetEnabled(true)
 			next = "apply"
 		}
@@ -73,6 +80,8 @@ func (k *keyMap) setScreen(m *Model) {
 		}
 	case scrProve:
 		k.Next.SetEnabled(!m.proving)
+		k.Recheck.SetEnabled(!m.proving && m.cfg.prover() != nil)
+		k.Recheck.SetHelp("r", "prove again on the port below")
 	case scrDone:
 		k.Next.SetEnabled(true)
 		k.QuitQ.SetEnabled(true)
@@ -83,15 +92,15 @@ func (k *keyMap) setScreen(m *Model) {
 
 // ShortHelp implements help.KeyMap.
 func (k keyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.Next, k.Back, k.Tab, k.Recheck, k.Down, k.QuitQ, k.Help, k.Quit}
+	return []key.Binding{k.Next, k.Back, k.Tab, k.Remove, k.Recheck, k.Down, k.QuitQ, k.Help, k.Quit}
 }
 
 // FullHelp implements help.KeyMap.
 func (k keyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Next, k.Back, k.Recheck},
-		{k.Tab, k.ShiftTab},
-		{k.Up, k.Down, k.PgUp, k.PgDn},
+		{k.Tab, k.ShiftTab, k.Remove},
+		{k.Up, k.Down, k.PgUp, k.PgDn, k.Top, k.Bottom},
 		{k.Help, k.QuitQ, k.Quit},
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/internal/target"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +18,7 @@ import (
 )
 
 // TestProveCallsVerifySelf: without a stand-in, the Prove step's call is
-// verify/self.Run on ProvePort (no cobra command re-entered, no JSON
+// verify/self.Run on the address given (no cobra command re-entered, no JSON
 // parsed): the throwaway key is installed, verify's error comes back (here
 // a closed port: exit 3, refused), and the key is gone afterwards. Under a
 // --root tree there is no call at all.
@@ -36,9 +37,9 @@ func TestProveCallsVerifySelf(t *testing.T) {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	cfg := Config{Root: root, Runner: run.Exec{}, Getenv: func(string) string { return "" }, Now: time.Now, ProvePort: port}
+	cfg := Config{Root: root, Runner: run.Exec{}, Getenv: func(string) string { return "" }, Now: time.Now}
 	tgt, _ := target.Parse("127.0.0.1:8009")
-	rep, err := cfg.verifySelf(context.Background(), "pfwd", []target.Target{tgt})
+	rep, err := cfg.verifySelf(context.Background(), "pfwd", []target.Target{tgt}, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 	if fail.Code(err) != fail.ExitUnavailable || !strings.Contains(err.Error(), "refused") {
 		t.Fatalf("err = %v (exit %d), report %+v", err, fail.Code(err), rep)
 	}

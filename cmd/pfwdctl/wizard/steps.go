@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 
+	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
@@ -65,6 +68,7 @@ type stepMsg struct {
 type proveMsg struct {
 	report *verify.Report
 	err    error
+	addr   string
 }
 
 func (m *Model) usersHost() users.Host {
@@ -240,21 +244,81 @@ func (m *Model) rollbackDropIns() {
 func (m *Model) startProve() tea.Cmd {
 	m.screen = scrProve
 	m.resize()
-	fn := m.cfg.prover()
-	if fn == nil {
+	if m.cfg.prover() == nil {
 		return nil
 	}
-	m.proving = true
+	// Where sshd listens now, after the reload: the port is sshd -T's,
+	// never 22 by assumption.
+	m.host.Listen, m.host.ListenErr = m.cfg.listenAddrs(m.ctx)
+	port := m.cfg.ProvePort
+	if port == 0 && m.host.ListenErr == nil {
+		port = self.PickListen(m.host.Listen).Port
+	}
+	if port != 0 {
+		m.portIn.SetValue(strconv.Itoa(port))
+	}
+	m.portIn.Focus()
+	return m.runProve()
+}
+
+// runProve runs verify --self on the port in the field (the address sshd
+// -T names for it, else 127.0.0.1).
+func (m *Model) runProve() tea.Cmd {
+	port, err := strconv.Atoi(strings.TrimSpace(m.portIn.Value()))
+	if err != nil || port < 1 || port > 65535 {
+		m.report = nil
+		m.proveErr = fail.New(fail.Usage, "type the port sshd listens on below and press r", "no port to prove on")
+		if m.host.ListenErr != nil {
+			m.proveErr = m.host.ListenErr
+		}
+		m.out.ProveFailed = true
+		return nil
+	}
+	addr := net.JoinHostPort(self.DefaultHost, strconv.Itoa(port))
+	var same []self.ListenAddr
+	for _, l := range m.host.Listen {
+		if l.Port == port {
+			same = append(same, l)
+		}
+	}
+	if len(same) > 0 {
+		addr = self.PickListen(same).Dial
+	}
+	fn := m.cfg.prover()
+	m.proving, m.proveAddr, m.report, m.proveErr = true, addr, nil, nil
 	ctx, p := m.ctx, m.params
 	return tea.Batch(m.spin.Tick, func() tea.Msg {
-		r, err := fn(ctx, p.User, p.Targets)
-		return proveMsg{report: r, err: err}
+		r, err := fn(ctx, p.User, p.Targets, addr)
+		return proveMsg{report: r, err: err, addr: addr}
 	})
+}
+
+// proveKey: r tries again on the port in the field, digits change it,
+// enter goes on to the summary.
+func (m *Model) proveKey(msg tea.KeyMsg) tea.Cmd {
+	if m.proving {
+		return nil
+	}
+	switch {
+	case key.Matches(msg, m.keys.Next):
+		m.screen = scrDone
+		m.out.Summary = m.doneText(false)
+		return nil
+	case m.cfg.prover() == nil:
+		return nil
+	case key.Matches(msg, m.keys.Recheck):
+		return m.runProve()
+	case msg.Type == tea.KeyRunes && strings.Trim(string(msg.Runes), "0123456789") != "":
+		return nil // a port has digits only
+	}
+	var cmd tea.Cmd
+	m.portIn, cmd = m.portIn.Update(msg)
+	return cmd
 }
 
 // prover is the Prove step's call: verifySelf, or the test's stand-in; nil
 // when proveSkip says why there is nothing to prove.
-func (c Config) prover() func(ctx context.Context, user string, targets []target.Target) (*verify.Report, error) {
+func (c Config) prover() func(ctx context.Context, user string, targets []target.Target, addr string) (*verify.Report, error) {
 	switch {
 	case c.SelfVerify != nil:
 		return c.SelfVerify
@@ -262,6 +326,12 @@ func (c Config) prover() func(ctx context.Context, user string, targets []target
 		return nil
 	}
 	return c.verifySelf
+}
+
+// listenAddrs is where the local sshd listens (verify/self.ListenAddrs:
+// sshd -T over the host's config, the same question --self asks).
+func (c Config) listenAddrs(ctx context.Context) ([]self.ListenAddr, error) {
+	return self.ListenAddrs(ctx, sshd.Binary{Bin: c.SshdBin, Runner: c.Runner, Root: c.Root, Config: c.sshdConfig()})
 }
 
 // proveSkip is why the Prove step does not run: ProveSkip, or a --root
@@ -275,16 +345,20 @@ func (c Config) proveSkip() string {
 
 // verifySelf is verify --self's own library function, self.Run, as the
 // command calls it (the throwaway key, its expiry, its removal whatever
-// happens, the local known_hosts), with the report handed back instead of
-// printed: the TUI owns the terminal.
-func (c Config) verifySelf(ctx context.Context, user string, targets []target.Target) (*verify.Report, error) {
-	port := c.ProvePort // 0: the port sshd -T names (verify/self)
+// happens, the local known_hosts), on addr, with the report handed back
+// instead of printed: the TUI owns the terminal.
+func (c Config) verifySelf(ctx context.Context, user string, targets []target.Target, addr string) (*verify.Report, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	port, _ := strconv.Atoi(p)
 	ts := make([]string, len(targets))
 	for i, t := range targets {
 		ts[i] = t.String()
 	}
 	res, err := self.Run(ctx, self.Options{
-		Settings: verify.Settings{Port: port, User: user, Targets: ts, Timeout: verify.DefaultTimeout},
+		Settings: verify.Settings{Host: host, Port: port, User: user, Targets: ts, Timeout: verify.DefaultTimeout},
 		Root:     c.Root, Runner: c.Runner, Getenv: c.Getenv, Now: c.Now,
 	})
 	if res.Leftover != nil {

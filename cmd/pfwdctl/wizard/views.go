@@ -14,6 +14,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/users"
 	"github.com/pfwdctl/pfwdctl/users/keyline"
 	"github.com/pfwdctl/pfwdctl/verify"
+	"github.com/pfwdctl/pfwdctl/verify/self"
 )
 
 var plain = ui.New(false)
@@ -53,6 +54,11 @@ func (m *Model) hostView() string {
 		fmt.Fprintf(&b, "%s\n", m.warn(run))
 	} else {
 		fmt.Fprintf(&b, "%s\n", m.ok(run))
+	}
+	if h.ListenErr != nil {
+		fmt.Fprintf(&b, "%s\n", m.warn("listens: unknown ("+firstLine(h.ListenErr.Error())+")"))
+	} else {
+		fmt.Fprintf(&b, "%s\n", m.ok("listens on "+listenList(h.Listen)+" (sshd -T)"))
 	}
 	fmt.Fprintf(&b, "%s\n\n", m.ok("session: "+h.Connection))
 	if h.Lockout == nil {
@@ -126,7 +132,11 @@ func (m *Model) keysView() string {
 		for _, w := range k.Warnings {
 			b.WriteString(m.warn(w) + "\n")
 		}
-		b.WriteString(m.st.Dim("enter adds it") + "\n")
+		if m.keyFocus == 0 {
+			b.WriteString(m.st.Dim("enter goes on to its name and expiry; enter there adds it") + "\n")
+		} else {
+			b.WriteString(m.st.Dim("enter adds it") + "\n")
+		}
 	case m.keyNote != "":
 		b.WriteString(m.ok(m.keyNote) + "\n")
 	}
@@ -136,6 +146,16 @@ func (m *Model) keysView() string {
 // enterReview plans with render.Applier.Plan (no lock, no write) and
 // re-runs the lockout guard for the chosen account.
 func (m *Model) enterReview() {
+	m.loadInstalled()
+	// The account may have changed since the keys were queued: a name its
+	// installed keys already use would fail the keys step after sshd -t.
+	m.keysErr = nil
+	for _, f := range m.friends {
+		if err := m.nameInUse(f.Name, f.Key.Fingerprint()); err != nil {
+			m.keysErr = err
+			break
+		}
+	}
 	_, m.plan, m.planErr = m.applier().Plan(m.params)
 	m.guardErr = m.cfg.guard(context.Background(), m.params.User)
 	m.review.SetContent(m.reviewContent())
@@ -175,7 +195,17 @@ func (m *Model) reviewContent() string {
 			b.WriteString("\n" + m.errLines(err) + "\n")
 			continue
 		}
-		fmt.Fprintf(&b, "\n%s\n  %s\n", m.st.Bold("add key "+f.Name+" to ~"+m.params.User+"/.ssh/authorized_keys"), line)
+		if err := m.nameInUse(f.Name, f.Key.Fingerprint()); err != nil {
+			b.WriteString("\n" + m.errLines(err) + "\n")
+			continue
+		}
+		head := "add key " + f.Name + " to ~" + m.params.User + "/.ssh/authorized_keys"
+		if k := m.installedKey(f.Key.Fingerprint()); k != nil {
+			// Already installed: add-key rewrites its one line with these
+			// options (users.AddKey's "updated"), it adds nothing.
+			head = fmt.Sprintf("update key %s in ~%s/.ssh/authorized_keys (installed as %s, line %d)", f.Name, m.params.User, k.Name, k.Line)
+		}
+		fmt.Fprintf(&b, "\n%s\n  %s\n", m.st.Bold(head), line)
 	}
 	if m.guardErr == nil {
 		b.WriteString("\n" + m.ok("lockout check passed") + "\n")
@@ -188,7 +218,7 @@ func (m *Model) reviewView() string {
 	switch {
 	case m.cfg.DryRun:
 		foot = m.st.Warn("dry run: nothing has been written; press q to quit")
-	case m.planErr != nil || m.guardErr != nil:
+	case m.planErr != nil || m.guardErr != nil || m.keysErr != nil:
 		foot = m.st.Fail("cannot apply: see above (esc to go back, ctrl+c to quit without changes)")
 	case !m.planChanges():
 		foot = "drop-ins already in place; enter checks the account and keys, and reloads"
@@ -244,19 +274,44 @@ func (m *Model) proveView() string {
 		}
 		return s + "\n\nOn the host, prove it from outside with:\n  pfwdctl verify --self --user " + m.params.User + "\n"
 	}
-	if m.proving {
-		return m.spin.View() + " logging in as " + m.params.User + " with a throwaway key and trying every way out…\n"
-	}
 	var b strings.Builder
+	if m.host.ListenErr != nil {
+		b.WriteString(m.warn("where sshd listens is unknown: "+firstLine(m.host.ListenErr.Error())) + "\n")
+	} else {
+		b.WriteString(m.ok("sshd listens on "+listenList(m.host.Listen)+" (sshd -T)") + "\n")
+	}
+	if m.proving {
+		b.WriteString(m.spin.View() + " logging in as " + m.params.User + " on " + m.proveAddr + " with a throwaway key and trying every way out…\n")
+		return b.String()
+	}
+	b.WriteString("\n")
 	if m.report != nil && len(m.report.Checks) > 0 {
 		b.WriteString(m.reportTable(m.report))
 	}
 	if m.proveErr != nil {
 		b.WriteString(m.errLines(m.proveErr) + "\n")
 	} else if m.report != nil && m.report.Passed {
-		b.WriteString(m.ok(fmt.Sprintf("%s@%s can forward to %s and do nothing else", m.params.User, m.report.Host, strings.Join(m.params.TargetStrings(), ", "))) + "\n")
+		b.WriteString(m.ok(fmt.Sprintf("%s@%s can forward to %s and do nothing else", m.params.User, m.proveAddr, strings.Join(m.params.TargetStrings(), ", "))) + "\n")
+	}
+	b.WriteString("\n" + m.portIn.View() + "\n")
+	if m.out.ProveFailed {
+		b.WriteString(m.st.Dim("type another port and press r to try again, or enter to finish") + "\n")
 	}
 	return b.String()
+}
+
+// listenList is sshd -T's listen addresses, as sshd names them.
+func listenList(ls []self.ListenAddr) string {
+	var out []string
+	for _, l := range ls {
+		out = append(out, l.Listen)
+	}
+	return strings.Join(out, ", ")
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
 }
 
 func (m *Model) reportTable(r *verify.Report) string {
@@ -279,20 +334,60 @@ func (m *Model) reportTable(r *verify.Report) string {
 	return b.String()
 }
 
-// friendCommand is the one command the friend runs: each target forwarded
-// from the same port on their machine.
-func (m *Model) friendCommand() string {
-	var b strings.Builder
-	b.WriteString("ssh -i ~/.ssh/pfwd_key -N -T -o ExitOnForwardFailure=yes")
+// friendCommand is the one command the friend runs, as the seed guide's
+// client usage writes it: each target forwarded from the same port on their
+// machine, keepalives so a dead tunnel ends instead of hanging, and -p when
+// sshd does not listen on 22.
+func (m *Model) friendCommand() []string {
+	words := []string{"ssh -i ~/.ssh/pfwd_key -N -T", "-o ExitOnForwardFailure=yes", "-o ServerAliveInterval=60", "-o ServerAliveCountMax=2"}
+	if p := m.friendPort(); p != 22 {
+		words = append(words, fmt.Sprintf("-p %d", p))
+	}
 	for _, t := range m.params.Targets {
-		fmt.Fprintf(&b, " -L %d:%s", t.Port, t)
+		words = append(words, fmt.Sprintf("-L %d:%s", t.Port, t))
 	}
 	host := m.cfg.Hostname
 	if host == "" {
 		host = "HOST"
 	}
-	fmt.Fprintf(&b, " %s@%s", m.params.User, host)
-	return b.String()
+	return append(words, m.params.User+"@"+host)
+}
+
+// friendPort is the port the friend connects to: the first address sshd
+// listens on from outside (a wildcard or a public address, not loopback),
+// else the port the Prove step passed on, else ProvePort, else 22.
+func (m *Model) friendPort() int {
+	for _, l := range m.host.Listen {
+		if !l.Loopback {
+			return l.Port
+		}
+	}
+	if m.provedPort != 0 {
+		return m.provedPort
+	}
+	if m.cfg.ProvePort != 0 {
+		return m.cfg.ProvePort
+	}
+	return 22
+}
+
+// shellLines joins words into lines of at most w columns, continued with
+// a backslash, so a copy from the screen still runs in a shell.
+func shellLines(words []string, w int) string {
+	var lines []string
+	cur := ""
+	for _, wd := range words {
+		switch {
+		case cur == "":
+			cur = wd
+		case len(cur)+1+len(wd)+2 > w:
+			lines = append(lines, cur+" \\")
+			cur = "    " + wd
+		default:
+			cur += " " + wd
+		}
+	}
+	return strings.Join(append(lines, cur), "\n  ")
 }
 
 // doneText is the Done screen; printed plain on stdout after the TUI ends
@@ -342,12 +437,20 @@ func (m *Model) doneText(styled bool) string {
 		audit = m.cfg.Root.Path(audit)
 	}
 	fmt.Fprintf(&b, "\n%s %s\n", m.st.Bold("Audit log"), audit)
-	b.WriteString("\n" + m.st.Bold("Your friend runs") + " (with the private half of the key you added):\n")
-	cmd := m.friendCommand()
+	switch len(m.friends) {
+	case 0:
+		// No key was added here: there is no "key you added" to point at.
+		fmt.Fprintf(&b, "\n%s (once you have installed their key with pfwdctl add-key --user %s FRIEND.pub,\nwith the private half of that key):\n", m.st.Bold("Your friend runs"), m.params.User)
+	case 1:
+		b.WriteString("\n" + m.st.Bold("Your friend runs") + " (with the private half of the key you added):\n")
+	default:
+		b.WriteString("\n" + m.st.Bold("Each friend runs") + " (with the private half of their key you added):\n")
+	}
+	cmd := strings.Join(m.friendCommand(), " ")
 	if styled && lipgloss.Width(cmd)+2 > m.width {
 		// Break where a shell accepts it, so a copy from the screen still
 		// runs; the summary on stdout keeps it on one line.
-		cmd = strings.Replace(cmd, " -L ", " \\\n      -L ", 1)
+		cmd = shellLines(m.friendCommand(), m.width-2)
 	}
 	b.WriteString("  " + cmd + "\n")
 	fmt.Fprintf(&b, "and then uses %s on their own machine.\n", strings.Join(localEnds(m.params.Targets), ", "))

@@ -14,6 +14,8 @@ package wizard
 import (
 	"context"
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,6 +37,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/internal/ui"
 	"github.com/pfwdctl/pfwdctl/render"
+	"github.com/pfwdctl/pfwdctl/users"
 	"github.com/pfwdctl/pfwdctl/users/keyline"
 	"github.com/pfwdctl/pfwdctl/verify"
 )
@@ -55,14 +58,15 @@ type Config struct {
 	// Syslog is handed to users.Host (tests capture it); nil: the default.
 	Syslog func(string)
 	// ProvePort is the local sshd's port for the Prove step (verify --self,
-	// verify/self.Run); 0: 22.
+	// verify/self.Run); 0: the one sshd -T names (ListenAddress, loopback
+	// preferred). The admin can change it on the Prove screen and retry.
 	ProvePort int
 	// ProveSkip, when set, says why the Prove step does not run; under a
 	// --root tree it is skipped anyway (no running sshd to log in to).
 	ProveSkip string
 	// SelfVerify stands in for verify/self.Run in tests; nil: the real one
-	// (unless ProveSkip).
-	SelfVerify func(ctx context.Context, user string, targets []target.Target) (*verify.Report, error)
+	// (unless ProveSkip). addr is the host:port it logs in on.
+	SelfVerify func(ctx context.Context, user string, targets []target.Target, addr string) (*verify.Report, error)
 	// Overrides and Keys are apply's (render.Applier): what wins over the
 	// drop-ins fails the write step, which then rolls back; the account's
 	// keys follow a change of its targets.
@@ -117,30 +121,39 @@ type Model struct {
 
 	host HostInfo
 
-	user, targets         textinput.Model
-	accFocus              int
-	userErr, targetsErr   error
-	params                render.Params
-	keyIn, nameIn, expIn  textinput.Model
-	fromIn                textinput.Model
-	keyFocus              int
-	keyOK                 *friendKey
-	keyErr                error
-	fieldErr              error
-	friends               []friendKey
-	keyNote               string
-	review                viewport.Model
-	plan                  []render.FileChange
-	planErr               error
-	guardErr              error
-	steps                 []step
-	cur                   int
-	spin                  spinner.Model
-	applied               *render.ApplyResult
-	changes               []string
-	proving               bool
-	report                *verify.Report
-	proveErr              error
+	user, targets        textinput.Model
+	accFocus             int
+	userErr, targetsErr  error
+	params               render.Params
+	keyIn, nameIn, expIn textinput.Model
+	fromIn               textinput.Model
+	keyFocus             int
+	keyOK                *friendKey
+	keyErr               error
+	fieldErr             error
+	friends              []friendKey
+	keyNote              string
+	review               viewport.Model
+	plan                 []render.FileChange
+	planErr              error
+	guardErr             error
+	keysErr              error // a queued key's name is taken (nameInUse)
+	steps                []step
+	cur                  int
+	spin                 spinner.Model
+	applied              *render.ApplyResult
+	changes              []string
+	proving              bool
+	report               *verify.Report
+	proveErr             error
+	// portIn is the Prove step's port, from sshd -T (listen) unless
+	// ProvePort; the admin may change it and press r to try again.
+	portIn     textinput.Model
+	proveAddr  string // where the last Prove ran: host:port
+	provedPort int    // the port a Prove passed on; 0: none yet
+	// installed are the account's keys already in authorized_keys
+	// (users.ListKeys), for Review's "update" and the name check.
+	installed             []users.KeyInfo
 	applyDone, applyError bool
 	quitNote              string
 	out                   Outcome
@@ -172,6 +185,8 @@ func New(ctx context.Context, cfg Config) *Model {
 	m.nameIn = mk("name     ", "optional, e.g. alice-laptop", "")
 	m.expIn = mk("expires  ", "optional: 30d, 8w, 2026-12-31", "")
 	m.fromIn = mk("from     ", "optional CIDRs, e.g. 203.0.113.0/24", "")
+	m.portIn = mk("port     ", "the port sshd listens on", "")
+	m.portIn.CharLimit = 5
 	m.spin = spinner.New(spinner.WithSpinner(spinner.Line))
 	m.review = viewport.New(80, 10)
 	m.validateAccount()
@@ -196,7 +211,7 @@ func (m *Model) total() int {
 func (m *Model) resize() {
 	w := m.width
 	m.help.Width = w
-	for _, ti := range []*textinput.Model{&m.user, &m.targets, &m.keyIn, &m.nameIn, &m.expIn, &m.fromIn} {
+	for _, ti := range []*textinput.Model{&m.user, &m.targets, &m.keyIn, &m.nameIn, &m.expIn, &m.fromIn, &m.portIn} {
 		ti.Width = max(10, w-len(ti.Prompt)-3)
 	}
 	m.review.Width = w
@@ -231,6 +246,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.proving = false
 		m.report, m.proveErr = msg.report, msg.err
 		m.out.ProveFailed = msg.err != nil || msg.report == nil || !msg.report.Passed
+		if !m.out.ProveFailed {
+			_, p, _ := net.SplitHostPort(msg.addr)
+			m.provedPort, _ = strconv.Atoi(p)
+		}
 		return m, nil
 	case tea.KeyMsg:
 		return m, m.key(msg)
@@ -240,6 +259,11 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 	m.keys.setScreen(m)
+	if m.tooSmall() && !key.Matches(msg, m.keys.Quit) {
+		// The screen shows only the notice: a key typed blind could
+		// apply or add something the admin cannot see.
+		return nil
+	}
 	switch {
 	case key.Matches(msg, m.keys.Quit):
 		if m.screen == scrApply && !m.applyDone {
@@ -251,13 +275,13 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 		}
 		m.out.Summary = m.doneText(false)
 		return tea.Quit
-	case key.Matches(msg, m.keys.Help):
-		// ? is text on the input screens only when typed into a field.
-		if !m.typing() {
-			m.help.ShowAll = !m.help.ShowAll
-			m.resize()
-			return nil
-		}
+	case key.Matches(msg, m.keys.Help) && !msg.Paste:
+		// No field takes "?" (keys are base64, names are sanitised,
+		// accounts, targets, expiries, CIDRs and ports have none), so it
+		// opens the help everywhere; only a paste keeps it as text.
+		m.help.ShowAll = !m.help.ShowAll
+		m.resize()
+		return nil
 	case key.Matches(msg, m.keys.Back):
 		if m.screen > scrHost && m.screen <= scrReview {
 			m.screen--
@@ -281,13 +305,17 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 	case scrReview:
 		switch {
 		case key.Matches(msg, m.keys.Next):
-			if m.planErr != nil || m.guardErr != nil || m.cfg.DryRun {
+			if m.planErr != nil || m.guardErr != nil || m.keysErr != nil || m.cfg.DryRun {
 				return nil
 			}
 			return m.startApply()
 		case key.Matches(msg, m.keys.QuitQ) && m.cfg.DryRun:
 			m.out.Quit = true
 			return tea.Quit
+		case key.Matches(msg, m.keys.Bottom):
+			m.review.GotoBottom()
+		case key.Matches(msg, m.keys.Top):
+			m.review.GotoTop()
 		default:
 			var cmd tea.Cmd
 			m.review, cmd = m.review.Update(msg)
@@ -302,10 +330,7 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 			return m.startProve()
 		}
 	case scrProve:
-		if !m.proving && key.Matches(msg, m.keys.Next) {
-			m.screen = scrDone
-			m.out.Summary = m.doneText(false)
-		}
+		return m.proveKey(msg)
 	case scrDone:
 		if key.Matches(msg, m.keys.Next) || key.Matches(msg, m.keys.QuitQ) {
 			m.out.Summary = m.doneText(false)
@@ -315,8 +340,11 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 	return nil
 }
 
-// typing reports whether keys go to a text field.
-func (m *Model) typing() bool { return m.screen == scrAccount || m.screen == scrKeys }
+// minWidth and minHeight are the smallest terminal every screen fits in
+// (TestResize); below it the wizard shows only a notice.
+const minWidth, minHeight = 60, 20
+
+func (m *Model) tooSmall() bool { return m.width < minWidth || m.height < minHeight }
 
 func (m *Model) focus() {
 	for _, ti := range []*textinput.Model{&m.user, &m.targets, &m.keyIn, &m.nameIn, &m.expIn, &m.fromIn} {
@@ -327,6 +355,8 @@ func (m *Model) focus() {
 		[]*textinput.Model{&m.user, &m.targets}[m.accFocus].Focus()
 	case scrKeys:
 		m.keyInputs()[m.keyFocus].Focus()
+		m.loadInstalled()
+		m.validateKey()
 	case scrReview:
 		m.enterReview()
 	}
@@ -394,6 +424,12 @@ func (m *Model) keysKey(msg tea.KeyMsg) tea.Cmd {
 		m.keyFocus = (m.keyFocus + len(ins) - 1) % len(ins)
 		m.focus()
 		return nil
+	case key.Matches(msg, m.keys.Remove) && len(m.friends) > 0:
+		f := m.friends[len(m.friends)-1]
+		m.friends = m.friends[:len(m.friends)-1]
+		m.validateKey()
+		m.keyNote = fmt.Sprintf("removed %s (%s) from the list", f.Name, f.Key.Fingerprint())
+		return nil
 	case key.Matches(msg, m.keys.Next):
 		if strings.TrimSpace(m.keyIn.Value()) == "" {
 			m.screen = scrReview
@@ -403,6 +439,15 @@ func (m *Model) keysKey(msg tea.KeyMsg) tea.Cmd {
 		if m.keyErr != nil || m.fieldErr != nil || m.keyOK == nil {
 			return nil
 		}
+		if m.keyFocus == 0 {
+			// Enter on the key itself goes on to its name and expiry: a
+			// pasted .pub ends in a newline, which a terminal without
+			// bracketed paste sends as enter, and the key must not be
+			// queued before the admin could name it or set its expiry.
+			m.keyFocus = 1
+			m.focus()
+			return nil
+		}
 		for _, f := range m.friends {
 			if f.Key.Fingerprint() == m.keyOK.Key.Fingerprint() {
 				m.keyErr = fmt.Errorf("this key (%s) is already in the list", f.Key.Fingerprint())
@@ -410,19 +455,60 @@ func (m *Model) keysKey(msg tea.KeyMsg) tea.Cmd {
 			}
 		}
 		m.friends = append(m.friends, *m.keyOK)
-		m.keyNote = fmt.Sprintf("added %s (%s); paste another, or press enter on an empty key to continue", m.keyOK.Name, m.keyOK.Key.Fingerprint())
+		note := fmt.Sprintf("added %s (%s); paste another, or press enter on an empty key to continue", m.keyOK.Name, m.keyOK.Key.Fingerprint())
 		for _, ti := range ins {
 			ti.SetValue("")
 		}
-		m.keyOK, m.keyErr, m.fieldErr = nil, nil, nil
 		m.keyFocus = 0
 		m.focus()
+		m.keyNote = note
 		return nil
+	}
+	if msg.Paste {
+		// A pasted .pub keeps its final newline; it is not part of the key.
+		msg.Runes = []rune(strings.TrimRight(string(msg.Runes), "\r\n"))
 	}
 	var cmd tea.Cmd
 	*ins[m.keyFocus], cmd = ins[m.keyFocus].Update(msg)
 	m.validateKey()
 	return cmd
+}
+
+// loadInstalled reads the account's keys (users.ListKeys, the reader
+// list-keys uses); none when the account does not exist yet.
+func (m *Model) loadInstalled() {
+	m.installed = nil
+	if lr, err := m.usersHost().ListKeys(m.params.User); err == nil {
+		m.installed = lr.Keys
+	}
+}
+
+// installedKey is the installed key with this fingerprint, if any.
+func (m *Model) installedKey(fp string) *users.KeyInfo {
+	for i, k := range m.installed {
+		if k.Fingerprint == fp {
+			return &m.installed[i]
+		}
+	}
+	return nil
+}
+
+// nameInUse is why a name cannot be given to the key fp: another key,
+// queued or installed, has it (names are how keys are revoked; add-key
+// refuses the same without --replace).
+func (m *Model) nameInUse(name, fp string) error {
+	for _, f := range m.friends {
+		if f.Name == name && f.Key.Fingerprint() != fp {
+			return fmt.Errorf("another key in the list is named %q: give this one another name", name)
+		}
+	}
+	for _, k := range m.installed {
+		if k.Name == name && k.Fingerprint != fp {
+			return fail.New(fail.Failed, "give this key another name, or replace that key later with pfwdctl add-key --replace",
+				"%s already has a key named %q (%s)", m.params.User, name, k.Fingerprint)
+		}
+	}
+	return nil
 }
 
 // validateKey runs keyline's own parser (the one add-key uses) on every
@@ -463,6 +549,10 @@ func (m *Model) validateKey() {
 			return
 		}
 	}
+	if err := m.nameInUse(fk.Name, k.Fingerprint()); err != nil {
+		m.fieldErr = err
+		return
+	}
 	m.keyOK = &fk
 }
 
@@ -490,6 +580,12 @@ func (m *Model) planChanges() bool {
 
 // View implements tea.Model.
 func (m *Model) View() string {
+	if m.tooSmall() {
+		// Fields would be cut off: say so instead of drawing them.
+		s := fmt.Sprintf("pfwdctl wizard: the terminal is too small (%dx%d); it needs at least %dx%d. Make the window larger, or press ctrl+c to quit without changes.",
+			m.width, m.height, minWidth, minHeight)
+		return clip(ansi.Wrap(s, max(1, m.width), ""), max(1, m.height))
+	}
 	header := m.header()
 	var body string
 	switch m.screen {

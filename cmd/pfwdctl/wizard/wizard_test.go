@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/pem"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,6 +26,8 @@ import (
 	"github.com/pfwdctl/pfwdctl/internal/testenv"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/render/rendertest"
+	"github.com/pfwdctl/pfwdctl/users"
+	"github.com/pfwdctl/pfwdctl/users/keyline"
 	"github.com/pfwdctl/pfwdctl/verify"
 	"github.com/pfwdctl/pfwdctl/verify/audit"
 )
@@ -245,13 +248,13 @@ func TestWalkthrough(t *testing.T) {
 	h.want("step 6 of 7", "skipped")
 	h.golden("06-prove")
 	h.send(enter)
-	h.want("step 7 of 7", "ssh -i ~/.ssh/pfwd_key -N -T -o ExitOnForwardFailure=yes \\\n      -L 8009:127.0.0.1:8009 pfwd@host.example")
+	h.want("step 7 of 7", "-o ServerAliveCountMax=2 \\\n      -L 8009:127.0.0.1:8009 pfwd@host.example")
 	h.golden("07-done")
 	h.send(enter)
 	if !h.quit || !h.m.Outcome().Applied {
 		t.Fatalf("quit=%v outcome=%+v", h.quit, h.m.Outcome())
 	}
-	if !strings.Contains(h.m.Outcome().Summary, "ssh -i ~/.ssh/pfwd_key -N -T -o ExitOnForwardFailure=yes -L 8009:127.0.0.1:8009 pfwd@host.example\n") || strings.Contains(h.m.Outcome().Summary, "\x1b[") {
+	if !strings.Contains(h.m.Outcome().Summary, "ssh -i ~/.ssh/pfwd_key -N -T -o ExitOnForwardFailure=yes -o ServerAliveInterval=60 -o ServerAliveCountMax=2 -L 8009:127.0.0.1:8009 pfwd@host.example\n") || strings.Contains(h.m.Outcome().Summary, "\x1b[") {
 		t.Errorf("summary:\n%s", h.m.Outcome().Summary)
 	}
 
@@ -486,15 +489,15 @@ func TestProve(t *testing.T) {
 			root := rendertest.New(t, rendertest.Tree{})
 			cfg := testConfig(t, root)
 			var gotUser string
-			cfg.SelfVerify = func(_ context.Context, user string, targets []target.Target) (*verify.Report, error) {
-				gotUser = user + " " + targets[0].String()
+			cfg.SelfVerify = func(_ context.Context, user string, targets []target.Target, addr string) (*verify.Report, error) {
+				gotUser = user + " " + targets[0].String() + " " + addr
 				return tc.report, tc.err
 			}
 			h := newHarness(t, cfg)
 			h.send(enter, enter, enter, enter, enter, enter)
 			h.want("step 6 of 7", "shell-blocked")
 			h.golden(tc.name)
-			if gotUser != "pfwd 127.0.0.1:8009" {
+			if gotUser != "pfwd 127.0.0.1:8009 127.0.0.1:22" {
 				t.Errorf("verify --self called with %q", gotUser)
 			}
 			h.send(enter, enter)
@@ -532,4 +535,201 @@ func TestOverrideStopsAndRollsBack(t *testing.T) {
 	h.send(enter)
 	h.want("05-cloud.conf", "rolled back", "apply failed")
 	rendertest.Unchanged(t, root, before)
+}
+
+// TestProvePort (issue 15): the Prove step assumed port 22 and failed with
+// "refused" on a host whose sshd listens elsewhere, with no way to retry.
+// Now it proves on the port sshd -T names, the admin can type another and
+// press r, and the friend's command carries -p, the guide's keepalives
+// and ExitOnForwardFailure, without pointing at a key nobody added.
+func TestProvePort(t *testing.T) {
+	t.Parallel()
+	testenv.Root(t)
+	root := rendertest.New(t, rendertest.Tree{SshdConfig: append([]byte("Port 2222\n"), rendertest.StockSshdConfig...)})
+	cfg := testConfig(t, root)
+	var addrs []string
+	cfg.SelfVerify = func(_ context.Context, _ string, _ []target.Target, addr string) (*verify.Report, error) {
+		addrs = append(addrs, addr)
+		if addr != "127.0.0.1:2200" {
+			return nil, fail.New(fail.Unavailable, "nothing listens there", "cannot verify %s: refused", addr)
+		}
+		return &verify.Report{Host: "127.0.0.1", Passed: true, Checks: []verify.Result{{Name: "tunnel-open", Status: verify.Pass, Detail: "127.0.0.1:8009 opens"}}}, nil
+	}
+	h := newHarness(t, cfg)
+	h.want("listens on [::]:2222, 0.0.0.0:2222 (sshd -T)")
+	h.send(enter, enter, enter, enter, enter, enter)
+	h.want("step 6 of 7", "cannot verify 127.0.0.1:2222: refused", "port     2222", "press r to try again")
+	h.golden("06-prove-port")
+	if fmt.Sprint(addrs) != "[127.0.0.1:2222]" {
+		t.Fatalf("proved on %v, want sshd -T's port 2222", addrs)
+	}
+	// Only digits reach the field; r retries on the port typed.
+	h.send(kmsg(tea.KeyBackspace), kmsg(tea.KeyBackspace), typed("x0"), typed("0"), typed("0"), typed("r"))
+	if fmt.Sprint(addrs) != "[127.0.0.1:2222 127.0.0.1:2200]" {
+		t.Fatalf("retry proved on %v", addrs)
+	}
+	h.want("pfwd@127.0.0.1:2200 can forward to 127.0.0.1:8009")
+	if h.m.Outcome().ProveFailed {
+		t.Errorf("a passing retry left the outcome failed: %+v", h.m.Outcome())
+	}
+	h.send(enter)
+	h.want("step 7 of 7")
+	sum := h.m.doneText(false)
+	want := "ssh -i ~/.ssh/pfwd_key -N -T -o ExitOnForwardFailure=yes -o ServerAliveInterval=60 -o ServerAliveCountMax=2 -p 2222 -L 8009:127.0.0.1:8009 pfwd@host.example\n"
+	if !strings.Contains(sum, want) {
+		t.Errorf("summary lacks %q:\n%s", want, sum)
+	}
+	if strings.Contains(sum, "the key you added") || !strings.Contains(sum, "pfwdctl add-key --user pfwd FRIEND.pub") {
+		t.Errorf("no key was added, yet:\n%s", sum)
+	}
+	checkFits(t, h.m.View(), 80, 24)
+}
+
+// TestKeyScreen (issue 15): ? opened nothing on the key screen (it was
+// typed), a pasted .pub ending in a newline was queued before it could be
+// named, a queued key could not be removed, and Review said "add" for a key
+// already installed.
+func TestKeyScreen(t *testing.T) {
+	t.Parallel()
+	cfg, pub := aliceInstalled(t)
+	other := agentKey(t, "carol@desk")
+	h := newHarness(t, cfg)
+	h.send(enter, enter, enter)
+	h.want("step 3 of 7")
+
+	h.send(typed("?"))
+	if h.m.keyIn.Value() != "" || !h.m.help.ShowAll {
+		t.Fatalf("? was typed (%q) instead of opening the help", h.m.keyIn.Value())
+	}
+	h.want("shift+tab previous field") // in the full help only
+	h.send(typed("?"))
+
+	// A terminal without bracketed paste sends the .pub's newline as enter.
+	h.send(typed(other), enter)
+	if len(h.m.friends) != 0 || h.m.keyFocus != 1 {
+		t.Fatalf("the newline queued the key (%d queued, focus %d)", len(h.m.friends), h.m.keyFocus)
+	}
+	h.send(typed("carol"), tab, typed("30d"), enter)
+	h.want("added carol")
+	// A bracketed paste keeps its newline out of the field.
+	h.send(pasted(pub + "\n"))
+	if strings.ContainsAny(h.m.keyIn.Value(), "\r\n ") && strings.HasSuffix(h.m.keyIn.Value(), " ") {
+		t.Errorf("the pasted newline reached the field: %q", h.m.keyIn.Value())
+	}
+	// The installed key under its own name is fine; its name for another
+	// key is not (add-key would refuse it without --replace), nor a name
+	// already in the list.
+	h.send(enter, typed("carol"))
+	h.want(`another key in the list is named "carol"`)
+	h.send(clear, typed("alice"))
+	h.want("name alice")
+	h.send(enter)
+	h.want("added alice")
+	if len(h.m.friends) != 2 {
+		t.Fatalf("queued %d", len(h.m.friends))
+	}
+	h.m.friends = h.m.friends[:1]
+	h.send(pasted(agentKey(t, "x")), enter, typed("alice"))
+	h.want(`pfwd already has a key named "alice"`)
+	h.send(clear, kmsg(tea.KeyShiftTab), clear)
+	h.send(pasted(pub), enter, enter)
+	h.want("added alice")
+
+	// ctrl+x takes the last key off the list.
+	h.send(kmsg(tea.KeyCtrlX))
+	h.want("removed alice")
+	if len(h.m.friends) != 1 || h.m.friends[0].Name != "carol" {
+		t.Fatalf("after ctrl+x: %+v", h.m.friends)
+	}
+	h.send(pasted(pub), enter, enter)
+	h.send(enter)
+	h.want("step 4 of 7")
+	h.wantReview("add key carol to ~pfwd/.ssh/authorized_keys", "update key alice@laptop in ~pfwd/.ssh/authorized_keys (installed as alice, line 1)")
+
+	// G and End go to the end of the diff, g and Home back to the top.
+	h.send(typed("G"))
+	if !h.m.review.AtBottom() {
+		t.Error("G did not reach the end")
+	}
+	h.send(typed("g"))
+	if !h.m.review.AtTop() {
+		t.Error("g did not go back to the top")
+	}
+	h.send(kmsg(tea.KeyEnd))
+	if !h.m.review.AtBottom() {
+		t.Error("End did not reach the end")
+	}
+}
+
+// aliceInstalled is a tree where pfwd exists and has friendKeys' key
+// installed under the name alice.
+func aliceInstalled(t *testing.T) (Config, string) {
+	t.Helper()
+	testenv.Root(t)
+	root := rendertest.New(t, rendertest.Tree{})
+	cfg := testConfig(t, root)
+	uh := users.Host{Root: root, Runner: cfg.Runner, Now: cfg.Now, Getenv: cfg.Getenv, Syslog: func(string) {}}
+	if _, err := uh.CreateUser(context.Background(), users.CreateRequest{User: "pfwd", Fix: true}); err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := friendKeys(t)
+	k, _, err := keyline.ParsePublic([]byte(pub))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := uh.AddKey(context.Background(), users.AddKeyRequest{User: "pfwd", Key: k, Name: "alice", Targets: []string{"127.0.0.1:8009"}}); err != nil {
+		t.Fatal(err)
+	}
+	return cfg, pub
+}
+
+// TestReviewRefusesATakenName: a key queued for one account, then the
+// account changed to one whose installed key has that name; Review refuses
+// to apply instead of failing the keys step after sshd -t.
+func TestReviewRefusesATakenName(t *testing.T) {
+	t.Parallel()
+	cfg, _ := aliceInstalled(t)
+	before := rendertest.Snapshot(t, cfg.Root)
+	h := newHarness(t, cfg)
+	h.send(enter, clear, typed("other"), enter, enter)
+	h.want("step 3 of 7")
+	h.send(pasted(agentKey(t, "x")), enter, typed("alice"), enter)
+	h.want("added alice")
+	h.send(esc, tab, clear, typed("pfwd"), enter, enter, enter)
+	h.want("step 4 of 7", "cannot apply")
+	h.wantReview(`pfwd already has a key named "alice"`)
+	h.send(enter)
+	h.want("step 4 of 7")
+	rendertest.Unchanged(t, cfg.Root, before)
+}
+
+// agentKey is a fresh public key line.
+func agentKey(t *testing.T, comment string) string {
+	t.Helper()
+	pub, _, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, _ := ssh.NewPublicKey(pub)
+	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sp))) + " " + comment
+}
+
+// TestTooSmall (issue 15): below the minimum size the fields were cut off
+// without a word; now the screen says so and keys wait for a larger one.
+func TestTooSmall(t *testing.T) {
+	t.Parallel()
+	root := rendertest.New(t, rendertest.Tree{})
+	h := newHarness(t, testConfig(t, root))
+	h.send(tea.WindowSizeMsg{Width: 40, Height: 12})
+	if v := strings.Join(strings.Fields(h.m.View()), " "); !strings.Contains(v, "terminal is too small (40x12); it needs at least 60x20") {
+		t.Fatalf("no notice:\n%s", h.m.View())
+	}
+	checkFits(t, h.m.View(), 40, 12)
+	h.send(enter)
+	h.send(tea.WindowSizeMsg{Width: 80, Height: 24})
+	h.want("step 1 of 7")
+	h.send(tea.WindowSizeMsg{Width: 40, Height: 12}, ctrlC)
+	if !h.quit || !h.m.Outcome().Quit {
+		t.Fatalf("ctrl+c did not quit: %+v", h.m.Outcome())
+	}
 }

@@ -1,0 +1,61 @@
+package sshd_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pfwdctl/pfwdctl/internal/fail"
+	"github.com/pfwdctl/pfwdctl/internal/hostfs"
+	"github.com/pfwdctl/pfwdctl/internal/run"
+	"github.com/pfwdctl/pfwdctl/internal/sshd"
+)
+
+// TestHostService: hints name the host's own service manager.
+func TestHostService(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		files []string // dirs end in /
+		want  sshd.Service
+	}{
+		{"good_debian_systemd", []string{"/run/systemd/system/", "/lib/systemd/system/ssh.service"},
+			sshd.Service{Reload: "systemctl reload ssh", Status: "systemctl status ssh", Log: "journalctl -u ssh"}},
+		{"good_rhel_systemd", []string{"/run/systemd/system/", "/usr/lib/systemd/system/sshd.service"},
+			sshd.Service{Reload: "systemctl reload sshd", Status: "systemctl status sshd", Log: "journalctl -u sshd"}},
+		{"good_sysv", []string{"/etc/init.d/ssh"},
+			sshd.Service{Reload: "service ssh reload", Status: "service ssh status", Log: "/var/log/auth.log (or where syslog puts sshd's messages)"}},
+		{"good_no_manager", nil,
+			sshd.Service{Reload: "kill -HUP $(cat /run/sshd.pid)", Status: "pgrep -a sshd", Log: "/var/log/auth.log (or where syslog puts sshd's messages)"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for _, f := range c.files {
+				p := filepath.Join(dir, f)
+				if strings.HasSuffix(f, "/") {
+					os.MkdirAll(p, 0o755)
+					continue
+				}
+				os.MkdirAll(filepath.Dir(p), 0o755)
+				os.WriteFile(p, nil, 0o755)
+			}
+			if got := sshd.HostService(hostfs.MustRoot(dir)); got != c.want {
+				t.Fatalf("got %+v, want %+v", got, c.want)
+			}
+		})
+	}
+}
+
+// TestReloadFailureHintWithoutSystemd: a failed init-script reload on a
+// host without systemd told the admin to run systemctl.
+func TestReloadFailureHintWithoutSystemd(t *testing.T) {
+	pidFile, _ := startSshd(t)
+	sysDir, initDir := fakeSystem(t, false, "ssh")
+	s := (&run.Stub{T: t}).Expect(filepath.Join(initDir, "ssh")+" reload", "", "reload failed", run.ErrExit)
+	_, err := sshd.Reloader{Runner: s, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{pidFile}}.Reload(context.Background())
+	hint := fail.HintOf(err)
+	if err == nil || !strings.Contains(hint, "service ssh reload") || strings.Contains(hint, "systemctl") || strings.Contains(hint, "journalctl") {
+		t.Fatalf("err = %v\nhint = %s", err, hint)
+	}
+}
