@@ -370,16 +370,22 @@ func SplitLine(s string) (Line, error) {
 		l.Options = s[:end]
 		s = strings.TrimLeft(s[end:], " \t")
 	}
-	f := strings.SplitN(s, " ", 3)
-	if len(f) < 2 {
-		f = strings.Fields(s)
+	// strings.SplitN(s, " ", 3) without its slice: this runs for every line.
+	typ, rest, ok := strings.Cut(s, " ")
+	if !ok {
+		f := strings.Fields(s)
 		if len(f) < 2 {
 			return l, fmt.Errorf("no key")
 		}
+		typ, rest = f[0], f[1]
+		if len(f) == 3 { // as SplitN's fallback did: a comment only when 3
+			rest += " " + f[2]
+		}
 	}
-	l.Type, l.Base64 = f[0], strings.TrimRight(f[1], "\r\t")
-	if len(f) == 3 {
-		l.Comment = strings.TrimSpace(f[2])
+	b64, comment, hasComment := strings.Cut(rest, " ")
+	l.Type, l.Base64 = typ, strings.TrimRight(b64, "\r\t")
+	if hasComment {
+		l.Comment = strings.TrimSpace(comment)
 	}
 	if !isKeyType(l.Type) {
 		return l, fmt.Errorf("unknown key type %q", ellipsis(l.Type, 40))
@@ -389,13 +395,31 @@ func SplitLine(s string) (Line, error) {
 
 // Fingerprint is the SHA256 fingerprint of the line's key, computed from the
 // blob alone.
+//
+// It runs for every line of every file add-key, list-keys and revoke read,
+// so it works in stack buffers: the only allocation is the result (an RSA
+// key of up to 8192 bits fits; a longer blob takes the allocating path).
 func (l Line) Fingerprint() (string, error) {
-	blob, err := base64.StdEncoding.DecodeString(l.Base64)
-	if err != nil {
-		return "", fmt.Errorf("key is not valid base64")
+	var src [1500]byte
+	var dst [1125]byte
+	var blob []byte
+	if len(l.Base64) <= len(src) {
+		n, err := base64.StdEncoding.Decode(dst[:], src[:copy(src[:], l.Base64)])
+		if err != nil {
+			return "", fmt.Errorf("key is not valid base64")
+		}
+		blob = dst[:n]
+	} else {
+		var err error
+		if blob, err = base64.StdEncoding.DecodeString(l.Base64); err != nil {
+			return "", fmt.Errorf("key is not valid base64")
+		}
 	}
 	sum := sha256.Sum256(blob)
-	return "SHA256:" + base64.RawStdEncoding.EncodeToString(sum[:]), nil
+	var out [7 + 43]byte // "SHA256:" and 32 bytes in unpadded base64
+	copy(out[:], "SHA256:")
+	base64.RawStdEncoding.Encode(out[7:], sum[:])
+	return string(out[:]), nil
 }
 
 // Key decodes the line's key.
