@@ -7,9 +7,11 @@
 #
 #   bench/startup.sh [ROUNDS] [RUNS]   (default 15 rounds of 40 runs each)
 #
+# PFWDCTL_BASELINE=BINARY also times an older build's --version.
+#
 # pfwdctl is built here from the working tree (as `make build` does), so a
 # stale bin/pfwdctl cannot be measured by mistake. Rounds interleave the
-# three programs so all see the same load; each figure is the median over
+# programs so all see the same load; each figure is the median over
 # rounds of the mean per run, which a busy neighbour for one round does not
 # move. GODEBUG=inittrace=1 ./pfwdctl --version shows where init time goes.
 set -euo pipefail
@@ -37,6 +39,7 @@ for _ in $(seq "$rounds"); do
   echo "true $(batch /bin/true)"
   echo "hello $(batch "$tmp/hello-go")"
   echo "pfwdctl $(batch "$tmp/pfwdctl" --version)"
+  [ -z "${PFWDCTL_BASELINE:-}" ] || echo "baseline $(batch "$PFWDCTL_BASELINE" --version)"
 done >"$tmp/times"
 median() { awk -v k="$1" '$1 == k { print $2 }' "$tmp/times" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 t_true=$(median true) t_hello=$(median hello) t_pf=$(median pfwdctl)
@@ -49,3 +52,6 @@ awk -v t="$t_true" -v h="$t_hello" -v p="$t_pf" -v r="$rounds" -v n="$runs" 'BEG
   printf "ratio pfwdctl / hello-world:  %6.2f\n", p / h
   printf "target: pfwdctl <= 5 ms:      %s\n", (p / 1e6 <= 5 ? "met" : "MISSED")
 }'
+if [ -n "${PFWDCTL_BASELINE:-}" ]; then
+  awk -v b="$(median baseline)" -v h="$t_hello" 'BEGIN { printf "baseline --version:           %6.2f ms (x%.2f hello-world)\n", b / 1e6, b / h }'
+fi
