@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/pfwdctl/pfwdctl/internal/accounts"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
@@ -68,10 +69,10 @@ var pathRE = regexp.MustCompile(`^/[A-Za-z0-9@._+/-]{1,255}$`)
 
 // algRE is an SSH algorithm name (RFC 4251 section 6): no spaces, commas or
 // quotes can reach the config.
-var algRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9@._+-]{0,63}$`)
+var algRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9@._+-]{0,63}$`) })
 
 // sourceRE keeps the comment line to one line of plain text.
-var sourceRE = regexp.MustCompile(`^[A-Za-z0-9 ,.:/()'_+-]{0,200}$`)
+var sourceRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9 ,.:/()'_+-]{0,200}$`) })
 
 // Validate refuses empty lists and names that are not algorithm names.
 func (c *Crypto) Validate() error {
@@ -83,12 +84,12 @@ func (c *Crypto) Validate() error {
 			return fail.New(fail.Usage, "", "crypto policy: %s is empty", l.kw)
 		}
 		for _, a := range l.algs {
-			if !algRE.MatchString(a) {
+			if !algRE().MatchString(a) {
 				return fail.New(fail.Usage, "", "crypto policy: %s: invalid algorithm name %q", l.kw, a)
 			}
 		}
 	}
-	if !sourceRE.MatchString(c.Source) || !sourceRE.MatchString(c.SshdVersion) {
+	if !sourceRE().MatchString(c.Source) || !sourceRE().MatchString(c.SshdVersion) {
 		return fail.New(fail.Usage, "", "crypto policy: invalid source or version text")
 	}
 	for _, p := range append([]string{c.ModuliFile}, c.HostKeys...) {

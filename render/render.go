@@ -3,6 +3,7 @@ package render
 import (
 	"bytes"
 	"strings"
+	"sync"
 	"text/template"
 
 	"github.com/pfwdctl/pfwdctl/templates"
@@ -14,7 +15,12 @@ type File struct {
 	Data []byte
 }
 
-var tmpl = template.Must(template.New("").Option("missingkey=error").ParseFS(templates.FS, "*.tmpl"))
+// tmpl parses the embedded templates on first use, not at package init:
+// parsing costs thousands of allocations, and every pfwdctl command links
+// render, most without rendering anything (pfwdctl --version, list-keys).
+var tmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("").Option("missingkey=error").ParseFS(templates.FS, "*.tmpl"))
+})
 
 // Render fills in the embedded templates. Params are validated first, so no
 // value can carry a newline or quote into the output.
@@ -47,7 +53,7 @@ func Render(p Params) ([]File, error) {
 	var files []File
 	for _, name := range names {
 		var b bytes.Buffer
-		if err := tmpl.ExecuteTemplate(&b, name+".tmpl", data); err != nil {
+		if err := tmpl().ExecuteTemplate(&b, name+".tmpl", data); err != nil {
 			return nil, err
 		}
 		if name == templates.Forward {

@@ -115,9 +115,9 @@ func (h Host) problems(a Account) (probs []string, person bool, why string) {
 	if err == nil {
 		if kf, err := h.readKeys(a); err == nil {
 			kf.Close()
-			n := 0
+			n, zone, now := 0, h.systemZone(), h.now()
 			for _, e := range kf.Entries() {
-				if !h.describe(e, nil, h.now()).Restricted {
+				if !h.describe(e, nil, zone, now).Restricted {
 					n++
 				}
 			}

@@ -408,8 +408,11 @@ func (h Host) ListKeys(user string) (ListResult, error) {
 		fps[i], nums[i] = e.Fingerprint, e.Index+1
 	}
 	copies := keyline.SameKey(fps, nums)
+	// One reading of /etc/localtime for the whole file, not one per line.
+	zone := h.systemZone()
+	res.Keys = make([]KeyInfo, 0, len(es))
 	for i, e := range es {
-		ki := h.describe(e, res.MatchTargets, now)
+		ki := h.describe(e, res.MatchTargets, zone, now)
 		if e.file != kf {
 			ki.File = e.file.Path
 			ki.Warnings = append(ki.Warnings, "in "+e.file.Path+", which sshd also reads: pfwdctl manages only "+kf.Path)
@@ -427,8 +430,9 @@ func (h Host) ListKeys(user string) (ListResult, error) {
 }
 
 // describe turns keyline's verdict on one line into a list-keys row.
-func (h Host) describe(e Entry, matchTargets []string, now time.Time) KeyInfo {
-	v := keyline.Judge(e.Raw, keyline.Match{Targets: matchTargets, Zone: h.systemZone()}, now)
+// zone is sshd's (systemZone), read once by the caller.
+func (h Host) describe(e Entry, matchTargets []string, zone *time.Location, now time.Time) KeyInfo {
+	v := keyline.Judge(e.Raw, keyline.Match{Targets: matchTargets, Zone: zone}, now)
 	ki := KeyInfo{Line: e.Index + 1, Name: v.Line.Comment, Type: v.Line.Type, Fingerprint: v.Fingerprint, Options: v.Line.Options,
 		Targets: v.Written, Expiry: v.Expiry, Expired: v.Expired, From: v.From,
 		Restricted: v.Restricted(), Problems: v.Texts(keyline.Fail), Warnings: v.Texts(keyline.Warn)}

@@ -77,7 +77,7 @@ VMs only --insecure-ignore-host-key.`,
   pfwdctl verify --host 10.0.0.5 --key id_ci --host-key SHA256:abc... --json
   # on the server, as root, with a throwaway key (no friend needed)
   pfwdctl verify --self
-  # every host of an inventory, 16 at a time; exit 1 if any fails, 3 if any is unreachable
+  # every host of an inventory, up to 256 at a time; exit 1 if any fails, 3 if any is unreachable
   pfwdctl verify --inventory hosts.txt --key ~/.ssh/pfwd_verify`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error { return verifyRun(c, g, o) },

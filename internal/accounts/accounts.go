@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
@@ -193,12 +194,12 @@ func ReadGroups(root hostfs.Root) ([]Group, error) {
 
 // nameRE is the portable POSIX account name (useradd's default check, also
 // safe inside "Match User" where *, ?, ! and , are pattern syntax).
-var nameRE = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
+var nameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`) })
 
 // ValidateName refuses names that are not plain POSIX account names, and
 // root: the forward-only account must never be the admin's.
 func ValidateName(u string) error {
-	if !nameRE.MatchString(u) {
+	if !nameRE().MatchString(u) {
 		return fail.New(fail.Usage,
 			"use a lowercase account name: a letter or _, then letters, digits, _ or -, at most 32 characters",
 			"invalid account name %q", u)

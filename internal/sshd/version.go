@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
@@ -22,11 +23,11 @@ func (v Version) AtLeast(o Version) bool {
 	return v.Major > o.Major || v.Major == o.Major && v.Minor >= o.Minor
 }
 
-var versionRE = regexp.MustCompile(`OpenSSH_(\d+)\.(\d+)`)
+var versionRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`OpenSSH_(\d+)\.(\d+)`) })
 
 // ParseVersion finds "OpenSSH_9.2" in what sshd -V or ssh -V print.
 func ParseVersion(s string) (Version, bool) {
-	m := versionRE.FindStringSubmatch(s)
+	m := versionRE().FindStringSubmatch(s)
 	if m == nil {
 		return Version{}, false
 	}

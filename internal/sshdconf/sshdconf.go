@@ -195,7 +195,10 @@ func glob(root hostfs.Root, overlay map[string][]byte, pat string) ([]string, er
 func Parse(data []byte) ([]Line, error) {
 	var out []Line
 	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	// A buffer the size of the input (at most 64 KiB to start; it grows to
+	// 1 MiB for a longer line): callers parse one line at a time too
+	// (sshd's staging copy), and 64 KiB each time was megabytes per run.
+	sc.Buffer(make([]byte, min(len(data)+1, 64*1024)), 1024*1024)
 	n := 0
 	for sc.Scan() {
 		n++

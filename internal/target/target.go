@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 )
@@ -34,7 +35,9 @@ func (t Target) String() string {
 	return net.JoinHostPort(t.Host, strconv.Itoa(t.Port))
 }
 
-var hostnameRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)
+var hostnameRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)
+})
 
 // Parse validates "host:port". Only characters that can never end a
 // directive or a quoted key option are accepted, so a target cannot inject
@@ -74,7 +77,7 @@ func Parse(s string) (Target, error) {
 	if strings.Contains(s, "[") {
 		return bad("the bracketed part is not an IPv6 address")
 	}
-	if len(host) > 253 || !hostnameRE.MatchString(host) {
+	if len(host) > 253 || !hostnameRE().MatchString(host) {
 		return bad("the host is neither an IP address nor a valid DNS name")
 	}
 	return Target{Host: strings.ToLower(host), Port: port}, nil

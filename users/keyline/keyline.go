@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -98,7 +99,9 @@ func refuse(hint, format string, args ...any) error {
 	return fail.New(fail.Usage, hint, format, args...)
 }
 
-var privateRE = regexp.MustCompile(`(?i)(BEGIN [A-Z0-9 ]*PRIVATE KEY|PuTTY-User-Key-File-|BEGIN SSH2 ENCRYPTED PRIVATE KEY|openssh-key-v1|b3BlbnNzaC1rZXktdjE)`)
+var privateRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)(BEGIN [A-Z0-9 ]*PRIVATE KEY|PuTTY-User-Key-File-|BEGIN SSH2 ENCRYPTED PRIVATE KEY|openssh-key-v1|b3BlbnNzaC1rZXktdjE)`)
+})
 
 // ParsePublic reads what an admin was sent: exactly one OpenSSH public key
 // line, optionally ending in a newline or CRLF. It refuses everything else
@@ -109,7 +112,7 @@ func ParsePublic(data []byte) (Key, []string, error) {
 		return Key{}, nil, refuse(askPub, "the input is %d bytes, over the 64 KiB limit: a public key is one short line", len(data))
 	}
 	// A private key can look like anything below; say so first, loudly.
-	if privateRE.Match(data) {
+	if privateRE().Match(data) {
 		return Key{}, nil, refuse("delete this copy, and ask for the .pub file instead (it is safe to send)",
 			"this is a PRIVATE key; it must never leave your friend's machine; ask for the .pub file")
 	}
@@ -254,7 +257,7 @@ func FormatExpiry(t time.Time, zone *time.Location) string {
 	return t.In(zone).Format(ExpiryLayout)
 }
 
-var opensshRE = regexp.MustCompile(`OpenSSH_(\d+)\.(\d+)`)
+var opensshRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`OpenSSH_(\d+)\.(\d+)`) })
 
 // TakesUTC says whether the sshd whose version banner is given ("OpenSSH_9.2,
 // OpenSSL ...", as sshd -V prints it) reads a "Z" (UTC) suffix on
@@ -263,7 +266,7 @@ var opensshRE = regexp.MustCompile(`OpenSSH_(\d+)\.(\d+)`)
 // refuse the whole line. An unknown version counts as new: a Z that an old
 // sshd does not know makes it refuse the key, never accept it for longer.
 func TakesUTC(version string) bool {
-	m := opensshRE.FindStringSubmatch(version)
+	m := opensshRE().FindStringSubmatch(version)
 	if m == nil {
 		return true
 	}
@@ -367,16 +370,22 @@ func SplitLine(s string) (Line, error) {
 		l.Options = s[:end]
 		s = strings.TrimLeft(s[end:], " \t")
 	}
-	f := strings.SplitN(s, " ", 3)
-	if len(f) < 2 {
-		f = strings.Fields(s)
+	// strings.SplitN(s, " ", 3) without its slice: this runs for every line.
+	typ, rest, ok := strings.Cut(s, " ")
+	if !ok {
+		f := strings.Fields(s)
 		if len(f) < 2 {
 			return l, fmt.Errorf("no key")
 		}
+		typ, rest = f[0], f[1]
+		if len(f) == 3 { // as SplitN's fallback did: a comment only when 3
+			rest += " " + f[2]
+		}
 	}
-	l.Type, l.Base64 = f[0], strings.TrimRight(f[1], "\r\t")
-	if len(f) == 3 {
-		l.Comment = strings.TrimSpace(f[2])
+	b64, comment, hasComment := strings.Cut(rest, " ")
+	l.Type, l.Base64 = typ, strings.TrimRight(b64, "\r\t")
+	if hasComment {
+		l.Comment = strings.TrimSpace(comment)
 	}
 	if !isKeyType(l.Type) {
 		return l, fmt.Errorf("unknown key type %q", ellipsis(l.Type, 40))
@@ -386,13 +395,31 @@ func SplitLine(s string) (Line, error) {
 
 // Fingerprint is the SHA256 fingerprint of the line's key, computed from the
 // blob alone.
+//
+// It runs for every line of every file add-key, list-keys and revoke read,
+// so it works in stack buffers: the only allocation is the result (an RSA
+// key of up to 8192 bits fits; a longer blob takes the allocating path).
 func (l Line) Fingerprint() (string, error) {
-	blob, err := base64.StdEncoding.DecodeString(l.Base64)
-	if err != nil {
-		return "", fmt.Errorf("key is not valid base64")
+	var src [1500]byte
+	var dst [1125]byte
+	var blob []byte
+	if len(l.Base64) <= len(src) {
+		n, err := base64.StdEncoding.Decode(dst[:], src[:copy(src[:], l.Base64)])
+		if err != nil {
+			return "", fmt.Errorf("key is not valid base64")
+		}
+		blob = dst[:n]
+	} else {
+		var err error
+		if blob, err = base64.StdEncoding.DecodeString(l.Base64); err != nil {
+			return "", fmt.Errorf("key is not valid base64")
+		}
 	}
 	sum := sha256.Sum256(blob)
-	return "SHA256:" + base64.RawStdEncoding.EncodeToString(sum[:]), nil
+	var out [7 + 43]byte // "SHA256:" and 32 bytes in unpadded base64
+	copy(out[:], "SHA256:")
+	base64.RawStdEncoding.Encode(out[7:], sum[:])
+	return string(out[:]), nil
 }
 
 // Key decodes the line's key.
@@ -526,7 +553,7 @@ func ParseExpiryTimeIn(v string, loc *time.Location) (time.Time, error) {
 	return time.ParseInLocation(layout, v, loc)
 }
 
-var durRE = regexp.MustCompile(`^(\d+)([smhdw])$`)
+var durRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(\d+)([smhdw])$`) })
 
 // MinExpires is the shortest relative --expires: sshd's expiry-time has
 // minute resolution and is checked only at login, so less than this is
@@ -540,7 +567,7 @@ const expiresHint = "use a duration (15m, 12h, 30d, 8w) or a local date and time
 // The result is an instant; Prefix decides the clock sshd gets it in.
 func ParseExpires(s string, now time.Time) (time.Time, error) {
 	s = strings.TrimSpace(s)
-	if m := durRE.FindStringSubmatch(s); m != nil {
+	if m := durRE().FindStringSubmatch(s); m != nil {
 		n, err := strconv.Atoi(m[1])
 		unit := map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour, "d": 24 * time.Hour, "w": 7 * 24 * time.Hour}[m[2]]
 		if err != nil || n >= 10000000 || time.Duration(n)*unit > 100000*24*time.Hour {

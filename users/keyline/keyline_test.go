@@ -1,6 +1,8 @@
 package keyline
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"os"
 	"slices"
@@ -311,6 +313,27 @@ func TestTakesUTC(t *testing.T) {
 	} {
 		if got := TakesUTC(v); got != want {
 			t.Errorf("TakesUTC(%q) = %v, want %v", v, got, want)
+		}
+	}
+}
+
+// Fingerprint decodes in stack buffers up to an 8192-bit RSA key and
+// allocates beyond: both give ssh-keygen's SHA256 fingerprint, and bad
+// base64 is an error on both paths.
+func TestFingerprintShortAndLongBlobs(t *testing.T) {
+	for _, n := range []int{51, 1124, 1125, 1126, 3000} {
+		blob := make([]byte, n)
+		for i := range blob {
+			blob[i] = byte(i * 7)
+		}
+		sum := sha256.Sum256(blob)
+		want := "SHA256:" + base64.RawStdEncoding.EncodeToString(sum[:])
+		l := Line{Base64: base64.StdEncoding.EncodeToString(blob)}
+		if got, err := l.Fingerprint(); err != nil || got != want {
+			t.Errorf("%d bytes: %q %v, want %q", n, got, err, want)
+		}
+		if _, err := (Line{Base64: l.Base64[:len(l.Base64)-5] + "!!!!="}).Fingerprint(); err == nil {
+			t.Errorf("%d bytes: bad base64 accepted", n)
 		}
 	}
 }

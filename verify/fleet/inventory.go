@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Host is one host to verify, with what the inventory says about it. Empty
@@ -83,8 +84,8 @@ var varField = map[string]string{
 }
 
 var (
-	sectionRe = regexp.MustCompile(`^\[([A-Za-z0-9_.-]+)(?::(vars|children))?\]$`)
-	rangeRe   = regexp.MustCompile(`\[([0-9]+):([0-9]+)(?::([0-9]+))?\]`)
+	sectionRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\[([A-Za-z0-9_.-]+)(?::(vars|children))?\]$`) })
+	rangeRe   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\[([0-9]+):([0-9]+)(?::([0-9]+))?\]`) })
 )
 
 type rawHost struct {
@@ -139,7 +140,7 @@ func Parse(r io.Reader, file string) ([]Host, error) {
 	section, kind := "ungrouped", ""
 	for _, l := range lines {
 		if isSection(l.text) {
-			m := sectionRe.FindStringSubmatch(l.text)
+			m := sectionRe().FindStringSubmatch(l.text)
 			if m == nil {
 				return nil, perr(l.n, "bad section header %q", l.text)
 			}
@@ -337,7 +338,7 @@ func splitHostPort(s string) (string, int, error) {
 // expandRange expands Ansible's numeric host ranges: web[01:03].example
 // is web01, web02, web03 (leading zeros keep their width).
 func expandRange(s string) ([]string, error) {
-	m := rangeRe.FindStringSubmatchIndex(s)
+	m := rangeRe().FindStringSubmatchIndex(s)
 	if m == nil {
 		return []string{s}, nil
 	}

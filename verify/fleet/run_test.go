@@ -65,3 +65,37 @@ func TestRunCancelled(t *testing.T) {
 		t.Errorf("got %v", res)
 	}
 }
+
+// TestRunDefaultStartsAFleetOfHundredsAtOnce: under DefaultParallel the
+// 200 hosts of issue 15's fleet all run at the same time, so their round
+// trips overlap (with 16 they ran in 13 waves, 13x one host's time at
+// least). Each check waits until all 200 have started; ctx only bounds a
+// failing run.
+func TestRunDefaultStartsAFleetOfHundredsAtOnce(t *testing.T) {
+	t.Parallel()
+	const n = 200
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var started atomic.Int32
+	all := make(chan struct{})
+	res := Run(ctx, hostsN(n), DefaultParallel, func(ctx context.Context, h Host) bool {
+		if started.Add(1) == n {
+			close(all)
+		}
+		select {
+		case <-all:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}, nil)
+	waited := 0
+	for _, ok := range res {
+		if !ok {
+			waited++
+		}
+	}
+	if waited > 0 {
+		t.Errorf("%d of %d hosts never ran alongside all the others (DefaultParallel %d)", waited, n, DefaultParallel)
+	}
+}

@@ -111,11 +111,15 @@ type Options struct {
 	Log io.Writer
 	// StartTimeout bounds the wait for sshd's banner; 0: 10s.
 	StartTimeout time.Duration
+	// ListenHost is the address sshd listens on (and Addr names); empty:
+	// 127.0.0.1. bench/fleet-netem.sh gives another, reachable from a
+	// network namespace behind a delayed link.
+	ListenHost string
 }
 
 // Server is a running lab sshd.
 type Server struct {
-	// Addr is "127.0.0.1:port".
+	// Addr is "127.0.0.1:port" (Options.ListenHost instead of 127.0.0.1).
 	Addr string
 	Port int
 	// User is the account the lab restricts and the client logs in as.
@@ -285,14 +289,18 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if timeout == 0 {
 		timeout = 10 * time.Second
 	}
+	host := o.ListenHost
+	if host == "" {
+		host = "127.0.0.1"
+	}
 	// A free port can be taken between our probe and sshd's bind: retry.
 	for attempt := 0; ; attempt++ {
-		port, err := freePort()
+		port, err := freePort(host)
 		if err != nil {
 			return nil, err
 		}
 		s.Port = port
-		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		s.Addr = net.JoinHostPort(host, strconv.Itoa(port))
 		if err := s.writeConfig(o, bin); err != nil {
 			return nil, err
 		}
@@ -373,13 +381,13 @@ var (
 	handedOut   = map[int]bool{}
 )
 
-func freePort() (int, error) {
+func freePort(host string) (int, error) {
 	handedOutMu.Lock()
 	defer handedOutMu.Unlock()
 	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 		if err != nil {
-			return 0, fail.Wrap(fail.Unavailable, err, "", "find a free port on 127.0.0.1")
+			return 0, fail.Wrap(fail.Unavailable, err, "", "find a free port on %s", host)
 		}
 		port := l.Addr().(*net.TCPAddr).Port
 		l.Close()
@@ -388,7 +396,7 @@ func freePort() (int, error) {
 			return port, nil
 		}
 	}
-	return 0, fail.New(fail.Unavailable, "", "no fresh free port on 127.0.0.1 after 50 tries")
+	return 0, fail.New(fail.Unavailable, "", "no fresh free port on %s after 50 tries", host)
 }
 
 func (s *Server) writeFiles(o Options) error {
@@ -766,8 +774,9 @@ func (l *lockedBuffer) Reset() {
 // probe, and its scratch dir for the streamlocal-forward probe (so a lab
 // that permits it leaves no socket in the host's /tmp).
 func (s *Server) VerifyOptions() verify.Options {
+	host, _, _ := net.SplitHostPort(s.Addr)
 	return verify.Options{
-		Host:      "127.0.0.1",
+		Host:      host,
 		Port:      s.Port,
 		User:      s.User,
 		Targets:   s.Targets,

@@ -18,7 +18,7 @@ import (
 func TestFreePortNeverRepeats(t *testing.T) {
 	seen := map[int]bool{}
 	for range 300 {
-		p, err := freePort()
+		p, err := freePort("127.0.0.1")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/charmbracelet/lipgloss"
 
@@ -17,7 +18,9 @@ import (
 	"github.com/pfwdctl/pfwdctl/verify/self"
 )
 
-var plain = ui.New(false)
+// plain is made on first use: a package-level lipgloss renderer would be
+// built at init for every pfwdctl command, not only the wizard.
+var plain = sync.OnceValue(func() ui.Styles { return ui.New(false) })
 
 func (m *Model) ok(s string) string   { return m.st.OK("✓") + " " + s }
 func (m *Model) bad(s string) string  { return m.st.Fail("✗") + " " + s }
@@ -395,7 +398,7 @@ func shellLines(words []string, w int) string {
 func (m *Model) doneText(styled bool) string {
 	st := m.st
 	if !styled {
-		m.st = plain
+		m.st = plain()
 		defer func() { m.st = st }()
 	}
 	var b strings.Builder

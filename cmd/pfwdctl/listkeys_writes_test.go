@@ -1,0 +1,39 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/pfwdctl/pfwdctl/users"
+)
+
+// writeCounter counts Write calls: each is one write(2) on a real stdout.
+type writeCounter struct {
+	strings.Builder
+	writes int
+}
+
+func (w *writeCounter) Write(p []byte) (int, error) {
+	w.writes++
+	return w.Builder.Write(p)
+}
+
+// list-keys prints its table through a buffer: unbuffered, tabwriter made
+// one write per cell, ~120,000 write(2) calls for 10,000 keys.
+func TestListKeysTableIsBuffered(t *testing.T) {
+	env, _, _ := testEnv()
+	w := &writeCounter{}
+	env.IO.Out = w
+	res := users.ListResult{Account: "pfwd", Path: "/home/pfwd/.ssh/authorized_keys"}
+	for i := 0; i < 1000; i++ {
+		res.Keys = append(res.Keys, users.KeyInfo{Line: i + 1, Name: "k", Type: "ssh-ed25519", Bits: 256,
+			Fingerprint: "SHA256:x", Targets: []string{"127.0.0.1:8009"}, Restricted: true})
+	}
+	printKeys(&Globals{Env: env}, res)
+	if n := strings.Count(w.String(), "\n"); n < 1001 {
+		t.Fatalf("printed %d lines, want the header and 1000 rows:\n%s", n, w.String())
+	}
+	if w.writes > 20 {
+		t.Errorf("%d writes for a table of 1000 keys, want a handful (buffered)", w.writes)
+	}
+}
