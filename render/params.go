@@ -65,7 +65,7 @@ type Crypto struct {
 const ModuliName = "pfwdctl.moduli"
 
 // pathRE is an absolute path that a config line cannot be bent by.
-var pathRE = regexp.MustCompile(`^/[A-Za-z0-9@._+/-]{1,255}$`)
+var pathRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^/[A-Za-z0-9@._+/-]+$`) })
 
 // algRE is an SSH algorithm name (RFC 4251 section 6): no spaces, commas or
 // quotes can reach the config.
@@ -93,7 +93,7 @@ func (c *Crypto) Validate() error {
 		return fail.New(fail.Usage, "", "crypto policy: invalid source or version text")
 	}
 	for _, p := range append([]string{c.ModuliFile}, c.HostKeys...) {
-		if p != "" && !pathRE.MatchString(p) {
+		if p != "" && (len(p) > 255 || !pathRE().MatchString(p)) {
 			return fail.New(fail.Usage, "", "crypto policy: invalid path %q", p)
 		}
 	}

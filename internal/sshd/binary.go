@@ -451,7 +451,7 @@ func (c *copier) treeHostKeys() bool {
 		if l.Keyword != "hostkey" || l.Match != "" || len(l.Args) != 1 {
 			continue
 		}
-		if _, err := os.Stat(c.s.Root.Path(sshdconf.ResolveInclude(l.Args[0]))); err == nil {
+		if _, err := c.s.Root.Stat(sshdconf.ResolveInclude(l.Args[0])); err == nil {
 			return true
 		}
 	}
