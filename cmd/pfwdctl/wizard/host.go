@@ -25,7 +25,12 @@ type HostInfo struct {
 	DropInDir   string   // host path
 	DropIns     []string // *.conf already there
 	Include     error    // nil: the main config reads the drop-ins
-	Run         sshd.ReloadResult
+	// Mode is the install mode apply will use here and ModeWhy why (or
+	// ModeErr why apply would refuse this sshd).
+	Mode    render.Mode
+	ModeWhy string
+	ModeErr error
+	Run     sshd.ReloadResult
 	// Connection says how the admin is connected now.
 	Connection string
 	// Lockout is render.Guard's refusal, nil when the change is safe.
@@ -74,6 +79,8 @@ func Inspect(ctx context.Context, c Config, user string) HostInfo {
 		sort.Strings(h.DropIns)
 	}
 	h.Include = render.CheckInclude(c.Root, h.Config)
+	a := render.Applier{Root: c.Root, Runner: c.Runner, SshdConfig: h.Config, SshdBin: c.SshdBin}
+	h.Mode, h.ModeWhy, h.ModeErr = a.InstallMode(ctx)
 	h.Run = c.reloader().Detect(ctx)
 	h.Connection = connection(c)
 	h.Lockout = c.guard(ctx, user)

@@ -12,6 +12,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/internal/ui"
+	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/users"
 	"github.com/pfwdctl/pfwdctl/users/keyline"
 	"github.com/pfwdctl/pfwdctl/verify"
@@ -47,10 +48,16 @@ func (m *Model) hostView() string {
 		drop += " (" + strings.Join(h.DropIns, ", ") + ")"
 	}
 	fmt.Fprintf(&b, "%s\n", m.ok(drop))
-	if h.Include == nil {
+	switch {
+	case h.ModeErr != nil:
+		fmt.Fprintf(&b, "%s\n", m.errLines(h.ModeErr))
+	case h.Mode == render.ModeManaged:
+		fmt.Fprintf(&b, "%s\n", m.ok("install: managed blocks in "+h.Config+" ("+h.ModeWhy+")"))
+	case h.Include == nil:
 		fmt.Fprintf(&b, "%s\n", m.ok("Include: sshd reads "+h.DropInDir+"/*.conf"))
-	} else {
-		fmt.Fprintf(&b, "%s\n", m.errLines(h.Include))
+	default:
+		// apply adds the Include at the top of the main config.
+		fmt.Fprintf(&b, "%s\n", m.warn("no Include of "+h.DropInDir+"/*.conf yet: the write step adds it at the top of "+h.Config))
 	}
 	run := "runs: " + h.Run.Detail
 	if h.Run.Method == sshd.ReloadNotFound {

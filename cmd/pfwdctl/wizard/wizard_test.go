@@ -733,3 +733,18 @@ func TestTooSmall(t *testing.T) {
 		t.Fatalf("ctrl+c did not quit: %+v", h.m.Outcome())
 	}
 }
+
+// The host check says how the write step will install: the Include it
+// will add to a main config without one, or managed blocks where
+// sshd_config already holds them (OpenSSH 8.0/8.2 hosts).
+func TestHostCheckInstallMode(t *testing.T) {
+	t.Parallel()
+	testenv.Root(t)
+	noInclude := rendertest.New(t, rendertest.Tree{SshdConfig: []byte("PermitRootLogin prohibit-password\n")})
+	h := newHarness(t, testConfig(t, noInclude))
+	h.want("Host check", "no Include of /etc/ssh/sshd_config.d/*.conf yet: the write step adds it")
+
+	managed := rendertest.New(t, rendertest.Tree{SshdConfig: []byte("# BEGIN pfwdctl 10-hardening.conf\nPasswordAuthentication no\n# END pfwdctl 10-hardening.conf\nPermitRootLogin no\n")})
+	h = newHarness(t, testConfig(t, managed))
+	h.want("Host check", "install: managed blocks in /etc/ssh/sshd_config")
+}
