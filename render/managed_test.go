@@ -3,6 +3,7 @@ package render_test
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -189,4 +190,27 @@ func TestInstallModeConflicts(t *testing.T) {
 		t.Error("an unterminated block was accepted")
 	}
 	rendertest.Unchanged(t, b.Root, before)
+}
+
+// An sshd older than 8.0 (here a stand-in that answers as 7.4 would) is
+// refused with the reason and nothing is written, whatever the mode.
+func TestApplyRefusesAnUnsupportedSshd(t *testing.T) {
+	t.Parallel()
+	fake := filepath.Join(t.TempDir(), "sshd")
+	script := "#!/bin/sh\n" +
+		"for a in \"$@\"; do [ \"$a\" = -V ] && { echo 'OpenSSH_7.4p1, OpenSSL 1.0.2k-fips  26 Jan 2017' >&2; exit 1; }; done\n" +
+		"printf 'port 22\\npermitopen any\\nforcecommand none\\nallowtcpforwarding yes\\nallowstreamlocalforwarding yes\\nauthenticationmethods any\\ndisableforwarding no\\nauthorizedkeysfile .ssh/authorized_keys\\npermittty no\\n'\n"
+	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []render.Mode{render.ModeAuto, render.ModeManaged} {
+		root := rendertest.New(t, rendertest.Tree{})
+		before := rendertest.Snapshot(t, root)
+		a := render.Applier{Root: root, Runner: run.Exec{}, SshdBin: fake, Getenv: func(string) string { return "" }, Mode: mode}
+		_, err := apply(t, a, render.DefaultParams(), render.ApplyOptions{})
+		if err == nil || !strings.Contains(err.Error(), "unsupported sshd") || !strings.Contains(err.Error(), "7.4 is older than 8.0") || fail.Code(err) != fail.ExitFailed {
+			t.Errorf("%s: %v", mode, err)
+		}
+		rendertest.Unchanged(t, root, before)
+	}
 }

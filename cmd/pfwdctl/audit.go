@@ -164,7 +164,10 @@ func printAudit(g *Globals, rep *audit.Report) {
 		g.Printf("\n%s\n", st.Bold("Layers"))
 		for _, l := range rep.Layers.Layers {
 			mark, verdict := st.OK("✓"), "alone holds"
-			if !l.Holds {
+			switch {
+			case l.Unproven:
+				mark, verdict = st.Fail("?"), "NOT TESTED: "+ui.Escape(l.Detail)
+			case !l.Holds:
 				mark, verdict = st.Fail("✗"), "alone does NOT hold"
 			}
 			g.Printf("  %s %s %s\n", mark, l.Name, verdict)

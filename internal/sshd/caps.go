@@ -44,13 +44,14 @@ var reported = []string{"permitopen", "permitlisten", "forcecommand", "allowtcpf
 // release older than every one pfwdctl is tested against, gets no claim of
 // success.
 func (c Caps) Unsupported() string {
-	switch {
-	case len(c.Missing) > 0:
-		return "this sshd's -T output has no " + strings.Join(c.Missing, ", ") + ", which pfwdctl needs to prove what it enforces for the account (OpenSSH " + Oldest.String() + " or later has them)"
-	case c.Version != (Version{}) && !c.Version.AtLeast(Oldest):
-		return "OpenSSH " + c.Version.String() + " is older than " + Oldest.String() + ", the oldest release pfwdctl is proven against (sshd -T fails with a Match block, no expiry-time, no Include; docs/compatibility.md)"
+	var why []string
+	if c.Version != (Version{}) && !c.Version.AtLeast(Oldest) {
+		why = append(why, "OpenSSH "+c.Version.String()+" is older than "+Oldest.String()+", the oldest release pfwdctl is proven against (docs/compatibility.md)")
 	}
-	return ""
+	if len(c.Missing) > 0 {
+		why = append(why, "this sshd's -T output has no "+strings.Join(c.Missing, ", ")+", which pfwdctl needs to prove what it enforces for the account (OpenSSH "+Oldest.String()+" or later has them)")
+	}
+	return strings.Join(why, "; ")
 }
 
 // Why says, for an admin, why drop-ins cannot work with this sshd; "" when

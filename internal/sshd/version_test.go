@@ -58,3 +58,26 @@ func TestVersionRealSshd(t *testing.T) {
 		t.Fatalf("VersionText = %q, %v (Version %v)", text, err, v)
 	}
 }
+
+// An sshd pfwdctl cannot prove anything with is refused with the reason,
+// in any install mode: older than the oldest tested release, or one whose
+// sshd -T does not print what pfwdctl judges by.
+func TestCapsUnsupported(t *testing.T) {
+	for _, c := range []struct {
+		caps Caps
+		want string
+	}{
+		{Caps{Include: true, MatchInInclude: true, Version: Version{9, 2}}, ""},
+		{Caps{Version: Version{8, 0}}, ""},
+		{Caps{Version: Version{7, 4}}, "OpenSSH 7.4 is older than 8.0"},
+		{Caps{Version: Version{7, 4}, Missing: []string{"permitlisten"}}, "has no permitlisten"},
+	} {
+		got := c.caps.Unsupported()
+		if (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
+			t.Errorf("%+v: %q, want %q", c.caps, got, c.want)
+		}
+	}
+	if got := (Caps{Include: false}).Why(); !strings.Contains(got, "Include") {
+		t.Errorf("Why without Include: %q", got)
+	}
+}

@@ -19,11 +19,15 @@ import (
 
 // Layer is one restriction layer proved alone.
 type Layer struct {
-	ID     string `json:"id"`   // "key-options" or "match-block"
-	Name   string `json:"name"` // "layer 1 (key options)"
-	Holds  bool   `json:"holds"`
-	Detail string `json:"detail"`
-	Fix    string `json:"fix,omitempty"`
+	ID    string `json:"id"`   // "key-options" or "match-block"
+	Name  string `json:"name"` // "layer 1 (key options)"
+	Holds bool   `json:"holds"`
+	// Unproven: the lab could not be used (sshd did not start, the login
+	// was refused), so the layer was not tested either way. Holds is
+	// false too: nothing good is claimed.
+	Unproven bool   `json:"unproven,omitempty"`
+	Detail   string `json:"detail"`
+	Fix      string `json:"fix,omitempty"`
 	// Failed are the verify checks that failed in the lab.
 	Failed []string       `json:"failed,omitempty"`
 	Verify *verify.Report `json:"verify,omitempty"`
@@ -214,8 +218,8 @@ func (a *auditor) layers(ctx context.Context) (*LayersReport, error) {
 		if err != nil {
 			// A lab that does not start or a login that is refused proves
 			// nothing about escapes, and the tunnel cannot work either.
-			l.Holds = false
-			l.Detail = "the lab could not be used: " + oneLine(err.Error())
+			l.Holds, l.Unproven = false, true
+			l.Detail = "not tested: the lab could not be used: " + oneLine(err.Error())
 			continue
 		}
 		l.Verify = rep
@@ -239,11 +243,18 @@ func (a *auditor) layers(ctx context.Context) (*LayersReport, error) {
 			l2.Detail += "; verify failed: " + strings.Join(l2.Failed, ", ")
 		}
 	}
-	if !l1.Holds {
+	if l1.Unproven || l2.Unproven {
+		for _, l := range []*Layer{&l1, &l2} {
+			if l.Unproven {
+				l.Fix = "fix what the lab reports (pfwdctl lab --sshd " + a.o.SshdBin + " shows the same start), then run pfwdctl audit --layers again"
+			}
+		}
+	}
+	if !l1.Holds && !l1.Unproven {
 		prefix, _ := keyline.Prefix(keyline.Options{Targets: a.rep.Targets})
 		l1.Fix = "give every key of " + a.o.Params.User + " the prefix " + prefix + " (pfwdctl add-key writes it)"
 	}
-	if !l2.Holds {
+	if !l2.Holds && !l2.Unproven {
 		l2.Fix = "run pfwdctl apply: it installs the Match User " + a.o.Params.User + " block as rendered"
 	}
 	rep.Layers = []Layer{l1, l2}

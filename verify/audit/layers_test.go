@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/pfwdctl/pfwdctl/internal/run"
@@ -48,5 +49,30 @@ func TestLayers(t *testing.T) {
 				t.Errorf("report passed with a missing layer")
 			}
 		})
+	}
+}
+
+// A lab that cannot start proves nothing either way: the layers are "not
+// tested", never "does not hold" (issue 14: a lab sshd that failed to
+// start was reported as a layer that does not hold).
+func TestLayersUnprovenWhenTheLabCannotStart(t *testing.T) {
+	t.Parallel()
+	testenv.Root(t)
+	sshd := testenv.Sshd(t)
+	p := render.DefaultParams()
+	base := mustRender(t)["10-hardening.conf"]
+	// Valid for sshd -T, but the lab on 127.0.0.1 cannot bind.
+	root := tree(t, p, map[string]string{dropDir + "10-hardening.conf": base + "AddressFamily inet6\n"}, nil)
+	rep, err := Run(context.Background(), Options{Root: root, Runner: run.Exec{}, SshdBin: sshd, Params: p, Layers: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range rep.Layers.Layers {
+		if !l.Unproven || l.Holds || !strings.Contains(l.Detail, "not tested") {
+			t.Errorf("%s: unproven=%v holds=%v %q", l.Name, l.Unproven, l.Holds, l.Detail)
+		}
+	}
+	if rep.Passed {
+		t.Error("a layer proof that never ran passed")
 	}
 }
