@@ -35,6 +35,9 @@ type Host struct {
 	NoLock   bool
 	// Sessions finds and ends the account's sshd processes; nil: /proc.
 	Sessions SessionFinder
+	// Attribute names the key of each session from sshd's log; nil:
+	// sessions carry no key, and --kill-sessions ends all of them.
+	Attribute Attribute
 	// Syslog receives each audit line; nil: the system's syslog when Root is
 	// the host and one is listening. Tests pass a func to capture or drop.
 	Syslog func(line string)

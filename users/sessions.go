@@ -2,6 +2,11 @@ package users
 
 import (
 	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/pfwdctl/pfwdctl/internal/fail"
 
 	"github.com/pfwdctl/pfwdctl/internal/sshd"
 )
@@ -12,7 +17,21 @@ import (
 type Session struct {
 	PID     int    `json:"pid"`
 	Command string `json:"command"`
+	// PPID is the connection's privileged monitor: the pid sshd logs
+	// the login under (Attribute joins on it).
+	PPID int `json:"ppid,omitempty"`
+	// Fingerprint, Addr, Port and Since say which key logged in, from
+	// where and when, as sshd logged it (LogLevel VERBOSE); empty when
+	// the log does not say (Host.Attribute).
+	Fingerprint string    `json:"fingerprint,omitempty"`
+	Addr        string    `json:"addr,omitempty"`
+	Port        int       `json:"port,omitempty"`
+	Since       time.Time `json:"since,omitempty"`
 }
+
+// Attribute fills in, for each session, the key and source sshd logged
+// for its connection (cmd passes one over sshd's log: internal/sshlog).
+type Attribute func(ctx context.Context, sess []Session) []Session
 
 // SessionFinder lists and ends an account's sessions.
 type SessionFinder interface {
@@ -39,7 +58,7 @@ func (p ProcSessions) Find(_ context.Context, a Account) ([]Session, error) {
 	}
 	var out []Session
 	for _, pr := range procs {
-		out = append(out, Session{PID: pr.PID, Command: pr.Command})
+		out = append(out, Session{PID: pr.PID, Command: pr.Command, PPID: pr.PPID})
 	}
 	return out, nil
 }
@@ -66,5 +85,89 @@ func (h Host) sessions(ctx context.Context, a Account) ([]Session, bool) {
 	if err != nil {
 		return nil, false
 	}
+	if h.Attribute != nil {
+		s = h.Attribute(ctx, s)
+	}
 	return s, true
+}
+
+// OpenSessions lists the account's open sessions with the key each
+// logged in with, where sshd's log says (Attribute).
+func (h Host) OpenSessions(ctx context.Context, user string) ([]Session, error) {
+	a, err := h.account(user)
+	if err != nil {
+		return nil, err
+	}
+	s, known := h.sessions(ctx, a)
+	if !known {
+		return nil, fail.New(fail.Failed, "run pfwdctl sessions on the host itself (not under --root), as root", "cannot list the sessions of %s", user)
+	}
+	return s, nil
+}
+
+// KillSessions ends the account's sessions that pick selects, one audit
+// log line each (intent first), and returns the ones ended and kept.
+func (h Host) KillSessions(ctx context.Context, user string, pick func(Session) bool) (killed, kept []Session, err error) {
+	a, err := h.account(user)
+	if err != nil {
+		return nil, nil, err
+	}
+	sess, known := h.sessions(ctx, a)
+	if !known {
+		return nil, nil, fail.New(fail.Failed, "run it on the host itself (not under --root), as root", "cannot list the sessions of %s", user)
+	}
+	var chosen []Session
+	for _, s := range sess {
+		if pick(s) {
+			chosen = append(chosen, s)
+		} else {
+			kept = append(kept, s)
+		}
+	}
+	killed, warns, err := h.kill(ctx, a, chosen)
+	if err == nil && len(warns) > 0 {
+		err = fail.New(fail.Failed, "", "%s", strings.Join(warns, "; "))
+	}
+	return killed, kept, err
+}
+
+// kill ends sess, intent first in the audit log.
+func (h Host) kill(ctx context.Context, a Account, sess []Session) (killed []Session, warns []string, err error) {
+	if len(sess) == 0 {
+		return nil, nil, nil
+	}
+	f := h.Sessions
+	if f == nil {
+		f = ProcSessions{}
+	}
+	var intents []Event
+	for _, s := range sess {
+		d := fmt.Sprintf("pid %d", s.PID)
+		if s.Addr != "" {
+			d += fmt.Sprintf(" from %s port %d", s.Addr, s.Port)
+		}
+		intents = append(intents, Event{Action: ActionKillSess, Account: a.Name, Fingerprint: s.Fingerprint, Detail: d})
+	}
+	c, err := h.begin(intents...)
+	if err != nil {
+		return nil, nil, err
+	}
+	var events []Event
+	for i, s := range sess {
+		if err := f.Kill(ctx, s); err != nil {
+			warns = append(warns, fmt.Sprintf("could not end session %d: %v", s.PID, err))
+			continue
+		}
+		killed = append(killed, s)
+		events = append(events, intents[i])
+	}
+	if len(killed) > 0 {
+		err = c.Done(events...)
+	} else {
+		err = c.Abort(fmt.Errorf("no session could be ended"))
+	}
+	if err != nil {
+		warns = append(warns, "the audit log was not completed: "+err.Error())
+	}
+	return killed, warns, nil
 }

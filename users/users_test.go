@@ -1,6 +1,7 @@
 package users
 
 import (
+	"fmt"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -576,5 +577,52 @@ func TestAddKeyNameInUse(t *testing.T) {
 	}
 	if res, err = h.AddKey(ctx, AddKeyRequest{User: "pfwd", Key: old, Name: "dave", Replace: true}); err != nil || res.Action != "added" || len(res.Replaced) != 0 {
 		t.Fatalf("replace nothing: %+v %v", res, err)
+	}
+}
+
+// revoke --kill-sessions ends only the revoked key's tunnels: sshd's log
+// names the key of each session (Attribute), so another friend's tunnel
+// stays up (issue 16: revoking bob killed the other friend's tunnel). A
+// session whose key the log does not name is ended too, and counted.
+func TestRevokeKillsOnlyThatKeysSessions(t *testing.T) {
+	h, _ := tree(t, nil)
+	bob, ann := newKey(t, "bob"), newKey(t, "ann")
+	for _, k := range []keyline.Key{bob, ann} {
+		if _, err := h.AddKey(context.Background(), AddKeyRequest{User: "pfwd", Key: k}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fs := &fakeSessions{found: []Session{{PID: 41, PPID: 40}, {PID: 51, PPID: 50}, {PID: 61, PPID: 60}}}
+	h.Sessions = fs
+	h.Attribute = func(_ context.Context, ss []Session) []Session {
+		for i := range ss {
+			switch ss[i].PPID {
+			case 40:
+				ss[i].Fingerprint = bob.Fingerprint()
+			case 50:
+				ss[i].Fingerprint = ann.Fingerprint()
+			}
+		}
+		return ss
+	}
+	res, err := h.Revoke(context.Background(), RevokeRequest{User: "pfwd", Key: "bob", KillSessions: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(fs.killed) != "[41 61]" || res.Killed != 2 || res.Unattributed != 1 || len(res.Kept) != 1 || res.Kept[0].PID != 51 {
+		t.Fatalf("killed %v, result %+v", fs.killed, res)
+	}
+	ev, _ := completedAudit(h)
+	n := 0
+	for _, e := range ev {
+		if e.Action == ActionKillSess {
+			n++
+			if e.Detail == "pid 41" && e.Fingerprint != bob.Fingerprint() {
+				t.Errorf("the kill of bob's session does not name his key: %+v", e)
+			}
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d kill lines in the audit log, want 2", n)
 	}
 }

@@ -56,6 +56,9 @@ type Process struct {
 	PID     int
 	UID     int    // real uid
 	Command string // its command line, e.g. "sshd: pfwd@notty"
+	// PPID is the parent: for an account's session process, the
+	// connection's privileged monitor, the pid sshd logs the login under.
+	PPID int
 }
 
 // Procs reads sshd's processes from a /proc tree.
@@ -98,9 +101,21 @@ func (p Procs) OfUser(uid int) ([]Process, error) {
 			continue
 		}
 		cmd, _ := os.ReadFile(filepath.Join(p.dir(), e.Name(), "cmdline"))
-		out = append(out, Process{PID: pid, UID: uid, Command: strings.TrimSpace(string(bytes.ReplaceAll(cmd, []byte{0}, []byte{' '})))})
+		out = append(out, Process{PID: pid, UID: uid, PPID: procPPID(status), Command: strings.TrimSpace(string(bytes.ReplaceAll(cmd, []byte{0}, []byte{' '})))})
 	}
 	return out, nil
+}
+
+// procPPID returns the parent pid from /proc/PID/status ("PPid: N").
+func procPPID(status []byte) int {
+	for _, l := range strings.Split(string(status), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "PPid:" {
+			if n, err := strconv.Atoi(f[1]); err == nil {
+				return n
+			}
+		}
+	}
+	return 0
 }
 
 // procUID returns the real uid from /proc/PID/status ("Uid: real eff ...").
