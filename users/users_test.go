@@ -1,12 +1,12 @@
 package users
 
 import (
-	"fmt"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
