@@ -57,8 +57,14 @@ func printRemove(g *Globals, res users.RemoveResult, verb string) error {
 	switch {
 	case !res.SessionsKnown:
 		g.Printf("%s\n", st.Dim("open sessions: not counted (--root names a tree)"))
-	case res.Killed > 0:
-		g.Printf("%s ended %d open session(s) of %s\n", st.OK("✓"), res.Killed, res.Account)
+	case res.Killed > 0 || len(res.Kept) > 0:
+		g.Printf("%s ended %d open session(s) of the removed key(s) of %s\n", st.OK("✓"), res.Killed, ui.Escape(res.Account))
+		if res.Unattributed > 0 {
+			g.Printf("%s %d of them could not be tied to a key (sshd's log does not name it: LogLevel VERBOSE?) and were ended to be safe\n", st.Warn("!"), res.Unattributed)
+		}
+		for _, k := range res.Kept {
+			g.Printf("  kept: session %d of key %s from %s\n", k.PID, k.Fingerprint, ui.Escape(k.Addr))
+		}
 	case len(res.Sessions) > 0:
 		g.Printf("%s %s has %d open session(s); removing a key does not end them: pass --kill-sessions to end them\n", st.Warn("!"), res.Account, len(res.Sessions))
 	default:
