@@ -183,6 +183,9 @@ func (a *auditor) effectiveChecks(global, fwd, other map[string][]string) {
 			if strings.EqualFold(want, got) {
 				continue
 			}
+			if w.Keyword == "loglevel" && atLeastVerbose(got) {
+				continue // DEBUG logs the key fingerprints too
+			}
 			bad++
 			a.mismatch(w, want, got, c.label, c.conn)
 		}
@@ -191,6 +194,16 @@ func (a *auditor) effectiveChecks(global, fwd, other map[string][]string) {
 	if bad == 0 {
 		a.ok("effective", "sshd -T: all %d baseline directives in effect globally and for %s, and all %d Match block directives for %s", len(a.expectGlobal), a.rep.OtherUser, len(a.expectMatch), u)
 	}
+}
+
+// atLeastVerbose: sshd logs the fingerprint of each accepted key at this
+// LogLevel (VERBOSE or one of the DEBUG levels).
+func atLeastVerbose(level string) bool {
+	switch strings.ToUpper(level) {
+	case "VERBOSE", "DEBUG", "DEBUG1", "DEBUG2", "DEBUG3":
+		return true
+	}
+	return false
 }
 
 // sshdAliases are keywords sshd -T prints under another name on some
@@ -266,6 +279,7 @@ func (a *auditor) mismatch(want sshdconf.Line, wantVal, got, label string, c *co
 	}
 	f := Finding{Severity: sev,
 		Title: fmt.Sprintf("%s is %s, pfwdctl wants %s: %s", name, got, wantVal, label)}
+
 	ours := want.File // a rendered name: 10-hardening.conf or the account's 20-USER-only.conf
 	switch {
 	case w == nil:
@@ -303,6 +317,10 @@ func (a *auditor) mismatch(want sshdconf.Line, wantVal, got, label string, c *co
 	}
 	if w != nil {
 		f.File, f.Line = w.File, w.Num
+	}
+	if want.Keyword == "loglevel" {
+		// Said whatever line wins, so the admin knows what is lost.
+		f.Detail += "; below VERBOSE sshd does not log which key logged in, so pfwdctl sessions cannot name keys and revoke --kill-sessions cannot tell one friend's tunnel from another's"
 	}
 	a.reported[key] = len(a.rep.Findings)
 	a.add(f)
