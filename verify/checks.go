@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -563,14 +564,16 @@ func ranges(tried []string) []string {
 	var hosts []string
 	ports := map[string][]int{}
 	for _, d := range tried {
-		t, err := target.Parse(d)
-		if err != nil {
+		// Not target.Parse: a listen's host may be "*" and its port 0.
+		h, p, err := net.SplitHostPort(d)
+		port, perr := strconv.Atoi(p)
+		if err != nil || perr != nil {
 			continue
 		}
-		if _, ok := ports[t.Host]; !ok {
-			hosts = append(hosts, t.Host)
+		if _, ok := ports[h]; !ok {
+			hosts = append(hosts, h)
 		}
-		ports[t.Host] = append(ports[t.Host], t.Port)
+		ports[h] = append(ports[h], port)
 	}
 	var out []string
 	for _, h := range hosts {
@@ -590,7 +593,7 @@ func ranges(tried []string) []string {
 			i = j + 1
 		}
 		// "host:" as target spells it ("[::1]:" for IPv6).
-		prefix := strings.TrimSuffix(target.Target{Host: h, Port: 1}.String(), "1")
+		prefix := strings.TrimSuffix(net.JoinHostPort(h, "1"), "1")
 		out = append(out, prefix+strings.Join(parts, ","))
 	}
 	return out
@@ -684,42 +687,178 @@ func checkOtherPorts(e *probeEnv) Result {
 	return r
 }
 
+// listenHosts are the bind-address spellings a client can send in a
+// tcpip-forward request. sshd matches each PermitListen host against the
+// string as sent, with match_pattern (channels.c remote_open_match): a
+// bare port ("PermitListen 41500" is "*:41500") allows every spelling, but
+// "PermitListen 127.0.0.1:41500" only a request spelled 127.0.0.1. ssh -R
+// PORT:... sends "localhost" (channel_rfwd_bind_host), -R :PORT:... and
+// -R '*:PORT:...' send "", and an explicit bind address is sent as typed.
+var listenHosts = []string{"localhost", "127.0.0.1", "", "::1", "0.0.0.0"}
+
+// sweepListenHosts are the spellings --sweep asks every port for: ssh's
+// default and the loopback address, which between them match a bare port,
+// "localhost:PORT" and "127.0.0.1:PORT".
+var sweepListenHosts = []string{"localhost", "127.0.0.1"}
+
+// sweepListenFirst is the first port a listen sweep asks for: sshd refuses
+// ports below 1024 to every account but root whatever PermitListen says
+// (serverloop.c bind_permitted), and the forward account is never root.
+const sweepListenFirst = 1024
+
+// listenConns is how many connections a listen sweep spreads over: sshd
+// answers global requests one at a time, in order, on each connection
+// (x/crypto waits for each reply), so one connection would leave the second
+// core idle.
+const listenConns = 4
+
+// listenTries are the remote forwards that must be refused: port 0 (any
+// free port) and each target's port under every spelling, what --self
+// read from PermitListen, and with --sweep every unprivileged port.
+func (e *probeEnv) listenTries() []Destination {
+	var out []Destination
+	seen := map[string]bool{}
+	add := func(d Destination) {
+		k := d.Host + "\x00" + strconv.Itoa(d.Port)
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, d)
+		}
+	}
+	for _, h := range listenHosts {
+		add(Destination{Host: h, Port: 0, Why: "any free port"})
+	}
+	// A PermitListen that names the target (PermitOpen's port copied
+	// into the wrong keyword) would let the account take the service's
+	// port while it is down. While it listens, the bind fails on
+	// 127.0.0.1 but may still succeed on ::1.
+	for _, t := range e.opts.Targets {
+		for _, h := range listenHosts {
+			add(Destination{Host: h, Port: t.Port, Why: "the target's port"})
+		}
+	}
+	// A listen --self read from PermitListen is asked for as written and
+	// under every spelling: the host in PermitListen is a pattern that
+	// the spelling sent must match.
+	for _, d := range e.opts.Listens {
+		add(d)
+		for _, h := range listenHosts {
+			add(Destination{Host: h, Port: d.Port, Why: d.Why})
+		}
+	}
+	if e.opts.Sweep {
+		for _, h := range sweepListenHosts {
+			for port := sweepListenFirst; port <= 65535; port++ {
+				add(Destination{Host: h, Port: port, Why: "sweep"})
+			}
+		}
+	}
+	return out
+}
+
+type tcpipForward struct {
+	Addr string
+	Port uint32
+}
+
+// tryListen asks for one remote forward; "" when sshd refused it, else
+// what happened (a granted forward is cancelled at once).
+func tryListen(c ssh.Conn, d Destination) (string, error) {
+	ok, reply, err := c.SendRequest("tcpip-forward", true, ssh.Marshal(tcpipForward{d.Host, uint32(d.Port)}))
+	if err != nil || !ok {
+		return "", err
+	}
+	port := uint32(d.Port)
+	if port == 0 {
+		var bound struct{ Port uint32 }
+		ssh.Unmarshal(reply, &bound)
+		port = bound.Port
+	}
+	c.SendRequest("cancel-tcpip-forward", false, ssh.Marshal(tcpipForward{d.Host, port}))
+	return fmt.Sprintf("the server listened on %s for the account (%s; cancelled)", listenName(d.Host, int(port)), d.Why), nil
+}
+
+// listenName is host:port as ssh -R would take it ("" is the wildcard).
+func listenName(host string, port int) string {
+	if host == "" {
+		host = "*"
+	}
+	return target.Target{Host: host, Port: port}.String()
+}
+
 func checkRemote(e *probeEnv) Result {
-	type fwd struct {
-		Addr string
-		Port uint32
+	tries := e.listenTries()
+	bad := make([]string, len(tries))
+	// Few tries go over the shared connection; a sweep is cut into
+	// listenConns slices, each on a connection of its own.
+	conns := 1
+	if len(tries) > 1000 && e.redial != nil {
+		conns = listenConns
 	}
-	// Port 0 (any free port) is refused when PermitListen names specific
-	// ports, so those are asked for by number too: PermitListen
-	// 127.0.0.1:41500 with AllowTcpForwarding yes refuses port 0 and
-	// listens on 41500 (verify --self passes the effective list).
-	tries := append([]Destination{{Host: "127.0.0.1", Port: 0, Why: "any free port"}}, e.opts.Listens...)
-	var bad, tried []string
-	for _, d := range tries {
-		ok, reply, err := e.conn.SendRequest("tcpip-forward", true, ssh.Marshal(fwd{d.Host, uint32(d.Port)}))
-		if err != nil {
-			return failed("tcpip-forward: %v", err)
+	var wg sync.WaitGroup
+	errs := make([]error, conns)
+	for w := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := e.conn
+			if w > 0 {
+				rc, err := e.redial()
+				if err != nil {
+					errs[w] = fmt.Errorf("a connection for the listen sweep failed: %w", err)
+					return
+				}
+				defer rc.Close()
+				c = rc
+			}
+			lo, hi := w*len(tries)/conns, (w+1)*len(tries)/conns
+			for i := lo; i < hi; i++ {
+				msg, err := tryListen(c, tries[i])
+				if err != nil {
+					errs[w] = fmt.Errorf("tcpip-forward: %w", err)
+					return
+				}
+				bad[i] = msg
+			}
+		}()
+	}
+	wg.Wait()
+	var found, tried []string
+	for i, d := range tries {
+		tried = append(tried, listenName(d.Host, d.Port))
+		if bad[i] != "" {
+			found = append(found, bad[i])
 		}
-		tried = append(tried, target.Target{Host: d.Host, Port: d.Port}.String())
-		if !ok {
-			continue
+	}
+	var r Result
+	switch {
+	case len(found) > 20:
+		r = failed("%s; … %d listens granted in all", strings.Join(found[:20], "; "), len(found))
+	case len(found) > 0:
+		r = failed("%s", strings.Join(found, "; "))
+	default:
+		if err := errors.Join(errs...); err != nil {
+			// A listen that was never asked for proves nothing.
+			return failed("not probed: %v", err)
 		}
-		port := uint32(d.Port)
-		if port == 0 {
-			var bound struct{ Port uint32 }
-			ssh.Unmarshal(reply, &bound)
-			port = bound.Port
+		if e.opts.Sweep {
+			r = pass("tcpip-forward refused: %d listens (%s)", len(tried), strings.Join(ranges(tried), "; "))
+		} else {
+			what := "any free port and each target's port"
+			if len(e.opts.Listens) > 0 {
+				what = "any free port, each target's port and each port PermitListen names"
+			}
+			// The ports themselves are in Tried (--json).
+			r = pass("tcpip-forward refused: %d listens (%s, as localhost, 127.0.0.1, *, ::1 and 0.0.0.0)", len(tried), what)
 		}
-		e.conn.SendRequest("cancel-tcpip-forward", false, ssh.Marshal(fwd{d.Host, port}))
-		bad = append(bad, fmt.Sprintf("the server listened on %s:%d for the account (cancelled)", d.Host, port))
 	}
-	if len(bad) > 0 {
-		return failed("%s", strings.Join(bad, "; "))
+	switch {
+	case len(tried) > 1000:
+		r.TriedRanges = ranges(tried)
+	case len(tried) > 6:
+		r.Tried = tried
 	}
-	if len(tried) == 1 {
-		return pass("tcpip-forward refused")
-	}
-	return pass("tcpip-forward refused (%s)", strings.Join(tried, ", "))
+	return r
 }
 
 // sessionRequest sends one request on a session of its own. An error
