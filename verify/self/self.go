@@ -119,6 +119,11 @@ func Run(parent context.Context, o Options) (res Result, err error) {
 	if err != nil {
 		return res, err
 	}
+	// PermitListen (an sshd -T of its own) is read while the key is
+	// installed (add-key runs sshd -T too): the two do not depend on each
+	// other, and --self must take no longer than one ssh login.
+	listens := make(chan []verify.Destination, 1)
+	go func() { listens <- permitListens(ctx, o, s.User) }()
 	h := users.Host{Root: o.Root, Runner: o.Runner, Getenv: o.Getenv, Now: now}
 	res.Expiry = now().Add(KeyLifetime)
 	name := "pfwdctl-verify-self-" + now().UTC().Format("20060102T150405Z")
@@ -144,7 +149,7 @@ func Run(parent context.Context, o Options) (res Result, err error) {
 	}
 	// The complete local proof: every listener on this host, not samples.
 	vo.Destinations = Listeners("/proc/net", vo.Targets)
-	vo.Listens = permitListens(ctx, o, s.User)
+	vo.Listens = <-listens
 	if s.Sockets == nil {
 		if socks := UnixListeners("/proc/net"); len(socks) > 0 {
 			vo.Sockets = socks
