@@ -247,9 +247,27 @@ func said(out []byte) string {
 func checkShell(e *probeEnv) Result {
 	parts := make([]part, 4)
 	var wg sync.WaitGroup
+	// The first way in found (a canary that ran, sftp answering, a pty)
+	// settles the check: the probes still waiting for a silent session
+	// to end stop shortly after (wayInGrace, for the others to report
+	// what they saw too) instead of near --timeout.
+	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	var once sync.Once
+	found := func() { once.Do(func() { time.AfterFunc(wayInGrace, cancel) }) }
+	outer := e
+	se := *e
+	se.ctx = ctx
+	e = &se
 	run := func(i int, f func() part) {
 		wg.Add(1)
-		go func() { defer wg.Done(); parts[i] = f() }()
+		go func() {
+			defer wg.Done()
+			parts[i] = f()
+			if parts[i].wayIn {
+				found()
+			}
+		}()
 	}
 	// sendAndRead opens a session, sends the request, optionally writes
 	// stdin, and reads what comes back.
@@ -290,14 +308,14 @@ func checkShell(e *probeEnv) Result {
 	run(0, func() part {
 		acc, out, open, err := sendAndRead("shell", nil, []byte(e.canary()+"\nexit\n"), e.tokenIn)
 		if acc && e.tokenIn(out) {
-			return part{problem: "a shell ran the canary command"}
+			return part{problem: "a shell ran the canary command", wayIn: true}
 		}
 		return e.unproven("shell", acc, open, err, describe("shell", acc, out, err))
 	})
 	run(1, func() part {
 		acc, out, open, err := sendAndRead("exec", ssh.Marshal(struct{ Command string }{e.canary()}), nil, e.tokenIn)
 		if acc && e.tokenIn(out) {
-			return part{problem: "exec ran the canary command"}
+			return part{problem: "exec ran the canary command", wayIn: true}
 		}
 		return e.unproven("exec", acc, open, err, describe("exec", acc, out, err))
 	})
@@ -307,7 +325,7 @@ func checkShell(e *probeEnv) Result {
 		init := []byte{0, 0, 0, 5, 1, 0, 0, 0, 3}
 		acc, out, open, err := sendAndRead("subsystem", ssh.Marshal(struct{ Name string }{"sftp"}), init, isSFTPVersion)
 		if acc && isSFTPVersion(out) {
-			return part{problem: "the sftp subsystem answered"}
+			return part{problem: "the sftp subsystem answered", wayIn: true}
 		}
 		if acc {
 			out = bytes.TrimLeft(out, "\x00")
@@ -325,28 +343,44 @@ func checkShell(e *probeEnv) Result {
 		defer release()
 		ok, err := ch.SendRequest("pty-req", true, ssh.Marshal(ptyReq{Term: "xterm", Columns: 80, Rows: 24, Modes: "\x00"}))
 		if err == nil && ok {
-			return part{problem: "a pty was granted"}
+			return part{problem: "a pty was granted", wayIn: true}
 		}
 		return part{note: "pty refused"}
 	})
 	wg.Wait()
+	cut := ctx.Err() != nil && outer.ctx.Err() == nil
 	var problems, notes []string
+	stopped := false
 	for _, p := range parts {
-		if p.problem != "" {
+		switch {
+		case cut && p.problem != "" && !p.wayIn:
+			// Stopped early (or never made) once another probe
+			// found a way in: it proves nothing either way.
+			stopped = true
+		case p.problem != "":
 			problems = append(problems, p.problem)
-		} else {
+		default:
 			notes = append(notes, p.note)
 		}
 	}
 	if len(problems) > 0 {
+		if stopped {
+			problems = append(problems, "the other probes stopped there")
+		}
 		return failed("%s", strings.Join(problems, "; "))
 	}
 	return pass("%s", strings.Join(dedupe(notes), "; "))
 }
 
+// wayInGrace is how long checkShell's other probes may still run once
+// one found a way in: nologin and a ForceCommand answer within it, a
+// silent shell is not waited for until --timeout.
+const wayInGrace = 500 * time.Millisecond
+
 // part is one session probe of checkShell.
 type part struct {
 	problem string // non-empty: a way in, or a probe that proves nothing
+	wayIn   bool   // problem is a way in seen (not a probe that proves nothing)
 	note    string // what the server did
 }
 

@@ -294,7 +294,9 @@ func TestBrokenConfigMatrix(t *testing.T) {
 				return earlyBlock("Match LocalAddress 127.0.0.1", "PermitOpen any", "AllowTcpForwarding yes")
 			},
 			want: []string{verify.CheckOtherPorts, verify.CheckRemote}},
-		{name: "early-match-host+forcecommand-none", o: lab.Options{Edit: lab.WithoutLine(forward, "ForceCommand")},
+		// Its PermitTTY yes beats our block's PermitTTY no: with the
+		// key's pty, a terminal, ForceCommand or not.
+		{name: "early-match-host+permittty-yes+key-pty",
 			edit: func(rowEnv) func([]render.File) []render.File {
 				return earlyBlock("Match Host 127.0.0.1", "PermitTTY yes")
 			},
