@@ -4,7 +4,8 @@
 # socket of this host tried, the nine checks) against one OpenSSH login to
 # the nologin account (`ssh USER@HOST`, the reference), against the same lab
 # sshd in one run, rounds interleaved so both see the same machine load.
-# Target (issue 13): ratio self/login <= 1.
+# Target (issue 13): ratio self/login <= 1. BENCH_SSH_OPTS adds ssh client
+# options, as in bench/verify.sh.
 #
 #   sudo bench/self.sh [ROUNDS]   (default 10; root: --self installs a key
 #                                  for the lab account, as on a server)
@@ -27,7 +28,8 @@ trap 'kill $lab 2>/dev/null; wait $lab 2>/dev/null; rm -rf "$info" "$tree"' EXIT
 now() { date +%s%N; }
 login() {
   local out
-  out=$(ssh -F /dev/null -p "$LAB_PORT" -i "$LAB_KEY" -o IdentitiesOnly=yes -o BatchMode=yes \
+  # shellcheck disable=SC2086
+  out=$(ssh -F /dev/null ${BENCH_SSH_OPTS:-} -p "$LAB_PORT" -i "$LAB_KEY" -o IdentitiesOnly=yes -o BatchMode=yes \
     -o UserKnownHostsFile="$LAB_KNOWN_HOSTS" -o StrictHostKeyChecking=yes "$LAB_USER@$LAB_HOST" </dev/null 2>&1) || true
   case $out in *"not available"*) ;; *) echo "bench: the login did not reach nologin: $out" >&2; return 1 ;; esac
 }
