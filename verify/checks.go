@@ -748,9 +748,8 @@ const listenConns = 4
 
 // listenTries are the remote forwards that must be refused: port 0 (any
 // free port) and each target's port under every spelling, what --self
-// read from PermitListen, and with --sweep every unprivileged port.
-func (e *probeEnv) listenTries() []Destination {
-	var out []Destination
+// read from PermitListen (named), and with --sweep every unprivileged port.
+func (e *probeEnv) listenTries() (out []Destination, named bool) {
 	seen := map[string]bool{}
 	add := func(d Destination) {
 		k := d.Host + "\x00" + strconv.Itoa(d.Port)
@@ -774,7 +773,11 @@ func (e *probeEnv) listenTries() []Destination {
 	// A listen --self read from PermitListen is asked for as written and
 	// under every spelling: the host in PermitListen is a pattern that
 	// the spelling sent must match.
-	for _, d := range e.opts.Listens {
+	listens := e.opts.Listens
+	if e.opts.ListensFrom != nil {
+		listens = append(slices.Clone(listens), e.opts.ListensFrom()...)
+	}
+	for _, d := range listens {
 		add(d)
 		for _, h := range listenHosts {
 			add(Destination{Host: h, Port: d.Port, Why: d.Why})
@@ -787,7 +790,7 @@ func (e *probeEnv) listenTries() []Destination {
 			}
 		}
 	}
-	return out
+	return out, len(listens) > 0
 }
 
 type tcpipForward struct {
@@ -821,7 +824,7 @@ func listenName(host string, port int) string {
 }
 
 func checkRemote(e *probeEnv) Result {
-	tries := e.listenTries()
+	tries, named := e.listenTries()
 	bad := make([]string, len(tries))
 	// Few tries go over the shared connection; a sweep is cut into
 	// listenConns slices, each on a connection of its own.
@@ -879,7 +882,7 @@ func checkRemote(e *probeEnv) Result {
 			r = pass("tcpip-forward refused: %d listens (%s)", len(tried), strings.Join(ranges(tried), "; "))
 		} else {
 			what := "any free port and each target's port"
-			if len(e.opts.Listens) > 0 {
+			if named {
 				what = "any free port, each target's port and each port PermitListen names"
 			}
 			// The ports themselves are in Tried (--json).

@@ -212,7 +212,9 @@ func TestBrokenConfigMatrix(t *testing.T) {
 				return allowListen(fmt.Sprintf("localhost:%d", x.port))
 			},
 			verify: func(x rowEnv, vo *verify.Options) {
-				vo.Listens = []verify.Destination{{Host: "127.0.0.1", Port: x.port, Why: "named by PermitListen"}}
+				vo.ListensFrom = func() []verify.Destination {
+					return []verify.Destination{{Host: "127.0.0.1", Port: x.port, Why: "named by PermitListen"}}
+				}
 			},
 			want: []string{verify.CheckRemote}},
 		// Unix socket listens with remote TCP forwards on: the key's

@@ -134,7 +134,8 @@ func Run(parent context.Context, o Options) (res Result, err error) {
 	// depend on the key overlaps its installation (add-key runs sshd -T
 	// and reads the file back): PermitListen (an sshd -T of its own) is
 	// read meanwhile, and verify connects meanwhile too (TCP, sshd's
-	// re-exec, key exchange); only its public key login waits for the key.
+	// re-exec, key exchange); only its public key login waits for the key,
+	// and only remote-forward-refused for PermitListen.
 	type addResult struct {
 		added users.AddKeyResult
 		err   error
@@ -200,7 +201,7 @@ func Run(parent context.Context, o Options) (res Result, err error) {
 		defer cleanup()
 		vo.HostKey.KnownHosts = kh
 	}
-	vo.Listens = <-listens
+	vo.ListensFrom = sync.OnceValue(func() []verify.Destination { return <-listens })
 	res.Report, err = verify.Run(ctx, vo)
 	addMu.Lock()
 	a := waitAdd()
