@@ -5,7 +5,9 @@ bin=${PFWDCTL:-./bin/pfwdctl}
 [ -x "$bin" ] || make -s build
 command -v ssh >/dev/null || { echo "bench: ssh not found: apt-get install openssh-client" >&2; exit 3; }
 info=$(mktemp)
-"$bin" lab --serve >"$info" 2>&1 &
+# LAB_ARGS adds lab flags (bench/self.sh: --self-root DIR).
+# shellcheck disable=SC2086
+"$bin" lab --serve ${LAB_ARGS:-} >"$info" 2>&1 &
 lab=$!
 trap 'kill $lab 2>/dev/null; wait $lab 2>/dev/null; rm -f "$info"' EXIT
 for _ in $(seq 500); do grep -q '^# ready' "$info" && break; kill -0 $lab 2>/dev/null || { cat "$info" >&2; exit 3; }; sleep 0.01; done

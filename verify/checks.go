@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -246,9 +247,27 @@ func said(out []byte) string {
 func checkShell(e *probeEnv) Result {
 	parts := make([]part, 4)
 	var wg sync.WaitGroup
+	// The first way in found (a canary that ran, sftp answering, a pty)
+	// settles the check: the probes still waiting for a silent session
+	// to end stop shortly after (wayInGrace, for the others to report
+	// what they saw too) instead of near --timeout.
+	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	var once sync.Once
+	found := func() { once.Do(func() { time.AfterFunc(wayInGrace, cancel) }) }
+	outer := e
+	se := *e
+	se.ctx = ctx
+	e = &se
 	run := func(i int, f func() part) {
 		wg.Add(1)
-		go func() { defer wg.Done(); parts[i] = f() }()
+		go func() {
+			defer wg.Done()
+			parts[i] = f()
+			if parts[i].wayIn {
+				found()
+			}
+		}()
 	}
 	// sendAndRead opens a session, sends the request, optionally writes
 	// stdin, and reads what comes back.
@@ -289,14 +308,14 @@ func checkShell(e *probeEnv) Result {
 	run(0, func() part {
 		acc, out, open, err := sendAndRead("shell", nil, []byte(e.canary()+"\nexit\n"), e.tokenIn)
 		if acc && e.tokenIn(out) {
-			return part{problem: "a shell ran the canary command"}
+			return part{problem: "a shell ran the canary command", wayIn: true}
 		}
 		return e.unproven("shell", acc, open, err, describe("shell", acc, out, err))
 	})
 	run(1, func() part {
 		acc, out, open, err := sendAndRead("exec", ssh.Marshal(struct{ Command string }{e.canary()}), nil, e.tokenIn)
 		if acc && e.tokenIn(out) {
-			return part{problem: "exec ran the canary command"}
+			return part{problem: "exec ran the canary command", wayIn: true}
 		}
 		return e.unproven("exec", acc, open, err, describe("exec", acc, out, err))
 	})
@@ -306,7 +325,7 @@ func checkShell(e *probeEnv) Result {
 		init := []byte{0, 0, 0, 5, 1, 0, 0, 0, 3}
 		acc, out, open, err := sendAndRead("subsystem", ssh.Marshal(struct{ Name string }{"sftp"}), init, isSFTPVersion)
 		if acc && isSFTPVersion(out) {
-			return part{problem: "the sftp subsystem answered"}
+			return part{problem: "the sftp subsystem answered", wayIn: true}
 		}
 		if acc {
 			out = bytes.TrimLeft(out, "\x00")
@@ -324,28 +343,44 @@ func checkShell(e *probeEnv) Result {
 		defer release()
 		ok, err := ch.SendRequest("pty-req", true, ssh.Marshal(ptyReq{Term: "xterm", Columns: 80, Rows: 24, Modes: "\x00"}))
 		if err == nil && ok {
-			return part{problem: "a pty was granted"}
+			return part{problem: "a pty was granted", wayIn: true}
 		}
 		return part{note: "pty refused"}
 	})
 	wg.Wait()
+	cut := ctx.Err() != nil && outer.ctx.Err() == nil
 	var problems, notes []string
+	stopped := false
 	for _, p := range parts {
-		if p.problem != "" {
+		switch {
+		case cut && p.problem != "" && !p.wayIn:
+			// Stopped early (or never made) once another probe
+			// found a way in: it proves nothing either way.
+			stopped = true
+		case p.problem != "":
 			problems = append(problems, p.problem)
-		} else {
+		default:
 			notes = append(notes, p.note)
 		}
 	}
 	if len(problems) > 0 {
+		if stopped {
+			problems = append(problems, "the other probes stopped there")
+		}
 		return failed("%s", strings.Join(problems, "; "))
 	}
 	return pass("%s", strings.Join(dedupe(notes), "; "))
 }
 
+// wayInGrace is how long checkShell's other probes may still run once
+// one found a way in: nologin and a ForceCommand answer within it, a
+// silent shell is not waited for until --timeout.
+const wayInGrace = 500 * time.Millisecond
+
 // part is one session probe of checkShell.
 type part struct {
 	problem string // non-empty: a way in, or a probe that proves nothing
+	wayIn   bool   // problem is a way in seen (not a probe that proves nothing)
 	note    string // what the server did
 }
 
@@ -563,14 +598,16 @@ func ranges(tried []string) []string {
 	var hosts []string
 	ports := map[string][]int{}
 	for _, d := range tried {
-		t, err := target.Parse(d)
-		if err != nil {
+		// Not target.Parse: a listen's host may be "*" and its port 0.
+		h, p, err := net.SplitHostPort(d)
+		port, perr := strconv.Atoi(p)
+		if err != nil || perr != nil {
 			continue
 		}
-		if _, ok := ports[t.Host]; !ok {
-			hosts = append(hosts, t.Host)
+		if _, ok := ports[h]; !ok {
+			hosts = append(hosts, h)
 		}
-		ports[t.Host] = append(ports[t.Host], t.Port)
+		ports[h] = append(ports[h], port)
 	}
 	var out []string
 	for _, h := range hosts {
@@ -590,7 +627,7 @@ func ranges(tried []string) []string {
 			i = j + 1
 		}
 		// "host:" as target spells it ("[::1]:" for IPv6).
-		prefix := strings.TrimSuffix(target.Target{Host: h, Port: 1}.String(), "1")
+		prefix := strings.TrimSuffix(net.JoinHostPort(h, "1"), "1")
 		out = append(out, prefix+strings.Join(parts, ","))
 	}
 	return out
@@ -684,42 +721,181 @@ func checkOtherPorts(e *probeEnv) Result {
 	return r
 }
 
+// listenHosts are the bind-address spellings a client can send in a
+// tcpip-forward request. sshd matches each PermitListen host against the
+// string as sent, with match_pattern (channels.c remote_open_match): a
+// bare port ("PermitListen 41500" is "*:41500") allows every spelling, but
+// "PermitListen 127.0.0.1:41500" only a request spelled 127.0.0.1. ssh -R
+// PORT:... sends "localhost" (channel_rfwd_bind_host), -R :PORT:... and
+// -R '*:PORT:...' send "", and an explicit bind address is sent as typed.
+var listenHosts = []string{"localhost", "127.0.0.1", "", "::1", "0.0.0.0"}
+
+// sweepListenHosts are the spellings --sweep asks every port for: ssh's
+// default and the loopback address, which between them match a bare port,
+// "localhost:PORT" and "127.0.0.1:PORT".
+var sweepListenHosts = []string{"localhost", "127.0.0.1"}
+
+// sweepListenFirst is the first port a listen sweep asks for: sshd refuses
+// ports below 1024 to every account but root whatever PermitListen says
+// (serverloop.c bind_permitted), and the forward account is never root.
+const sweepListenFirst = 1024
+
+// listenConns is how many connections a listen sweep spreads over: sshd
+// answers global requests one at a time, in order, on each connection
+// (x/crypto waits for each reply), so one connection would leave the second
+// core idle.
+const listenConns = 4
+
+// listenTries are the remote forwards that must be refused: port 0 (any
+// free port) and each target's port under every spelling, what --self
+// read from PermitListen (named), and with --sweep every unprivileged port.
+func (e *probeEnv) listenTries() (out []Destination, named bool) {
+	seen := map[string]bool{}
+	add := func(d Destination) {
+		k := d.Host + "\x00" + strconv.Itoa(d.Port)
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, d)
+		}
+	}
+	for _, h := range listenHosts {
+		add(Destination{Host: h, Port: 0, Why: "any free port"})
+	}
+	// A PermitListen that names the target (PermitOpen's port copied
+	// into the wrong keyword) would let the account take the service's
+	// port while it is down. While it listens, the bind fails on
+	// 127.0.0.1 but may still succeed on ::1.
+	for _, t := range e.opts.Targets {
+		for _, h := range listenHosts {
+			add(Destination{Host: h, Port: t.Port, Why: "the target's port"})
+		}
+	}
+	// A listen --self read from PermitListen is asked for as written and
+	// under every spelling: the host in PermitListen is a pattern that
+	// the spelling sent must match.
+	listens := e.opts.Listens
+	if e.opts.ListensFrom != nil {
+		listens = append(slices.Clone(listens), e.opts.ListensFrom()...)
+	}
+	for _, d := range listens {
+		add(d)
+		for _, h := range listenHosts {
+			add(Destination{Host: h, Port: d.Port, Why: d.Why})
+		}
+	}
+	if e.opts.Sweep {
+		for _, h := range sweepListenHosts {
+			for port := sweepListenFirst; port <= 65535; port++ {
+				add(Destination{Host: h, Port: port, Why: "sweep"})
+			}
+		}
+	}
+	return out, len(listens) > 0
+}
+
+type tcpipForward struct {
+	Addr string
+	Port uint32
+}
+
+// tryListen asks for one remote forward; "" when sshd refused it, else
+// what happened (a granted forward is cancelled at once).
+func tryListen(c ssh.Conn, d Destination) (string, error) {
+	ok, reply, err := c.SendRequest("tcpip-forward", true, ssh.Marshal(tcpipForward{d.Host, uint32(d.Port)}))
+	if err != nil || !ok {
+		return "", err
+	}
+	port := uint32(d.Port)
+	if port == 0 {
+		var bound struct{ Port uint32 }
+		ssh.Unmarshal(reply, &bound)
+		port = bound.Port
+	}
+	c.SendRequest("cancel-tcpip-forward", false, ssh.Marshal(tcpipForward{d.Host, port}))
+	return fmt.Sprintf("the server listened on %s for the account (%s; cancelled)", listenName(d.Host, int(port)), d.Why), nil
+}
+
+// listenName is host:port as ssh -R would take it ("" is the wildcard).
+func listenName(host string, port int) string {
+	if host == "" {
+		host = "*"
+	}
+	return target.Target{Host: host, Port: port}.String()
+}
+
 func checkRemote(e *probeEnv) Result {
-	type fwd struct {
-		Addr string
-		Port uint32
+	tries, named := e.listenTries()
+	bad := make([]string, len(tries))
+	// Few tries go over the shared connection; a sweep is cut into
+	// listenConns slices, each on a connection of its own.
+	conns := 1
+	if len(tries) > 1000 && e.redial != nil {
+		conns = listenConns
 	}
-	// Port 0 (any free port) is refused when PermitListen names specific
-	// ports, so those are asked for by number too: PermitListen
-	// 127.0.0.1:41500 with AllowTcpForwarding yes refuses port 0 and
-	// listens on 41500 (verify --self passes the effective list).
-	tries := append([]Destination{{Host: "127.0.0.1", Port: 0, Why: "any free port"}}, e.opts.Listens...)
-	var bad, tried []string
-	for _, d := range tries {
-		ok, reply, err := e.conn.SendRequest("tcpip-forward", true, ssh.Marshal(fwd{d.Host, uint32(d.Port)}))
-		if err != nil {
-			return failed("tcpip-forward: %v", err)
+	var wg sync.WaitGroup
+	errs := make([]error, conns)
+	for w := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := e.conn
+			if w > 0 {
+				rc, err := e.redial()
+				if err != nil {
+					errs[w] = fmt.Errorf("a connection for the listen sweep failed: %w", err)
+					return
+				}
+				defer rc.Close()
+				c = rc
+			}
+			lo, hi := w*len(tries)/conns, (w+1)*len(tries)/conns
+			for i := lo; i < hi; i++ {
+				msg, err := tryListen(c, tries[i])
+				if err != nil {
+					errs[w] = fmt.Errorf("tcpip-forward: %w", err)
+					return
+				}
+				bad[i] = msg
+			}
+		}()
+	}
+	wg.Wait()
+	var found, tried []string
+	for i, d := range tries {
+		tried = append(tried, listenName(d.Host, d.Port))
+		if bad[i] != "" {
+			found = append(found, bad[i])
 		}
-		tried = append(tried, target.Target{Host: d.Host, Port: d.Port}.String())
-		if !ok {
-			continue
+	}
+	var r Result
+	switch {
+	case len(found) > 20:
+		r = failed("%s; … %d listens granted in all", strings.Join(found[:20], "; "), len(found))
+	case len(found) > 0:
+		r = failed("%s", strings.Join(found, "; "))
+	default:
+		if err := errors.Join(errs...); err != nil {
+			// A listen that was never asked for proves nothing.
+			return failed("not probed: %v", err)
 		}
-		port := uint32(d.Port)
-		if port == 0 {
-			var bound struct{ Port uint32 }
-			ssh.Unmarshal(reply, &bound)
-			port = bound.Port
+		if e.opts.Sweep {
+			r = pass("tcpip-forward refused: %d listens (%s)", len(tried), strings.Join(ranges(tried), "; "))
+		} else {
+			what := "any free port and each target's port"
+			if named {
+				what = "any free port, each target's port and each port PermitListen names"
+			}
+			// The ports themselves are in Tried (--json).
+			r = pass("tcpip-forward refused: %d listens (%s, as localhost, 127.0.0.1, *, ::1 and 0.0.0.0)", len(tried), what)
 		}
-		e.conn.SendRequest("cancel-tcpip-forward", false, ssh.Marshal(fwd{d.Host, port}))
-		bad = append(bad, fmt.Sprintf("the server listened on %s:%d for the account (cancelled)", d.Host, port))
 	}
-	if len(bad) > 0 {
-		return failed("%s", strings.Join(bad, "; "))
+	switch {
+	case len(tried) > 1000:
+		r.TriedRanges = ranges(tried)
+	case len(tried) > 6:
+		r.Tried = tried
 	}
-	if len(tried) == 1 {
-		return pass("tcpip-forward refused")
-	}
-	return pass("tcpip-forward refused (%s)", strings.Join(tried, ", "))
+	return r
 }
 
 // sessionRequest sends one request on a session of its own. An error

@@ -65,6 +65,11 @@ type Options struct {
 	// Listens are more remote (-R) listens that must be refused, on top
 	// of port 0: verify --self passes the account's effective PermitListen.
 	Listens []Destination
+	// ListensFrom, when set, gives more such listens; remote-forward-
+	// refused calls it (once) when it starts, so the connection does not
+	// wait for it: verify --self reads PermitListen with sshd -T
+	// meanwhile.
+	ListensFrom func() []Destination
 	// Sweep tries every TCP port 1-65535 on each target host and on its
 	// other spelling (localhost / 127.0.0.1), instead of samples: a second
 	// permitted port anywhere on those hosts is found (verify --sweep).

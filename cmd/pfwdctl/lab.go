@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/verify"
 	"github.com/pfwdctl/pfwdctl/verify/lab"
 )
@@ -21,6 +22,8 @@ type labOpts struct {
 	strict  bool
 	serve   bool
 	sshd    string
+	// selfRoot: with --serve, a host tree for verify --self --root.
+	selfRoot string
 }
 
 func newLabCmd(g *Globals) *cobra.Command {
@@ -53,16 +56,29 @@ you can watch verify catch it, or watch the other layer hold:
 	c.Flags().StringArrayVar(&o.breaks, "break", nil, "start with the misconfiguration `NAME` (repeatable; see above)")
 	c.Flags().DurationVar(&o.timeout, "timeout", verify.DefaultTimeout, "bound the verify run")
 	c.Flags().BoolVar(&o.strict, "strict", false, "treat warnings as failures")
+	c.Flags().StringVar(&o.selfRoot, "self-root", "", "with --serve: also write into `DIR` the host tree (passwd, host key, drop-ins, the account's home) that pfwdctl --root DIR verify --self proves against this lab, and serve the account's keys from it (bench/self.sh)")
 	c.Flags().BoolVar(&o.serve, "serve", false, "do not verify: print the lab's address, account, key and known_hosts as shell variables and keep it running until interrupted (for ssh by hand and bench/verify.sh)")
 	return c
 }
 
 func labRun(c *cobra.Command, g *Globals, o *labOpts) error {
-	ss, err := lab.Open(c.Context(), o.sshd, o.breaks)
+	if o.selfRoot != "" && !o.serve {
+		return fail.New(fail.Usage, "add --serve", "--self-root needs --serve")
+	}
+	var edit func(*lab.Options)
+	if o.selfRoot != "" {
+		edit = lab.SelfRoot(o.selfRoot)
+	}
+	ss, err := lab.OpenWith(c.Context(), o.sshd, o.breaks, edit)
 	if err != nil {
 		return err
 	}
 	defer ss.Close()
+	if o.selfRoot != "" {
+		if err := ss.Server.WriteSelfRoot(o.selfRoot); err != nil {
+			return fail.Wrap(fail.Unavailable, err, "pass a directory the lab account can traverse (mode 0755)", "write the --self-root tree")
+		}
+	}
 	if o.serve {
 		return labServe(c, g, ss.Server, ss.Echo)
 	}

@@ -97,6 +97,12 @@ type Session struct {
 // PATH). An unknown break name is a usage error, before anything starts.
 // Close it when done.
 func Open(ctx context.Context, sshdBin string, names []string) (*Session, error) {
+	return OpenWith(ctx, sshdBin, names, nil)
+}
+
+// OpenWith is Open with a last edit of the lab's Options (SelfRoot), made
+// after the breaks.
+func OpenWith(ctx context.Context, sshdBin string, names []string, edit func(*Options)) (*Session, error) {
 	names = slices.Compact(slices.Sorted(slices.Values(names)))
 	var chosen []Break
 	for _, n := range names {
@@ -127,6 +133,9 @@ func Open(ctx context.Context, sshdBin string, names []string) (*Session, error)
 	for _, b := range chosen {
 		b.apply(&o, user)
 		ss.Breaks = append(ss.Breaks, b.Name+": "+b.What)
+	}
+	if edit != nil {
+		edit(&o)
 	}
 	if ss.Server, err = Start(ctx, o); err != nil {
 		echo.Close()

@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -120,31 +121,72 @@ func Run(parent context.Context, o Options) (res Result, err error) {
 		return res, err
 	}
 	h := users.Host{Root: o.Root, Runner: o.Runner, Getenv: o.Getenv, Now: now}
-	res.Expiry = now().Add(KeyLifetime)
-	name := "pfwdctl-verify-self-" + now().UTC().Format("20060102T150405Z")
-	added, err := h.AddKey(ctx, users.AddKeyRequest{User: s.User, Key: users.FromSigner(signer, name), Targets: s.Targets, Expiry: res.Expiry})
-	res.Fingerprint = added.Fingerprint
-	if added.Changed {
-		res.Installed = true
-		// Not ctx: it may be the cancelled one.
-		defer func() {
-			if rerr := removeKey(h, s.User, added.Fingerprint); rerr != nil {
-				res.Leftover = fail.Wrap(fail.Failed, rerr,
-					"remove it with: pfwdctl revoke --user "+s.User+" "+added.Fingerprint+" (sshd refuses it after "+res.Expiry.Local().Format("15:04:05")+" anyway)",
-					"the throwaway key %s is still installed for %s", added.Fingerprint, s.User)
-			}
-		}()
-	}
+	// The targets add-key will write (the installed Match block's, or
+	// --target), known before it runs: verify needs them up front.
+	targets, err := h.ResolveTargets(s.User, s.Targets)
 	if err != nil {
 		return res, err
 	}
-	vo.Auth = []ssh.AuthMethod{ssh.PublicKeys(signer)}
-	if vo.Targets, err = target.ParseList(added.Targets); err != nil {
+	if vo.Targets, err = target.ParseList(targets); err != nil {
 		return res, err
 	}
+	// --self must take no longer than one ssh login, so what does not
+	// depend on the key overlaps its installation (add-key runs sshd -T
+	// and reads the file back): PermitListen (an sshd -T of its own) is
+	// read meanwhile, and verify connects meanwhile too (TCP, sshd's
+	// re-exec, key exchange); only its public key login waits for the key,
+	// and only remote-forward-refused for PermitListen.
+	type addResult struct {
+		added users.AddKeyResult
+		err   error
+	}
+	addDone := make(chan addResult, 1)
+	res.Expiry = now().Add(KeyLifetime)
+	name := "pfwdctl-verify-self-" + now().UTC().Format("20060102T150405Z")
+	go func() {
+		added, err := h.AddKey(ctx, users.AddKeyRequest{User: s.User, Key: users.FromSigner(signer, name), Targets: targets, Expiry: res.Expiry})
+		addDone <- addResult{added, err}
+	}()
+	var add *addResult
+	waitAdd := func() *addResult {
+		if add == nil {
+			a := <-addDone
+			add = &a
+			// The channel is read once; the login's callback and the
+			// end of Run both come here.
+		}
+		return add
+	}
+	var addMu sync.Mutex
+	installed := func() ([]ssh.Signer, error) {
+		addMu.Lock()
+		defer addMu.Unlock()
+		if a := waitAdd(); a.err != nil {
+			return nil, a.err
+		}
+		return []ssh.Signer{signer}, nil
+	}
+	defer func() {
+		addMu.Lock()
+		a := waitAdd()
+		addMu.Unlock()
+		res.Fingerprint = a.added.Fingerprint
+		if !a.added.Changed {
+			return
+		}
+		res.Installed = true
+		// Not ctx: it may be the cancelled one.
+		if rerr := removeKey(h, s.User, a.added.Fingerprint); rerr != nil {
+			res.Leftover = fail.Wrap(fail.Failed, rerr,
+				"remove it with: pfwdctl revoke --user "+s.User+" "+a.added.Fingerprint+" (sshd refuses it after "+res.Expiry.Local().Format("15:04:05")+" anyway)",
+				"the throwaway key %s is still installed for %s", a.added.Fingerprint, s.User)
+		}
+	}()
+	listens := make(chan []verify.Destination, 1)
+	go func() { listens <- permitListens(ctx, o, s.User) }()
+	vo.Auth = []ssh.AuthMethod{ssh.PublicKeysCallback(installed)}
 	// The complete local proof: every listener on this host, not samples.
 	vo.Destinations = Listeners("/proc/net", vo.Targets)
-	vo.Listens = permitListens(ctx, o, s.User)
 	if s.Sockets == nil {
 		if socks := UnixListeners("/proc/net"); len(socks) > 0 {
 			vo.Sockets = socks
@@ -176,7 +218,16 @@ func Run(parent context.Context, o Options) (res Result, err error) {
 		}
 		vo.ListenDir = dir
 	}
+	vo.ListensFrom = sync.OnceValue(func() []verify.Destination { return <-listens })
 	res.Report, err = verify.Run(ctx, vo)
+	addMu.Lock()
+	a := waitAdd()
+	addMu.Unlock()
+	if a.err != nil {
+		// Nothing was proven: the key could not be installed.
+		res.Report = nil
+		return res, a.err
+	}
 	if ctx.Err() != nil && parent.Err() == nil {
 		err = fail.New(fail.Unavailable, "", "interrupted (SIGHUP)")
 	}
@@ -301,8 +352,10 @@ func permitListens(ctx context.Context, o Options, user string) []verify.Destina
 			if err != nil || n <= 0 || n > 65535 {
 				continue // any, none, or port "*" (port 0 covers it)
 			}
-			if host == "" || host == "*" || host == "localhost" {
-				host = "127.0.0.1"
+			// As written: sshd matches the host sent against it as a
+			// pattern, and verify also asks under every other spelling.
+			if host == "" || host == "*" {
+				host = "localhost"
 			}
 			out = append(out, verify.Destination{Host: host, Port: n, Why: "named by PermitListen"})
 		}
