@@ -1,8 +1,9 @@
-# bench/lab.sh, sourced by the bench scripts: builds bin/pfwdctl if missing,
+# bench/lab.sh, sourced by the bench scripts: builds bin/pfwdctl (always,
+# unless PFWDCTL names a binary: a stale one would measure old code),
 # starts `pfwdctl lab --serve` and loads its LAB_* variables; the lab stops
 # when the script exits.
 bin=${PFWDCTL:-./bin/pfwdctl}
-[ -x "$bin" ] || make -s build
+[ -n "${PFWDCTL:-}" ] || make -s build
 command -v ssh >/dev/null || { echo "bench: ssh not found: apt-get install openssh-client" >&2; exit 3; }
 info=$(mktemp)
 # LAB_ARGS adds lab flags (bench/self.sh: --self-root DIR).
