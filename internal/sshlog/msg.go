@@ -65,7 +65,7 @@ func parseMessage(msg string) (Event, bool) {
 		}
 		return Event{Kind: RefusedForward, Dest: rest[j+len(", target "):], Reason: "streamlocal forward"}, true
 	case strings.HasPrefix(msg, "Received request ") && strings.HasSuffix(msg, ", but the request was denied."):
-		return parseDenied(msg[len("Received request "):len(msg)-len(", but the request was denied.")])
+		return parseDenied(msg[len("Received request ") : len(msg)-len(", but the request was denied.")])
 	case strings.HasPrefix(msg, "Received disconnect from "):
 		// Received disconnect from ADDR port P:CODE: MSG — MSG is the
 		// client's, so read from the start.
@@ -288,7 +288,7 @@ func parseDenied(s string) (Event, bool) {
 	}
 	reason := "local forward"
 	if r, ok := strings.CutPrefix(s, "to remote forward "); ok {
-		s, reason = "to "+r, "remote forward"
+		s, reason = r, "remote forward"
 	}
 	e.Reason = reason
 	if h, ok := strings.CutPrefix(s, "to connect to host "); ok {

@@ -17,11 +17,11 @@ const maxLine = 64 << 10
 
 // Scanner reads events from a log stream, one line at a time.
 type Scanner struct {
-	r      *bufio.Reader
-	f      Format
-	o      Options
-	err    error
-	done   bool
+	r    *bufio.Reader
+	f    Format
+	o    Options
+	err  error
+	done bool
 	// rfc3164 year handling
 	now time.Time
 	loc *time.Location
