@@ -115,6 +115,22 @@ func (j *Joiner) find(e Event) *conn {
 		if c := j.open[addrKey(e.Host, e.Addr, e.Port)]; c != nil {
 			return c
 		}
+		return nil
+	}
+	if e.PID == 0 {
+		// A pid-less line (sshd -E) naming no address either (8.x's
+		// "Received request to connect to host ..."): it can only be the
+		// one open pid-less connection, when there is exactly one.
+		var only *conn
+		for _, c := range j.open {
+			if c.c.PID == 0 && c.c.Host == e.Host && c != only {
+				if only != nil {
+					return nil
+				}
+				only = c
+			}
+		}
+		return only
 	}
 	return nil
 }
