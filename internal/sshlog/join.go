@@ -42,6 +42,15 @@ type conn struct {
 // its address and port. A new Accepted for a pid already open (the pid
 // was reused) ends the old connection, End unknown.
 type Joiner struct {
+	// OnDone, when set, receives each connection as it ends (and, from
+	// Flush, those still open) instead of the Joiner keeping it: then
+	// memory stays bounded by the connections open at once, however long
+	// the history (an addition: sessions --history sums per key in it).
+	OnDone func(Connection)
+	// OnFailure, when set, receives each failure instead of the Joiner
+	// keeping it (an addition, for the same reason).
+	OnFailure func(Event)
+
 	open     map[string]*conn
 	done     []Connection
 	failures []Event
@@ -78,7 +87,11 @@ func (j *Joiner) Add(e Event) {
 			j.index(c, addrKey(e.Host, e.Addr, e.Port))
 		}
 	case Failed:
-		j.failures = append(j.failures, e)
+		if j.OnFailure != nil {
+			j.OnFailure(e)
+		} else {
+			j.failures = append(j.failures, e)
+		}
 	case Child:
 		if c := j.find(Event{Host: e.Host, PID: e.PID}); c != nil && e.Child != 0 {
 			j.index(c, pidKey(e.Host, e.Child))
@@ -142,13 +155,17 @@ func (j *Joiner) finish(c *conn, end time.Time, how Kind) {
 		}
 	}
 	c.c.Open, c.c.End, c.c.Ended = false, end, how
-	j.done = append(j.done, c.c)
+	if j.OnDone != nil {
+		j.OnDone(c.c)
+	} else {
+		j.done = append(j.done, c.c)
+	}
 }
 
-// Connections are the finished connections and those still open, by
-// start time.
-func (j *Joiner) Connections() []Connection {
-	out := append([]Connection(nil), j.done...)
+// Open are the connections with no end seen yet, by start time (an
+// addition: for OnDone users and live views).
+func (j *Joiner) Open() []Connection {
+	var out []Connection
 	seen := map[*conn]bool{}
 	for _, c := range j.open {
 		if !seen[c] {
@@ -156,13 +173,25 @@ func (j *Joiner) Connections() []Connection {
 			out = append(out, c.c)
 		}
 	}
+	sortConns(out)
+	return out
+}
+
+// Connections are the finished connections (unless OnDone took them) and
+// those still open, by start time.
+func (j *Joiner) Connections() []Connection {
+	out := append(append([]Connection(nil), j.done...), j.Open()...)
+	sortConns(out)
+	return out
+}
+
+func sortConns(out []Connection) {
 	sort.SliceStable(out, func(a, b int) bool {
 		if !out[a].Start.Equal(out[b].Start) {
 			return out[a].Start.Before(out[b].Start)
 		}
 		return out[a].PID < out[b].PID
 	})
-	return out
 }
 
 // Failures are the failed authentications, in log order.
