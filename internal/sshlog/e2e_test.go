@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -139,6 +140,24 @@ AllowUsers %s
 		}
 	}
 
+	// A second connection whose per-connection process is killed, as
+	// sessions kill and revoke --kill-sessions do.
+	client2, err := ssh.Dial("tcp", addr, cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client2.Close()
+	// A refused forward proves its server loop (and signal handler) runs:
+	// a SIGTERM before that ends the process without a word.
+	if _, err := client2.Dial("tcp", "127.0.0.1:22"); err == nil {
+		t.Fatal("forbidden forward allowed")
+	}
+	waitLog(t, logFile, 2, "but the request was denied")
+	for _, pid := range childrenOf(cmd.Process.Pid) {
+		syscall.Kill(pid, syscall.SIGTERM)
+	}
+	waitLog(t, logFile, 1, "signal 15")
+
 	src := FileSource(hostfs.MustRoot(dir), "/sshd.log")
 	rc, f, err := src.Open(context.Background())
 	if err != nil {
@@ -162,7 +181,7 @@ AllowUsers %s
 	}
 	cs := j.Connections()
 	raw, _ := os.ReadFile(logFile)
-	if len(cs) != 1 {
+	if len(cs) != 2 {
 		t.Fatalf("%s: %d connections %+v in\n%s", name, len(cs), cs, raw)
 	}
 	c := cs[0]
@@ -171,6 +190,44 @@ AllowUsers %s
 		len(c.Refused) != 1 || c.Refused[0] != "127.0.0.1:22" {
 		t.Errorf("%s: connection %+v from\n%s", name, c, raw)
 	}
+	if c := cs[1]; c.Ended != Killed || c.Open || c.Fingerprint != cs[0].Fingerprint {
+		t.Errorf("%s: killed connection %+v from\n%s", name, c, raw)
+	}
+}
+
+// waitLog waits until the log holds n lines containing s.
+func waitLog(t *testing.T, file string, n int, s string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if b, _ := os.ReadFile(file); strings.Count(string(b), s) >= n {
+			return
+		}
+	}
+	b, _ := os.ReadFile(file)
+	t.Fatalf("no %d×%q in the log:\n%s", n, s, b)
+}
+
+// childrenOf lists the processes whose parent is pid (the listener's
+// per-connection processes).
+func childrenOf(pid int) []int {
+	var out []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so after the last ')'.
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 func freePort(t *testing.T) int {

@@ -103,6 +103,11 @@ func parseMessage(msg string) (Event, bool) {
 		return connID(msg[len("Connection from "):len(msg)-len(" timed out")], Timeout, "timed out")
 	case strings.HasPrefix(msg, "Exiting on signal "):
 		return Event{Kind: Killed, Reason: "signal " + msg[len("Exiting on signal "):]}, true
+	case strings.HasPrefix(msg, "mm_reap: ") && strings.Contains(msg, "child terminated by signal "):
+		// 10.x: the session process's monitor saw its child killed (the
+		// monitor forwards a SIGTERM it gets); 10.0 says "preauth child"
+		// here even after authentication.
+		return Event{Kind: Killed, Reason: "signal " + msg[strings.LastIndex(msg, " ")+1:]}, true
 	case strings.HasPrefix(msg, "session process "):
 		// 9.8+ listener: session process N for ID killed by signal S
 		rest := msg[len("session process "):]

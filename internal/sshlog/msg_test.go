@@ -79,6 +79,8 @@ func TestParseMessage(t *testing.T) {
 		{"good_timed_out", "Connection from user pfwd 203.0.113.5 port 50022 timed out",
 			Event{Kind: Timeout, User: "pfwd", Addr: "203.0.113.5", Port: 50022, Reason: "timed out"}, true},
 		{"good_exiting_on_signal_9.x", "Exiting on signal 15", Event{Kind: Killed, Reason: "signal 15"}, true},
+		{"good_mm_reap_10.5", "mm_reap: child terminated by signal 15", Event{Kind: Killed, Reason: "signal 15"}, true},
+		{"good_mm_reap_10.0", "mm_reap: preauth child terminated by signal 9", Event{Kind: Killed, Reason: "signal 9"}, true},
 		{"good_session_killed_10.x_listener", "session process 4242 for 203.0.113.5:50022 killed by signal 15",
 			Event{Kind: Killed, PID: 4242, Reason: "signal 15"}, true},
 		{"good_user_child", "User child is on pid 30939", Event{Kind: Child, Child: 30939}, true},
