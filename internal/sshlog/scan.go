@@ -17,11 +17,12 @@ const maxLine = 64 << 10
 
 // Scanner reads events from a log stream, one line at a time.
 type Scanner struct {
-	r    *bufio.Reader
-	f    Format
-	o    Options
-	err  error
-	done bool
+	r     *bufio.Reader
+	f     Format
+	o     Options
+	err   error
+	done  bool
+	guess int // lines left to auto-detect on
 	// rfc3164 year handling
 	now time.Time
 	loc *time.Location
@@ -31,6 +32,9 @@ type Scanner struct {
 // Memory stays constant whatever the size of r.
 func NewScanner(r io.Reader, f Format, o Options) *Scanner {
 	s := &Scanner{r: bufio.NewReaderSize(r, maxLine), f: f, o: o, now: o.Now, loc: o.Location}
+	if f == "" {
+		s.guess = 10
+	}
 	if s.now.IsZero() {
 		s.now = time.Now()
 	}
@@ -65,8 +69,12 @@ func (s *Scanner) Next() (Event, bool) {
 		if len(line) == 0 {
 			continue
 		}
-		if s.f == "" {
+		if s.f == "" || s.guess > 0 && s.f == SshdE {
+			// Auto-detection looks past a first line cut by rotation or
+			// a stray line: the first syslog- or journal-shaped line
+			// among the first few decides.
 			s.f = DetectFormat(line)
+			s.guess--
 		}
 		if e, ok := s.parse(line); ok {
 			return e, true

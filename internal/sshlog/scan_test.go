@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 )
 
 func scanAll(t *testing.T, in string, f Format, o Options) []Event {
@@ -207,5 +209,18 @@ func TestDetectFormat(t *testing.T) {
 		if got := DetectFormat([]byte(line)); got != want {
 			t.Errorf("%q: %s, want %s", line, got, want)
 		}
+	}
+}
+
+// A first line cut by rotation (or a stray line) does not decide the
+// format of the whole file.
+func TestDetectLooksPastACutFirstLine(t *testing.T) {
+	in := "4:03 deb sshd[1]: Accepted publickey for pfwd from\n" + debian92
+	if evs := scanAll(t, in, "", Options{Year: 2026}); len(evs) == 0 {
+		t.Fatal("no events after a cut first line")
+	}
+	dir := writeTree(t, map[string][]byte{"a.log": []byte(in)})
+	if _, f := readSource(t, FileSource(hostfs.MustRoot(dir), "/a.log")); f != RFC3164 {
+		t.Fatalf("format %s", f)
 	}
 }

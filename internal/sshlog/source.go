@@ -165,13 +165,23 @@ func FileSource(root hostfs.Root, p string) Source {
 	}}
 }
 
-// peekFormat detects the format from the first line without consuming it.
+// peekFormat detects the format from the first lines without consuming
+// them: the first syslog- or journal-shaped one decides (a first line cut
+// by rotation or truncation must not make the whole file unreadable).
 func peekFormat(br *bufio.Reader) Format {
-	b, _ := br.Peek(4096)
-	if i := bytes.IndexByte(b, '\n'); i >= 0 {
-		b = b[:i]
+	b, _ := br.Peek(8192)
+	for n := 0; n < 10 && len(b) > 0; n++ {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		if f := DetectFormat(bytes.TrimRight(line, "\r")); f != SshdE {
+			return f
+		}
 	}
-	return DetectFormat(bytes.TrimRight(b, "\r"))
+	return SshdE
 }
 
 type readCloser struct {
