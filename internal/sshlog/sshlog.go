@@ -15,6 +15,15 @@
 //   - load a whole file into memory: Scanner reads one line at a time
 //     (longer lines than maxLine are skipped, not buffered), and Joiner
 //     keeps only the connections still open.
+//
+// What the logs cannot prove: in a syslog file any local user can write a
+// line tagged sshd[PID] (logger -t), so a file is evidence only as far as
+// the syslog daemon is trusted; in the journal the process name and pid
+// journald itself recorded (_COMM, _PID) are checked instead of the
+// sender's claim, so the journal is preferred when it has sshd's lines.
+// `sshd -E` files carry neither time nor pid (joined by address and
+// port). A key's expiry and a refused key are logged only at DEBUG: they
+// show as a client that gave up while authenticating.
 package sshlog
 
 import "time"
