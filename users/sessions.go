@@ -3,10 +3,14 @@ package users
 import (
 	"context"
 	"fmt"
+	"net"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
+	"github.com/pfwdctl/pfwdctl/internal/sshlog"
 
 	"github.com/pfwdctl/pfwdctl/internal/sshd"
 )
@@ -170,4 +174,94 @@ func (h Host) kill(ctx context.Context, a Account, sess []Session) (killed []Ses
 		warns = append(warns, "the audit log was not completed: "+err.Error())
 	}
 	return killed, warns, nil
+}
+
+// LogSources are where sshd's log is read from (sshlog.Sources, or one
+// file given with --log).
+type LogSources func(ctx context.Context) ([]sshlog.Source, error)
+
+// LogAttribute is the Attribute over sshd's log: each session gets the
+// key, source and start of the open connection sshd logged under the
+// session's monitor pid (its parent) or its own pid, or, where the log
+// has no pids (sshd -E), under the address and port of one of the
+// session's TCP peers (peers; nil: sshd.Procs.Peers). A log that cannot be read leaves the
+// sessions as they are: they then carry no key, which callers treat as
+// unknown, never as another friend's.
+func LogAttribute(sources LogSources, now func() time.Time, peers func(pid int) []string) Attribute {
+	if peers == nil {
+		peers = sshd.Procs{}.Peers
+	}
+	return func(ctx context.Context, ss []Session) []Session {
+		if len(ss) == 0 {
+			return ss
+		}
+		open, err := OpenConnections(ctx, sources, now)
+		if err != nil {
+			return ss
+		}
+		byPID := map[int]sshlog.Connection{}
+		byPeer := map[string]sshlog.Connection{}
+		for _, c := range open {
+			if c.PID != 0 {
+				byPID[c.PID] = c
+			}
+			if c.Addr != "" {
+				byPeer[net.JoinHostPort(c.Addr, strconv.Itoa(c.Port))] = c
+			}
+		}
+		out := slices.Clone(ss)
+		for i, s := range out {
+			c, ok := byPID[s.PPID]
+			if !ok {
+				c, ok = byPID[s.PID]
+			}
+			for _, p := range peers(s.PID) {
+				if !ok {
+					c, ok = byPeer[p]
+				}
+			}
+			if ok && c.Fingerprint != "" {
+				out[i].Fingerprint, out[i].Addr, out[i].Port, out[i].Since = c.Fingerprint, c.Addr, c.Port, c.Start
+			}
+		}
+		return out
+	}
+}
+
+// OpenConnections streams sshd's log and returns the connections it shows
+// still open; memory is bounded by those, not by the log's length.
+func OpenConnections(ctx context.Context, sources LogSources, now func() time.Time) ([]sshlog.Connection, error) {
+	srcs, err := sources(ctx)
+	if err != nil {
+		return nil, err
+	}
+	j := sshlog.NewJoiner()
+	j.OnDone, j.OnFailure = func(sshlog.Connection) {}, func(sshlog.Event) {}
+	for _, src := range srcs {
+		if err := ScanLog(ctx, src, now, j.Add); err != nil {
+			return nil, err
+		}
+	}
+	return j.Open(), nil
+}
+
+// ScanLog streams one source's events to add.
+func ScanLog(ctx context.Context, src sshlog.Source, now func() time.Time, add func(sshlog.Event)) error {
+	rc, format, err := src.Open(ctx)
+	if err != nil {
+		return fail.Wrap(fail.Failed, err, "pass --log FILE with sshd's log", "read %s", src.Name)
+	}
+	defer rc.Close()
+	sc := sshlog.NewScanner(rc, format, sshlog.Options{Now: now()})
+	for {
+		ev, ok := sc.Next()
+		if !ok {
+			break
+		}
+		add(ev)
+	}
+	if err := sc.Err(); err != nil {
+		return fail.Wrap(fail.Failed, err, "", "read %s", src.Name)
+	}
+	return nil
 }

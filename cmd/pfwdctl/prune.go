@@ -13,6 +13,7 @@ type pruneOpts struct {
 	user string
 	kill bool
 	sshdFlags
+	log string
 }
 
 func newPruneCmd(g *Globals) *cobra.Command {
@@ -26,7 +27,9 @@ honest). Nothing to prune is not an error. Like revoke, it reports the
 account's open sessions and ends them with --kill-sessions.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			res, err := o.host(g).Prune(c.Context(), users.PruneRequest{User: o.user, KillSessions: o.kill})
+			h := o.host(g)
+			h.Attribute = logAttribute(g, o.log)
+			res, err := h.Prune(c.Context(), users.PruneRequest{User: o.user, KillSessions: o.kill})
 			if err != nil {
 				return err
 			}
@@ -34,7 +37,8 @@ account's open sessions and ends them with --kill-sessions.`,
 		},
 	}
 	c.Flags().StringVar(&o.user, "user", render.DefaultUser, "the port-forward-only `account`")
-	c.Flags().BoolVar(&o.kill, "kill-sessions", false, "also end the account's open sessions")
+	c.Flags().BoolVar(&o.kill, "kill-sessions", false, "also end the open sessions of the removed key(s): sshd's log (LogLevel VERBOSE) names each session's key, so other keys' sessions stay up; a session whose key the log does not name is ended too")
+	c.Flags().StringVar(&o.log, "log", "", "sshd's log `FILE` that ties sessions to keys (default: the journal, /var/log/auth.log or /var/log/secure)")
 	o.sshdFlags.add(c)
 	return c
 }

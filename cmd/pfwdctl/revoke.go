@@ -14,6 +14,7 @@ type revokeOpts struct {
 	user      string
 	all, kill bool
 	sshdFlags
+	log string
 }
 
 func newRevokeCmd(g *Globals) *cobra.Command {
@@ -25,11 +26,14 @@ func newRevokeCmd(g *Globals) *cobra.Command {
 SHA256: prefix) or that name, atomically, keeping every other line. A name
 that matches several keys is refused unless --all; a key that is not there
 exits 1. Removing a key does not end tunnels already open with it: revoke
-says how many sessions the account has open, and --kill-sessions ends them
-(keys still authorized simply reconnect).`,
+says how many sessions the account has open, and --kill-sessions ends the
+ones of the removed key (sshd's log says which key each session logged in
+with; pfwdctl sessions shows the same), leaving other friends' tunnels up.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			res, err := o.host(g).Revoke(c.Context(), users.RevokeRequest{User: o.user, Key: args[0], All: o.all, KillSessions: o.kill})
+			h := o.host(g)
+			h.Attribute = logAttribute(g, o.log)
+			res, err := h.Revoke(c.Context(), users.RevokeRequest{User: o.user, Key: args[0], All: o.all, KillSessions: o.kill})
 			if err != nil {
 				return err
 			}
@@ -38,7 +42,8 @@ says how many sessions the account has open, and --kill-sessions ends them
 	}
 	c.Flags().StringVar(&o.user, "user", render.DefaultUser, "the port-forward-only `account`")
 	c.Flags().BoolVar(&o.all, "all", false, "revoke every key with that name")
-	c.Flags().BoolVar(&o.kill, "kill-sessions", false, "also end the account's open sessions")
+	c.Flags().BoolVar(&o.kill, "kill-sessions", false, "also end the open sessions of the removed key(s): sshd's log (LogLevel VERBOSE) names each session's key, so other keys' sessions stay up; a session whose key the log does not name is ended too")
+	c.Flags().StringVar(&o.log, "log", "", "sshd's log `FILE` that ties sessions to keys (default: the journal, /var/log/auth.log or /var/log/secure)")
 	o.sshdFlags.add(c)
 	return c
 }

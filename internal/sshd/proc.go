@@ -2,8 +2,10 @@ package sshd
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -145,4 +147,67 @@ func (p Procs) Terminate(pid int) error {
 		kill = syscall.Kill
 	}
 	return kill(pid, syscall.SIGTERM)
+}
+
+// Peers are the remote "addr:port" of every established TCP connection
+// process pid holds (its sockets' entries in /proc/net/tcp and tcp6). A
+// session process holds the client's connection, whose address and port
+// sshd logs (so a session is tied to its log lines even where they carry
+// no pid, as with sshd -E), and the forwards it opened for the client.
+func (p Procs) Peers(pid int) []string {
+	base := filepath.Join(p.dir(), strconv.Itoa(pid))
+	fds, err := os.ReadDir(filepath.Join(base, "fd"))
+	if err != nil {
+		return nil
+	}
+	inodes := map[string]bool{}
+	for _, fd := range fds {
+		l, err := os.Readlink(filepath.Join(base, "fd", fd.Name()))
+		if err == nil && strings.HasPrefix(l, "socket:[") {
+			inodes[strings.TrimSuffix(strings.TrimPrefix(l, "socket:["), "]")] = true
+		}
+	}
+	var out []string
+	for _, table := range []string{"tcp", "tcp6"} {
+		data, err := os.ReadFile(filepath.Join(base, "net", table))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n")[1:] {
+			f := strings.Fields(line)
+			// sl local rem st ... inode (field 9); st 01 = ESTABLISHED
+			if len(f) < 10 || f[3] != "01" || !inodes[f[9]] {
+				continue
+			}
+			if a, pt, ok := hexAddr(f[2]); ok {
+				out = append(out, net.JoinHostPort(a, strconv.Itoa(pt)))
+			}
+		}
+	}
+	return out
+}
+
+// hexAddr reads /proc/net/tcp's "0100007F:1F49" (or tcp6's 32 hex digits,
+// four little-endian words) as an address and port.
+func hexAddr(s string) (string, int, bool) {
+	h, ps, ok := strings.Cut(s, ":")
+	if !ok {
+		return "", 0, false
+	}
+	port, err := strconv.ParseUint(ps, 16, 16)
+	if err != nil {
+		return "", 0, false
+	}
+	raw, err := hex.DecodeString(h)
+	if err != nil || (len(raw) != 4 && len(raw) != 16) {
+		return "", 0, false
+	}
+	ip := make(net.IP, len(raw))
+	for i := 0; i < len(raw); i += 4 {
+		ip[i], ip[i+1], ip[i+2], ip[i+3] = raw[i+3], raw[i+2], raw[i+1], raw[i]
+	}
+	if v4 := ip.To4(); v4 != nil {
+		ip = v4
+	}
+	return ip.String(), int(port), true
 }
