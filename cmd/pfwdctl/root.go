@@ -114,6 +114,12 @@ func (g *Globals) PrintJSON(v any) error {
 	return enc.Encode(v)
 }
 
+// PrintJSONLine writes v as one line of JSON (a stream of events).
+func (g *Globals) PrintJSONLine(v any) error {
+	g.printed = true
+	return json.NewEncoder(g.IO.Out).Encode(v)
+}
+
 // Printf writes to stdout.
 func (g *Globals) Printf(format string, args ...any) {
 	fmt.Fprintf(g.IO.Out, format, args...)

@@ -24,6 +24,7 @@ func init() { commands = append(commands, newSessionsCmd) }
 type sessionsOpts struct {
 	user, key, log string
 	history        bool
+	follow         bool
 	since, until   string
 	sshdFlags
 }
@@ -55,6 +56,7 @@ removes, so other friends' tunnels stay up.`,
 	f.StringVar(&o.key, "key", "", "only this key: its `NAME` or SHA256 fingerprint")
 	f.StringVar(&o.log, "log", "", "read sshd's log from this `FILE` (syslog, ISO, RFC 5424, journal JSON or sshd -E; .gz too) instead of the journal or /var/log")
 	f.BoolVar(&o.history, "history", false, "past connections from sshd's log instead of the open ones")
+	f.BoolVar(&o.follow, "follow", false, "print logins, refused forwards, failures and disconnects as sshd logs them, until interrupted (--json: one object a line)")
 	f.StringVar(&o.since, "since", "7d", "with --history: from this `TIME` (RFC 3339, 2006-01-02, or a duration ago such as 7d or 12h)")
 	f.StringVar(&o.until, "until", "", "with --history: up to this `TIME` (default: now)")
 	o.sshdFlags.add(c)
@@ -92,8 +94,14 @@ func (o *sessionsOpts) sessionsHost(g *Globals) users.Host {
 }
 
 func sessionsRun(c *cobra.Command, g *Globals, o *sessionsOpts) error {
+	if o.history && o.follow {
+		return fail.New(fail.Usage, "use one of them", "--history and --follow do not go together")
+	}
 	if o.history {
 		return sessionsHistoryRun(c, g, o)
+	}
+	if o.follow {
+		return sessionsFollowRun(c, g, o)
 	}
 	rows, err := openSessions(c, g, o)
 	if err != nil {
@@ -411,4 +419,61 @@ func sessionsHistoryRun(c *cobra.Command, g *Globals, o *sessionsOpts) error {
 		}
 	}
 	return nil
+}
+
+// followEvent is one line of --follow.
+type followEvent struct {
+	sshlog.Event
+	Key string `json:"key_name,omitempty"`
+}
+
+// sessionsFollowRun prints the forward accounts' events as sshd logs them.
+func sessionsFollowRun(c *cobra.Command, g *Globals, o *sessionsOpts) error {
+	names, err := forwardAccounts(c, g, o.user, o.config)
+	if err != nil {
+		return err
+	}
+	h := o.host(g)
+	keyNames := map[string]string{}
+	for _, name := range names {
+		if lr, err := h.ListKeys(name); err == nil {
+			for _, k := range lr.Keys {
+				keyNames[k.Fingerprint] = k.Name
+			}
+		}
+	}
+	src, err := sshlog.Follow(c.Context(), g.Root(), g.Runner, o.log)
+	if err != nil {
+		return fail.Wrap(fail.Failed, err, "pass --log FILE with sshd's log", "cannot follow sshd's log")
+	}
+	if !g.JSON {
+		g.Printf("following %s (interrupt to stop)\n", ui.Escape(src.Name))
+	}
+	return users.ScanLog(c.Context(), src, g.Now, func(ev sshlog.Event) {
+		if ev.Kind == sshlog.Child || (ev.User != "" && !slices.Contains(names, ev.User)) {
+			return
+		}
+		fe := followEvent{Event: ev, Key: keyNames[ev.Fingerprint]}
+		if o.key != "" && !keyMatches(o.key, fe.Key, ev.Fingerprint) {
+			return
+		}
+		if g.JSON {
+			g.PrintJSONLine(fe)
+			return
+		}
+		what := string(ev.Kind)
+		switch {
+		case ev.Fingerprint != "":
+			what += " key " + orDash(fe.Key) + " " + ev.Fingerprint
+		case ev.Dest != "":
+			what += " to " + ev.Dest
+		case ev.Reason != "":
+			what += ": " + ev.Reason
+		}
+		when := "-"
+		if !ev.Time.IsZero() {
+			when = ev.Time.Local().Format("2006-01-02 15:04:05")
+		}
+		g.Printf("%s %s %s from %s port %d\n", when, ui.Escape(orDash(ev.User)), ui.Escape(what), ui.Escape(orDash(ev.Addr)), ev.Port)
+	})
 }

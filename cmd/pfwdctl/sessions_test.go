@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -86,4 +89,57 @@ func TestSessionsHistoryFromSyslog(t *testing.T) {
 			t.Errorf("text output lacks %q:\n%s", want, out)
 		}
 	}
+}
+
+// sessions --follow prints the account's events as sshd logs them, with
+// the key's name, and nothing from before it started; it stops when
+// interrupted.
+func TestSessionsFollow(t *testing.T) {
+	bob := agreeKey(t, "bob")
+	k, _, _, _, _ := ssh.ParseAuthorizedKey([]byte(bob))
+	root := rendertest.New(t, rendertest.Tree{Files: map[string]string{
+		"/home/pfwd/.ssh/authorized_keys": `restrict,port-forwarding,permitopen="127.0.0.1:8009" ` + bob + "\n",
+		"/var/log/auth.log":               "Nov 24 09:00:00 gw sshd[90]: Accepted publickey for pfwd from 192.0.2.1 port 1 ssh2: ED25519 " + ssh.FingerprintSHA256(k) + "\n",
+	}})
+	os.Chmod(root.Path("/home/pfwd/.ssh/authorized_keys"), 0o600)
+	env, out, errb := testEnv()
+	var mu sync.Mutex
+	env.IO.Out = lockedWriter{&mu, out}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		done <- mainContext(ctx, []string{"--root", root.Dir(), "sessions", "--follow", "--user", "pfwd", "--log", "/var/log/auth.log"}, env)
+	}()
+	time.Sleep(500 * time.Millisecond)
+	f, _ := os.OpenFile(root.Path("/var/log/auth.log"), os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString("Nov 24 10:00:00 gw sshd[100]: Accepted publickey for pfwd from 203.0.113.5 port 50000 ssh2: ED25519 " + ssh.FingerprintSHA256(k) + "\n")
+	f.WriteString("Nov 24 10:05:00 gw sshd[100]: Received request from 203.0.113.5 port 50000 to connect to host 127.0.0.1 port 22, but the request was denied.\n")
+	f.Close()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		mu.Lock()
+		got := out.String()
+		mu.Unlock()
+		if strings.Contains(got, "127.0.0.1:22") {
+			break
+		}
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d: %s", code, errb)
+	}
+	got := out.String()
+	if !strings.Contains(got, "accepted key bob") || !strings.Contains(got, "refused-forward to 127.0.0.1:22") || strings.Contains(got, "192.0.2.1") {
+		t.Errorf("--follow printed:\n%s", got)
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }
