@@ -31,6 +31,9 @@ type Session struct {
 	Addr        string    `json:"addr,omitempty"`
 	Port        int       `json:"port,omitempty"`
 	Since       time.Time `json:"since,omitempty"`
+	// Refused are the forwards sshd refused this connection so far (a
+	// sign of probing).
+	Refused []string `json:"refused,omitempty"`
 }
 
 // Attribute fills in, for each session, the key and source sshd logged
@@ -221,7 +224,7 @@ func LogAttribute(sources LogSources, now func() time.Time, peers func(pid int) 
 				}
 			}
 			if ok && c.Fingerprint != "" {
-				out[i].Fingerprint, out[i].Addr, out[i].Port, out[i].Since = c.Fingerprint, c.Addr, c.Port, c.Start
+				out[i].Fingerprint, out[i].Addr, out[i].Port, out[i].Since, out[i].Refused = c.Fingerprint, c.Addr, c.Port, c.Start, c.Refused
 			}
 		}
 		return out

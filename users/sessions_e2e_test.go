@@ -120,6 +120,11 @@ func TestE2ERevokeKillsOnlyThatKeysTunnel(t *testing.T) {
 	if !slices.Equal(fps, want) {
 		t.Fatalf("sessions %+v, want one of bob's and one of ann's", sess)
 	}
+	for _, x := range sess {
+		if x.Fingerprint == ssh.FingerprintSHA256(annKey.PublicKey()) && !slices.Contains(x.Refused, "127.0.0.1:22") {
+			t.Errorf("ann's open session does not show the refused forward: %+v", x)
+		}
+	}
 
 	res, err := h.Revoke(ctx, RevokeRequest{User: name, Key: "bob", KillSessions: true})
 	if err != nil {

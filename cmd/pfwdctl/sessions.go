@@ -115,7 +115,7 @@ func sessionsRun(c *cobra.Command, g *Globals, o *sessionsOpts) error {
 		return nil
 	}
 	w := tabwriter.NewWriter(g.IO.Out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "ACCOUNT\tKEY\tFINGERPRINT\tFROM\tSINCE\tFOR\tPID")
+	fmt.Fprintln(w, "ACCOUNT\tKEY\tFINGERPRINT\tFROM\tSINCE\tFOR\tPID\tREFUSED")
 	now := g.Now()
 	for _, r := range rows {
 		since, dur := "?", "?"
@@ -126,7 +126,7 @@ func sessionsRun(c *cobra.Command, g *Globals, o *sessionsOpts) error {
 		if r.Addr != "" {
 			from = r.Addr + " port " + strconv.Itoa(r.Port)
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", ui.Escape(r.Account), ui.Escape(orDash(r.Key)), orDash(r.Fingerprint), ui.Escape(from), since, dur, r.PID)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", ui.Escape(r.Account), ui.Escape(orDash(r.Key)), orDash(r.Fingerprint), ui.Escape(from), since, dur, r.PID, ui.Escape(orDash(strings.Join(r.Refused, " "))))
 	}
 	return w.Flush()
 }
