@@ -287,7 +287,11 @@ var needsRoot = map[string]func(c *cobra.Command) bool{
 	"revoke":      always,
 	"prune":       always,
 	"user create": always,
-	"wizard":      always,
+	// sessions reads the account's processes' sockets and sshd's log,
+	// and kill signals sshd: root's.
+	"sessions":      always,
+	"sessions kill": always,
+	"wizard":        always,
 	// verify proves a server from outside as any user; only --self
 	// installs a key for the account.
 	"verify": func(c *cobra.Command) bool {
