@@ -92,6 +92,15 @@ type probeEnv struct {
 	offered    []string
 }
 
+// findings is a failure listing what was found, the first 20 of a long
+// list and how many in all.
+func findings(found []string, what string) Result {
+	if len(found) > 20 {
+		return failed("%s; … %d %s in all", strings.Join(found[:20], "; "), len(found), what)
+	}
+	return failed("%s", strings.Join(found, "; "))
+}
+
 func pass(format string, args ...any) Result {
 	return Result{Status: Pass, Detail: fmt.Sprintf(format, args...)}
 }
@@ -703,10 +712,8 @@ func checkOtherPorts(e *probeEnv) Result {
 	}
 	var r Result
 	switch {
-	case len(bad) > 20:
-		r = failed("%s; … %d permitted destinations in all", strings.Join(bad[:20], "; "), len(bad))
 	case len(bad) > 0:
-		r = failed("%s", strings.Join(bad, "; "))
+		r = findings(bad, "permitted destinations")
 	case e.opts.Sweep:
 		r = pass("%d destinations (%s): administratively prohibited", len(tried), strings.Join(ranges(tried), "; "))
 	default:
@@ -869,10 +876,8 @@ func checkRemote(e *probeEnv) Result {
 	}
 	var r Result
 	switch {
-	case len(found) > 20:
-		r = failed("%s; … %d listens granted in all", strings.Join(found[:20], "; "), len(found))
 	case len(found) > 0:
-		r = failed("%s", strings.Join(found, "; "))
+		r = findings(found, "listens granted")
 	default:
 		if err := errors.Join(errs...); err != nil {
 			// A listen that was never asked for proves nothing.

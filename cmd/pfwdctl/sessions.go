@@ -145,12 +145,7 @@ func openSessions(c *cobra.Command, g *Globals, o *sessionsOpts) ([]sessionRow, 
 		if err != nil {
 			return nil, err
 		}
-		keyNames := map[string]string{}
-		if lr, err := h.ListKeys(name); err == nil {
-			for _, k := range lr.Keys {
-				keyNames[k.Fingerprint] = k.Name
-			}
-		}
+		keyNames := keyNamesOf(h, name)
 		for _, s := range sess {
 			r := sessionRow{Account: name, Session: s, Key: keyNames[s.Fingerprint]}
 			if o.key == "" || keyMatches(o.key, r.Key, r.Fingerprint) {
@@ -159,6 +154,20 @@ func openSessions(c *cobra.Command, g *Globals, o *sessionsOpts) ([]sessionRow, 
 		}
 	}
 	return rows, nil
+}
+
+// keyNamesOf maps the fingerprint of every key of the accounts to its
+// name in authorized_keys (the name people revoke by).
+func keyNamesOf(h users.Host, accounts ...string) map[string]string {
+	out := map[string]string{}
+	for _, name := range accounts {
+		if lr, err := h.ListKeys(name); err == nil {
+			for _, k := range lr.Keys {
+				out[k.Fingerprint] = k.Name
+			}
+		}
+	}
+	return out
 }
 
 // keyMatches says whether the key named on the command line (a name, a
@@ -185,12 +194,7 @@ func sessionsKillRun(c *cobra.Command, g *Globals, o *sessionsOpts, arg string) 
 	var out []result
 	total := 0
 	for _, name := range names {
-		keyNames := map[string]string{}
-		if lr, err := h.ListKeys(name); err == nil {
-			for _, k := range lr.Keys {
-				keyNames[k.Fingerprint] = k.Name
-			}
-		}
+		keyNames := keyNamesOf(h, name)
 		killed, kept, err := h.KillSessions(c.Context(), name, func(s users.Session) bool {
 			if isPID == nil {
 				return s.PID == pid || s.PPID == pid
@@ -309,14 +313,7 @@ func sessionsHistoryRun(c *cobra.Command, g *Globals, o *sessionsOpts) error {
 		return err
 	}
 	h := o.host(g)
-	keyNames := map[string]string{}
-	for _, name := range names {
-		if lr, err := h.ListKeys(name); err == nil {
-			for _, k := range lr.Keys {
-				keyNames[k.Fingerprint] = k.Name
-			}
-		}
-	}
+	keyNames := keyNamesOf(h, names...)
 	rep := historyReport{Connections: []historyConn{}, Failures: []sshlog.Event{}, Keys: []historyKey{}}
 	byKey := map[string]*historyKey{}
 	totals := map[string]time.Duration{}
@@ -434,14 +431,7 @@ func sessionsFollowRun(c *cobra.Command, g *Globals, o *sessionsOpts) error {
 		return err
 	}
 	h := o.host(g)
-	keyNames := map[string]string{}
-	for _, name := range names {
-		if lr, err := h.ListKeys(name); err == nil {
-			for _, k := range lr.Keys {
-				keyNames[k.Fingerprint] = k.Name
-			}
-		}
-	}
+	keyNames := keyNamesOf(h, names...)
 	src, err := sshlog.Follow(c.Context(), g.Root(), g.Runner, o.log)
 	if err != nil {
 		return fail.Wrap(fail.Failed, err, "pass --log FILE with sshd's log", "cannot follow sshd's log")
