@@ -70,7 +70,9 @@ func (p ProcSessions) Find(_ context.Context, a Account) ([]Session, error) {
 	return out, nil
 }
 
-// Kill implements SessionFinder.
+// Kill implements SessionFinder: the session process, which serves the
+// connection (sshd logs nothing at VERBOSE when it ends this way: pfwdctl's
+// audit log records the kill, and sessions --history reads it).
 func (p ProcSessions) Kill(_ context.Context, s Session) error {
 	if p.KillFunc != nil {
 		return p.KillFunc(s.PID)
@@ -267,4 +269,35 @@ func ScanLog(ctx context.Context, src sshlog.Source, now func() time.Time, add f
 		return fail.Wrap(fail.Failed, err, "", "read %s", src.Name)
 	}
 	return nil
+}
+
+// Kill is one session pfwdctl ended, from its audit log.
+type Kill struct {
+	Time        time.Time
+	Account     string
+	Fingerprint string
+	Addr        string
+	Port        int
+}
+
+// Kills are the sessions pfwdctl ended (done kill lines of its audit
+// log): sshd logs nothing at VERBOSE when a session process is ended, so
+// the history closes those connections from here.
+func (h Host) Kills() ([]Kill, error) {
+	evs, err := h.auditLog().Read()
+	if err != nil {
+		return nil, err
+	}
+	var out []Kill
+	for _, e := range evs {
+		if e.Action != ActionKillSess || e.Status == "intent" || e.Status == "aborted" {
+			continue
+		}
+		k := Kill{Time: e.Time, Account: e.Account, Fingerprint: e.Fingerprint}
+		var pid int
+		if n, _ := fmt.Sscanf(e.Detail, "pid %d from %s port %d", &pid, &k.Addr, &k.Port); n == 3 {
+			out = append(out, k)
+		}
+	}
+	return out, nil
 }

@@ -3,9 +3,11 @@ package users
 import (
 	"context"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -65,6 +67,44 @@ func tunnelUp(t *testing.T, s *lab.Server, key ssh.Signer, echo *lab.Echo) (*ssh
 // data afterwards; the log's history has both connections with their keys
 // and the refused forward.
 func TestE2ERevokeKillsOnlyThatKeysTunnel(t *testing.T) {
+	t.Run("sshd -e", func(t *testing.T) { revokeKillsOnlyThatKeysTunnel(t, false) })
+	// The system syslog format, as rsyslog writes sshd's syslog(3) lines
+	// into auth.log: with pids and times, so the history dates and ends
+	// every connection.
+	t.Run("syslog", func(t *testing.T) { revokeKillsOnlyThatKeysTunnel(t, true) })
+}
+
+// syslogd listens on a datagram socket like /dev/log and writes what
+// syslog(3) sends ("<38>Nov 24 10:00:00 sshd[123]: msg") to path as
+// rsyslog's auth.log has it ("Nov 24 10:00:00 HOST sshd[123]: msg").
+func syslogd(t *testing.T, sock string, w io.Writer) {
+	t.Helper()
+	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(sock, 0o666)
+	t.Cleanup(func() { c.Close() })
+	go func() {
+		buf := make([]byte, 65536)
+		for {
+			n, err := c.Read(buf)
+			if err != nil {
+				return
+			}
+			line := string(buf[:n])
+			if i := strings.IndexByte(line, '>'); strings.HasPrefix(line, "<") && i > 0 {
+				line = line[i+1:]
+			}
+			if len(line) > 16 {
+				line = line[:16] + "labhost " + line[16:]
+			}
+			w.Write([]byte(strings.TrimRight(line, "\n") + "\n"))
+		}
+	}()
+}
+
+func revokeKillsOnlyThatKeysTunnel(t *testing.T, viaSyslog bool) {
 	name, h, _ := realAccount(t)
 	ctx := context.Background()
 	if _, err := h.CreateUser(ctx, CreateRequest{User: name}); err != nil {
@@ -80,7 +120,21 @@ func TestE2ERevokeKillsOnlyThatKeysTunnel(t *testing.T) {
 	defer f.Close()
 	// The account's own ~/.ssh/authorized_keys, written by add-key as on
 	// a host.
-	s := labtest.New(t, lab.Options{User: name, Targets: []target.Target{echo.Target}, AuthorizedKeysFile: ".ssh/authorized_keys", Log: &syncFile{f: f}})
+	o := lab.Options{User: name, Targets: []target.Target{echo.Target}, AuthorizedKeysFile: ".ssh/authorized_keys", Log: &syncFile{f: f}}
+	if viaSyslog {
+		o.Log = nil
+		// The session process runs as the account and opens /dev/log
+		// itself: the socket must be reachable by anyone, as on a host.
+		dir, err := os.MkdirTemp("", "pfwdctl-syslog-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		os.Chmod(dir, 0o755)
+		o.SyslogSocket = filepath.Join(dir, "log.sock")
+		syslogd(t, o.SyslogSocket, &syncFile{f: f})
+	}
+	s := labtest.New(t, o)
 	h.SshdConfig, h.SshdBin = s.ConfigFile, testenv.Sshd(t)
 	for _, k := range []struct {
 		s    ssh.Signer
@@ -149,6 +203,10 @@ func TestE2ERevokeKillsOnlyThatKeysTunnel(t *testing.T) {
 	if err := ScanLog(ctx, sshlog.FileSource(hostfs.Root{}, logPath), time.Now, j.Add); err != nil {
 		t.Fatal(err)
 	}
+	kills, err := h.Kills()
+	if err != nil {
+		t.Fatal(err)
+	}
 	// (sshd -e lines carry no pid: the end of a killed connection names
 	// no address either, so only a syslog or journal source dates it.)
 	var refused, bobSeen bool
@@ -158,6 +216,14 @@ func TestE2ERevokeKillsOnlyThatKeysTunnel(t *testing.T) {
 		}
 		if c.Fingerprint == ssh.FingerprintSHA256(bobKey.PublicKey()) && len(c.Refused) == 0 {
 			bobSeen = true
+			// sshd logs no end for a killed session process: pfwdctl's
+			// audit log has it, by the connection's source.
+			if !slices.ContainsFunc(kills, func(k Kill) bool { return k.Addr == c.Addr && k.Port == c.Port && k.Fingerprint == c.Fingerprint }) {
+				t.Errorf("no kill of bob's connection %s port %d in the audit log: %+v", c.Addr, c.Port, kills)
+			}
+			if viaSyslog && c.Start.IsZero() {
+				t.Errorf("through syslog, bob's connection has no start time: %+v", c)
+			}
 		}
 	}
 	if !refused || !bobSeen {

@@ -373,7 +373,16 @@ func sessionsHistoryRun(c *cobra.Command, g *Globals, o *sessionsOpts) error {
 			return err
 		}
 	}
+	// A session pfwdctl ended left no line in sshd's log: its audit log
+	// says when, by the connection's source.
+	kills, _ := h.Kills()
 	for _, conn := range j.Open() {
+		for _, k := range kills {
+			if k.Account == conn.User && k.Addr == conn.Addr && k.Port == conn.Port && !k.Time.Before(conn.Start) {
+				conn.Open, conn.End, conn.Ended = false, k.Time, sshlog.Killed
+				break
+			}
+		}
 		j.OnDone(conn)
 	}
 	sort.SliceStable(rep.Connections, func(a, b int) bool { return rep.Connections[a].Start.Before(rep.Connections[b].Start) })

@@ -78,6 +78,23 @@ func TestSessionsHistoryFromSyslog(t *testing.T) {
 	if len(rep.Failures) != 1 || rep.Failures[0].Addr != "192.0.2.9" || len(rep.Keys) != 2 || rep.Keys[0].Key != "bob" || rep.Keys[0].Total != "1h0m0s" {
 		t.Errorf("failures %+v keys %+v", rep.Failures, rep.Keys)
 	}
+	// A session pfwdctl ended (sshd logs no end for it) is closed from
+	// pfwdctl's audit log.
+	os.MkdirAll(root.Path("/var/log/pfwdctl"), 0o755)
+	kill := `{"time":"` + time.Date(2026, 11, 24, 11, 30, 0, 0, time.Local).Format(time.RFC3339) + `","action":"session-kill","account":"pfwd","fingerprint":"` + fp(ann) + `","detail":"pid 201 from 198.51.100.7 port 40000","admin":"root"}` + "\n"
+	os.WriteFile(root.Path("/var/log/pfwdctl/audit.jsonl"), []byte(kill), 0o600)
+	env, out, errb = testEnv()
+	env.Now = func() time.Time { return time.Date(2026, 11, 24, 12, 0, 0, 0, time.Local) }
+	if code := Main([]string{"--root", root.Dir(), "sessions", "--history", "--user", "pfwd", "--log", "/var/log/auth.log", "--since", "2026-11-24", "--json"}, env); code != 0 {
+		t.Fatalf("exit %d: %s%s", code, out, errb)
+	}
+	rep.Connections = nil
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil || len(rep.Connections) != 2 {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if a := rep.Connections[1]; a.Open || a.Ended != "killed" || a.Duration != "1h0m0s" {
+		t.Errorf("ann's connection, ended by pfwdctl: %+v", a)
+	}
 	// The text form names the same.
 	env, out, errb = testEnv()
 	env.Now = func() time.Time { return time.Date(2026, 11, 24, 12, 0, 0, 0, time.Local) }

@@ -99,6 +99,11 @@ type Options struct {
 	Sftp string
 	// UsePAM turns PAM on (root only; sshd refuses PAM unprivileged).
 	UsePAM bool
+	// SyslogSocket, when set (root only), makes sshd log through syslog(3)
+	// as on a host instead of to stderr: it runs in a mount namespace of
+	// its own whose /dev/log is this datagram socket (the caller listens
+	// on it). Nothing on the host's /dev changes.
+	SyslogSocket string
 	// Mode is how the drop-ins reach the lab's sshd, as apply would
 	// install them: render.ModeDropIns (an Include), render.ModeManaged
 	// (blocks in the lab's sshd_config), or empty/auto: asked of the sshd
@@ -140,6 +145,8 @@ type Server struct {
 	Dir, ConfigFile, DropInDir, AuthorizedKeysFile string
 	// Mode is how the drop-ins reach sshd (see Options.Mode).
 	Mode render.Mode
+	// syslog is Options.SyslogSocket.
+	syslog string
 	// DropIns are the files written to DropInDir.
 	DropIns []render.File
 	// ScratchDir is a directory in Dir the lab account may write to (e.g.
@@ -266,7 +273,10 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{User: userName, Targets: targets, Dir: dir, DropIns: dropIns, log: &lockedBuffer{}, Mode: o.Mode}
+	if o.SyslogSocket != "" && !root {
+		return nil, fail.New(fail.Usage, "run as root", "a lab that logs through syslog needs a mount namespace: root only")
+	}
+	s := &Server{User: userName, Targets: targets, Dir: dir, DropIns: dropIns, log: &lockedBuffer{}, Mode: o.Mode, syslog: o.SyslogSocket}
 	if s.Mode == "" || s.Mode == render.ModeAuto {
 		s.Mode = render.ModeDropIns
 		if why, err := dropInsWhy(ctx, bin); err == nil && why != "" {
@@ -609,6 +619,16 @@ func (s *Server) writeKnownHosts() error {
 func (s *Server) run(ctx context.Context, bin string, extraLog io.Writer, timeout time.Duration) error {
 	// -D: stay in the foreground (we own the process); -e: log to stderr.
 	cmd := exec.Command(bin, "-D", "-e", "-f", s.ConfigFile)
+	if s.syslog != "" {
+		// syslog(3) writes to /dev/log: a private /dev (tmpfs, in a mount
+		// namespace of sshd's own) holds the few devices sshd opens and
+		// /dev/log pointing at the caller's socket.
+		script := `set -e; mount -t tmpfs -o mode=755 tmpfs /dev
+for d in "null 1 3" "zero 1 5" "random 1 8" "urandom 1 9" "tty 5 0"; do set -- $d; mknod -m 666 /dev/$1 c $2 $3; done
+ln -s "$SYSLOG_SOCKET" /dev/log
+exec "$SSHD" -D -f "$SSHD_CONFIG"`
+		cmd = exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", script)
+	}
 	var w io.Writer = s.log
 	if extraLog != nil {
 		w = io.MultiWriter(s.log, extraLog)
@@ -616,7 +636,7 @@ func (s *Server) run(ctx context.Context, bin string, extraLog io.Writer, timeou
 	cmd.Stdout, cmd.Stderr = w, w
 	// Its own process group, and killed with us if we die first.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "SYSLOG_SOCKET=" + s.syslog, "SSHD=" + bin, "SSHD_CONFIG=" + s.ConfigFile}
 	if err := cmd.Start(); err != nil {
 		return fail.Wrap(fail.Unavailable, err, "", "start %s", bin)
 	}
