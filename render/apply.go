@@ -179,6 +179,11 @@ type write struct {
 	data  []byte
 	mode  fs.FileMode
 	owner hostfs.Owner
+	// from is the file as the plan read it (nil with exists false: no
+	// file): install refuses to write over anything else, so an edit made
+	// while sshd was being asked is never silently replaced.
+	from       []byte
+	fromExists bool
 }
 
 // plan is what an apply would write, and in which install mode.
@@ -212,15 +217,19 @@ func (a Applier) mode(ctx context.Context) (Mode, string, error) {
 	if err != nil {
 		return "", "", err
 	}
-	caps, perr := a.binary().Probe(ctx)
-	if perr == nil && caps.Unsupported() != "" {
+	// One short question an interrupt does not cut in half (like sshd -t).
+	caps, perr := a.binary().Probe(context.WithoutCancel(ctx))
+	if perr != nil {
+		// Whether drop-ins would be read is not known: guessing could
+		// report a Match block this sshd ignores (8.2, 8.3).
+		return "", "", fail.Wrap(fail.Failed, perr, "check that the sshd binary runs (pass --sshd PATH), then run pfwdctl again",
+			"cannot tell whether this sshd reads drop-ins; nothing was written")
+	}
+	if caps.Unsupported() != "" {
 		return "", "", fail.New(fail.Failed, "upgrade OpenSSH to "+sshd.Oldest.String()+" or later (docs/compatibility.md lists the releases pfwdctl is proven against)",
 			"unsupported sshd: %s; nothing was written", caps.Unsupported())
 	}
-	dropInsWhy := ""
-	if perr == nil {
-		dropInsWhy = caps.Why()
-	}
+	dropInsWhy := caps.Why()
 	ours, err := a.installedDropIns()
 	if err != nil {
 		return "", "", err
@@ -368,21 +377,22 @@ func (a Applier) plan(ctx context.Context, p Params) (pl plan, err error) {
 	if c := p.Crypto; c != nil && c.ModuliFile != "" {
 		pl.writes = append(pl.writes, write{path: c.ModuliFile, data: c.Moduli, mode: DropInMode, owner: hostfs.RootOwner})
 	}
-	for _, w := range pl.writes {
-		c, err := a.change(w)
+	for i, w := range pl.writes {
+		c, snap, err := a.change(w)
 		if err != nil {
 			return pl, err
 		}
+		pl.writes[i].from, pl.writes[i].fromExists = snap.Data, snap.Exists
 		pl.changes = append(pl.changes, c)
 	}
 	return pl, nil
 }
 
 // change diffs one planned write against the host.
-func (a Applier) change(w write) (FileChange, error) {
+func (a Applier) change(w write) (FileChange, hostfs.Snapshot, error) {
 	snap, err := hostfs.Take(a.Root.Path(w.path))
 	if err != nil {
-		return FileChange{}, fail.Wrap(fail.Failed, err, "remove or replace it with a regular file, then run pfwdctl again", "cannot manage %s", w.path)
+		return FileChange{}, snap, fail.Wrap(fail.Failed, err, "remove or replace it with a regular file, then run pfwdctl again", "cannot manage %s", w.path)
 	}
 	c := FileChange{Path: w.path, Action: "unchanged"}
 	switch {
@@ -401,7 +411,7 @@ func (a Applier) change(w write) (FileChange, error) {
 		}
 		c.Diff = udiff.Unified(old, w.path, string(snap.Data), string(w.data))
 	}
-	return c, nil
+	return c, snap, nil
 }
 
 // Apply plans, guards, writes, validates with sshd -t (rolling back on
@@ -670,6 +680,10 @@ func (a Applier) install(ctx context.Context, account string, pl plan) (u *insta
 			return nil, logErr, rollback(fail.Wrap(fail.Failed, err, "", "snapshot %s", w.path))
 		}
 		u.snaps, u.written = append(u.snaps, snap), append(u.written, nil)
+		if snap.Exists != w.fromExists || !bytes.Equal(snap.Data, w.from) {
+			return nil, logErr, rollback(fail.New(fail.Failed, "run pfwdctl apply again: it plans from the file as it is now",
+				"%s changed while pfwdctl was planning (another editor?); it was not overwritten", w.path))
+		}
 		if err := hostfs.WriteFile(path, w.data, w.mode, w.owner); err != nil {
 			// A failed WriteFile leaves the old file in place: it is
 			// restored like the others, but no line claims it changed.

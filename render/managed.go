@@ -71,9 +71,10 @@ type Region struct {
 func (r Region) Contains(n int) bool { return n > r.Begin && n < r.End }
 
 // Regions finds pfwdctl's managed blocks in a main config. A marker
-// without its partner, a block inside another, a name used twice or a
-// name that is not a unit pfwdctl renders is an error: pfwdctl must not
-// guess where a block it would rewrite ends.
+// without its partner, a block inside another or a name used twice is an
+// error: pfwdctl must not guess where a block it would rewrite ends. A
+// comment that looks like a marker but names no unit pfwdctl renders is
+// the admin's own text.
 func Regions(main []byte) ([]Region, error) {
 	var out []Region
 	seen := map[string]bool{}
@@ -84,13 +85,10 @@ func Regions(main []byte) ([]Region, error) {
 		n := i + 1
 		t := strings.TrimRight(text, "\r\n")
 		switch {
-		case strings.HasPrefix(t, beginMarker):
-			name, _, _ := strings.Cut(strings.TrimPrefix(t, beginMarker), " ")
+		case strings.HasPrefix(t, beginMarker) && unitName(markerName(t, beginMarker)):
+			name := markerName(t, beginMarker)
 			if open >= 0 {
 				return nil, fmt.Errorf("line %d: %q starts a block inside the one opened at line %d", n, t, out[open].Begin)
-			}
-			if !unitName(name) {
-				return nil, fmt.Errorf("line %d: %q names no pfwdctl unit", n, t)
 			}
 			if seen[name] {
 				return nil, fmt.Errorf("line %d: a second block for %s", n, name)
@@ -99,8 +97,8 @@ func Regions(main []byte) ([]Region, error) {
 			out = append(out, Region{Name: name, Begin: n})
 			open = len(out) - 1
 			body.Reset()
-		case strings.HasPrefix(t, endMarker):
-			name := strings.TrimSpace(strings.TrimPrefix(t, endMarker))
+		case strings.HasPrefix(t, endMarker) && unitName(markerName(t, endMarker)):
+			name := markerName(t, endMarker)
 			if open < 0 || out[open].Name != name {
 				return nil, fmt.Errorf("line %d: %q ends no open block", n, t)
 			}
@@ -115,6 +113,17 @@ func Regions(main []byte) ([]Region, error) {
 		return nil, fmt.Errorf("line %d: the block for %s is never ended (no %q line)", out[open].Begin, out[open].Name, endMarker+out[open].Name)
 	}
 	return out, nil
+}
+
+// markerName is the unit a marker line names: the first word after the
+// marker (a note may follow, after any white space). A "# BEGIN pfwdctl"
+// comment that names no unit pfwdctl renders is an admin's own text.
+func markerName(line, marker string) string {
+	f := strings.Fields(strings.TrimPrefix(line, marker))
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
 }
 
 // splitLines keeps each line's newline.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
 	"strings"
 	"testing"
 
@@ -60,13 +62,21 @@ func TestSpliceIsCanonicalAndKeepsEveryOtherByte(t *testing.T) {
 	}
 }
 
+// A marker's note may follow its name after any white space, on both
+// lines; an admin's comment that names no unit is not a marker.
+func TestRegionsMarkerText(t *testing.T) {
+	rs, err := render.Regions([]byte("# BEGIN pfwdctl notes on the old setup\n# BEGIN pfwdctl 10-hardening.conf\t(x)\nPort 22\n# END pfwdctl 10-hardening.conf  (end)\n# END pfwdctl 99-evil.conf\n"))
+	if err != nil || len(rs) != 1 || rs[0].Name != "10-hardening.conf" || string(rs[0].Data) != "Port 22\n" {
+		t.Fatalf("regions %+v err %v", rs, err)
+	}
+}
+
 func TestRegionsRefuseBrokenMarkers(t *testing.T) {
 	for name, text := range map[string]string{
 		"unterminated": "# BEGIN pfwdctl 10-hardening.conf\nPort 22\n",
 		"stray end":    "Port 22\n# END pfwdctl 10-hardening.conf\n",
 		"nested":       "# BEGIN pfwdctl 10-hardening.conf\n# BEGIN pfwdctl 15-crypto.conf\n# END pfwdctl 15-crypto.conf\n# END pfwdctl 10-hardening.conf\n",
 		"twice":        "# BEGIN pfwdctl 10-hardening.conf\n# END pfwdctl 10-hardening.conf\n# BEGIN pfwdctl 10-hardening.conf\n# END pfwdctl 10-hardening.conf\n",
-		"unknown unit": "# BEGIN pfwdctl 99-evil.conf\n# END pfwdctl 99-evil.conf\n",
 		"wrong end":    "# BEGIN pfwdctl 10-hardening.conf\n# END pfwdctl 15-crypto.conf\n",
 	} {
 		if _, err := render.Regions([]byte(text)); err == nil {
@@ -212,5 +222,48 @@ func TestApplyRefusesAnUnsupportedSshd(t *testing.T) {
 			t.Errorf("%s: %v", mode, err)
 		}
 		rendertest.Unchanged(t, root, before)
+	}
+}
+
+// editingRunner runs commands for real and makes one edit while the
+// guard asks sshd -T, as an admin or Ansible might while apply plans.
+type editingRunner struct {
+	mu   sync.Mutex
+	n    int
+	edit func()
+}
+
+func (r *editingRunner) Run(ctx context.Context, name string, args ...string) ([]byte, []byte, error) {
+	if slices.Contains(args, "-T") {
+		r.mu.Lock()
+		// The first sshd -T is the capability probe, before the plan
+		// reads the file; the next ones are the guard's, after.
+		if r.n++; r.n == 2 {
+			r.edit()
+		}
+		r.mu.Unlock()
+	}
+	return run.Exec{}.Run(ctx, name, args...)
+}
+
+// An edit made to sshd_config while apply was planning is never silently
+// replaced: the install refuses, nothing of pfwdctl's is left, and the
+// admin's edit stays.
+func TestApplyRefusesAFileChangedWhilePlanning(t *testing.T) {
+	t.Parallel()
+	a, _ := managedApplier(t, "Port 22\n")
+	main := a.Root.Path("/etc/ssh/sshd_config")
+	r := &editingRunner{edit: func() {
+		data, _ := os.ReadFile(main)
+		os.WriteFile(main, append(data, "# the admin's edit\nPermitRootLogin no\n"...), 0o644)
+	}}
+	a.Runner = r
+	_, err := apply(t, a, render.DefaultParams(), render.ApplyOptions{})
+	if err == nil || !strings.Contains(err.Error(), "changed while pfwdctl was planning") {
+		t.Fatalf("err = %v", err)
+	}
+	got, _ := os.ReadFile(main)
+	if string(got) != "Port 22\n# the admin's edit\nPermitRootLogin no\n" {
+		t.Errorf("sshd_config is now\n%s", got)
 	}
 }

@@ -473,8 +473,8 @@ type RemoveResult struct {
 	SessionsKnown bool `json:"sessions_known"`
 	Killed        int  `json:"killed"`
 	// Kept are the open sessions of other keys, left up by
-	// --kill-sessions; Unattributed counts the ended ones whose key sshd's
-	// log did not name.
+	// --kill-sessions; Unattributed counts the ended ones that sshd's log
+	// does not tie to a key still installed.
 	Kept         []Session `json:"kept,omitempty"`
 	Unattributed int       `json:"unattributed,omitempty"`
 	Warnings     []string  `json:"warnings,omitempty"`
@@ -648,13 +648,23 @@ func (h Host) remove(ctx context.Context, user, action string, kill bool, pick f
 		for _, r := range res.Removed {
 			gone[r.Fingerprint] = true
 		}
+		// Kept only: a session the log ties to a key that is still
+		// installed. Anything else (no key named, a key no longer there, a
+		// certificate, a stale log entry) is ended: the log must never
+		// keep a revoked key's tunnel up.
+		still := map[string]bool{}
+		for _, e := range all {
+			if e.Err == nil && !gone[e.Fingerprint] {
+				still[e.Fingerprint] = true
+			}
+		}
 		var chosen []Session
 		for _, s := range sess {
 			switch {
-			case s.Fingerprint == "":
-				res.Unattributed++
-				chosen = append(chosen, s)
 			case gone[s.Fingerprint]:
+				chosen = append(chosen, s)
+			case !still[s.Fingerprint]:
+				res.Unattributed++
 				chosen = append(chosen, s)
 			default:
 				res.Kept = append(res.Kept, s)

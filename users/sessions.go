@@ -19,6 +19,8 @@ import (
 // separation each authenticated connection has one sshd child running as
 // the account ("sshd: pfwd@notty" for a tunnel; see sshd.Procs).
 type Session struct {
+	// Account is the account the session process runs as.
+	Account string `json:"account,omitempty"`
 	PID     int    `json:"pid"`
 	Command string `json:"command"`
 	// PPID is the connection's privileged monitor: the pid sshd logs
@@ -93,6 +95,9 @@ func (h Host) sessions(ctx context.Context, a Account) ([]Session, bool) {
 	s, err := f.Find(ctx, a)
 	if err != nil {
 		return nil, false
+	}
+	for i := range s {
+		s[i].Account = a.Name
 	}
 	if h.Attribute != nil {
 		s = h.Attribute(ctx, s)
@@ -204,28 +209,29 @@ func LogAttribute(sources LogSources, now func() time.Time, peers func(pid int) 
 		if err != nil {
 			return ss
 		}
+		// Joined by the connection's monitor pid (the session process's
+		// parent) where the log has pids, and only then; by the client's
+		// address and port only for lines without a pid (sshd -E). The
+		// login must be the session's own account.
 		byPID := map[int]sshlog.Connection{}
 		byPeer := map[string]sshlog.Connection{}
 		for _, c := range open {
-			if c.PID != 0 {
+			switch {
+			case c.PID != 0:
 				byPID[c.PID] = c
-			}
-			if c.Addr != "" {
+			case c.Addr != "":
 				byPeer[net.JoinHostPort(c.Addr, strconv.Itoa(c.Port))] = c
 			}
 		}
 		out := slices.Clone(ss)
 		for i, s := range out {
 			c, ok := byPID[s.PPID]
-			if !ok {
-				c, ok = byPID[s.PID]
-			}
 			for _, p := range peers(s.PID) {
 				if !ok {
 					c, ok = byPeer[p]
 				}
 			}
-			if ok && c.Fingerprint != "" {
+			if ok && c.Fingerprint != "" && (s.Account == "" || c.User == s.Account) {
 				out[i].Fingerprint, out[i].Addr, out[i].Port, out[i].Since, out[i].Refused = c.Fingerprint, c.Addr, c.Port, c.Start, c.Refused
 			}
 		}

@@ -592,7 +592,7 @@ func TestRevokeKillsOnlyThatKeysSessions(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	fs := &fakeSessions{found: []Session{{PID: 41, PPID: 40}, {PID: 51, PPID: 50}, {PID: 61, PPID: 60}}}
+	fs := &fakeSessions{found: []Session{{PID: 41, PPID: 40}, {PID: 51, PPID: 50}, {PID: 61, PPID: 60}, {PID: 71, PPID: 70}}}
 	h.Sessions = fs
 	h.Attribute = func(_ context.Context, ss []Session) []Session {
 		for i := range ss {
@@ -601,6 +601,9 @@ func TestRevokeKillsOnlyThatKeysSessions(t *testing.T) {
 				ss[i].Fingerprint = bob.Fingerprint()
 			case 50:
 				ss[i].Fingerprint = ann.Fingerprint()
+			case 70:
+				// A stale or misread log entry: a key not installed.
+				ss[i].Fingerprint = "SHA256:notinstalledAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 			}
 		}
 		return ss
@@ -609,7 +612,7 @@ func TestRevokeKillsOnlyThatKeysSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fmt.Sprint(fs.killed) != "[41 61]" || res.Killed != 2 || res.Unattributed != 1 || len(res.Kept) != 1 || res.Kept[0].PID != 51 {
+	if fmt.Sprint(fs.killed) != "[41 61 71]" || res.Killed != 3 || res.Unattributed != 2 || len(res.Kept) != 1 || res.Kept[0].PID != 51 {
 		t.Fatalf("killed %v, result %+v", fs.killed, res)
 	}
 	ev, _ := completedAudit(h)
@@ -622,7 +625,7 @@ func TestRevokeKillsOnlyThatKeysSessions(t *testing.T) {
 			}
 		}
 	}
-	if n != 2 {
-		t.Errorf("%d kill lines in the audit log, want 2", n)
+	if n != 3 {
+		t.Errorf("%d kill lines in the audit log, want 3", n)
 	}
 }

@@ -448,8 +448,30 @@ func sessionsFollowRun(c *cobra.Command, g *Globals, o *sessionsOpts) error {
 	if !g.JSON {
 		g.Printf("following %s (interrupt to stop)\n", ui.Escape(src.Name))
 	}
+	// A line that names no user (a refused forward, "Connection closed
+	// by ADDR") belongs to the connection whose login named one: by its
+	// pid (or the child's, before 9.8) or its address and port. A line
+	// tied to no forward account's login is not printed.
+	owner := map[string]string{}
+	peer := func(ev sshlog.Event) string { return "a" + ev.Addr + " " + strconv.Itoa(ev.Port) }
+	pidKey := func(pid int) string { return "p" + strconv.Itoa(pid) }
 	return users.ScanLog(c.Context(), src, g.Now, func(ev sshlog.Event) {
-		if ev.Kind == sshlog.Child || (ev.User != "" && !slices.Contains(names, ev.User)) {
+		switch {
+		case ev.Kind == sshlog.Child:
+			if u, ok := owner[pidKey(ev.PID)]; ok {
+				owner[pidKey(ev.Child)] = u
+			}
+			return
+		case ev.Kind == sshlog.Accepted && slices.Contains(names, ev.User):
+			owner[pidKey(ev.PID)], owner[peer(ev)] = ev.User, ev.User
+		case ev.User == "":
+			if u, ok := owner[pidKey(ev.PID)]; ok && ev.PID != 0 {
+				ev.User = u
+			} else if u, ok := owner[peer(ev)]; ok && ev.Addr != "" {
+				ev.User = u
+			}
+		}
+		if !slices.Contains(names, ev.User) {
 			return
 		}
 		fe := followEvent{Event: ev, Key: keyNames[ev.Fingerprint]}

@@ -130,6 +130,7 @@ func TestSessionsFollow(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	f, _ := os.OpenFile(root.Path("/var/log/auth.log"), os.O_APPEND|os.O_WRONLY, 0)
 	f.WriteString("Nov 24 10:00:00 gw sshd[100]: Accepted publickey for pfwd from 203.0.113.5 port 50000 ssh2: ED25519 " + ssh.FingerprintSHA256(k) + "\n")
+	f.WriteString("Nov 24 10:04:00 gw sshd[500]: Connection closed by 192.0.2.77 port 9 [preauth]\n")
 	f.WriteString("Nov 24 10:05:00 gw sshd[100]: Received request from 203.0.113.5 port 50000 to connect to host 127.0.0.1 port 22, but the request was denied.\n")
 	f.Close()
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
@@ -145,7 +146,7 @@ func TestSessionsFollow(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errb)
 	}
 	got := out.String()
-	if !strings.Contains(got, "accepted key bob") || !strings.Contains(got, "refused-forward to 127.0.0.1:22") || strings.Contains(got, "192.0.2.1") {
+	if !strings.Contains(got, "accepted key bob") || !strings.Contains(got, "refused-forward to 127.0.0.1:22") || strings.Contains(got, "192.0.2.1") || strings.Contains(got, "192.0.2.77") {
 		t.Errorf("--follow printed:\n%s", got)
 	}
 }

@@ -451,7 +451,10 @@ func (c *copier) treeHostKeys() bool {
 		if l.Keyword != "hostkey" || l.Match != "" || len(l.Args) != 1 {
 			continue
 		}
-		if _, err := c.s.Root.Stat(sshdconf.ResolveInclude(l.Args[0])); err == nil {
+		// Readable, as sshd -t will need it (a root-owned 0600 key in a
+		// tree is not, for a run as another user).
+		if f, err := os.Open(c.s.Root.PathDir(sshdconf.ResolveInclude(l.Args[0]))); err == nil {
+			f.Close()
 			return true
 		}
 	}

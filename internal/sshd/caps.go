@@ -48,6 +48,9 @@ func (c Caps) Unsupported() string {
 	if c.Version != (Version{}) && !c.Version.AtLeast(Oldest) {
 		why = append(why, "OpenSSH "+c.Version.String()+" is older than "+Oldest.String()+", the oldest release pfwdctl is proven against (docs/compatibility.md)")
 	}
+	if !c.Include && c.Version == (Version{}) && c.Missing == nil {
+		why = append(why, "this sshd refuses Include and says neither its version nor what sshd -T reports, so pfwdctl cannot tell what it would enforce")
+	}
 	if len(c.Missing) > 0 {
 		why = append(why, "this sshd's -T output has no "+strings.Join(c.Missing, ", ")+", which pfwdctl needs to prove what it enforces for the account (OpenSSH "+Oldest.String()+" or later has them)")
 	}
