@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -184,7 +185,7 @@ type SignRequest struct {
 	ForceCommand string
 }
 
-var principalRE = regexp.MustCompile(`^[a-z_][a-z0-9_.-]{0,31}$`)
+var principalRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z_][a-z0-9_.-]{0,31}$`) })
 
 // Sign issues a user certificate for pub. The certificate carries only the
 // permit-port-forwarding extension, the force-command critical option and,
@@ -201,7 +202,7 @@ func Sign(signer ssh.Signer, pub ssh.PublicKey, r SignRequest) (*ssh.Certificate
 	if err != nil {
 		return nil, err
 	}
-	if !principalRE.MatchString(r.Principal) {
+	if !principalRE().MatchString(r.Principal) {
 		return nil, fail.New(fail.Usage, "give the port-forward-only account (--user)", "invalid principal %q", r.Principal)
 	}
 	id := keyline.SanitizeName(r.KeyID)
@@ -293,3 +294,13 @@ func Marshal(cert *ssh.Certificate) []byte {
 	line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(cert)))
 	return []byte(line + " " + cert.KeyId + "\n")
 }
+
+// Host paths of the CA setup apply --ca installs for an account, all
+// root-owned: the trusted CA public key, the principals file (one line per
+// principal with the restriction prefix) and the revocation list.
+func TrustedCAPath(user string) string  { return "/etc/ssh/pfwdctl-ca-" + user + ".pub" }
+func PrincipalsPath(user string) string { return "/etc/ssh/pfwdctl-principals-" + user }
+func KRLPath(user string) string        { return "/etc/ssh/pfwdctl-revoked-" + user + ".krl" }
+
+// SerialPath is the host path of the serial counter.
+const SerialPath = "/var/lib/pfwdctl/ca-serial"
