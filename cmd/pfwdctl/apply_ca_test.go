@@ -59,4 +59,18 @@ func TestApplyCAInstallsTheFilesAndKeepsTheKRL(t *testing.T) {
 	if now, _ := root.ReadFile("/etc/ssh/sshd_config.d/20-pfwd-only.conf"); !bytes.Equal(now, dropIn) {
 		t.Errorf("apply without --ca dropped the CA:\n%s", now)
 	}
+
+	// audit accepts pfwdctl's own CA setup, and fails it once the
+	// principals line loses its prefix.
+	if out, _ := exec(0, "audit", "--sshd", sshd); !strings.Contains(out, "pfwdctl's CA") {
+		t.Errorf("audit does not say the CA setup is pfwdctl's:\n%s", out)
+	}
+	os.WriteFile(root.Path(ca.PrincipalsPath("pfwd")), []byte("pfwd\n"), 0o644)
+	if out, _ := exec(1, "audit", "--sshd", sshd); !strings.Contains(out, "principals-pfwd line 1 names principal") {
+		t.Errorf("audit passed a principals line without the prefix:\n%s", out)
+	}
+	os.WriteFile(root.Path(ca.PrincipalsPath("pfwd")), []byte(`restrict,port-forwarding,permitopen="127.0.0.1:22" pfwd`+"\n"), 0o644)
+	exec(1, "audit", "--sshd", sshd)
+	os.WriteFile(root.Path(ca.PrincipalsPath("pfwd")), []byte(`restrict,port-forwarding,permitopen="127.0.0.1:8009",pty pfwd`+"\n"), 0o644)
+	exec(1, "audit", "--sshd", sshd)
 }
