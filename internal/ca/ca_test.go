@@ -54,7 +54,14 @@ func newCALab(t *testing.T, principalsLine func(prefix, user string) string, edi
 		t.Fatal(err)
 	}
 	if principalsLine == nil {
-		principalsLine = func(p, u string) string { return p + " " + u }
+		// The line apply --ca writes.
+		principalsLine = func(_, u string) string {
+			l, err := render.PrincipalsLine(render.Params{User: u, Targets: []target.Target{x.echo.Target}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return strings.TrimSuffix(l, "\n")
+		}
 	}
 	if err := os.WriteFile(x.principals, []byte(principalsLine(prefix, user)+"\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -63,11 +70,25 @@ func newCALab(t *testing.T, principalsLine func(prefix, user string) string, edi
 	// sshd opens the principals file as the account: t.TempDir's parent is 0700.
 	os.Chmod(filepath.Dir(dir), 0o755)
 	os.Chmod(dir, 0o755)
-	addCA := lab.ReplaceLine("", "X11Forwarding", "X11Forwarding no\n"+
-		"    TrustedUserCAKeys "+pub+"\n"+
-		"    AuthorizedPrincipalsFile "+x.principals+"\n"+
-		"    RevokedKeys "+x.krl)
-	x.srv = labtest.New(t, lab.Options{User: user, Targets: []target.Target{x.echo.Target}, Edit: lab.Chain(append([]func([]render.File) []render.File{addCA}, edits...)...)})
+	// The Match block exactly as apply --ca renders it, with its host
+	// paths pointed at this test's files.
+	pubData, _ := os.ReadFile(pub)
+	rca, err := render.ParseCA(pubData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := render.Render(render.Params{User: user, Targets: []target.Target{x.echo.Target}, Nologin: render.DefaultNologin, CA: rca})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range files {
+		d := strings.NewReplacer(ca.TrustedCAPath(user), pub, ca.PrincipalsPath(user), x.principals, ca.KRLPath(user), x.krl).Replace(string(f.Data))
+		files[i].Data = []byte(d)
+	}
+	x.srv = labtest.New(t, lab.Options{User: user, Targets: []target.Target{x.echo.Target}, DropIns: files, Edit: lab.Chain(edits...)})
+	if !strings.Contains(string(x.srv.DropIns[len(x.srv.DropIns)-1].Data), "TrustedUserCAKeys "+pub) {
+		t.Fatalf("the rendered Match block does not trust the test CA:\n%s", x.srv.DropIns[len(x.srv.DropIns)-1].Data)
+	}
 	return x
 }
 
