@@ -88,3 +88,30 @@ func (a *auditor) pfwdctlCA(fwd map[string][]string) (mine bool, problem string)
 	}
 	return true, ""
 }
+
+// principalsOptions is the option text of each line of pfwdctl's principals
+// file for the account (apply --ca), as written; none without a CA.
+func (a *auditor) principalsOptions() []string {
+	if a.installedCA() == nil {
+		return nil
+	}
+	data, err := a.o.Root.ReadFile(ca.PrincipalsPath(a.o.Params.User))
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		opts := "" // a bare principal: no options at all
+		if sp := strings.LastIndexAny(line, " \t"); sp >= 0 {
+			opts = strings.TrimSpace(line[:sp])
+		}
+		if !slices.Contains(out, opts) {
+			out = append(out, opts)
+		}
+	}
+	return out
+}
