@@ -377,6 +377,13 @@ func (a Applier) plan(ctx context.Context, p Params) (pl plan, err error) {
 	if c := p.Crypto; c != nil && c.ModuliFile != "" {
 		pl.writes = append(pl.writes, write{path: c.ModuliFile, data: c.Moduli, mode: DropInMode, owner: hostfs.RootOwner})
 	}
+	// apply --ca's trusted key, principals file and revocation list are
+	// read by path, like the moduli file.
+	caw, err := a.caWrites(ctx, p)
+	if err != nil {
+		return pl, err
+	}
+	pl.writes = append(pl.writes, caw...)
 	for i, w := range pl.writes {
 		c, snap, err := a.change(w)
 		if err != nil {

@@ -36,6 +36,9 @@ type Params struct {
 	// Crypto, when set, adds the crypto drop-in (apply --crypto). Nil
 	// renders exactly the two drop-ins, as before.
 	Crypto *Crypto
+	// CA, when set, makes the account's Match block trust a pfwdctl user
+	// CA (apply --ca; see ca.go). Nil renders no CA lines.
+	CA *CA
 }
 
 // Crypto is the algorithm policy for the crypto drop-in. render does not

@@ -37,6 +37,7 @@ func Render(p Params) ([]File, error) {
 		// their header names no account, so applying one account never
 		// rewrites them for another.
 		"GlobalCommand": "pfwdctl apply",
+		"CA":            caLines(p.User, p.CA),
 	}
 	names := []string{templates.Hardening, templates.Forward}
 	if c := p.Crypto; c != nil {

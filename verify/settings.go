@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"os"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -26,6 +27,10 @@ type Settings struct {
 	// AgentSock, if any.
 	Key       string
 	AgentSock string
+	// Cert is the certificate (-cert.pub) to present with Key, as ssh -o
+	// CertificateFile does (pfwdctl ca sign); empty: the plain key. An
+	// agent offers the certificates it holds by itself.
+	Cert string
 	// Passphrase asks for an encrypted key's passphrase (nil: refuse
 	// encrypted keys).
 	Passphrase func() ([]byte, error)
@@ -77,7 +82,14 @@ func (s Settings) Options() (Options, func(), error) {
 		if err != nil {
 			return o, noop, err
 		}
+		if s.Cert != "" {
+			if signer, err = CertSigner(s.Cert, signer); err != nil {
+				return o, noop, err
+			}
+		}
 		o.Auth = []ssh.AuthMethod{ssh.PublicKeys(signer)}
+	case s.Cert != "":
+		return o, noop, fail.New(fail.Usage, "pass --key with the private key the certificate was signed for", "--cert needs --key")
 	case s.AgentSock != "":
 		m, cl, err := Agent(s.AgentSock)
 		if err != nil {
@@ -109,4 +121,23 @@ func RunSettings(ctx context.Context, s Settings) (*Report, error) {
 		return nil, fail.New(fail.Usage, "pass --key FILE, or run an ssh-agent (SSH_AUTH_SOCK) holding the key", "no key to log in with")
 	}
 	return Run(ctx, o)
+}
+
+// CertSigner presents the certificate in file (a -cert.pub line) with key,
+// refusing a certificate issued for another key.
+func CertSigner(file string, key ssh.Signer) (ssh.Signer, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fail.Wrap(fail.Usage, err, "give the -cert.pub file pfwdctl ca sign wrote", "read --cert")
+	}
+	pub, _, _, _, err := ssh.ParseAuthorizedKey(data)
+	cert, ok := pub.(*ssh.Certificate)
+	if err != nil || !ok {
+		return nil, fail.New(fail.Usage, "give the -cert.pub file pfwdctl ca sign wrote", "%s is not an SSH certificate", file)
+	}
+	s, err := ssh.NewCertSigner(cert, key)
+	if err != nil {
+		return nil, fail.Wrap(fail.Usage, err, "give the certificate that was signed for this --key", "--cert does not match --key")
+	}
+	return s, nil
 }

@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 	"errors"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/pfwdctl/pfwdctl/internal/ca"
+	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/internal/ui"
 	"github.com/pfwdctl/pfwdctl/render"
@@ -20,6 +23,7 @@ type applyOpts struct {
 	paramFlags
 	dryRun, noReload, force bool
 	crypto                  bool
+	caPub                   string
 	sshdConfig              string
 	sshdBin                 string
 	installMode             string
@@ -48,6 +52,7 @@ sshd the way the host runs it. A second run changes nothing.`,
 	f.BoolVar(&o.crypto, "crypto", false, "also install "+templates.Crypto+": key exchange, ciphers, MACs and host key algorithms from the crypto policy for this sshd's version (docs/crypto-policy.md)")
 	f.StringVar(&o.sshdConfig, "sshd-config", sshd.DefaultConfig, "the main sshd config `PATH` (under --root)")
 	f.StringVar(&o.sshdBin, "sshd", "", "the sshd binary to validate with (default: found in /usr/sbin)")
+	f.StringVar(&o.caPub, "ca", "", "also trust certificates from this user CA (`CA.pub`, made by pfwdctl ca init) in the account's Match block, through a principals file with the key restrictions and a revocation list (docs/ca.md); without it, a CA installed before is kept")
 	f.StringVar(&o.installMode, "install-mode", "auto", "where the lines go: drop-ins (files in sshd_config.d), managed-block (BEGIN/END blocks in sshd_config itself: the baseline at its top, Match blocks at its end; for OpenSSH 8.0 and 8.2/8.3), or auto (asks this sshd; docs/apply.md)")
 	return c
 }
@@ -70,6 +75,9 @@ func applyRun(c *cobra.Command, g *Globals, o *applyOpts) error {
 		}
 		pol := audit.ProbedCryptoPolicy(c.Context(), b, v)
 		p.Crypto = &pol
+	}
+	if p.CA, err = applyCA(g, o.caPub, p.User); err != nil {
+		return err
 	}
 	a := render.Applier{Root: g.Root(), Runner: g.Runner, SshdConfig: o.sshdConfig, SshdBin: o.sshdBin, Getenv: g.Getenv, Now: g.Now, Mode: mode,
 		Overrides: auditOverrides(g, o.sshdConfig, o.sshdBin), Keys: keysFollow(g, o.sshdConfig)}
@@ -184,4 +192,19 @@ func printReload(g *Globals, r *sshd.ReloadResult) {
 	if r.Proof != "" {
 		g.Printf("  confirmed: %s\n", ui.Escape(r.Proof))
 	}
+}
+
+// applyCA is --ca's CA, or the one installed before (a later apply without
+// --ca must not silently stop trusting it), or nil.
+func applyCA(g *Globals, file, user string) (*render.CA, error) {
+	var data []byte
+	var err error
+	if file != "" {
+		if data, err = os.ReadFile(file); err != nil {
+			return nil, fail.Wrap(fail.Usage, err, "give the CA public key made by pfwdctl ca init", "read --ca")
+		}
+	} else if data, err = g.Root().ReadFile(ca.TrustedCAPath(user)); err != nil {
+		return nil, nil
+	}
+	return render.ParseCA(data)
 }

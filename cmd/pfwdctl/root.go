@@ -298,6 +298,13 @@ var needsRoot = map[string]func(c *cobra.Command) bool{
 		f := c.Flags().Lookup("self")
 		return f != nil && f.Value.String() == "true"
 	},
+	// ca init makes a key pair anywhere (the admin's machine); the rest
+	// keep the serial counter, the audit log and the KRL on the server.
+	"ca":         never,
+	"ca init":    never,
+	"ca sign":    always,
+	"ca revoke":  always,
+	"ca list":    always,
 	"render":     never,
 	"lab":        never,
 	"completion": never,

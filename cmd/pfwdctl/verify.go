@@ -24,6 +24,7 @@ func init() { commands = append(commands, newVerifyCmd) }
 
 type verifyOpts struct {
 	host, user, key     string
+	cert                string
 	port                int
 	targets             []string
 	knownHosts, hostKey string
@@ -87,6 +88,7 @@ VMs only --insecure-ignore-host-key.`,
 	f.IntVar(&o.port, "port", 0, "the server's SSH `PORT` (default 22; with --self, the port the local sshd listens on, from sshd -T)")
 	f.StringVar(&o.user, "user", render.DefaultUser, "the forward-only `account`")
 	f.StringVar(&o.key, "key", "", "the account's private key `FILE` (default: the keys of the ssh-agent at SSH_AUTH_SOCK)")
+	f.StringVar(&o.cert, "cert", "", "log in with the certificate `FILE` (KEY-cert.pub from pfwdctl ca sign) for --key, as ssh -o CertificateFile does")
 	f.StringArrayVar(&o.targets, "target", nil, "a `host:port` the account must reach (repeatable; default "+render.DefaultTarget+")")
 	f.StringVar(&o.knownHosts, "known-hosts", "", "trust the host keys in `FILE` (default ~/.ssh/known_hosts)")
 	f.StringVar(&o.hostKey, "host-key", "", "trust only the host key with this `SHA256:...` fingerprint")
@@ -107,7 +109,7 @@ VMs only --insecure-ignore-host-key.`,
 func (o *verifyOpts) settings(g *Globals) verify.Settings {
 	return verify.Settings{
 		Host: o.host, Port: o.port, User: o.user, Targets: o.targets,
-		Key: o.key, AgentSock: g.Getenv("SSH_AUTH_SOCK"), Passphrase: passphraseFunc(g),
+		Key: o.key, Cert: o.cert, AgentSock: g.Getenv("SSH_AUTH_SOCK"), Passphrase: passphraseFunc(g),
 		KnownHosts: o.knownHosts, HostKey: o.hostKey, Insecure: o.insecure, AcceptNew: o.acceptNew,
 		Timeout: o.timeout, Sockets: o.sockets, Sweep: o.sweep,
 	}

@@ -124,6 +124,10 @@ func (a *auditor) keySourceChecks(fwd map[string][]string) {
 		if len(v) == 0 || v[0] == "none" {
 			continue
 		}
+		// pfwdctl's own principals file (apply --ca) is judged by keys.ca.
+		if mine, _ := a.pfwdctlCA(fwd); mine && kw.key == "authorizedprincipalsfile" {
+			continue
+		}
 		bad++
 		f := Finding{ID: "keys.other-source", Severity: Fail,
 			Title:  fmt.Sprintf("%s %s is in effect for %s", kw.name, v[0], u),
@@ -331,13 +335,20 @@ func (a *auditor) bypassChecks(fwd map[string][]string) {
 		}
 	}
 	bad := 0
-	if ca := first("trustedusercakeys"); ca != "" && !strings.EqualFold(ca, "none") {
+	mine, problem := a.pfwdctlCA(fwd)
+	if mine && problem == "" {
+		a.ok("keys.ca", "certificates for %s come only from pfwdctl's CA, and its principals line carries the key restrictions", u)
+	} else if ca := first("trustedusercakeys"); ca != "" && !strings.EqualFold(ca, "none") {
 		bad++
 		f := Finding{ID: "keys.ca", Severity: Fail,
 			Title:  fmt.Sprintf("TrustedUserCAKeys %s is in effect for %s", ca, u),
 			Detail: "a certificate signed by one of these CAs for a principal " + u + " logs in without the restrict, permitopen and expiry options of any key line (layer 1)",
 			Fix:    "remove TrustedUserCAKeys, or set TrustedUserCAKeys none inside pfwdctl's Match block scope"}
 		at(&f, "trustedusercakeys")
+		if mine {
+			f.Detail = "pfwdctl's CA setup, but " + problem + ": a certificate logs in without the key restrictions (layer 1)"
+			f.Fix = "run pfwdctl apply to rewrite the principals file"
+		}
 		a.add(f)
 	}
 	methods := strings.Fields(strings.ReplaceAll(first("authenticationmethods"), ",", " "))

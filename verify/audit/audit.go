@@ -422,6 +422,10 @@ func (a *auditor) resolveParams() error {
 		c := a.cryptoPolicy()
 		a.o.Params.Crypto = &c
 	}
+	// With a CA installed (apply --ca), the Match block has its lines.
+	if a.o.Params.CA == nil {
+		a.o.Params.CA = a.installedCA()
+	}
 	files, err := render.Render(a.o.Params)
 	if err != nil {
 		return err

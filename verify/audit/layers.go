@@ -140,6 +140,13 @@ func (a *auditor) installedKeyOptions(targets []target.Target) ([]string, error)
 	if len(out) > 3 {
 		out = out[:3]
 	}
+	// A certificate from pfwdctl's CA (apply --ca) logs in under its
+	// principals line's options: they get a lab too, as a key's would.
+	for _, opts := range a.principalsOptions() {
+		if !slices.Contains(out, opts) {
+			out = append(out, opts)
+		}
+	}
 	return out, nil
 }
 

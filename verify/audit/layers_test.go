@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"github.com/pfwdctl/pfwdctl/internal/ca"
 	"strings"
 	"testing"
 
@@ -27,6 +28,10 @@ func TestLayers(t *testing.T) {
 		{"good setup", nil, true, true},
 		{"keys without options (layer 2 only)", map[string]string{keysFile: keyBlob + " bare\n"}, false, true},
 		{"no Match User block (layer 1 only)", map[string]string{dropDir + "20-pfwd-only.conf": ""}, true, false},
+		// apply --ca: certificates log in under the principals line's
+		// options, so a principals line without the prefix breaks layer 1.
+		{"CA principals line with the prefix", map[string]string{ca.TrustedCAPath("pfwd"): keyBlob + " ca\n", ca.PrincipalsPath("pfwd"): `restrict,port-forwarding,permitopen="127.0.0.1:8009" pfwd` + "\n"}, true, true},
+		{"CA principals line without the prefix (layer 2 only)", map[string]string{ca.TrustedCAPath("pfwd"): keyBlob + " ca\n", ca.PrincipalsPath("pfwd"): "pfwd\n"}, false, true},
 		{"Match block opens every target (layer 1 only)", map[string]string{dropDir + "20-pfwd-only.conf": "Match User pfwd\n    AllowTcpForwarding yes\n    PermitOpen any\nMatch all\n"}, true, false},
 	}
 	for _, tc := range tests {

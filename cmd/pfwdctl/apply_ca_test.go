@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pfwdctl/pfwdctl/internal/ca"
+	"github.com/pfwdctl/pfwdctl/internal/testenv"
+	"github.com/pfwdctl/pfwdctl/render/rendertest"
+)
+
+// apply --ca installs the CA public key, the principals file with the key
+// prefix and an empty KRL, and sshd -t accepts the Match block; a later
+// apply without --ca keeps the CA, and never empties the KRL that ca
+// revoke filled.
+func TestApplyCAInstallsTheFilesAndKeepsTheKRL(t *testing.T) {
+	sshd := testenv.Sshd(t)
+	root := rendertest.New(t, rendertest.Tree{})
+	exec := inTree(t, root)
+	keys := t.TempDir()
+	exec(0, "ca", "init", "--out", keys, "--no-passphrase")
+	caPub := filepath.Join(keys, ca.KeyName+".pub")
+
+	out, _ := exec(0, "apply", "--sshd", sshd, "--no-reload", "--ca", caPub)
+	for _, p := range []string{ca.TrustedCAPath("pfwd"), ca.PrincipalsPath("pfwd"), ca.KRLPath("pfwd")} {
+		if !strings.Contains(out, p) {
+			t.Errorf("apply output does not name %s:\n%s", p, out)
+		}
+	}
+	want, _ := os.ReadFile(caPub)
+	if got, _ := root.ReadFile(ca.TrustedCAPath("pfwd")); !bytes.Equal(bytes.Fields(got)[1], bytes.Fields(want)[1]) {
+		t.Errorf("trusted CA file %q, want the key of %q", got, want)
+	}
+	if got, _ := root.ReadFile(ca.PrincipalsPath("pfwd")); string(got) != `restrict,port-forwarding,permitopen="127.0.0.1:8009" pfwd`+"\n" {
+		t.Errorf("principals file %q", got)
+	}
+	krl, err := root.ReadFile(ca.KRLPath("pfwd"))
+	if err != nil || !bytes.HasPrefix(krl, []byte("SSHKRL")) {
+		t.Fatalf("KRL %q %v", krl, err)
+	}
+	dropIn, _ := root.ReadFile("/etc/ssh/sshd_config.d/20-pfwd-only.conf")
+	if !strings.Contains(string(dropIn), "TrustedUserCAKeys "+ca.TrustedCAPath("pfwd")) {
+		t.Errorf("Match block without the CA:\n%s", dropIn)
+	}
+
+	// ca revoke fills the KRL; apply (without --ca) keeps CA and KRL.
+	exec(0, "ca", "revoke", "--serial", "7")
+	revoked, _ := root.ReadFile(ca.KRLPath("pfwd"))
+	if bytes.Equal(revoked, krl) {
+		t.Fatal("ca revoke did not change the KRL")
+	}
+	exec(0, "apply", "--sshd", sshd, "--no-reload")
+	if now, _ := root.ReadFile(ca.KRLPath("pfwd")); !bytes.Equal(now, revoked) {
+		t.Error("apply rewrote the revocation list: a revoked certificate would log in again")
+	}
+	if now, _ := root.ReadFile("/etc/ssh/sshd_config.d/20-pfwd-only.conf"); !bytes.Equal(now, dropIn) {
+		t.Errorf("apply without --ca dropped the CA:\n%s", now)
+	}
+
+	// audit accepts pfwdctl's own CA setup, and fails it once the
+	// principals line loses its prefix.
+	if out, _ := exec(0, "audit", "--sshd", sshd); !strings.Contains(out, "pfwdctl's CA") {
+		t.Errorf("audit does not say the CA setup is pfwdctl's:\n%s", out)
+	}
+	os.WriteFile(root.Path(ca.PrincipalsPath("pfwd")), []byte("pfwd\n"), 0o644)
+	if out, _ := exec(1, "audit", "--sshd", sshd); !strings.Contains(out, "principals-pfwd line 1 names principal") {
+		t.Errorf("audit passed a principals line without the prefix:\n%s", out)
+	}
+	os.WriteFile(root.Path(ca.PrincipalsPath("pfwd")), []byte(`restrict,port-forwarding,permitopen="127.0.0.1:22" pfwd`+"\n"), 0o644)
+	exec(1, "audit", "--sshd", sshd)
+	os.WriteFile(root.Path(ca.PrincipalsPath("pfwd")), []byte(`restrict,port-forwarding,permitopen="127.0.0.1:8009",pty pfwd`+"\n"), 0o644)
+	exec(1, "audit", "--sshd", sshd)
+}

@@ -1,0 +1,71 @@
+package ca_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/pfwdctl/pfwdctl/internal/ca"
+	"github.com/pfwdctl/pfwdctl/verify"
+)
+
+// verify --key KEY --cert KEY-cert.pub proves the certificate path: every
+// check passes over a login with the certificate ca sign issued, and the
+// same key without --cert is not let in.
+func TestVerifyWithCertPassesEveryCheck(t *testing.T) {
+	x := newCALab(t, nil)
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	friend, _ := ssh.NewSignerFromKey(priv)
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "friend")
+	block, _ := ssh.MarshalPrivateKey(priv, "friend")
+	os.WriteFile(keyFile, pem.EncodeToMemory(block), 0o600)
+	cert, err := ca.Sign(x.ca, friend.PublicKey(), x.request(1, time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(ca.CertPath(keyFile+".pub"), ca.Marshal(cert), 0o644)
+
+	run := func(s verify.Settings) (*verify.Report, error) {
+		o, closeAuth, err := s.Options()
+		if err != nil {
+			return nil, err
+		}
+		defer closeAuth()
+		vo := x.srv.VerifyOptions()
+		vo.Auth, vo.Timeout = o.Auth, 20*time.Second
+		return verify.Run(context.Background(), vo)
+	}
+	rep, err := run(verify.Settings{User: x.srv.User, Key: keyFile, Cert: keyFile + "-cert.pub", Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range rep.Checks {
+		if c.Status != verify.Pass {
+			t.Errorf("%s: %s: %s", c.Name, c.Status, c.Detail)
+		}
+	}
+	if !rep.Passed {
+		t.Error("verify --cert did not pass")
+	}
+	if rep, err := run(verify.Settings{User: x.srv.User, Key: keyFile, Timeout: time.Second}); err == nil && rep.Passed {
+		t.Error("the key without its certificate passed verify")
+	}
+	if _, err := run(verify.Settings{User: x.srv.User, Cert: keyFile + "-cert.pub", Timeout: time.Second}); err == nil {
+		t.Error("--cert without --key accepted")
+	}
+	other := filepath.Join(dir, "other")
+	_, p2, _ := ed25519.GenerateKey(rand.Reader)
+	b2, _ := ssh.MarshalPrivateKey(p2, "other")
+	os.WriteFile(other, pem.EncodeToMemory(b2), 0o600)
+	if _, err := run(verify.Settings{User: x.srv.User, Key: other, Cert: keyFile + "-cert.pub", Timeout: time.Second}); err == nil {
+		t.Error("a certificate for another key accepted")
+	}
+}
