@@ -46,6 +46,10 @@ type Env struct {
 	Now    func() time.Time
 	// Geteuid is who pfwdctl runs as; nil: hostfs.Euid (the process's).
 	Geteuid func() int
+	// AuditLog is where users' changes are recorded; empty: auditlog.Path
+	// under --root. Only tests that drive the running host set it, so the
+	// host's own log is never written by them.
+	AuditLog string
 }
 
 // SystemEnv is the real process environment.

@@ -65,7 +65,7 @@ removes, so other friends' tunnels stay up.`,
 }
 
 func newSessionsKillCmd(g *Globals, o *sessionsOpts) *cobra.Command {
-	return &cobra.Command{
+	c := &cobra.Command{
 		Use:   "kill NAME|FINGERPRINT|PID",
 		Short: "End the open sessions of one key (or one connection), leaving the others up",
 		Args: func(_ *cobra.Command, args []string) error {
@@ -76,6 +76,11 @@ func newSessionsKillCmd(g *Globals, o *sessionsOpts) *cobra.Command {
 		},
 		RunE: func(c *cobra.Command, args []string) error { return sessionsKillRun(c, g, o, args[0]) },
 	}
+	f := c.Flags()
+	f.StringVar(&o.user, "user", render.DefaultUser, "the port-forward-only `account` (default: every installed one)")
+	f.StringVar(&o.log, "log", "", "read sshd's log from this `FILE` instead of the journal or /var/log")
+	o.sshdFlags.add(c)
+	return c
 }
 
 // sessionRow is one open session, as printed.

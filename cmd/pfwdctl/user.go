@@ -16,7 +16,7 @@ func init() { commands = append(commands, newUserCmd) }
 // usersHost is the users.Host for this run: the --root tree, the injected
 // runner, clock and environment.
 func usersHost(g *Globals) users.Host {
-	return users.Host{Root: g.Root(), Runner: g.Runner, Now: g.Now, Getenv: g.Getenv}
+	return users.Host{Root: g.Root(), Runner: g.Runner, Now: g.Now, Getenv: g.Getenv, AuditLog: g.AuditLog}
 }
 
 // sshdFlags are the --sshd-config and --sshd of the commands that act on an

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/pfwdctl/pfwdctl/internal/accounts"
+	"github.com/pfwdctl/pfwdctl/internal/auditlog"
+	"github.com/pfwdctl/pfwdctl/internal/hostfs"
+	"github.com/pfwdctl/pfwdctl/internal/target"
+	"github.com/pfwdctl/pfwdctl/internal/testenv"
+	"github.com/pfwdctl/pfwdctl/users"
+	"github.com/pfwdctl/pfwdctl/verify/lab"
+	"github.com/pfwdctl/pfwdctl/verify/lab/labtest"
+)
+
+type fileLog struct {
+	mu sync.Mutex
+	f  *os.File
+}
+
+func (l *fileLog) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.f.Write(b)
+}
+
+// pfwdctl add-key, sessions and sessions kill as an admin runs them on
+// the host, against the real sshd and a real useradd account (the audit
+// log goes to a temp file: the host's is never written): two friends'
+// tunnels are listed with their key names, "sessions kill bob" ends bob's
+// only, and ann's still moves data afterwards.
+func TestE2ESessionsCommand(t *testing.T) {
+	testenv.Root(t)
+	useradd := testenv.Require(t, "useradd", "passwd")
+	name := fmt.Sprintf("pfs%d", time.Now().UnixNano()%1e7)
+	if out, err := exec.Command(useradd, "-m", "-s", "/usr/sbin/nologin", name).CombinedOutput(); err != nil {
+		t.Fatalf("useradd: %v %s", err, out)
+	}
+	exec.Command("usermod", "-p", "*", name).Run()
+	hostAudit, _ := os.ReadFile(auditlog.Path)
+	t.Cleanup(func() {
+		if a, err := accounts.Lookup(hostfs.Root{}, name); err == nil {
+			ss, _ := users.ProcSessions{}.Find(context.Background(), a)
+			for _, s := range ss {
+				syscall.Kill(s.PID, syscall.SIGKILL)
+			}
+		}
+		exec.Command("userdel", "-r", name).Run()
+		if now, _ := os.ReadFile(auditlog.Path); string(now) != string(hostAudit) {
+			t.Errorf("the test changed the host's %s", auditlog.Path)
+		}
+	})
+	echo := labtest.Echo(t)
+	logPath := filepath.Join(t.TempDir(), "sshd.log")
+	f, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	s := labtest.New(t, lab.Options{User: name, Targets: []target.Target{echo.Target}, AuthorizedKeysFile: ".ssh/authorized_keys", Log: &fileLog{f: f}})
+	audit := filepath.Join(t.TempDir(), "audit.jsonl")
+	run := func(want int, args ...string) string {
+		t.Helper()
+		env, out, errb := testEnv()
+		env.AuditLog = audit
+		if code := Main(append(args, "--sshd-config", s.ConfigFile, "--user", name), env); code != want {
+			t.Fatalf("%v: exit %d, want %d: %s%s", args, code, want, out, errb)
+		}
+		return out.String()
+	}
+	bob, ann := labtest.Signer(t), labtest.Signer(t)
+	for _, k := range []struct {
+		s    ssh.Signer
+		name string
+	}{{bob, "bob"}, {ann, "ann"}} {
+		pub := filepath.Join(t.TempDir(), k.name+".pub")
+		line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k.s.PublicKey()))) + " " + k.name + "\n"
+		os.WriteFile(pub, []byte(line), 0o644)
+		run(0, "add-key", pub)
+	}
+	dial := func(k ssh.Signer) (*ssh.Client, func() error) {
+		cfg := s.ClientConfig()
+		cfg.Auth = []ssh.AuthMethod{ssh.PublicKeys(k)}
+		c, err := ssh.Dial("tcp", s.Addr, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch, err := c.Dial("tcp", echo.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c, func() error {
+			if _, err := ch.Write([]byte("ping\n")); err != nil {
+				return err
+			}
+			buf := make([]byte, 5)
+			_, err := ch.Read(buf)
+			return err
+		}
+	}
+	bobC, _ := dial(bob)
+	defer bobC.Close()
+	annC, annPing := dial(ann)
+	defer annC.Close()
+
+	var rows []struct{ Key, Fingerprint string }
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		rows = nil
+		json.Unmarshal([]byte(run(0, "sessions", "--log", logPath, "--json")), &rows)
+		if len(rows) == 2 && rows[0].Key != "" && rows[1].Key != "" {
+			break
+		}
+	}
+	var keys []string
+	for _, r := range rows {
+		keys = append(keys, r.Key)
+	}
+	if k := strings.Join(keys, " "); k != "bob ann" && k != "ann bob" {
+		t.Fatalf("sessions: %+v", rows)
+	}
+	out := run(0, "sessions", "kill", "bob", "--log", logPath)
+	if !strings.Contains(out, "ended session") || !strings.Contains(out, "1 other session(s)") {
+		t.Errorf("sessions kill bob:\n%s", out)
+	}
+	done := make(chan error, 1)
+	go func() { done <- bobC.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("bob's tunnel is still up")
+	}
+	if err := annPing(); err != nil {
+		t.Fatalf("ann's tunnel was ended too: %v", err)
+	}
+	if data, _ := os.ReadFile(audit); !strings.Contains(string(data), `"action":"session-kill"`) {
+		t.Errorf("the kill is not in the audit log:\n%s", data)
+	}
+	run(1, "sessions", "kill", "bob", "--log", logPath) // nothing of bob's is left
+}
