@@ -3,6 +3,7 @@ package users
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -166,13 +167,23 @@ func (h Host) kill(ctx context.Context, a Account, sess []Session) (killed []Ses
 	if err != nil {
 		return nil, nil, err
 	}
-	var events []Event
+	var sent []int
 	for i, s := range sess {
 		if err := f.Kill(ctx, s); err != nil {
 			warns = append(warns, fmt.Sprintf("could not end session %d: %v", s.PID, err))
 			continue
 		}
-		killed = append(killed, s)
+		sent = append(sent, i)
+	}
+	// "Ended" is said of a session seen gone, not of a signal sent.
+	alive := waitGone(ctx, f, a, sess, sent)
+	var events []Event
+	for _, i := range sent {
+		if alive[sess[i].PID] {
+			warns = append(warns, fmt.Sprintf("session %d was signalled but is still running", sess[i].PID))
+			continue
+		}
+		killed = append(killed, sess[i])
 		events = append(events, intents[i])
 	}
 	if len(killed) > 0 {
@@ -184,6 +195,32 @@ func (h Host) kill(ctx context.Context, a Account, sess []Session) (killed []Ses
 		warns = append(warns, "the audit log was not completed: "+err.Error())
 	}
 	return killed, warns, nil
+}
+
+// sessionGoneWait bounds how long kill waits to see a signalled session
+// end (sshd closes the connection at once on SIGTERM).
+var sessionGoneWait = 5 * time.Second
+
+// waitGone waits until the signalled sessions (sess[i] for i in sent) no
+// longer run as the account, and returns the pids still running (all of
+// them when the account's sessions cannot be listed: unconfirmed).
+func waitGone(ctx context.Context, f SessionFinder, a Account, sess []Session, sent []int) map[int]bool {
+	deadline := time.Now().Add(sessionGoneWait)
+	for {
+		alive := map[int]bool{}
+		now, err := f.Find(ctx, a)
+		for _, i := range sent {
+			alive[sess[i].PID] = err != nil || slices.ContainsFunc(now, func(x Session) bool { return x.PID == sess[i].PID })
+		}
+		if !slices.Contains(slices.Collect(maps.Values(alive)), true) || time.Now().After(deadline) {
+			return alive
+		}
+		select {
+		case <-ctx.Done():
+			return alive
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // LogSources are where sshd's log is read from (sshlog.Sources, or one

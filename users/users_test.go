@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -337,9 +338,14 @@ type fakeSessions struct {
 	killed []int
 }
 
-func (f *fakeSessions) Find(context.Context, Account) ([]Session, error) { return f.found, nil }
+func (f *fakeSessions) Find(context.Context, Account) ([]Session, error) {
+	return slices.Clone(f.found), nil
+}
+
+// Kill ends the session: it is no longer found.
 func (f *fakeSessions) Kill(_ context.Context, s Session) error {
 	f.killed = append(f.killed, s.PID)
+	f.found = slices.DeleteFunc(f.found, func(x Session) bool { return x.PID == s.PID })
 	return nil
 }
 
@@ -627,5 +633,32 @@ func TestRevokeKillsOnlyThatKeysSessions(t *testing.T) {
 	}
 	if n != 3 {
 		t.Errorf("%d kill lines in the audit log, want 3", n)
+	}
+}
+
+type stubbornSessions struct{ fakeSessions }
+
+// Kill signals, but the session keeps running.
+func (f *stubbornSessions) Kill(_ context.Context, s Session) error {
+	f.killed = append(f.killed, s.PID)
+	return nil
+}
+
+// A session is said to be ended only once it is seen gone: one that
+// survives the signal is a warning, not counted, not logged as done.
+func TestKillCountsOnlySessionsSeenGone(t *testing.T) {
+	h, _ := tree(t, nil)
+	defer func(d time.Duration) { sessionGoneWait = d }(sessionGoneWait)
+	sessionGoneWait = 200 * time.Millisecond
+	k := newKey(t, "k")
+	h.AddKey(context.Background(), AddKeyRequest{User: "pfwd", Key: k})
+	fs := &stubbornSessions{fakeSessions{found: []Session{{PID: 41}}}}
+	h.Sessions = fs
+	res, err := h.Revoke(context.Background(), RevokeRequest{User: "pfwd", Key: "k", KillSessions: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fs.killed) != 1 || res.Killed != 0 || !strings.Contains(strings.Join(res.Warnings, "\n"), "session 41 was signalled but is still running") {
+		t.Fatalf("result %+v", res)
 	}
 }
