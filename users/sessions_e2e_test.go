@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,44 +20,6 @@ import (
 	"github.com/pfwdctl/pfwdctl/verify/lab"
 	"github.com/pfwdctl/pfwdctl/verify/lab/labtest"
 )
-
-// syncFile is an io.Writer the lab's sshd log goes to, safe for the
-// lab's copier and the test reading it.
-type syncFile struct {
-	mu sync.Mutex
-	f  *os.File
-}
-
-func (s *syncFile) Write(b []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.f.Write(b)
-}
-
-// tunnelUp dials the lab with key and opens a forward to echo; the
-// returned function moves one line through it.
-func tunnelUp(t *testing.T, s *lab.Server, key ssh.Signer, echo *lab.Echo) (*ssh.Client, func() error) {
-	t.Helper()
-	cfg := s.ClientConfig()
-	cfg.Auth = []ssh.AuthMethod{ssh.PublicKeys(key)}
-	c, err := ssh.Dial("tcp", s.Addr, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch, err := c.Dial("tcp", echo.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c, func() error {
-		if _, err := ch.Write([]byte("ping\n")); err != nil {
-			return err
-		}
-		buf := make([]byte, 5)
-		ch.(interface{ SetReadDeadline(time.Time) error }).SetReadDeadline(time.Now().Add(5 * time.Second))
-		_, err := io.ReadFull(ch, buf)
-		return err
-	}
-}
 
 // Issue 16 end to end, against the real sshd with LogLevel VERBOSE: two
 // friends' keys hold tunnels open, one also asks for a port it may not
@@ -112,15 +73,10 @@ func revokeKillsOnlyThatKeysTunnel(t *testing.T, viaSyslog bool) {
 	}
 	echo := labtest.Echo(t)
 	bobKey, annKey := labtest.Signer(t), labtest.Signer(t)
-	logPath := filepath.Join(t.TempDir(), "sshd.log")
-	f, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	logPath, logW := labtest.LogFile(t)
 	// The account's own ~/.ssh/authorized_keys, written by add-key as on
 	// a host.
-	o := lab.Options{User: name, Targets: []target.Target{echo.Target}, AuthorizedKeysFile: ".ssh/authorized_keys", Log: &syncFile{f: f}}
+	o := lab.Options{User: name, Targets: []target.Target{echo.Target}, AuthorizedKeysFile: ".ssh/authorized_keys", Log: logW}
 	if viaSyslog {
 		o.Log = nil
 		// The session process runs as the account and opens /dev/log
@@ -132,7 +88,7 @@ func revokeKillsOnlyThatKeysTunnel(t *testing.T, viaSyslog bool) {
 		t.Cleanup(func() { os.RemoveAll(dir) })
 		os.Chmod(dir, 0o755)
 		o.SyslogSocket = filepath.Join(dir, "log.sock")
-		syslogd(t, o.SyslogSocket, &syncFile{f: f})
+		syslogd(t, o.SyslogSocket, logW)
 	}
 	s := labtest.New(t, o)
 	h.SshdConfig, h.SshdBin = s.ConfigFile, testenv.Sshd(t)
@@ -148,10 +104,8 @@ func revokeKillsOnlyThatKeysTunnel(t *testing.T, viaSyslog bool) {
 		return []sshlog.Source{sshlog.FileSource(hostfs.Root{}, logPath)}, nil
 	}, time.Now, nil)
 
-	bobConn, bobPing := tunnelUp(t, s, bobKey, echo)
-	defer bobConn.Close()
-	annConn, annPing := tunnelUp(t, s, annKey, echo)
-	defer annConn.Close()
+	bobConn, bobPing := labtest.Tunnel(t, s, bobKey, echo)
+	annConn, annPing := labtest.Tunnel(t, s, annKey, echo)
 	if _, err := annConn.Dial("tcp", "127.0.0.1:22"); err == nil {
 		t.Fatal("a forward outside PermitOpen was allowed")
 	}
@@ -162,6 +116,7 @@ func revokeKillsOnlyThatKeysTunnel(t *testing.T, viaSyslog bool) {
 	}
 	// sessions: both tunnels, each with its key.
 	var sess []Session
+	var err error
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if sess, err = h.OpenSessions(ctx, name); err == nil && len(sess) == 2 && sess[0].Fingerprint != "" && sess[1].Fingerprint != "" {
 			break

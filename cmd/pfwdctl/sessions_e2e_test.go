@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,17 +23,6 @@ import (
 	"github.com/pfwdctl/pfwdctl/verify/lab"
 	"github.com/pfwdctl/pfwdctl/verify/lab/labtest"
 )
-
-type fileLog struct {
-	mu sync.Mutex
-	f  *os.File
-}
-
-func (l *fileLog) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.f.Write(b)
-}
 
 // pfwdctl add-key, sessions and sessions kill as an admin runs them on
 // the host, against the real sshd and a real useradd account (the audit
@@ -63,13 +51,8 @@ func TestE2ESessionsCommand(t *testing.T) {
 		}
 	})
 	echo := labtest.Echo(t)
-	logPath := filepath.Join(t.TempDir(), "sshd.log")
-	f, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	s := labtest.New(t, lab.Options{User: name, Targets: []target.Target{echo.Target}, AuthorizedKeysFile: ".ssh/authorized_keys", Log: &fileLog{f: f}})
+	logPath, logW := labtest.LogFile(t)
+	s := labtest.New(t, lab.Options{User: name, Targets: []target.Target{echo.Target}, AuthorizedKeysFile: ".ssh/authorized_keys", Log: logW})
 	audit := filepath.Join(t.TempDir(), "audit.jsonl")
 	run := func(want int, args ...string) string {
 		t.Helper()
@@ -90,30 +73,8 @@ func TestE2ESessionsCommand(t *testing.T) {
 		os.WriteFile(pub, []byte(line), 0o644)
 		run(0, "add-key", pub)
 	}
-	dial := func(k ssh.Signer) (*ssh.Client, func() error) {
-		cfg := s.ClientConfig()
-		cfg.Auth = []ssh.AuthMethod{ssh.PublicKeys(k)}
-		c, err := ssh.Dial("tcp", s.Addr, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ch, err := c.Dial("tcp", echo.Addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c, func() error {
-			if _, err := ch.Write([]byte("ping\n")); err != nil {
-				return err
-			}
-			buf := make([]byte, 5)
-			_, err := ch.Read(buf)
-			return err
-		}
-	}
-	bobC, _ := dial(bob)
-	defer bobC.Close()
-	annC, annPing := dial(ann)
-	defer annC.Close()
+	bobC, _ := labtest.Tunnel(t, s, bob, echo)
+	_, annPing := labtest.Tunnel(t, s, ann, echo)
 
 	var rows []struct{ Key, Fingerprint string }
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {

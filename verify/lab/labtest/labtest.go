@@ -11,6 +11,9 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -87,4 +90,55 @@ func Login(s *lab.Server, key ssh.Signer, echo *lab.Echo) error {
 		return fmt.Errorf("echo through the tunnel: %q %v", buf, err)
 	}
 	return nil
+}
+
+// LogFile is a file for a lab sshd's log (lab.Options.Log) and its path:
+// the writer is safe for the lab's copier while the test reads the file.
+func LogFile(t testing.TB) (string, io.Writer) {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "sshd.log")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return p, &lockedFile{f: f}
+}
+
+type lockedFile struct {
+	mu sync.Mutex
+	f  *os.File
+}
+
+func (l *lockedFile) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.f.Write(b)
+}
+
+// Tunnel logs in to the lab with key and opens a forward to echo, held
+// open; ping moves one line through it (an error once the tunnel is
+// gone). The client is closed in t.Cleanup.
+func Tunnel(t testing.TB, s *lab.Server, key ssh.Signer, echo *lab.Echo) (c *ssh.Client, ping func() error) {
+	t.Helper()
+	cfg := s.ClientConfig()
+	cfg.Auth = []ssh.AuthMethod{ssh.PublicKeys(key)}
+	c, err := ssh.Dial("tcp", s.Addr, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	ch, err := c.Dial("tcp", echo.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, func() error {
+		if _, err := ch.Write([]byte("ping\n")); err != nil {
+			return err
+		}
+		ch.(interface{ SetReadDeadline(time.Time) error }).SetReadDeadline(time.Now().Add(5 * time.Second))
+		buf := make([]byte, 5)
+		_, err := io.ReadFull(ch, buf)
+		return err
+	}
 }
