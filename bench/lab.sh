@@ -15,3 +15,19 @@ for _ in $(seq 500); do grep -q '^# ready' "$info" && break; kill -0 $lab 2>/dev
 grep -q '^# ready' "$info" || { echo "bench: the lab did not start" >&2; cat "$info" >&2; exit 3; }
 # shellcheck disable=SC1090
 . "$info"
+
+# interleave REF CAND runs both once (page cache, sshd's first fork), then
+# $rounds times in turn on the same lab, so a change of load hits both
+# alike; it sets ref_ns and cand_ns (totals) and ratio (CAND / REF).
+now() { date +%s%N; }
+interleave() {
+  "$1"; "$2"
+  ref_ns=0 cand_ns=0
+  for _ in $(seq "$rounds"); do
+    t0=$(now); "$1"; t1=$(now); "$2"; t2=$(now)
+    ref_ns=$((ref_ns + t1 - t0)); cand_ns=$((cand_ns + t2 - t1))
+  done
+  ratio=$(awk -v a="$cand_ns" -v b="$ref_ns" 'BEGIN { printf "%.2f", a / b }')
+}
+# ms NS is a per-round mean in milliseconds.
+ms() { awk -v ns="$1" -v n="$rounds" 'BEGIN { printf "%.1f", ns / n / 1e6 }'; }

@@ -25,7 +25,6 @@ LAB_ARGS="--self-root $tree"
 . bench/lab.sh
 trap 'kill $lab 2>/dev/null; wait $lab 2>/dev/null; rm -rf "$info" "$tree"' EXIT
 
-now() { date +%s%N; }
 login() {
   local out
   # shellcheck disable=SC2086
@@ -38,19 +37,9 @@ self() {
     { echo "bench: verify --self failed:" >&2; cat "$tree/self.json" >&2; return 1; }
 }
 
-# Warm both up once (page cache, sshd's first fork).
-login
-self
+interleave login self
 dests=$(jq -r '.checks[] | select(.name == "other-ports-prohibited") | (.tried // [] | length)' "$tree/self.json" 2>/dev/null || echo "?")
-
-ssh_ns=0 self_ns=0
-for _ in $(seq "$rounds"); do
-  t0=$(now); login; t1=$(now); self; t2=$(now)
-  ssh_ns=$((ssh_ns + t1 - t0)); self_ns=$((self_ns + t2 - t1))
-done
-
-ms() { awk -v ns="$1" -v n="$rounds" 'BEGIN { printf "%.1f", ns / n / 1e6 }'; }
-ratio=$(awk -v a="$self_ns" -v b="$ssh_ns" 'BEGIN { printf "%.2f", a / b }')
+ssh_ns=$ref_ns self_ns=$cand_ns
 echo "rounds:                      $rounds (same lab sshd, $LAB_USER@$LAB_HOST:$LAB_PORT)"
 echo "one OpenSSH login:           $(ms $ssh_ns) ms"
 echo "pfwdctl verify --self:       $(ms $self_ns) ms (key added and removed, $dests local destinations, 9 checks)"

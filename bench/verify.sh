@@ -26,7 +26,6 @@ sshc=(ssh -F /dev/null ${BENCH_SSH_OPTS:-} -p "$LAB_PORT" -i "$LAB_KEY" -o Ident
   -o UserKnownHostsFile="$LAB_KNOWN_HOSTS" -o StrictHostKeyChecking=yes
   "$LAB_USER@$LAB_HOST")
 
-now() { date +%s%N; }
 
 openssh_checks() {
   local out
@@ -45,18 +44,8 @@ pfwdctl_checks() {
     --known-hosts "$LAB_KNOWN_HOSTS" --target "$LAB_TARGET" --socket "$LAB_SOCKET" --json >/dev/null
 }
 
-# Warm both up once (page cache, sshd's first fork).
-openssh_checks
-pfwdctl_checks
-
-ssh_ns=0 pf_ns=0
-for _ in $(seq "$rounds"); do
-  t0=$(now); openssh_checks; t1=$(now); pfwdctl_checks; t2=$(now)
-  ssh_ns=$((ssh_ns + t1 - t0)); pf_ns=$((pf_ns + t2 - t1))
-done
-
-ms() { awk -v ns="$1" -v n="$rounds" 'BEGIN { printf "%.1f", ns / n / 1e6 }'; }
-ratio=$(awk -v a="$pf_ns" -v b="$ssh_ns" 'BEGIN { printf "%.2f", a / b }')
+interleave openssh_checks pfwdctl_checks
+ssh_ns=$ref_ns pf_ns=$cand_ns
 echo "rounds:                      $rounds (same lab sshd, $LAB_USER@$LAB_HOST:$LAB_PORT${BENCH_SSH_OPTS:+, ssh $BENCH_SSH_OPTS})"
 echo "OpenSSH, 3 checks (3 ssh):   $(ms $ssh_ns) ms per round"
 echo "pfwdctl verify, 9 checks:    $(ms $pf_ns) ms per round"
