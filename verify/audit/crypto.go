@@ -160,23 +160,31 @@ func strongModuli(root hostfs.Root, dir string) []byte {
 			return nil
 		}
 	}
-	var b strings.Builder
-	b.WriteString("# Managed by pfwdctl apply --crypto: the primes of /etc/ssh/moduli of 3072 bits and more.\n")
-	n := 0
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) != 7 || strings.HasPrefix(f[0], "#") {
-			continue
-		}
-		if size, err := strconv.Atoi(f[4]); err == nil && size >= minModulusSize {
-			b.WriteString(strings.Join(f, " ") + "\n")
-			n++
-		}
-	}
-	if n == 0 {
+	strong, _ := splitModuli(data)
+	if len(strong) == 0 {
 		return nil
 	}
-	return []byte(b.String())
+	return []byte("# Managed by pfwdctl apply --crypto: the primes of /etc/ssh/moduli of 3072 bits and more.\n" + strings.Join(strong, "\n") + "\n")
+}
+
+// splitModuli sorts a moduli file's prime lines (comments and blank lines
+// aside) into those of 3072 bits and more and the others (too small, or
+// not a 7-field line: nothing pfwdctl can vouch for).
+func splitModuli(data []byte) (strong, weak []string) {
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		if len(f) == 7 {
+			if size, err := strconv.Atoi(f[4]); err == nil && size >= minModulusSize {
+				strong = append(strong, strings.Join(f, " "))
+				continue
+			}
+		}
+		weak = append(weak, line)
+	}
+	return strong, weak
 }
 
 // moduliStrong says whether every prime in the moduli file at path (a
@@ -186,19 +194,8 @@ func moduliStrong(root hostfs.Root, path string) bool {
 	if err != nil {
 		return false
 	}
-	n := 0
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
-			continue
-		}
-		size, err := strconv.Atoi(f[4%len(f)])
-		if len(f) != 7 || err != nil || size < minModulusSize {
-			return false
-		}
-		n++
-	}
-	return n > 0
+	strong, weak := splitModuli(data)
+	return len(strong) > 0 && len(weak) == 0
 }
 
 // policyHostKeys are the host key files the config names (sshd's default
