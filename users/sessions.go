@@ -34,6 +34,11 @@ type Session struct {
 	Addr        string    `json:"addr,omitempty"`
 	Port        int       `json:"port,omitempty"`
 	Since       time.Time `json:"since,omitempty"`
+	// CertID and CertSerial name the certificate the session logged in
+	// with (pfwdctl ca sign: the friend's name and the serial), as sshd
+	// logged it; zero for a plain key.
+	CertID     string `json:"cert_id,omitempty"`
+	CertSerial uint64 `json:"cert_serial,omitempty"`
 	// Refused are the forwards sshd refused this connection so far (a
 	// sign of probing).
 	Refused []string `json:"refused,omitempty"`
@@ -270,6 +275,7 @@ func LogAttribute(sources LogSources, now func() time.Time, peers func(pid int) 
 			}
 			if ok && c.Fingerprint != "" && (s.Account == "" || c.User == s.Account) {
 				out[i].Fingerprint, out[i].Addr, out[i].Port, out[i].Since, out[i].Refused = c.Fingerprint, c.Addr, c.Port, c.Start, c.Refused
+				out[i].CertID, out[i].CertSerial = c.CertID, c.CertSerial
 			}
 		}
 		return out

@@ -13,13 +13,13 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/term"
 
-	"github.com/pfwdctl/pfwdctl/internal/auditlog"
 	"github.com/pfwdctl/pfwdctl/internal/ca"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/internal/ui"
 	"github.com/pfwdctl/pfwdctl/render"
+	"github.com/pfwdctl/pfwdctl/users"
 	"github.com/pfwdctl/pfwdctl/users/keyline"
 )
 
@@ -228,7 +228,7 @@ func caSignRun(g *Globals, o *caSignOpts, pubFile string) error {
 		return err
 	}
 	defer unlock()
-	log := auditlog.Log{Root: root, Now: g.Now, Getenv: g.Getenv}
+	log := auditLog(g)
 	events, err := log.Read()
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fail.Wrap(fail.Unavailable, err, "", "read the audit log (serials are never reused)")
@@ -302,6 +302,8 @@ type caRevokeOpts struct {
 	serial uint64
 	id     string
 	user   string
+	kill   bool
+	log    string
 }
 
 func newCaRevokeCmd(g *Globals) *cobra.Command {
@@ -312,78 +314,163 @@ func newCaRevokeCmd(g *Globals) *cobra.Command {
 		Long: `revoke adds a certificate to the account's key revocation list (installed
 by apply --ca; updated with OpenSSH's ssh-keygen -k -u): by serial, by key
 id (every certificate with that name), or a -cert.pub file. sshd reads
-the list on every login, so the next login is refused; tunnels already
-open stay open until they end.`,
+the list on every login, so the next login is refused. Tunnels already
+open stay open: revoke says how many of the account's sessions used the
+revoked certificates, and --kill-sessions ends them (sshd's log, at
+LogLevel VERBOSE, names each login's certificate id and serial), leaving
+other friends' tunnels up.`,
 		Args: cobra.MaximumNArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
-			rev := ca.Revocation{Serial: o.serial, ID: o.id}
-			fp := ""
-			if len(args) == 1 {
-				data, err := os.ReadFile(args[0])
-				if err != nil {
-					return fail.Wrap(fail.Usage, err, "", "read the certificate")
-				}
-				pub, _, _, _, err := ssh.ParseAuthorizedKey(data)
-				cert, ok := pub.(*ssh.Certificate)
-				if err != nil || !ok {
-					return usageErr("give a -cert.pub file (or --serial / --id)", "%s is not an SSH certificate", args[0])
-				}
-				rev = ca.Revocation{Serial: cert.Serial, ID: cert.KeyId}
-				fp = ssh.FingerprintSHA256(cert.Key)
-				if cert.Serial == 0 {
-					rev = ca.Revocation{Cert: args[0]}
-				} else {
-					rev.ID = "" // only this certificate, not every one of that name
-				}
-			}
-			n := 0
-			for _, set := range []bool{len(args) == 1, o.serial != 0, o.id != ""} {
-				if set {
-					n++
-				}
-			}
-			if n != 1 {
-				return usageErr("give exactly one of --serial N, --id NAME or a -cert.pub file", "what to revoke?")
-			}
-			root := g.Root()
-			krl, caPub := root.Path(ca.KRLPath(o.user)), root.Path(ca.TrustedCAPath(o.user))
-			if _, err := os.Stat(krl); err != nil {
-				return fail.Wrap(fail.Failed, err, "run pfwdctl apply --ca CA.pub first", "no revocation list for %s", o.user)
-			}
-			unlock, err := root.Lock(hostfs.LockWait)
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			log := auditlog.Log{Root: root, Now: g.Now, Getenv: g.Getenv}
-			change, err := log.Begin(ca.RevokeEvent(o.user, rev.Serial, rev.ID, fp))
-			if err != nil {
-				return fail.Wrap(fail.Unavailable, err, "", "record the revocation in the audit log; nothing revoked")
-			}
-			if err := ca.Revoke(c.Context(), g.Runner, krl, caPub, rev); err != nil {
-				change.Abort(err)
-				return err
-			}
-			if err := change.Done(); err != nil {
-				return err
-			}
-			what := "serial " + fmt.Sprint(rev.Serial)
-			if rev.Serial == 0 && rev.ID != "" {
-				what = "every certificate named " + rev.ID
-			} else if rev.Cert != "" {
-				what = rev.Cert
-			}
-			if g.JSON {
-				return g.PrintJSON(map[string]any{"revoked": what, "account": o.user, "krl": ca.KRLPath(o.user)})
-			}
-			g.Printf("%s revoked %s for %s; the next login with it is refused (open tunnels stay until they end)\n", g.Styles().OK("✓"), ui.Escape(what), ui.Escape(o.user))
-			return nil
-		},
+		RunE: func(c *cobra.Command, args []string) error { return caRevokeRun(c, g, o, args) },
 	}
 	c.Flags().Uint64Var(&o.serial, "serial", 0, "revoke the certificate with serial `N`")
 	c.Flags().StringVar(&o.id, "id", "", "revoke every certificate with key id `NAME`")
 	c.Flags().StringVar(&o.user, "user", render.DefaultUser, "the port-forward-only `account`")
+	c.Flags().BoolVar(&o.kill, "kill-sessions", false, "also end the open sessions that logged in with the revoked certificate(s); a session whose login sshd's log does not name is ended too")
+	c.Flags().StringVar(&o.log, "log", "", "sshd's log `FILE` that ties sessions to certificates (default: the journal, /var/log/auth.log or /var/log/secure)")
 	return c
+}
+
+// caRevoked says which sessions used a revoked certificate: by serial, by
+// key id, or (a certificate without a serial, not pfwdctl's) by its key
+// and id. A session whose login the log does not name is counted too, as
+// revoke does for keys: it may be the revoked one.
+func caRevoked(rev ca.Revocation, fp, certID string) func(users.Session) bool {
+	return func(s users.Session) bool {
+		switch {
+		case s.Fingerprint == "":
+			return true
+		case rev.Serial != 0:
+			return s.CertSerial == rev.Serial
+		case rev.ID != "":
+			return s.CertID == rev.ID
+		}
+		return s.CertID != "" && s.CertID == certID && s.Fingerprint == fp
+	}
+}
+
+func caRevokeRun(c *cobra.Command, g *Globals, o *caRevokeOpts, args []string) error {
+	rev := ca.Revocation{Serial: o.serial, ID: o.id}
+	fp, certID := "", ""
+	if len(args) == 1 {
+		data, err := os.ReadFile(args[0])
+		if err != nil {
+			return fail.Wrap(fail.Usage, err, "", "read the certificate")
+		}
+		pub, _, _, _, err := ssh.ParseAuthorizedKey(data)
+		cert, ok := pub.(*ssh.Certificate)
+		if err != nil || !ok {
+			return usageErr("give a -cert.pub file (or --serial / --id)", "%s is not an SSH certificate", args[0])
+		}
+		rev = ca.Revocation{Serial: cert.Serial, ID: cert.KeyId}
+		fp, certID = ssh.FingerprintSHA256(cert.Key), cert.KeyId
+		if cert.Serial == 0 {
+			rev = ca.Revocation{Cert: args[0]}
+		} else {
+			rev.ID = "" // only this certificate, not every one of that name
+		}
+	}
+	n := 0
+	for _, set := range []bool{len(args) == 1, o.serial != 0, o.id != ""} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return usageErr("give exactly one of --serial N, --id NAME or a -cert.pub file", "what to revoke?")
+	}
+	root := g.Root()
+	if o.kill && !root.IsHost() {
+		return usageErr("drop --kill-sessions, or run it on the host itself", "--kill-sessions ends processes of the running host, and --root names a tree")
+	}
+	krl, caPub := root.Path(ca.KRLPath(o.user)), root.Path(ca.TrustedCAPath(o.user))
+	if _, err := os.Stat(krl); err != nil {
+		return fail.Wrap(fail.Failed, err, "run pfwdctl apply --ca CA.pub first", "no revocation list for %s", o.user)
+	}
+	h := usersHost(g)
+	h.Attribute = logAttribute(g, o.log)
+	picked := caRevoked(rev, fp, certID)
+	// Sessions are ended only once the list holds, so a killed client
+	// cannot log straight back in with the same certificate.
+	if err := func() error {
+		unlock, err := root.Lock(hostfs.LockWait)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+		log := auditLog(g)
+		change, err := log.Begin(ca.RevokeEvent(o.user, rev.Serial, rev.ID, fp))
+		if err != nil {
+			return fail.Wrap(fail.Unavailable, err, "", "record the revocation in the audit log; nothing revoked")
+		}
+		if err := ca.Revoke(c.Context(), g.Runner, krl, caPub, rev); err != nil {
+			change.Abort(err)
+			return err
+		}
+		return change.Done()
+	}(); err != nil {
+		return err
+	}
+	what := "serial " + fmt.Sprint(rev.Serial)
+	if rev.Serial == 0 && rev.ID != "" {
+		what = "every certificate named " + rev.ID
+	} else if rev.Cert != "" {
+		what = rev.Cert
+	}
+	res := caRevokeResult{Revoked: what, Account: o.user, KRL: ca.KRLPath(o.user)}
+	var killErr error
+	if root.IsHost() {
+		if o.kill {
+			res.Killed, res.Kept, killErr = h.KillSessions(c.Context(), o.user, picked)
+			res.SessionsKnown = killErr == nil
+		} else if sess, err := h.OpenSessions(c.Context(), o.user); err == nil {
+			res.SessionsKnown = true
+			for _, s := range sess {
+				if picked(s) {
+					res.Open = append(res.Open, s)
+				}
+			}
+		}
+	}
+	if g.JSON {
+		if err := g.PrintJSON(res); err != nil {
+			return err
+		}
+		return killErr
+	}
+	st := g.Styles()
+	g.Printf("%s revoked %s for %s; the next login with it is refused\n", st.OK("✓"), ui.Escape(what), ui.Escape(o.user))
+	switch {
+	case o.kill && killErr == nil:
+		unknown := 0
+		for _, s := range res.Killed {
+			if s.Fingerprint == "" {
+				unknown++
+			}
+		}
+		g.Printf("%s ended %d open session(s) of the revoked certificate(s)\n", st.OK("✓"), len(res.Killed))
+		if unknown > 0 {
+			g.Printf("%s %d of them could not be tied to a login (sshd's log does not name it: LogLevel VERBOSE?) and were ended to be safe\n", st.Warn("!"), unknown)
+		}
+		if len(res.Kept) > 0 {
+			g.Printf("  %d other session(s) of %s left up\n", len(res.Kept), ui.Escape(o.user))
+		}
+	case !res.SessionsKnown && !o.kill:
+		g.Printf("%s\n", st.Dim("open sessions: not counted"))
+	case len(res.Open) > 0:
+		g.Printf("%s %d open session(s) may have used it; revoking does not end them: pass --kill-sessions to end them\n", st.Warn("!"), len(res.Open))
+	}
+	return killErr
+}
+
+// caRevokeResult is ca revoke's --json document.
+type caRevokeResult struct {
+	Revoked       string          `json:"revoked"`
+	Account       string          `json:"account"`
+	KRL           string          `json:"krl"`
+	SessionsKnown bool            `json:"sessions_known"`
+	Open          []users.Session `json:"open_sessions,omitempty"`
+	Killed        []users.Session `json:"killed,omitempty"`
+	Kept          []users.Session `json:"kept,omitempty"`
 }
 
 func newCaListCmd(g *Globals) *cobra.Command {
@@ -395,7 +482,7 @@ func newCaListCmd(g *Globals) *cobra.Command {
 each with its state now: valid, expired, revoked or not-yet-valid.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			events, err := auditlog.Log{Root: g.Root()}.Read()
+			events, err := auditLog(g).Read()
 			if err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return fail.Wrap(fail.Unavailable, err, "", "read the audit log")
 			}

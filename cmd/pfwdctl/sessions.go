@@ -131,7 +131,11 @@ func sessionsRun(c *cobra.Command, g *Globals, o *sessionsOpts) error {
 		if r.Addr != "" {
 			from = r.Addr + " port " + strconv.Itoa(r.Port)
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", ui.Escape(r.Account), ui.Escape(orDash(r.Key)), orDash(r.Fingerprint), ui.Escape(from), since, dur, r.PID, ui.Escape(orDash(strings.Join(r.Refused, " "))))
+		key := orDash(r.Key)
+		if r.CertID != "" {
+			key += fmt.Sprintf(" (certificate, serial %d)", r.CertSerial)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", ui.Escape(r.Account), ui.Escape(key), orDash(r.Fingerprint), ui.Escape(from), since, dur, r.PID, ui.Escape(orDash(strings.Join(r.Refused, " "))))
 	}
 	return w.Flush()
 }
@@ -153,6 +157,11 @@ func openSessions(c *cobra.Command, g *Globals, o *sessionsOpts) ([]sessionRow, 
 		keyNames := keyNamesOf(h, name)
 		for _, s := range sess {
 			r := sessionRow{Account: name, Session: s, Key: keyNames[s.Fingerprint]}
+			if r.Key == "" && s.CertID != "" {
+				// A certificate's key id is the friend's name (ca sign
+				// --name): listed, and killed, by it.
+				r.Key = s.CertID
+			}
 			if o.key == "" || keyMatches(o.key, r.Key, r.Fingerprint) {
 				rows = append(rows, r)
 			}
@@ -204,7 +213,11 @@ func sessionsKillRun(c *cobra.Command, g *Globals, o *sessionsOpts, arg string) 
 			if isPID == nil {
 				return s.PID == pid || s.PPID == pid
 			}
-			return keyMatches(arg, keyNames[s.Fingerprint], s.Fingerprint)
+			name := keyNames[s.Fingerprint]
+			if name == "" {
+				name = s.CertID
+			}
+			return keyMatches(arg, name, s.Fingerprint)
 		})
 		if err != nil {
 			return err

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pfwdctl/pfwdctl/internal/auditlog"
 	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/internal/ui"
 	"github.com/pfwdctl/pfwdctl/render"
@@ -17,6 +18,12 @@ func init() { commands = append(commands, newUserCmd) }
 // runner, clock and environment.
 func usersHost(g *Globals) users.Host {
 	return users.Host{Root: g.Root(), Runner: g.Runner, Now: g.Now, Getenv: g.Getenv, AuditLog: g.AuditLog}
+}
+
+// auditLog is the audit log for this run: under the --root tree, or the
+// file a test that drives the running host gives (Env.AuditLog).
+func auditLog(g *Globals) auditlog.Log {
+	return auditlog.Log{Root: g.Root(), File: g.AuditLog, Now: g.Now, Getenv: g.Getenv}
 }
 
 // sshdFlags are the --sshd-config and --sshd of the commands that act on an

@@ -16,6 +16,8 @@ type Connection struct {
 	Port        int       `json:"port"`
 	KeyType     string    `json:"key_type,omitempty"`
 	Fingerprint string    `json:"fingerprint,omitempty"`
+	CertID      string    `json:"cert_id,omitempty"`
+	CertSerial  uint64    `json:"cert_serial,omitempty"`
 	Start       time.Time `json:"start"`
 	End         time.Time `json:"end,omitempty"`
 	Open        bool      `json:"open"`            // no end seen
@@ -79,7 +81,7 @@ func (j *Joiner) Add(e Event) {
 			}
 		}
 		c := &conn{c: Connection{PID: e.PID, Host: e.Host, User: e.User, Addr: e.Addr, Port: e.Port,
-			KeyType: e.KeyType, Fingerprint: e.Fingerprint, Start: e.Time, Open: true}}
+			KeyType: e.KeyType, Fingerprint: e.Fingerprint, CertID: e.CertID, CertSerial: e.CertSerial, Start: e.Time, Open: true}}
 		if e.PID != 0 {
 			j.index(c, pidKey(e.Host, e.PID))
 		}

@@ -250,11 +250,46 @@ func authTail(s string) (Event, bool) {
 	if !fingerprint(fp) {
 		return e, false
 	}
-	if extra != "" && !(strings.Contains(typ, "-CERT") && strings.HasPrefix(extra, "ID ")) {
-		return e, false
+	if extra != "" {
+		if !strings.Contains(typ, "-CERT") {
+			return e, false
+		}
+		id, serial, ok := certInfo(extra)
+		if !ok {
+			return e, false
+		}
+		e.CertID, e.CertSerial = id, serial
 	}
 	e.KeyType, e.Fingerprint = typ, fp
 	return e, true
+}
+
+// certInfo reads what sshd adds after a certificate's fingerprint
+// (auth2-pubkey.c format_key): "ID KEYID (serial N) CA TYPE FP". The key id
+// is whatever the signer chose, spaces included, so the fixed fields are
+// found from the end.
+func certInfo(extra string) (id string, serial uint64, ok bool) {
+	rest, ok := strings.CutPrefix(extra, "ID ")
+	if !ok {
+		return "", 0, false
+	}
+	i := strings.LastIndex(rest, " (serial ")
+	if i < 0 {
+		return "", 0, false
+	}
+	num, tail, ok := strings.Cut(rest[i+len(" (serial "):], ") CA ")
+	if !ok {
+		return "", 0, false
+	}
+	n, err := strconv.ParseUint(num, 10, 64)
+	if err != nil {
+		return "", 0, false
+	}
+	typ, fp, ok := strings.Cut(tail, " ")
+	if !ok || !keyType(typ) || !fingerprint(fp) {
+		return "", 0, false
+	}
+	return rest[:i], n, true
 }
 
 // parseDenied reads the text between "Received request " and ", but the

@@ -71,8 +71,13 @@ type Event struct {
 	Method      string    `json:"method,omitempty"`      // publickey, password, keyboard-interactive...
 	KeyType     string    `json:"key_type,omitempty"`    // ED25519, RSA, ...
 	Fingerprint string    `json:"fingerprint,omitempty"` // SHA256:...
-	Dest        string    `json:"dest,omitempty"`        // refused forward destination host:port
-	Reason      string    `json:"reason,omitempty"`      // human text for failures
+	// CertID and CertSerial name the certificate a login used (its key
+	// id and serial; Fingerprint is then its key's): ca revoke
+	// --kill-sessions ends the sessions of the revoked ones.
+	CertID     string `json:"cert_id,omitempty"`
+	CertSerial uint64 `json:"cert_serial,omitempty"`
+	Dest       string `json:"dest,omitempty"`   // refused forward destination host:port
+	Reason     string `json:"reason,omitempty"` // human text for failures
 	// Child is the pid named by a Child event (an addition).
 	Child int `json:"child,omitempty"`
 }

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/pfwdctl/pfwdctl/internal/accounts"
+	"github.com/pfwdctl/pfwdctl/internal/auditlog"
+	"github.com/pfwdctl/pfwdctl/internal/ca"
+	"github.com/pfwdctl/pfwdctl/internal/hostfs"
+	"github.com/pfwdctl/pfwdctl/internal/run"
+	"github.com/pfwdctl/pfwdctl/internal/target"
+	"github.com/pfwdctl/pfwdctl/internal/testenv"
+	"github.com/pfwdctl/pfwdctl/render"
+	"github.com/pfwdctl/pfwdctl/users"
+	"github.com/pfwdctl/pfwdctl/users/keyline"
+	"github.com/pfwdctl/pfwdctl/verify/lab"
+	"github.com/pfwdctl/pfwdctl/verify/lab/labtest"
+)
+
+// Revoking a certificate ends the tunnels opened with it, and only those:
+// two friends tunnel with certificates against the real sshd (a real
+// useradd account, the CA files at their host paths for that unique
+// account), sessions names each by its certificate, ca revoke --serial
+// --kill-sessions ends bob's tunnel and keeps ann's moving data, bob's
+// certificate is refused from then on, and a revocation without
+// --kill-sessions says that an open session may have used it.
+func TestE2ECaRevokeEndsTheCertificatesTunnels(t *testing.T) {
+	testenv.Root(t)
+	useradd := testenv.Require(t, "useradd", "ssh-keygen")
+	name := fmt.Sprintf("pfc%d", time.Now().UnixNano()%1e7)
+	if out, err := exec.Command(useradd, "-m", "-s", "/usr/sbin/nologin", name).CombinedOutput(); err != nil {
+		t.Fatalf("useradd: %v %s", err, out)
+	}
+	exec.Command("usermod", "-p", "*", name).Run()
+	hostAudit, _ := os.ReadFile(auditlog.Path)
+	files := []string{ca.TrustedCAPath(name), ca.PrincipalsPath(name), ca.KRLPath(name)}
+	t.Cleanup(func() {
+		if a, err := accounts.Lookup(hostfs.Root{}, name); err == nil {
+			ss, _ := users.ProcSessions{}.Find(context.Background(), a)
+			for _, s := range ss {
+				syscall.Kill(s.PID, syscall.SIGKILL)
+			}
+		}
+		exec.Command("userdel", "-r", name).Run()
+		for _, f := range files {
+			os.Remove(f)
+		}
+		if now, _ := os.ReadFile(auditlog.Path); string(now) != string(hostAudit) {
+			t.Errorf("the test changed the host's %s", auditlog.Path)
+		}
+	})
+	for _, f := range files {
+		if _, err := os.Lstat(f); err == nil {
+			t.Fatalf("%s exists before the test", f)
+		}
+	}
+	echo := labtest.Echo(t)
+	// The CA setup apply --ca installs, for this account only.
+	_, caPriv, _ := ed25519.GenerateKey(rand.Reader)
+	caSigner, _ := ssh.NewSignerFromKey(caPriv)
+	if err := os.WriteFile(files[0], ssh.MarshalAuthorizedKey(caSigner.PublicKey()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	prefix, _ := keyline.Prefix(keyline.Options{Targets: []string{echo.Target.String()}})
+	os.WriteFile(files[1], []byte(prefix+" "+name+"\n"), 0o644)
+	if err := ca.NewKRL(context.Background(), run.Exec{}, files[2]); err != nil {
+		t.Fatal(err)
+	}
+	logPath, logW := labtest.LogFile(t)
+	s := labtest.New(t, lab.Options{User: name, Targets: []target.Target{echo.Target}, Log: logW,
+		Edit: lab.ReplaceLine("", "X11Forwarding", "X11Forwarding no\n"+
+			"    TrustedUserCAKeys "+files[0]+"\n"+
+			"    AuthorizedPrincipalsFile "+files[1]+"\n"+
+			"    RevokedKeys "+files[2])})
+	certFor := func(id string, serial uint64) ssh.Signer {
+		key := labtest.Signer(t)
+		now := time.Now()
+		cert, err := ca.Sign(caSigner, key.PublicKey(), ca.SignRequest{Principal: name, KeyID: id, Serial: serial,
+			ValidAfter: now.Add(-time.Minute), ValidBefore: now.Add(time.Hour), ForceCommand: render.DefaultNologin})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs, err := ssh.NewCertSigner(cert, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cs
+	}
+	bob, ann := certFor("bob", 1), certFor("ann", 2)
+	bobC, _ := labtest.Tunnel(t, s, bob, echo)
+	_, annPing := labtest.Tunnel(t, s, ann, echo)
+
+	audit := filepath.Join(t.TempDir(), "audit.jsonl")
+	cli := func(want int, args ...string) string {
+		t.Helper()
+		env, out, errb := testEnv()
+		env.AuditLog = audit
+		if code := Main(append(args, "--user", name), env); code != want {
+			t.Fatalf("%v: exit %d, want %d: %s%s", args, code, want, out, errb)
+		}
+		return out.String()
+	}
+	// sessions names both tunnels by their certificates.
+	var rows []struct {
+		Key        string
+		CertSerial uint64 `json:"cert_serial"`
+	}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		rows = nil
+		json.Unmarshal([]byte(cli(0, "sessions", "--log", logPath, "--sshd-config", s.ConfigFile, "--json")), &rows)
+		if len(rows) == 2 && rows[0].CertSerial != 0 && rows[1].CertSerial != 0 {
+			break
+		}
+	}
+	if len(rows) != 2 || rows[0].Key+rows[1].Key != "bobann" && rows[0].Key+rows[1].Key != "annbob" {
+		t.Fatalf("sessions does not name the certificates: %+v", rows)
+	}
+	if out := cli(0, "sessions", "--log", logPath, "--sshd-config", s.ConfigFile); !strings.Contains(out, "bob (certificate, serial 1)") {
+		t.Errorf("sessions table:\n%s", out)
+	}
+
+	out := cli(0, "ca", "revoke", "--serial", "1", "--kill-sessions", "--log", logPath)
+	if !strings.Contains(out, "ended 1 open session(s)") || !strings.Contains(out, "1 other session(s)") {
+		t.Errorf("ca revoke --kill-sessions:\n%s", out)
+	}
+	done := make(chan error, 1)
+	go func() { done <- bobC.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("bob's tunnel is still up after ca revoke --kill-sessions")
+	}
+	if err := annPing(); err != nil {
+		t.Fatalf("ann's tunnel was ended too: %v", err)
+	}
+	if err := labtest.Login(s, bob, echo); err == nil {
+		t.Error("bob's revoked certificate logged in again")
+	}
+	data, _ := os.ReadFile(audit)
+	if !strings.Contains(string(data), `"action":"session-kill"`) || !strings.Contains(string(data), "serial=1") {
+		t.Errorf("the revocation and the kill are not in the audit log:\n%s", data)
+	}
+	// Without --kill-sessions ann's tunnel stays, and revoke says so.
+	if out := cli(0, "ca", "revoke", "--serial", "2", "--log", logPath); !strings.Contains(out, "1 open session(s) may have used it") {
+		t.Errorf("ca revoke without --kill-sessions:\n%s", out)
+	}
+	if err := annPing(); err != nil {
+		t.Fatalf("ca revoke without --kill-sessions ended ann's tunnel: %v", err)
+	}
+	// --kill-sessions under --root is refused before anything is written.
+	tree := t.TempDir()
+	env, _, errb := testEnv()
+	if code := Main([]string{"--root", tree, "ca", "revoke", "--serial", "3", "--kill-sessions", "--user", name}, env); code != 2 || !strings.Contains(errb.String(), "--root names a tree") {
+		t.Errorf("--kill-sessions under --root: exit %d %s", code, errb)
+	}
+}
