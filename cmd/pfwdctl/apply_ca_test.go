@@ -15,8 +15,18 @@ import (
 // apply --ca installs the CA public key, the principals file with the key
 // prefix and an empty KRL, and sshd -t accepts the Match block; a later
 // apply without --ca keeps the CA, and never empties the KRL that ca
-// revoke filled.
+// revoke filled. The same in both install modes: the Match block in its
+// drop-in, or between pfwdctl's markers at the end of sshd_config.
 func TestApplyCAInstallsTheFilesAndKeepsTheKRL(t *testing.T) {
+	for _, mode := range []struct{ name, block string }{
+		{"drop-ins", "/etc/ssh/sshd_config.d/20-pfwd-only.conf"},
+		{"managed-block", "/etc/ssh/sshd_config"},
+	} {
+		t.Run(mode.name, func(t *testing.T) { testApplyCA(t, mode.name, mode.block) })
+	}
+}
+
+func testApplyCA(t *testing.T, mode, block string) {
 	sshd := testenv.Sshd(t)
 	root := rendertest.New(t, rendertest.Tree{})
 	exec := inTree(t, root)
@@ -24,7 +34,7 @@ func TestApplyCAInstallsTheFilesAndKeepsTheKRL(t *testing.T) {
 	exec(0, "ca", "init", "--out", keys, "--no-passphrase")
 	caPub := filepath.Join(keys, ca.KeyName+".pub")
 
-	out, _ := exec(0, "apply", "--sshd", sshd, "--no-reload", "--ca", caPub)
+	out, _ := exec(0, "apply", "--sshd", sshd, "--no-reload", "--ca", caPub, "--install-mode", mode)
 	for _, p := range []string{ca.TrustedCAPath("pfwd"), ca.PrincipalsPath("pfwd"), ca.KRLPath("pfwd")} {
 		if !strings.Contains(out, p) {
 			t.Errorf("apply output does not name %s:\n%s", p, out)
@@ -41,7 +51,7 @@ func TestApplyCAInstallsTheFilesAndKeepsTheKRL(t *testing.T) {
 	if err != nil || !bytes.HasPrefix(krl, []byte("SSHKRL")) {
 		t.Fatalf("KRL %q %v", krl, err)
 	}
-	dropIn, _ := root.ReadFile("/etc/ssh/sshd_config.d/20-pfwd-only.conf")
+	dropIn, _ := root.ReadFile(block)
 	if !strings.Contains(string(dropIn), "TrustedUserCAKeys "+ca.TrustedCAPath("pfwd")) {
 		t.Errorf("Match block without the CA:\n%s", dropIn)
 	}
@@ -56,7 +66,7 @@ func TestApplyCAInstallsTheFilesAndKeepsTheKRL(t *testing.T) {
 	if now, _ := root.ReadFile(ca.KRLPath("pfwd")); !bytes.Equal(now, revoked) {
 		t.Error("apply rewrote the revocation list: a revoked certificate would log in again")
 	}
-	if now, _ := root.ReadFile("/etc/ssh/sshd_config.d/20-pfwd-only.conf"); !bytes.Equal(now, dropIn) {
+	if now, _ := root.ReadFile(block); !bytes.Equal(now, dropIn) {
 		t.Errorf("apply without --ca dropped the CA:\n%s", now)
 	}
 
