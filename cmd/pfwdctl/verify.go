@@ -33,6 +33,7 @@ type verifyOpts struct {
 	timeout             time.Duration
 	sockets             []string
 	self                bool
+	certificate         bool
 	sweep               bool
 	// --inventory (verify_fleet.go prints it)
 	inventory string
@@ -99,6 +100,7 @@ VMs only --insecure-ignore-host-key.`,
 	f.StringArrayVar(&o.sockets, "socket", nil, "a Unix socket `PATH` on the server to try direct-streamlocal with (repeatable; default: dbus, journald, /dev/log)")
 	f.BoolVar(&o.sweep, "sweep", false, "try a forward to every TCP port 1-65535 of each target host (and its other spelling), not samples: any second permitted port is found; slower, and sshd logs each refusal (see docs/verify.md)")
 	f.BoolVar(&o.self, "self", false, "as root on the server: install a throwaway key for the account for a few minutes, verify over the local sshd, remove the key")
+	f.BoolVar(&o.certificate, "certificate", false, "with --self: prove the certificate path (apply --ca) instead of the key path: the throwaway key logs in with a certificate from a throwaway CA trusted for the run (the real CA key stays off the server)")
 	f.StringVar(&o.inventory, "inventory", "", "verify every host listed in `FILE` (host[:port] [user=] [key=] [host-key=] per line, or an Ansible INI inventory)")
 	f.IntVar(&o.parallel, "parallel", fleet.DefaultParallel, "with --inventory: verify at most `N` hosts at once")
 	return c
@@ -131,6 +133,8 @@ func verifyRun(c *cobra.Command, g *Globals, o *verifyOpts) error {
 		return fleetRun(c, g, o)
 	case c.Flags().Changed("parallel"):
 		return usageErr("add --inventory FILE", "--parallel only applies with --inventory")
+	case o.certificate && !o.self:
+		return usageErr("add --self (on the server, as root), or give --key KEY --cert KEY-cert.pub", "--certificate only applies with --self")
 	case o.self:
 		return verifySelfAll(c, g, o)
 	}
@@ -293,7 +297,7 @@ func verifySelfAll(c *cobra.Command, g *Globals, o *verifyOpts) error {
 // verifySelfRun is --self (verify/self): a throwaway key, verify over the
 // local sshd, the key removed whatever happens.
 func verifySelfRun(c *cobra.Command, g *Globals, o *verifyOpts) error {
-	res, runErr := verifySelf(c.Context(), self.Options{Settings: o.settings(g), Root: g.Root(), Runner: g.Runner, Getenv: g.Getenv, Now: g.Now})
+	res, runErr := verifySelf(c.Context(), self.Options{Settings: o.settings(g), Root: g.Root(), Runner: g.Runner, Getenv: g.Getenv, Now: g.Now, Certificate: o.certificate})
 	if res.Leftover != nil {
 		fmt.Fprintf(g.IO.Err, "pfwdctl: error: %v\n", res.Leftover)
 		fmt.Fprintf(g.IO.Err, "pfwdctl: hint: %s\n", fail.HintOf(res.Leftover))
@@ -303,5 +307,9 @@ func verifySelfRun(c *cobra.Command, g *Globals, o *verifyOpts) error {
 	}
 	note := fmt.Sprintf("%s throwaway key %s installed for %s (expiry-time %s), removed after the run\n",
 		g.Styles().Bold("self:"), res.Fingerprint, res.User, res.Expiry.Local().Format("2006-01-02 15:04"))
+	if res.CA != "" {
+		note = fmt.Sprintf("%s throwaway CA %s trusted for %s next to its own, removed after the run; it signed a certificate (key id %s, valid until %s) for the throwaway key %s\n",
+			g.Styles().Bold("self:"), res.CA, res.User, self.CertKeyID, res.Expiry.Local().Format("2006-01-02 15:04"), res.Fingerprint)
+	}
 	return reportVerify(g, res.Report, runErr, o.strict, note)
 }

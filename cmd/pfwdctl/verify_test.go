@@ -284,6 +284,12 @@ func TestVerifyCLIUsage(t *testing.T) {
 // the one the real sshd judges.
 func selfTree(t *testing.T, o lab.Options) (*lab.Server, string) {
 	t.Helper()
+	return selfTreeFor(t, func(string) lab.Options { return o })
+}
+
+// selfTreeFor is selfTree for a lab whose options name paths in the tree.
+func selfTreeFor(t *testing.T, opts func(tree string) lab.Options) (*lab.Server, string) {
+	t.Helper()
 	testenv.Sshd(t)
 	user, err := lab.DefaultUser()
 	if err != nil {
@@ -298,6 +304,7 @@ func selfTree(t *testing.T, o lab.Options) (*lab.Server, string) {
 	t.Cleanup(func() { os.RemoveAll(tree) })
 	os.Chmod(tree, 0o755)
 	echo := labtest.Echo(t)
+	o := opts(tree)
 	o.User = user
 	o.Targets = []target.Target{echo.Target}
 	o.AuthorizedKeysFile = tree + "/home/%u/.ssh/authorized_keys"

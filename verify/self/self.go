@@ -27,6 +27,8 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
+	"github.com/pfwdctl/pfwdctl/internal/auditlog"
+	"github.com/pfwdctl/pfwdctl/internal/ca"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/internal/run"
@@ -55,6 +57,12 @@ type Options struct {
 	Runner   run.Runner
 	Getenv   func(string) string
 	Now      func() time.Time // nil: time.Now
+	// Certificate proves the certificate path (apply --ca) instead of
+	// the key path: the throwaway key logs in with a certificate that a
+	// throwaway CA, trusted for the run next to the real one, signs
+	// (ca.TrustThrowaway). The CA private key never has to be on the
+	// server for the proof.
+	Certificate bool
 }
 
 // Result is what --self did besides verify's report.
@@ -66,6 +74,9 @@ type Result struct {
 	Fingerprint string
 	Expiry      time.Time
 	Installed   bool
+	// CA is the throwaway CA's fingerprint with Options.Certificate (the
+	// key then logs in with a certificate it signed, valid until Expiry).
+	CA string
 	// Leftover is set when the key could not be removed afterwards; its
 	// hint says how to remove it by hand (sshd refuses it after Expiry).
 	Leftover error
@@ -137,15 +148,34 @@ func Run(parent context.Context, o Options) (res Result, err error) {
 	// re-exec, key exchange); only its public key login waits for the key,
 	// and only remote-forward-refused for PermitListen.
 	type addResult struct {
-		added users.AddKeyResult
-		err   error
+		fingerprint string
+		installed   bool
+		remove      func() error
+		hint        string // how to remove it by hand
+		err         error
 	}
 	addDone := make(chan addResult, 1)
 	res.Expiry = now().Add(KeyLifetime)
 	name := "pfwdctl-verify-self-" + now().UTC().Format("20060102T150405Z")
+	var login ssh.Signer = signer
+	if o.Certificate {
+		var caFP string
+		if login, caFP, err = throwawayCert(signer, s.User, now(), res.Expiry); err != nil {
+			return res, err
+		}
+		res.CA = caFP
+	}
 	go func() {
+		if o.Certificate {
+			undo, err := ca.TrustThrowaway(o.Root, auditlog.Log{Root: o.Root, Now: now, Getenv: o.Getenv}, s.User, login.PublicKey().(*ssh.Certificate).SignatureKey)
+			addDone <- addResult{fingerprint: ssh.FingerprintSHA256(signer.PublicKey()), installed: err == nil, remove: undo, err: err,
+				hint: "remove the line ending in " + ca.ThrowawayComment + " from " + ca.TrustedCAPath(s.User) + ", or run pfwdctl apply (its certificate expires at " + res.Expiry.Local().Format("15:04:05") + " anyway)"}
+			return
+		}
 		added, err := h.AddKey(ctx, users.AddKeyRequest{User: s.User, Key: users.FromSigner(signer, name), Targets: targets, Expiry: res.Expiry})
-		addDone <- addResult{added, err}
+		addDone <- addResult{fingerprint: added.Fingerprint, installed: added.Changed, err: err,
+			remove: func() error { return removeKey(h, s.User, added.Fingerprint) },
+			hint:   "remove it with: pfwdctl revoke --user " + s.User + " " + added.Fingerprint + " (sshd refuses it after " + res.Expiry.Local().Format("15:04:05") + " anyway)"}
 	}()
 	var add *addResult
 	waitAdd := func() *addResult {
@@ -164,22 +194,24 @@ func Run(parent context.Context, o Options) (res Result, err error) {
 		if a := waitAdd(); a.err != nil {
 			return nil, a.err
 		}
-		return []ssh.Signer{signer}, nil
+		return []ssh.Signer{login}, nil
 	}
 	defer func() {
 		addMu.Lock()
 		a := waitAdd()
 		addMu.Unlock()
-		res.Fingerprint = a.added.Fingerprint
-		if !a.added.Changed {
+		res.Fingerprint = a.fingerprint
+		if !a.installed {
 			return
 		}
 		res.Installed = true
 		// Not ctx: it may be the cancelled one.
-		if rerr := removeKey(h, s.User, a.added.Fingerprint); rerr != nil {
-			res.Leftover = fail.Wrap(fail.Failed, rerr,
-				"remove it with: pfwdctl revoke --user "+s.User+" "+a.added.Fingerprint+" (sshd refuses it after "+res.Expiry.Local().Format("15:04:05")+" anyway)",
-				"the throwaway key %s is still installed for %s", a.added.Fingerprint, s.User)
+		if rerr := a.remove(); rerr != nil {
+			what := "key " + a.fingerprint
+			if o.Certificate {
+				what = "CA " + res.CA
+			}
+			res.Leftover = fail.Wrap(fail.Failed, rerr, a.hint, "the throwaway %s is still installed for %s", what, s.User)
 		}
 	}()
 	listens := make(chan []verify.Destination, 1)
