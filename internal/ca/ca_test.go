@@ -133,6 +133,22 @@ func TestSignedCertificateTunnelsAndOnlyIt(t *testing.T) {
 		t.Error("fail_expired: a certificate past its window logged in")
 	}
 
+	// The same certificate before and after its window ends: sshd
+	// compares ValidBefore with its own clock at each login.
+	short := x.request(6, now)
+	short.ValidBefore = time.Now().Add(2 * time.Second).Truncate(time.Second).Add(time.Second)
+	cert6, err := ca.Sign(x.ca, friend.PublicKey(), short)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := labtest.Login(x.srv, certSigner(t, cert6, friend), x.echo); err != nil {
+		t.Errorf("good_short_window: refused inside its window: %v", err)
+	}
+	time.Sleep(time.Until(short.ValidBefore) + 1100*time.Millisecond)
+	if err := labtest.Login(x.srv, certSigner(t, cert6, friend), x.echo); err == nil {
+		t.Error("fail_window_ended: the certificate logged in after its window ended")
+	}
+
 	other := x.request(3, now)
 	other.Principal = "someoneelse"
 	cert3, err := ca.Sign(x.ca, friend.PublicKey(), other)
