@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"fmt"
 	"os"
 	osexec "os/exec"
@@ -14,6 +16,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/pfwdctl/pfwdctl/internal/accounts"
+	"github.com/pfwdctl/pfwdctl/internal/ca"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/internal/run"
 	"github.com/pfwdctl/pfwdctl/internal/sshd"
@@ -60,6 +63,7 @@ func TestCompat(t *testing.T) {
 				{"expiry", func(t *testing.T) error { return compatExpiry(t, r.Sshd, version) }},
 				{"sessions", func(t *testing.T) error { return compatSessions(t, r.Sshd) }},
 				{"algorithms", func(t *testing.T) error { return compatAlgorithms(t, r.Sshd) }},
+				{"ca", func(t *testing.T) error { return compatCA(t, r.Sshd) }},
 			}
 			for _, st := range steps {
 				err := st.run(t)
@@ -366,3 +370,68 @@ func newSigner(t *testing.T) ssh.Signer { return labtest.Signer(t) }
 
 // tunnel logs in with key and echoes through a forward to echo.
 func tunnel(s *lab.Server, key ssh.Signer, echo *lab.Echo) error { return labtest.Login(s, key, echo) }
+
+// compatCA: the certificate path apply --ca installs works on this sshd
+// (installed as apply would for it: drop-ins or managed blocks): a
+// certificate ca.Sign issues tunnels, one for another principal is
+// refused, and after ca.Revoke (ssh-keygen -k -u) its serial is refused.
+func compatCA(t *testing.T, bin string) error {
+	user, err := lab.DefaultUser()
+	if err != nil {
+		return err
+	}
+	echo := labtest.Echo(t)
+	dir, err := os.MkdirTemp("", "pfwdctl-compat-ca-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755)
+	trusted, principals, krl := filepath.Join(dir, "ca.pub"), filepath.Join(dir, "principals"), filepath.Join(dir, "revoked.krl")
+	_, caKey, _ := ed25519.GenerateKey(rand.Reader)
+	caSigner, _ := ssh.NewSignerFromKey(caKey)
+	os.WriteFile(trusted, ssh.MarshalAuthorizedKey(caSigner.PublicKey()), 0o644)
+	prefix, _ := keyline.Prefix(keyline.Options{Targets: []string{echo.Target.String()}})
+	os.WriteFile(principals, []byte(prefix+" "+user+"\n"), 0o644)
+	if err := ca.NewKRL(context.Background(), run.Exec{}, krl); err != nil {
+		return err
+	}
+	s, err := lab.Start(context.Background(), lab.Options{Sshd: bin, User: user, Targets: []target.Target{echo.Target},
+		Edit: lab.ReplaceLine("", "X11Forwarding", "X11Forwarding no\n"+
+			"    TrustedUserCAKeys "+trusted+"\n    AuthorizedPrincipalsFile "+principals+"\n    RevokedKeys "+krl)})
+	if err != nil {
+		return fmt.Errorf("start the lab: %v", err)
+	}
+	defer s.Close()
+	key := newSigner(t)
+	sign := func(principal string, serial uint64) (ssh.Signer, error) {
+		now := time.Now()
+		cert, err := ca.Sign(caSigner, key.PublicKey(), ca.SignRequest{Principal: principal, KeyID: "compat", Serial: serial,
+			ValidAfter: now.Add(-time.Minute), ValidBefore: now.Add(time.Hour), ForceCommand: render.DefaultNologin})
+		if err != nil {
+			return nil, err
+		}
+		return ssh.NewCertSigner(cert, key)
+	}
+	good, err := sign(user, 1)
+	if err != nil {
+		return err
+	}
+	if err := tunnel(s, good, echo); err != nil {
+		return fmt.Errorf("a certificate ca sign issues does not tunnel: %v", err)
+	}
+	other, err := sign("someoneelse", 2)
+	if err != nil {
+		return err
+	}
+	if err := tunnel(s, other, echo); err == nil {
+		return fmt.Errorf("a certificate for another principal logs in")
+	}
+	if err := ca.Revoke(context.Background(), run.Exec{}, krl, trusted, ca.Revocation{Serial: 1}); err != nil {
+		return err
+	}
+	if err := tunnel(s, good, echo); err == nil {
+		return fmt.Errorf("serial 1 logs in after ca revoke")
+	}
+	return nil
+}
