@@ -38,6 +38,9 @@ type Host struct {
 	// Attribute names the key of each session from sshd's log; nil:
 	// sessions carry no key, and --kill-sessions ends all of them.
 	Attribute Attribute
+	// KillReason, when set, is added to each session-kill audit line
+	// (e.g. "ca revoke serial=12"), so the log says why it was ended.
+	KillReason string
 	// Syslog receives each audit line; nil: the system's syslog when Root is
 	// the host and one is listening. Tests pass a func to capture or drop.
 	Syslog func(line string)

@@ -39,6 +39,8 @@ type Session struct {
 	// logged it; zero for a plain key.
 	CertID     string `json:"cert_id,omitempty"`
 	CertSerial uint64 `json:"cert_serial,omitempty"`
+	// CertCA is the fingerprint of the CA that signed that certificate.
+	CertCA string `json:"cert_ca,omitempty"`
 	// Refused are the forwards sshd refused this connection so far (a
 	// sign of probing).
 	Refused []string `json:"refused,omitempty"`
@@ -166,6 +168,12 @@ func (h Host) kill(ctx context.Context, a Account, sess []Session) (killed []Ses
 		if s.Addr != "" {
 			d += fmt.Sprintf(" from %s port %d", s.Addr, s.Port)
 		}
+		if s.CertID != "" {
+			d += fmt.Sprintf(" certificate %s serial %d", strconv.Quote(s.CertID), s.CertSerial)
+		}
+		if h.KillReason != "" {
+			d += " (" + h.KillReason + ")"
+		}
 		intents = append(intents, Event{Action: ActionKillSess, Account: a.Name, Fingerprint: s.Fingerprint, Detail: d})
 	}
 	c, err := h.begin(intents...)
@@ -273,9 +281,9 @@ func LogAttribute(sources LogSources, now func() time.Time, peers func(pid int) 
 					c, ok = byPeer[p]
 				}
 			}
-			if ok && c.Fingerprint != "" && (s.Account == "" || c.User == s.Account) {
+			if ok && c.Fingerprint != "" && !c.Ambiguous && (s.Account == "" || c.User == s.Account) {
 				out[i].Fingerprint, out[i].Addr, out[i].Port, out[i].Since, out[i].Refused = c.Fingerprint, c.Addr, c.Port, c.Start, c.Refused
-				out[i].CertID, out[i].CertSerial = c.CertID, c.CertSerial
+				out[i].CertID, out[i].CertSerial, out[i].CertCA = c.CertID, c.CertSerial, c.CertCA
 			}
 		}
 		return out

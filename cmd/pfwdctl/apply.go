@@ -205,6 +205,10 @@ func applyCA(g *Globals, file, user string) (*render.CA, error) {
 		}
 	} else if data, err = g.Root().ReadFile(ca.TrustedCAPath(user)); err != nil {
 		return nil, nil
+	} else {
+		// A line verify --self --certificate left (killed mid-run) is not
+		// the installed CA: apply rewrites the file without it.
+		data, _ = ca.WithoutThrowaway(data)
 	}
 	return render.ParseCA(data)
 }

@@ -2,10 +2,14 @@ package main
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/crypto/ssh"
 
 	"github.com/pfwdctl/pfwdctl/internal/ca"
 	"github.com/pfwdctl/pfwdctl/internal/testenv"
@@ -75,6 +79,25 @@ func testApplyCA(t *testing.T, mode, block string) {
 	if out, _ := exec(0, "audit", "--sshd", sshd); !strings.Contains(out, "pfwdctl's CA") {
 		t.Errorf("audit does not say the CA setup is pfwdctl's:\n%s", out)
 	}
+	// A throwaway CA line a killed verify --self --certificate left:
+	// audit fails it, and a plain apply rewrites the file without it.
+	caFile, _ := root.ReadFile(ca.TrustedCAPath("pfwd"))
+	_, throwaway, _ := ed25519.GenerateKey(rand.Reader)
+	tk, _ := ssh.NewPublicKey(throwaway.Public())
+	left := append(append([]byte{}, caFile...), []byte(strings.TrimSpace(string(ssh.MarshalAuthorizedKey(tk)))+" "+ca.ThrowawayComment+"\n")...)
+	os.WriteFile(root.Path(ca.TrustedCAPath("pfwd")), left, 0o666)
+	if out, _ := exec(1, "audit", "--sshd", sshd); !strings.Contains(out, "throwaway CA") {
+		t.Errorf("audit passed a leftover throwaway CA line:\n%s", out)
+	}
+	exec(0, "apply", "--sshd", sshd, "--no-reload")
+	if now, _ := root.ReadFile(ca.TrustedCAPath("pfwd")); !bytes.Equal(now, caFile) {
+		t.Errorf("apply did not rewrite the CA file without the throwaway line:\n%s", now)
+	}
+	if fi, _ := root.Stat(ca.TrustedCAPath("pfwd")); fi.Mode().Perm() != 0o644 {
+		t.Errorf("CA file mode %v after apply", fi.Mode())
+	}
+	exec(0, "audit", "--sshd", sshd)
+
 	os.WriteFile(root.Path(ca.PrincipalsPath("pfwd")), []byte("pfwd\n"), 0o644)
 	if out, _ := exec(1, "audit", "--sshd", sshd); !strings.Contains(out, "principals-pfwd line 1 names principal") {
 		t.Errorf("audit passed a principals line without the prefix:\n%s", out)

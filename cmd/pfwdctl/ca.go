@@ -316,9 +316,10 @@ by apply --ca; updated with OpenSSH's ssh-keygen -k -u): by serial, by key
 id (every certificate with that name), or a -cert.pub file. sshd reads
 the list on every login, so the next login is refused. Tunnels already
 open stay open: revoke says how many of the account's sessions used the
-revoked certificates, and --kill-sessions ends them (sshd's log, at
-LogLevel VERBOSE, names each login's certificate id and serial), leaving
-other friends' tunnels up.`,
+revoked certificates, and --kill-sessions ends them (sshd's log names each
+login's certificate id, serial and CA), leaving other friends' tunnels up.
+A certificate file signed by another CA is refused: serials and ids in
+the list are the account's CA's.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error { return caRevokeRun(c, g, o, args) },
 	}
@@ -330,27 +331,50 @@ other friends' tunnels up.`,
 	return c
 }
 
-// caRevoked says which sessions used a revoked certificate: by serial, by
-// key id, or (a certificate without a serial, not pfwdctl's) by its key
-// and id. A session whose login the log does not name is counted too, as
-// revoke does for keys: it may be the revoked one.
-func caRevoked(rev ca.Revocation, fp, certID string) func(users.Session) bool {
+// caRevoked says which sessions used a revoked certificate: one the
+// account's CA (caFP) signed, by serial or by key id (a certificate file
+// without a serial is revoked by its id, as ssh-keygen -k does). A session
+// whose login the log does not name is counted too, as revoke does for
+// keys: it may be the revoked one; so is a certificate whose key id
+// pfwdctl would never issue (escaped or odd characters in the log make
+// its serial and id unreliable). Certificates of another CA (verify
+// --self's throwaway one) and plain keys are not.
+func caRevoked(rev ca.Revocation, certID, caFP string) func(users.Session) bool {
 	return func(s users.Session) bool {
 		switch {
 		case s.Fingerprint == "":
+			return true
+		case s.CertID == "" || s.CertCA != caFP:
+			return false
+		case keyline.SanitizeName(s.CertID) != s.CertID:
 			return true
 		case rev.Serial != 0:
 			return s.CertSerial == rev.Serial
 		case rev.ID != "":
 			return s.CertID == rev.ID
 		}
-		return s.CertID != "" && s.CertID == certID && s.Fingerprint == fp
+		return s.CertID == certID
 	}
+}
+
+// trustedCA is the fingerprint of the CA the account trusts (apply --ca's
+// file, without verify --self's throwaway lines).
+func trustedCA(root hostfs.Root, user string) (ssh.PublicKey, error) {
+	data, err := root.ReadFile(ca.TrustedCAPath(user))
+	if err != nil {
+		return nil, fail.Wrap(fail.Failed, err, "run pfwdctl apply --ca CA.pub first", "no trusted CA for %s", user)
+	}
+	data, _ = ca.WithoutThrowaway(data)
+	c, err := render.ParseCA(data)
+	if err != nil {
+		return nil, fail.Wrap(fail.Failed, err, "run pfwdctl apply --ca CA.pub to rewrite it", "read %s", ca.TrustedCAPath(user))
+	}
+	return c.PublicKey, nil
 }
 
 func caRevokeRun(c *cobra.Command, g *Globals, o *caRevokeOpts, args []string) error {
 	rev := ca.Revocation{Serial: o.serial, ID: o.id}
-	fp, certID := "", ""
+	fp, certID, signedBy := "", "", ""
 	if len(args) == 1 {
 		data, err := os.ReadFile(args[0])
 		if err != nil {
@@ -363,7 +387,10 @@ func caRevokeRun(c *cobra.Command, g *Globals, o *caRevokeOpts, args []string) e
 		}
 		rev = ca.Revocation{Serial: cert.Serial, ID: cert.KeyId}
 		fp, certID = ssh.FingerprintSHA256(cert.Key), cert.KeyId
+		signedBy = ssh.FingerprintSHA256(cert.SignatureKey)
 		if cert.Serial == 0 {
+			// ssh-keygen -k revokes a certificate without a serial by its
+			// key id: every certificate of that name (krl.c).
 			rev = ca.Revocation{Cert: args[0]}
 		} else {
 			rev.ID = "" // only this certificate, not every one of that name
@@ -386,9 +413,20 @@ func caRevokeRun(c *cobra.Command, g *Globals, o *caRevokeOpts, args []string) e
 	if _, err := os.Stat(krl); err != nil {
 		return fail.Wrap(fail.Failed, err, "run pfwdctl apply --ca CA.pub first", "no revocation list for %s", o.user)
 	}
+	caKey, err := trustedCA(root, o.user)
+	if err != nil {
+		return err
+	}
+	caFP := ssh.FingerprintSHA256(caKey)
+	if signedBy != "" && signedBy != caFP {
+		// The KRL's serials and ids are the account's CA's: revoking
+		// this one's serial there would revoke someone else's.
+		return usageErr("revoke it where its CA is trusted, or give --serial/--id of a certificate pfwdctl ca sign issued (pfwdctl ca list)",
+			"%s was signed by the CA %s, not by %s that %s trusts", args[0], signedBy, caFP, o.user)
+	}
 	h := usersHost(g)
 	h.Attribute = logAttribute(g, o.log)
-	picked := caRevoked(rev, fp, certID)
+	picked := caRevoked(rev, certID, caFP)
 	// Sessions are ended only once the list holds, so a killed client
 	// cannot log straight back in with the same certificate.
 	if err := func() error {
@@ -414,11 +452,32 @@ func caRevokeRun(c *cobra.Command, g *Globals, o *caRevokeOpts, args []string) e
 	if rev.Serial == 0 && rev.ID != "" {
 		what = "every certificate named " + rev.ID
 	} else if rev.Cert != "" {
-		what = rev.Cert
+		what = "every certificate named " + certID + " (" + rev.Cert + " has no serial, and OpenSSH revokes such a certificate by its key id)"
 	}
 	res := caRevokeResult{Revoked: what, Account: o.user, KRL: ca.KRLPath(o.user)}
+	if rev.ID != "" {
+		// A name ca sign never issued is most likely a typo (ca sign
+		// turns "bob laptop" into "bob-laptop"): the KRL entry is
+		// harmless, but nothing the admin meant is revoked.
+		events, _ := auditLog(g).Read()
+		issued := false
+		for _, i := range ca.List(events, g.Now()) {
+			issued = issued || i.ID == rev.ID && i.Principal == o.user
+		}
+		if !issued {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("no certificate named %q was issued for %s (pfwdctl ca list): check the name", rev.ID, o.user))
+		}
+	}
 	var killErr error
 	if root.IsHost() {
+		h.KillReason = fmt.Sprintf("ca revoke serial=%d", rev.Serial)
+		if rev.Serial == 0 {
+			id := rev.ID
+			if id == "" {
+				id = certID
+			}
+			h.KillReason = fmt.Sprintf("ca revoke id=%q", id)
+		}
 		if o.kill {
 			res.Killed, res.Kept, killErr = h.KillSessions(c.Context(), o.user, picked)
 			res.SessionsKnown = killErr == nil
@@ -440,7 +499,7 @@ func caRevokeRun(c *cobra.Command, g *Globals, o *caRevokeOpts, args []string) e
 	st := g.Styles()
 	g.Printf("%s revoked %s for %s; the next login with it is refused\n", st.OK("✓"), ui.Escape(what), ui.Escape(o.user))
 	switch {
-	case o.kill && killErr == nil:
+	case o.kill:
 		unknown := 0
 		for _, s := range res.Killed {
 			if s.Fingerprint == "" {
@@ -449,7 +508,7 @@ func caRevokeRun(c *cobra.Command, g *Globals, o *caRevokeOpts, args []string) e
 		}
 		g.Printf("%s ended %d open session(s) of the revoked certificate(s)\n", st.OK("✓"), len(res.Killed))
 		if unknown > 0 {
-			g.Printf("%s %d of them could not be tied to a login (sshd's log does not name it: LogLevel VERBOSE?) and were ended to be safe\n", st.Warn("!"), unknown)
+			g.Printf("%s %d of them could not be tied to a login (sshd's log does not name it, or names it twice) and were ended to be safe\n", st.Warn("!"), unknown)
 		}
 		if len(res.Kept) > 0 {
 			g.Printf("  %d other session(s) of %s left up\n", len(res.Kept), ui.Escape(o.user))
@@ -459,6 +518,7 @@ func caRevokeRun(c *cobra.Command, g *Globals, o *caRevokeOpts, args []string) e
 	case len(res.Open) > 0:
 		g.Printf("%s %d open session(s) may have used it; revoking does not end them: pass --kill-sessions to end them\n", st.Warn("!"), len(res.Open))
 	}
+	printWarnings(g, res.Warnings)
 	return killErr
 }
 
@@ -471,6 +531,7 @@ type caRevokeResult struct {
 	Open          []users.Session `json:"open_sessions,omitempty"`
 	Killed        []users.Session `json:"killed,omitempty"`
 	Kept          []users.Session `json:"kept,omitempty"`
+	Warnings      []string        `json:"warnings,omitempty"`
 }
 
 func newCaListCmd(g *Globals) *cobra.Command {

@@ -150,7 +150,7 @@ func TestE2ECaRevokeEndsTheCertificatesTunnels(t *testing.T) {
 		t.Error("bob's revoked certificate logged in again")
 	}
 	data, _ := os.ReadFile(audit)
-	if !strings.Contains(string(data), `"action":"session-kill"`) || !strings.Contains(string(data), "serial=1") {
+	if !strings.Contains(string(data), `"action":"session-kill"`) || !strings.Contains(string(data), `certificate \"bob\" serial 1 (ca revoke serial=1)`) {
 		t.Errorf("the revocation and the kill are not in the audit log:\n%s", data)
 	}
 	// Without --kill-sessions ann's tunnel stays, and revoke says so.
@@ -160,10 +160,64 @@ func TestE2ECaRevokeEndsTheCertificatesTunnels(t *testing.T) {
 	if err := annPing(); err != nil {
 		t.Fatalf("ca revoke without --kill-sessions ended ann's tunnel: %v", err)
 	}
+	// A certificate another CA signed is refused: its serial in this KRL
+	// would be someone else's.
+	_, otherCA, _ := ed25519.GenerateKey(rand.Reader)
+	otherSigner, _ := ssh.NewSignerFromKey(otherCA)
+	foreign, _ := ca.Sign(otherSigner, labtest.Signer(t).PublicKey(), ca.SignRequest{Principal: name, KeyID: "ann", Serial: 2,
+		ValidAfter: time.Now().Add(-time.Minute), ValidBefore: time.Now().Add(time.Hour), ForceCommand: render.DefaultNologin})
+	foreignFile := filepath.Join(t.TempDir(), "foreign-cert.pub")
+	os.WriteFile(foreignFile, ca.Marshal(foreign), 0o644)
+	krlBefore, _ := os.ReadFile(files[2])
+	env, _, errb := testEnv()
+	env.AuditLog = audit
+	if code := Main([]string{"ca", "revoke", foreignFile, "--user", name}, env); code != 2 || !strings.Contains(errb.String(), "was signed by the CA") {
+		t.Errorf("revoking another CA's certificate: exit %d %s", code, errb)
+	}
+	if now, _ := os.ReadFile(files[2]); string(now) != string(krlBefore) {
+		t.Error("the refused revocation changed the KRL")
+	}
 	// --kill-sessions under --root is refused before anything is written.
 	tree := t.TempDir()
-	env, _, errb := testEnv()
+	env, _, errb = testEnv()
 	if code := Main([]string{"--root", tree, "ca", "revoke", "--serial", "3", "--kill-sessions", "--user", name}, env); code != 2 || !strings.Contains(errb.String(), "--root names a tree") {
 		t.Errorf("--kill-sessions under --root: exit %d %s", code, errb)
+	}
+}
+
+// Which open sessions ca revoke --kill-sessions ends: only those whose
+// login the log ties to a revoked certificate of the account's CA, and
+// those it cannot tie to anything.
+func TestCaRevokedPicksOnlyTheRevoked(t *testing.T) {
+	const ours, theirs = "SHA256:ours", "SHA256:theirs"
+	sess := map[string]users.Session{
+		"unknown":          {PID: 1},
+		"plain-key":        {PID: 2, Fingerprint: "SHA256:k"},
+		"bob-1":            {PID: 3, Fingerprint: "SHA256:b", CertID: "bob", CertSerial: 1, CertCA: ours},
+		"bob-2":            {PID: 4, Fingerprint: "SHA256:b", CertID: "bob", CertSerial: 2, CertCA: ours},
+		"ann-3":            {PID: 5, Fingerprint: "SHA256:a", CertID: "ann", CertSerial: 3, CertCA: ours},
+		"self-throwaway-1": {PID: 6, Fingerprint: "SHA256:s", CertID: "pfwdctl-verify-self", CertSerial: 1, CertCA: theirs},
+		"odd-id-9":         {PID: 7, Fingerprint: "SHA256:o", CertID: `x\\040(serial 1)`, CertSerial: 9, CertCA: ours},
+	}
+	for _, tc := range []struct {
+		name   string
+		rev    ca.Revocation
+		certID string
+		want   []string
+	}{
+		{"serial 1", ca.Revocation{Serial: 1}, "", []string{"unknown", "bob-1", "odd-id-9"}},
+		{"id bob", ca.Revocation{ID: "bob"}, "", []string{"unknown", "bob-1", "bob-2", "odd-id-9"}},
+		{"file without serial, id ann", ca.Revocation{Cert: "ann-cert.pub"}, "ann", []string{"unknown", "ann-3", "odd-id-9"}},
+	} {
+		pick := caRevoked(tc.rev, tc.certID, ours)
+		var got []string
+		for _, name := range []string{"unknown", "plain-key", "bob-1", "bob-2", "ann-3", "self-throwaway-1", "odd-id-9"} {
+			if pick(sess[name]) {
+				got = append(got, name)
+			}
+		}
+		if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+			t.Errorf("%s: ends %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

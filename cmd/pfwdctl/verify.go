@@ -305,11 +305,15 @@ func verifySelfRun(c *cobra.Command, g *Globals, o *verifyOpts) error {
 	if !res.Installed && res.Report == nil {
 		return reportVerify(g, nil, runErr, o.strict, "")
 	}
-	note := fmt.Sprintf("%s throwaway key %s installed for %s (expiry-time %s), removed after the run\n",
-		g.Styles().Bold("self:"), res.Fingerprint, res.User, res.Expiry.Local().Format("2006-01-02 15:04"))
+	removed := "removed after the run"
+	if res.Leftover != nil {
+		removed = "NOT removed (see the error above)"
+	}
+	note := fmt.Sprintf("%s throwaway key %s installed for %s (expiry-time %s), %s\n",
+		g.Styles().Bold("self:"), res.Fingerprint, res.User, res.Expiry.Local().Format("2006-01-02 15:04"), removed)
 	if res.CA != "" {
-		note = fmt.Sprintf("%s throwaway CA %s trusted for %s next to its own, removed after the run; it signed a certificate (key id %s, valid until %s) for the throwaway key %s\n",
-			g.Styles().Bold("self:"), res.CA, res.User, self.CertKeyID, res.Expiry.Local().Format("2006-01-02 15:04"), res.Fingerprint)
+		note = fmt.Sprintf("%s throwaway CA %s trusted for %s next to its own, %s; it signed a certificate (key id %s, valid until %s) for the throwaway key %s\n",
+			g.Styles().Bold("self:"), res.CA, res.User, removed, self.CertKeyID, res.Expiry.Local().Format("2006-01-02 15:04"), res.Fingerprint)
 	}
 	return reportVerify(g, res.Report, runErr, o.strict, note)
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"golang.org/x/crypto/ssh"
@@ -74,6 +75,9 @@ func TestVerifySelfCertificate(t *testing.T) {
 		}
 		if now, _ := os.ReadFile(filepath.Join(tree, ca.TrustedCAPath(user))); string(now) != string(caFile) {
 			t.Errorf("trusted CA file after the run:\n%s\nwant:\n%s", now, caFile)
+		}
+		if fi, err := os.Stat(filepath.Join(tree, ca.TrustedCAPath(user))); err != nil || fi.Mode().Perm() != 0o644 || fi.Sys().(*syscall.Stat_t).Uid != 0 && os.Geteuid() == 0 {
+			t.Errorf("trusted CA file after the run: %v %v", fi.Mode(), err)
 		}
 		if k := selfKeys(t, tree, s.User); k != "" {
 			t.Errorf("--certificate wrote authorized_keys:\n%s", k)

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/pem"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -139,7 +140,9 @@ func TestVerifyWithAgentHeldCertificate(t *testing.T) {
 	plain := filepath.Join(dir, "plain")
 	os.WriteFile(plain, pem.EncodeToMemory(block), 0o600)
 	sshAdd(plain)
-	if rep, err := run(); err == nil && rep.Passed {
-		t.Error("the agent's plain key passed verify without its certificate")
+	_, err = run()
+	var ce *verify.ConnectError
+	if !errors.As(err, &ce) || ce.Reason != verify.AuthFailed {
+		t.Errorf("the agent's plain key without its certificate: %v, want an authentication failure", err)
 	}
 }

@@ -18,6 +18,13 @@ type Connection struct {
 	Fingerprint string    `json:"fingerprint,omitempty"`
 	CertID      string    `json:"cert_id,omitempty"`
 	CertSerial  uint64    `json:"cert_serial,omitempty"`
+	CertCA      string    `json:"cert_ca,omitempty"`
+	// Ambiguous: another Accepted line came for the same pid while this
+	// connection was open. sshd logs one per connection, so either the
+	// pid was reused after an end the log missed or a line was forged
+	// (any local user can write to syslog under any pid): who logged in
+	// is then not known (users.LogAttribute ties no key to it).
+	Ambiguous bool `json:"ambiguous,omitempty"`
 	Start       time.Time `json:"start"`
 	End         time.Time `json:"end,omitempty"`
 	Open        bool      `json:"open"`            // no end seen
@@ -70,18 +77,22 @@ func addrKey(host, addr string, port int) string {
 func (j *Joiner) Add(e Event) {
 	switch e.Kind {
 	case Accepted:
+		ambiguous := false
 		if e.PID != 0 {
 			if old := j.open[pidKey(e.Host, e.PID)]; old != nil {
 				j.finish(old, time.Time{}, "")
+				ambiguous = true
 			}
 		}
 		if e.Addr != "" {
 			if old := j.open[addrKey(e.Host, e.Addr, e.Port)]; old != nil {
 				j.finish(old, time.Time{}, "")
+				ambiguous = ambiguous || e.PID == 0
 			}
 		}
 		c := &conn{c: Connection{PID: e.PID, Host: e.Host, User: e.User, Addr: e.Addr, Port: e.Port,
-			KeyType: e.KeyType, Fingerprint: e.Fingerprint, CertID: e.CertID, CertSerial: e.CertSerial, Start: e.Time, Open: true}}
+			KeyType: e.KeyType, Fingerprint: e.Fingerprint, CertID: e.CertID, CertSerial: e.CertSerial, CertCA: e.CertCA,
+			Start: e.Time, Open: true, Ambiguous: ambiguous}}
 		if e.PID != 0 {
 			j.index(c, pidKey(e.Host, e.PID))
 		}

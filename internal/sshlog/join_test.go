@@ -15,6 +15,25 @@ func TestJoinerPidReuseStartsANewConnection(t *testing.T) {
 	if len(cs) != 2 || cs[0].Fingerprint != fpA || cs[0].Open || !cs[0].End.IsZero() || cs[1].Ended != Closed || cs[1].End.Sub(cs[1].Start) != time.Hour {
 		t.Fatalf("%+v", cs)
 	}
+	// The second login under a pid still open is marked: sshd logs one
+	// per connection, so the log cannot say who this one is.
+	if cs[0].Ambiguous || !cs[1].Ambiguous {
+		t.Errorf("ambiguous: first %v, second %v; want false, true", cs[0].Ambiguous, cs[1].Ambiguous)
+	}
+}
+
+// A line forged under an open session's monitor pid (logger --id=PID
+// "Accepted publickey for ... ID ann ...") must not give that session
+// another friend's certificate: the connection is ambiguous, so it names
+// no key at all.
+func TestJoinerForgedAcceptedUnderAnOpenPidIsAmbiguous(t *testing.T) {
+	j := NewJoiner()
+	j.Add(Event{PID: 7, Kind: Accepted, User: "pfwd", Addr: "10.0.0.1", Port: 1, Fingerprint: fpA, CertID: "bob", CertSerial: 1, CertCA: fpB})
+	j.Add(Event{PID: 7, Kind: Accepted, User: "pfwd", Addr: "10.0.0.1", Port: 1, Fingerprint: fpA, CertID: "ann", CertSerial: 2, CertCA: fpB})
+	open := j.Open()
+	if len(open) != 1 || !open[0].Ambiguous {
+		t.Fatalf("open %+v", open)
+	}
 }
 
 // Two pid-less connections open at once: an 8.x refusal that names no

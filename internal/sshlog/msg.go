@@ -246,50 +246,56 @@ func authTail(s string) (Event, bool) {
 		// Not a key (a method's own info): keep the event, no key.
 		return e, true
 	}
+	if !strings.Contains(typ, "-CERT") {
+		// "FP" or "FP, INFO": a security key adds ", signature count = N"
+		// (auth.c format_method_key).
+		fp, info, _ := strings.Cut(s, ", ")
+		if !fingerprint(fp) || strings.Contains(info, "\n") {
+			return e, false
+		}
+		e.KeyType, e.Fingerprint = typ, fp
+		return e, true
+	}
 	fp, extra, _ := strings.Cut(s, " ")
 	if !fingerprint(fp) {
 		return e, false
 	}
-	if extra != "" {
-		if !strings.Contains(typ, "-CERT") {
-			return e, false
-		}
-		id, serial, ok := certInfo(extra)
-		if !ok {
-			return e, false
-		}
-		e.CertID, e.CertSerial = id, serial
+	id, serial, caFP, ok := certInfo(extra)
+	if !ok {
+		return e, false
 	}
-	e.KeyType, e.Fingerprint = typ, fp
+	e.KeyType, e.Fingerprint, e.CertID, e.CertSerial, e.CertCA = typ, fp, id, serial, caFP
 	return e, true
 }
 
 // certInfo reads what sshd adds after a certificate's fingerprint
-// (auth2-pubkey.c format_key): "ID KEYID (serial N) CA TYPE FP". The key id
-// is whatever the signer chose, spaces included, so the fixed fields are
-// found from the end.
-func certInfo(extra string) (id string, serial uint64, ok bool) {
+// (auth.c format_method_key): "ID KEYID (serial N) CA TYPE FP[, INFO]". The
+// key id is whatever the signer chose, spaces included, so the fixed
+// fields are found from the end; INFO (a security key's signature count)
+// never holds " (serial ".
+func certInfo(extra string) (id string, serial uint64, caFP string, ok bool) {
 	rest, ok := strings.CutPrefix(extra, "ID ")
 	if !ok {
-		return "", 0, false
+		return "", 0, "", false
 	}
 	i := strings.LastIndex(rest, " (serial ")
 	if i < 0 {
-		return "", 0, false
+		return "", 0, "", false
 	}
 	num, tail, ok := strings.Cut(rest[i+len(" (serial "):], ") CA ")
 	if !ok {
-		return "", 0, false
+		return "", 0, "", false
 	}
 	n, err := strconv.ParseUint(num, 10, 64)
 	if err != nil {
-		return "", 0, false
+		return "", 0, "", false
 	}
 	typ, fp, ok := strings.Cut(tail, " ")
+	fp, _, _ = strings.Cut(fp, ", ")
 	if !ok || !keyType(typ) || !fingerprint(fp) {
-		return "", 0, false
+		return "", 0, "", false
 	}
-	return rest[:i], n, true
+	return rest[:i], n, fp, true
 }
 
 // parseDenied reads the text between "Received request " and ", but the

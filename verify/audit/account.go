@@ -347,7 +347,7 @@ func (a *auditor) bypassChecks(fwd map[string][]string) {
 		at(&f, "trustedusercakeys")
 		if mine {
 			f.Detail = "pfwdctl's CA setup, but " + problem + ": a certificate logs in without the key restrictions (layer 1)"
-			f.Fix = "run pfwdctl apply to rewrite the principals file"
+			f.Fix = "run pfwdctl apply to rewrite pfwdctl's CA files"
 		}
 		a.add(f)
 	}

@@ -18,6 +18,8 @@ func (a *auditor) installedCA() *render.CA {
 	if err != nil {
 		return nil
 	}
+	// A throwaway line is judged by pfwdctlCA, not taken for the CA.
+	data, _ = ca.WithoutThrowaway(data)
 	c, err := render.ParseCA(data)
 	if err != nil {
 		return nil
@@ -41,6 +43,12 @@ func (a *auditor) pfwdctlCA(fwd map[string][]string) (mine bool, problem string)
 	}
 	if first("trustedusercakeys") != ca.TrustedCAPath(u) || first("authorizedprincipalsfile") != ca.PrincipalsPath(u) {
 		return false, ""
+	}
+	trusted := ca.TrustedCAPath(u)
+	if data, err := a.o.Root.ReadFile(trusted); err == nil {
+		if _, n := ca.WithoutThrowaway(data); n > 0 {
+			return true, fmt.Sprintf("%s also trusts %d throwaway CA(s) that verify --self --certificate adds for its run (a run killed before removing it, or one still running)", trusted, n)
+		}
 	}
 	path := ca.PrincipalsPath(u)
 	data, err := a.o.Root.ReadFile(path)

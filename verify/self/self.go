@@ -168,8 +168,8 @@ func Run(parent context.Context, o Options) (res Result, err error) {
 	go func() {
 		if o.Certificate {
 			undo, err := ca.TrustThrowaway(o.Root, auditlog.Log{Root: o.Root, Now: now, Getenv: o.Getenv}, s.User, login.PublicKey().(*ssh.Certificate).SignatureKey)
-			addDone <- addResult{fingerprint: ssh.FingerprintSHA256(signer.PublicKey()), installed: err == nil, remove: undo, err: err,
-				hint: "remove the line ending in " + ca.ThrowawayComment + " from " + ca.TrustedCAPath(s.User) + ", or run pfwdctl apply (its certificate expires at " + res.Expiry.Local().Format("15:04:05") + " anyway)"}
+			addDone <- addResult{fingerprint: ssh.FingerprintSHA256(signer.PublicKey()), installed: undo != nil, remove: undo, err: err,
+				hint: "remove the line ending in " + ca.ThrowawayComment + " from " + ca.TrustedCAPath(s.User) + ", or run pfwdctl apply, which rewrites the file with the account's CA alone (its certificate expires at " + res.Expiry.Local().Format("15:04:05") + " anyway)"}
 			return
 		}
 		added, err := h.AddKey(ctx, users.AddKeyRequest{User: s.User, Key: users.FromSigner(signer, name), Targets: targets, Expiry: res.Expiry})
@@ -207,11 +207,11 @@ func Run(parent context.Context, o Options) (res Result, err error) {
 		res.Installed = true
 		// Not ctx: it may be the cancelled one.
 		if rerr := a.remove(); rerr != nil {
-			what := "key " + a.fingerprint
+			what := "the throwaway key " + a.fingerprint + " is still installed"
 			if o.Certificate {
-				what = "CA " + res.CA
+				what = "the throwaway CA " + res.CA + " may still be trusted"
 			}
-			res.Leftover = fail.Wrap(fail.Failed, rerr, a.hint, "the throwaway %s is still installed for %s", what, s.User)
+			res.Leftover = fail.Wrap(fail.Failed, rerr, a.hint, "%s for %s", what, s.User)
 		}
 	}()
 	listens := make(chan []verify.Destination, 1)
