@@ -9,27 +9,27 @@ import (
 // Connection is one authenticated connection: the events of one sshd
 // process from its Accepted line to its end.
 type Connection struct {
-	PID         int       `json:"pid"`
-	Host        string    `json:"host,omitempty"`
-	User        string    `json:"user"`
-	Addr        string    `json:"addr"`
-	Port        int       `json:"port"`
-	KeyType     string    `json:"key_type,omitempty"`
-	Fingerprint string    `json:"fingerprint,omitempty"`
-	CertID      string    `json:"cert_id,omitempty"`
-	CertSerial  uint64    `json:"cert_serial,omitempty"`
-	CertCA      string    `json:"cert_ca,omitempty"`
+	PID         int    `json:"pid"`
+	Host        string `json:"host,omitempty"`
+	User        string `json:"user"`
+	Addr        string `json:"addr"`
+	Port        int    `json:"port"`
+	KeyType     string `json:"key_type,omitempty"`
+	Fingerprint string `json:"fingerprint,omitempty"`
+	CertID      string `json:"cert_id,omitempty"`
+	CertSerial  uint64 `json:"cert_serial,omitempty"`
+	CertCA      string `json:"cert_ca,omitempty"`
 	// Ambiguous: another Accepted line came for the same pid while this
 	// connection was open. sshd logs one per connection, so either the
 	// pid was reused after an end the log missed or a line was forged
 	// (any local user can write to syslog under any pid): who logged in
 	// is then not known (users.LogAttribute ties no key to it).
-	Ambiguous bool `json:"ambiguous,omitempty"`
-	Start       time.Time `json:"start"`
-	End         time.Time `json:"end,omitempty"`
-	Open        bool      `json:"open"`            // no end seen
-	Ended       Kind      `json:"ended,omitempty"` // closed, timeout, killed
-	Refused     []string  `json:"refused,omitempty"`
+	Ambiguous bool      `json:"ambiguous,omitempty"`
+	Start     time.Time `json:"start"`
+	End       time.Time `json:"end,omitempty"`
+	Open      bool      `json:"open"`            // no end seen
+	Ended     Kind      `json:"ended,omitempty"` // closed, timeout, killed
+	Refused   []string  `json:"refused,omitempty"`
 }
 
 // maxRefused bounds one connection's list: a client probing in a loop

@@ -79,8 +79,8 @@ type Event struct {
 	// CertCA is the fingerprint of the CA that signed it: serials and
 	// ids mean something only for one CA (a KRL entry names its CA).
 	CertCA string `json:"cert_ca,omitempty"`
-	Dest       string `json:"dest,omitempty"`   // refused forward destination host:port
-	Reason     string `json:"reason,omitempty"` // human text for failures
+	Dest   string `json:"dest,omitempty"`   // refused forward destination host:port
+	Reason string `json:"reason,omitempty"` // human text for failures
 	// Child is the pid named by a Child event (an addition).
 	Child int `json:"child,omitempty"`
 }
