@@ -43,10 +43,19 @@ changes.`,
 	return c
 }
 
+// pruneSteps is housekeeping prune runs after the keys, in order: the hook
+// a later feature fills from its own file's init, as commands does (just-
+// in-time access expiring stale requests), so pfwdctl-prune.timer, the
+// cron.d line and every script that runs `pfwdctl prune` pick it up with
+// no change. A step's error sets the exit code after the keys were pruned
+// and the other steps ran; under --json a step prints nothing (its effect
+// goes to the audit log) so stdout stays one document.
+var pruneSteps []func(c *cobra.Command, g *Globals, kill bool) error
+
 // pruneRun prunes each account forwardAccounts names (the timer's run
-// covers every forward account). One account's refusal does not keep the
-// others' expired keys: it is reported and makes the exit code, after the
-// rest were pruned.
+// covers every forward account). One account's refusal keeps neither the
+// others' expired keys nor the pruneSteps from running: it is reported
+// and makes the exit code, after the rest were done.
 func pruneRun(c *cobra.Command, g *Globals, o *pruneOpts) error {
 	names, err := forwardAccounts(c, g, o.user, o.config)
 	if err != nil {
@@ -59,10 +68,10 @@ func pruneRun(c *cobra.Command, g *Globals, o *pruneOpts) error {
 	for _, name := range names {
 		res, err := h.Prune(c.Context(), users.PruneRequest{User: name, KillSessions: o.kill})
 		if err != nil {
-			if len(names) == 1 {
-				return err
+			if len(names) > 1 {
+				err = fmt.Errorf("%s: %w", name, err)
 			}
-			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			errs = append(errs, err)
 			continue
 		}
 		results = append(results, res)
@@ -72,12 +81,20 @@ func pruneRun(c *cobra.Command, g *Globals, o *pruneOpts) error {
 		if err := g.PrintJSON(results); err != nil {
 			return err
 		}
-		return errors.Join(errs...)
-	}
-	for _, res := range results {
-		if err := printRemove(g, res, "pruned"); err != nil {
-			return err
+	} else {
+		for _, res := range results {
+			if err := printRemove(g, res, "pruned"); err != nil {
+				return err
+			}
 		}
+	}
+	for _, step := range pruneSteps {
+		if err := step(c, g, o.kill); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) == 1 {
+		return errs[0] // as it was: no joined wrapper around one error
 	}
 	return errors.Join(errs...)
 }
