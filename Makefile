@@ -4,7 +4,9 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 # Debian packages the end-to-end tests drive for real.
-TEST_PKGS ?= openssh-server openssh-client ssh-audit tmux ansible-core
+# rpm: rpm -qp and rpm --root inspect and install the .rpm; systemd:
+# systemd-analyze verify checks the units (neither needs a booted systemd).
+TEST_PKGS ?= openssh-server openssh-client ssh-audit tmux ansible-core rpm systemd
 
 .PHONY: all build test test-compat fuzz demo golden lint deps clean man dist
 
@@ -82,12 +84,19 @@ man:
 	$(GO) test ./cmd/pfwdctl -run '^TestManPages$$' -count=1 -update
 
 # dist builds static (CGO_ENABLED=0) linux binaries for DIST_ARCHES with the
-# version and commit stamped, and a .deb per architecture (internal/release/deb.sh:
-# dpkg-deb only, no maintainer scripts, so installing changes nothing).
+# version and commit stamped, then a .deb and an .rpm per architecture from
+# one description (internal/release/mkpkg with nfpm: no dpkg-deb or
+# rpmbuild needed, no maintainer scripts, so installing changes nothing).
 # The completions come from the build machine's own binary.
+# SOURCE_DATE_EPOCH (the commit's time) dates the files in the packages,
+# so the same commit makes the same packages. Then TestPackages inspects
+# every package just built (DIST_CHECK=no skips that: the test's own
+# make dist).
 DIST        ?= dist
 DIST_ARCHES ?= amd64 arm64
 HOSTARCH    := $(shell $(GO) env GOARCH)
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+DIST_CHECK  ?= yes
 
 dist:
 	rm -rf $(DIST) && mkdir -p $(DIST)/completions
@@ -97,11 +106,14 @@ dist:
 	$(DIST)/pfwdctl_linux_$(HOSTARCH) completion bash > $(DIST)/completions/pfwdctl.bash
 	$(DIST)/pfwdctl_linux_$(HOSTARCH) completion zsh > $(DIST)/completions/_pfwdctl
 	$(DIST)/pfwdctl_linux_$(HOSTARCH) completion fish > $(DIST)/completions/pfwdctl.fish
-	for a in $(DIST_ARCHES); do \
-	  sh internal/release/deb.sh $(DIST)/pfwdctl_linux_$$a $$a '$(VERSION)' docs/man $(DIST)/completions $(DIST) || exit 1; \
-	done
-	cd $(DIST) && sha256sum pfwdctl_* > SHA256SUMS
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(GO) run ./internal/release/mkpkg -dist $(DIST) -version '$(VERSION)' $(DIST_ARCHES)
+	cd $(DIST) && sha256sum pfwdctl_linux_* *.deb *.rpm > SHA256SUMS
 	@cat $(DIST)/SHA256SUMS
+	@if [ "$(DIST_CHECK)" != no ]; then \
+	  echo "dist: checking the packages (TestPackages)"; \
+	  PFWDCTL_DIST=$(abspath $(DIST)) PFWDCTL_DIST_VERSION='$(VERSION)' PFWDCTL_DIST_COMMIT='$(COMMIT)' PFWDCTL_DIST_ARCHES='$(DIST_ARCHES)' \
+	    $(GO) test -count=1 -run '^TestPackages$$' ./internal/release; \
+	fi
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -95,5 +96,34 @@ func TestTwoForwardAccounts(t *testing.T) {
 	env, _, errb := testEnv()
 	if code := Main([]string{"--root", root.Dir(), "audit", "--sshd", bin, "--target", "127.0.0.1:1"}, env); code != 2 || !strings.Contains(errb.String(), "--target needs --user") {
 		t.Errorf("audit --target on two accounts: exit %d\n%s", code, errb)
+	}
+
+	// prune without --user (what pfwdctl-prune.timer runs) prunes both
+	// accounts' expired keys and keeps the live ones.
+	for user, target := range map[string]string{"pfwd": "127.0.0.1:8009", "metrics": "127.0.0.1:3000"} {
+		p := root.Path("/home/" + user + "/.ssh/authorized_keys")
+		f, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(f, "restrict,port-forwarding,permitopen=%q,expiry-time=\"20200101\" %s\n", target, agreeKey(t, "old-"+user))
+		f.Close()
+	}
+	out = exec(0, "prune")
+	if !strings.Contains(out, "pruned key old-pfwd") || !strings.Contains(out, "pruned key old-metrics") {
+		t.Errorf("prune did not cover both accounts:\n%s", out)
+	}
+	for user, keep := range map[string]string{"pfwd": "friend", "metrics": "grafana"} {
+		b, _ := os.ReadFile(root.Path("/home/" + user + "/.ssh/authorized_keys"))
+		if strings.Contains(string(b), "old-"+user) || !strings.Contains(string(b), keep) {
+			t.Errorf("%s's keys after prune:\n%s", user, b)
+		}
+	}
+	var pruned []struct {
+		Account string            `json:"account"`
+		Removed []json.RawMessage `json:"removed"`
+	}
+	if err := json.Unmarshal([]byte(exec(0, "prune", "--json")), &pruned); err != nil || len(pruned) != 2 || len(pruned[0].Removed)+len(pruned[1].Removed) != 0 {
+		t.Errorf("second prune --json: %v %+v", err, pruned)
 	}
 }

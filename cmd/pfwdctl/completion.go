@@ -28,7 +28,7 @@ func newCompletionCmd(g *Globals) *cobra.Command {
 		Long: `completion prints a script that teaches your shell pfwdctl's commands and
 flags, plus live values: --user completes the forward-only accounts of the
 host (or of --root), and revoke completes the account's key names and
-fingerprints. The .deb package installs all three scripts.
+fingerprints. The .deb and .rpm packages install all three scripts.
 
     pfwdctl completion bash > /etc/bash_completion.d/pfwdctl
     pfwdctl completion zsh > "${fpath[1]}/_pfwdctl"
