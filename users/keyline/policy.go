@@ -391,7 +391,8 @@ func validPermit(s string, listen bool) bool {
 
 // Prefix is the option text pfwdctl writes in front of a key: restrict
 // turns everything off, port-forwarding turns TCP forwarding back on, one
-// permitopen per target caps it, then expiry-time and from when given.
+// permitopen per target caps it, then expiry-time and from when given, and
+// for a FIDO key verify-required and no-touch-required when asked.
 // Build writes it; the lab and audit --layers use it for the standard line.
 func Prefix(o Options) (string, error) {
 	if len(o.Targets) == 0 {
@@ -416,6 +417,13 @@ func Prefix(o Options) (string, error) {
 			return "", err
 		}
 		opts = append(opts, `from="`+strings.Join(from, ",")+`"`)
+	}
+	// Last, so the restriction prefix reads as it always has.
+	if o.VerifyRequired {
+		opts = append(opts, "verify-required")
+	}
+	if o.NoTouchRequired {
+		opts = append(opts, "no-touch-required")
 	}
 	return strings.Join(opts, ","), nil
 }
