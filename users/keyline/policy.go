@@ -49,6 +49,10 @@ const (
 	ProblemDuplicate    = "key.duplicate"
 	// The same key (fingerprint) is on more than one line of the file.
 	ProblemCopies = "key.copies"
+	// A plain (not hardware-backed) key in an account that takes FIDO
+	// keys only: sshd refuses it today, and lets it in the day the
+	// policy is lifted.
+	ProblemNotHardware = "key.not-hardware"
 )
 
 // Problem is one thing Judge found wrong with a line.
@@ -71,6 +75,9 @@ type Match struct {
 	// sshd.Zone): sshd reads an expiry-time without Z or UTC in it, not in
 	// pfwdctl's $TZ. nil: time.Local.
 	Zone *time.Location
+	// HardwareOnly: the block takes hardware-backed (FIDO) keys only
+	// (apply --hardware-keys-only), so sshd refuses any other key.
+	HardwareOnly bool
 }
 
 // Verdict is what one line allows once sshd has read its options, and what
@@ -309,6 +316,9 @@ func Judge(raw string, m Match, now time.Time) Verdict {
 		v.add(ProblemCertAuth, Fail, "cert-authority", "cert-authority trusts every certificate this key signs, not one key")
 	} else if v.Principals != "" {
 		v.add(ProblemPrincipals, Warn, "principals", "principals=%q without cert-authority has no effect", ellipsis(v.Principals, 60))
+	}
+	if m.HardwareOnly && !IsHardware(l.Type) {
+		v.add(ProblemNotHardware, Warn, "", "a plain %s key, but the account takes hardware-backed (FIDO) keys only: sshd refuses it, and would let it in if the policy were lifted", l.Type)
 	}
 	if !v.Expiry.IsZero() && !now.IsZero() && !v.Expiry.After(now) {
 		v.Expired = true
