@@ -301,7 +301,13 @@ func verifySelfRun(c *cobra.Command, g *Globals, o *verifyOpts) error {
 	if !res.Installed && res.Report == nil {
 		return reportVerify(g, nil, runErr, o.strict, "")
 	}
-	note := fmt.Sprintf("%s throwaway key %s installed for %s (expiry-time %s), removed after the run\n",
-		g.Styles().Bold("self:"), res.Fingerprint, res.User, res.Expiry.Local().Format("2006-01-02 15:04"))
+	what := "throwaway key"
+	if res.Hardware {
+		// The account takes FIDO keys only: the proof used a software
+		// authenticator that claims a touch and a PIN (internal/sk).
+		what = "throwaway software FIDO key (touch and PIN claimed by pfwdctl, no token)"
+	}
+	note := fmt.Sprintf("%s %s %s installed for %s (expiry-time %s), removed after the run\n",
+		g.Styles().Bold("self:"), what, res.Fingerprint, res.User, res.Expiry.Local().Format("2006-01-02 15:04"))
 	return reportVerify(g, res.Report, runErr, o.strict, note)
 }

@@ -1,0 +1,274 @@
+package verify_test
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+
+	"github.com/pfwdctl/pfwdctl/internal/sk"
+	"github.com/pfwdctl/pfwdctl/internal/target"
+	"github.com/pfwdctl/pfwdctl/internal/testenv"
+	"github.com/pfwdctl/pfwdctl/render"
+	"github.com/pfwdctl/pfwdctl/templates"
+	"github.com/pfwdctl/pfwdctl/users/keyline"
+	"github.com/pfwdctl/pfwdctl/verify"
+	"github.com/pfwdctl/pfwdctl/verify/lab"
+	"github.com/pfwdctl/pfwdctl/verify/lab/labtest"
+)
+
+// hwLab is one real sshd (as root) with three useradd accounts, each with
+// its own Match block as apply renders it: fido takes hardware-backed keys
+// only (apply --hardware-keys-only), pin takes them only with the token's
+// PIN too (--require-verify), and plain is the friends' tunnel on plain
+// keys. Each account's keys live in dir/ACCOUNT/authorized_keys.
+type hwLab struct {
+	srv              *lab.Server
+	echo             *lab.Echo
+	dir              string
+	fido, pin, plain string
+}
+
+func newHWLab(t *testing.T) *hwLab {
+	t.Helper()
+	testenv.Root(t)
+	useradd := testenv.Require(t, "useradd", "passwd")
+	x := &hwLab{echo: labtest.Echo(t), dir: t.TempDir()}
+	os.Chmod(filepath.Dir(x.dir), 0o755)
+	os.Chmod(x.dir, 0o755)
+	stamp := time.Now().UnixNano() % 1e6
+	names := []*string{&x.fido, &x.pin, &x.plain}
+	for i, n := range []string{"pfk", "pfv", "pfp"} {
+		name := fmt.Sprintf("%s%d", n, stamp)
+		if out, err := exec.Command(useradd, "-M", "-s", "/usr/sbin/nologin", name).CombinedOutput(); err != nil {
+			t.Fatalf("useradd: %v %s", err, out)
+		}
+		t.Cleanup(func() { exec.Command("userdel", name).Run() })
+		// "*": no password, but not locked for keys (SSHD-NOTES 6).
+		exec.Command("usermod", "-p", "*", name).Run()
+		*names[i] = name
+		os.Mkdir(filepath.Join(x.dir, name), 0o755)
+	}
+	ts := []target.Target{x.echo.Target}
+	var files []render.File
+	for _, a := range []struct {
+		user string
+		hw   *render.HardwareKeys
+	}{
+		{x.fido, &render.HardwareKeys{Algorithms: keyline.HardwareKeyAlgorithms}},
+		{x.pin, &render.HardwareKeys{Algorithms: keyline.HardwareKeyAlgorithms, RequireVerify: true}},
+		{x.plain, nil},
+	} {
+		rendered, err := render.Render(render.Params{User: a.user, Targets: ts, Nologin: render.DefaultNologin, HardwareKeys: a.hw})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range rendered {
+			if f.Name == templates.ForwardFile(a.user) || (a.user == x.fido && f.Name == templates.Hardening) {
+				files = append(files, f)
+			}
+		}
+	}
+	x.srv = labtest.New(t, lab.Options{User: x.fido, Targets: ts, DropIns: files,
+		AuthorizedKeysFile: filepath.Join(x.dir, "%u", "authorized_keys"),
+		Global:             []string{"AllowUsers " + x.pin + " " + x.plain}})
+	return x
+}
+
+// keys installs lines (keyline.Build with the targets and opts) for user.
+func (x *hwLab) keys(t *testing.T, user string, keys ...keyWith) {
+	t.Helper()
+	var b strings.Builder
+	for _, k := range keys {
+		line, err := keyline.Build(keyline.FromPublicKey(k.pub, "k"), keyline.Options{Targets: []string{x.echo.Target.String()}, VerifyRequired: k.verify})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString(line + "\n")
+	}
+	if err := os.WriteFile(filepath.Join(x.dir, user, "authorized_keys"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type keyWith struct {
+	pub    ssh.PublicKey
+	verify bool // verify-required on the line
+}
+
+// login logs in as user with signer and echoes through a forward.
+func (x *hwLab) login(user string, signer ssh.Signer) error {
+	cfg := x.srv.ClientConfig()
+	cfg.User = user
+	cfg.Auth = []ssh.AuthMethod{ssh.PublicKeys(signer)}
+	c, err := ssh.Dial("tcp", x.srv.Addr, cfg)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ch, err := c.Dial("tcp", x.echo.Addr)
+	if err != nil {
+		return fmt.Errorf("forward: %w", err)
+	}
+	defer ch.Close()
+	ch.Write([]byte("ping\n"))
+	buf := make([]byte, 5)
+	if _, err := ch.Read(buf); err != nil || string(buf) != "ping\n" {
+		return fmt.Errorf("echo through the tunnel: %q %v", buf, err)
+	}
+	return nil
+}
+
+func newSK(t *testing.T, flags byte) *sk.Authenticator {
+	t.Helper()
+	a, err := sk.New("", flags)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// Issue 18 against the real sshd, with the software authenticator: a FIDO
+// key with the presence bit logs in and tunnels, without it is refused;
+// verify-required (as a key option and as PubkeyAuthOptions) refuses a
+// signature without the verification bit and takes one with it; a plain
+// key is refused for the hardware-keys-only account and accepted for the
+// plain account on the same sshd.
+func TestHardwareKeysAgainstRealSshd(t *testing.T) {
+	x := newHWLab(t)
+	mustLogin := func(name, user string, s ssh.Signer) {
+		t.Helper()
+		if err := x.login(user, s); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	mustRefuse := func(name, user string, s ssh.Signer) {
+		t.Helper()
+		if err := x.login(user, s); err == nil {
+			t.Errorf("%s: logged in", name)
+		} else if !strings.Contains(err.Error(), "unable to authenticate") {
+			t.Errorf("%s: want an authentication failure, got %v", name, err)
+		}
+	}
+
+	// --hardware-keys-only: a touch at every login.
+	tok := newSK(t, sk.UserPresence)
+	plainKey := labtest.Signer(t)
+	x.keys(t, x.fido, keyWith{pub: tok.PublicKey()}, keyWith{pub: plainKey.PublicKey()})
+	mustLogin("good_presence", x.fido, tok)
+	tok.SetFlags(0)
+	mustRefuse("fail_no_presence", x.fido, tok)
+	tok.SetFlags(sk.UserVerification)
+	mustRefuse("fail_verification_without_presence", x.fido, tok)
+	mustRefuse("fail_plain_key_in_hardware_account", x.fido, plainKey)
+
+	// add-key --require-verify: verify-required on the line.
+	tok.SetFlags(sk.UserPresence)
+	x.keys(t, x.fido, keyWith{pub: tok.PublicKey(), verify: true})
+	mustRefuse("fail_key_option_verify_without_uv", x.fido, tok)
+	tok.SetFlags(sk.UserPresence | sk.UserVerification)
+	mustLogin("good_key_option_verify_with_uv", x.fido, tok)
+
+	// apply --require-verify: PubkeyAuthOptions verify-required, whatever
+	// the line says.
+	pinTok := newSK(t, sk.UserPresence)
+	x.keys(t, x.pin, keyWith{pub: pinTok.PublicKey()})
+	mustRefuse("fail_pubkeyauthoptions_verify_without_uv", x.pin, pinTok)
+	pinTok.SetFlags(sk.UserPresence | sk.UserVerification)
+	mustLogin("good_pubkeyauthoptions_verify_with_uv", x.pin, pinTok)
+
+	// The friends' tunnel on the same sshd stays on plain keys, and takes
+	// FIDO keys too.
+	x.keys(t, x.plain, keyWith{pub: plainKey.PublicKey()}, keyWith{pub: pinTok.PublicKey()})
+	mustLogin("good_plain_key_in_plain_account", x.plain, plainKey)
+	mustLogin("good_fido_key_in_plain_account", x.plain, pinTok)
+}
+
+// softAgent is an ssh-agent holding the software authenticator, as
+// ssh-agent holds a token's key handle: verify logs in through it the way
+// it logs in with a hardware key a friend loaded with ssh-add.
+type softAgent struct{ s ssh.Signer }
+
+func (a softAgent) List() ([]*agent.Key, error) {
+	pub := a.s.PublicKey()
+	return []*agent.Key{{Format: pub.Type(), Blob: pub.Marshal(), Comment: "software FIDO"}}, nil
+}
+
+func (a softAgent) Sign(key ssh.PublicKey, data []byte) (*ssh.Signature, error) {
+	if string(key.Marshal()) != string(a.s.PublicKey().Marshal()) {
+		return nil, errors.New("no such key")
+	}
+	return a.s.Sign(rand.Reader, data)
+}
+func (softAgent) Add(agent.AddedKey) error         { return errors.New("read-only") }
+func (softAgent) Remove(ssh.PublicKey) error       { return errors.New("read-only") }
+func (softAgent) RemoveAll() error                 { return errors.New("read-only") }
+func (softAgent) Lock([]byte) error                { return errors.New("read-only") }
+func (softAgent) Unlock([]byte) error              { return errors.New("read-only") }
+func (a softAgent) Signers() ([]ssh.Signer, error) { return []ssh.Signer{a.s}, nil }
+
+func serveAgent(t *testing.T, a agent.Agent) string {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); agent.ServeAgent(a, c) }()
+		}
+	}()
+	return sock
+}
+
+// verify with a FIDO key in the ssh-agent: the whole run passes against
+// the hardware-keys-only account with verify-required, the signature's
+// flags and counter surviving the agent protocol.
+func TestVerifyThroughAgentWithHardwareKey(t *testing.T) {
+	x := newHWLab(t)
+	tok := newSK(t, sk.UserPresence|sk.UserVerification)
+	x.keys(t, x.pin, keyWith{pub: tok.PublicKey()})
+	auth, closer, err := verify.Agent(serveAgent(t, softAgent{tok}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closer.Close()
+	o := x.srv.VerifyOptions()
+	o.User, o.Auth = x.pin, []ssh.AuthMethod{auth}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rep, err := verify.Run(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Passed {
+		for _, c := range rep.Checks {
+			if c.Status != verify.Pass {
+				t.Errorf("%s %s: %s", c.Status, c.Name, c.Detail)
+			}
+		}
+	}
+	// Without the PIN bit the same agent key is refused: exit 3, auth failed.
+	tok.SetFlags(sk.UserPresence)
+	_, err = verify.Run(ctx, o)
+	var ce *verify.ConnectError
+	if !errors.As(err, &ce) || ce.Reason != verify.AuthFailed {
+		t.Errorf("without user verification: %v, want auth failed", err)
+	}
+}
