@@ -3,6 +3,7 @@ package verify_test
 import (
 	"context"
 	"crypto/rand"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 
+	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/sk"
 	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/internal/testenv"
@@ -270,5 +272,26 @@ func TestVerifyThroughAgentWithHardwareKey(t *testing.T) {
 	var ce *verify.ConnectError
 	if !errors.As(err, &ce) || ce.Reason != verify.AuthFailed {
 		t.Errorf("without user verification: %v, want auth failed", err)
+	}
+}
+
+// A FIDO private key file (a key handle) given to --key: a usage error that
+// says to load it into ssh-agent, not "unhandled key type".
+func TestKeyFileRefusesAHardwareKeyHandle(t *testing.T) {
+	tok := newSK(t, sk.UserPresence)
+	// openssh-key-v1 as ssh-keygen -t ed25519-sk writes it: the public key
+	// in clear, then the (here unencrypted) private section.
+	body := append([]byte("openssh-key-v1\x00"), ssh.Marshal(struct {
+		Cipher, KDF, KDFOpts string
+		N                    uint32
+		Pub, Priv            []byte
+	}{"none", "none", "", 1, tok.PublicKey().Marshal(), []byte("handle")})...)
+	path := filepath.Join(t.TempDir(), "id_ed25519_sk")
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "OPENSSH PRIVATE KEY", Bytes: body}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := verify.KeyFile(path, nil)
+	if err == nil || !strings.Contains(err.Error(), "hardware-backed") || fail.Code(err) != fail.ExitUsage || !strings.Contains(fail.HintOf(err), "ssh-add") {
+		t.Fatalf("KeyFile: %v (hint %q)", err, fail.HintOf(err))
 	}
 }
