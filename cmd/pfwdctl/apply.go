@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 
@@ -89,6 +90,9 @@ func applyRun(c *cobra.Command, g *Globals, o *applyOpts) error {
 	a := render.Applier{Root: g.Root(), Runner: g.Runner, SshdConfig: o.sshdConfig, SshdBin: o.sshdBin, Getenv: g.Getenv, Now: g.Now, Mode: mode,
 		Overrides: auditOverrides(g, o.sshdConfig, o.sshdBin), Keys: keysFollow(g, o.sshdConfig)}
 	res, err := a.Apply(c.Context(), render.ApplyOptions{Params: p, DryRun: o.dryRun, NoReload: o.noReload, Force: o.force, KeepTargets: len(o.targets) == 0})
+	if p.HardwareKeys != nil && res.Files != nil {
+		res.Warnings = append(res.Warnings, plainKeysLeft(g, o, p.User)...)
+	}
 	switch {
 	case res.Files == nil:
 	case err == nil || res.Validated || len(res.Overrides) > 0:
@@ -242,4 +246,27 @@ func applyHardwareKeys(c *cobra.Command, g *Globals, o *applyOpts, p render.Para
 	}
 	b := sshd.Binary{Bin: o.sshdBin, Runner: g.Runner, Root: g.Root(), Config: o.sshdConfig}
 	return render.ProbeHardwareKeys(c.Context(), b, p.CA != nil, verify)
+}
+
+// plainKeysLeft warns about the account's plain keys once it takes
+// hardware-backed keys only: sshd refuses them from now on, and the friends
+// who hold them need to be asked for FIDO keys.
+func plainKeysLeft(g *Globals, o *applyOpts, user string) []string {
+	h := usersHost(g)
+	h.SshdConfig, h.SshdBin = o.sshdConfig, o.sshdBin
+	res, err := h.ListKeys(user)
+	if err != nil {
+		return nil
+	}
+	var names []string
+	for _, k := range res.Keys {
+		if !k.HardwareBacked {
+			names = append(names, k.Name+" ("+k.Fingerprint+")")
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("%d plain key(s) of %s are refused by sshd now that it takes hardware-backed keys only: %s; ask for FIDO keys (docs/hardware-keys.md) and revoke these",
+		len(names), user, strings.Join(names, ", "))}
 }

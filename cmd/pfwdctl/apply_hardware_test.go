@@ -50,7 +50,14 @@ func TestApplyHardwareKeysOnlyPerAccount(t *testing.T) {
 	}
 	plain := write("plain.pub", plainKey, "laptop")
 
-	exec(0, "apply", "--sshd", sshd, "--no-reload", "--hardware-keys-only", "--require-verify")
+	// A plain key installed before the policy: apply says it is refused now.
+	os.MkdirAll(root.Path("/home/pfwd/.ssh"), 0o700)
+	os.WriteFile(root.Path("/home/pfwd/.ssh/authorized_keys"), []byte(`restrict,port-forwarding,permitopen="127.0.0.1:8009" `+strings.TrimSpace(rendertest.AdminKey)+"\n"), 0o600)
+	out, _ := exec(0, "apply", "--sshd", sshd, "--no-reload", "--hardware-keys-only", "--require-verify")
+	if !strings.Contains(out, "1 plain key(s) of pfwd are refused by sshd") {
+		t.Errorf("apply does not warn about the plain key:\n%s", out)
+	}
+	os.Remove(root.Path("/home/pfwd/.ssh/authorized_keys"))
 	exec(0, "apply", "--sshd", sshd, "--no-reload", "--user", "tunnel")
 	dropIn, _ := root.ReadFile("/etc/ssh/sshd_config.d/20-pfwd-only.conf")
 	for _, want := range []string{"PubkeyAcceptedAlgorithms sk-ssh-ed25519@openssh.com,sk-ecdsa-sha2-nistp256@openssh.com\n",
@@ -75,7 +82,7 @@ func TestApplyHardwareKeysOnlyPerAccount(t *testing.T) {
 	}
 	rendertest.Unchanged(t, root, before)
 
-	out, _ := exec(0, "add-key", fido, "--require-verify")
+	out, _ = exec(0, "add-key", fido, "--require-verify")
 	if !strings.Contains(out, `permitopen="127.0.0.1:8009",verify-required sk-ssh-ed25519@openssh.com `) {
 		t.Errorf("add-key --require-verify:\n%s", out)
 	}
