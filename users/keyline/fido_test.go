@@ -97,3 +97,27 @@ func plainKey(t *testing.T) ssh.PublicKey {
 	}
 	return k
 }
+
+// In an account that takes hardware-backed keys only, Judge flags a plain
+// key (a warning: sshd refuses it) and nothing about a FIDO key.
+func TestJudgePlainKeyInHardwareAccount(t *testing.T) {
+	a, _ := sk.New("", sk.UserPresence)
+	m := Match{Targets: []string{"127.0.0.1:8009"}, HardwareOnly: true}
+	for _, tc := range []struct {
+		name string
+		pub  ssh.PublicKey
+		want bool
+	}{{"fail_plain", plainKey(t), true}, {"good_fido", a.PublicKey(), false}} {
+		line, err := Build(FromPublicKey(tc.pub, "k"), Options{Targets: m.Targets})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := Judge(line, m, time.Time{})
+		if v.Has(ProblemNotHardware) != tc.want || !v.Restricted() {
+			t.Errorf("%s: %+v", tc.name, v.Problems)
+		}
+		if v := Judge(line, Match{Targets: m.Targets}, time.Time{}); v.Has(ProblemNotHardware) {
+			t.Errorf("%s: flagged without the policy", tc.name)
+		}
+	}
+}
