@@ -2,9 +2,12 @@ package render_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/crypto/ssh"
 
 	"github.com/pfwdctl/pfwdctl/internal/golden"
 	"github.com/pfwdctl/pfwdctl/internal/run"
@@ -20,12 +23,26 @@ import (
 // --require-verify: golden/render/hardware-keys*. The other files are the
 // default's, byte for byte.
 func TestRenderGoldenHardwareKeys(t *testing.T) {
+	// A CA key from a fixed seed, so the fingerprint comment is stable.
+	caPub, err := ssh.NewPublicKey(ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)).Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixedCA, err := render.ParseCA(ssh.MarshalAuthorizedKey(caPub))
+	if err != nil {
+		t.Fatal(err)
+	}
+	withCerts := append(append([]string{}, keyline.HardwareKeyAlgorithms...), keyline.HardwareCertAlgorithms...)
 	for _, c := range []struct {
 		dir    string
 		verify bool
-	}{{"hardware-keys", false}, {"hardware-keys-verify", true}} {
+		ca     *render.CA
+		algs   []string
+	}{{"hardware-keys", false, nil, keyline.HardwareKeyAlgorithms}, {"hardware-keys-verify", true, nil, keyline.HardwareKeyAlgorithms},
+		{"hardware-keys-ca", true, fixedCA, withCerts}} {
 		p := render.DefaultParams()
-		p.HardwareKeys = &render.HardwareKeys{Algorithms: keyline.HardwareKeyAlgorithms, RequireVerify: c.verify}
+		p.CA = c.ca
+		p.HardwareKeys = &render.HardwareKeys{Algorithms: c.algs, RequireVerify: c.verify}
 		files, err := render.Render(p)
 		if err != nil {
 			t.Fatal(err)
