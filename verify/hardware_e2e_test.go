@@ -17,7 +17,9 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 
+	"github.com/pfwdctl/pfwdctl/internal/ca"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
+	"github.com/pfwdctl/pfwdctl/internal/run"
 	"github.com/pfwdctl/pfwdctl/internal/sk"
 	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/internal/testenv"
@@ -293,5 +295,74 @@ func TestKeyFileRefusesAHardwareKeyHandle(t *testing.T) {
 	_, err := verify.KeyFile(path, nil)
 	if err == nil || !strings.Contains(err.Error(), "hardware-backed") || fail.Code(err) != fail.ExitUsage || !strings.Contains(fail.HintOf(err), "ssh-add") {
 		t.Fatalf("KeyFile: %v (hint %q)", err, fail.HintOf(err))
+	}
+}
+
+// apply --ca --hardware-keys-only: a certificate pfwdctl's CA signed for a
+// FIDO key logs in (the -cert-v01 forms are accepted) and tunnels, while
+// a certificate for a plain key from the same CA is refused.
+func TestHardwareKeysWithCertificates(t *testing.T) {
+	testenv.Root(t)
+	dir := t.TempDir()
+	os.Chmod(filepath.Dir(dir), 0o755)
+	os.Chmod(dir, 0o755)
+	priv, pub, err := ca.Init(dir, nil, "test-ca")
+	if err != nil {
+		t.Fatal(err)
+	}
+	caSigner, err := ca.LoadSigner(priv, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	krl, principals := filepath.Join(dir, "revoked.krl"), filepath.Join(dir, "principals")
+	if err := ca.NewKRL(context.Background(), run.Exec{}, krl); err != nil {
+		t.Fatal(err)
+	}
+	user, err := lab.DefaultUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo := labtest.Echo(t)
+	ts := []target.Target{echo.Target}
+	p := render.Params{User: user, Targets: ts, Nologin: render.DefaultNologin,
+		HardwareKeys: &render.HardwareKeys{Algorithms: append(append([]string{}, keyline.HardwareKeyAlgorithms...), keyline.HardwareCertAlgorithms...)}}
+	line, err := render.PrincipalsLine(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(principals, []byte(line), 0o644)
+	pubData, _ := os.ReadFile(pub)
+	if p.CA, err = render.ParseCA(pubData); err != nil {
+		t.Fatal(err)
+	}
+	files, err := render.Render(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range files {
+		files[i].Data = []byte(strings.NewReplacer(ca.TrustedCAPath(user), pub, ca.PrincipalsPath(user), principals, ca.KRLPath(user), krl).Replace(string(f.Data)))
+	}
+	s := labtest.New(t, lab.Options{User: user, Targets: ts, DropIns: files, AuthorizedKeys: []byte{}})
+	now := time.Now()
+	req := func(serial uint64) ca.SignRequest {
+		return ca.SignRequest{Principal: user, KeyID: "alice", Serial: serial, ValidAfter: now.Add(-time.Minute), ValidBefore: now.Add(time.Hour), ForceCommand: render.DefaultNologin}
+	}
+	tok := newSK(t, sk.UserPresence)
+	cert, err := ca.Sign(caSigner, tok.PublicKey(), req(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := ssh.NewCertSigner(cert, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := labtest.Login(s, cs, echo); err != nil {
+		t.Errorf("good_fido_certificate: %v", err)
+	}
+	plain := labtest.Signer(t)
+	cert2, _ := ca.Sign(caSigner, plain.PublicKey(), req(2))
+	cs2, _ := ssh.NewCertSigner(cert2, plain)
+	if err := labtest.Login(s, cs2, echo); err == nil {
+		t.Error("fail_plain_certificate: a certificate for a plain key logged in")
 	}
 }
