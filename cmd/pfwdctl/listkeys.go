@@ -88,8 +88,17 @@ func listKeysRun(c *cobra.Command, g *Globals, o *listKeysOpts) error {
 	return nil
 }
 
-// skNames are the FIDO key types as ssh-keygen -t names them.
-var skNames = map[string]string{"sk-ssh-ed25519@openssh.com": "ed25519-sk", "sk-ecdsa-sha2-nistp256@openssh.com": "ecdsa-sk"}
+// skName is a FIDO key type as ssh-keygen -t names it (a switch, not a
+// map: package main allocates nothing at init, TestStartupInitsNothingHeavy).
+func skName(typ string) (string, bool) {
+	switch typ {
+	case "sk-ssh-ed25519@openssh.com":
+		return "ed25519-sk", true
+	case "sk-ecdsa-sha2-nistp256@openssh.com":
+		return "ecdsa-sk", true
+	}
+	return "", false
+}
 
 // hardwareNote is what the TYPE cell says of a hardware-backed key: that
 // it is one, its FIDO application, and what its line asks of the token.
@@ -134,7 +143,7 @@ func printKeys(g *Globals, res users.ListResult) {
 	tw.Write([]byte("NAME\tTYPE\tFINGERPRINT\tTARGETS\tEXPIRES\tFROM\n"))
 	for _, k := range res.Keys {
 		typ := strings.TrimPrefix(k.Type, "ssh-")
-		if short, ok := skNames[k.Type]; ok {
+		if short, ok := skName(k.Type); ok {
 			typ = short // as ssh-keygen -t names them
 		}
 		if k.Bits > 0 {
