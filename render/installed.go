@@ -21,25 +21,35 @@ const managedHeader = "# Managed by pfwdctl"
 // targets: apply without --target keeps them, and add-key writes them into
 // each key.
 func InstalledTargets(root hostfs.Root, mainConfig, account string) (targets []string, found bool, err error) {
+	b, found, err := installedBlock(root, mainConfig, account)
+	if err != nil || !found {
+		return nil, false, err
+	}
+	return append(targets, b.targets...), true, nil
+}
+
+// installedBlock is the account's "Match User account" block in its
+// installed drop-in (or managed block); found is false when there is none.
+func installedBlock(root hostfs.Root, mainConfig, account string) (b matchBlock, found bool, err error) {
 	l, err := ReadLayout(root, mainConfig)
 	if err != nil {
-		return nil, false, err
+		return b, false, err
 	}
 	name := templates.ForwardFile(account)
 	data, ok, err := l.Read(name)
 	if err != nil || !ok {
-		return nil, false, err
+		return b, false, err
 	}
 	blocks, err := matchBlocks(data)
 	if err != nil {
-		return nil, false, fail.Wrap(fail.Failed, err, "re-install it with pfwdctl apply", "read %s", l.At(name))
+		return b, false, fail.Wrap(fail.Failed, err, "re-install it with pfwdctl apply", "read %s", l.At(name))
 	}
 	for _, b := range blocks {
 		if b.account == account {
-			return append(targets, b.targets...), true, nil
+			return b, true, nil
 		}
 	}
-	return nil, false, nil
+	return b, false, nil
 }
 
 // Account is one forward-only account pfwdctl manages on a host: its
@@ -110,6 +120,9 @@ func CheckPlacement(root hostfs.Root, mainConfig string) error {
 type matchBlock struct {
 	account string
 	targets []string
+	// algorithms and authOptions are the block's PubkeyAcceptedAlgorithms
+	// (split at commas) and PubkeyAuthOptions (apply --hardware-keys-only).
+	algorithms, authOptions []string
 }
 
 // matchBlocks reads each single-account "Match User NAME" block and its
@@ -130,8 +143,18 @@ func matchBlocks(data []byte) ([]matchBlock, error) {
 			}
 			continue
 		}
-		if in >= 0 && l.Keyword == "permitopen" {
+		if in < 0 {
+			continue
+		}
+		switch l.Keyword {
+		case "permitopen":
 			out[in].targets = append(out[in].targets, l.Args...)
+		case "pubkeyacceptedalgorithms", "pubkeyacceptedkeytypes":
+			for _, a := range l.Args {
+				out[in].algorithms = append(out[in].algorithms, strings.Split(a, ",")...)
+			}
+		case "pubkeyauthoptions":
+			out[in].authOptions = append(out[in].authOptions, l.Args...)
 		}
 	}
 	return out, nil

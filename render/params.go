@@ -39,6 +39,10 @@ type Params struct {
 	// CA, when set, makes the account's Match block trust a pfwdctl user
 	// CA (apply --ca; see ca.go). Nil renders no CA lines.
 	CA *CA
+	// HardwareKeys, when set, makes the account's Match block take
+	// hardware-backed (FIDO) keys only (apply --hardware-keys-only; see
+	// hardware.go). Nil renders no such lines.
+	HardwareKeys *HardwareKeys
 }
 
 // Crypto is the algorithm policy for the crypto drop-in. render does not
@@ -147,6 +151,11 @@ func (p Params) Validate() error {
 	if !strings.HasPrefix(p.Nologin, "/") || strings.ContainsFunc(p.Nologin, func(r rune) bool { return r <= ' ' || r == '"' }) {
 		return fail.New(fail.Usage, "", "invalid nologin path %q", p.Nologin)
 	}
+	if p.HardwareKeys != nil {
+		if err := p.HardwareKeys.Validate(); err != nil {
+			return err
+		}
+	}
 	if p.Crypto != nil {
 		return p.Crypto.Validate()
 	}
@@ -170,5 +179,6 @@ func (p Params) Command() string {
 	for _, t := range p.Targets {
 		fmt.Fprintf(&b, " --target %s", t)
 	}
+	b.WriteString(hardwareFlags(p.HardwareKeys))
 	return b.String()
 }

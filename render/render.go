@@ -38,6 +38,7 @@ func Render(p Params) ([]File, error) {
 		// rewrites them for another.
 		"GlobalCommand": "pfwdctl apply",
 		"CA":            caLines(p.User, p.CA),
+		"Hardware":      hardwareLines(p.HardwareKeys),
 	}
 	names := []string{templates.Hardening, templates.Forward}
 	if c := p.Crypto; c != nil {

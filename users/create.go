@@ -16,6 +16,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/internal/run"
 	"github.com/pfwdctl/pfwdctl/render"
+	"github.com/pfwdctl/pfwdctl/users/keyline"
 )
 
 // LockedPassword is the shadow password field pfwdctl gives the account:
@@ -117,7 +118,7 @@ func (h Host) problems(a Account) (probs []string, person bool, why string) {
 			kf.Close()
 			n, zone, now := 0, h.systemZone(), h.now()
 			for _, e := range kf.Entries() {
-				if !h.describe(e, nil, zone, now).Restricted {
+				if !h.describe(e, keyline.Match{Zone: zone}, now).Restricted {
 					n++
 				}
 			}

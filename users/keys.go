@@ -34,6 +34,12 @@ type AddKeyRequest struct {
 	// (every line holding it) is removed in the same write. Without it such
 	// a name is refused, since names are how keys are revoked.
 	Replace bool
+	// RequireVerify writes verify-required (add-key --require-verify): sshd
+	// then takes only signatures in which the FIDO key checked its PIN or
+	// biometric. A key installed with it keeps it when added again.
+	// AllowNoTouch writes no-touch-required (add-key --allow-no-touch).
+	// Both are for hardware-backed keys only.
+	RequireVerify, AllowNoTouch bool
 }
 
 // AddKeyResult says what AddKey did.
@@ -84,7 +90,10 @@ func (h Host) AddKey(ctx context.Context, r AddKeyRequest) (AddKeyResult, error)
 	res.Fingerprint, res.Name, res.Targets = k.Fingerprint(), k.Comment, targets
 	res.Path = h.keysPath(a)
 	// Check the options before taking the lock.
-	if _, err := keyline.Build(k, keyline.Options{Targets: targets, From: r.From}); err != nil {
+	if _, err := keyline.Build(k, keyline.Options{Targets: targets, From: r.From, VerifyRequired: r.RequireVerify, NoTouchRequired: r.AllowNoTouch}); err != nil {
+		return res, err
+	}
+	if err := h.checkHardwarePolicy(r.User, k, r.AllowNoTouch); err != nil {
 		return res, err
 	}
 
@@ -176,7 +185,11 @@ func (h Host) AddKey(ctx context.Context, r AddKeyRequest) (AddKeyResult, error)
 			return res, err
 		}
 	}
-	line, err := keyline.Build(k, keyline.Options{Targets: targets, Expiry: expiry, From: from, Zone: h.expiryZone()})
+	// verify-required is kept like the expiry: adding the key again must
+	// not quietly drop the PIN its line asks for.
+	verifyReq := r.RequireVerify || keptVerify(copies)
+	line, err := keyline.Build(k, keyline.Options{Targets: targets, Expiry: expiry, From: from, Zone: h.expiryZone(),
+		VerifyRequired: verifyReq && keyline.IsHardware(k.Type()), NoTouchRequired: r.AllowNoTouch})
 	if err != nil {
 		return res, err
 	}
@@ -331,6 +344,19 @@ func keptFrom(copies []Entry) ([]string, error) {
 	return nil, nil
 }
 
+// keptVerify says whether a line of the key already has verify-required.
+func keptVerify(copies []Entry) bool {
+	for _, e := range copies {
+		opts, _ := keyline.ParseOptions(e.Line.Options)
+		for _, o := range opts {
+			if o.Name == "verify-required" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // FormatTime shows an expiry both in this machine's local time and in UTC,
 // so an admin in one zone and sshd in another read the same instant.
 func FormatTime(t time.Time) string {
@@ -363,6 +389,14 @@ type KeyInfo struct {
 	// (keyline.SameKey); add-key collapses them into one.
 	Copies  bool   `json:"copies,omitempty"`
 	Options string `json:"options"`
+	// HardwareBacked is set for a FIDO key (sk-ssh-ed25519, sk-ecdsa),
+	// whose private key stays on a security key; Application is its FIDO
+	// application string ("ssh:" by default). VerifyRequired and
+	// NoTouchRequired are its line's options of those names.
+	HardwareBacked  bool   `json:"hardware_backed,omitempty"`
+	Application     string `json:"application,omitempty"`
+	VerifyRequired  bool   `json:"verify_required,omitempty"`
+	NoTouchRequired bool   `json:"no_touch_required,omitempty"`
 	// File is set for a line in another file sshd reads the account's
 	// keys from (authorized_keys2, a path AuthorizedKeysFile names).
 	File string `json:"file,omitempty"`
@@ -375,6 +409,11 @@ type ListResult struct {
 	MatchTargets []string  `json:"match_targets"`
 	Keys         []KeyInfo `json:"keys"`
 	Unrestricted int       `json:"unrestricted"`
+	// HardwareKeysOnly: the account's Match block takes hardware-backed
+	// (FIDO) keys only (apply --hardware-keys-only), RequireVerify: with
+	// the token's PIN or biometric too.
+	HardwareKeysOnly bool `json:"hardware_keys_only,omitempty"`
+	RequireVerify    bool `json:"require_verify,omitempty"`
 }
 
 // ListKeys reads the account's keys and judges each line.
@@ -388,6 +427,11 @@ func (h Host) ListKeys(user string) (ListResult, error) {
 	res.MatchTargets, _, err = h.InstalledTargets(user)
 	if err != nil {
 		return res, err
+	}
+	if pol, err := h.HardwareKeys(user); err != nil {
+		return res, err
+	} else if pol != nil {
+		res.HardwareKeysOnly, res.RequireVerify = true, pol.RequireVerify
 	}
 	// Every file sshd reads the keys from, not only the one pfwdctl
 	// writes: a line in authorized_keys2 lets its key in just the same.
@@ -412,7 +456,7 @@ func (h Host) ListKeys(user string) (ListResult, error) {
 	zone := h.systemZone()
 	res.Keys = make([]KeyInfo, 0, len(es))
 	for i, e := range es {
-		ki := h.describe(e, res.MatchTargets, zone, now)
+		ki := h.describe(e, keyline.Match{Targets: res.MatchTargets, Zone: zone, HardwareOnly: res.HardwareKeysOnly}, now)
 		if e.file != kf {
 			ki.File = e.file.Path
 			ki.Warnings = append(ki.Warnings, "in "+e.file.Path+", which sshd also reads: pfwdctl manages only "+kf.Path)
@@ -430,14 +474,18 @@ func (h Host) ListKeys(user string) (ListResult, error) {
 }
 
 // describe turns keyline's verdict on one line into a list-keys row.
-// zone is sshd's (systemZone), read once by the caller.
-func (h Host) describe(e Entry, matchTargets []string, zone *time.Location, now time.Time) KeyInfo {
-	v := keyline.Judge(e.Raw, keyline.Match{Targets: matchTargets, Zone: zone}, now)
+// m.Zone is sshd's (systemZone), read once by the caller.
+func (h Host) describe(e Entry, m keyline.Match, now time.Time) KeyInfo {
+	v := keyline.Judge(e.Raw, m, now)
 	ki := KeyInfo{Line: e.Index + 1, Name: v.Line.Comment, Type: v.Line.Type, Fingerprint: v.Fingerprint, Options: v.Line.Options,
 		Targets: v.Written, Expiry: v.Expiry, Expired: v.Expired, From: v.From,
 		Restricted: v.Restricted(), Problems: v.Texts(keyline.Fail), Warnings: v.Texts(keyline.Warn)}
+	if keyline.IsHardware(v.Line.Type) {
+		ki.HardwareBacked, ki.VerifyRequired, ki.NoTouchRequired = true, v.VerifyRequired, v.NoTouchRequired
+	}
 	if k, err := v.Line.Key(); err == nil {
 		ki.Bits = k.Bits()
+		ki.Application, _ = keyline.Application(k.Pub)
 	}
 	return ki
 }

@@ -1,8 +1,10 @@
 package verify
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +18,7 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
+	"github.com/pfwdctl/pfwdctl/users/keyline"
 )
 
 // PassphraseEnv is read for an encrypted key when no terminal can ask.
@@ -27,6 +30,12 @@ func KeyFile(path string, passphrase func() ([]byte, error)) (ssh.Signer, error)
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fail.Wrap(fail.Usage, err, "pass the private key file (not the .pub) with --key", "read key")
+	}
+	if hardwareKeyFile(data) {
+		// x/crypto cannot sign with it, and no program can without the
+		// token: the file holds a key handle, not a private key.
+		return nil, fail.New(fail.Usage, "load it into ssh-agent (ssh-add "+path+") with the token plugged in, and run verify without --key: it uses the agent's keys",
+			"%s is a hardware-backed (FIDO) key: only the security key can sign with it", path)
 	}
 	s, err := ssh.ParsePrivateKey(data)
 	var missing *ssh.PassphraseMissingError
@@ -47,6 +56,22 @@ func KeyFile(path string, passphrase func() ([]byte, error)) (ssh.Signer, error)
 		return nil, fail.Wrap(fail.Usage, err, "pass an OpenSSH or PEM private key with --key", "cannot use %s as a private key", path)
 	}
 	return s, nil
+}
+
+// hardwareKeyFile says whether data is an OpenSSH private key file for a
+// FIDO key (ssh-keygen -t ed25519-sk or ecdsa-sk): its public part, in
+// clear even when the file is encrypted, names an sk- algorithm.
+func hardwareKeyFile(data []byte) bool {
+	block, _ := pem.Decode(data)
+	if block == nil || block.Type != "OPENSSH PRIVATE KEY" {
+		return false
+	}
+	for _, alg := range keyline.HardwareKeyAlgorithms {
+		if bytes.Contains(block.Bytes, []byte(alg)) {
+			return true
+		}
+	}
+	return false
 }
 
 // Agent returns the keys of the ssh-agent at sock (usually $SSH_AUTH_SOCK)

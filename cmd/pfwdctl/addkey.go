@@ -23,6 +23,8 @@ type addKeyOpts struct {
 	from, targets       []string
 	replace             bool
 	sshdConfig, sshdBin string
+	// FIDO keys (docs/hardware-keys.md)
+	requireVerify, allowNoTouch bool
 }
 
 func newAddKeyCmd(g *Globals) *cobra.Command {
@@ -44,7 +46,13 @@ written. A key already installed has its options updated only if they
 differ. Names are how keys are revoked, so a name (--name, else the key's
 comment) that another key already has is refused unless --replace, which
 removes that key in the same write. Every other line of the file stays
-byte-for-byte. No sshd reload is needed.`,
+byte-for-byte. No sshd reload is needed.
+
+Hardware-backed (FIDO) keys, sk-ssh-ed25519 and sk-ecdsa (ssh-keygen -t
+ed25519-sk), are installed the same way; --require-verify adds
+verify-required (the token's PIN or biometric at every login). An account
+applied with --hardware-keys-only takes no other key type
+(docs/hardware-keys.md).`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usageErr("give the friend's public key file, e.g. pfwdctl add-key friend.pub (or - to read it from stdin: cat friend.pub | pfwdctl add-key -)",
@@ -61,6 +69,8 @@ byte-for-byte. No sshd reload is needed.`,
 	f.StringVar(&o.expires, "expires", "", "sshd refuses the key after `WHEN`: 15m, 12h, 30d, 8w, 2026-12-31 or 2026-12-31T18:00 (local time), or never; default: keep the installed key's")
 	f.StringSliceVar(&o.from, "from", nil, "only accept the key from these `CIDR`s (comma-separated or repeated)")
 	f.StringArrayVar(&o.targets, "target", nil, "`host:port`; must match the installed Match block (needed only without one)")
+	f.BoolVar(&o.requireVerify, "require-verify", false, "for a hardware-backed (FIDO) key: add verify-required, so sshd takes only logins where the token checked its PIN or biometric")
+	f.BoolVar(&o.allowNoTouch, "allow-no-touch", false, "for a hardware-backed (FIDO) key: add no-touch-required, so a login needs no touch on the token (weaker: malware on the friend's machine can then use a plugged-in token unnoticed; docs/hardware-keys.md)")
 	f.StringVar(&o.sshdBin, "sshd", "", "the sshd `binary` asked which files it reads keys from and whose version decides how expiry-time is written (default: found in PATH)")
 	f.StringVar(&o.sshdConfig, "sshd-config", sshd.DefaultConfig, "the main sshd config `PATH` (under --root); the drop-in is read next to it")
 	return c
@@ -126,7 +136,8 @@ func addKeyRun(c *cobra.Command, g *Globals, o *addKeyOpts, arg string) error {
 		renamed = fmt.Sprintf("--name %q is stored as %q (letters, digits, . _ @ - only); revoke it by that name", o.name, keyline.SanitizeName(o.name))
 		fmt.Fprintf(g.IO.Err, "pfwdctl: note: %s\n", ui.EscapeText(renamed))
 	}
-	res, err := h.AddKey(c.Context(), users.AddKeyRequest{User: o.user, Key: k, Name: o.name, Targets: o.targets, Expiry: exp, NoExpiry: noExpiry, From: o.from, Replace: o.replace})
+	res, err := h.AddKey(c.Context(), users.AddKeyRequest{User: o.user, Key: k, Name: o.name, Targets: o.targets, Expiry: exp, NoExpiry: noExpiry, From: o.from, Replace: o.replace,
+		RequireVerify: o.requireVerify, AllowNoTouch: o.allowNoTouch})
 	res.Warnings = append(warns, res.Warnings...)
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 
@@ -27,6 +28,8 @@ type applyOpts struct {
 	sshdConfig              string
 	sshdBin                 string
 	installMode             string
+	// --hardware-keys-only, --require-verify (applyHardwareKeys)
+	hardwareOnly, requireVerify bool
 }
 
 func newApplyCmd(g *Globals) *cobra.Command {
@@ -53,6 +56,8 @@ sshd the way the host runs it. A second run changes nothing.`,
 	f.StringVar(&o.sshdConfig, "sshd-config", sshd.DefaultConfig, "the main sshd config `PATH` (under --root)")
 	f.StringVar(&o.sshdBin, "sshd", "", "the sshd binary to validate with (default: found in /usr/sbin)")
 	f.StringVar(&o.caPub, "ca", "", "also trust certificates from this user CA (`CA.pub`, made by pfwdctl ca init) in the account's Match block, through a principals file with the key restrictions and a revocation list (docs/ca.md); without it, a CA installed before is kept")
+	f.BoolVar(&o.hardwareOnly, "hardware-keys-only", false, "the account takes hardware-backed (FIDO) keys only, each login with a touch on the token (PubkeyAcceptedAlgorithms in its Match block; docs/hardware-keys.md); kept by a later apply, lifted with --hardware-keys-only=false")
+	f.BoolVar(&o.requireVerify, "require-verify", false, "with --hardware-keys-only: also the token's PIN or biometric at every login (PubkeyAuthOptions verify-required)")
 	f.StringVar(&o.installMode, "install-mode", "auto", "where the lines go: drop-ins (files in sshd_config.d), managed-block (BEGIN/END blocks in sshd_config itself: the baseline at its top, Match blocks at its end; for OpenSSH 8.0 and 8.2/8.3), or auto (asks this sshd; docs/apply.md)")
 	return c
 }
@@ -79,9 +84,15 @@ func applyRun(c *cobra.Command, g *Globals, o *applyOpts) error {
 	if p.CA, err = applyCA(g, o.caPub, p.User); err != nil {
 		return err
 	}
+	if p.HardwareKeys, err = applyHardwareKeys(c, g, o, p); err != nil {
+		return err
+	}
 	a := render.Applier{Root: g.Root(), Runner: g.Runner, SshdConfig: o.sshdConfig, SshdBin: o.sshdBin, Getenv: g.Getenv, Now: g.Now, Mode: mode,
 		Overrides: auditOverrides(g, o.sshdConfig, o.sshdBin), Keys: keysFollow(g, o.sshdConfig)}
 	res, err := a.Apply(c.Context(), render.ApplyOptions{Params: p, DryRun: o.dryRun, NoReload: o.noReload, Force: o.force, KeepTargets: len(o.targets) == 0})
+	if p.HardwareKeys != nil && res.Files != nil {
+		res.Warnings = append(res.Warnings, plainKeysLeft(g, o, p.User)...)
+	}
 	switch {
 	case res.Files == nil:
 	case err == nil || res.Validated || len(res.Overrides) > 0:
@@ -211,4 +222,55 @@ func applyCA(g *Globals, file, user string) (*render.CA, error) {
 		data, _ = ca.WithoutThrowaway(data)
 	}
 	return render.ParseCA(data)
+}
+
+// applyHardwareKeys is the account's hardware-keys-only policy: as the
+// flags say when given, else the one its installed Match block has (a
+// later apply without the flag must not quietly let plain keys back in).
+// The algorithm list is asked of this sshd (render.ProbeHardwareKeys),
+// with the certificate forms when the account trusts pfwdctl's CA.
+func applyHardwareKeys(c *cobra.Command, g *Globals, o *applyOpts, p render.Params) (*render.HardwareKeys, error) {
+	inst, err := render.InstalledHardwareKeys(g.Root(), o.sshdConfig, p.User)
+	if err != nil {
+		return nil, err
+	}
+	on, verify := inst != nil, inst != nil && inst.RequireVerify
+	if c.Flags().Changed("hardware-keys-only") {
+		on = o.hardwareOnly
+	}
+	if c.Flags().Changed("require-verify") {
+		verify = o.requireVerify
+	}
+	if !on {
+		if c.Flags().Changed("require-verify") && o.requireVerify {
+			return nil, usageErr("add --hardware-keys-only (verify-required is a FIDO option), or use add-key --require-verify for one key",
+				"--require-verify goes with --hardware-keys-only")
+		}
+		return nil, nil
+	}
+	b := sshd.Binary{Bin: o.sshdBin, Runner: g.Runner, Root: g.Root(), Config: o.sshdConfig}
+	return render.ProbeHardwareKeys(c.Context(), b, p.CA != nil, verify)
+}
+
+// plainKeysLeft warns about the account's plain keys once it takes
+// hardware-backed keys only: sshd refuses them from now on, and the friends
+// who hold them need to be asked for FIDO keys.
+func plainKeysLeft(g *Globals, o *applyOpts, user string) []string {
+	h := usersHost(g)
+	h.SshdConfig, h.SshdBin = o.sshdConfig, o.sshdBin
+	res, err := h.ListKeys(user)
+	if err != nil {
+		return nil
+	}
+	var names []string
+	for _, k := range res.Keys {
+		if !k.HardwareBacked {
+			names = append(names, k.Name+" ("+k.Fingerprint+")")
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("%d plain key(s) of %s are refused by sshd now that it takes hardware-backed keys only: %s; ask for FIDO keys (docs/hardware-keys.md) and revoke these",
+		len(names), user, strings.Join(names, ", "))}
 }

@@ -88,9 +88,50 @@ func listKeysRun(c *cobra.Command, g *Globals, o *listKeysOpts) error {
 	return nil
 }
 
+// skName is a FIDO key type as ssh-keygen -t names it (a switch, not a
+// map: package main allocates nothing at init, TestStartupInitsNothingHeavy).
+func skName(typ string) (string, bool) {
+	switch typ {
+	case "sk-ssh-ed25519@openssh.com":
+		return "ed25519-sk", true
+	case "sk-ecdsa-sha2-nistp256@openssh.com":
+		return "ecdsa-sk", true
+	}
+	return "", false
+}
+
+// hardwareNote is what the TYPE cell says of a hardware-backed key: that
+// it is one, its FIDO application, and what its line asks of the token.
+func hardwareNote(k users.KeyInfo) string {
+	if !k.HardwareBacked {
+		return ""
+	}
+	var what []string
+	if k.Application != "" {
+		what = append(what, k.Application)
+	}
+	if k.VerifyRequired {
+		what = append(what, "verify-required")
+	}
+	if k.NoTouchRequired {
+		what = append(what, "no-touch-required")
+	}
+	if len(what) == 0 {
+		return " hardware-backed"
+	}
+	return " hardware-backed (" + strings.Join(what, ", ") + ")"
+}
+
 // printKeys is one account's table and the problems under it.
 func printKeys(g *Globals, res users.ListResult) {
 	st := g.Styles()
+	if res.HardwareKeysOnly {
+		what := "a touch on the token"
+		if res.RequireVerify {
+			what += " and its PIN or biometric"
+		}
+		g.Printf("%s takes hardware-backed (FIDO) keys only, with %s at every login\n", ui.Escape(res.Account), what)
+	}
 	if len(res.Keys) == 0 {
 		g.Printf("no keys in %s\n", ui.Escape(res.Path))
 		return
@@ -102,9 +143,13 @@ func printKeys(g *Globals, res users.ListResult) {
 	tw.Write([]byte("NAME\tTYPE\tFINGERPRINT\tTARGETS\tEXPIRES\tFROM\n"))
 	for _, k := range res.Keys {
 		typ := strings.TrimPrefix(k.Type, "ssh-")
+		if short, ok := skName(k.Type); ok {
+			typ = short // as ssh-keygen -t names them
+		}
 		if k.Bits > 0 {
 			typ += " " + strconv.Itoa(k.Bits)
 		}
+		typ += hardwareNote(k)
 		exp := "never"
 		if !k.Expiry.IsZero() {
 			exp = users.FormatTime(k.Expiry)
@@ -139,7 +184,7 @@ func printKeys(g *Globals, res users.ListResult) {
 		if k.File != "" {
 			where = fmt.Sprintf("%s line %d", ui.Escape(k.File), k.Line)
 		}
-		if k.Copies || k.File != "" {
+		if k.Copies || k.File != "" || (res.HardwareKeysOnly && !k.HardwareBacked) {
 			g.Printf("%s %s (%s): %s\n", st.Warn("!"), where, k.Fingerprint, ui.Escape(strings.Join(k.Warnings, "; ")))
 		}
 		if !k.Restricted {

@@ -309,11 +309,17 @@ func verifySelfRun(c *cobra.Command, g *Globals, o *verifyOpts) error {
 	if res.Leftover != nil {
 		removed = "NOT removed (see the error above)"
 	}
-	note := fmt.Sprintf("%s throwaway key %s installed for %s (expiry-time %s), %s\n",
-		g.Styles().Bold("self:"), res.Fingerprint, res.User, res.Expiry.Local().Format("2006-01-02 15:04"), removed)
+	what := "throwaway key"
+	if res.Hardware {
+		// The account takes FIDO keys only: the proof used a software
+		// authenticator that claims a touch and a PIN (internal/sk).
+		what = "throwaway software FIDO key (touch and PIN claimed by pfwdctl, no token)"
+	}
+	note := fmt.Sprintf("%s %s %s installed for %s (expiry-time %s), %s\n",
+		g.Styles().Bold("self:"), what, res.Fingerprint, res.User, res.Expiry.Local().Format("2006-01-02 15:04"), removed)
 	if res.CA != "" {
-		note = fmt.Sprintf("%s throwaway CA %s trusted for %s next to its own, %s; it signed a certificate (key id %s, valid until %s) for the throwaway key %s\n",
-			g.Styles().Bold("self:"), res.CA, res.User, removed, self.CertKeyID, res.Expiry.Local().Format("2006-01-02 15:04"), res.Fingerprint)
+		note = fmt.Sprintf("%s throwaway CA %s trusted for %s next to its own, %s; it signed a certificate (key id %s, valid until %s) for the %s %s\n",
+			g.Styles().Bold("self:"), res.CA, res.User, removed, self.CertKeyID, res.Expiry.Local().Format("2006-01-02 15:04"), what, res.Fingerprint)
 	}
 	return reportVerify(g, res.Report, runErr, o.strict, note)
 }

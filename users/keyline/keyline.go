@@ -239,10 +239,15 @@ type Options struct {
 	// own system zone: pass that zone (never the caller's $TZ, which sshd
 	// does not see).
 	Zone *time.Location
+	// VerifyRequired (add-key --require-verify) makes sshd accept only
+	// signatures in which a hardware-backed key says it checked its PIN or
+	// biometric. NoTouchRequired (add-key --allow-no-touch) lets it accept
+	// signatures made without a touch. Both are for FIDO keys only.
+	VerifyRequired, NoTouchRequired bool
 }
 
 // AllowedOptions are the only option names Build ever writes.
-var AllowedOptions = []string{"restrict", "port-forwarding", "permitopen", "expiry-time", "from"}
+var AllowedOptions = []string{"restrict", "port-forwarding", "permitopen", "expiry-time", "from", "verify-required", "no-touch-required"}
 
 // ExpiryLayout is sshd's expiry-time format (YYYYMMDDHHMM, in sshd's
 // system time zone unless followed by "Z"); authorized_keys(5).
@@ -304,13 +309,21 @@ func ParseFrom(list []string) ([]string, error) {
 
 // Build returns the authorized_keys line (without newline) for k:
 //
-//	restrict,port-forwarding,permitopen="H:P"[,...][,expiry-time="..."][,from="..."] TYPE BASE64 COMMENT
+//	restrict,port-forwarding,permitopen="H:P"[,...][,expiry-time="..."][,from="..."][,verify-required][,no-touch-required] TYPE BASE64 COMMENT
 func Build(k Key, o Options) (string, error) {
 	if k.Pub == nil {
 		return "", fmt.Errorf("no key")
 	}
 	if !slices.Contains(allowedTypes, k.Pub.Type()) {
 		return "", refuse("", "key type %s is not installable", k.Pub.Type())
+	}
+	if (o.VerifyRequired || o.NoTouchRequired) && !IsHardware(k.Pub.Type()) {
+		flag := "--require-verify"
+		if !o.VerifyRequired {
+			flag = "--allow-no-touch"
+		}
+		return "", refuse("drop "+flag+", or ask for a hardware-backed key: ssh-keygen -t ed25519-sk -O verify-required (docs/hardware-keys.md)",
+			"%s is for hardware-backed (FIDO) keys only; this is a %s key", flag, k.Pub.Type())
 	}
 	prefix, err := Prefix(o)
 	if err != nil {

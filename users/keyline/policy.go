@@ -49,6 +49,10 @@ const (
 	ProblemDuplicate    = "key.duplicate"
 	// The same key (fingerprint) is on more than one line of the file.
 	ProblemCopies = "key.copies"
+	// A plain (not hardware-backed) key in an account that takes FIDO
+	// keys only: sshd refuses it today, and lets it in the day the
+	// policy is lifted.
+	ProblemNotHardware = "key.not-hardware"
 )
 
 // Problem is one thing Judge found wrong with a line.
@@ -71,6 +75,9 @@ type Match struct {
 	// sshd.Zone): sshd reads an expiry-time without Z or UTC in it, not in
 	// pfwdctl's $TZ. nil: time.Local.
 	Zone *time.Location
+	// HardwareOnly: the block takes hardware-backed (FIDO) keys only
+	// (apply --hardware-keys-only), so sshd refuses any other key.
+	HardwareOnly bool
 }
 
 // Verdict is what one line allows once sshd has read its options, and what
@@ -310,6 +317,9 @@ func Judge(raw string, m Match, now time.Time) Verdict {
 	} else if v.Principals != "" {
 		v.add(ProblemPrincipals, Warn, "principals", "principals=%q without cert-authority has no effect", ellipsis(v.Principals, 60))
 	}
+	if m.HardwareOnly && !IsHardware(l.Type) {
+		v.add(ProblemNotHardware, Warn, "", "a plain %s key, but the account takes hardware-backed (FIDO) keys only: sshd refuses it, and would let it in if the policy were lifted", l.Type)
+	}
 	if !v.Expiry.IsZero() && !now.IsZero() && !v.Expiry.After(now) {
 		v.Expired = true
 		v.add(ProblemExpired, Warn, "expiry-time", "expired on %s: sshd refuses it", v.Expiry.Local().Format("2006-01-02 15:04"))
@@ -391,7 +401,8 @@ func validPermit(s string, listen bool) bool {
 
 // Prefix is the option text pfwdctl writes in front of a key: restrict
 // turns everything off, port-forwarding turns TCP forwarding back on, one
-// permitopen per target caps it, then expiry-time and from when given.
+// permitopen per target caps it, then expiry-time and from when given, and
+// for a FIDO key verify-required and no-touch-required when asked.
 // Build writes it; the lab and audit --layers use it for the standard line.
 func Prefix(o Options) (string, error) {
 	if len(o.Targets) == 0 {
@@ -416,6 +427,13 @@ func Prefix(o Options) (string, error) {
 			return "", err
 		}
 		opts = append(opts, `from="`+strings.Join(from, ",")+`"`)
+	}
+	// Last, so the restriction prefix reads as it always has.
+	if o.VerifyRequired {
+		opts = append(opts, "verify-required")
+	}
+	if o.NoTouchRequired {
+		opts = append(opts, "no-touch-required")
 	}
 	return strings.Join(opts, ","), nil
 }

@@ -256,7 +256,7 @@ func (a *auditor) keyLines(kf string, data []byte) (keys, bad int) {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		lines = append(lines, judged{i + 1, keyline.Judge(line, keyline.Match{Targets: allowed, Zone: zone}, now)})
+		lines = append(lines, judged{i + 1, keyline.Judge(line, keyline.Match{Targets: allowed, Zone: zone, HardwareOnly: a.o.Params.HardwareKeys != nil}, now)})
 		a.verdicts = append(a.verdicts, lines[len(lines)-1].v)
 	}
 	// The same key on several lines: keyline.SameKey, as list-keys.
@@ -305,6 +305,8 @@ func keyFix(p keyline.Problem, num int, prefix, reinstall, user string) string {
 		return fmt.Sprintf("delete or fix line %d, or %s", num, reinstall)
 	case keyline.ProblemCopies:
 		return "pfwdctl add-key --user " + user + " with this key collapses its lines into one restricted line (or revoke it)"
+	case keyline.ProblemNotHardware:
+		return "pfwdctl revoke --user " + user + " with its fingerprint, and add the friend's hardware-backed key instead (ssh-keygen -t ed25519-sk; docs/hardware-keys.md)"
 	case keyline.ProblemPermitopen:
 		return fmt.Sprintf("give line %d only the Match block's targets: %s", num, reinstall)
 	}

@@ -245,6 +245,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		a.shadowChecks()
 		a.conditionalChecks(ctx, fwd)
 		a.forwardingChecks(fwd)
+		a.hardwareChecks(fwd)
 		a.keySourceChecks(fwd)
 		a.bypassChecks(fwd)
 		a.accountChecks(fwd)
@@ -302,6 +303,7 @@ func Overrides(ctx context.Context, o Options) ([]Finding, error) {
 	if ok {
 		a.effectiveChecks(global, fwd, other)
 		a.forwardingChecks(fwd)
+		a.hardwareChecks(fwd)
 	}
 	a.sortFindings()
 	var out []Finding
@@ -425,6 +427,10 @@ func (a *auditor) resolveParams() error {
 	// With a CA installed (apply --ca), the Match block has its lines.
 	if a.o.Params.CA == nil {
 		a.o.Params.CA = a.installedCA()
+	}
+	// With apply --hardware-keys-only, so has the FIDO policy.
+	if a.o.Params.HardwareKeys == nil {
+		a.o.Params.HardwareKeys = a.installedHardwareKeys()
 	}
 	files, err := render.Render(a.o.Params)
 	if err != nil {

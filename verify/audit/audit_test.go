@@ -11,10 +11,12 @@ import (
 
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/internal/run"
+	"github.com/pfwdctl/pfwdctl/internal/sk"
 	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/internal/testenv"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/render/rendertest"
+	"github.com/pfwdctl/pfwdctl/users/keyline"
 )
 
 const (
@@ -102,6 +104,42 @@ func TestBaselinePasses(t *testing.T) {
 	}
 }
 
+// skKeyLine is a hardware-backed key installed as add-key writes it.
+func skKeyLine(t *testing.T) string {
+	t.Helper()
+	a, err := sk.New("", sk.UserPresence)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, err := keyline.Build(keyline.FromPublicKey(a.PublicKey(), "yubikey"), keyline.Options{Targets: []string{"127.0.0.1:8009"}, VerifyRequired: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return line + "\n"
+}
+
+// apply --hardware-keys-only --require-verify with a FIDO key: audit reads
+// the policy from the installed block, proves it with sshd -T and passes.
+func TestHardwareKeysBaselinePasses(t *testing.T) {
+	t.Parallel()
+	p := render.DefaultParams()
+	p.HardwareKeys = &render.HardwareKeys{Algorithms: keyline.HardwareKeyAlgorithms, RequireVerify: true}
+	rep := audit(t, tree(t, p, map[string]string{keysFile: skKeyLine(t)}, nil), render.DefaultParams())
+	if !rep.Passed {
+		t.Fatalf("fails:\n%s", dump(rep))
+	}
+	ok := false
+	for _, f := range rep.Findings {
+		if f.Severity == Warn && !strings.HasPrefix(f.ID, "crypto.") {
+			t.Errorf("unexpected warning %s %s: %s", f.ID, f.At(), f.Title)
+		}
+		ok = ok || f.ID == "fido.policy" && f.Severity == OK && strings.Contains(f.Title, "PIN")
+	}
+	if !ok {
+		t.Errorf("no passing fido.policy:\n%+v", rep.Findings)
+	}
+}
+
 func TestBaselineWithCryptoHasNoWarnings(t *testing.T) {
 	t.Parallel()
 	p := render.DefaultParams()
@@ -138,6 +176,10 @@ func TestBrokenTrees(t *testing.T) {
 		sev      Severity
 		at       string
 		alsoWant []string // more IDs that must be present
+		// hw renders the tree with apply --hardware-keys-only; the audit
+		// still starts from the default params and reads the policy
+		// from the installed block, as a plain pfwdctl audit does.
+		hw bool
 	}{
 		{name: "earlier drop-in re-enables password auth",
 			files: map[string]string{dropDir + "05-local.conf": "# local\nPasswordAuthentication yes\n"},
@@ -266,6 +308,16 @@ func TestBrokenTrees(t *testing.T) {
 		{name: "Match block for the admin allows passwords",
 			files: map[string]string{mainConf: withMain(append(append([]string{}, stock...), "Match User admin", "    PasswordAuthentication yes")...)},
 			id:    "match.override", sev: Fail, at: fmt.Sprintf("%s:%d", mainConf, n+2)},
+		// Issue 18: an account that takes hardware-backed keys only.
+		{name: "earlier Match block lets plain keys into a hardware-keys-only account", hw: true,
+			files: map[string]string{keysFile: skKeyLine(t), dropDir + "05-local.conf": "Match User pfwd\n    PubkeyAcceptedAlgorithms ssh-ed25519,sk-ssh-ed25519@openssh.com\n"},
+			id:    "fido.policy", sev: Fail, at: dropDir + "05-local.conf:2", alsoWant: []string{"match.earlier"}},
+		{name: "earlier Match block drops the touch for a hardware-keys-only account", hw: true,
+			files: map[string]string{keysFile: skKeyLine(t), dropDir + "05-local.conf": "Match User pfwd\n    PubkeyAuthOptions none\n"},
+			id:    "fido.policy", sev: Fail, at: dropDir + "05-local.conf:2"},
+		{name: "plain key left in a hardware-keys-only account", hw: true,
+			files: map[string]string{keysFile: skKeyLine(t) + goodKey},
+			id:    "key.not-hardware", sev: Warn, at: keysFile + ":2"},
 		{name: "sshd rejects a crypto keyword inside Match",
 			files: map[string]string{dropDir + "05-local.conf": "Match User pfwd\n    Ciphers aes128-ctr\n"},
 			id:    "sshd.rejects", sev: Fail, at: mainConf},
@@ -274,7 +326,11 @@ func TestBrokenTrees(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			p := render.DefaultParams()
-			rep := audit(t, tree(t, p, tc.files, tc.post), p)
+			tp := p
+			if tc.hw {
+				tp.HardwareKeys = &render.HardwareKeys{Algorithms: keyline.HardwareKeyAlgorithms}
+			}
+			rep := audit(t, tree(t, tp, tc.files, tc.post), p)
 			if rep.Passed != (tc.sev != Fail) {
 				t.Errorf("passed = %v", rep.Passed)
 			}

@@ -66,6 +66,10 @@ func (a *auditor) installedDropIns(labUser string) []render.File {
 		}
 		if name == a.forwardFile() {
 			name = templates.ForwardFile(labUser)
+			// apply --hardware-keys-only says which keys may log in, not
+			// what a logged-in key may do; the lab logs in with a plain
+			// key of its own (hardwareChecks proves the policy).
+			data = withoutKeywords(data, "pubkeyacceptedalgorithms", "pubkeyauthoptions")
 		}
 		if name == templates.Crypto {
 			// The lab has its own host key and needs no group exchange:
@@ -123,7 +127,7 @@ func (a *auditor) installedKeyOptions(targets []target.Target) ([]string, error)
 				continue
 			}
 			seen[kl.Options] = true
-			out = append(out, kl.Options)
+			out = append(out, withoutTokenOptions(kl.Options))
 		}
 	}
 	if len(out) == 0 {
@@ -286,6 +290,34 @@ func oneLine(s string) string {
 }
 
 // withoutKeywords is a config text without the lines setting kws.
+// withoutTokenOptions drops verify-required and no-touch-required from a
+// key's option text: they ask things of a FIDO token's signature, not of
+// the session, and the layer-1 lab logs in with a plain key.
+func withoutTokenOptions(opts string) string {
+	var parts []string
+	start, quoted := 0, false
+	for i := 0; i <= len(opts); i++ {
+		if i < len(opts) {
+			if opts[i] == '\\' && quoted && i+1 < len(opts) {
+				i++
+				continue
+			}
+			if opts[i] == '"' {
+				quoted = !quoted
+			}
+			if opts[i] != ',' || quoted {
+				continue
+			}
+		}
+		p := opts[start:i]
+		if n := strings.ToLower(p); n != "verify-required" && n != "no-touch-required" {
+			parts = append(parts, p)
+		}
+		start = i + 1
+	}
+	return strings.Join(parts, ",")
+}
+
 func withoutKeywords(data []byte, kws ...string) []byte {
 	var out []string
 	for _, line := range strings.SplitAfter(string(data), "\n") {

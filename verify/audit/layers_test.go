@@ -9,6 +9,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/internal/run"
 	"github.com/pfwdctl/pfwdctl/internal/testenv"
 	"github.com/pfwdctl/pfwdctl/render"
+	"github.com/pfwdctl/pfwdctl/users/keyline"
 )
 
 // The layer proof starts real lab sshds and logs in with x/crypto/ssh: it
@@ -20,11 +21,21 @@ func TestLayers(t *testing.T) {
 	// real host; unprivileged it would be the running user's own shell.
 	testenv.Root(t)
 	sshd := testenv.Sshd(t)
+	hwp := render.DefaultParams()
+	hwp.HardwareKeys = &render.HardwareKeys{Algorithms: keyline.HardwareKeyAlgorithms, RequireVerify: true}
+	hwFiles, err := render.Render(hwp)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name         string
 		files        map[string]string
 		hold1, hold2 bool
 	}{
+		// apply --hardware-keys-only --require-verify with a FIDO key
+		// (verify-required): the policy says which keys log in, not what
+		// they may do, so the labs (plain keys) prove both layers.
+		{"hardware-keys-only account", map[string]string{dropDir + "20-pfwd-only.conf": string(hwFiles[1].Data), keysFile: skKeyLine(t)}, true, true},
 		{"good setup", nil, true, true},
 		{"keys without options (layer 2 only)", map[string]string{keysFile: keyBlob + " bare\n"}, false, true},
 		{"no Match User block (layer 1 only)", map[string]string{dropDir + "20-pfwd-only.conf": ""}, true, false},

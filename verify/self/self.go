@@ -32,6 +32,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/internal/run"
+	"github.com/pfwdctl/pfwdctl/internal/sk"
 	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/users"
@@ -77,6 +78,9 @@ type Result struct {
 	// CA is the throwaway CA's fingerprint with Options.Certificate (the
 	// key then logs in with a certificate it signed, valid until Expiry).
 	CA string
+	// Hardware is set when the account takes hardware-backed keys only
+	// and the throwaway key was a software FIDO one (internal/sk).
+	Hardware bool
 	// Leftover is set when the key could not be removed afterwards; its
 	// hint says how to remove it by hand (sshd refuses it after Expiry).
 	Leftover error
@@ -123,15 +127,12 @@ func Run(parent context.Context, o Options) (res Result, err error) {
 			s.Host, vo.Host = host, host
 		}
 	}
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return res, err
-	}
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		return res, err
-	}
 	h := users.Host{Root: o.Root, Runner: o.Runner, Getenv: o.Getenv, Now: now}
+	signer, hw, err := throwawaySigner(h, s.User)
+	if err != nil {
+		return res, err
+	}
+	res.Hardware = hw
 	// The targets add-key will write (the installed Match block's, or
 	// --target), known before it runs: verify needs them up front.
 	targets, err := h.ResolveTargets(s.User, s.Targets)
@@ -264,6 +265,29 @@ func Run(parent context.Context, o Options) (res Result, err error) {
 		err = fail.New(fail.Unavailable, "", "interrupted (SIGHUP)")
 	}
 	return res, err
+}
+
+// throwawaySigner is the key --self logs in with: an Ed25519 key, or, for
+// an account that takes hardware-backed keys only (apply
+// --hardware-keys-only), a software FIDO authenticator (internal/sk) that
+// signs with the touch and PIN bits set, so the proof needs no token. Like
+// the Ed25519 key it lives in memory for one run; it proves what sshd
+// accepts, never that a person touched anything.
+func throwawaySigner(h users.Host, user string) (ssh.Signer, bool, error) {
+	pol, err := h.HardwareKeys(user)
+	if err != nil {
+		return nil, false, err
+	}
+	if pol != nil {
+		a, err := sk.New(sk.Application, sk.UserPresence|sk.UserVerification)
+		return a, true, err
+	}
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, false, err
+	}
+	signer, err := ssh.NewSignerFromKey(priv)
+	return signer, false, err
 }
 
 func removeKey(h users.Host, user, fp string) error {
