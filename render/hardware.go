@@ -21,7 +21,26 @@ type HardwareKeys struct {
 	Algorithms []string
 	// RequireVerify adds verify-required to PubkeyAuthOptions.
 	RequireVerify bool
+	// Keyword is how this sshd spells the list: PubkeyAcceptedAlgorithms,
+	// or before 8.5 PubkeyAcceptedKeyTypes (probed, or read back from the
+	// installed block); empty: PubkeyAcceptedAlgorithms.
+	Keyword string `json:"-"`
 }
+
+// keyword is Keyword or its default.
+func (h *HardwareKeys) keyword() string {
+	if h.Keyword == "" {
+		return AlgorithmsKeyword
+	}
+	return h.Keyword
+}
+
+// The sshd_config keyword for accepted public key algorithms, and its name
+// before OpenSSH 8.5 (which releases still in use, 8.2 and 8.4, know only).
+const (
+	AlgorithmsKeyword    = "PubkeyAcceptedAlgorithms"
+	OldAlgorithmsKeyword = "PubkeyAcceptedKeyTypes"
+)
 
 // Validate refuses an empty list and any algorithm that is not a FIDO one:
 // a plain key algorithm here would let plain keys in.
@@ -58,7 +77,7 @@ func hardwareLines(h *HardwareKeys) string {
 	}
 	return "    # Hardware-backed (FIDO) keys only: every login takes a touch on the\n" +
 		"    # " + why + ". See docs/hardware-keys.md.\n" +
-		"    PubkeyAcceptedAlgorithms " + strings.Join(h.Algorithms, ",") + "\n" +
+		"    " + h.keyword() + " " + strings.Join(h.Algorithms, ",") + "\n" +
 		"    PubkeyAuthOptions " + h.AuthOptions() + "\n"
 }
 
@@ -78,8 +97,13 @@ func ProbeHardwareKeys(ctx context.Context, b sshd.Binary, certs, verify bool) (
 		want = append(append([]string{}, want...), keyline.HardwareCertAlgorithms...)
 	}
 	h := &HardwareKeys{RequireVerify: verify}
+	if b.Accepts(ctx, AlgorithmsKeyword+"=ssh-ed25519") != nil && b.Accepts(ctx, OldAlgorithmsKeyword+"=ssh-ed25519") == nil {
+		// Before 8.5 the keyword has its old name (8.2 and 8.4 take
+		// FIDO keys, but not under PubkeyAcceptedAlgorithms).
+		h.Keyword = OldAlgorithmsKeyword
+	}
 	for _, a := range want {
-		if b.Accepts(ctx, "PubkeyAcceptedAlgorithms="+a) == nil {
+		if b.Accepts(ctx, h.keyword()+"="+a) == nil {
 			h.Algorithms = append(h.Algorithms, a)
 		}
 	}
@@ -105,7 +129,7 @@ func InstalledHardwareKeys(root hostfs.Root, mainConfig, account string) (*Hardw
 	if err != nil || !found || len(b.algorithms) == 0 {
 		return nil, err
 	}
-	h := &HardwareKeys{Algorithms: b.algorithms}
+	h := &HardwareKeys{Algorithms: b.algorithms, Keyword: b.algKeyword}
 	for _, a := range b.algorithms {
 		if !keyline.IsHardware(a) {
 			// Not pfwdctl's policy (an edited block): no claim that

@@ -123,6 +123,8 @@ type matchBlock struct {
 	// algorithms and authOptions are the block's PubkeyAcceptedAlgorithms
 	// (split at commas) and PubkeyAuthOptions (apply --hardware-keys-only).
 	algorithms, authOptions []string
+	// algKeyword is how the block spells the algorithms keyword.
+	algKeyword string
 }
 
 // matchBlocks reads each single-account "Match User NAME" block and its
@@ -150,6 +152,10 @@ func matchBlocks(data []byte) ([]matchBlock, error) {
 		case "permitopen":
 			out[in].targets = append(out[in].targets, l.Args...)
 		case "pubkeyacceptedalgorithms", "pubkeyacceptedkeytypes":
+			out[in].algKeyword = AlgorithmsKeyword
+			if l.Keyword == "pubkeyacceptedkeytypes" {
+				out[in].algKeyword = OldAlgorithmsKeyword
+			}
 			for _, a := range l.Args {
 				out[in].algorithms = append(out[in].algorithms, strings.Split(a, ",")...)
 			}

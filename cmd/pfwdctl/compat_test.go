@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
+	"maps"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/internal/ca"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/internal/run"
+	"github.com/pfwdctl/pfwdctl/internal/sk"
 	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/internal/testenv"
@@ -64,6 +66,7 @@ func TestCompat(t *testing.T) {
 				{"sessions", func(t *testing.T) error { return compatSessions(t, r.Sshd) }},
 				{"algorithms", func(t *testing.T) error { return compatAlgorithms(t, r.Sshd) }},
 				{"ca", func(t *testing.T) error { return compatCA(t, r.Sshd) }},
+				{"fido", func(t *testing.T) error { return compatFido(t, r.Sshd) }},
 			}
 			for _, st := range steps {
 				err := st.run(t)
@@ -116,7 +119,7 @@ func sshdVersion(t *testing.T, bin string) string {
 // release without Include gets RHEL 8's kind of main config (no Include
 // line: its sshd would refuse one).
 func compatApply(t *testing.T, bin string, crypto bool) error {
-	root := rendertest.New(t, rendertest.Tree{})
+	root := compatTree(t, bin)
 	env, out, errb := testEnv()
 	args := []string{"--root", root.Dir(), "apply", "--sshd", bin, "--no-reload"}
 	if crypto {
@@ -125,17 +128,6 @@ func compatApply(t *testing.T, bin string, crypto bool) error {
 	caps, err := (sshd.Binary{Bin: bin, Runner: run.Exec{}}).Probe(context.Background())
 	if err != nil {
 		return fmt.Errorf("probe: %v", err)
-	}
-	if !caps.Include {
-		main := root.Path(sshd.DefaultConfig)
-		data, _ := os.ReadFile(main)
-		var keep []string
-		for _, l := range strings.SplitAfter(string(data), "\n") {
-			if !strings.HasPrefix(l, "Include ") {
-				keep = append(keep, l)
-			}
-		}
-		os.WriteFile(main, []byte(strings.Join(keep, "")), 0o644)
 	}
 	if code := Main(args, env); code != 0 {
 		return fmt.Errorf("apply: exit %d: %s%s", code, out, errb)
@@ -165,6 +157,29 @@ func compatApply(t *testing.T, bin string, crypto bool) error {
 		return fmt.Errorf("audit after apply: exit %d: %s%s", code, out, errb)
 	}
 	return nil
+}
+
+// compatTree is a Debian-like tree for this sshd: a release without
+// Include gets RHEL 8's kind of main config (no Include line: its sshd
+// would refuse one).
+func compatTree(t *testing.T, bin string) hostfs.Root {
+	root := rendertest.New(t, rendertest.Tree{})
+	caps, err := (sshd.Binary{Bin: bin, Runner: run.Exec{}}).Probe(context.Background())
+	if err != nil {
+		t.Fatalf("probe: %v", err)
+	}
+	if !caps.Include {
+		main := root.Path(sshd.DefaultConfig)
+		data, _ := os.ReadFile(main)
+		var keep []string
+		for _, l := range strings.SplitAfter(string(data), "\n") {
+			if !strings.HasPrefix(l, "Include ") {
+				keep = append(keep, l)
+			}
+		}
+		os.WriteFile(main, []byte(strings.Join(keep, "")), 0o644)
+	}
+	return root
 }
 
 // compatKeys: add-key, list-keys and revoke act on the files this sshd
@@ -434,4 +449,117 @@ func compatCA(t *testing.T, bin string) error {
 		return fmt.Errorf("serial 1 logs in after ca revoke")
 	}
 	return nil
+}
+
+// compatFido: apply --hardware-keys-only, with --require-verify and
+// without, on this sshd either refuses clearly and writes nothing (no FIDO
+// key algorithms: 8.0; no PubkeyAuthOptions verify-required: 8.2), or
+// installs a block that sshd -T -C shows in effect, audit passes, and under
+// which on this sshd a FIDO key signing with a touch (and the PIN, with
+// verify-required) tunnels, one without that bit is refused, and a plain
+// key is refused. Refusing is checked against what the probe finds on the
+// release, never assumed from its version; at least one FIDO policy must
+// work from 8.2 on.
+func compatFido(t *testing.T, bin string) error {
+	worked := 0
+	for _, verify := range []bool{true, false} {
+		ok, err := compatFidoPolicy(t, bin, verify)
+		if err != nil {
+			return fmt.Errorf("require-verify=%v: %v", verify, err)
+		}
+		if ok {
+			worked++
+		}
+	}
+	if worked == 0 {
+		if _, err := render.ProbeHardwareKeys(context.Background(), sshd.Binary{Bin: bin, Runner: run.Exec{}, Root: compatTree(t, bin), Config: sshd.DefaultConfig}, false, false); err == nil {
+			return fmt.Errorf("no FIDO policy could be applied, though this sshd takes FIDO keys")
+		}
+	}
+	return nil
+}
+
+// compatFidoPolicy is one policy of compatFido; false: refused as the
+// probe says it must be.
+func compatFidoPolicy(t *testing.T, bin string, verify bool) (bool, error) {
+	root := compatTree(t, bin)
+	before := rendertest.Snapshot(t, root)
+	hw, probeErr := render.ProbeHardwareKeys(context.Background(), sshd.Binary{Bin: bin, Runner: run.Exec{}, Root: root, Config: sshd.DefaultConfig}, false, verify)
+	args := []string{"--root", root.Dir(), "apply", "--sshd", bin, "--no-reload", "--hardware-keys-only"}
+	if verify {
+		args = append(args, "--require-verify")
+	}
+	env, out, errb := testEnv()
+	code := Main(args, env)
+	switch {
+	case code != 0 && probeErr != nil:
+		if code != 1 || !strings.Contains(errb.String(), "nothing was written") {
+			return false, fmt.Errorf("apply refused with exit %d: %s", code, errb)
+		}
+		if !maps.Equal(rendertest.Snapshot(t, root), before) {
+			return false, fmt.Errorf("apply refused but changed the tree")
+		}
+		t.Logf("fido: refused as expected: %s", oneLine(errb.String()))
+		return false, nil
+	case code != 0:
+		return false, fmt.Errorf("apply: exit %d though the sshd takes the policy: %s%s", code, out, errb)
+	case probeErr != nil:
+		return false, fmt.Errorf("apply passed, though the probe says: %v", probeErr)
+	}
+	echo := labtest.Echo(t)
+	bits := sk.UserPresence
+	if verify {
+		bits |= sk.UserVerification
+	}
+	tok, err := sk.New(sk.Application, bits)
+	if err != nil {
+		return false, err
+	}
+	plain := newSigner(t)
+	var keys []byte
+	for _, k := range []ssh.PublicKey{tok.PublicKey(), plain.PublicKey()} {
+		line, err := keyline.Build(keyline.FromPublicKey(k, "compat"), keyline.Options{Targets: []string{echo.Target.String()}})
+		if err != nil {
+			return false, err
+		}
+		keys = append(keys, line+"\n"...)
+	}
+	kw := hw.Keyword
+	if kw == "" {
+		kw = render.AlgorithmsKeyword
+	}
+	s, err := lab.Start(context.Background(), lab.Options{Sshd: bin, Targets: []target.Target{echo.Target}, AuthorizedKeys: keys,
+		Edit: lab.ReplaceLine("", "X11Forwarding", "X11Forwarding no\n"+
+			"    "+kw+" "+strings.Join(hw.Algorithms, ",")+"\n    PubkeyAuthOptions "+hw.AuthOptions())})
+	if err != nil {
+		return false, fmt.Errorf("start the lab: %v", err)
+	}
+	defer s.Close()
+	if err := tunnel(s, tok, echo); err != nil {
+		return false, fmt.Errorf("a FIDO key signing with bits %#x does not tunnel: %v", bits, err)
+	}
+	tok.SetFlags(bits &^ sk.UserVerification)
+	if !verify {
+		tok.SetFlags(0)
+	}
+	if err := tunnel(s, tok, echo); err == nil {
+		return false, fmt.Errorf("a FIDO signature without the bit the policy requires logs in")
+	}
+	if err := tunnel(s, plain, echo); err == nil {
+		return false, fmt.Errorf("a plain key logs in to a hardware-keys-only account")
+	}
+	// What apply installed is in effect for the account, and audit
+	// judges it as pfwdctl's policy on this release.
+	eff, err := sshd.Binary{Bin: bin, Runner: run.Exec{}, Root: root, Config: sshd.DefaultConfig}.Effective(context.Background(), sshd.ConnSpec("pfwd"))
+	if err != nil {
+		return false, err
+	}
+	if got := strings.Join(eff["pubkeyacceptedalgorithms"], ","); got != strings.Join(hw.Algorithms, ",") {
+		return false, fmt.Errorf("sshd -T -C user=pfwd: accepted algorithms %q, want %q", got, strings.Join(hw.Algorithms, ","))
+	}
+	env, out, errb = testEnv()
+	if code := Main([]string{"--root", root.Dir(), "audit", "--sshd", bin}, env); code != 0 {
+		return false, fmt.Errorf("audit after apply --hardware-keys-only: exit %d: %s%s", code, lastLines(out.String(), 6), errb)
+	}
+	return true, nil
 }

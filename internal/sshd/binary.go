@@ -127,9 +127,21 @@ func (s Binary) Effective(ctx context.Context, conn string) (map[string][]string
 		// OpenSSH 10.4 and later print keywords in mixed case
 		// (PermitRootLogin); callers look them up in lower case.
 		kw = strings.ToLower(kw)
+		if now, ok := renamedKeywords[kw]; ok {
+			kw = now
+		}
 		m[kw] = append(m[kw], val)
 	}
 	return m, nil
+}
+
+// renamedKeywords are the names sshd -T prints before 8.5 for keywords it
+// renamed then (PubkeyAcceptedKeyTypes became PubkeyAcceptedAlgorithms):
+// Effective reports them under today's name, so no caller misses them on
+// 8.0-8.4.
+var renamedKeywords = map[string]string{
+	"pubkeyacceptedkeytypes":    "pubkeyacceptedalgorithms",
+	"hostbasedacceptedkeytypes": "hostbasedacceptedalgorithms",
 }
 
 func (s Binary) run(ctx context.Context, args ...string) ([]byte, error) {

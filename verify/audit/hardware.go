@@ -11,7 +11,7 @@ import (
 // hardwareKeywords are the Match block lines of apply --hardware-keys-only:
 // judged by hardwareChecks (what sshd -T says the account accepts), not
 // compared word for word by effectiveChecks.
-var hardwareKeywords = map[string]bool{"pubkeyacceptedalgorithms": true, "pubkeyauthoptions": true}
+var hardwareKeywords = map[string]bool{"pubkeyacceptedalgorithms": true, "pubkeyacceptedkeytypes": true, "pubkeyauthoptions": true}
 
 // installedHardwareKeys is the policy the account's installed Match block
 // has (render.InstalledHardwareKeys), with the algorithm list apply would

@@ -69,7 +69,7 @@ func (a *auditor) installedDropIns(labUser string) []render.File {
 			// apply --hardware-keys-only says which keys may log in, not
 			// what a logged-in key may do; the lab logs in with a plain
 			// key of its own (hardwareChecks proves the policy).
-			data = withoutKeywords(data, "pubkeyacceptedalgorithms", "pubkeyauthoptions")
+			data = withoutKeywords(data, "pubkeyacceptedalgorithms", "pubkeyacceptedkeytypes", "pubkeyauthoptions")
 		}
 		if name == templates.Crypto {
 			// The lab has its own host key and needs no group exchange:
