@@ -79,7 +79,7 @@ func applyRun(c *cobra.Command, g *Globals, o *applyOpts) error {
 	if p.CA, err = applyCA(g, o.caPub, p.User); err != nil {
 		return err
 	}
-	a := render.Applier{Root: g.Root(), Runner: g.Runner, SshdConfig: o.sshdConfig, SshdBin: o.sshdBin, Getenv: g.Getenv, Now: g.Now, Mode: mode,
+	a := render.Applier{Root: g.Root(), Runner: g.Runner, SshdConfig: o.sshdConfig, SshdBin: o.sshdBin, Getenv: g.Getenv, Now: g.Now, Mode: mode, AuditLog: g.AuditLog,
 		Overrides: auditOverrides(g, o.sshdConfig, o.sshdBin), Keys: keysFollow(g, o.sshdConfig)}
 	res, err := a.Apply(c.Context(), render.ApplyOptions{Params: p, DryRun: o.dryRun, NoReload: o.noReload, Force: o.force, KeepTargets: len(o.targets) == 0})
 	switch {
