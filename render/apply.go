@@ -456,6 +456,11 @@ func (a Applier) Apply(ctx context.Context, o ApplyOptions) (ApplyResult, error)
 			o.Params.Targets = ts
 		}
 	}
+	// No choice made (""): keep the installed baseline's root login, as
+	// the targets and the CA are kept; a fresh host gets "no".
+	if o.Params.PermitRootLogin == "" {
+		o.Params.PermitRootLogin = InstalledRootLogin(a.Root, a.config())
+	}
 	res.Targets = o.Params.TargetStrings()
 	pl, err := a.plan(ctx, o.Params)
 	if err != nil {

@@ -39,6 +39,25 @@ type Params struct {
 	// CA, when set, makes the account's Match block trust a pfwdctl user
 	// CA (apply --ca; see ca.go). Nil renders no CA lines.
 	CA *CA
+	// PermitRootLogin is the baseline's value: "" or RootLoginNo (the
+	// guide's), or RootLoginKeys for hosts whose admin logs in as root
+	// with a key (cloud images). Nothing else: "yes" would let a root
+	// password in.
+	PermitRootLogin string
+}
+
+// The PermitRootLogin values apply may write.
+const (
+	RootLoginNo   = "no"
+	RootLoginKeys = "prohibit-password"
+)
+
+// RootLogin is the PermitRootLogin value rendered.
+func (p Params) RootLogin() string {
+	if p.PermitRootLogin == "" {
+		return RootLoginNo
+	}
+	return p.PermitRootLogin
 }
 
 // Crypto is the algorithm policy for the crypto drop-in. render does not
@@ -146,6 +165,11 @@ func (p Params) Validate() error {
 	}
 	if !strings.HasPrefix(p.Nologin, "/") || strings.ContainsFunc(p.Nologin, func(r rune) bool { return r <= ' ' || r == '"' }) {
 		return fail.New(fail.Usage, "", "invalid nologin path %q", p.Nologin)
+	}
+	switch p.PermitRootLogin {
+	case "", RootLoginNo, RootLoginKeys:
+	default:
+		return fail.New(fail.Usage, "use no (the default) or prohibit-password (root logs in with a key only)", "invalid --permit-root-login %q", p.PermitRootLogin)
 	}
 	if p.Crypto != nil {
 		return p.Crypto.Validate()

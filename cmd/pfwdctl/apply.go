@@ -27,6 +27,7 @@ type applyOpts struct {
 	sshdConfig              string
 	sshdBin                 string
 	installMode             string
+	permitRootLogin         string
 }
 
 func newApplyCmd(g *Globals) *cobra.Command {
@@ -53,6 +54,7 @@ sshd the way the host runs it. A second run changes nothing.`,
 	f.StringVar(&o.sshdConfig, "sshd-config", sshd.DefaultConfig, "the main sshd config `PATH` (under --root)")
 	f.StringVar(&o.sshdBin, "sshd", "", "the sshd binary to validate with (default: found in /usr/sbin)")
 	f.StringVar(&o.caPub, "ca", "", "also trust certificates from this user CA (`CA.pub`, made by pfwdctl ca init) in the account's Match block, through a principals file with the key restrictions and a revocation list (docs/ca.md); without it, a CA installed before is kept")
+	f.StringVar(&o.permitRootLogin, "permit-root-login", "", "PermitRootLogin in the baseline: no, or prohibit-password where the admin logs in as root with a key (cloud images; the lockout guard then counts root only with a key in root's authorized_keys); default: keep what is installed, else no")
 	f.StringVar(&o.installMode, "install-mode", "auto", "where the lines go: drop-ins (files in sshd_config.d), managed-block (BEGIN/END blocks in sshd_config itself: the baseline at its top, Match blocks at its end; for OpenSSH 8.0 and 8.2/8.3), or auto (asks this sshd; docs/apply.md)")
 	return c
 }
@@ -60,6 +62,10 @@ sshd the way the host runs it. A second run changes nothing.`,
 func applyRun(c *cobra.Command, g *Globals, o *applyOpts) error {
 	p, err := o.params()
 	if err != nil {
+		return err
+	}
+	p.PermitRootLogin = o.permitRootLogin
+	if err := p.Validate(); err != nil {
 		return err
 	}
 	mode, err := render.ParseMode(o.installMode)

@@ -199,3 +199,45 @@ func TestE2ERemoveDeletesAccount(t *testing.T) {
 		}
 	}
 }
+
+// apply --permit-root-login prohibit-password on a real sshd config: sshd
+// -T lets root in by key only (9.2 prints it as without-password), a plain
+// apply keeps it, "yes" is refused as usage, and --permit-root-login no
+// turns it back.
+func TestE2EApplyPermitRootLogin(t *testing.T) {
+	_, main := removeHost(t)
+	run := func(want int, args ...string) string {
+		t.Helper()
+		env, out, errb := testEnv()
+		env.AuditLog = filepath.Join(t.TempDir(), "audit.jsonl")
+		if code := Main(append(args, "--sshd-config", main, "--no-reload", "--force"), env); code != want {
+			t.Fatalf("%v: exit %d, want %d: %s%s", args, code, want, out, errb)
+		}
+		return out.String() + errb.String()
+	}
+	rootLogin := func() string {
+		t.Helper()
+		out, err := exec.Command(testenv.Sshd(t), "-T", "-f", main, "-C", "user=root,host=localhost,addr=127.0.0.1").CombinedOutput()
+		if err != nil {
+			t.Fatalf("sshd -T: %v %s", err, out)
+		}
+		for _, l := range strings.Split(string(out), "\n") {
+			if f := strings.Fields(l); len(f) == 2 && strings.EqualFold(f[0], "permitrootlogin") {
+				return f[1]
+			}
+		}
+		return ""
+	}
+	run(2, "apply", "--permit-root-login", "yes")
+	run(0, "apply", "--permit-root-login", "prohibit-password")
+	if got := rootLogin(); got != "prohibit-password" && got != "without-password" {
+		t.Fatalf("permitrootlogin %q after apply --permit-root-login prohibit-password", got)
+	}
+	if out := run(0, "apply"); !strings.Contains(out, "already up to date") {
+		t.Errorf("a plain apply did not keep it:\n%s", out)
+	}
+	run(0, "apply", "--permit-root-login", "no")
+	if got := rootLogin(); got != "no" {
+		t.Fatalf("permitrootlogin %q after --permit-root-login no", got)
+	}
+}
