@@ -50,6 +50,18 @@ func Command(user, host string, port int, targets []target.Target) []string {
 	return append(words, user+"@"+host)
 }
 
+// OutsidePort is the port a friend connects to: that of the first address
+// sshd listens on from outside (a wildcard or a public address, not
+// loopback). The wizard's last screen and Build pick it the same way.
+func OutsidePort(ls []self.ListenAddr) (int, bool) {
+	for _, l := range ls {
+		if !l.Loopback {
+			return l.Port, true
+		}
+	}
+	return 0, false
+}
+
 // Request names the key and how the friend reaches the server.
 type Request struct {
 	User string
@@ -126,13 +138,8 @@ func Build(ctx context.Context, h users.Host, r Request) (Bundle, error) {
 			return b, err
 		}
 		b.Port = ls[0].Port
-		for _, l := range ls {
-			// The friend comes from outside: a wildcard or public
-			// address, not loopback (as the wizard picks).
-			if !l.Loopback {
-				b.Port = l.Port
-				break
-			}
+		if p, ok := OutsidePort(ls); ok {
+			b.Port = p
 		}
 	}
 	b.Command = strings.Join(Command(r.User, r.Host, b.Port, ts), " ")

@@ -359,10 +359,8 @@ func (m *Model) friendCommand() []string {
 // listens on from outside (a wildcard or a public address, not loopback),
 // else the port the Prove step passed on, else ProvePort, else 22.
 func (m *Model) friendPort() int {
-	for _, l := range m.host.Listen {
-		if !l.Loopback {
-			return l.Port
-		}
+	if p, ok := friend.OutsidePort(m.host.Listen); ok {
+		return p
 	}
 	if m.provedPort != 0 {
 		return m.provedPort
