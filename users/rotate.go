@@ -34,10 +34,12 @@ type RotateResult struct {
 	// Collapsed is how many other lines held the old key and were
 	// removed in the same write.
 	Collapsed int `json:"collapsed,omitempty"`
-	// SessionsEnded are the old key's sessions (and, with KillSessions,
-	// those ended after the swap).
+	// SessionsEnded are the account's open sessions (and, with
+	// KillSessions, those of the old key ended after the swap);
+	// OldKeySessions counts those sshd's log ties to the old key.
 	SessionsEnded
-	Warnings []string `json:"warnings,omitempty"`
+	OldKeySessions int      `json:"old_key_sessions"`
+	Warnings       []string `json:"warnings,omitempty"`
 }
 
 // Rotate replaces the old key by the new one in one atomic write of the
@@ -194,6 +196,11 @@ func (h Host) Rotate(ctx context.Context, r RotateRequest) (RotateResult, error)
 	}
 	ended, warns, err := h.endSessions(ctx, a, all, map[string]bool{res.OldFingerprint: true}, r.KillSessions)
 	res.SessionsEnded = ended
+	for _, s := range ended.Sessions {
+		if s.Fingerprint == res.OldFingerprint {
+			res.OldKeySessions++
+		}
+	}
 	res.Warnings = append(res.Warnings, warns...)
 	return res, err
 }

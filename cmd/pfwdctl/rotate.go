@@ -68,7 +68,14 @@ as revoke does.`,
 			if !res.Expiry.IsZero() {
 				g.Printf("  expires %s (kept)\n", users.FormatTime(res.Expiry))
 			}
-			printSessionsEnded(g, res.Account, res.SessionsEnded, "the old key")
+			if res.SessionsKnown && !o.kill && len(res.Sessions) > 0 {
+				// The old key's tunnels outlive the swap: sshd checks
+				// keys at login only.
+				g.Printf("%s %s has %d open session(s), %d of them tied to the old key by sshd's log; they stay up: pass --kill-sessions to end the old key's\n",
+					st.Warn("!"), ui.Escape(res.Account), len(res.Sessions), res.OldKeySessions)
+			} else {
+				printSessionsEnded(g, res.Account, res.SessionsEnded, "the old key")
+			}
 			printWarnings(g, res.Warnings)
 			return nil
 		},

@@ -93,8 +93,13 @@ func TestE2ERotate(t *testing.T) {
 	}
 	_, oldPing := labtest.Tunnel(t, s, old, echo)
 
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if strings.Contains(run(0, "sessions", "--log", logPath), "alice") {
+			break
+		}
+	}
 	out := run(0, "rotate", "alice", signerPub(t, fresh, "whatever"), "--log", logPath)
-	if !strings.Contains(out, "rotated key alice") || !strings.Contains(out, "1 open session(s)") {
+	if !strings.Contains(out, "rotated key alice") || !strings.Contains(out, "1 open session(s), 1 of them tied to the old key") {
 		t.Errorf("rotate:\n%s", out)
 	}
 	after, _ := os.ReadFile(akFile)
