@@ -119,6 +119,7 @@ type installed struct {
 	createdDir bool
 	snaps      []hostfs.Snapshot
 	written    [][]byte // written[i] replaced snaps[i]; nil: not written
+	gone       []bool   // gone[i]: snaps[i] was removed, not replaced
 	keysUndo   func() error
 	// change is the audit log's record of this install, opened before the
 	// first write (intent first). completed: its done line is written, so
@@ -184,6 +185,8 @@ type write struct {
 	// while sshd was being asked is never silently replaced.
 	from       []byte
 	fromExists bool
+	// remove deletes the file instead (pfwdctl remove).
+	remove bool
 }
 
 // plan is what an apply would write, and in which install mode.
@@ -193,6 +196,8 @@ type plan struct {
 	files   []File // the rendered units
 	writes  []write
 	changes []FileChange // changes[i] is writes[i]'s fate
+	// removing: the plan takes pfwdctl's units out (pfwdctl remove).
+	removing bool
 }
 
 // Plan renders the units and diffs them against the host without taking
@@ -402,6 +407,12 @@ func (a Applier) change(w write) (FileChange, hostfs.Snapshot, error) {
 		return FileChange{}, snap, fail.Wrap(fail.Failed, err, "remove or replace it with a regular file, then run pfwdctl again", "cannot manage %s", w.path)
 	}
 	c := FileChange{Path: w.path, Action: "unchanged"}
+	if w.remove {
+		if snap.Exists {
+			c.Action, c.Diff = "remove", udiff.Unified(w.path, "/dev/null", string(snap.Data), "")
+		}
+		return c, snap, nil
+	}
 	switch {
 	case !snap.Exists:
 		c.Action = "create"
@@ -444,6 +455,11 @@ func (a Applier) Apply(ctx context.Context, o ApplyOptions) (ApplyResult, error)
 			}
 			o.Params.Targets = ts
 		}
+	}
+	// No choice made (""): keep the installed baseline's root login, as
+	// the targets and the CA are kept; a fresh host gets "no".
+	if o.Params.PermitRootLogin == "" {
+		o.Params.PermitRootLogin = InstalledRootLogin(a.Root, a.config())
 	}
 	res.Targets = o.Params.TargetStrings()
 	pl, err := a.plan(ctx, o.Params)
@@ -586,7 +602,13 @@ func (a Applier) overrides(ctx context.Context, p Params, overlay map[string][]b
 func (pl plan) overlay() map[string][]byte {
 	m := map[string][]byte{}
 	for i, w := range pl.writes {
-		if pl.changes[i].Action != "unchanged" {
+		switch {
+		case pl.changes[i].Action == "unchanged":
+		case w.remove:
+			m[w.path] = nil // absent
+		case w.data == nil:
+			m[w.path] = []byte{} // empty, not absent
+		default:
 			m[w.path] = w.data
 		}
 	}
@@ -652,11 +674,15 @@ func (a Applier) install(ctx context.Context, account string, pl plan) (u *insta
 		if pl.changes[i].Action == "unchanged" {
 			continue
 		}
-		needDir = needDir || filepath.Dir(w.path) == dropDir
+		needDir = needDir || (filepath.Dir(w.path) == dropDir && !w.remove)
 		old, oldErr := a.Root.ReadFile(w.path)
-		intents = append(intents, auditlog.Event{Action: auditlog.ActionDropIn, Account: account,
-			Path: w.path, Before: auditlog.Hash(old, oldErr == nil), After: auditlog.Hash(w.data, true),
-			Detail: "about to install (" + string(pl.mode) + "); sshd -t checks it next"})
+		action, detail := auditlog.ActionDropIn, "about to install ("+string(pl.mode)+"); sshd -t checks it next"
+		if pl.removing {
+			action, detail = auditlog.ActionDropInRemove, "about to remove ("+string(pl.mode)+"); sshd -t checks the rest next"
+		}
+		intents = append(intents, auditlog.Event{Action: action, Account: account,
+			Path: w.path, Before: auditlog.Hash(old, oldErr == nil), After: auditlog.Hash(w.data, !w.remove),
+			Detail: detail})
 	}
 	chg, err := a.auditLog().Begin(intents...)
 	if err != nil {
@@ -686,10 +712,18 @@ func (a Applier) install(ctx context.Context, account string, pl plan) (u *insta
 		if err != nil {
 			return nil, logErr, rollback(fail.Wrap(fail.Failed, err, "", "snapshot %s", w.path))
 		}
-		u.snaps, u.written = append(u.snaps, snap), append(u.written, nil)
+		u.snaps, u.written, u.gone = append(u.snaps, snap), append(u.written, nil), append(u.gone, w.remove)
 		if snap.Exists != w.fromExists || !bytes.Equal(snap.Data, w.from) {
 			return nil, logErr, rollback(fail.New(fail.Failed, "run pfwdctl apply again: it plans from the file as it is now",
 				"%s changed while pfwdctl was planning (another editor?); it was not overwritten", w.path))
+		}
+		if w.remove {
+			if err := os.Remove(path); err != nil {
+				return nil, logErr, rollback(fail.Wrap(fail.Failed, err, "", "remove %s", w.path))
+			}
+			hostfs.SyncDir(filepath.Dir(path))
+			u.written[len(u.written)-1] = []byte{}
+			continue
 		}
 		if err := hostfs.WriteFile(path, w.data, w.mode, w.owner); err != nil {
 			// A failed WriteFile leaves the old file in place: it is
@@ -703,8 +737,12 @@ func (a Applier) install(ctx context.Context, account string, pl plan) (u *insta
 	}
 	var events []auditlog.Event
 	for i, s := range u.snaps {
-		events = append(events, auditlog.Event{Action: auditlog.ActionDropIn, Account: account,
-			Path: a.Root.HostPath(s.Path), Before: auditlog.Hash(s.Data, s.Exists), After: auditlog.Hash(u.written[i], true),
+		action := auditlog.ActionDropIn
+		if pl.removing {
+			action = auditlog.ActionDropInRemove
+		}
+		events = append(events, auditlog.Event{Action: action, Account: account,
+			Path: a.Root.HostPath(s.Path), Before: auditlog.Hash(s.Data, s.Exists), After: auditlog.Hash(u.written[i], !u.gone[i]),
 			Detail: "sshd -t accepts the whole configuration"})
 	}
 	u.completed = true
@@ -726,7 +764,7 @@ func (a Applier) beginRollback(account string, u *installed, cause error) {
 			continue
 		}
 		intents = append(intents, auditlog.Event{Action: auditlog.ActionDropInRollback, Account: account,
-			Path: a.Root.HostPath(s.Path), Before: auditlog.Hash(u.written[i], true), After: auditlog.Hash(s.Data, s.Exists),
+			Path: a.Root.HostPath(s.Path), Before: auditlog.Hash(u.written[i], !u.gone[i]), After: auditlog.Hash(s.Data, s.Exists),
 			Detail: "about to roll back: " + auditlog.OneLine(cause.Error())})
 	}
 	c, err := a.auditLog().Begin(intents...)
@@ -746,7 +784,7 @@ func (a Applier) logRollback(account string, u *installed, cause error, logErr *
 		}
 		now, err := os.ReadFile(s.Path)
 		events = append(events, auditlog.Event{Action: auditlog.ActionDropInRollback, Account: account,
-			Path: a.Root.HostPath(s.Path), Before: auditlog.Hash(u.written[i], true), After: auditlog.Hash(now, err == nil),
+			Path: a.Root.HostPath(s.Path), Before: auditlog.Hash(u.written[i], !u.gone[i]), After: auditlog.Hash(now, err == nil),
 			Detail: "rolled back: " + auditlog.OneLine(cause.Error())})
 	}
 	var err error

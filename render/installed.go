@@ -7,6 +7,7 @@ import (
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
+	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/internal/sshdconf"
 	"github.com/pfwdctl/pfwdctl/templates"
 )
@@ -164,4 +165,38 @@ func matchBlocks(data []byte) ([]matchBlock, error) {
 		}
 	}
 	return out, nil
+}
+
+// InstalledRootLogin is the PermitRootLogin value of the baseline pfwdctl
+// installed (drop-in or managed block), when it is one apply writes; else
+// "" (nothing installed, or a value pfwdctl did not write). A plain apply
+// keeps it, as it keeps the targets and the CA: turning root's key logins
+// off behind the admin's back could lock out a host run as root. audit
+// judges the host against it.
+func InstalledRootLogin(root hostfs.Root, mainConfig string) string {
+	if mainConfig == "" {
+		mainConfig = sshd.DefaultConfig
+	}
+	l, err := ReadLayout(root, mainConfig)
+	if err != nil {
+		return ""
+	}
+	data, found, err := l.Read(templates.Hardening)
+	if err != nil || !found || !strings.HasPrefix(string(data), managedHeader) {
+		return ""
+	}
+	lines, err := sshdconf.Parse(data)
+	if err != nil {
+		return ""
+	}
+	for _, ln := range lines {
+		if ln.Keyword == "permitrootlogin" && len(ln.Args) == 1 {
+			switch v := strings.ToLower(ln.Args[0]); v {
+			case RootLoginNo, RootLoginKeys:
+				return v
+			}
+			return ""
+		}
+	}
+	return ""
 }

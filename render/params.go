@@ -43,6 +43,25 @@ type Params struct {
 	// hardware-backed (FIDO) keys only (apply --hardware-keys-only; see
 	// hardware.go). Nil renders no such lines.
 	HardwareKeys *HardwareKeys
+	// PermitRootLogin is the baseline's value: "" or RootLoginNo (the
+	// guide's), or RootLoginKeys for hosts whose admin logs in as root
+	// with a key (cloud images). Nothing else: "yes" would let a root
+	// password in.
+	PermitRootLogin string
+}
+
+// The PermitRootLogin values apply may write.
+const (
+	RootLoginNo   = "no"
+	RootLoginKeys = "prohibit-password"
+)
+
+// RootLogin is the PermitRootLogin value rendered.
+func (p Params) RootLogin() string {
+	if p.PermitRootLogin == "" {
+		return RootLoginNo
+	}
+	return p.PermitRootLogin
 }
 
 // Crypto is the algorithm policy for the crypto drop-in. render does not
@@ -155,6 +174,11 @@ func (p Params) Validate() error {
 		if err := p.HardwareKeys.Validate(); err != nil {
 			return err
 		}
+	}
+	switch p.PermitRootLogin {
+	case "", RootLoginNo, RootLoginKeys:
+	default:
+		return fail.New(fail.Usage, "use no (the default) or prohibit-password (root logs in with a key only)", "invalid --permit-root-login %q", p.PermitRootLogin)
 	}
 	if p.Crypto != nil {
 		return p.Crypto.Validate()

@@ -36,9 +36,10 @@ func Render(p Params) ([]File, error) {
 		// The baseline and crypto files are the same for every account:
 		// their header names no account, so applying one account never
 		// rewrites them for another.
-		"GlobalCommand": "pfwdctl apply",
-		"CA":            caLines(p.User, p.CA),
-		"Hardware":      hardwareLines(p.HardwareKeys),
+		"GlobalCommand":   globalCommand(p),
+		"PermitRootLogin": p.RootLogin(),
+		"CA":              caLines(p.User, p.CA),
+		"Hardware":        hardwareLines(p.HardwareKeys),
 	}
 	names := []string{templates.Hardening, templates.Forward}
 	if c := p.Crypto; c != nil {
@@ -81,4 +82,14 @@ func cryptoExtra(c *Crypto) string {
 		}
 	}
 	return b.String()
+}
+
+// globalCommand re-renders the baseline, which is the same for every
+// forward account: "pfwdctl apply", with the root login choice when it is
+// not the default.
+func globalCommand(p Params) string {
+	if p.RootLogin() != RootLoginNo {
+		return "pfwdctl apply --permit-root-login " + p.RootLogin()
+	}
+	return "pfwdctl apply"
 }

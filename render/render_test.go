@@ -12,12 +12,15 @@ import (
 
 func TestRenderGolden(t *testing.T) {
 	cases := []struct {
-		dir     string
-		user    string
-		targets []string
+		dir       string
+		user      string
+		targets   []string
+		rootLogin string
 	}{
-		{"default", "", nil},
-		{"several-targets", "tunnel", []string{"127.0.0.1:8009", "[::1]:8009", "inference.internal:443"}},
+		{"default", "", nil, ""},
+		{"several-targets", "tunnel", []string{"127.0.0.1:8009", "[::1]:8009", "inference.internal:443"}, ""},
+		// apply --permit-root-login prohibit-password (cloud images).
+		{"root-key", "", nil, RootLoginKeys},
 	}
 	for _, c := range cases {
 		t.Run(c.dir, func(t *testing.T) {
@@ -25,6 +28,7 @@ func TestRenderGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			p.PermitRootLogin = c.rootLogin
 			files, err := Render(p)
 			if err != nil {
 				t.Fatal(err)
@@ -86,5 +90,15 @@ func TestRenderRefusesHandBuiltBadParams(t *testing.T) {
 	p.Targets = []target.Target{{Host: "127.0.0.1 any", Port: 1}}
 	if _, err := Render(p); err == nil {
 		t.Fatal("rendered a target with a space")
+	}
+}
+
+func TestPermitRootLoginValues(t *testing.T) {
+	for v, ok := range map[string]bool{"": true, "no": true, "prohibit-password": true, "yes": false, "without-password": false, "forced-commands-only": false} {
+		p := DefaultParams()
+		p.PermitRootLogin = v
+		if err := p.Validate(); (err == nil) != ok {
+			t.Errorf("PermitRootLogin %q: %v", v, err)
+		}
 	}
 }

@@ -377,7 +377,10 @@ type KeyInfo struct {
 	Targets     []string  `json:"targets"`
 	Expiry      time.Time `json:"expiry,omitzero"`
 	Expired     bool      `json:"expired"`
-	From        []string  `json:"from,omitempty"`
+	// ExpiresSoon: the key works now but stops within
+	// keyline.ExpiringSoon; time to plan its rotation.
+	ExpiresSoon bool     `json:"expires_soon,omitempty"`
+	From        []string `json:"from,omitempty"`
 	// Restricted is false when the line lets the key do more than forward
 	// to the Match block's targets; Problems says why.
 	Restricted bool     `json:"restricted"`
@@ -473,13 +476,31 @@ func (h Host) ListKeys(user string) (ListResult, error) {
 	return res, nil
 }
 
+// Expiring keeps only the keys that still work at now but expire within
+// d (list-keys --expiring): an expired key is prune's, not rotate's. The
+// count of unrestricted keys follows the keys kept.
+func (r ListResult) Expiring(now time.Time, d time.Duration) ListResult {
+	out := r
+	out.Keys, out.Unrestricted = []KeyInfo{}, 0
+	for _, k := range r.Keys {
+		if !k.Expired && keyline.ExpiresWithin(k.Expiry, now, d) {
+			out.Keys = append(out.Keys, k)
+			if !k.Restricted {
+				out.Unrestricted++
+			}
+		}
+	}
+	return out
+}
+
 // describe turns keyline's verdict on one line into a list-keys row.
 // m.Zone is sshd's (systemZone), read once by the caller.
 func (h Host) describe(e Entry, m keyline.Match, now time.Time) KeyInfo {
 	v := keyline.Judge(e.Raw, m, now)
 	ki := KeyInfo{Line: e.Index + 1, Name: v.Line.Comment, Type: v.Line.Type, Fingerprint: v.Fingerprint, Options: v.Line.Options,
 		Targets: v.Written, Expiry: v.Expiry, Expired: v.Expired, From: v.From,
-		Restricted: v.Restricted(), Problems: v.Texts(keyline.Fail), Warnings: v.Texts(keyline.Warn)}
+		Restricted: v.Restricted(), Problems: v.Texts(keyline.Fail), Warnings: v.Texts(keyline.Warn),
+		ExpiresSoon: !v.Expired && keyline.ExpiresWithin(v.Expiry, now, keyline.ExpiringSoon)}
 	if keyline.IsHardware(v.Line.Type) {
 		ki.HardwareBacked, ki.VerifyRequired, ki.NoTouchRequired = true, v.VerifyRequired, v.NoTouchRequired
 	}
@@ -512,10 +533,17 @@ type Removed struct {
 
 // RemoveResult is what revoke or prune did.
 type RemoveResult struct {
-	Changed  bool      `json:"changed"`
-	Account  string    `json:"account"`
-	Path     string    `json:"path"`
-	Removed  []Removed `json:"removed"`
+	Changed bool      `json:"changed"`
+	Account string    `json:"account"`
+	Path    string    `json:"path"`
+	Removed []Removed `json:"removed"`
+	SessionsEnded
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// SessionsEnded is what became of the account's open sessions when keys
+// left it (revoke, prune, rotate).
+type SessionsEnded struct {
 	Sessions []Session `json:"sessions"`
 	// SessionsKnown is false when sessions could not be counted (--root).
 	SessionsKnown bool `json:"sessions_known"`
@@ -525,7 +553,6 @@ type RemoveResult struct {
 	// does not tie to a key still installed.
 	Kept         []Session `json:"kept,omitempty"`
 	Unattributed int       `json:"unattributed,omitempty"`
-	Warnings     []string  `json:"warnings,omitempty"`
 }
 
 // Revoke removes the keys r names. An absent key is an error (exit 1): a
@@ -536,37 +563,48 @@ func (h Host) Revoke(ctx context.Context, r RevokeRequest) (RemoveResult, error)
 		return RemoveResult{Account: r.User}, fail.New(fail.Usage, "see pfwdctl list-keys for fingerprints and names", "name the key to revoke")
 	}
 	return h.remove(ctx, r.User, ActionKeyRevoke, r.KillSessions, func(es []Entry) ([]Entry, error) {
-		var byFP, byName []Entry
-		for _, e := range es {
-			if e.Err != nil {
-				continue
-			}
-			if e.Fingerprint == sel || e.Fingerprint == "SHA256:"+sel {
-				byFP = append(byFP, e)
-			} else if e.Line.Comment == sel {
-				byName = append(byName, e)
-			}
-		}
-		picked := byFP
-		if len(picked) == 0 {
-			var fps []string
-			for _, e := range byName {
-				if !slices.Contains(fps, e.Fingerprint) {
-					fps = append(fps, e.Fingerprint)
-				}
-			}
-			if len(fps) > 1 && !r.All {
-				return nil, fail.New(fail.Failed, "revoke one by fingerprint, or all of them with --all",
-					"%d keys are named %q: %s", len(fps), sel, strings.Join(fps, ", "))
-			}
-			if len(fps) == 0 {
-				return nil, fail.New(fail.Failed, "see pfwdctl list-keys --user "+r.User+" for fingerprints and names",
-					"no key %q in the authorized_keys of %s", sel, r.User)
-			}
-			picked = byName
-		}
-		return withCopies(es, picked), nil
+		return selectKey(es, sel, r.User, r.All, "revoke")
 	})
+}
+
+// selectKey picks the lines of the key sel names: a fingerprint (with or
+// without SHA256:) or a name, with every other line holding the same key.
+// A name several keys have is refused unless all; verb says what the
+// caller does ("revoke", "rotate").
+func selectKey(es []Entry, sel, user string, all bool, verb string) ([]Entry, error) {
+	var byFP, byName []Entry
+	for _, e := range es {
+		if e.Err != nil {
+			continue
+		}
+		if e.Fingerprint == sel || e.Fingerprint == "SHA256:"+sel {
+			byFP = append(byFP, e)
+		} else if e.Line.Comment == sel {
+			byName = append(byName, e)
+		}
+	}
+	picked := byFP
+	if len(picked) == 0 {
+		var fps []string
+		for _, e := range byName {
+			if !slices.Contains(fps, e.Fingerprint) {
+				fps = append(fps, e.Fingerprint)
+			}
+		}
+		if len(fps) > 1 && !all {
+			hint := verb + " one by fingerprint, or all of them with --all"
+			if verb != "revoke" {
+				hint = verb + " one by fingerprint (pfwdctl list-keys --user " + user + " shows them)"
+			}
+			return nil, fail.New(fail.Failed, hint, "%d keys are named %q: %s", len(fps), sel, strings.Join(fps, ", "))
+		}
+		if len(fps) == 0 {
+			return nil, fail.New(fail.Failed, "see pfwdctl list-keys --user "+user+" for fingerprints and names",
+				"no key %q in the authorized_keys of %s", sel, user)
+		}
+		picked = byName
+	}
+	return withCopies(es, picked), nil
 }
 
 // withCopies adds to picked every other line holding one of its keys,
@@ -610,7 +648,7 @@ func (h Host) Prune(ctx context.Context, r PruneRequest) (RemoveResult, error) {
 }
 
 func (h Host) remove(ctx context.Context, user, action string, kill bool, pick func([]Entry) ([]Entry, error)) (RemoveResult, error) {
-	res := RemoveResult{Account: user, Removed: []Removed{}, Sessions: []Session{}}
+	res := RemoveResult{Account: user, Removed: []Removed{}}
 	a, err := h.account(user)
 	if err != nil {
 		return res, err
@@ -684,49 +722,55 @@ func (h Host) remove(ctx context.Context, user, action string, kill bool, pick f
 			res.Warnings = append(res.Warnings, warn)
 		}
 	}
-	// Removing a key ends no tunnel already open with it: say how many
-	// there are, and end them when asked: only the removed keys' sessions
-	// (sshd's log names the key of each, Attribute), so other friends'
-	// tunnels stay up. A session whose key the log does not name is ended
-	// too: keeping a revoked key's tunnel open is the worse mistake.
-	sess, known := h.sessions(ctx, a)
-	res.Sessions, res.SessionsKnown = append(res.Sessions, sess...), known
-	if kill && known && len(sess) > 0 {
-		gone := map[string]bool{}
-		for _, r := range res.Removed {
-			gone[r.Fingerprint] = true
-		}
-		// Kept only: a session the log ties to a key that is still
-		// installed. Anything else (no key named, a key no longer there, a
-		// certificate, a stale log entry) is ended: the log must never
-		// keep a revoked key's tunnel up.
-		still := map[string]bool{}
-		for _, e := range all {
-			if e.Err == nil && !gone[e.Fingerprint] {
-				still[e.Fingerprint] = true
-			}
-		}
-		var chosen []Session
-		for _, s := range sess {
-			switch {
-			case gone[s.Fingerprint]:
-				chosen = append(chosen, s)
-			case !still[s.Fingerprint]:
-				res.Unattributed++
-				chosen = append(chosen, s)
-			default:
-				res.Kept = append(res.Kept, s)
-			}
-		}
-		killed, warns, err := h.kill(ctx, a, chosen)
-		if err != nil {
-			return res, err
-		}
-		res.Warnings = append(res.Warnings, warns...)
-		res.Killed = len(killed)
-		res.Changed = res.Changed || res.Killed > 0
+	gone := map[string]bool{}
+	for _, r := range res.Removed {
+		gone[r.Fingerprint] = true
 	}
-	return res, nil
+	var warns []string
+	res.SessionsEnded, warns, err = h.endSessions(ctx, a, all, gone, kill)
+	res.Warnings = append(res.Warnings, warns...)
+	res.Changed = res.Changed || res.Killed > 0
+	return res, err
+}
+
+// endSessions counts the account's open sessions and, with kill, ends
+// those of the keys in gone. Removing a key ends no tunnel already open
+// with it: say how many there are, and end them when asked: only the
+// removed keys' sessions (sshd's log names the key of each, Attribute), so
+// other friends' tunnels stay up. all are the lines as they were before
+// the change.
+func (h Host) endSessions(ctx context.Context, a Account, all []Entry, gone map[string]bool, kill bool) (SessionsEnded, []string, error) {
+	out := SessionsEnded{Sessions: []Session{}}
+	sess, known := h.sessions(ctx, a)
+	out.Sessions, out.SessionsKnown = append(out.Sessions, sess...), known
+	if !kill || !known || len(sess) == 0 {
+		return out, nil, nil
+	}
+	// Kept only: a session the log ties to a key that is still
+	// installed. Anything else (no key named, a key no longer there, a
+	// certificate, a stale log entry) is ended: the log must never
+	// keep a revoked key's tunnel up.
+	still := map[string]bool{}
+	for _, e := range all {
+		if e.Err == nil && !gone[e.Fingerprint] {
+			still[e.Fingerprint] = true
+		}
+	}
+	var chosen []Session
+	for _, s := range sess {
+		switch {
+		case gone[s.Fingerprint]:
+			chosen = append(chosen, s)
+		case !still[s.Fingerprint]:
+			out.Unattributed++
+			chosen = append(chosen, s)
+		default:
+			out.Kept = append(out.Kept, s)
+		}
+	}
+	killed, warns, err := h.kill(ctx, a, chosen)
+	out.Killed = len(killed)
+	return out, warns, err
 }
 
 // FromSigner is the public half of a key pfwdctl holds itself (verify

@@ -30,6 +30,7 @@ type applyOpts struct {
 	installMode             string
 	// --hardware-keys-only, --require-verify (applyHardwareKeys)
 	hardwareOnly, requireVerify bool
+	permitRootLogin             string
 }
 
 func newApplyCmd(g *Globals) *cobra.Command {
@@ -58,6 +59,7 @@ sshd the way the host runs it. A second run changes nothing.`,
 	f.StringVar(&o.caPub, "ca", "", "also trust certificates from this user CA (`CA.pub`, made by pfwdctl ca init) in the account's Match block, through a principals file with the key restrictions and a revocation list (docs/ca.md); without it, a CA installed before is kept")
 	f.BoolVar(&o.hardwareOnly, "hardware-keys-only", false, "the account takes hardware-backed (FIDO) keys only, each login with a touch on the token (PubkeyAcceptedAlgorithms in its Match block; docs/hardware-keys.md); kept by a later apply, lifted with --hardware-keys-only=false")
 	f.BoolVar(&o.requireVerify, "require-verify", false, "with --hardware-keys-only: also the token's PIN or biometric at every login (PubkeyAuthOptions verify-required)")
+	f.StringVar(&o.permitRootLogin, "permit-root-login", "", "PermitRootLogin in the baseline: no, or prohibit-password where the admin logs in as root with a key (cloud images; the lockout guard then counts root only with a key in root's authorized_keys); default: keep what is installed, else no")
 	f.StringVar(&o.installMode, "install-mode", "auto", "where the lines go: drop-ins (files in sshd_config.d), managed-block (BEGIN/END blocks in sshd_config itself: the baseline at its top, Match blocks at its end; for OpenSSH 8.0 and 8.2/8.3), or auto (asks this sshd; docs/apply.md)")
 	return c
 }
@@ -65,6 +67,10 @@ sshd the way the host runs it. A second run changes nothing.`,
 func applyRun(c *cobra.Command, g *Globals, o *applyOpts) error {
 	p, err := o.params()
 	if err != nil {
+		return err
+	}
+	p.PermitRootLogin = o.permitRootLogin
+	if err := p.Validate(); err != nil {
 		return err
 	}
 	mode, err := render.ParseMode(o.installMode)
@@ -87,7 +93,7 @@ func applyRun(c *cobra.Command, g *Globals, o *applyOpts) error {
 	if p.HardwareKeys, err = applyHardwareKeys(c, g, o, p); err != nil {
 		return err
 	}
-	a := render.Applier{Root: g.Root(), Runner: g.Runner, SshdConfig: o.sshdConfig, SshdBin: o.sshdBin, Getenv: g.Getenv, Now: g.Now, Mode: mode,
+	a := render.Applier{Root: g.Root(), Runner: g.Runner, SshdConfig: o.sshdConfig, SshdBin: o.sshdBin, Getenv: g.Getenv, Now: g.Now, Mode: mode, AuditLog: g.AuditLog,
 		Overrides: auditOverrides(g, o.sshdConfig, o.sshdBin), Keys: keysFollow(g, o.sshdConfig)}
 	res, err := a.Apply(c.Context(), render.ApplyOptions{Params: p, DryRun: o.dryRun, NoReload: o.noReload, Force: o.force, KeepTargets: len(o.targets) == 0})
 	if p.HardwareKeys != nil && res.Files != nil {

@@ -124,8 +124,11 @@ func registerCompletions(root *cobra.Command, g *Globals) {
 				})
 			}
 		}
-		if c.Name() == "revoke" && c.Parent() == root && c.ValidArgsFunction == nil {
+		if (c.Name() == "revoke" || c.Name() == "rotate" || c.Name() == "friend") && c.Parent() == root && c.ValidArgsFunction == nil {
 			c.ValidArgsFunction = func(c *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+				if len(args) > 0 && c.Name() == "rotate" && len(args) == 1 {
+					return nil, cobra.ShellCompDirectiveDefault // the new key's file
+				}
 				if len(args) > 0 {
 					return nil, cobra.ShellCompDirectiveNoFileComp
 				}

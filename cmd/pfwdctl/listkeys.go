@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -13,12 +14,13 @@ import (
 	"github.com/pfwdctl/pfwdctl/internal/ui"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/users"
+	"github.com/pfwdctl/pfwdctl/users/keyline"
 )
 
 func init() { commands = append(commands, newListKeysCmd) }
 
 type listKeysOpts struct {
-	user string
+	user, expiring string
 	sshdFlags
 }
 
@@ -31,16 +33,27 @@ func newListKeysCmd(g *Globals) *cobra.Command {
 type and size, SHA256 fingerprint, forward targets, expiry (EXPIRED once
 past) and from. A line without the restrict prefix, or one that allows more
 than the Match block's PermitOpen, is flagged as UNRESTRICTED, and the
-command exits 1 so scripts notice.`,
+command exits 1 so scripts notice. A key that expires within 7 days gets a
+warning line, so its rotation (pfwdctl rotate) can be planned; --expiring
+WINDOW lists only the keys that still work but expire within WINDOW.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error { return listKeysRun(c, g, o) },
 	}
 	c.Flags().StringVar(&o.user, "user", render.DefaultUser, "the port-forward-only `account`")
+	c.Flags().StringVar(&o.expiring, "expiring", "", "list only the keys that still work but expire within `WINDOW` (7d, 48h, 2w; as add-key --expires takes)")
 	o.sshdFlags.add(c)
 	return c
 }
 
 func listKeysRun(c *cobra.Command, g *Globals, o *listKeysOpts) error {
+	var window time.Duration
+	if o.expiring != "" {
+		w, err := keyline.ParseWindow(o.expiring)
+		if err != nil {
+			return fail.Wrap(fail.Usage, err, "use a duration such as 7d, 48h or 2w", "--expiring")
+		}
+		window = w
+	}
 	h := o.host(g)
 	names, err := forwardAccounts(c, g, o.user, o.config)
 	if err != nil {
@@ -52,6 +65,9 @@ func listKeysRun(c *cobra.Command, g *Globals, o *listKeysOpts) error {
 		res, err := h.ListKeys(name)
 		if err != nil {
 			return err
+		}
+		if window > 0 {
+			res = res.Expiring(g.Now(), window)
 		}
 		results = append(results, res)
 		total += res.Unrestricted
@@ -78,6 +94,10 @@ func listKeysRun(c *cobra.Command, g *Globals, o *listKeysOpts) error {
 					g.Printf("\n")
 				}
 				g.Printf("%s %s\n", g.Styles().Bold(ui.Escape(res.Account)), ui.Escape(res.Path))
+			}
+			if window > 0 && len(res.Keys) == 0 {
+				g.Printf("no key in %s expires within %s\n", ui.Escape(res.Path), o.expiring)
+				continue
 			}
 			printKeys(g, res)
 		}
@@ -186,6 +206,14 @@ func printKeys(g *Globals, res users.ListResult) {
 		}
 		if k.Copies || k.File != "" || (res.HardwareKeysOnly && !k.HardwareBacked) {
 			g.Printf("%s %s (%s): %s\n", st.Warn("!"), where, k.Fingerprint, ui.Escape(strings.Join(k.Warnings, "; ")))
+		}
+		if k.ExpiresSoon {
+			sel := k.Name
+			if sel == "" {
+				sel = k.Fingerprint
+			}
+			g.Printf("%s %s (%s): expires %s, within 7 days: plan its rotation (pfwdctl rotate --user %s %s NEW.pub)\n", st.Warn("!"), where, k.Fingerprint,
+				users.FormatTime(k.Expiry), ui.Escape(res.Account), ui.Escape(sel))
 		}
 		if !k.Restricted {
 			g.Printf("%s %s (%s): UNRESTRICTED: %s\n", st.Fail("✗"), where, k.Fingerprint, ui.Escape(strings.Join(k.Problems, "; ")))

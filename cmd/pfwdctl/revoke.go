@@ -59,11 +59,20 @@ func printRemove(g *Globals, res users.RemoveResult, verb string) error {
 	for _, r := range res.Removed {
 		g.Printf("%s %s key %s (%s) of %s\n", st.OK("✓"), verb, ui.Escape(nameOr(r.Name)), r.Fingerprint, ui.Escape(res.Account))
 	}
+	printSessionsEnded(g, res.Account, res.SessionsEnded, "the removed key(s)")
+	printWarnings(g, res.Warnings)
+	return nil
+}
+
+// printSessionsEnded says what became of the account's open sessions once
+// whose keys left it (revoke, prune, rotate).
+func printSessionsEnded(g *Globals, account string, res users.SessionsEnded, whose string) {
+	st := g.Styles()
 	switch {
 	case !res.SessionsKnown:
 		g.Printf("%s\n", st.Dim("open sessions: not counted (--root names a tree)"))
 	case res.Killed > 0 || len(res.Kept) > 0:
-		g.Printf("%s ended %d open session(s) of the removed key(s) of %s\n", st.OK("✓"), res.Killed, ui.Escape(res.Account))
+		g.Printf("%s ended %d open session(s) of %s of %s\n", st.OK("✓"), res.Killed, whose, ui.Escape(account))
 		if res.Unattributed > 0 {
 			g.Printf("%s %d of them could not be tied to a key (sshd's log does not name it: LogLevel VERBOSE?) and were ended to be safe\n", st.Warn("!"), res.Unattributed)
 		}
@@ -71,12 +80,10 @@ func printRemove(g *Globals, res users.RemoveResult, verb string) error {
 			g.Printf("  kept: session %d of key %s from %s\n", k.PID, k.Fingerprint, ui.Escape(k.Addr))
 		}
 	case len(res.Sessions) > 0:
-		g.Printf("%s %s has %d open session(s); removing a key does not end them: pass --kill-sessions to end them\n", st.Warn("!"), res.Account, len(res.Sessions))
+		g.Printf("%s %s has %d open session(s); removing a key does not end them: pass --kill-sessions to end them\n", st.Warn("!"), account, len(res.Sessions))
 	default:
-		g.Printf("%s has no open sessions\n", res.Account)
+		g.Printf("%s has no open sessions\n", account)
 	}
-	printWarnings(g, res.Warnings)
-	return nil
 }
 
 func nameOr(s string) string {

@@ -284,12 +284,17 @@ func usageErr(hint, format string, args ...any) error {
 // --root DIR (tests, image builds) nothing needs root. Every command is
 // listed (TestEveryCommandSaysIfItNeedsRoot), so a new one has to decide.
 var needsRoot = map[string]func(c *cobra.Command) bool{
-	"apply":       always,
-	"audit":       always,
-	"add-key":     always,
-	"list-keys":   always,
-	"revoke":      always,
-	"prune":       always,
+	"apply":     always,
+	"audit":     always,
+	"add-key":   always,
+	"list-keys": always,
+	"revoke":    always,
+	"prune":     always,
+	"rotate":    always,
+	// friend reads the account's keys and asks sshd -T for its ports and
+	// host keys; remove rewrites sshd's config and may delete an account.
+	"friend":      always,
+	"remove":      always,
 	"user create": always,
 	// sessions reads the account's processes' sockets and sshd's log,
 	// and kill signals sshd: root's.

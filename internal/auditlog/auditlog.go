@@ -36,6 +36,7 @@ const Path = "/var/log/pfwdctl/audit.jsonl"
 const (
 	ActionUserCreate = "user-create"
 	ActionUserFix    = "user-fix"
+	ActionUserDelete = "user-delete"
 	ActionKeyAdd     = "key-add"
 	ActionKeyUpdate  = "key-update"
 	ActionKeyRevoke  = "key-revoke"
@@ -47,6 +48,9 @@ const (
 	// ActionDropInRollback is apply putting one drop-in back after sshd -t
 	// rejected the new configuration (or a write failed).
 	ActionDropInRollback = "dropin-rollback"
+	// ActionDropInRemove is pfwdctl remove taking one drop-in out (or
+	// sshd_config's managed blocks, or the Include line apply added).
+	ActionDropInRemove = "dropin-remove"
 )
 
 // Event is one audit log line.

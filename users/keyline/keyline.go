@@ -568,6 +568,33 @@ func ParseExpiryTimeIn(v string, loc *time.Location) (time.Time, error) {
 
 var durRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(\d+)([smhdw])$`) })
 
+// ExpiringSoon is how far ahead list-keys and audit warn that a key
+// expires, so its rotation can be planned (pfwdctl rotate).
+const ExpiringSoon = 7 * 24 * time.Hour
+
+// ExpiresWithin reports whether a key with expiry exp (zero: never) still
+// works at now but stops within d. One rule for list-keys --expiring, its
+// warning and audit's keys.expiring-soon.
+func ExpiresWithin(exp, now time.Time, d time.Duration) bool {
+	return !exp.IsZero() && exp.After(now) && !exp.After(now.Add(d))
+}
+
+// ParseWindow reads a look-ahead such as list-keys --expiring's: the
+// durations --expires takes (15m, 12h, 30d, 8w) or Go's (36h, 90m).
+func ParseWindow(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if m := durRE().FindStringSubmatch(s); m != nil {
+		n, err := strconv.Atoi(m[1])
+		unit := map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour, "d": 24 * time.Hour, "w": 7 * 24 * time.Hour}[m[2]]
+		if err == nil && n > 0 && n < 10000000 && time.Duration(n)*unit <= 100000*24*time.Hour {
+			return time.Duration(n) * unit, nil
+		}
+	} else if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		return d, nil
+	}
+	return 0, refuse("use a duration such as 7d, 48h or 2w", "invalid window %q", s)
+}
+
 // MinExpires is the shortest relative --expires: sshd's expiry-time has
 // minute resolution and is checked only at login, so less than this is
 // gone before the friend has typed the ssh command.

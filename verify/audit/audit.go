@@ -424,6 +424,11 @@ func (a *auditor) resolveParams() error {
 		c := a.cryptoPolicy()
 		a.o.Params.Crypto = &c
 	}
+	// apply --permit-root-login prohibit-password is judged as installed:
+	// root by key is then what pfwdctl rendered (yes still fails).
+	if a.o.Params.PermitRootLogin == "" {
+		a.o.Params.PermitRootLogin = render.InstalledRootLogin(a.o.Root, a.mainConfig())
+	}
 	// With a CA installed (apply --ca), the Match block has its lines.
 	if a.o.Params.CA == nil {
 		a.o.Params.CA = a.installedCA()

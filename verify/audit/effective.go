@@ -183,7 +183,7 @@ func (a *auditor) effectiveChecks(global, fwd, other map[string][]string) {
 			}
 			want := strings.Join(w.Args, " ")
 			got := strings.Join(effectiveValue(c.eff, w.Keyword), " ")
-			if strings.EqualFold(want, got) {
+			if strings.EqualFold(want, got) || sameRootLogin(w.Keyword, want, got) {
 				continue
 			}
 			if w.Keyword == "loglevel" && atLeastVerbose(got) {
@@ -197,6 +197,22 @@ func (a *auditor) effectiveChecks(global, fwd, other map[string][]string) {
 	if bad == 0 {
 		a.ok("effective", "sshd -T: all %d baseline directives in effect globally and for %s, and all %d Match block directives for %s", len(a.expectGlobal), a.rep.OtherUser, len(a.expectMatch), u)
 	}
+}
+
+// sameRootLogin: sshd -T prints PermitRootLogin prohibit-password under
+// its older name, without-password, before OpenSSH 9.4 or so; both mean
+// root by key only.
+func sameRootLogin(kw, want, got string) bool {
+	if kw != "permitrootlogin" {
+		return false
+	}
+	norm := func(v string) string {
+		if strings.EqualFold(v, "without-password") {
+			return "prohibit-password"
+		}
+		return strings.ToLower(v)
+	}
+	return norm(want) == norm(got)
 }
 
 // atLeastVerbose: sshd logs the fingerprint of each accepted key at this

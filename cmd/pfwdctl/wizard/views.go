@@ -14,6 +14,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/internal/ui"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/users"
+	"github.com/pfwdctl/pfwdctl/users/friend"
 	"github.com/pfwdctl/pfwdctl/users/keyline"
 	"github.com/pfwdctl/pfwdctl/verify"
 	"github.com/pfwdctl/pfwdctl/verify/self"
@@ -344,33 +345,22 @@ func (m *Model) reportTable(r *verify.Report) string {
 	return b.String()
 }
 
-// friendCommand is the one command the friend runs, as the seed guide's
-// client usage writes it: each target forwarded from the same port on their
-// machine, keepalives so a dead tunnel ends instead of hanging, and -p when
-// sshd does not listen on 22.
+// friendCommand is the one command the friend runs: friend.Command, the
+// one pfwdctl friend prints, with -p when sshd does not listen on 22.
 func (m *Model) friendCommand() []string {
-	words := []string{"ssh -i ~/.ssh/pfwd_key -N -T", "-o ExitOnForwardFailure=yes", "-o ServerAliveInterval=60", "-o ServerAliveCountMax=2"}
-	if p := m.friendPort(); p != 22 {
-		words = append(words, fmt.Sprintf("-p %d", p))
-	}
-	for _, t := range m.params.Targets {
-		words = append(words, fmt.Sprintf("-L %d:%s", t.Port, t))
-	}
 	host := m.cfg.Hostname
 	if host == "" {
 		host = "HOST"
 	}
-	return append(words, m.params.User+"@"+host)
+	return friend.Command(m.params.User, host, m.friendPort(), m.params.Targets)
 }
 
 // friendPort is the port the friend connects to: the first address sshd
 // listens on from outside (a wildcard or a public address, not loopback),
 // else the port the Prove step passed on, else ProvePort, else 22.
 func (m *Model) friendPort() int {
-	for _, l := range m.host.Listen {
-		if !l.Loopback {
-			return l.Port
-		}
+	if p, ok := friend.OutsidePort(m.host.Listen); ok {
+		return p
 	}
 	if m.provedPort != 0 {
 		return m.provedPort
@@ -464,7 +454,8 @@ func (m *Model) doneText(styled bool) string {
 	}
 	b.WriteString("  " + cmd + "\n")
 	fmt.Fprintf(&b, "and then uses %s on their own machine.\n", strings.Join(localEnds(m.params.Targets), ", "))
-	b.WriteString("\nRevoke later with: pfwdctl revoke --user " + m.params.User + " NAME\n")
+	b.WriteString("\nTheir host keys and a ~/.ssh/config block: pfwdctl friend --user " + m.params.User + " NAME\n")
+	b.WriteString("Revoke later with: pfwdctl revoke --user " + m.params.User + " NAME\n")
 	return b.String()
 }
 
