@@ -90,6 +90,7 @@ func listKeysRun(c *cobra.Command, g *Globals, o *listKeysOpts) error {
 
 // printKeys is one account's table and the problems under it.
 func printKeys(g *Globals, res users.ListResult) {
+	defer printDormant(g, res.Dormant) // jit.go
 	st := g.Styles()
 	if len(res.Keys) == 0 {
 		g.Printf("no keys in %s\n", ui.Escape(res.Path))
