@@ -27,8 +27,30 @@ import (
 )
 
 func init() {
-	commands = append(commands, newRequestCmd, newRequestsCmd, newApproveCmd, newDenyCmd, newGrantCmd)
-	treeHooks = append(treeHooks, jitExtendApply, jitExtendAddKey, jitExtendPrune)
+	treeHooks = append(treeHooks, jitExtend)
+}
+
+// jitExtend adds the JIT commands, and their flags to commands jit.go does
+// not own. One hook, and no append to commands: each append at init costs
+// start-up (TestStartupInitsNothingHeavy).
+func jitExtend(root *cobra.Command, g *Globals) {
+	for _, add := range []func(*Globals) *cobra.Command{newRequestCmd, newRequestsCmd, newApproveCmd, newDenyCmd, newGrantCmd} {
+		root.AddCommand(add(g))
+	}
+	// completion.go's hook ran before these commands were in the tree;
+	// it skips flags that already complete, so running it again is safe.
+	registerCompletions(root, g)
+	jitExtendApply(root, g)
+	jitExtendAddKey(root, g)
+	jitExtendPrune(root, g)
+}
+
+// jitRoot is where the JIT files are: under --root, or Env.JITRoot.
+func jitRoot(g *Globals) hostfs.Root {
+	if g.JITRoot != nil {
+		return *g.JITRoot
+	}
+	return g.Root()
 }
 
 // jitService is the JIT service for this run: the caller from the real uid
@@ -36,7 +58,7 @@ func init() {
 // keep it.
 func jitService(g *Globals) jit.Service {
 	host, _ := os.Hostname()
-	return jit.Service{Root: g.Root(), Now: g.Now, Runner: g.Runner, Host: host,
+	return jit.Service{Root: jitRoot(g), Now: g.Now, Runner: g.Runner, Host: host,
 		Caller: jit.Caller(g.Root(), os.Getuid(), g.Getenv),
 		Log:    auditlog.Log{Root: g.Root(), File: g.AuditLog, Now: g.Now, Getenv: g.Getenv}}
 }
@@ -159,7 +181,7 @@ or invalid (a spool file approve refuses: deny removes it). Root and
 members of the JIT group may run it.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			list, err := jit.List(g.Root(), g.Now())
+			list, err := jit.List(jitRoot(g), g.Now())
 			if err != nil {
 				return err
 			}
@@ -302,7 +324,7 @@ func (f *grantFlags) signCert(g *Globals, gr jit.Grant, k keyline.Key, from []st
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return jit.Installed{}, err
 	}
-	p := dir + "/" + r.ID + "-cert.pub"
+	p := dir + "/" + r.ID + "-cert.pub" // under --root: the cert dir is not a JIT-root file
 	if err := hostfs.WriteFile(p, ca.Marshal(cert), 0o644, hostfs.RootOwner); err != nil {
 		return jit.Installed{}, err
 	}
@@ -502,7 +524,7 @@ func jitExtendApply(root *cobra.Command, g *Globals) {
 		if dry, _ := c.Flags().GetBool("dry-run"); group == "" || dry {
 			return nil
 		}
-		res, err := jit.Setup(g.Root(), s)
+		res, err := jit.Setup(jitRoot(g), s)
 		if err != nil {
 			return err
 		}

@@ -50,6 +50,11 @@ type Env struct {
 	// under --root. Only tests that drive the running host set it, so the
 	// host's own log is never written by them.
 	AuditLog string
+	// JITRoot, when set, is where the just-in-time files (spool,
+	// decisions, settings, hooks) are, instead of under --root. Only the
+	// end-to-end test that drives the running host's sshd and accounts sets
+	// it, so the host's /var/lib/pfwdctl and /etc/pfwdctl are never written.
+	JITRoot *hostfs.Root
 }
 
 // SystemEnv is the real process environment.

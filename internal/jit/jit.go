@@ -137,8 +137,8 @@ type ApproveOptions struct {
 // is then recorded as expired) and a --for longer than asked; then records
 // the decision, installs the key for [now, now+duration], and runs the
 // hooks once the lock is released.
-func (s Service) Approve(ctx context.Context, o ApproveOptions) (Result, error) {
-	res := Result{ID: o.ID, Hooks: []HookResult{}}
+func (s Service) Approve(ctx context.Context, o ApproveOptions) (res Result, err error) {
+	res = Result{ID: o.ID, Hooks: []HookResult{}}
 	settings, err := LoadSettings(s.Root)
 	if err != nil {
 		return res, err
@@ -206,9 +206,9 @@ type GrantOptions struct {
 // Grant files and approves a request in one step, by the caller (root):
 // the shortcut for a registered friend when the admin is also the
 // approver. It is recorded as a request approved by the same person.
-func (s Service) Grant(ctx context.Context, o GrantOptions) (Result, error) {
+func (s Service) Grant(ctx context.Context, o GrantOptions) (res Result, err error) {
 	r := o.Request
-	res := Result{ID: r.ID, Hooks: []HookResult{}}
+	res = Result{ID: r.ID, Hooks: []HookResult{}}
 	if err := r.check(); err != nil {
 		return res, err
 	}
@@ -237,8 +237,8 @@ func (s Service) Grant(ctx context.Context, o GrantOptions) (Result, error) {
 // Deny denies a pending request. A spool file that Read refuses (forged,
 // a symlink, extra fields) can be denied too: the decision records why,
 // and the file is removed.
-func (s Service) Deny(ctx context.Context, id, reason string) (Result, error) {
-	res := Result{ID: id, Hooks: []HookResult{}}
+func (s Service) Deny(ctx context.Context, id, reason string) (res Result, err error) {
+	res = Result{ID: id, Hooks: []HookResult{}}
 	if strings.TrimSpace(reason) == "" {
 		return res, fail.New(fail.Usage, "say why, e.g. --reason 'not needed: use the VPN'", "deny needs --reason")
 	}
