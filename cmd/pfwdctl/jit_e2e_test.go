@@ -168,7 +168,7 @@ func TestE2EJITRequestApprove(t *testing.T) {
 			}
 			return ""
 		}
-		if args[0] == "approve" || args[0] == "prune" {
+		if args[0] == "approve" || args[0] == "prune" || args[0] == "sessions" {
 			args = append(args, "--sshd-config", s.ConfigFile)
 		}
 		if code := Main(args, env); code != want {
@@ -216,6 +216,23 @@ func TestE2EJITRequestApprove(t *testing.T) {
 	time.Sleep(time.Until(dec.End) + 1500*time.Millisecond)
 	if err := labtest.Login(s, alice, echo); err == nil {
 		t.Fatalf("alice still logs in after the window ended at %s", dec.End)
+	}
+	// sessions --history names the request each connection used.
+	var hist struct {
+		Connections []struct {
+			Fingerprint string
+			Request     string
+		}
+	}
+	json.Unmarshal([]byte(root(0, "", "--json", "sessions", "--history", "--log", logPath, "--user", friend)), &hist)
+	used := false
+	for _, c := range hist.Connections {
+		if c.Fingerprint == aliceFP {
+			used = used || c.Request == id
+		}
+	}
+	if !used {
+		t.Errorf("sessions --history does not tie alice's connection to request %s: %+v", id, hist)
 	}
 	// prune takes the expired grant out of authorized_keys.
 	root(0, "", "prune", "--user", friend)
@@ -359,5 +376,4 @@ func TestE2EJITRequestApprove(t *testing.T) {
 	if req.Admin != op1 || req.Fingerprint != aliceFP {
 		t.Errorf("request line: %+v", req)
 	}
-	_ = logPath
 }

@@ -516,17 +516,30 @@ func recordOf(r Request, requester Person, state string) Record {
 }
 
 // GrantAt returns the approved request whose key (fingerprint) was
-// authorized at t for account, or "": sessions --history joins a
-// connection to the request it used this way.
+// authorized for account at t, or "": sessions --history joins a
+// connection to the request it used this way. A log without times (sshd
+// -E) gives a zero t: then the join is by key alone, and only when that
+// key was granted exactly once, so no connection is ever tied to the
+// wrong request.
 func GrantAt(records []Record, account, fingerprint string, t time.Time) string {
+	var ids []string
 	for _, r := range records {
 		d := r.Decision
 		if d == nil || d.State != StateApproved || d.Fingerprint != fingerprint || r.Account != account {
 			continue
 		}
+		if t.IsZero() {
+			ids = append(ids, r.ID)
+			continue
+		}
+		// A minute's slack before the start: a certificate is valid from
+		// a minute before (clock skew), and the log's clock is sshd's.
 		if !t.Before(d.Start.Add(-time.Minute)) && !t.After(d.End) {
 			return r.ID
 		}
+	}
+	if len(ids) == 1 {
+		return ids[0]
 	}
 	return ""
 }

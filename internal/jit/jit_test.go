@@ -386,3 +386,31 @@ func TestParseDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestGrantAtJoinsByKeyAndWindow(t *testing.T) {
+	t0 := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
+	rec := func(id, fp string, start time.Time) Record {
+		return Record{ID: id, Account: "pfwd", Decision: &Decision{State: StateApproved, Fingerprint: fp, Start: start, End: start.Add(time.Hour)}}
+	}
+	recs := []Record{rec("a", "FP1", t0), rec("b", "FP1", t0.Add(3*time.Hour)), rec("c", "FP2", t0),
+		{ID: "d", Account: "pfwd", Decision: &Decision{State: StateDenied, Fingerprint: "FP3"}}}
+	for _, tc := range []struct {
+		fp   string
+		at   time.Time
+		want string
+	}{
+		{"FP1", t0.Add(30 * time.Minute), "a"},
+		{"FP1", t0.Add(3*time.Hour + time.Minute), "b"},
+		{"FP1", t0.Add(2 * time.Hour), ""}, // between grants: not under one
+		{"FP1", time.Time{}, ""},           // no time, granted twice: unknown
+		{"FP2", time.Time{}, "c"},          // no time, granted once
+		{"FP3", t0, ""},                    // denied
+	} {
+		if got := GrantAt(recs, "pfwd", tc.fp, tc.at); got != tc.want {
+			t.Errorf("%s at %v: %q, want %q", tc.fp, tc.at, got, tc.want)
+		}
+	}
+	if got := GrantAt(recs, "other", "FP2", t0); got != "" {
+		t.Errorf("another account: %q", got)
+	}
+}
