@@ -290,7 +290,7 @@ func (f *grantFlags) installer(c *cobra.Command, g *Globals) jit.Installer {
 func (f *grantFlags) signCert(g *Globals, gr jit.Grant, k keyline.Key, from []string) (jit.Installed, error) {
 	r := gr.Request
 	root := g.Root()
-	if _, err := os.Stat(root.Path(ca.TrustedCAPath(r.Account))); err != nil {
+	if _, err := root.Stat(ca.TrustedCAPath(r.Account)); err != nil {
 		return jit.Installed{}, fail.Wrap(fail.Failed, err, "run pfwdctl apply --ca CA.pub first, or approve without --ca to install the key", "%s does not trust a CA", r.Account)
 	}
 	signer, closeSigner, err := caSigner(g, &caSignOpts{caFile: f.caFile, caPub: f.caPub, agent: f.caAgent})
@@ -518,6 +518,13 @@ func jitExtendApply(root *cobra.Command, g *Globals) {
 			}
 			s.TTLSeconds = int64(d / time.Second)
 		}
+		if group != "" {
+			// Before apply changes anything: a typo in the group must not
+			// leave the drop-ins installed and exit 2.
+			if _, err := jit.GroupID(jitRoot(g), group); err != nil {
+				return err
+			}
+		}
 		if err := orig(c, args); err != nil {
 			return err
 		}
@@ -597,9 +604,11 @@ func jitExtendPrune(root *cobra.Command, g *Globals) {
 	}
 	orig := c.RunE
 	c.RunE = func(c *cobra.Command, args []string) error {
+		// A JIT problem (a settings file refused, the lock) must not stop
+		// the expired keys from being pruned: it is a warning.
 		out, err := jitService(g).ExpireStale(c.Context())
 		if err != nil {
-			return err
+			fmt.Fprintf(g.IO.Err, "pfwdctl: warning: stale requests not expired: %s\n", ui.EscapeText(auditlog.OneLine(err.Error())))
 		}
 		for _, r := range out {
 			fmt.Fprintf(g.IO.Err, "pfwdctl: note: request %s expired: not decided within its time-to-live\n", r.ID)

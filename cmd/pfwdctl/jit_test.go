@@ -159,4 +159,9 @@ func TestApproveWithCAAndPruneExpires(t *testing.T) {
 	if d, err := jit.ReadDecision(root, filed.ID); err != nil || d.State != jit.StateExpired {
 		t.Errorf("after prune: %+v %v", d, err)
 	}
+	// A settings file prune refuses does not stop it pruning keys.
+	os.Chmod(root.Path(jit.SettingsPath), 0o666)
+	if _, errb := run(0, "prune"); !strings.Contains(errb, "warning: stale requests not expired") {
+		t.Errorf("prune with a refused settings file: %s", errb)
+	}
 }

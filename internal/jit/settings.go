@@ -56,6 +56,10 @@ func LoadSettings(root hostfs.Root) (Settings, error) {
 	return s, nil
 }
 
+// GroupID is the gid of group under root; an unknown group is a usage
+// error that says how to make it.
+func GroupID(root hostfs.Root, group string) (int, error) { return groupID(root, group) }
+
 // groupID is the gid of group under root.
 func groupID(root hostfs.Root, group string) (int, error) {
 	gs, err := accounts.ReadGroups(root)
