@@ -24,8 +24,12 @@ import (
 // approve (internal/jit) install it for a window.
 const DormantPath = "/var/lib/pfwdctl/dormant.json"
 
-// ActionKeyDormant is the audit log action of add-key --dormant.
-const ActionKeyDormant = "key-dormant"
+// Audit log actions of the dormant registry: add-key --dormant, and
+// revoke --dormant.
+const (
+	ActionKeyDormant       = "key-dormant"
+	ActionKeyDormantRemove = "key-dormant-remove"
+)
 
 // maxDormant bounds the registry read back, so a planted huge file cannot
 // exhaust memory.
@@ -109,6 +113,35 @@ func (h Host) AddDormant(ctx context.Context, r AddKeyRequest) (DormantKey, stri
 		return d, "", err
 	}
 	return d, action, nil
+}
+
+// RemoveDormant takes account's dormant key named sel (a name or a
+// fingerprint) out of the registry: grant and request --name no longer
+// find it. An absent key is an error, as for Revoke.
+func (h Host) RemoveDormant(account, sel string) (DormantKey, error) {
+	unlock, err := h.lock()
+	if err != nil {
+		return DormantKey{}, err
+	}
+	defer unlock()
+	d, err := h.Dormant(account, sel)
+	if err != nil {
+		return d, err
+	}
+	reg, err := h.readDormant()
+	if err != nil {
+		return d, err
+	}
+	keep := reg.Keys[:0]
+	for _, x := range reg.Keys {
+		if x.Account != d.Account || x.Fingerprint != d.Fingerprint {
+			keep = append(keep, x)
+		}
+	}
+	reg.Keys = keep
+	ev := Event{Action: ActionKeyDormantRemove, Account: d.Account, Fingerprint: d.Fingerprint, Name: d.Name, Path: DormantPath}
+	_, err = h.change([]Event{ev}, func() (bool, error) { return true, h.writeDormant(reg) })
+	return d, err
 }
 
 // DormantKeys returns the dormant keys of account ("" for every account).

@@ -43,6 +43,34 @@ func jitExtend(root *cobra.Command, g *Globals) {
 	jitExtendApply(root, g)
 	jitExtendAddKey(root, g)
 	jitExtendPrune(root, g)
+	jitExtendRevoke(root, g)
+}
+
+// jitExtendRevoke gives revoke --dormant: the key leaves the dormant
+// registry (it was never authorized, so no session can use it).
+func jitExtendRevoke(root *cobra.Command, g *Globals) {
+	c := findCmd(root, "revoke")
+	if c == nil {
+		return
+	}
+	var dormant bool
+	c.Flags().BoolVar(&dormant, "dormant", false, "remove a key registered with add-key --dormant from the registry instead (docs/jit.md)")
+	orig := c.RunE
+	c.RunE = func(c *cobra.Command, args []string) error {
+		if !dormant {
+			return orig(c, args)
+		}
+		user, _ := c.Flags().GetString("user")
+		d, err := usersHost(g).RemoveDormant(user, args[0])
+		if err != nil {
+			return err
+		}
+		if g.JSON {
+			return g.PrintJSON(map[string]any{"removed": d})
+		}
+		g.Printf("%s removed dormant key %s (%s) of %s\n", g.Styles().OK("✓"), ui.Escape(d.Name), d.Fingerprint, ui.Escape(d.Account))
+		return nil
+	}
 }
 
 // jitRoot is where the JIT files are: under --root, or Env.JITRoot.

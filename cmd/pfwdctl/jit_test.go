@@ -96,6 +96,13 @@ func TestDormantKeyAndGrant(t *testing.T) {
 	if strings.Join(acts, " ") != "jit-request:incident 42 jit-approve:incident 42" {
 		t.Errorf("audit: %v", acts)
 	}
+	// revoke --dormant takes it out of the registry; grant then finds
+	// nothing (the installed grant stays until its window ends).
+	run(1, "revoke", "--dormant", "nobody-here")
+	if out, _ := run(0, "revoke", "--dormant", "alice"); !strings.Contains(out, "removed dormant key alice") {
+		t.Errorf("revoke --dormant: %s", out)
+	}
+	run(1, "grant", "alice", "--for", "1h")
 	// The other pending request (root's own, two people required) is
 	// refused to root.
 	if _, errb := run(1, "approve", filed.ID); !strings.Contains(errb, "cannot approve it") {
