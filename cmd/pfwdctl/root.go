@@ -309,22 +309,23 @@ var needsRoot = map[string]func(c *cobra.Command) bool{
 	},
 	// ca init makes a key pair anywhere (the admin's machine); the rest
 	// keep the serial counter, the audit log and the KRL on the server.
-	"ca":        never,
-	"ca init":   never,
-	"ca sign":   always,
-	"ca revoke": always,
-	"ca list":   always,
-	// request is filed by operators (the JIT group), not root; requests
-	// is read by both. Deciding, and installing keys, is root's.
-	"request":    never,
-	"requests":   never,
-	"approve":    always,
-	"deny":       always,
-	"grant":      always,
+	"ca":         never,
+	"ca init":    never,
+	"ca sign":    always,
+	"ca revoke":  always,
+	"ca list":    always,
 	"render":     never,
 	"lab":        never,
 	"completion": never,
 	"user":       never,
+
+	// request is filed by operators (the JIT group), not root; requests
+	// is read by both. Deciding, and installing keys, is root's.
+	"request":  never,
+	"requests": never,
+	"approve":  always,
+	"deny":     always,
+	"grant":    always,
 }
 
 func always(*cobra.Command) bool { return true }
