@@ -105,7 +105,7 @@ func (s Service) lock() (func(), error) {
 type Result struct {
 	ID        string       `json:"id"`
 	State     string       `json:"state"`
-	Decision  Decision     `json:"decision"`
+	Decision  Decision     `json:"decision,omitzero"` // none while pending
 	Installed *Installed   `json:"installed,omitempty"`
 	Hooks     []HookResult `json:"hooks"`
 }
