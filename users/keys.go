@@ -417,6 +417,9 @@ type ListResult struct {
 	// the token's PIN or biometric too.
 	HardwareKeysOnly bool `json:"hardware_keys_only,omitempty"`
 	RequireVerify    bool `json:"require_verify,omitempty"`
+	// Dormant are the account's registered keys sshd does not read
+	// (add-key --dormant); they let nobody in until granted.
+	Dormant []DormantKey `json:"dormant,omitempty"`
 }
 
 // ListKeys reads the account's keys and judges each line.
@@ -445,6 +448,9 @@ func (h Host) ListKeys(user string) (ListResult, error) {
 	defer kf.Close()
 	defer closeAll(extras)
 	res.Path = kf.Path
+	if res.Dormant, err = h.DormantKeys(user); err != nil || len(res.Dormant) == 0 {
+		res.Dormant = nil
+	}
 	now := h.now()
 	es := kf.Entries()
 	for _, x := range extras {

@@ -16,8 +16,6 @@ import (
 	"github.com/pfwdctl/pfwdctl/users/keyline"
 )
 
-func init() { commands = append(commands, newAddKeyCmd) }
-
 type addKeyOpts struct {
 	user, name, expires string
 	from, targets       []string

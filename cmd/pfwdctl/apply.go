@@ -18,8 +18,6 @@ import (
 	"github.com/pfwdctl/pfwdctl/verify/audit"
 )
 
-func init() { commands = append(commands, newApplyCmd) }
-
 type applyOpts struct {
 	paramFlags
 	dryRun, noReload, force bool

@@ -13,8 +13,6 @@ import (
 	"github.com/pfwdctl/pfwdctl/verify/audit"
 )
 
-func init() { commands = append(commands, newAuditCmd) }
-
 type auditOpts struct {
 	paramFlags
 	otherUser  string

@@ -23,8 +23,6 @@ import (
 	"github.com/pfwdctl/pfwdctl/users/keyline"
 )
 
-func init() { commands = append(commands, newCaCmd) }
-
 // caPassphraseEnv holds the CA key's passphrase for automation.
 const caPassphraseEnv = "PFWDCTL_CA_PASSPHRASE"
 

@@ -13,11 +13,6 @@ import (
 	"github.com/pfwdctl/pfwdctl/render"
 )
 
-func init() {
-	commands = append(commands, newCompletionCmd)
-	treeHooks = append(treeHooks, registerCompletions)
-}
-
 // newCompletionCmd replaces cobra's default completion command (cobra adds
 // its own only when none is there) to offer exactly the shells we test and
 // to say where Debian's shells look for the scripts.

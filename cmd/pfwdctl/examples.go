@@ -26,10 +26,6 @@ var examples = map[string]string{
   source <(pfwdctl completion bash)     # this shell only; no bash-completion package needed`,
 }
 
-func init() {
-	treeHooks = append(treeHooks, func(root *cobra.Command, _ *Globals) { setExamples(root) })
-}
-
 func setExamples(c *cobra.Command) {
 	if c.Example == "" {
 		c.Example = examples[c.CommandPath()]

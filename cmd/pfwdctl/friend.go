@@ -11,8 +11,6 @@ import (
 	"github.com/pfwdctl/pfwdctl/users/friend"
 )
 
-func init() { commands = append(commands, newFriendCmd) }
-
 type friendOpts struct {
 	user, host string
 	port       int

@@ -14,8 +14,6 @@ import (
 	"github.com/pfwdctl/pfwdctl/verify/lab"
 )
 
-func init() { commands = append(commands, newLabCmd) }
-
 type labOpts struct {
 	breaks  []string
 	timeout time.Duration

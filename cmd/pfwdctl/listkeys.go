@@ -17,8 +17,6 @@ import (
 	"github.com/pfwdctl/pfwdctl/users/keyline"
 )
 
-func init() { commands = append(commands, newListKeysCmd) }
-
 type listKeysOpts struct {
 	user, expiring string
 	sshdFlags
@@ -144,6 +142,7 @@ func hardwareNote(k users.KeyInfo) string {
 
 // printKeys is one account's table and the problems under it.
 func printKeys(g *Globals, res users.ListResult) {
+	defer printDormant(g, res.Dormant) // jit.go
 	st := g.Styles()
 	if res.HardwareKeysOnly {
 		what := "a touch on the token"

@@ -10,8 +10,6 @@ import (
 	"github.com/pfwdctl/pfwdctl/users"
 )
 
-func init() { commands = append(commands, newPruneCmd) }
-
 type pruneOpts struct {
 	user string
 	kill bool
@@ -43,14 +41,15 @@ changes.`,
 	return c
 }
 
-// pruneSteps is housekeeping prune runs after the keys, in order: the hook
-// a later feature fills from its own file's init, as commands does (just-
-// in-time access expiring stale requests), so pfwdctl-prune.timer, the
-// cron.d line and every script that runs `pfwdctl prune` pick it up with
-// no change. A step's error sets the exit code after the keys were pruned
-// and the other steps ran; under --json a step prints nothing (its effect
-// goes to the audit log) so stdout stays one document.
-var pruneSteps []func(c *cobra.Command, g *Globals, kill bool) error
+// pruneSteps is housekeeping prune runs after the keys, in order (just-in-
+// time access expiring stale requests: jit.go), so pfwdctl-prune.timer,
+// the cron.d line and every script that runs `pfwdctl prune` pick a new
+// one up with no change. A step's error sets the exit code after the keys
+// were pruned and the other steps ran; under --json a step prints nothing
+// on stdout (its effect goes to the audit log) so stdout stays one
+// document. A literal, not appended from init: start-up allocates nothing
+// for it (TestStartupInitsNothingHeavy).
+var pruneSteps = []func(c *cobra.Command, g *Globals, kill bool) error{jitPruneStep}
 
 // pruneRun prunes each account forwardAccounts names (the timer's run
 // covers every forward account). One account's refusal keeps neither the

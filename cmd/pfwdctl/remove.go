@@ -11,8 +11,6 @@ import (
 	"github.com/pfwdctl/pfwdctl/users"
 )
 
-func init() { commands = append(commands, newRemoveCmd) }
-
 type removeOpts struct {
 	dryRun, noReload    bool
 	user                string

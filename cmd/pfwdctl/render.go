@@ -12,8 +12,6 @@ import (
 	"github.com/pfwdctl/pfwdctl/render"
 )
 
-func init() { commands = append(commands, newRenderCmd) }
-
 // paramFlags are the flags every command that renders the drop-ins shares.
 type paramFlags struct {
 	user    string

@@ -8,8 +8,6 @@ import (
 	"github.com/pfwdctl/pfwdctl/users"
 )
 
-func init() { commands = append(commands, newRevokeCmd) }
-
 type revokeOpts struct {
 	user      string
 	all, kill bool

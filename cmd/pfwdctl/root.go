@@ -50,6 +50,11 @@ type Env struct {
 	// under --root. Only tests that drive the running host set it, so the
 	// host's own log is never written by them.
 	AuditLog string
+	// JITRoot, when set, is where the just-in-time files (spool,
+	// decisions, settings, hooks) are, instead of under --root. Only the
+	// end-to-end test that drives the running host's sshd and accounts sets
+	// it, so the host's /var/lib/pfwdctl and /etc/pfwdctl are never written.
+	JITRoot *hostfs.Root
 }
 
 // SystemEnv is the real process environment.
@@ -216,14 +221,24 @@ func typeArgErrors(c *cobra.Command) {
 	}
 }
 
-// treeHooks run once every command is in the tree, for a file that extends
-// commands it does not own (completion.go registers completions for every
-// --user flag) without editing their files.
-var treeHooks []func(root *cobra.Command, g *Globals)
+// treeHooks run once every command is in the tree, in order, for a file
+// that extends commands it does not own (completion.go registers
+// completions for every --user flag) without editing their files.
+var treeHooks = []func(root *cobra.Command, g *Globals){
+	registerCompletions,
+	func(root *cobra.Command, _ *Globals) { setExamples(root) },
+	jitExtend,
+}
 
-// commands is filled by each command file's init, so adding a command
-// touches only its own file.
-var commands []func(*Globals) *cobra.Command
+// commands are the top-level commands, one constructor each in its own
+// file (help lists them sorted by name). Literals, not appended from each
+// file's init: start-up allocates nothing for them
+// (TestStartupInitsNothingHeavy).
+var commands = []func(*Globals) *cobra.Command{
+	newAddKeyCmd, newApplyCmd, newAuditCmd, newCaCmd, newCompletionCmd, newFriendCmd,
+	newLabCmd, newListKeysCmd, newPruneCmd, newRemoveCmd, newRenderCmd, newRevokeCmd,
+	newRotateCmd, newSessionsCmd, newUserCmd, newVerifyCmd, newWizardCmd,
+}
 
 // Main runs pfwdctl with args and returns the exit code.
 func Main(args []string, env *Env) int {
@@ -318,6 +333,14 @@ var needsRoot = map[string]func(c *cobra.Command) bool{
 	"lab":        never,
 	"completion": never,
 	"user":       never,
+
+	// request is filed by operators (the JIT group), not root; requests
+	// is read by both. Deciding, and installing keys, is root's.
+	"request":  never,
+	"requests": never,
+	"approve":  always,
+	"deny":     always,
+	"grant":    always,
 }
 
 func always(*cobra.Command) bool { return true }

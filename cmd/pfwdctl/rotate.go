@@ -9,8 +9,6 @@ import (
 	"github.com/pfwdctl/pfwdctl/users/keyline"
 )
 
-func init() { commands = append(commands, newRotateCmd) }
-
 type rotateOpts struct {
 	user string
 	kill bool

@@ -13,13 +13,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
+	"github.com/pfwdctl/pfwdctl/internal/jit"
 	"github.com/pfwdctl/pfwdctl/internal/sshlog"
 	"github.com/pfwdctl/pfwdctl/internal/ui"
 	"github.com/pfwdctl/pfwdctl/render"
 	"github.com/pfwdctl/pfwdctl/users"
 )
-
-func init() { commands = append(commands, newSessionsCmd) }
 
 type sessionsOpts struct {
 	user, key, log string
@@ -314,6 +313,9 @@ type historyConn struct {
 	sshlog.Connection
 	Key      string `json:"key,omitempty"`
 	Duration string `json:"duration,omitempty"`
+	// Request is the just-in-time request whose grant the connection
+	// used (jit.GrantAt: its key, within its window).
+	Request string `json:"request,omitempty"`
 }
 
 func sessionsHistoryRun(c *cobra.Command, g *Globals, o *sessionsOpts) error {
@@ -332,6 +334,7 @@ func sessionsHistoryRun(c *cobra.Command, g *Globals, o *sessionsOpts) error {
 	}
 	h := o.host(g)
 	keyNames := keyNamesOf(h, names...)
+	grants, _ := jit.List(jitRoot(g), now) // no JIT files: no requests to show
 	rep := historyReport{Connections: []historyConn{}, Failures: []sshlog.Event{}, Keys: []historyKey{}}
 	byKey := map[string]*historyKey{}
 	totals := map[string]time.Duration{}
@@ -346,7 +349,7 @@ func sessionsHistoryRun(c *cobra.Command, g *Globals, o *sessionsOpts) error {
 		if !slices.Contains(names, conn.User) {
 			return
 		}
-		hc := historyConn{Connection: conn, Key: keyNames[conn.Fingerprint]}
+		hc := historyConn{Connection: conn, Key: keyNames[conn.Fingerprint], Request: jit.GrantAt(grants, conn.User, conn.Fingerprint, conn.Start)}
 		if o.key != "" && !keyMatches(o.key, hc.Key, conn.Fingerprint) {
 			return
 		}
@@ -421,6 +424,9 @@ func sessionsHistoryRun(c *cobra.Command, g *Globals, o *sessionsOpts) error {
 		key := hc.Key
 		if key == "" {
 			key = orDash(hc.Fingerprint)
+		}
+		if hc.Request != "" {
+			key += " (request " + hc.Request + ")"
 		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", hc.Start.Local().Format("2006-01-02 15:04:05"), end, hc.Duration,
 			ui.Escape(hc.User), ui.Escape(key), ui.Escape(hc.Addr+" port "+strconv.Itoa(hc.Port)), ended, ui.Escape(strings.Join(hc.Refused, " ")))

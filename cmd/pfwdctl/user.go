@@ -12,8 +12,6 @@ import (
 	"github.com/pfwdctl/pfwdctl/users"
 )
 
-func init() { commands = append(commands, newUserCmd) }
-
 // usersHost is the users.Host for this run: the --root tree, the injected
 // runner, clock and environment.
 func usersHost(g *Globals) users.Host {

@@ -20,8 +20,6 @@ import (
 	"github.com/pfwdctl/pfwdctl/verify/self"
 )
 
-func init() { commands = append(commands, newVerifyCmd) }
-
 type verifyOpts struct {
 	host, user, key     string
 	cert                string

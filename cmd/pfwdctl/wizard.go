@@ -15,8 +15,6 @@ import (
 	"github.com/pfwdctl/pfwdctl/internal/sshd"
 )
 
-func init() { commands = append(commands, newWizardCmd) }
-
 type wizardOpts struct {
 	dryRun     bool
 	sshdConfig string

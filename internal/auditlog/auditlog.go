@@ -69,6 +69,14 @@ type Event struct {
 	After  string `json:"after_sha256,omitempty"`
 	Detail string `json:"detail,omitempty"`
 	Admin  string `json:"admin"`
+	// Request, Requester, Reason and the window tie a just-in-time grant's
+	// lines together (internal/jit): the request id, who asked (Admin is
+	// who decided), why, and when the access starts and ends.
+	Request     string    `json:"request,omitempty"`
+	Requester   string    `json:"requester,omitempty"`
+	Reason      string    `json:"reason,omitempty"`
+	WindowStart time.Time `json:"window_start,omitzero"`
+	WindowEnd   time.Time `json:"window_end,omitzero"`
 	// ID and Status tie the lines of one change recorded intent-first
 	// (Begin): "intent" before the change, then "done" or "aborted" with
 	// the same id. An intent with no later line of its id is a run killed

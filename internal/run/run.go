@@ -37,6 +37,28 @@ func (e Exec) Run(ctx context.Context, name string, args ...string) ([]byte, []b
 	return out.Bytes(), errb.Bytes(), err
 }
 
+// InputRunner is a Runner that can also give a program stdin and a fixed
+// environment: pfwdctl's hooks read their event as JSON on stdin, and must
+// not inherit the caller's environment (sudo's, an operator's).
+type InputRunner interface {
+	RunInput(ctx context.Context, stdin []byte, env []string, name string, args ...string) (stdout, stderr []byte, err error)
+}
+
+// RunInput implements InputRunner: env replaces the environment (e.Env is
+// not used), stdin is the program's standard input.
+func (e Exec) RunInput(ctx context.Context, stdin []byte, env []string, name string, args ...string) ([]byte, []byte, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = env
+	if cmd.Env == nil {
+		cmd.Env = []string{}
+	}
+	cmd.Stdin = bytes.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	return out.Bytes(), errb.Bytes(), err
+}
+
 // Line renders a command for messages and stubs: "sshd -t -f /etc/ssh/sshd_config".
 func Line(name string, args ...string) string {
 	return strings.TrimSpace(name + " " + strings.Join(args, " "))
@@ -51,6 +73,8 @@ type Stub struct {
 	}
 	calls []stubCall
 	Ran   []string
+	// Inputs are the stdins given to RunInput, in order.
+	Inputs [][]byte
 }
 
 type stubCall struct {
@@ -83,6 +107,14 @@ func (s *Stub) Run(_ context.Context, name string, args ...string) ([]byte, []by
 		s.T.Fatalf("command = %q, want %q", line, c.line)
 	}
 	return []byte(c.stdout), []byte(c.stderr), c.err
+}
+
+// RunInput implements InputRunner: the command is matched as by Run, and
+// its stdin kept in Inputs.
+func (s *Stub) RunInput(ctx context.Context, stdin []byte, _ []string, name string, args ...string) ([]byte, []byte, error) {
+	s.T.Helper()
+	s.Inputs = append(s.Inputs, stdin)
+	return s.Run(ctx, name, args...)
 }
 
 // Done fails the test if an expected command never ran.

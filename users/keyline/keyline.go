@@ -254,12 +254,19 @@ var AllowedOptions = []string{"restrict", "port-forwarding", "permitopen", "expi
 const ExpiryLayout = "200601021504"
 
 // FormatExpiry is the expiry-time value for t: UTC with "Z" when zone is
-// nil, else t in zone without a suffix.
+// nil, else t in zone without a suffix. A time with seconds keeps them
+// (YYYYMMDDHHMMSS, which sshd's parse_absolute_time reads since 7.7): a
+// just-in-time grant ends at the second it was approved for, never up to
+// a minute later.
 func FormatExpiry(t time.Time, zone *time.Location) string {
-	if zone == nil {
-		return t.UTC().Format(ExpiryLayout) + "Z"
+	layout := ExpiryLayout
+	if t.Second() != 0 {
+		layout += "05"
 	}
-	return t.In(zone).Format(ExpiryLayout)
+	if zone == nil {
+		return t.UTC().Format(layout) + "Z"
+	}
+	return t.In(zone).Format(layout)
 }
 
 var opensshRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`OpenSSH_(\d+)\.(\d+)`) })

@@ -337,3 +337,24 @@ func TestFingerprintShortAndLongBlobs(t *testing.T) {
 		}
 	}
 }
+
+// A just-in-time window ends to the second: a time with seconds keeps
+// them (sshd reads YYYYMMDDHHMMSS), one on the minute is written as
+// before, and both read back as the same instant.
+func TestFormatExpiryKeepsSeconds(t *testing.T) {
+	for _, tc := range []struct {
+		at   time.Time
+		want string
+	}{
+		{time.Date(2026, 11, 24, 3, 4, 5, 0, time.UTC), "20261124030405Z"},
+		{time.Date(2026, 11, 24, 3, 4, 0, 0, time.UTC), "202611240304Z"},
+	} {
+		got := FormatExpiry(tc.at, nil)
+		if got != tc.want {
+			t.Errorf("FormatExpiry(%v) = %s, want %s", tc.at, got, tc.want)
+		}
+		if back, err := ParseExpiryTime(got); err != nil || !back.Equal(tc.at) {
+			t.Errorf("%s reads back as %v %v", got, back, err)
+		}
+	}
+}

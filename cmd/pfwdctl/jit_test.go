@@ -1,0 +1,174 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/pfwdctl/pfwdctl/internal/auditlog"
+	"github.com/pfwdctl/pfwdctl/internal/ca"
+	"github.com/pfwdctl/pfwdctl/internal/hostfs"
+	"github.com/pfwdctl/pfwdctl/internal/jit"
+	"github.com/pfwdctl/pfwdctl/internal/testenv"
+	"github.com/pfwdctl/pfwdctl/users"
+)
+
+// jitTree is keysTree with an operators' group, set up for requests by
+// apply --jit-group (self-approval allowed when self: in a tree every
+// request is root's own).
+func jitTree(t *testing.T, extra ...string) (hostfs.Root, func(want int, args ...string) (string, string)) {
+	t.Helper()
+	testenv.Root(t) // Setup gives the spool to root:GROUP
+	sshd := testenv.Sshd(t)
+	root := keysTree(t)
+	os.WriteFile(root.Path("/etc/group"), []byte("root:x:0:\nops:x:4300:admin\n"), 0o644)
+	run := inTree(t, root)
+	run(0, append([]string{"apply", "--sshd", sshd, "--no-reload", "--jit-group", "ops"}, extra...)...)
+	return root, run
+}
+
+// add-key --dormant registers without authorizing; list-keys shows it
+// apart; grant installs it with expiry-time to the second and records a
+// request approved by the same person.
+func TestDormantKeyAndGrant(t *testing.T) {
+	root, run := jitTree(t)
+	dir := t.TempDir()
+	pub := writePub(t, dir, 1)
+	run(2, "add-key", pub, "--dormant", "--name", "alice", "--expires", "4h")
+	out, _ := run(0, "add-key", pub, "--dormant", "--name", "alice")
+	if !strings.Contains(out, "registered dormant key alice") {
+		t.Errorf("add-key --dormant: %s", out)
+	}
+	if data, _ := os.ReadFile(root.Path("/home/pfwd/.ssh/authorized_keys")); len(data) != 0 {
+		t.Fatalf("a dormant key was authorized:\n%s", data)
+	}
+	out, _ = run(0, "--json", "list-keys")
+	var lr users.ListResult
+	if err := json.Unmarshal([]byte(out), &lr); err != nil || len(lr.Keys) != 0 || len(lr.Dormant) != 1 || lr.Dormant[0].Name != "alice" {
+		t.Errorf("list-keys --json: %v %s", err, out)
+	}
+	if out, _ = run(0, "list-keys"); !strings.Contains(out, "dormant (registered, not authorized") || !strings.Contains(out, "alice") {
+		t.Errorf("list-keys:\n%s", out)
+	}
+
+	// request --name takes the fingerprint from the registry.
+	out, _ = run(0, "--json", "request", "--name", "alice", "--for", "1h", "--reason", "on call")
+	var filed jit.Result
+	json.Unmarshal([]byte(out), &filed)
+	r, err := jit.Read(root, filed.ID)
+	if err != nil || r.Fingerprint != lr.Dormant[0].Fingerprint || r.Key != "" {
+		t.Errorf("request --name: %+v %v", r, err)
+	}
+	run(2, "request", "--name", "nobody-here", "--for", "1h") // no --reason
+	run(1, "request", "--name", "nobody-here", "--for", "1h", "--reason", "x")
+
+	before := time.Now()
+	out, _ = run(0, "--json", "grant", "alice", "--for", "90m", "--reason", "incident 42")
+	var res jit.Result
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res.State != jit.StateApproved || !res.Decision.Grant {
+		t.Fatalf("grant: %v %s", err, out)
+	}
+	if res.Decision.Requester != res.Decision.Approver {
+		t.Errorf("grant: requester %v, approver %v", res.Decision.Requester, res.Decision.Approver)
+	}
+	data, _ := os.ReadFile(root.Path("/home/pfwd/.ssh/authorized_keys"))
+	m := regexp.MustCompile(`expiry-time="(\d{12,14})Z"`).FindSubmatch(data)
+	if m == nil {
+		t.Fatalf("no expiry-time in %s", data)
+	}
+	exp, _ := time.Parse("20060102150405", string(m[1])+strings.Repeat("0", 14-len(m[1])))
+	if d := exp.Sub(before.UTC()); d < 90*time.Minute-2*time.Second || d > 90*time.Minute+2*time.Second || !exp.Equal(res.Decision.End) {
+		t.Errorf("expiry-time %s is not now+90m (decision ends %s)", m[1], res.Decision.End)
+	}
+	events, _ := auditlog.Log{Root: root}.Read()
+	var acts []string
+	for _, e := range auditlog.Completed(events) {
+		if e.Request == res.ID {
+			acts = append(acts, e.Action+":"+e.Reason)
+		}
+	}
+	if strings.Join(acts, " ") != "jit-request:incident 42 jit-approve:incident 42" {
+		t.Errorf("audit: %v", acts)
+	}
+	// revoke --dormant takes it out of the registry; grant then finds
+	// nothing (the installed grant stays until its window ends).
+	run(1, "revoke", "--dormant", "nobody-here")
+	if out, _ := run(0, "revoke", "--dormant", "alice"); !strings.Contains(out, "removed dormant key alice") {
+		t.Errorf("revoke --dormant: %s", out)
+	}
+	run(1, "grant", "alice", "--for", "1h")
+	// The other pending request (root's own, two people required) is
+	// refused to root.
+	if _, errb := run(1, "approve", filed.ID); !strings.Contains(errb, "cannot approve it") {
+		t.Errorf("self-approval: %s", errb)
+	}
+}
+
+func TestApplyJITGroupFlags(t *testing.T) {
+	root, run := jitTree(t, "--allow-self-approve", "--jit-ttl", "2h")
+	s, err := jit.LoadSettings(root)
+	if err != nil || s.Group != "ops" || !s.AllowSelfApprove || s.TTL() != 2*time.Hour {
+		t.Errorf("settings %+v %v", s, err)
+	}
+	fi, _ := os.Stat(root.Path(jit.SpoolDir))
+	if fi.Mode()&os.ModeSticky == 0 || fi.Mode().Perm() != 0o770 {
+		t.Errorf("spool %v", fi.Mode())
+	}
+	run(2, "apply", "--allow-self-approve")
+	run(2, "apply", "--jit-group", "no-such-group", "--sshd", testenv.Sshd(t), "--no-reload")
+}
+
+// approve --ca issues a certificate for exactly the window, and installs
+// no key; prune records a request past its time-to-live as expired.
+func TestApproveWithCAAndPruneExpires(t *testing.T) {
+	root, run := jitTree(t, "--allow-self-approve", "--jit-ttl", "1s")
+	keys := t.TempDir()
+	run(0, "ca", "init", "--out", keys, "--no-passphrase")
+	run(0, "apply", "--sshd", testenv.Sshd(t), "--no-reload", "--ca", filepath.Join(keys, ca.KeyName+".pub"))
+	pub := writePub(t, t.TempDir(), 1)
+	out, _ := run(0, "--json", "request", "--key", pub, "--name", "bob", "--for", "2h", "--reason", "x")
+	var filed jit.Result
+	json.Unmarshal([]byte(out), &filed)
+	out, _ = run(0, "--json", "approve", filed.ID, "--for", "1h", "--ca", filepath.Join(keys, ca.KeyName))
+	var res jit.Result
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res.Installed == nil || res.Installed.Method != "certificate" {
+		t.Fatalf("approve --ca: %v %s", err, out)
+	}
+	data, err := root.ReadFile(res.Installed.Certificate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _, _, _, _ := ssh.ParseAuthorizedKey(data)
+	cert := k.(*ssh.Certificate)
+	if time.Unix(int64(cert.ValidBefore), 0).UTC() != res.Decision.End || cert.KeyId != "bob" || len(cert.Extensions) != 1 {
+		t.Errorf("certificate %+v, decision ends %s", cert, res.Decision.End)
+	}
+	if data, _ := os.ReadFile(root.Path("/home/pfwd/.ssh/authorized_keys")); len(data) != 0 {
+		t.Errorf("approve --ca installed a key:\n%s", data)
+	}
+	out, _ = run(0, "ca", "list")
+	if !strings.Contains(out, "bob") {
+		t.Errorf("ca list does not show the certificate:\n%s", out)
+	}
+
+	out, _ = run(0, "--json", "request", "--key", pub, "--name", "bob", "--for", "2h", "--reason", "x")
+	json.Unmarshal([]byte(out), &filed)
+	time.Sleep(2100 * time.Millisecond)
+	if _, errb := run(0, "prune"); !strings.Contains(errb, "request "+filed.ID+" expired") {
+		t.Errorf("prune: %s", errb)
+	}
+	if d, err := jit.ReadDecision(root, filed.ID); err != nil || d.State != jit.StateExpired {
+		t.Errorf("after prune: %+v %v", d, err)
+	}
+	// A settings file prune refuses does not stop it pruning keys.
+	os.Chmod(root.Path(jit.SettingsPath), 0o666)
+	if _, errb := run(0, "prune"); !strings.Contains(errb, "warning: stale requests not expired") {
+		t.Errorf("prune with a refused settings file: %s", errb)
+	}
+}

@@ -1,0 +1,416 @@
+package jit
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/pfwdctl/pfwdctl/internal/auditlog"
+	"github.com/pfwdctl/pfwdctl/internal/fail"
+	"github.com/pfwdctl/pfwdctl/internal/hostfs"
+	"github.com/pfwdctl/pfwdctl/internal/testenv"
+	"github.com/pfwdctl/pfwdctl/users/keyline"
+)
+
+const (
+	opUID  = 4243 // ops1, in the jit group
+	op2UID = 4244 // ops2, in the jit group
+	jitGID = 4242
+)
+
+// tree is a --root tree with an operators' group and two operators, set
+// up for requests. The tests chown files, so they run as root.
+func tree(t *testing.T, s Settings) (hostfs.Root, string) {
+	t.Helper()
+	testenv.Root(t)
+	dir := t.TempDir()
+	root := hostfs.MustRoot(dir)
+	os.MkdirAll(root.Path("/etc"), 0o755)
+	os.WriteFile(root.Path("/etc/passwd"), []byte("root:x:0:0:root:/root:/bin/bash\nops1:x:4243:4243::/home/ops1:/bin/sh\nops2:x:4244:4244::/home/ops2:/bin/sh\n"), 0o644)
+	os.WriteFile(root.Path("/etc/group"), []byte("root:x:0:\njitops:x:4242:ops1,ops2\n"), 0o644)
+	if s.Group == "" {
+		s.Group = "jitops"
+	}
+	if _, err := Setup(root, s); err != nil {
+		t.Fatal(err)
+	}
+	return root, filepath.Join(dir, "audit.jsonl")
+}
+
+func pubLine(t *testing.T, name string) (string, string) {
+	t.Helper()
+	pub, _, _ := ed25519.GenerateKey(rand.Reader)
+	sp, _ := ssh.NewPublicKey(pub)
+	k, _, err := keyline.ParsePublic(ssh.MarshalAuthorizedKey(sp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.Type() + " " + k.Base64() + " " + name, k.Fingerprint()
+}
+
+// file writes a request as the operator uid would (the file then chowned
+// to it) and returns it.
+func file(t *testing.T, root hostfs.Root, uid int, mod func(*Request)) Request {
+	t.Helper()
+	id, _ := NewID(time.Now())
+	line, fp := pubLine(t, "alice")
+	r := Request{Version: 1, ID: id, Account: "pfwd", Name: "alice", Key: line, Fingerprint: fp, Duration: 3600,
+		Reason: "deploy", Created: time.Now().UTC().Truncate(time.Second), RequesterUID: uid}
+	if mod != nil {
+		mod(&r)
+	}
+	if err := Write(root, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(root.Path(SpoolDir+"/"+r.ID+".json"), uid, jitGID); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func service(root hostfs.Root, audit string, caller Person) Service {
+	return Service{Root: root, Caller: caller, Log: auditlog.Log{Root: root, File: audit, Syslog: func(string) {}, Getenv: func(string) string { return "" }}}
+}
+
+var root0 = Person{UID: 0, Name: "root"}
+
+// countingInstaller records each install; it never fails.
+func countingInstaller(n *atomic.Int32) Installer {
+	return func(_ context.Context, g Grant) (Installed, error) {
+		n.Add(1)
+		time.Sleep(20 * time.Millisecond) // widen the race window
+		return Installed{Method: "key", Fingerprint: g.Request.Fingerprint, Name: g.Request.Name}, nil
+	}
+}
+
+func TestSetupMakesTheSpoolRootGroupStickySetgid(t *testing.T) {
+	root, _ := tree(t, Settings{})
+	fi, err := os.Lstat(root.Path(SpoolDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode()&os.ModeSticky == 0 || fi.Mode()&os.ModeSetgid == 0 || fi.Mode().Perm() != 0o770 {
+		t.Errorf("spool mode %v, want drwxrws--T", fi.Mode())
+	}
+	s, err := LoadSettings(root)
+	if err != nil || s.Group != "jitops" || s.AllowSelfApprove || s.TTL() != DefaultTTL {
+		t.Errorf("settings %+v %v", s, err)
+	}
+	// A settings file someone else could write is refused: it could allow
+	// self-approval.
+	os.Chmod(root.Path(SettingsPath), 0o666)
+	if _, err := LoadSettings(root); err == nil {
+		t.Error("a world-writable settings file was accepted")
+	}
+}
+
+func TestApproveInstallsOnceAndRecordsEverything(t *testing.T) {
+	root, audit := tree(t, Settings{})
+	r := file(t, root, opUID, nil)
+	var n atomic.Int32
+	res, err := service(root, audit, root0).Approve(context.Background(), ApproveOptions{ID: r.ID, For: 30 * time.Minute, Note: "ok", Install: countingInstaller(&n)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.State != StateApproved || n.Load() != 1 || res.Decision.End.Sub(res.Decision.Start) != 30*time.Minute {
+		t.Fatalf("%+v installs=%d", res, n.Load())
+	}
+	if res.Decision.Requester.Name != "ops1" || res.Decision.Approver.Name != "root" {
+		t.Errorf("requester %v approver %v", res.Decision.Requester, res.Decision.Approver)
+	}
+	// The spool file is gone; the decision keeps the request.
+	if _, err := os.Lstat(root.Path(SpoolDir + "/" + r.ID + ".json")); err == nil {
+		t.Error("the spool file is still there")
+	}
+	list, _ := List(root, time.Now())
+	if len(list) != 1 || list[0].State != StateApproved || list[0].Reason != "deploy" {
+		t.Errorf("list %+v", list)
+	}
+	// Decided: never again.
+	if _, err := service(root, audit, root0).Approve(context.Background(), ApproveOptions{ID: r.ID, Install: countingInstaller(&n)}); err == nil || n.Load() != 1 {
+		t.Errorf("a second approval: %v installs=%d", err, n.Load())
+	}
+	events, _ := auditlog.Log{File: audit}.Read()
+	var got []string
+	for _, e := range auditlog.Completed(events) {
+		got = append(got, e.Action)
+		if e.Request != r.ID || e.Requester != "ops1" || e.Reason != "deploy" || e.Fingerprint != r.Fingerprint {
+			t.Errorf("audit line %+v", e)
+		}
+		if e.Action == ActionApprove && (e.Admin != "root" || e.WindowEnd.Sub(e.WindowStart) != 30*time.Minute) {
+			t.Errorf("approve line %+v", e)
+		}
+	}
+	if strings.Join(got, " ") != "jit-request jit-approve" {
+		t.Errorf("audit actions %v", got)
+	}
+}
+
+// Two approvers at once: one install, one refusal.
+func TestConcurrentApprovalsInstallOnce(t *testing.T) {
+	root, audit := tree(t, Settings{})
+	r := file(t, root, opUID, nil)
+	var n atomic.Int32
+	var ok atomic.Int32
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := service(root, audit, root0).Approve(context.Background(), ApproveOptions{ID: r.ID, Install: countingInstaller(&n)}); err == nil {
+				ok.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if n.Load() != 1 || ok.Load() != 1 {
+		t.Fatalf("installs %d, successes %d, want 1 and 1", n.Load(), ok.Load())
+	}
+}
+
+func TestSelfApprovalRefusedUnlessAllowed(t *testing.T) {
+	for _, allow := range []bool{false, true} {
+		root, audit := tree(t, Settings{AllowSelfApprove: allow})
+		r := file(t, root, opUID, nil)
+		var n atomic.Int32
+		// ops1 under sudo approves ops1's request.
+		_, err := service(root, audit, Person{UID: opUID, Name: "ops1"}).Approve(context.Background(), ApproveOptions{ID: r.ID, Install: countingInstaller(&n)})
+		if allow != (err == nil) {
+			t.Errorf("allow=%v: %v", allow, err)
+		}
+		if !allow && (fail.Code(err) != fail.ExitFailed || !strings.Contains(err.Error(), "cannot approve it")) {
+			t.Errorf("self-approval: %v", err)
+		}
+	}
+}
+
+func TestDeniedOrExpiredCannotBeApproved(t *testing.T) {
+	root, audit := tree(t, Settings{TTLSeconds: 60})
+	var n atomic.Int32
+	svc := service(root, audit, root0)
+	denied := file(t, root, opUID, nil)
+	if _, err := svc.Deny(context.Background(), denied.ID, "use the VPN"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Approve(context.Background(), ApproveOptions{ID: denied.ID, Install: countingInstaller(&n)}); err == nil || !strings.Contains(err.Error(), "already denied") {
+		t.Errorf("approve after deny: %v", err)
+	}
+	old := file(t, root, opUID, func(r *Request) { r.Created = time.Now().Add(-2 * time.Minute).UTC().Truncate(time.Second) })
+	list, _ := List(root, time.Now())
+	for _, r := range list {
+		if r.ID == old.ID && r.State != StateExpired {
+			t.Errorf("a request past its TTL lists as %s", r.State)
+		}
+	}
+	if _, err := svc.Approve(context.Background(), ApproveOptions{ID: old.ID, Install: countingInstaller(&n)}); err == nil || !strings.Contains(err.Error(), "time-to-live") {
+		t.Errorf("approve past TTL: %v", err)
+	}
+	if _, err := svc.Approve(context.Background(), ApproveOptions{ID: old.ID, Install: countingInstaller(&n)}); err == nil || !strings.Contains(err.Error(), "already expired") {
+		t.Errorf("approve of an expired request: %v", err)
+	}
+	stale := file(t, root, opUID, func(r *Request) { r.Created = time.Now().Add(-2 * time.Minute).UTC().Truncate(time.Second) })
+	fresh := file(t, root, opUID, nil)
+	out, err := svc.ExpireStale(context.Background())
+	if err != nil || len(out) != 1 || out[0].ID != stale.ID {
+		t.Errorf("ExpireStale: %+v %v", out, err)
+	}
+	if d, err := ReadDecision(root, fresh.ID); err == nil {
+		t.Errorf("a fresh request was decided: %+v", d)
+	}
+	if n.Load() != 0 {
+		t.Errorf("%d installs", n.Load())
+	}
+	if _, err := svc.Approve(context.Background(), ApproveOptions{ID: fresh.ID, For: 2 * time.Hour, Install: countingInstaller(&n)}); err == nil || fail.Code(err) != fail.ExitUsage {
+		t.Errorf("--for longer than asked: %v", err)
+	}
+}
+
+// Spool files pfwdctl request did not write are refused, whatever they say.
+func TestForgedSpoolFilesAreRefused(t *testing.T) {
+	root, audit := tree(t, Settings{})
+	spool := root.Path(SpoolDir)
+	good := func() Request {
+		id, _ := NewID(time.Now())
+		line, fp := pubLine(t, "alice")
+		return Request{Version: 1, ID: id, Account: "pfwd", Name: "alice", Key: line, Fingerprint: fp, Duration: 3600,
+			Reason: "x", Created: time.Now().UTC().Truncate(time.Second), RequesterUID: op2UID}
+	}
+	write := func(r Request, uid int, extra string) string {
+		data, _ := json.Marshal(r)
+		if extra != "" {
+			data = []byte(strings.TrimSuffix(string(data), "}") + "," + extra + "}")
+		}
+		p := filepath.Join(spool, r.ID+".json")
+		if err := os.WriteFile(p, data, 0o640); err != nil {
+			t.Fatal(err)
+		}
+		os.Chown(p, uid, jitGID)
+		return r.ID
+	}
+	cases := map[string]func() string{
+		// ops1 writes a request saying ops2 asked (to approve it as ops1).
+		"fail_forged_requester": func() string { return write(good(), opUID, "") },
+		"fail_extra_field":      func() string { return write(good(), op2UID, `"approved":true`) },
+		"fail_id_not_filename": func() string {
+			r := good()
+			id := r.ID
+			r.ID, _ = NewID(time.Now())
+			data, _ := json.Marshal(r)
+			p := filepath.Join(spool, id+".json")
+			os.WriteFile(p, data, 0o640)
+			os.Chown(p, op2UID, jitGID)
+			return id
+		},
+		"fail_symlink": func() string {
+			r := good()
+			target := filepath.Join(t.TempDir(), "real.json")
+			data, _ := json.Marshal(r)
+			os.WriteFile(target, data, 0o644)
+			os.Lchown(target, op2UID, jitGID)
+			os.Symlink(target, filepath.Join(spool, r.ID+".json"))
+			return r.ID
+		},
+		"fail_hard_link": func() string {
+			r := good()
+			id := write(r, op2UID, "")
+			os.Link(filepath.Join(spool, id+".json"), filepath.Join(spool, ".other"))
+			return id
+		},
+		"fail_oversize": func() string {
+			r := good()
+			r.Reason = strings.Repeat("x", 400)
+			return write(r, op2UID, `"pad":"`+strings.Repeat("y", MaxRequestSize)+`"`)
+		},
+		"fail_fingerprint_not_the_key": func() string {
+			r := good()
+			_, r.Fingerprint = pubLine(t, "other")
+			return write(r, op2UID, "")
+		},
+		"fail_multiline_reason": func() string {
+			r := good()
+			r.Reason = "ok\n\x1b[2Japproved"
+			return write(r, op2UID, "")
+		},
+	}
+	for name, mk := range cases {
+		t.Run(name, func(t *testing.T) {
+			id := mk()
+			var n atomic.Int32
+			_, err := service(root, audit, root0).Approve(context.Background(), ApproveOptions{ID: id, Install: countingInstaller(&n)})
+			if err == nil || n.Load() != 0 {
+				t.Fatalf("approved: %v", err)
+			}
+			t.Log(err)
+			// It lists as invalid, and deny removes it.
+			if _, err := service(root, audit, root0).Deny(context.Background(), id, "forged"); err != nil {
+				t.Errorf("deny: %v", err)
+			}
+			if _, err := os.Lstat(filepath.Join(spool, id+".json")); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("the file is still in the spool: %v", err)
+			}
+			os.Remove(filepath.Join(spool, ".other"))
+		})
+	}
+	good2 := good()
+	write(good2, op2UID, "")
+	if _, err := Read(root, good2.ID); err != nil {
+		t.Errorf("the well-formed request was refused: %v", err)
+	}
+}
+
+func TestHooksGetTheEventAndNeverBlock(t *testing.T) {
+	root, audit := tree(t, Settings{})
+	out := filepath.Join(t.TempDir(), "events")
+	hooks := root.Path(HooksDir)
+	os.WriteFile(filepath.Join(hooks, "10-record"), []byte("#!/bin/sh\ncat >> "+out+"\necho >> "+out+"\n"), 0o755)
+	os.WriteFile(filepath.Join(hooks, "20-fail"), []byte("#!/bin/sh\necho paging failed >&2\nexit 3\n"), 0o755)
+	os.WriteFile(filepath.Join(hooks, "30-writable"), []byte("#!/bin/sh\ntouch "+out+".bad\n"), 0o777)
+	os.Chmod(filepath.Join(hooks, "30-writable"), 0o777)
+	os.WriteFile(filepath.Join(hooks, "40-notroot"), []byte("#!/bin/sh\ntouch "+out+".bad\n"), 0o755)
+	os.Chown(filepath.Join(hooks, "40-notroot"), opUID, opUID)
+	os.WriteFile(filepath.Join(hooks, "50-backup~"), []byte("#!/bin/sh\ntouch "+out+".bad\n"), 0o755)
+	r := file(t, root, opUID, nil)
+	var n atomic.Int32
+	res, err := service(root, audit, root0).Approve(context.Background(), ApproveOptions{ID: r.ID, Install: countingInstaller(&n)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]HookResult{}
+	for _, h := range res.Hooks {
+		byName[filepath.Base(h.Hook)] = h
+	}
+	if !byName["10-record"].OK || byName["20-fail"].OK || byName["20-fail"].ExitCode != 3 || byName["20-fail"].Stderr != "paging failed" {
+		t.Errorf("hooks %+v", res.Hooks)
+	}
+	for _, n := range []string{"30-writable", "40-notroot"} {
+		if h := byName[n]; h.OK || !strings.Contains(h.Error, "not run") {
+			t.Errorf("%s: %+v", n, h)
+		}
+	}
+	if _, ok := byName["50-backup~"]; ok {
+		t.Error("an editor backup was considered a hook")
+	}
+	if _, err := os.Stat(out + ".bad"); err == nil {
+		t.Error("a hook someone else could write was run")
+	}
+	data, _ := os.ReadFile(out)
+	var ev Event
+	if err := json.Unmarshal(data, &ev); err != nil {
+		t.Fatalf("%v: %s", err, data)
+	}
+	if ev.Event != "approve" || ev.ID != r.ID || ev.Decision == nil || ev.Decision.State != StateApproved || ev.Requester.Name != "ops1" || ev.Request.Reason != "deploy" {
+		t.Errorf("event %+v", ev)
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{"4h": 4 * time.Hour, "2d": 48 * time.Hour, "90m": 90 * time.Minute, "5s": 5 * time.Second} {
+		if got, err := ParseDuration(in); err != nil || got != want {
+			t.Errorf("%s: %v %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"", "0", "-1h", "31d", "1.5s", "soon"} {
+		if _, err := ParseDuration(in); err == nil {
+			t.Errorf("%q accepted", in)
+		}
+	}
+}
+
+func TestGrantAtJoinsByKeyAndWindow(t *testing.T) {
+	t0 := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
+	rec := func(id, fp string, start time.Time) Record {
+		return Record{ID: id, Account: "pfwd", Decision: &Decision{State: StateApproved, Fingerprint: fp, Start: start, End: start.Add(time.Hour)}}
+	}
+	recs := []Record{rec("a", "FP1", t0), rec("b", "FP1", t0.Add(3*time.Hour)), rec("c", "FP2", t0),
+		{ID: "d", Account: "pfwd", Decision: &Decision{State: StateDenied, Fingerprint: "FP3"}}}
+	for _, tc := range []struct {
+		fp   string
+		at   time.Time
+		want string
+	}{
+		{"FP1", t0.Add(30 * time.Minute), "a"},
+		{"FP1", t0.Add(3*time.Hour + time.Minute), "b"},
+		{"FP1", t0.Add(2 * time.Hour), ""}, // between grants: not under one
+		{"FP1", time.Time{}, ""},           // no time, granted twice: unknown
+		{"FP2", time.Time{}, "c"},          // no time, granted once
+		{"FP3", t0, ""},                    // denied
+	} {
+		if got := GrantAt(recs, "pfwd", tc.fp, tc.at); got != tc.want {
+			t.Errorf("%s at %v: %q, want %q", tc.fp, tc.at, got, tc.want)
+		}
+	}
+	if got := GrantAt(recs, "other", "FP2", t0); got != "" {
+		t.Errorf("another account: %q", got)
+	}
+}
