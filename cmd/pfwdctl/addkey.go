@@ -16,7 +16,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/users/keyline"
 )
 
-func init() { commands = append(commands, newAddKeyCmd) }
+func init() { register("add-key", newAddKeyCmd) }
 
 type addKeyOpts struct {
 	user, name, expires string

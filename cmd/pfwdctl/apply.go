@@ -17,7 +17,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/verify/audit"
 )
 
-func init() { commands = append(commands, newApplyCmd) }
+func init() { register("apply", newApplyCmd) }
 
 type applyOpts struct {
 	paramFlags

@@ -13,7 +13,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/verify/audit"
 )
 
-func init() { commands = append(commands, newAuditCmd) }
+func init() { register("audit", newAuditCmd) }
 
 type auditOpts struct {
 	paramFlags

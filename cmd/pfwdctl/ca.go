@@ -23,7 +23,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/users/keyline"
 )
 
-func init() { commands = append(commands, newCaCmd) }
+func init() { register("ca", newCaCmd) }
 
 // caPassphraseEnv holds the CA key's passphrase for automation.
 const caPassphraseEnv = "PFWDCTL_CA_PASSPHRASE"

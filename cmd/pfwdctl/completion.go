@@ -14,7 +14,7 @@ import (
 )
 
 func init() {
-	commands = append(commands, newCompletionCmd)
+	register("completion", newCompletionCmd)
 	treeHooks = append(treeHooks, registerCompletions)
 }
 

@@ -14,7 +14,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/verify/lab"
 )
 
-func init() { commands = append(commands, newLabCmd) }
+func init() { register("lab", newLabCmd) }
 
 type labOpts struct {
 	breaks  []string

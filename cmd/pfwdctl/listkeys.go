@@ -15,7 +15,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/users"
 )
 
-func init() { commands = append(commands, newListKeysCmd) }
+func init() { register("list-keys", newListKeysCmd) }
 
 type listKeysOpts struct {
 	user string

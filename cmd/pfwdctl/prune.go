@@ -7,7 +7,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/users"
 )
 
-func init() { commands = append(commands, newPruneCmd) }
+func init() { register("prune", newPruneCmd) }
 
 type pruneOpts struct {
 	user string

@@ -12,7 +12,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/render"
 )
 
-func init() { commands = append(commands, newRenderCmd) }
+func init() { register("render", newRenderCmd) }
 
 // paramFlags are the flags every command that renders the drop-ins shares.
 type paramFlags struct {

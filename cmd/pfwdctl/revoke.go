@@ -8,7 +8,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/users"
 )
 
-func init() { commands = append(commands, newRevokeCmd) }
+func init() { register("revoke", newRevokeCmd) }
 
 type revokeOpts struct {
 	user      string

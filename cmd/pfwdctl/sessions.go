@@ -19,7 +19,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/users"
 )
 
-func init() { commands = append(commands, newSessionsCmd) }
+func init() { register("sessions", newSessionsCmd) }
 
 type sessionsOpts struct {
 	user, key, log string

@@ -11,7 +11,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/users"
 )
 
-func init() { commands = append(commands, newUserCmd) }
+func init() { register("user", newUserCmd) }
 
 // usersHost is the users.Host for this run: the --root tree, the injected
 // runner, clock and environment.

@@ -20,7 +20,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/verify/self"
 )
 
-func init() { commands = append(commands, newVerifyCmd) }
+func init() { register("verify", newVerifyCmd) }
 
 type verifyOpts struct {
 	host, user, key     string

@@ -15,7 +15,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/internal/sshd"
 )
 
-func init() { commands = append(commands, newWizardCmd) }
+func init() { register("wizard", newWizardCmd) }
 
 type wizardOpts struct {
 	dryRun     bool
