@@ -60,6 +60,19 @@ type KeysFile struct {
 	// (its name has no %u, %U or %h): pfwdctl does not write it, since a
 	// forward-only key there would let its holder in as all of them.
 	shared bool
+	// seen, when set, keeps Entries' reading of each line by its content:
+	// a change (lockedKeys) reads its files' entries, writes, and reads
+	// the same lines back (readBack), and a line's split and fingerprint
+	// depend on its bytes alone, so each distinct line is parsed once.
+	// A line that differs on the way back is parsed afresh.
+	seen map[string]parsedLine
+}
+
+// parsedLine is what Entries makes of one line's content.
+type parsedLine struct {
+	line        keyline.Line
+	fingerprint string
+	err         error
 }
 
 // Entry is one key line of the file.
@@ -82,12 +95,17 @@ func (f *KeysFile) Entries() []Entry {
 		if s == "" || s[0] == '#' {
 			continue
 		}
-		e := Entry{Index: i, Raw: s, file: f}
-		e.Line, e.Err = keyline.SplitLine(s)
-		if e.Err == nil {
-			e.Fingerprint, e.Err = e.Line.Fingerprint()
+		p, ok := f.seen[s]
+		if !ok {
+			p.line, p.err = keyline.SplitLine(s)
+			if p.err == nil {
+				p.fingerprint, p.err = p.line.Fingerprint()
+			}
+			if f.seen != nil {
+				f.seen[s] = p
+			}
 		}
-		out = append(out, e)
+		out = append(out, Entry{Index: i, Raw: s, Line: p.line, Fingerprint: p.fingerprint, Err: p.err, file: f})
 	}
 	return out
 }
@@ -127,7 +145,10 @@ func (f *KeysFile) appendLine(s string) {
 
 // removeLines drops the lines at the given indexes.
 func (f *KeysFile) removeLines(idx map[int]bool) {
-	out := f.Lines[:0:0]
+	if len(idx) == 0 {
+		return
+	}
+	out := make([]string, 0, len(f.Lines))
 	for i, l := range f.Lines {
 		if !idx[i] {
 			out = append(out, l)

@@ -111,36 +111,36 @@ func (h Host) AddKey(ctx context.Context, r AddKeyRequest) (AddKeyResult, error)
 			res.Warnings = append(res.Warnings, fmt.Sprintf("pfwdctl apply will make sshd read only %s for %s: run add-key again after apply, or the key stops working", h.keysPath(a), a.Name))
 		}
 	}
+	// Each file's entries once: all of them, kf's first.
+	all := kf.Entries()
+	for _, x := range extras {
+		all = append(all, x.Entries()...)
+	}
 	var copies []Entry
-	for _, e := range kf.Entries() {
-		if e.Err == nil && e.Fingerprint == res.Fingerprint {
+	for _, e := range all {
+		if e.file == kf && e.Err == nil && e.Fingerprint == res.Fingerprint {
 			copies = append(copies, e)
 		}
 	}
 	elsewhere := map[*KeysFile]map[int]bool{}
-	for _, x := range extras {
-		for _, e := range x.Entries() {
-			if e.Err != nil || e.Fingerprint != res.Fingerprint {
-				continue
-			}
-			if x.readOnly {
-				return res, fail.New(fail.Failed, "remove line "+fmt.Sprint(e.Index+1)+" of "+x.Path+" by hand (or run pfwdctl apply so sshd reads only ~/.ssh/authorized_keys), then add the key again",
-					"refusing: the key is also in %s, a file sshd reads that pfwdctl does not rewrite, where its options may allow more", x.Path)
-			}
-			if elsewhere[x] == nil {
-				elsewhere[x] = map[int]bool{}
-			}
-			elsewhere[x][e.Index] = true
-			copies = append(copies, e)
+	for _, e := range all {
+		x := e.file
+		if x == kf || e.Err != nil || e.Fingerprint != res.Fingerprint {
+			continue
 		}
+		if x.readOnly {
+			return res, fail.New(fail.Failed, "remove line "+fmt.Sprint(e.Index+1)+" of "+x.Path+" by hand (or run pfwdctl apply so sshd reads only ~/.ssh/authorized_keys), then add the key again",
+				"refusing: the key is also in %s, a file sshd reads that pfwdctl does not rewrite, where its options may allow more", x.Path)
+		}
+		if elsewhere[x] == nil {
+			elsewhere[x] = map[int]bool{}
+		}
+		elsewhere[x][e.Index] = true
+		copies = append(copies, e)
 	}
 	// Names are how keys are revoked: a second key under a name already in
 	// use would make revoke NAME ambiguous, so it takes --replace, which
 	// removes the other key (every line holding it) in the same write.
-	var all []Entry
-	for _, f := range append([]*KeysFile{kf}, extras...) {
-		all = append(all, f.Entries()...)
-	}
 	var named []Entry
 	for _, e := range all {
 		if e.Err == nil && e.Fingerprint != res.Fingerprint && e.Line.Comment == res.Name {
@@ -702,8 +702,10 @@ func (h Host) lockedKeys(ctx context.Context, a Account) (primary *KeysFile, ext
 		return nil, nil, false, nil, err
 	}
 	primary.removeStaleTemps()
+	primary.seen = make(map[string]parsedLine, len(primary.Lines))
 	for _, x := range extras {
 		x.removeStaleTemps()
+		x.seen = make(map[string]parsedLine, len(x.Lines))
 	}
 	return primary, extras, none, func() { primary.Close(); closeAll(extras); unlock() }, nil
 }
