@@ -432,7 +432,7 @@ func (h Host) ListKeys(user string) (ListResult, error) {
 // describe turns keyline's verdict on one line into a list-keys row.
 // zone is sshd's (systemZone), read once by the caller.
 func (h Host) describe(e Entry, matchTargets []string, zone *time.Location, now time.Time) KeyInfo {
-	v := keyline.Judge(e.Raw, keyline.Match{Targets: matchTargets, Zone: zone}, now)
+	v := keyline.JudgeSplit(e.Line, e.Fingerprint, e.Err, keyline.Match{Targets: matchTargets, Zone: zone}, now)
 	ki := KeyInfo{Line: e.Index + 1, Name: v.Line.Comment, Type: v.Line.Type, Fingerprint: v.Fingerprint, Options: v.Line.Options,
 		Targets: v.Written, Expiry: v.Expiry, Expired: v.Expired, From: v.From,
 		Restricted: v.Restricted(), Problems: v.Texts(keyline.Fail), Warnings: v.Texts(keyline.Warn)}
