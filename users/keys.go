@@ -702,10 +702,8 @@ func (h Host) lockedKeys(ctx context.Context, a Account) (primary *KeysFile, ext
 		return nil, nil, false, nil, err
 	}
 	primary.removeStaleTemps()
-	primary.seen = make(map[string]parsedLine, len(primary.Lines))
 	for _, x := range extras {
 		x.removeStaleTemps()
-		x.seen = make(map[string]parsedLine, len(x.Lines))
 	}
 	return primary, extras, none, func() { primary.Close(); closeAll(extras); unlock() }, nil
 }
