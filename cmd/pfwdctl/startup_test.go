@@ -64,7 +64,9 @@ func TestStartupInitsNothingHeavy(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	cmd := exec.Command(bin, "--version")
-	cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
+	// A fixed PATH: atotto/clipboard's init looks for its helpers in
+	// every directory of it, so a long one would move the count.
+	cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1", "PATH=/usr/sbin:/usr/bin:/sbin:/bin")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
