@@ -83,7 +83,7 @@ func TestStartupInitsNothingHeavy(t *testing.T) {
 	const (
 		// Each of pfwdctl's packages: a few errors.New and small tables.
 		ownMax = 16
-		// The whole binary; today about 1,070, most of it x/crypto/ssh and
+		// The whole binary; today about 930, most of it x/crypto/ssh and
 		// the wizard's TUI libraries (bubbletea, clipboard, runewidth),
 		// whose inits cannot be deferred while they are linked. Close to
 		// today's, so a new dependency's heavy init is noticed.
