@@ -436,9 +436,7 @@ func (h Host) describe(e Entry, matchTargets []string, zone *time.Location, now 
 	ki := KeyInfo{Line: e.Index + 1, Name: v.Line.Comment, Type: v.Line.Type, Fingerprint: v.Fingerprint, Options: v.Line.Options,
 		Targets: v.Written, Expiry: v.Expiry, Expired: v.Expired, From: v.From,
 		Restricted: v.Restricted(), Problems: v.Texts(keyline.Fail), Warnings: v.Texts(keyline.Warn)}
-	if k, err := v.Line.Key(); err == nil {
-		ki.Bits = k.Bits()
-	}
+	ki.Bits = v.Line.Bits()
 	return ki
 }
 
