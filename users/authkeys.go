@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -60,6 +61,12 @@ type KeysFile struct {
 	// (its name has no %u, %U or %h): pfwdctl does not write it, since a
 	// forward-only key there would let its holder in as all of them.
 	shared bool
+	// entries are the key lines Entries last returned. readBack hands
+	// them to the file read back (prev), whose lines are mostly the same
+	// ones: a line's split and fingerprint depend on its bytes alone, so
+	// a line equal to one already read reuses that reading, and only the
+	// lines that differ are parsed. No index is trusted, only content.
+	entries, prev []Entry
 }
 
 // Entry is one key line of the file.
@@ -77,19 +84,38 @@ type Entry struct {
 // files of many thousands of keys.
 func (f *KeysFile) Entries() []Entry {
 	out := make([]Entry, 0, len(f.Lines))
+	p := 0 // where in prev the next line is looked for
 	for i, raw := range f.Lines {
 		s := strings.TrimSpace(raw)
 		if s == "" || s[0] == '#' {
 			continue
 		}
 		e := Entry{Index: i, Raw: s, file: f}
-		e.Line, e.Err = keyline.SplitLine(s)
-		if e.Err == nil {
-			e.Fingerprint, e.Err = e.Line.Fingerprint()
+		if k := sameLine(f.prev, p, s); k >= 0 {
+			e.Line, e.Fingerprint, e.Err = f.prev[k].Line, f.prev[k].Fingerprint, f.prev[k].Err
+			p = k + 1
+		} else {
+			e.Line, e.Err = keyline.SplitLine(s)
+			if e.Err == nil {
+				e.Fingerprint, e.Err = e.Line.Fingerprint()
+			}
 		}
 		out = append(out, e)
 	}
+	f.entries = out
 	return out
+}
+
+// sameLine is the index in prev, from p on and within a few lines (a
+// change removes or replaces a few), of a line whose content is s; -1 if
+// none.
+func sameLine(prev []Entry, p int, s string) int {
+	for k := p; k < len(prev) && k < p+16; k++ {
+		if prev[k].Raw == s {
+			return k
+		}
+	}
+	return -1
 }
 
 // bytes joins the lines back.
@@ -127,7 +153,10 @@ func (f *KeysFile) appendLine(s string) {
 
 // removeLines drops the lines at the given indexes.
 func (f *KeysFile) removeLines(idx map[int]bool) {
-	out := f.Lines[:0:0]
+	if len(idx) == 0 {
+		return
+	}
+	out := make([]string, 0, len(f.Lines))
 	for i, l := range f.Lines {
 		if !idx[i] {
 			out = append(out, l)
@@ -313,7 +342,12 @@ func (h Host) readFileAt(kf *KeysFile, a Account) error {
 		return fail.Wrap(fail.Failed, err, "run pfwdctl as root", "read %s", kf.Path)
 	}
 	kf.Exists, kf.Data = true, data
-	kf.Lines = splitLines(data)
+	// The buffer is this file's alone and nothing writes to it again
+	// (Data is only read, or cloned): its lines are strings over it
+	// rather than over a second copy of a file that can be megabytes.
+	if len(data) > 0 {
+		kf.Lines = splitString(unsafe.String(unsafe.SliceData(data), len(data)))
+	}
 	return nil
 }
 
@@ -336,17 +370,19 @@ func splitLines(data []byte) []string {
 	if len(data) == 0 {
 		return nil
 	}
-	n := bytes.Count(data, []byte("\n")) + 1
-	out := make([]string, 0, n)
-	s := string(data)
+	return splitString(string(data))
+}
+
+// splitString is splitLines over a string: its lines share s's bytes.
+func splitString(s string) []string {
+	out := make([]string, 0, strings.Count(s, "\n")+1)
 	for {
-		i := bytes.IndexByte(data, '\n')
+		i := strings.IndexByte(s, '\n')
 		if i < 0 {
-			out = append(out, s)
-			return out
+			return append(out, s)
 		}
 		out = append(out, s[:i])
-		s, data = s[i+1:], data[i+1:]
+		s = s[i+1:]
 	}
 }
 

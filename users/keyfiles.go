@@ -126,6 +126,7 @@ func (h Host) readBack(a Account, kfs ...*KeysFile) ([]Entry, error) {
 			return nil, err
 		}
 		again.Close()
+		again.prev = kf.entries
 		out = append(out, again.Entries()...)
 	}
 	return out, nil

@@ -120,36 +120,36 @@ func (h Host) AddKey(ctx context.Context, r AddKeyRequest) (AddKeyResult, error)
 			res.Warnings = append(res.Warnings, fmt.Sprintf("pfwdctl apply will make sshd read only %s for %s: run add-key again after apply, or the key stops working", h.keysPath(a), a.Name))
 		}
 	}
+	// Each file's entries once: all of them, kf's first.
+	all := kf.Entries()
+	for _, x := range extras {
+		all = append(all, x.Entries()...)
+	}
 	var copies []Entry
-	for _, e := range kf.Entries() {
-		if e.Err == nil && e.Fingerprint == res.Fingerprint {
+	for _, e := range all {
+		if e.file == kf && e.Err == nil && e.Fingerprint == res.Fingerprint {
 			copies = append(copies, e)
 		}
 	}
 	elsewhere := map[*KeysFile]map[int]bool{}
-	for _, x := range extras {
-		for _, e := range x.Entries() {
-			if e.Err != nil || e.Fingerprint != res.Fingerprint {
-				continue
-			}
-			if x.readOnly {
-				return res, fail.New(fail.Failed, "remove line "+fmt.Sprint(e.Index+1)+" of "+x.Path+" by hand (or run pfwdctl apply so sshd reads only ~/.ssh/authorized_keys), then add the key again",
-					"refusing: the key is also in %s, a file sshd reads that pfwdctl does not rewrite, where its options may allow more", x.Path)
-			}
-			if elsewhere[x] == nil {
-				elsewhere[x] = map[int]bool{}
-			}
-			elsewhere[x][e.Index] = true
-			copies = append(copies, e)
+	for _, e := range all {
+		x := e.file
+		if x == kf || e.Err != nil || e.Fingerprint != res.Fingerprint {
+			continue
 		}
+		if x.readOnly {
+			return res, fail.New(fail.Failed, "remove line "+fmt.Sprint(e.Index+1)+" of "+x.Path+" by hand (or run pfwdctl apply so sshd reads only ~/.ssh/authorized_keys), then add the key again",
+				"refusing: the key is also in %s, a file sshd reads that pfwdctl does not rewrite, where its options may allow more", x.Path)
+		}
+		if elsewhere[x] == nil {
+			elsewhere[x] = map[int]bool{}
+		}
+		elsewhere[x][e.Index] = true
+		copies = append(copies, e)
 	}
 	// Names are how keys are revoked: a second key under a name already in
 	// use would make revoke NAME ambiguous, so it takes --replace, which
 	// removes the other key (every line holding it) in the same write.
-	var all []Entry
-	for _, f := range append([]*KeysFile{kf}, extras...) {
-		all = append(all, f.Entries()...)
-	}
 	var named []Entry
 	for _, e := range all {
 		if e.Err == nil && e.Fingerprint != res.Fingerprint && e.Line.Comment == res.Name {
@@ -502,17 +502,17 @@ func (r ListResult) Expiring(now time.Time, d time.Duration) ListResult {
 // describe turns keyline's verdict on one line into a list-keys row.
 // m.Zone is sshd's (systemZone), read once by the caller.
 func (h Host) describe(e Entry, m keyline.Match, now time.Time) KeyInfo {
-	v := keyline.Judge(e.Raw, m, now)
+	v := keyline.JudgeSplit(e.Line, e.Fingerprint, e.Err, m, now)
 	ki := KeyInfo{Line: e.Index + 1, Name: v.Line.Comment, Type: v.Line.Type, Fingerprint: v.Fingerprint, Options: v.Line.Options,
 		Targets: v.Written, Expiry: v.Expiry, Expired: v.Expired, From: v.From,
 		Restricted: v.Restricted(), Problems: v.Texts(keyline.Fail), Warnings: v.Texts(keyline.Warn),
 		ExpiresSoon: !v.Expired && keyline.ExpiresWithin(v.Expiry, now, keyline.ExpiringSoon)}
+	ki.Bits = v.Line.Bits()
 	if keyline.IsHardware(v.Line.Type) {
 		ki.HardwareBacked, ki.VerifyRequired, ki.NoTouchRequired = true, v.VerifyRequired, v.NoTouchRequired
-	}
-	if k, err := v.Line.Key(); err == nil {
-		ki.Bits = k.Bits()
-		ki.Application, _ = keyline.Application(k.Pub)
+		if k, err := v.Line.Key(); err == nil {
+			ki.Application, _ = keyline.Application(k.Pub)
+		}
 	}
 	return ki
 }

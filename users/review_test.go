@@ -307,3 +307,24 @@ func TestKeyChangesAreReadBack(t *testing.T) {
 		t.Errorf("the failed read-back is recorded as %+v", last)
 	}
 }
+
+// The read-back reuses the parse of lines it has already seen (by their
+// content), never by their place: a line changed after the write, here the
+// new key's line swapped for another key under the same options and name,
+// is parsed afresh and the add is not reported done.
+func TestReadBackParsesChangedLinesAfresh(t *testing.T) {
+	t.Parallel()
+	h, root := tree(t, nil)
+	p := root.Path("/home/pfwd/.ssh/authorized_keys")
+	if _, err := h.AddKey(context.Background(), AddKeyRequest{User: "pfwd", Key: newKey(t, "first")}); err != nil {
+		t.Fatal(err)
+	}
+	k, other := newKey(t, "new"), newKey(t, "new")
+	h.afterWrite = func() {
+		data, _ := os.ReadFile(p)
+		os.WriteFile(p, []byte(strings.ReplaceAll(string(data), k.Base64(), other.Base64())), 0o600)
+	}
+	if _, err := h.AddKey(context.Background(), AddKeyRequest{User: "pfwd", Key: k}); err == nil || !strings.Contains(err.Error(), "read back") {
+		t.Errorf("a key swapped after the write was reported added: %v", err)
+	}
+}

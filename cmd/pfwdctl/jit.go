@@ -26,16 +26,9 @@ import (
 	"github.com/pfwdctl/pfwdctl/users/keyline"
 )
 
-// jitExtend adds the JIT commands, and their flags to commands jit.go does
-// not own. One hook, and no append to commands: each append at init costs
-// start-up (TestStartupInitsNothingHeavy).
+// jitExtend gives commands jit.go does not own their JIT flags (the JIT
+// commands themselves are in root.go's table like every other).
 func jitExtend(root *cobra.Command, g *Globals) {
-	for _, add := range []func(*Globals) *cobra.Command{newRequestCmd, newRequestsCmd, newApproveCmd, newDenyCmd, newGrantCmd} {
-		root.AddCommand(add(g))
-	}
-	// completion.go's hook ran before these commands were in the tree;
-	// it skips flags that already complete, so running it again is safe.
-	registerCompletions(root, g)
 	jitExtendApply(root, g)
 	jitExtendAddKey(root, g)
 	jitExtendRevoke(root, g)

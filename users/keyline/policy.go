@@ -162,17 +162,25 @@ var sshdRefusesTwice = []string{"command", "from", "principals"}
 // everything is on unless a no-* option turns it off; an unknown option
 // makes sshd refuse the line.
 func Judge(raw string, m Match, now time.Time) Verdict {
-	var v Verdict
 	l, err := SplitLine(strings.TrimSpace(raw))
+	var fp string
+	if err == nil {
+		fp, err = l.Fingerprint()
+	}
+	return JudgeSplit(l, fp, err, m, now)
+}
+
+// JudgeSplit is Judge for a line already split and fingerprinted (err is
+// what SplitLine or Fingerprint returned), so a caller that has read a
+// whole file that way (users' Entries) does not do it a second time.
+func JudgeSplit(l Line, fingerprint string, err error, m Match, now time.Time) Verdict {
+	var v Verdict
 	v.Line = l
 	if err != nil {
 		v.add(ProblemUnparsable, Fail, "", "unreadable line: %v", err)
 		return v
 	}
-	if v.Fingerprint, err = l.Fingerprint(); err != nil {
-		v.add(ProblemUnparsable, Fail, "", "unreadable line: %v", err)
-		return v
-	}
+	v.Fingerprint = fingerprint
 	opts, err := ParseOptions(l.Options)
 	if err != nil {
 		v.add(ProblemUnparsable, Fail, "", "options do not parse: %v", err)

@@ -1,6 +1,7 @@
 package keyline
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -120,6 +121,16 @@ func TestJudge(t *testing.T) {
 				raw = strings.TrimSpace(tc.options + " " + testKey)
 			}
 			v := Judge(raw, Match{Targets: tc.match}, now)
+			// list-keys judges lines it has already split and
+			// fingerprinted: the same verdict, every field.
+			l, err := SplitLine(strings.TrimSpace(raw))
+			var fp string
+			if err == nil {
+				fp, err = l.Fingerprint()
+			}
+			if w := JudgeSplit(l, fp, err, Match{Targets: tc.match}, now); !reflect.DeepEqual(w, v) {
+				t.Errorf("JudgeSplit: %+v\nJudge:      %+v", w, v)
+			}
 			var ids []string
 			for _, p := range v.Problems {
 				if p.Text == "" || (p.Severity != Fail && p.Severity != Warn) {
