@@ -1,25 +1,16 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/pfwdctl/pfwdctl/internal/accounts"
-	"github.com/pfwdctl/pfwdctl/internal/auditlog"
-	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/internal/target"
-	"github.com/pfwdctl/pfwdctl/internal/testenv"
-	"github.com/pfwdctl/pfwdctl/users"
 	"github.com/pfwdctl/pfwdctl/verify/lab"
 	"github.com/pfwdctl/pfwdctl/verify/lab/labtest"
 )
@@ -30,26 +21,7 @@ import (
 // tunnels are listed with their key names, "sessions kill bob" ends bob's
 // only, and ann's still moves data afterwards.
 func TestE2ESessionsCommand(t *testing.T) {
-	testenv.Root(t)
-	useradd := testenv.Require(t, "useradd", "passwd")
-	name := fmt.Sprintf("pfs%d", time.Now().UnixNano()%1e7)
-	if out, err := exec.Command(useradd, "-m", "-s", "/usr/sbin/nologin", name).CombinedOutput(); err != nil {
-		t.Fatalf("useradd: %v %s", err, out)
-	}
-	exec.Command("usermod", "-p", "*", name).Run()
-	hostAudit, _ := os.ReadFile(auditlog.Path)
-	t.Cleanup(func() {
-		if a, err := accounts.Lookup(hostfs.Root{}, name); err == nil {
-			ss, _ := users.ProcSessions{}.Find(context.Background(), a)
-			for _, s := range ss {
-				syscall.Kill(s.PID, syscall.SIGKILL)
-			}
-		}
-		exec.Command("userdel", "-r", name).Run()
-		if now, _ := os.ReadFile(auditlog.Path); string(now) != string(hostAudit) {
-			t.Errorf("the test changed the host's %s", auditlog.Path)
-		}
-	})
+	name := e2eAccount(t, "pfs")
 	echo := labtest.Echo(t)
 	logPath, logW := labtest.LogFile(t)
 	s := labtest.New(t, lab.Options{User: name, Targets: []target.Target{echo.Target}, AuthorizedKeysFile: ".ssh/authorized_keys", Log: logW})
