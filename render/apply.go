@@ -198,6 +198,8 @@ type plan struct {
 	changes []FileChange // changes[i] is writes[i]'s fate
 	// removing: the plan takes pfwdctl's units out (pfwdctl remove).
 	removing bool
+	// warnings are for the admin (remove: files that stop being read).
+	warnings []string
 }
 
 // Plan renders the units and diffs them against the host without taking

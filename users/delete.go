@@ -15,6 +15,10 @@ type DeleteRequest struct {
 	User         string
 	KillSessions bool
 	DryRun       bool
+	// Forward: the account has pfwdctl's Match block (the caller read the
+	// installed configuration); otherwise only an account user create
+	// made (AccountComment) is deleted.
+	Forward bool
 }
 
 // DeleteResult is what goes (DryRun) or went.
@@ -48,9 +52,20 @@ func (h Host) DeleteAccount(ctx context.Context, r DeleteRequest) (DeleteResult,
 		return res, err
 	}
 	res.UID, res.Home = a.UID, a.Home
-	if !a.NoLogin() {
+	// Only an account pfwdctl made (user create's comment) or forwards for
+	// (r.Forward: it has pfwdctl's Match block), with a nologin shell: a
+	// system account (www-data, daemon) with a nologin shell would
+	// otherwise go with its home (/var/www). Not by uid: user create makes
+	// system accounts (useradd --system) too.
+	switch {
+	case a.Shell == "" || !a.NoLogin():
 		return res, fail.New(fail.Failed, "delete it by hand if it is really to go (userdel -r "+a.Name+")",
-			"refusing: %s has the login shell %s: pfwdctl deletes only forward-only accounts (nologin)", a.Name, a.Shell)
+			"refusing: %s has the login shell %q: pfwdctl deletes only forward-only accounts (nologin)", a.Name, a.Shell)
+	case a.UID == 0:
+		return res, fail.New(fail.Failed, "", "refusing: %s has uid 0", a.Name)
+	case !r.Forward && a.Comment != AccountComment:
+		return res, fail.New(fail.Failed, "pfwdctl deletes only the forward accounts it made (pfwdctl user create) or applies a Match block for",
+			"refusing: %s is not a pfwdctl forward account (no Match block of pfwdctl's, and its comment is not %q)", a.Name, AccountComment)
 	}
 	args := append(h.prefix(), "-r", a.Name)
 	res.Command = run.Line("userdel", args...)
@@ -67,6 +82,10 @@ func (h Host) DeleteAccount(ctx context.Context, r DeleteRequest) (DeleteResult,
 	}
 	sess, known := h.sessions(ctx, a)
 	res.Sessions, res.SessionsKnown = append(res.Sessions, sess...), known
+	if !known && h.Root.IsHost() && !r.KillSessions {
+		return res, fail.New(fail.Failed, "run it as root on the host, or pass --kill-sessions",
+			"refusing: the open sessions of %s cannot be listed; deleting the account ends none", a.Name)
+	}
 	if len(sess) > 0 && !r.KillSessions {
 		return res, fail.New(fail.Failed, "end them first (pfwdctl sessions kill), or pass --kill-sessions",
 			"refusing: %s has %d open session(s); deleting the account does not end them", a.Name, len(sess))

@@ -39,7 +39,12 @@ func TestDeleteAccount(t *testing.T) {
 	if _, err := h.DeleteAccount(ctx, DeleteRequest{User: "admin"}); err == nil || !strings.Contains(err.Error(), "login shell") {
 		t.Fatalf("a login-shell account: %v", err)
 	}
-	plan, err := h.DeleteAccount(ctx, DeleteRequest{User: "pfwd", DryRun: true})
+	// Not pfwdctl's (no Match block of its, no user create comment): a
+	// system account such as www-data with a nologin shell is refused.
+	if _, err := h.DeleteAccount(ctx, DeleteRequest{User: "pfwd", DryRun: true}); err == nil || !strings.Contains(err.Error(), "not a pfwdctl forward account") {
+		t.Fatalf("an account pfwdctl neither made nor forwards for: %v", err)
+	}
+	plan, err := h.DeleteAccount(ctx, DeleteRequest{User: "pfwd", Forward: true, DryRun: true})
 	if err != nil || len(plan.Keys) != 1 || plan.Keys[0].Name != "alice" || plan.Command != "userdel --prefix "+root.Dir()+" -r pfwd" || plan.Changed {
 		t.Fatalf("dry run: %+v %v", plan, err)
 	}
@@ -48,14 +53,14 @@ func TestDeleteAccount(t *testing.T) {
 	}
 	busy := h
 	busy.Sessions = oneSession{}
-	if _, err := busy.DeleteAccount(ctx, DeleteRequest{User: "pfwd"}); err == nil || !strings.Contains(err.Error(), "open session") {
+	if _, err := busy.DeleteAccount(ctx, DeleteRequest{User: "pfwd", Forward: true}); err == nil || !strings.Contains(err.Error(), "open session") {
 		t.Fatalf("open sessions: %v", err)
 	}
 	if got := readFile(t, root, akPath); got != line || len(r.ran) != 0 {
 		t.Fatalf("the refused delete changed something: %q %v", got, r.ran)
 	}
 
-	res, err := h.DeleteAccount(ctx, DeleteRequest{User: "pfwd"})
+	res, err := h.DeleteAccount(ctx, DeleteRequest{User: "pfwd", Forward: true})
 	if err != nil || !res.Deleted || len(r.ran) != 1 || r.ran[0] != plan.Command {
 		t.Fatalf("delete: %+v %v %v", res, err, r.ran)
 	}

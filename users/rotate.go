@@ -117,6 +117,16 @@ func (h Host) Rotate(ctx context.Context, r RotateRequest) (RotateResult, error)
 		return res, fail.New(fail.Failed, "revoke it (pfwdctl revoke "+res.OldFingerprint+") and add the new key with pfwdctl add-key, which writes the restricted options",
 			"refusing: the old line is UNRESTRICTED (%s); rotate keeps its options and would hand them to the new key", strings.Join(v.Texts(keyline.Fail), "; "))
 	}
+	// The account's key policy holds for the new key as for add-key: on a
+	// hardware-keys-only account a plain key would be refused by sshd,
+	// and the friend locked out with the old key gone.
+	if err := h.checkHardwarePolicy(a.Name, r.Key, v.NoTouchRequired); err != nil {
+		return res, err
+	}
+	if (v.VerifyRequired || v.NoTouchRequired) && !keyline.IsHardware(r.Key.Type()) {
+		return res, fail.New(fail.Failed, "ask the friend for a FIDO key (ssh-keygen -t ed25519-sk), or revoke the old key and add-key the new one",
+			"refusing: the old line's verify-required/no-touch-required are FIDO options, and the new key is a plain %s key", r.Key.Type())
+	}
 	// The file's line as it stands, its line ending (CRLF) included.
 	full, err := swapKey(first.file.Lines[first.Index], first.Line, r.Key)
 	if err != nil {

@@ -87,6 +87,13 @@ func TestRotateRefuses(t *testing.T) {
 			eve := newKey(t, "eve")
 			os.WriteFile(h.Root.Path(akPath), []byte(existing+"port-forwarding "+eve.Type()+" "+eve.Base64()+" eve\n"), 0o600)
 		}, "UNRESTRICTED"},
+		// The account takes FIDO keys only (apply --hardware-keys-only):
+		// a plain new key would lock the friend out, as add-key refuses.
+		{"fail_plain_key_on_hardware_only_account", func(a, _ keyline.Key) string { return "alice laptop" }, nil, func(h Host, _ string) {
+			dir := h.Root.Path("/etc/ssh/sshd_config.d")
+			os.MkdirAll(dir, 0o755)
+			os.WriteFile(dir+"/20-pfwd-only.conf", []byte("Match User pfwd\n    PermitOpen 127.0.0.1:8009\n    PubkeyAcceptedAlgorithms sk-ssh-ed25519@openssh.com\n    PubkeyAuthOptions touch-required\nMatch all\n"), 0o644)
+		}, "hardware"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h, existing, alice, bob := rotateTree(t)

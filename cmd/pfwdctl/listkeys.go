@@ -207,10 +207,9 @@ func printKeys(g *Globals, res users.ListResult) {
 			g.Printf("%s %s (%s): %s\n", st.Warn("!"), where, k.Fingerprint, ui.Escape(strings.Join(k.Warnings, "; ")))
 		}
 		if k.ExpiresSoon {
-			sel := k.Name
-			if sel == "" {
-				sel = k.Fingerprint
-			}
+			// By fingerprint: a name is the key's comment, free text that
+			// pasted into a shell could run something, or match two keys.
+			sel := k.Fingerprint
 			g.Printf("%s %s (%s): expires %s, within 7 days: plan its rotation (pfwdctl rotate --user %s %s NEW.pub)\n", st.Warn("!"), where, k.Fingerprint,
 				users.FormatTime(k.Expiry), ui.Escape(res.Account), ui.Escape(sel))
 		}

@@ -67,9 +67,15 @@ func removeRun(c *cobra.Command, g *Globals, o *removeOpts) error {
 	h := o.host(g)
 	h.Attribute = logAttribute(g, o.log)
 	var out removeResult
+	forward := false // the account has pfwdctl's Match block
 	if o.deleteAccount {
 		// Refused before anything changes: the account's open sessions.
-		plan, err := h.DeleteAccount(c.Context(), users.DeleteRequest{User: o.user, KillSessions: o.kill, DryRun: true})
+		if accs, err := render.InstalledAccounts(g.Root(), o.config); err == nil {
+			for _, a := range accs {
+				forward = forward || a.User == o.user
+			}
+		}
+		plan, err := h.DeleteAccount(c.Context(), users.DeleteRequest{User: o.user, KillSessions: o.kill, DryRun: true, Forward: forward})
 		if err != nil {
 			return err
 		}
@@ -79,7 +85,9 @@ func removeRun(c *cobra.Command, g *Globals, o *removeOpts) error {
 		}
 	}
 	a := render.Applier{Root: g.Root(), Runner: g.Runner, SshdConfig: o.config, SshdBin: o.bin, Getenv: g.Getenv, Now: g.Now, AuditLog: g.AuditLog}
-	res, err := a.Remove(c.Context(), render.RemoveOptions{DryRun: o.dryRun, NoReload: o.noReload})
+	// With --delete-account only that account's Match block goes: the
+	// baseline and the other accounts' blocks stay.
+	res, err := a.Remove(c.Context(), render.RemoveOptions{DryRun: o.dryRun, NoReload: o.noReload, Account: o.user})
 	out.ApplyResult = res
 	if err != nil {
 		if !g.JSON && res.Changed && errors.As(err, new(*sshd.ConfigError)) {
@@ -96,7 +104,7 @@ func removeRun(c *cobra.Command, g *Globals, o *removeOpts) error {
 		printRemoveConfig(g, res)
 	}
 	if o.deleteAccount && !o.dryRun {
-		d, err := h.DeleteAccount(c.Context(), users.DeleteRequest{User: o.user, KillSessions: o.kill})
+		d, err := h.DeleteAccount(c.Context(), users.DeleteRequest{User: o.user, KillSessions: o.kill, Forward: forward})
 		out.Account = &d
 		if err != nil {
 			return err
@@ -148,6 +156,7 @@ func printRemoveConfig(g *Globals, res render.ApplyResult) {
 	g.Printf("install mode: %s (%s)\n", res.Mode, ui.Escape(res.ModeWhy))
 	if res.DryRun {
 		g.Printf("dry run: nothing written\n")
+		printWarnings(g, res.Warnings)
 		return
 	}
 	for _, f := range res.Files {

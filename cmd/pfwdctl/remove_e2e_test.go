@@ -18,6 +18,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/internal/auditlog"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/internal/target"
+	"github.com/pfwdctl/pfwdctl/templates"
 	"github.com/pfwdctl/pfwdctl/internal/testenv"
 	"github.com/pfwdctl/pfwdctl/verify/lab"
 	"github.com/pfwdctl/pfwdctl/verify/lab/labtest"
@@ -188,6 +189,14 @@ func TestE2ERemoveDeletesAccount(t *testing.T) {
 	}
 	if _, err := accounts.Lookup(hostfs.Root{}, name); err == nil {
 		t.Fatal("the account is still there")
+	}
+	// Only this account's Match block went: the baseline (and any other
+	// account's block) still hardens sshd for everyone else.
+	if _, err := os.Stat(filepath.Join(s.DropInDir, templates.ForwardFile(name))); err == nil {
+		t.Errorf("%s's Match block is still installed", name)
+	}
+	if _, err := os.Stat(filepath.Join(s.DropInDir, templates.Hardening)); err != nil {
+		t.Errorf("remove --delete-account took the baseline too: %v", err)
 	}
 	if _, err := os.Stat(a.Home); err == nil {
 		t.Errorf("%s is still there", a.Home)

@@ -40,6 +40,9 @@ type Account struct {
 	GID   int    `json:"gid"`
 	Home  string `json:"home"`
 	Shell string `json:"shell"`
+	// Comment is the GECOS field (pfwdctl's accounts carry
+	// users.AccountComment).
+	Comment string `json:"comment,omitempty"`
 	// Password is the shadow password field ("*", "!", "!*", a hash, ""),
 	// never printed; HasShadow is false when shadow has no entry.
 	Password  string `json:"-"`
@@ -67,7 +70,7 @@ func parsePasswd(data []byte) ([]entry, error) {
 		}
 		uid, err1 := strconv.Atoi(f[2])
 		gid, err2 := strconv.Atoi(f[3])
-		out = append(out, entry{Account{Name: f[0], UID: uid, GID: gid, Home: f[5], Shell: f[6]}, err1 == nil && err2 == nil})
+		out = append(out, entry{Account{Name: f[0], UID: uid, GID: gid, Comment: f[4], Home: f[5], Shell: f[6]}, err1 == nil && err2 == nil})
 	}
 	return out, sc.Err()
 }

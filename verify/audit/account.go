@@ -291,10 +291,9 @@ func (a *auditor) keyLines(kf string, data []byte) (keys, bad int) {
 		// Not a problem with the line, so not counted in bad: a warning
 		// to plan the rotation (the same rule as list-keys').
 		if !v.Expired && keyline.ExpiresWithin(v.Expiry, now, keyline.ExpiringSoon) {
-			sel := v.Line.Comment
-			if sel == "" {
-				sel = v.Fingerprint
-			}
+			// By fingerprint: the name is the key's comment, free text
+			// that pasted into a shell could run something.
+			sel := v.Fingerprint
 			a.add(Finding{ID: "keys.expiring-soon", Severity: Warn, File: kf, Line: num,
 				Title: fmt.Sprintf("key %q expires %s (within %d days): sshd refuses it from then on", name, v.Expiry.UTC().Format("2006-01-02 15:04 UTC"), int(keyline.ExpiringSoon.Hours()/24)),
 				Fix:   fmt.Sprintf("get the friend's new key and run pfwdctl rotate --user %s %s NEW.pub, or extend it with pfwdctl add-key --expires", a.account.Name, sel)})
