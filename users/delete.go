@@ -33,9 +33,12 @@ type DeleteResult struct {
 	Keys []Removed `json:"keys"`
 	SessionsEnded
 	// Command is the userdel run (or to run).
-	Command  string   `json:"command"`
-	Deleted  bool     `json:"deleted"`
-	Warnings []string `json:"warnings,omitempty"`
+	Command string `json:"command"`
+	Deleted bool   `json:"deleted"`
+	// DormantRemoved are the names of the account's registered (dormant)
+	// keys taken out of the registry with it.
+	DormantRemoved []string `json:"dormant_removed,omitempty"`
+	Warnings       []string `json:"warnings,omitempty"`
 }
 
 // DeleteAccount removes a forward-only account: every key line of it (in
@@ -137,6 +140,13 @@ func (h Host) DeleteAccount(ctx context.Context, r DeleteRequest) (DeleteResult,
 		res.Warnings = append(res.Warnings, warn)
 	}
 	res.Deleted, res.Changed = true, true
+	held := h
+	held.NoLock = true // this run holds the lock already
+	if names, err := held.dropDormant(a.Name); err != nil {
+		res.Warnings = append(res.Warnings, "the dormant registry still holds keys of "+a.Name+" (pfwdctl revoke --dormant): "+err.Error())
+	} else {
+		res.DormantRemoved = names
+	}
 	if strings.TrimSpace(a.Home) != "" {
 		if _, err := h.Root.Stat(a.Home); err == nil {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("%s is still there: userdel -r did not remove it", a.Home))

@@ -78,3 +78,36 @@ func TestDeleteAccount(t *testing.T) {
 		t.Errorf("audit log: %s", j)
 	}
 }
+
+// Deleting an account takes its registered (dormant) keys out of the
+// registry: a new account of the same name must not inherit them; and
+// rotate moves a registered copy of the old key to the new one, so the
+// next grant does not let the rotated-out key back in.
+func TestDeleteAndRotateFollowTheDormantRegistry(t *testing.T) {
+	k := newKey(t, "alice")
+	line := `restrict,port-forwarding,permitopen="127.0.0.1:8009" ` + k.Type() + " " + k.Base64() + " alice\n"
+	h, root := tree(t, map[string]string{akPath: line})
+	os.Chmod(root.Path(akPath), 0o600)
+	os.Chmod(root.Path("/home/pfwd/.ssh"), 0o700)
+	h.Runner = &userdelRunner{}
+	ctx := context.Background()
+	if _, _, err := h.AddDormant(ctx, AddKeyRequest{User: "pfwd", Key: k, Targets: []string{"127.0.0.1:8009"}}); err != nil {
+		t.Fatal(err)
+	}
+	nk := newKey(t, "alice2")
+	res, err := h.Rotate(ctx, RotateRequest{User: "pfwd", Old: "alice", Key: nk})
+	if err != nil || !res.DormantUpdated {
+		t.Fatalf("rotate: %+v %v", res, err)
+	}
+	ds, _ := h.DormantKeys("pfwd")
+	if len(ds) != 1 || ds[0].Fingerprint != nk.Fingerprint() || ds[0].Name != "alice" {
+		t.Fatalf("dormant after rotate: %+v", ds)
+	}
+	d, err := h.DeleteAccount(ctx, DeleteRequest{User: "pfwd", Forward: true})
+	if err != nil || len(d.DormantRemoved) != 1 {
+		t.Fatalf("delete: %+v %v", d, err)
+	}
+	if ds, _ := h.DormantKeys("pfwd"); len(ds) != 0 {
+		t.Fatalf("dormant after delete: %+v", ds)
+	}
+}

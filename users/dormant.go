@@ -225,3 +225,59 @@ func (h Host) writeDormant(reg dormantFile) error {
 	// 0644: public keys and names; request --name reads the fingerprint.
 	return hostfs.WriteFile(p, append(data, '\n'), 0o644, hostfs.RootOwner)
 }
+
+// rotateDormant replaces account's registered key oldFP by k (rotate): its
+// name, targets and from= stay. false: the old key was not registered.
+func (h Host) rotateDormant(account, oldFP string, k keyline.Key) (bool, error) {
+	unlock, err := h.lock()
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	reg, err := h.readDormant()
+	if err != nil {
+		return false, err
+	}
+	i := slices.IndexFunc(reg.Keys, func(d DormantKey) bool { return d.Account == account && d.Fingerprint == oldFP })
+	if i < 0 {
+		return false, nil
+	}
+	d := &reg.Keys[i]
+	d.Type, d.Fingerprint = k.Type(), k.Fingerprint()
+	d.Key = k.Type() + " " + k.Base64() + " " + d.Name
+	ev := Event{Action: ActionKeyDormant, Account: account, Fingerprint: d.Fingerprint, Name: d.Name, Path: DormantPath, Detail: "rotated in for " + oldFP}
+	_, err = h.change([]Event{ev}, func() (bool, error) { return true, h.writeDormant(reg) })
+	return err == nil, err
+}
+
+// dropDormant takes every registered key of account out of the registry
+// (the account is deleted: a new account of the same name must not
+// inherit them). It returns their names.
+func (h Host) dropDormant(account string) ([]string, error) {
+	unlock, err := h.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	reg, err := h.readDormant()
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	var evs []Event
+	keep := reg.Keys[:0]
+	for _, d := range reg.Keys {
+		if d.Account == account {
+			names = append(names, d.Name)
+			evs = append(evs, Event{Action: ActionKeyDormantRemove, Account: account, Fingerprint: d.Fingerprint, Name: d.Name, Path: DormantPath, Detail: "account deleted"})
+			continue
+		}
+		keep = append(keep, d)
+	}
+	if len(evs) == 0 {
+		return nil, nil
+	}
+	reg.Keys = keep
+	_, err = h.change(evs, func() (bool, error) { return true, h.writeDormant(reg) })
+	return names, err
+}

@@ -38,7 +38,10 @@ type RotateResult struct {
 	// KillSessions, those of the old key ended after the swap);
 	// OldKeySessions counts those sshd's log ties to the old key.
 	SessionsEnded
-	OldKeySessions int      `json:"old_key_sessions"`
+	OldKeySessions int `json:"old_key_sessions"`
+	// DormantUpdated: the old key was also registered (add-key
+	// --dormant); the registry now holds the new one under its name.
+	DormantUpdated bool     `json:"dormant_updated,omitempty"`
 	Warnings       []string `json:"warnings,omitempty"`
 }
 
@@ -203,6 +206,15 @@ func (h Host) Rotate(ctx context.Context, r RotateRequest) (RotateResult, error)
 	}
 	if warn != "" {
 		res.Warnings = append(res.Warnings, warn)
+	}
+	// A registered (dormant) copy of the old key follows, or the next
+	// grant of that name would let the rotated-out key back in.
+	held := h
+	held.NoLock = true // this run holds the lock already
+	if moved, err := held.rotateDormant(a.Name, res.OldFingerprint, r.Key); err != nil {
+		res.Warnings = append(res.Warnings, "the dormant registry still holds the old key (revoke --dormant it): "+err.Error())
+	} else if moved {
+		res.DormantUpdated = true
 	}
 	ended, warns, err := h.endSessions(ctx, a, all, map[string]bool{res.OldFingerprint: true}, r.KillSessions)
 	res.SessionsEnded = ended
