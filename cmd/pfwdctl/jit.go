@@ -143,14 +143,26 @@ func requestRun(c *cobra.Command, g *Globals, o *requestOpts) error {
 		if err != nil {
 			return err
 		}
+		explicit := ""
 		if o.name != "" {
-			k.Comment = keyline.SanitizeName(o.name)
+			explicit = keyline.SanitizeName(o.name)
+			k.Comment = explicit
 		}
-		if k.Comment == "" {
+		d, reg, err := registeredKey(usersHost(g), o.user, explicit, k.Comment, k.Fingerprint())
+		if err != nil {
+			return err
+		}
+		if !reg && k.Comment == "" {
 			return usageErr("give --name NAME", "the key has no comment to name it by")
 		}
-		r.Name, r.Fingerprint = k.Comment, k.Fingerprint()
-		r.Key = k.Type() + " " + k.Base64() + " " + k.Comment
+		if reg {
+			// A registered key is requested as registered: its name,
+			// targets and from= come from the registry at approval.
+			r.Name, r.Fingerprint = d.Name, d.Fingerprint
+		} else {
+			r.Name, r.Fingerprint = k.Comment, k.Fingerprint()
+			r.Key = k.Type() + " " + k.Base64() + " " + k.Comment
+		}
 	} else {
 		d, err := usersHost(g).Dormant(o.user, o.name)
 		if err != nil {
@@ -169,6 +181,35 @@ func requestRun(c *cobra.Command, g *Globals, o *requestOpts) error {
 	g.Printf("an admin approves it with: sudo pfwdctl approve %s\n", res.ID)
 	printHooks(g, res.Hooks)
 	return nil
+}
+
+// registeredKey looks a submitted key up in account's dormant registry by
+// fingerprint and by name, so a request can never borrow a registered
+// friend's name (and with it their place in the audit log) nor drop the
+// from= and targets the admin registered the key with. A registered
+// fingerprint gives its entry (reg), refused when explicit (the --name
+// given) is another name; a name registered with another key is refused.
+func registeredKey(h users.Host, account, explicit, name, fp string) (d users.DormantKey, reg bool, err error) {
+	keys, err := h.DormantKeys(account)
+	if err != nil {
+		return d, false, err
+	}
+	for _, d := range keys {
+		if d.Fingerprint == fp {
+			if explicit != "" && explicit != d.Name {
+				return d, true, fail.New(fail.Failed, "request it by its registered name: pfwdctl request --name "+d.Name,
+					"the key %s is registered as %q, not %q", fp, d.Name, explicit)
+			}
+			return d, true, nil
+		}
+	}
+	for _, d := range keys {
+		if name != "" && d.Name == name {
+			return d, false, fail.New(fail.Failed, "give this key another --name (pfwdctl list-keys shows the registered ones)",
+				"%s is registered with another key %s", name, d.Fingerprint)
+		}
+	}
+	return users.DormantKey{}, false, nil
 }
 
 // printHooks reports failed hooks on stderr: they never change the exit
@@ -218,7 +259,7 @@ members of the JIT group may run it.`,
 				return nil
 			}
 			tw := tabwriter.NewWriter(g.IO.Out, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSTATE\tACCOUNT\tNAME\tREQUESTER\tFOR\tDECISION\tREASON")
+			fmt.Fprintln(tw, "ID\tSTATE\tACCOUNT\tNAME\tFINGERPRINT\tKEY\tREQUESTER\tFOR\tDECISION\tREASON")
 			for _, r := range list {
 				dec := "-"
 				if d := r.Decision; d != nil {
@@ -231,7 +272,7 @@ members of the JIT group may run it.`,
 				if r.Error != "" {
 					reason = r.Error
 				}
-				cells := []string{r.ID, r.State, r.Account, r.Name, r.Requester, r.For, dec, reason}
+				cells := []string{r.ID, r.State, r.Account, r.Name, orDash(r.Fingerprint), orDash(r.KeySource), r.Requester, r.For, dec, reason}
 				for i := range cells {
 					cells[i] = ui.Escape(cells[i])
 				}
@@ -274,12 +315,22 @@ func (f *grantFlags) installer(c *cobra.Command, g *Globals) jit.Installer {
 			if k, _, err = keyline.ParsePublic([]byte(r.Key)); err != nil {
 				return jit.Installed{}, err
 			}
+			// The registry may have changed since the request: a
+			// registered key keeps its registered name, targets and
+			// from=, and a registered name is never borrowed.
+			d, reg, err := registeredKey(h, r.Account, r.Name, r.Name, k.Fingerprint())
+			if err != nil {
+				return jit.Installed{}, err
+			}
+			if reg {
+				targets, from = d.Targets, d.From
+			}
 		} else {
 			d, err := h.Dormant(r.Account, r.Name)
 			if err != nil {
 				return jit.Installed{}, err
 			}
-			if r.Fingerprint != "" && d.Fingerprint != r.Fingerprint {
+			if d.Fingerprint != r.Fingerprint {
 				return jit.Installed{}, fail.New(fail.Failed, "deny it and ask for a new request", "the dormant key %q is now %s, not the %s that was requested", r.Name, d.Fingerprint, r.Fingerprint)
 			}
 			if k, _, err = keyline.ParsePublic([]byte(d.Key)); err != nil {

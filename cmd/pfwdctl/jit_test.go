@@ -172,3 +172,53 @@ func TestApproveWithCAAndPruneExpires(t *testing.T) {
 		t.Errorf("prune with a refused settings file: %s", errb)
 	}
 }
+
+// A request --key can never borrow a registered friend's name, and a
+// registered key is always requested and installed with its registered
+// name and from=; requests shows the fingerprint and where the key comes
+// from.
+func TestRequestKeyCannotBorrowARegisteredName(t *testing.T) {
+	root, run := jitTree(t, "--allow-self-approve")
+	dir := t.TempDir()
+	alice, mallory := writePub(t, dir, 1), writePub(t, dir, 2)
+	run(0, "add-key", alice, "--dormant", "--name", "alice", "--from", "192.0.2.0/24")
+	if _, errb := run(1, "request", "--key", mallory, "--name", "alice", "--for", "1h", "--reason", "x"); !strings.Contains(errb, "alice is registered with another key SHA256:") {
+		t.Errorf("borrowed name: %s", errb)
+	}
+	if _, errb := run(1, "request", "--key", alice, "--name", "bob", "--for", "1h", "--reason", "x"); !strings.Contains(errb, `registered as "alice"`) {
+		t.Errorf("registered key under another name: %s", errb)
+	}
+	out, _ := run(0, "--json", "request", "--key", alice, "--for", "1h", "--reason", "x")
+	var filed jit.Result
+	json.Unmarshal([]byte(out), &filed)
+	out, _ = run(0, "--json", "requests")
+	var list []jit.Record
+	if err := json.Unmarshal([]byte(out), &list); err != nil || len(list) != 1 || list[0].Name != "alice" || list[0].KeySource != "registered" || !strings.HasPrefix(list[0].Fingerprint, "SHA256:") {
+		t.Fatalf("requests --json: %v %s", err, out)
+	}
+	if out, _ = run(0, "requests"); !strings.Contains(out, "FINGERPRINT") || !strings.Contains(out, list[0].Fingerprint) || !strings.Contains(out, "registered") {
+		t.Errorf("requests:\n%s", out)
+	}
+	run(0, "approve", filed.ID)
+	data, _ := os.ReadFile(root.Path("/home/pfwd/.ssh/authorized_keys"))
+	if !strings.Contains(string(data), `from="192.0.2.0/24"`) || !strings.Contains(string(data), " alice") {
+		t.Errorf("the registered from= was dropped:\n%s", data)
+	}
+
+	// A spool file naming a registered name with another key (written
+	// before the name was registered, or by hand) is refused at approval.
+	line, _ := os.ReadFile(mallory)
+	k, _, _, _, _ := ssh.ParseAuthorizedKey(line)
+	id, _ := jit.NewID(time.Now())
+	r := jit.Request{Version: 1, ID: id, Account: "pfwd", Name: "alice", Key: strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k))) + " alice",
+		Fingerprint: ssh.FingerprintSHA256(k), Duration: 3600, Reason: "x", Created: time.Now().UTC().Truncate(time.Second)}
+	if err := jit.Write(root, r); err != nil {
+		t.Fatal(err)
+	}
+	if _, errb := run(1, "approve", id); !strings.Contains(errb, "registered with another key") {
+		t.Errorf("approve of a borrowed name: %s", errb)
+	}
+	if data2, _ := os.ReadFile(root.Path("/home/pfwd/.ssh/authorized_keys")); string(data2) != string(data) {
+		t.Errorf("the borrowed name was installed:\n%s", data2)
+	}
+}

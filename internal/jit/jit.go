@@ -442,16 +442,20 @@ func ReadDecision(root hostfs.Root, id string) (Decision, error) {
 
 // Record is one line of pfwdctl requests.
 type Record struct {
-	ID          string    `json:"id"`
-	State       string    `json:"state"`
-	Account     string    `json:"account"`
-	Name        string    `json:"name"`
-	Fingerprint string    `json:"fingerprint,omitempty"`
-	Requester   string    `json:"requester"`
-	Reason      string    `json:"reason"`
-	For         string    `json:"for"`
-	Created     time.Time `json:"created"`
-	Decision    *Decision `json:"decision,omitempty"`
+	ID          string `json:"id"`
+	State       string `json:"state"`
+	Account     string `json:"account"`
+	Name        string `json:"name"`
+	Fingerprint string `json:"fingerprint,omitempty"`
+	// KeySource is where the key approve installs comes from:
+	// "registered" (the dormant registry, request --name) or "submitted"
+	// (the key line in the request, request --key).
+	KeySource string    `json:"key_source,omitempty"`
+	Requester string    `json:"requester"`
+	Reason    string    `json:"reason"`
+	For       string    `json:"for"`
+	Created   time.Time `json:"created"`
+	Decision  *Decision `json:"decision,omitempty"`
 	// Error says why a spool file is not a valid request (state invalid).
 	Error string `json:"error,omitempty"`
 }
@@ -511,7 +515,11 @@ func List(root hostfs.Root, now time.Time) ([]Record, error) {
 }
 
 func recordOf(r Request, requester Person, state string) Record {
-	return Record{ID: r.ID, State: state, Account: r.Account, Name: r.Name, Fingerprint: r.Fingerprint,
+	src := "submitted"
+	if r.Key == "" {
+		src = "registered"
+	}
+	return Record{ID: r.ID, State: state, Account: r.Account, Name: r.Name, Fingerprint: r.Fingerprint, KeySource: src,
 		Requester: requester.String(), Reason: r.Reason, For: r.For().String(), Created: r.Created}
 }
 
