@@ -178,7 +178,7 @@ func requestRun(c *cobra.Command, g *Globals, o *requestOpts) error {
 		return g.PrintJSON(res)
 	}
 	g.Printf("%s filed request %s: %s (%s) for %s, %s\n", g.Styles().OK("✓"), res.ID, ui.Escape(r.Name), r.Fingerprint, ui.Escape(r.Account), dur)
-	g.Printf("an admin approves it with: sudo pfwdctl approve %s\n", res.ID)
+	g.Printf("an admin approves it with: sudo pfwdctl approve %s --fingerprint %s\n", res.ID, r.Fingerprint)
 	printHooks(g, res.Hooks)
 	return nil
 }
@@ -400,13 +400,30 @@ func (f *grantFlags) signCert(g *Globals, gr jit.Grant, k keyline.Key, from []st
 
 type approveOpts struct {
 	grantFlags
-	dur, note string
+	dur, note, fingerprint, digest string
+}
+
+// describeTargets is what the registry adds to a request approve shows:
+// a registered key's targets and from=.
+func describeTargets(g *Globals, r jit.Request) string {
+	if r.Key != "" {
+		return ""
+	}
+	d, err := usersHost(g).Dormant(r.Account, r.Name)
+	if err != nil {
+		return ""
+	}
+	out := ", targets " + orDash(strings.Join(d.Targets, ","))
+	if len(d.From) > 0 {
+		out += ", from=" + strings.Join(d.From, ",")
+	}
+	return out
 }
 
 func newApproveCmd(g *Globals) *cobra.Command {
 	o := &approveOpts{}
 	c := &cobra.Command{
-		Use:   "approve ID",
+		Use:   "approve ID --fingerprint FP",
 		Short: "Approve a just-in-time request: the key works until the window ends",
 		Long: `approve (root) authorizes the request's key for its window: through the
 same code path as add-key (restriction prefix, lock, audit log) with
@@ -416,8 +433,12 @@ issues a certificate for the window instead. It refuses the requester's
 own request unless the host allows self-approval (apply
 --allow-self-approve), a request older than its time-to-live (default 24h;
 it is then recorded as expired), a request already decided, and a spool
-file that is not exactly what pfwdctl request writes. The hooks run after
-the decision; a failing hook is reported, never undoes it.`,
+file that is not exactly what pfwdctl request writes. It names what it
+approves: --fingerprint FP (the key pfwdctl requests shows) is required,
+and another key is refused; without it approve prints the request and the
+command that approves exactly it (with --digest, which refuses the request
+once its owner replaced it). The hooks run after the decision; a failing
+hook is reported, never undoes it.`,
 		Args: exactlyOneID,
 		RunE: func(c *cobra.Command, args []string) error {
 			var d time.Duration
@@ -427,7 +448,8 @@ the decision; a failing hook is reported, never undoes it.`,
 					return err
 				}
 			}
-			res, err := jitService(g).Approve(c.Context(), jit.ApproveOptions{ID: args[0], For: d, Note: o.note, Install: o.installer(c, g)})
+			res, err := jitService(g).Approve(c.Context(), jit.ApproveOptions{ID: args[0], For: d, Note: o.note, Install: o.installer(c, g),
+				Fingerprint: o.fingerprint, Digest: o.digest, Describe: func(r jit.Request) string { return describeTargets(g, r) }})
 			if err != nil {
 				if g.JSON && res.State != "" {
 					g.PrintJSON(res)
@@ -438,6 +460,8 @@ the decision; a failing hook is reported, never undoes it.`,
 			return printDecision(g, res)
 		},
 	}
+	c.Flags().StringVar(&o.fingerprint, "fingerprint", "", "the key `FP` you approve, as pfwdctl requests shows it (required: another key is refused)")
+	c.Flags().StringVar(&o.digest, "digest", "", "the request's version `D` as approve without --fingerprint (or requests --json) showed it: a request replaced since is refused")
 	c.Flags().StringVar(&o.dur, "for", "", "a shorter window than the one asked for, e.g. 1h")
 	c.Flags().StringVar(&o.note, "note", "", "a note for the audit log and the hooks")
 	o.grantFlags.add(c)

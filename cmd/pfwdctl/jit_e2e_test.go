@@ -196,7 +196,7 @@ func TestE2EJITRequestApprove(t *testing.T) {
 	if out := root(1, op1, "approve", id); !strings.Contains(out, "cannot approve it") {
 		t.Errorf("self-approval: %s", out)
 	}
-	out := root(0, op2, "approve", id)
+	out := root(0, op2, "approve", id, "--fingerprint", aliceFP)
 	if !strings.Contains(out, "approved request "+id) {
 		t.Errorf("approve: %s", out)
 	}
@@ -276,7 +276,7 @@ func TestE2EJITRequestApprove(t *testing.T) {
 			defer wg.Done()
 			env, _, _ := testEnv()
 			env.AuditLog, env.JITRoot = audit, &tree
-			codes <- Main([]string{"approve", conc, "--sshd-config", s.ConfigFile}, env)
+			codes <- Main([]string{"approve", conc, "--fingerprint", ssh.FingerprintSHA256(carol.PublicKey()), "--sshd-config", s.ConfigFile}, env)
 		}()
 	}
 	wg.Wait()

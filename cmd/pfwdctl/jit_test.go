@@ -135,7 +135,12 @@ func TestApproveWithCAAndPruneExpires(t *testing.T) {
 	out, _ := run(0, "--json", "request", "--key", pub, "--name", "bob", "--for", "2h", "--reason", "x")
 	var filed jit.Result
 	json.Unmarshal([]byte(out), &filed)
-	out, _ = run(0, "--json", "approve", filed.ID, "--for", "1h", "--ca", filepath.Join(keys, ca.KeyName))
+	fr, _ := jit.Read(root, filed.ID)
+	// Without --fingerprint approve shows the request and refuses.
+	if _, errb := run(2, "approve", filed.ID); !strings.Contains(errb, fr.Fingerprint) || !strings.Contains(errb, "--fingerprint "+fr.Fingerprint+" --digest ") {
+		t.Errorf("approve without --fingerprint:\n%s", errb)
+	}
+	out, _ = run(0, "--json", "approve", filed.ID, "--fingerprint", fr.Fingerprint, "--for", "1h", "--ca", filepath.Join(keys, ca.KeyName))
 	var res jit.Result
 	if err := json.Unmarshal([]byte(out), &res); err != nil || res.Installed == nil || res.Installed.Method != "certificate" {
 		t.Fatalf("approve --ca: %v %s", err, out)
@@ -199,7 +204,7 @@ func TestRequestKeyCannotBorrowARegisteredName(t *testing.T) {
 	if out, _ = run(0, "requests"); !strings.Contains(out, "FINGERPRINT") || !strings.Contains(out, list[0].Fingerprint) || !strings.Contains(out, "registered") {
 		t.Errorf("requests:\n%s", out)
 	}
-	run(0, "approve", filed.ID)
+	run(0, "approve", filed.ID, "--fingerprint", list[0].Fingerprint)
 	data, _ := os.ReadFile(root.Path("/home/pfwd/.ssh/authorized_keys"))
 	if !strings.Contains(string(data), `from="192.0.2.0/24"`) || !strings.Contains(string(data), " alice") {
 		t.Errorf("the registered from= was dropped:\n%s", data)
@@ -215,7 +220,7 @@ func TestRequestKeyCannotBorrowARegisteredName(t *testing.T) {
 	if err := jit.Write(root, r); err != nil {
 		t.Fatal(err)
 	}
-	if _, errb := run(1, "approve", id); !strings.Contains(errb, "registered with another key") {
+	if _, errb := run(1, "approve", id, "--fingerprint", r.Fingerprint); !strings.Contains(errb, "registered with another key") {
 		t.Errorf("approve of a borrowed name: %s", errb)
 	}
 	if data2, _ := os.ReadFile(root.Path("/home/pfwd/.ssh/authorized_keys")); string(data2) != string(data) {

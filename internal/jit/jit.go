@@ -129,6 +129,16 @@ type ApproveOptions struct {
 	For     time.Duration
 	Note    string
 	Install Installer
+	// Fingerprint is the key the approver approves (the one requests
+	// showed): required, and refused when the request's key is another.
+	Fingerprint string
+	// Digest, when given, is the spool file's version the approver was
+	// shown (Digest): any other version is refused.
+	Digest string
+	// Describe adds what the command knows about the request (targets,
+	// from=) to the description approve prints when --fingerprint is
+	// missing.
+	Describe func(Request) string
 }
 
 // Approve approves a pending request: under pfwdctl's lock it checks that
@@ -157,7 +167,7 @@ func (s Service) Approve(ctx context.Context, o ApproveOptions) (res Result, err
 	if err := s.undecided(o.ID); err != nil {
 		return res, err
 	}
-	req, err := Read(s.Root, o.ID)
+	req, digest, err := ReadDigest(s.Root, o.ID)
 	if err != nil {
 		return res, err
 	}
@@ -179,6 +189,26 @@ func (s Service) Approve(ctx context.Context, o ApproveOptions) (res Result, err
 		}
 		return res, fail.New(fail.Failed, "ask for a new request (pfwdctl request ...)",
 			"refusing: request %s was filed %s ago, over its time-to-live of %s; it is now expired", o.ID, now.Sub(req.Created).Truncate(time.Second), settings.TTL())
+	}
+	// The spool file is its owner's until it is decided: they can replace
+	// it after the approver looked. The approval names the key it
+	// approves (and, with --digest, the exact version of the file), so
+	// what is installed is what was reviewed.
+	if o.Fingerprint == "" {
+		desc := Describe(req, requester)
+		if o.Describe != nil {
+			desc += o.Describe(req)
+		}
+		return res, fail.New(fail.Usage, "check it, then approve exactly this: pfwdctl approve "+o.ID+" --fingerprint "+req.Fingerprint+" --digest "+digest,
+			"approve names the key it approves (--fingerprint): request %s is %s", o.ID, desc)
+	}
+	if strings.TrimPrefix(o.Fingerprint, "SHA256:") != strings.TrimPrefix(req.Fingerprint, "SHA256:") {
+		return res, fail.New(fail.Failed, "the request was changed after you looked, or you named another one: check pfwdctl requests, and deny it if its owner replaced it",
+			"refusing: request %s is now for key %s, not the %s given", o.ID, req.Fingerprint, o.Fingerprint)
+	}
+	if o.Digest != "" && o.Digest != digest {
+		return res, fail.New(fail.Failed, "its owner replaced the request after it was shown: look again (pfwdctl approve "+o.ID+" --fingerprint "+req.Fingerprint+" prints it), or deny it",
+			"refusing: request %s changed since it was shown (digest %s, not %s)", o.ID, digest, o.Digest)
 	}
 	dur := req.For()
 	if o.For > 0 {
@@ -450,12 +480,14 @@ type Record struct {
 	// KeySource is where the key approve installs comes from:
 	// "registered" (the dormant registry, request --name) or "submitted"
 	// (the key line in the request, request --key).
-	KeySource string    `json:"key_source,omitempty"`
-	Requester string    `json:"requester"`
-	Reason    string    `json:"reason"`
-	For       string    `json:"for"`
-	Created   time.Time `json:"created"`
-	Decision  *Decision `json:"decision,omitempty"`
+	KeySource string `json:"key_source,omitempty"`
+	Requester string `json:"requester"`
+	// Digest is a pending request's spool file version (approve --digest).
+	Digest   string    `json:"digest,omitempty"`
+	Reason   string    `json:"reason"`
+	For      string    `json:"for"`
+	Created  time.Time `json:"created"`
+	Decision *Decision `json:"decision,omitempty"`
 	// Error says why a spool file is not a valid request (state invalid).
 	Error string `json:"error,omitempty"`
 }
@@ -499,7 +531,7 @@ func List(root hostfs.Root, now time.Time) ([]Record, error) {
 		if seen[id] {
 			continue
 		}
-		req, err := Read(root, id)
+		req, digest, err := ReadDigest(root, id)
 		if err != nil {
 			out = append(out, Record{ID: id, State: StateInvalid, Error: auditlog.OneLine(err.Error())})
 			continue
@@ -508,10 +540,22 @@ func List(root hostfs.Root, now time.Time) ([]Record, error) {
 		if now.Sub(req.Created) > settings.TTL() {
 			st = StateExpired
 		}
-		out = append(out, recordOf(req, Requester(root, req), st))
+		rec := recordOf(req, Requester(root, req), st)
+		rec.Digest = digest
+		out = append(out, rec)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
 	return out, nil
+}
+
+// Describe is r in one line, as approve shows it before it is approved.
+func Describe(r Request, requester Person) string {
+	src := "submitted"
+	if r.Key == "" {
+		src = "registered"
+	}
+	return fmt.Sprintf("key %s (%s, %s) for account %s, window %s, filed by %s at %s, reason %q",
+		r.Fingerprint, r.Name, src, r.Account, r.For(), requester, r.Created.UTC().Format(time.RFC3339), r.Reason)
 }
 
 func recordOf(r Request, requester Person, state string) Record {

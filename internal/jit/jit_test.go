@@ -119,7 +119,7 @@ func TestApproveInstallsOnceAndRecordsEverything(t *testing.T) {
 	root, audit := tree(t, Settings{})
 	r := file(t, root, opUID, nil)
 	var n atomic.Int32
-	res, err := service(root, audit, root0).Approve(context.Background(), ApproveOptions{ID: r.ID, For: 30 * time.Minute, Note: "ok", Install: countingInstaller(&n)})
+	res, err := service(root, audit, root0).Approve(context.Background(), ApproveOptions{ID: r.ID, Fingerprint: r.Fingerprint, For: 30 * time.Minute, Note: "ok", Install: countingInstaller(&n)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func TestConcurrentApprovalsInstallOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := service(root, audit, root0).Approve(context.Background(), ApproveOptions{ID: r.ID, Install: countingInstaller(&n)}); err == nil {
+			if _, err := service(root, audit, root0).Approve(context.Background(), ApproveOptions{ID: r.ID, Fingerprint: r.Fingerprint, Install: countingInstaller(&n)}); err == nil {
 				ok.Add(1)
 			}
 		}()
@@ -185,7 +185,7 @@ func TestSelfApprovalRefusedUnlessAllowed(t *testing.T) {
 		r := file(t, root, opUID, nil)
 		var n atomic.Int32
 		// ops1 under sudo approves ops1's request.
-		_, err := service(root, audit, Person{UID: opUID, Name: "ops1"}).Approve(context.Background(), ApproveOptions{ID: r.ID, Install: countingInstaller(&n)})
+		_, err := service(root, audit, Person{UID: opUID, Name: "ops1"}).Approve(context.Background(), ApproveOptions{ID: r.ID, Fingerprint: r.Fingerprint, Install: countingInstaller(&n)})
 		if allow != (err == nil) {
 			t.Errorf("allow=%v: %v", allow, err)
 		}
@@ -231,7 +231,7 @@ func TestDeniedOrExpiredCannotBeApproved(t *testing.T) {
 	if n.Load() != 0 {
 		t.Errorf("%d installs", n.Load())
 	}
-	if _, err := svc.Approve(context.Background(), ApproveOptions{ID: fresh.ID, For: 2 * time.Hour, Install: countingInstaller(&n)}); err == nil || fail.Code(err) != fail.ExitUsage {
+	if _, err := svc.Approve(context.Background(), ApproveOptions{ID: fresh.ID, Fingerprint: fresh.Fingerprint, For: 2 * time.Hour, Install: countingInstaller(&n)}); err == nil || fail.Code(err) != fail.ExitUsage {
 		t.Errorf("--for longer than asked: %v", err)
 	}
 }
@@ -342,7 +342,7 @@ func TestHooksGetTheEventAndNeverBlock(t *testing.T) {
 	os.WriteFile(filepath.Join(hooks, "50-backup~"), []byte("#!/bin/sh\ntouch "+out+".bad\n"), 0o755)
 	r := file(t, root, opUID, nil)
 	var n atomic.Int32
-	res, err := service(root, audit, root0).Approve(context.Background(), ApproveOptions{ID: r.ID, Install: countingInstaller(&n)})
+	res, err := service(root, audit, root0).Approve(context.Background(), ApproveOptions{ID: r.ID, Fingerprint: r.Fingerprint, Install: countingInstaller(&n)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -412,5 +412,52 @@ func TestGrantAtJoinsByKeyAndWindow(t *testing.T) {
 	}
 	if got := GrantAt(recs, "other", "FP2", t0); got != "" {
 		t.Errorf("another account: %q", got)
+	}
+}
+
+// approve names what it approves: without --fingerprint it shows the
+// request and refuses; a request its owner replaced after the approver
+// looked (another key; with --digest, any change) is refused.
+func TestApproveIsBoundToTheReviewedRequest(t *testing.T) {
+	root, audit := tree(t, Settings{})
+	r := file(t, root, opUID, nil)
+	var n atomic.Int32
+	svc := service(root, audit, root0)
+	_, err := svc.Approve(context.Background(), ApproveOptions{ID: r.ID, Install: countingInstaller(&n)})
+	if fail.Code(err) != fail.ExitUsage || !strings.Contains(err.Error(), r.Fingerprint) || !strings.Contains(err.Error(), "window 1h0m0s") {
+		t.Fatalf("approve without --fingerprint: %v", err)
+	}
+	var fe *fail.Error
+	if !errors.As(err, &fe) || !strings.Contains(fe.Hint, "--fingerprint "+r.Fingerprint+" --digest ") {
+		t.Fatalf("hint: %+v", fe)
+	}
+	digest := fe.Hint[strings.LastIndex(fe.Hint, " ")+1:]
+	// The owner swaps the key after the approver looked.
+	swapped := r
+	swapped.Key, swapped.Fingerprint = pubLine(t, "alice")
+	rewrite := func(x Request) {
+		os.Remove(root.Path(SpoolDir + "/" + x.ID + ".json"))
+		if err := Write(root, x); err != nil {
+			t.Fatal(err)
+		}
+		os.Chown(root.Path(SpoolDir+"/"+x.ID+".json"), opUID, jitGID)
+	}
+	rewrite(swapped)
+	if _, err := svc.Approve(context.Background(), ApproveOptions{ID: r.ID, Fingerprint: r.Fingerprint, Install: countingInstaller(&n)}); err == nil || !strings.Contains(err.Error(), "not the "+r.Fingerprint) {
+		t.Errorf("a swapped key was approved: %v", err)
+	}
+	// The same key, a longer window: --digest refuses it.
+	longer := r
+	longer.Duration = 30 * 24 * 3600
+	rewrite(longer)
+	if _, err := svc.Approve(context.Background(), ApproveOptions{ID: r.ID, Fingerprint: r.Fingerprint, Digest: digest, Install: countingInstaller(&n)}); err == nil || !strings.Contains(err.Error(), "changed since it was shown") {
+		t.Errorf("a replaced request was approved: %v", err)
+	}
+	if n.Load() != 0 {
+		t.Fatalf("installed %d times", n.Load())
+	}
+	rewrite(r)
+	if res, err := svc.Approve(context.Background(), ApproveOptions{ID: r.ID, Fingerprint: r.Fingerprint, Digest: digest, Install: countingInstaller(&n)}); err != nil || res.State != StateApproved || n.Load() != 1 {
+		t.Errorf("the reviewed request: %v %+v", err, res)
 	}
 }

@@ -3,6 +3,7 @@ package jit
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -223,27 +224,50 @@ func spoolErr(err error) error {
 // at most MaxRequestSize, no unknown fields, the id its file name, and
 // owned by the uid it names as requester.
 func Read(root hostfs.Root, id string) (Request, error) {
-	var r Request
+	r, _, err := ReadDigest(root, id)
+	return r, err
+}
+
+// ReadDigest is Read, and the digest of the spool file's bytes (Digest):
+// what approve --digest binds an approval to.
+func ReadDigest(root hostfs.Root, id string) (Request, string, error) {
 	if !ValidID(id) {
-		return r, fail.New(fail.Usage, "pfwdctl requests lists the ids", "invalid request id %q", id)
+		return Request{}, "", fail.New(fail.Usage, "pfwdctl requests lists the ids", "invalid request id %q", id)
 	}
 	dir, err := hostfs.OpenDir(root.PathDir(SpoolDir))
 	if err != nil {
-		return r, fail.Wrap(fail.Failed, err, "", "open %s", SpoolDir)
+		return Request{}, "", fail.Wrap(fail.Failed, err, "", "open %s", SpoolDir)
 	}
 	defer dir.Close()
 	f, err := hostfs.OpenFileAt(dir, id+".json")
 	if errors.Is(err, fs.ErrNotExist) {
-		return r, fail.New(fail.Failed, "pfwdctl requests lists the ids", "no request %s", id)
+		return Request{}, "", fail.New(fail.Failed, "pfwdctl requests lists the ids", "no request %s", id)
 	}
 	if err != nil {
-		return r, fail.Wrap(fail.Failed, err, "a request file must be a regular file, not a symlink: deny it", "refusing request %s", id)
+		return Request{}, "", fail.Wrap(fail.Failed, err, "a request file must be a regular file, not a symlink: deny it", "refusing request %s", id)
 	}
 	defer f.Close()
 	return decode(f, id)
 }
 
-func decode(f *os.File, id string) (Request, error) {
+// Digest names one version of a spool file: the first 16 hex digits of
+// the SHA-256 of its bytes. Its owner can replace a pending request (the
+// spool is sticky, not append-only); approve --digest refuses any other
+// version than the one the approver was shown.
+func Digest(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])[:16]
+}
+
+func decode(f *os.File, id string) (Request, string, error) {
+	r, data, err := decodeData(f, id)
+	if err != nil {
+		return r, "", err
+	}
+	return r, Digest(data), nil
+}
+
+func decodeData(f *os.File, id string) (Request, []byte, error) {
 	var r Request
 	refuse := func(format string, args ...any) error {
 		return fail.New(fail.Failed, "the request was not written by pfwdctl request, or was changed: deny it (pfwdctl deny "+id+" --reason ...) and ask for a new one",
@@ -251,44 +275,44 @@ func decode(f *os.File, id string) (Request, error) {
 	}
 	fi, err := f.Stat()
 	if err != nil {
-		return r, err
+		return r, nil, err
 	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	switch {
 	case !fi.Mode().IsRegular():
-		return r, refuse("not a regular file")
+		return r, nil, refuse("not a regular file")
 	case !ok:
-		return r, refuse("no owner")
+		return r, nil, refuse("no owner")
 	case st.Nlink != 1:
-		return r, refuse("it has %d links (a hard link to another file?)", st.Nlink)
+		return r, nil, refuse("it has %d links (a hard link to another file?)", st.Nlink)
 	case fi.Size() > MaxRequestSize:
-		return r, refuse("%d bytes, over the %d limit", fi.Size(), MaxRequestSize)
+		return r, nil, refuse("%d bytes, over the %d limit", fi.Size(), MaxRequestSize)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxRequestSize+1))
 	if err != nil {
-		return r, err
+		return r, nil, err
 	}
 	if len(data) > MaxRequestSize {
-		return r, refuse("over the %d bytes limit", MaxRequestSize)
+		return r, nil, refuse("over the %d bytes limit", MaxRequestSize)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&r); err != nil {
-		return r, refuse("%v", err)
+		return r, nil, refuse("%v", err)
 	}
 	if dec.More() {
-		return r, refuse("more than one JSON document")
+		return r, nil, refuse("more than one JSON document")
 	}
 	if r.ID != id {
-		return r, refuse("its id %q is not its file name", r.ID)
+		return r, nil, refuse("its id %q is not its file name", r.ID)
 	}
 	if int(st.Uid) != r.RequesterUID {
-		return r, refuse("it names uid %d as requester but is owned by uid %d (forged?)", r.RequesterUID, st.Uid)
+		return r, nil, refuse("it names uid %d as requester but is owned by uid %d (forged?)", r.RequesterUID, st.Uid)
 	}
 	if err := r.check(); err != nil {
-		return r, err
+		return r, nil, err
 	}
-	return r, nil
+	return r, data, nil
 }
 
 // pendingIDs lists the spool's request ids (dot-named temp files and
