@@ -70,13 +70,13 @@ func jitRoot(g *Globals) hostfs.Root {
 }
 
 // jitService is the JIT service for this run: the caller from the real uid
-// (and SUDO_USER under sudo), the audit log as the other changing commands
+// (for root: the login uid, or SUDO_USER where none is recorded; jit.Caller), the audit log as the other changing commands
 // keep it.
-func jitService(g *Globals) jit.Service {
+func jitService(g *Globals) (jit.Service, error) {
 	host, _ := os.Hostname()
-	return jit.Service{Root: jitRoot(g), Now: g.Now, Runner: g.Runner, Host: host,
-		Caller: jit.Caller(g.Root(), os.Getuid(), g.Getenv),
-		Log:    auditlog.Log{Root: g.Root(), File: g.AuditLog, Now: g.Now, Getenv: g.Getenv}}
+	caller, err := jit.Caller(g.Root(), os.Getuid(), g.Getenv, g.LoginUID)
+	return jit.Service{Root: jitRoot(g), Now: g.Now, Runner: g.Runner, Host: host, Caller: caller,
+		Log: auditlog.Log{Root: g.Root(), File: g.AuditLog, Now: g.Now, Getenv: g.Getenv}}, err
 }
 
 type requestOpts struct {
@@ -133,7 +133,10 @@ func requestRun(c *cobra.Command, g *Globals, o *requestOpts) error {
 	uid := os.Getuid()
 	r := jit.Request{Version: 1, ID: id, Account: o.user, Duration: int64(dur / time.Second), Reason: strings.TrimSpace(o.reason),
 		Created: now, RequesterUID: uid, SudoUser: g.Getenv("SUDO_USER")}
-	r.Requester = jit.Caller(g.Root(), uid, func(string) string { return "" }).Name
+	// The requester's name is the uid's (informational: approve trusts the
+	// file's owner), without the environment or the login uid.
+	me, _ := jit.Caller(g.Root(), uid, func(string) string { return "" }, func() (int, bool) { return 0, false })
+	r.Requester = me.Name
 	if o.key != "" {
 		data, err := readKeyInput(g, o.key)
 		if err != nil {
@@ -170,7 +173,11 @@ func requestRun(c *cobra.Command, g *Globals, o *requestOpts) error {
 		}
 		r.Name, r.Fingerprint = d.Name, d.Fingerprint
 	}
-	res, err := jitService(g).File(c.Context(), r)
+	svc, err := jitService(g)
+	if err != nil {
+		return err
+	}
+	res, err := svc.File(c.Context(), r)
 	if err != nil {
 		return err
 	}
@@ -448,7 +455,11 @@ hook is reported, never undoes it.`,
 					return err
 				}
 			}
-			res, err := jitService(g).Approve(c.Context(), jit.ApproveOptions{ID: args[0], For: d, Note: o.note, Install: o.installer(c, g),
+			svc, err := jitService(g)
+			if err != nil {
+				return err
+			}
+			res, err := svc.Approve(c.Context(), jit.ApproveOptions{ID: args[0], For: d, Note: o.note, Install: o.installer(c, g),
 				Fingerprint: o.fingerprint, Digest: o.digest, Describe: func(r jit.Request) string { return describeTargets(g, r) }})
 			if err != nil {
 				if g.JSON && res.State != "" {
@@ -511,7 +522,11 @@ approved afterwards. A spool file approve refuses (forged, a symlink,
 extra fields) is denied the same way and removed.`,
 		Args: exactlyOneID,
 		RunE: func(c *cobra.Command, args []string) error {
-			res, err := jitService(g).Deny(c.Context(), args[0], reason)
+			svc, err := jitService(g)
+			if err != nil {
+				return err
+			}
+			res, err := svc.Deny(c.Context(), args[0], reason)
 			if err != nil {
 				return err
 			}
@@ -565,7 +580,10 @@ certificate is issued for the window.`,
 			if reason == "" {
 				reason = "grant"
 			}
-			svc := jitService(g)
+			svc, err := jitService(g)
+			if err != nil {
+				return err
+			}
 			r := jit.Request{Version: 1, ID: id, Account: o.user, Name: d.Name, Fingerprint: d.Fingerprint, Duration: int64(dur / time.Second),
 				Reason: reason, Created: now, RequesterUID: os.Getuid(), Requester: svc.Caller.Name, SudoUser: g.Getenv("SUDO_USER")}
 			res, err := svc.Grant(c.Context(), jit.GrantOptions{Request: r, Install: o.installer(c, g)})
@@ -691,7 +709,11 @@ func jitExtendAddKey(root *cobra.Command, g *Globals) {
 // the lock) is a warning: it never keeps the keys from being pruned, which
 // happened before this step.
 func jitPruneStep(c *cobra.Command, g *Globals, _ bool) error {
-	out, err := jitService(g).ExpireStale(c.Context())
+	svc, err := jitService(g)
+	var out []jit.Result
+	if err == nil {
+		out, err = svc.ExpireStale(c.Context())
+	}
 	if err != nil {
 		fmt.Fprintf(g.IO.Err, "pfwdctl: warning: stale requests not expired: %s\n", ui.EscapeText(auditlog.OneLine(err.Error())))
 	}

@@ -227,3 +227,24 @@ func TestRequestKeyCannotBorrowARegisteredName(t *testing.T) {
 		t.Errorf("the borrowed name was installed:\n%s", data2)
 	}
 }
+
+// approve takes the approver from the kernel's login uid, not from
+// SUDO_USER/SUDO_UID, which the caller sets: root (login uid 0) cannot
+// approve root's own request by claiming to be admin.
+func TestApproveRefusesAForgedSudoUser(t *testing.T) {
+	root, run := jitTree(t)
+	pub := writePub(t, t.TempDir(), 1)
+	out, _ := run(0, "--json", "request", "--key", pub, "--name", "bob", "--for", "1h", "--reason", "x")
+	var filed jit.Result
+	json.Unmarshal([]byte(out), &filed)
+	r, _ := jit.Read(root, filed.ID)
+	env, stdout, errb := testEnv()
+	env.Getenv = func(k string) string { return map[string]string{"SUDO_USER": "admin", "SUDO_UID": "1000"}[k] }
+	env.LoginUID = func() (int, bool) { return 0, true }
+	if code := Main([]string{"--root", root.Dir(), "approve", filed.ID, "--fingerprint", r.Fingerprint}, env); code != 1 || !strings.Contains(errb.String(), "not the uid 0 that logged in") {
+		t.Errorf("approve with a forged SUDO_USER: exit %d\n%s%s", code, stdout, errb)
+	}
+	if d, err := jit.ReadDecision(root, filed.ID); err == nil {
+		t.Errorf("decided: %+v", d)
+	}
+}

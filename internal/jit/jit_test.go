@@ -461,3 +461,41 @@ func TestApproveIsBoundToTheReviewedRequest(t *testing.T) {
 		t.Errorf("the reviewed request: %v %+v", err, res)
 	}
 }
+
+// The approver is the kernel's login uid when it is set: SUDO_USER and
+// SUDO_UID are the caller's to set (sudo env SUDO_USER=ops2 ...), and
+// are used only where no login uid is recorded.
+func TestCallerIsTheLoginUID(t *testing.T) {
+	root, _ := tree(t, Settings{})
+	env := func(user, uid string) func(string) string {
+		return func(k string) string {
+			return map[string]string{"SUDO_USER": user, "SUDO_UID": uid}[k]
+		}
+	}
+	login := func(uid int, ok bool) func() (int, bool) { return func() (int, bool) { return uid, ok } }
+	cases := []struct {
+		name    string
+		getenv  func(string) string
+		login   func() (int, bool)
+		want    string
+		refused bool
+	}{
+		{"good_sudo_as_self", env("ops1", "4243"), login(opUID, true), "ops1", false},
+		{"good_su_no_sudo_env", env("", ""), login(opUID, true), "ops1", false},
+		{"good_container_falls_back_to_sudo", env("ops2", "4244"), login(0, false), "ops2", false},
+		{"fail_forged_sudo_uid", env("ops2", "4244"), login(opUID, true), "", true},
+		{"fail_forged_sudo_user_only", env("ops2", ""), login(opUID, true), "", true},
+		{"fail_root_login_forged_sudo", env("ops2", "4244"), login(0, true), "", true},
+	}
+	for _, c := range cases {
+		p, err := Caller(root, 0, c.getenv, c.login)
+		if c.refused != (err != nil) || (!c.refused && p.Name != c.want) {
+			t.Errorf("%s: %+v %v", c.name, p, err)
+		}
+	}
+	// ops1 files; ops1 under sudo claiming to be ops2 cannot approve it.
+	r := file(t, root, opUID, nil)
+	if _, err := Caller(root, 0, env("ops2", "4244"), login(opUID, true)); err == nil || !strings.Contains(err.Error(), "not the uid 4243 that logged in") {
+		t.Fatalf("forged SUDO_* for request %s: %v", r.ID, err)
+	}
+}

@@ -378,21 +378,67 @@ func nameOf(root hostfs.Root, uid int) string {
 	return "uid " + strconv.Itoa(uid)
 }
 
-// Caller is who runs pfwdctl: the real uid's account, or, for root under
-// sudo, the sudo caller (SUDO_USER, SUDO_UID), who is the person deciding.
-func Caller(root hostfs.Root, uid int, getenv func(string) string) Person {
-	if uid == 0 {
-		if u := getenv("SUDO_USER"); u != "" && u != "root" {
-			p := Person{UID: -1, Name: u}
-			if n, err := strconv.Atoi(getenv("SUDO_UID")); err == nil {
-				p.UID = n
-			} else if a, err := accounts.LookupPasswd(root, u); err == nil {
-				p.UID = a.UID
-			}
-			return p
-		}
+// LoginUIDPath is where the kernel keeps the audit login uid of a
+// process: set by pam_loginuid at login, inherited by children, and kept
+// across sudo and su, so an approver cannot choose it as they can
+// SUDO_USER and SUDO_UID (sudo env SUDO_USER=bob pfwdctl approve ...).
+const LoginUIDPath = "/proc/self/loginuid"
+
+// unsetLoginUID is (uid_t)-1: no login recorded (a daemon, most
+// containers).
+const unsetLoginUID = 4294967295
+
+// LoginUID reads LoginUIDPath: the login uid, and false when it is unset
+// or unreadable.
+func LoginUID() (int, bool) {
+	data, err := os.ReadFile(LoginUIDPath)
+	if err != nil {
+		return 0, false
 	}
-	return Person{UID: uid, Name: nameOf(root, uid)}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(data)), 10, 32)
+	if err != nil || n == unsetLoginUID {
+		return 0, false
+	}
+	return int(n), true
+}
+
+// Caller is who runs pfwdctl: the real uid's account, or, for root, the
+// person who logged in: the kernel's login uid (loginuid; nil: LoginUID)
+// when it is set, and SUDO_USER/SUDO_UID only when it is not (containers,
+// where nothing records a login). SUDO_UID disagreeing with a set login
+// uid is refused: someone set it by hand. Root can always bypass this (it
+// can write the files itself): the two-person rule is an audit control,
+// not a barrier against root.
+func Caller(root hostfs.Root, uid int, getenv func(string) string, loginuid func() (int, bool)) (Person, error) {
+	if uid != 0 {
+		return Person{UID: uid, Name: nameOf(root, uid)}, nil
+	}
+	if loginuid == nil {
+		loginuid = LoginUID
+	}
+	if lu, ok := loginuid(); ok {
+		if su := getenv("SUDO_UID"); su != "" && su != strconv.Itoa(lu) {
+			return Person{}, fail.New(fail.Failed, "run pfwdctl under sudo as yourself, without setting SUDO_UID or SUDO_USER",
+				"SUDO_UID %s is not the uid %d that logged in (%s): refusing to take the approver from the environment", su, lu, LoginUIDPath)
+		}
+		if su := getenv("SUDO_USER"); su != "" {
+			if a, err := accounts.LookupPasswd(root, su); err == nil && a.UID != lu {
+				return Person{}, fail.New(fail.Failed, "run pfwdctl under sudo as yourself, without setting SUDO_UID or SUDO_USER",
+					"SUDO_USER %s is not the uid %d that logged in (%s): refusing to take the approver from the environment", su, lu, LoginUIDPath)
+			}
+		}
+		return Person{UID: lu, Name: nameOf(root, lu)}, nil
+	}
+	if u := getenv("SUDO_USER"); u != "" && u != "root" {
+		p := Person{UID: -1, Name: u}
+		if n, err := strconv.Atoi(getenv("SUDO_UID")); err == nil {
+			p.UID = n
+		} else if a, err := accounts.LookupPasswd(root, u); err == nil {
+			p.UID = a.UID
+		}
+		return p, nil
+	}
+	return Person{UID: uid, Name: nameOf(root, uid)}, nil
 }
 
 func readJSONFile(path string, v any, limit int64) error {
