@@ -711,8 +711,9 @@ func jitExtendAddKey(root *cobra.Command, g *Globals) {
 func jitPruneStep(c *cobra.Command, g *Globals, _ bool) error {
 	svc, err := jitService(g)
 	var out []jit.Result
+	left := 0
 	if err == nil {
-		out, err = svc.ExpireStale(c.Context())
+		out, left, err = svc.ExpireStale(c.Context())
 	}
 	if err != nil {
 		fmt.Fprintf(g.IO.Err, "pfwdctl: warning: stale requests not expired: %s\n", ui.EscapeText(auditlog.OneLine(err.Error())))
@@ -720,6 +721,9 @@ func jitPruneStep(c *cobra.Command, g *Globals, _ bool) error {
 	for _, r := range out {
 		fmt.Fprintf(g.IO.Err, "pfwdctl: note: request %s expired: not decided within its time-to-live\n", r.ID)
 		printHooks(g, r.Hooks)
+	}
+	if left > 0 {
+		fmt.Fprintf(g.IO.Err, "pfwdctl: note: %d more stale requests are left for the next prune run (at most %d a run)\n", left, jit.MaxExpirePerRun)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/pfwdctl/pfwdctl/internal/auditlog"
@@ -114,12 +115,31 @@ type Result struct {
 // and runs the hooks (as the caller: see docs/jit.md for why).
 func (s Service) File(ctx context.Context, r Request) (Result, error) {
 	res := Result{ID: r.ID, State: StatePending, Hooks: []HookResult{}}
+	if n := s.pendingOf(r.RequesterUID); n >= MaxPendingPerRequester {
+		return res, fail.New(fail.Failed, "wait until an admin decides them, or withdraw one (rm "+SpoolDir+"/ID.json: only your own)",
+			"you have %d pending requests, the most one person may have", n)
+	}
 	if err := Write(s.Root, r); err != nil {
 		return res, err
 	}
 	res.Hooks = append(res.Hooks, RunHooks(ctx, s.Root, s.Runner, Event{Event: "request", Time: s.now().UTC(), Host: s.Host, ID: r.ID,
 		Request: r, Requester: Requester(s.Root, r)})...)
 	return res, nil
+}
+
+// pendingOf counts the spool files owned by uid (valid or not: each one
+// is for an approver to look at).
+func (s Service) pendingOf(uid int) int {
+	ids, _ := pendingIDs(s.Root)
+	n := 0
+	for _, id := range ids {
+		if fi, err := os.Lstat(s.spoolFile(id)); err == nil {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) == uid {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // ApproveOptions say how to approve.
@@ -311,22 +331,22 @@ func (s Service) Deny(ctx context.Context, id, reason string) (res Result, err e
 	return res, nil
 }
 
-// ExpireStale records every pending request older than the time-to-live
-// as expired (prune runs it), and runs the hooks for each.
-func (s Service) ExpireStale(ctx context.Context) ([]Result, error) {
+// ExpireStale records the pending requests older than the time-to-live
+// as expired (prune runs it), at most MaxExpirePerRun of them, and runs the
+// hooks for each. left is how many stale requests remain for the next run.
+func (s Service) ExpireStale(ctx context.Context) (out []Result, left int, err error) {
 	settings, err := LoadSettings(s.Root)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	ids, err := pendingIDs(s.Root)
 	if err != nil || len(ids) == 0 {
-		return nil, err
+		return nil, 0, err
 	}
 	unlock, err := s.lock()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	var out []Result
 	var evs []Event
 	now := s.now().UTC().Truncate(time.Second)
 	for _, id := range ids {
@@ -337,11 +357,15 @@ func (s Service) ExpireStale(ctx context.Context) ([]Result, error) {
 		if err != nil || now.Sub(req.Created) <= settings.TTL() {
 			continue // an invalid file is for an admin to deny, not to expire
 		}
+		if len(out) >= MaxExpirePerRun {
+			left++
+			continue
+		}
 		requester := Requester(s.Root, req)
 		dec, _, err := s.record(ctx, req, requester, Decision{State: StateExpired, Note: "not decided within its time-to-live (" + settings.TTL().String() + ")"}, nil)
 		if err != nil {
 			unlock()
-			return out, err
+			return out, left, err
 		}
 		out = append(out, Result{ID: id, State: StateExpired, Decision: dec, Hooks: []HookResult{}})
 		evs = append(evs, Event{Event: "expire", Time: now, Host: s.Host, ID: id, Request: req, Requester: requester, Decision: &dec})
@@ -350,7 +374,7 @@ func (s Service) ExpireStale(ctx context.Context) ([]Result, error) {
 	for i, ev := range evs {
 		out[i].Hooks = append(out[i].Hooks, RunHooks(ctx, s.Root, s.Runner, ev)...)
 	}
-	return out, nil
+	return out, left, nil
 }
 
 // record writes the decision d on req and, for an approval, installs the

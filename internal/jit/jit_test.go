@@ -206,8 +206,11 @@ func TestDeniedOrExpiredCannotBeApproved(t *testing.T) {
 	if _, err := svc.Approve(context.Background(), ApproveOptions{ID: denied.ID, Install: countingInstaller(&n)}); err == nil || !strings.Contains(err.Error(), "already denied") {
 		t.Errorf("approve after deny: %v", err)
 	}
-	old := file(t, root, opUID, func(r *Request) { r.Created = time.Now().Add(-2 * time.Minute).UTC().Truncate(time.Second) })
-	list, _ := List(root, time.Now())
+	// Created may be up to CreatedSkew before the file's ctime; the
+	// approver's clock runs 15s ahead: 65s old, over the TTL of 60s.
+	svc.Now = func() time.Time { return time.Now().Add(15 * time.Second) }
+	old := file(t, root, opUID, func(r *Request) { r.Created = time.Now().Add(-50 * time.Second).UTC().Truncate(time.Second) })
+	list, _ := List(root, svc.Now())
 	for _, r := range list {
 		if r.ID == old.ID && r.State != StateExpired {
 			t.Errorf("a request past its TTL lists as %s", r.State)
@@ -219,10 +222,10 @@ func TestDeniedOrExpiredCannotBeApproved(t *testing.T) {
 	if _, err := svc.Approve(context.Background(), ApproveOptions{ID: old.ID, Install: countingInstaller(&n)}); err == nil || !strings.Contains(err.Error(), "already expired") {
 		t.Errorf("approve of an expired request: %v", err)
 	}
-	stale := file(t, root, opUID, func(r *Request) { r.Created = time.Now().Add(-2 * time.Minute).UTC().Truncate(time.Second) })
+	stale := file(t, root, opUID, func(r *Request) { r.Created = time.Now().Add(-50 * time.Second).UTC().Truncate(time.Second) })
 	fresh := file(t, root, opUID, nil)
-	out, err := svc.ExpireStale(context.Background())
-	if err != nil || len(out) != 1 || out[0].ID != stale.ID {
+	out, left, err := svc.ExpireStale(context.Background())
+	if err != nil || len(out) != 1 || out[0].ID != stale.ID || left != 0 {
 		t.Errorf("ExpireStale: %+v %v", out, err)
 	}
 	if d, err := ReadDecision(root, fresh.ID); err == nil {
@@ -497,5 +500,67 @@ func TestCallerIsTheLoginUID(t *testing.T) {
 	r := file(t, root, opUID, nil)
 	if _, err := Caller(root, 0, env("ops2", "4244"), login(opUID, true)); err == nil || !strings.Contains(err.Error(), "not the uid 4243 that logged in") {
 		t.Fatalf("forged SUDO_* for request %s: %v", r.ID, err)
+	}
+}
+
+// A request's created time is checked against its file's ctime: a
+// backdated one is not expired at once, a future-dated one is not shown
+// pending for ever; both are invalid.
+func TestCreatedMustBeTheFilesCtime(t *testing.T) {
+	root, audit := tree(t, Settings{})
+	back := file(t, root, opUID, func(r *Request) { r.Created = time.Now().Add(-48 * time.Hour).UTC().Truncate(time.Second) })
+	future := file(t, root, opUID, func(r *Request) { r.Created = time.Now().Add(time.Hour).UTC().Truncate(time.Second) })
+	list, _ := List(root, time.Now())
+	for _, r := range list {
+		if r.State != StateInvalid || !strings.Contains(r.Error, "backdated or future-dated") {
+			t.Errorf("%s lists as %s %s", r.ID, r.State, r.Error)
+		}
+	}
+	if len(list) != 2 {
+		t.Fatalf("list %+v", list)
+	}
+	out, _, err := service(root, audit, root0).ExpireStale(context.Background())
+	if err != nil || len(out) != 0 {
+		t.Errorf("ExpireStale expired forged times: %+v %v", out, err)
+	}
+	var n atomic.Int32
+	if _, err := service(root, audit, root0).Approve(context.Background(), ApproveOptions{ID: future.ID, Fingerprint: future.Fingerprint, Install: countingInstaller(&n)}); err == nil || n.Load() != 0 {
+		t.Errorf("approved a future-dated request %s (and %s): %v", future.ID, back.ID, err)
+	}
+}
+
+// One requester has at most MaxPendingPerRequester pending requests, and
+// one prune run expires at most MaxExpirePerRun.
+func TestPendingAndExpiryCaps(t *testing.T) {
+	root, audit := tree(t, Settings{TTLSeconds: 60})
+	for range MaxPendingPerRequester {
+		file(t, root, opUID, nil)
+	}
+	svc := service(root, audit, Person{UID: opUID, Name: "ops1"})
+	id, _ := NewID(time.Now())
+	line, fp := pubLine(t, "bob")
+	r := Request{Version: 1, ID: id, Account: "pfwd", Name: "bob", Key: line, Fingerprint: fp, Duration: 60, Reason: "x",
+		Created: time.Now().UTC().Truncate(time.Second), RequesterUID: opUID}
+	if _, err := svc.File(context.Background(), r); err == nil || !strings.Contains(err.Error(), "pending requests") {
+		t.Errorf("request %d: %v", MaxPendingPerRequester+1, err)
+	}
+	// Another requester is not held back by ops1's.
+	r.RequesterUID = op2UID
+	if _, err := svc.File(context.Background(), r); err != nil {
+		t.Errorf("ops2's request: %v", err)
+	}
+	os.Chown(root.Path(SpoolDir+"/"+r.ID+".json"), op2UID, jitGID)
+	for range MaxExpirePerRun - MaxPendingPerRequester + 5 {
+		file(t, root, op2UID, nil)
+	}
+	exp := service(root, audit, root0)
+	exp.Now = func() time.Time { return time.Now().Add(2 * time.Minute) }
+	out, left, err := exp.ExpireStale(context.Background())
+	if err != nil || len(out) != MaxExpirePerRun || left != 6 {
+		t.Fatalf("first run: %d expired, %d left, %v", len(out), left, err)
+	}
+	out, left, err = exp.ExpireStale(context.Background())
+	if err != nil || len(out) != 6 || left != 0 {
+		t.Errorf("second run: %d expired, %d left, %v", len(out), left, err)
 	}
 }

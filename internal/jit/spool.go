@@ -54,6 +54,21 @@ const MaxRequestSize = 16 << 10
 // certificate's): just-in-time access is short; longer is add-key's job.
 const MaxDuration = 30 * 24 * time.Hour
 
+// CreatedSkew is how far a request's created time may be from its spool
+// file's ctime (the kernel's: set when the file was written or renamed
+// into place, and by chmod or chown).
+const CreatedSkew = time.Minute
+
+// MaxPendingPerRequester bounds the pending requests (spool files) one uid
+// may have: request refuses more, so no operator floods the approvers,
+// the hooks or prune.
+const MaxPendingPerRequester = 20
+
+// MaxExpirePerRun bounds the requests one prune run records as expired
+// (each is an audit line pair and a hook run); the rest are expired by
+// the next run.
+const MaxExpirePerRun = 100
+
 // DefaultTTL is how long a pending request can still be approved.
 const DefaultTTL = 24 * time.Hour
 
@@ -308,6 +323,15 @@ func decodeData(f *os.File, id string) (Request, []byte, error) {
 	}
 	if int(st.Uid) != r.RequesterUID {
 		return r, nil, refuse("it names uid %d as requester but is owned by uid %d (forged?)", r.RequesterUID, st.Uid)
+	}
+	// created is the requester's word; the file's ctime is the kernel's
+	// (no one but root can set it). A request's age is its created time,
+	// so it must be the ctime give or take CreatedSkew: a backdated request
+	// would be expired at once (prune's audit lines and hooks), a
+	// future-dated one never.
+	ctime := time.Unix(st.Ctim.Sec, st.Ctim.Nsec)
+	if d := r.Created.Sub(ctime); d > CreatedSkew || d < -CreatedSkew {
+		return r, nil, refuse("it says it was created %s, but the file was written %s (backdated or future-dated)", r.Created.UTC().Format(time.RFC3339), ctime.UTC().Format(time.RFC3339))
 	}
 	if err := r.check(); err != nil {
 		return r, nil, err
