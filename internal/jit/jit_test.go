@@ -564,3 +564,30 @@ func TestPendingAndExpiryCaps(t *testing.T) {
 		t.Errorf("second run: %d expired, %d left, %v", len(out), left, err)
 	}
 }
+
+// Defects of the first review's LOW item: a group- or world-writable
+// spool file, a request without a fingerprint, and a day count that
+// overflowed into a short window.
+func TestSpoolModeFingerprintAndDayOverflow(t *testing.T) {
+	root, audit := tree(t, Settings{})
+	r := file(t, root, opUID, nil)
+	os.Chmod(root.Path(SpoolDir+"/"+r.ID+".json"), 0o660)
+	var n atomic.Int32
+	if _, err := service(root, audit, root0).Approve(context.Background(), ApproveOptions{ID: r.ID, Fingerprint: r.Fingerprint, Install: countingInstaller(&n)}); err == nil || !strings.Contains(err.Error(), "writable by group or others") {
+		t.Errorf("a group-writable spool file: %v", err)
+	}
+	// A --name request with no fingerprint (written by hand).
+	id, _ := NewID(time.Now())
+	bare := Request{Version: 1, ID: id, Account: "pfwd", Name: "alice", Duration: 60, Reason: "x", Created: time.Now().UTC().Truncate(time.Second), RequesterUID: 0}
+	if err := Write(root, bare); err == nil || !strings.Contains(err.Error(), "no key fingerprint") {
+		t.Errorf("a request without a fingerprint: %v", err)
+	}
+	for _, s := range []string{"119678990097716d", "31d", "-1d", "9223372036854775807d"} {
+		if d, err := ParseDuration(s); err == nil {
+			t.Errorf("--for %s accepted as %s", s, d)
+		}
+	}
+	if d, err := ParseDuration("30d"); err != nil || d != MaxDuration {
+		t.Errorf("30d: %s %v", d, err)
+	}
+}

@@ -139,6 +139,11 @@ func ParseDuration(s string) (time.Duration, error) {
 	if n, ok := strings.CutSuffix(s, "d"); ok {
 		var days int
 		days, err = strconv.Atoi(n)
+		// Bounded before multiplying: a huge count would overflow into
+		// a short, accepted window.
+		if err == nil && (days < 0 || days > int(MaxDuration/(24*time.Hour))) {
+			return 0, fail.New(fail.Usage, "just-in-time access is short-lived; for standing access use add-key", "--for %s is over the %s limit", s, MaxDuration)
+		}
 		d = time.Duration(days) * 24 * time.Hour
 	} else {
 		d, err = time.ParseDuration(s)
@@ -172,6 +177,11 @@ func (r Request) check() error {
 	}
 	if r.Name == "" || keyline.SanitizeName(r.Name) != r.Name {
 		return bad("invalid name %q", r.Name)
+	}
+	// Always there: it is what approve --fingerprint names, and for a
+	// registered key what the registry's must still be at approval.
+	if !strings.HasPrefix(r.Fingerprint, "SHA256:") {
+		return bad("no key fingerprint")
 	}
 	if r.Key != "" {
 		k, _, err := keyline.ParsePublic([]byte(r.Key))
@@ -298,6 +308,10 @@ func decodeData(f *os.File, id string) (Request, []byte, error) {
 		return r, nil, refuse("not a regular file")
 	case !ok:
 		return r, nil, refuse("no owner")
+	case fi.Mode().Perm()&0o022 != 0:
+		// request writes 0640: a file its group or anyone may write is
+		// not one whose owner alone vouches for it.
+		return r, nil, refuse("mode %#o: writable by group or others", fi.Mode().Perm())
 	case st.Nlink != 1:
 		return r, nil, refuse("it has %d links (a hard link to another file?)", st.Nlink)
 	case fi.Size() > MaxRequestSize:
