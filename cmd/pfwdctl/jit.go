@@ -352,10 +352,12 @@ func (f *grantFlags) installer(c *cobra.Command, g *Globals) jit.Installer {
 			h.SshdVersion = "OpenSSH_" + v.String()
 		}
 		res, err := h.AddKey(ctx, users.AddKeyRequest{User: r.Account, Key: k, Name: r.Name, Targets: targets, Expiry: gr.End, From: from})
-		if err != nil {
+		if err != nil && !res.Changed {
 			return jit.Installed{}, err
 		}
-		return jit.Installed{Method: "key", Fingerprint: res.Fingerprint, Name: res.Name, Path: res.Path, Line: res.Line, Warnings: res.Warnings}, nil
+		// Changed with an error (a failed read-back, say): the key is
+		// written, so jit keeps the approval and reports the error.
+		return jit.Installed{Method: "key", Fingerprint: res.Fingerprint, Name: res.Name, Path: res.Path, Line: res.Line, Warnings: res.Warnings}, err
 	}
 }
 
@@ -462,6 +464,11 @@ hook is reported, never undoes it.`,
 			res, err := svc.Approve(c.Context(), jit.ApproveOptions{ID: args[0], For: d, Note: o.note, Install: o.installer(c, g),
 				Fingerprint: o.fingerprint, Digest: o.digest, Describe: func(r jit.Request) string { return describeTargets(g, r) }})
 			if err != nil {
+				if res.Installed != nil && !g.JSON {
+					// Installed, but something failed after: say what is live.
+					printDecision(g, res)
+					return err
+				}
 				if g.JSON && res.State != "" {
 					g.PrintJSON(res)
 				}
@@ -588,6 +595,9 @@ certificate is issued for the window.`,
 				Reason: reason, Created: now, RequesterUID: os.Getuid(), Requester: svc.Caller.Name, SudoUser: g.Getenv("SUDO_USER")}
 			res, err := svc.Grant(c.Context(), jit.GrantOptions{Request: r, Install: o.installer(c, g)})
 			if err != nil {
+				if res.Installed != nil && !g.JSON {
+					printDecision(g, res)
+				}
 				return err
 			}
 			return printDecision(g, res)

@@ -66,7 +66,9 @@ type Installed struct {
 // Installer authorizes a request's key for g's window: add-key's code
 // path with expiry-time (the caller holds pfwdctl's lock), or a
 // certificate. It is given by the command, so this package never writes
-// authorized_keys itself.
+// authorized_keys itself. An error with an Installed whose Method is set
+// says the key was installed (the change was made) and something failed
+// after: the approval then stands, since the key is live.
 type Installer func(ctx context.Context, g Grant) (Installed, error)
 
 // Service decides requests on one host.
@@ -239,12 +241,14 @@ func (s Service) Approve(ctx context.Context, o ApproveOptions) (res Result, err
 	}
 	d := Decision{State: StateApproved, Note: o.Note, Start: now, End: now.Add(dur)}
 	dec, in, err := s.record(ctx, req, requester, d, o.Install)
-	if err != nil {
+	if in == nil && err != nil {
 		return res, err
 	}
+	// Installed (even if something failed after): the approval stands,
+	// and the hooks hear of it.
 	res.State, res.Decision, res.Installed = StateApproved, dec, in
 	ev = &Event{Event: "approve", Time: now, Host: s.Host, ID: req.ID, Request: req, Requester: requester, Decision: &dec}
-	return res, nil
+	return res, err
 }
 
 // GrantOptions say what pfwdctl grant files and approves at once.
@@ -276,12 +280,12 @@ func (s Service) Grant(ctx context.Context, o GrantOptions) (res Result, err err
 	now := s.now().UTC().Truncate(time.Second)
 	d := Decision{State: StateApproved, Note: "granted by the requester (pfwdctl grant)", Start: now, End: now.Add(r.For()), Grant: true}
 	dec, in, err := s.record(ctx, r, s.Caller, d, o.Install)
-	if err != nil {
+	if in == nil && err != nil {
 		return res, err
 	}
 	res.State, res.Decision, res.Installed = StateApproved, dec, in
 	ev = &Event{Event: "approve", Time: now, Host: s.Host, ID: r.ID, Request: r, Requester: s.Caller, Decision: &dec}
-	return res, nil
+	return res, err
 }
 
 // Deny denies a pending request. A spool file that Read refuses (forged,
@@ -365,16 +369,23 @@ func (s Service) ExpireStale(ctx context.Context) (out []Result, left int, err e
 		dec, _, err := s.record(ctx, req, requester, Decision{State: StateExpired, Note: "not decided within its time-to-live (" + settings.TTL().String() + ")"}, nil)
 		if err != nil {
 			unlock()
+			// The ones already recorded are expired: their hooks run.
+			s.runHooks(ctx, out, evs)
 			return out, left, err
 		}
 		out = append(out, Result{ID: id, State: StateExpired, Decision: dec, Hooks: []HookResult{}})
 		evs = append(evs, Event{Event: "expire", Time: now, Host: s.Host, ID: id, Request: req, Requester: requester, Decision: &dec})
 	}
 	unlock()
+	s.runHooks(ctx, out, evs)
+	return out, left, nil
+}
+
+// runHooks runs the hooks of evs, each into its result in out.
+func (s Service) runHooks(ctx context.Context, out []Result, evs []Event) {
 	for i, ev := range evs {
 		out[i].Hooks = append(out[i].Hooks, RunHooks(ctx, s.Root, s.Runner, ev)...)
 	}
-	return out, left, nil
 }
 
 // record writes the decision d on req and, for an approval, installs the
@@ -419,12 +430,21 @@ func (s Service) record(ctx context.Context, req Request, requester Person, d De
 	var installed *Installed
 	if install != nil {
 		in, err := install(ctx, Grant{Request: req, Start: d.Start, End: d.End, Approver: s.Caller})
-		if err != nil {
+		if err != nil && in.Method == "" {
 			// Not installed: the request stays pending, to approve again
 			// once the cause is fixed.
 			os.Remove(s.Root.Path(DecisionsDir + "/" + d.ID + ".json"))
 			change.Abort(err)
 			return d, nil, err
+		}
+		var ierr error
+		if err != nil {
+			// Installed, then something failed (AddKey's read-back, say):
+			// the key is live, so the decision that explains it stays.
+			ierr = fail.Wrap(fail.Failed, err, "the key is authorized until the window ends: check "+orDash(in.Path)+", or revoke it (pfwdctl revoke "+in.Fingerprint+")",
+				"request %s: installed, but", req.ID)
+			d.Note = strings.TrimPrefix(d.Note+"; installed, but: "+auditlog.OneLine(err.Error()), "; ")
+			decEv.Detail = strings.TrimPrefix(decEv.Detail+"; installed, but: "+auditlog.OneLine(err.Error()), "; ")
 		}
 		installed = &in
 		d.Method, d.Fingerprint, d.Serial, d.Certificate = in.Method, in.Fingerprint, in.Serial, in.Certificate
@@ -435,19 +455,29 @@ func (s Service) record(ctx context.Context, req Request, requester Person, d De
 		}
 		if err := s.writeDecision(d); err != nil {
 			change.Done(reqEv, decEv)
+			s.removeSpool(req.ID)
 			return d, installed, fail.Wrap(fail.Failed, err, "the key is installed; pfwdctl requests may not show its fingerprint", "update the decision")
+		}
+		if ierr != nil {
+			change.Done(reqEv, decEv)
+			s.removeSpool(req.ID)
+			return d, installed, ierr
 		}
 	}
 	if err := change.Done(reqEv, decEv); err != nil {
 		return d, installed, err
 	}
-	// The decision keeps the request; the spool file goes, so nobody can
-	// change what the list shows as decided. Root may remove it from the
-	// sticky spool.
-	if err := os.Remove(s.spoolFile(req.ID)); err == nil {
+	s.removeSpool(req.ID)
+	return d, installed, nil
+}
+
+// removeSpool removes a decided request's spool file: the decision keeps
+// the request, and nobody can change what the list shows as decided. Root
+// may remove it from the sticky spool.
+func (s Service) removeSpool(id string) {
+	if err := os.Remove(s.spoolFile(id)); err == nil {
 		hostfs.SyncDir(s.Root.PathDir(SpoolDir))
 	}
-	return d, installed, nil
 }
 
 func (s Service) spoolFile(id string) string { return s.Root.PathDir(SpoolDir) + "/" + id + ".json" }

@@ -591,3 +591,41 @@ func TestSpoolModeFingerprintAndDayOverflow(t *testing.T) {
 		t.Errorf("30d: %s %v", d, err)
 	}
 }
+
+// An install that wrote the key and then failed (AddKey's read-back) keeps
+// the decision: the key is live, so the record that explains it stays,
+// and the hooks run.
+func TestInstalledThenFailedKeepsTheDecision(t *testing.T) {
+	root, audit := tree(t, Settings{})
+	hooks := root.Path(HooksDir)
+	os.MkdirAll(hooks, 0o755)
+	out := filepath.Join(t.TempDir(), "hook.out")
+	os.WriteFile(filepath.Join(hooks, "10-log"), []byte("#!/bin/sh\ncat >> "+out+"\n"), 0o755)
+	r := file(t, root, opUID, nil)
+	install := func(_ context.Context, g Grant) (Installed, error) {
+		return Installed{Method: "key", Fingerprint: g.Request.Fingerprint, Name: g.Request.Name, Path: "/home/pfwd/.ssh/authorized_keys"},
+			errors.New("read back, the key is on 2 lines")
+	}
+	res, err := service(root, audit, root0).Approve(context.Background(), ApproveOptions{ID: r.ID, Fingerprint: r.Fingerprint, Install: install})
+	if err == nil || !strings.Contains(err.Error(), "installed, but") || res.State != StateApproved || res.Installed == nil {
+		t.Fatalf("approve: %v %+v", err, res)
+	}
+	d, derr := ReadDecision(root, r.ID)
+	if derr != nil || d.State != StateApproved || !strings.Contains(d.Note, "installed, but") {
+		t.Errorf("decision: %+v %v", d, derr)
+	}
+	if _, err := os.Lstat(root.Path(SpoolDir + "/" + r.ID + ".json")); err == nil {
+		t.Error("the spool file of an installed request is still pending")
+	}
+	events, _ := auditlog.Log{File: audit}.Read()
+	approved := false
+	for _, e := range auditlog.Completed(events) {
+		approved = approved || (e.Action == ActionApprove && strings.Contains(e.Detail, "installed, but"))
+	}
+	if !approved {
+		t.Errorf("the audit log does not complete the approval: %+v", events)
+	}
+	if data, _ := os.ReadFile(out); !strings.Contains(string(data), r.ID) {
+		t.Errorf("the hook did not run: %q", data)
+	}
+}
