@@ -70,13 +70,13 @@ func jitRoot(g *Globals) hostfs.Root {
 }
 
 // jitService is the JIT service for this run: the caller from the real uid
-// (and SUDO_USER under sudo), the audit log as the other changing commands
+// (for root: the login uid, or SUDO_USER where none is recorded; jit.Caller), the audit log as the other changing commands
 // keep it.
-func jitService(g *Globals) jit.Service {
+func jitService(g *Globals) (jit.Service, error) {
 	host, _ := os.Hostname()
-	return jit.Service{Root: jitRoot(g), Now: g.Now, Runner: g.Runner, Host: host,
-		Caller: jit.Caller(g.Root(), os.Getuid(), g.Getenv),
-		Log:    auditlog.Log{Root: g.Root(), File: g.AuditLog, Now: g.Now, Getenv: g.Getenv}}
+	caller, err := jit.Caller(g.Root(), os.Getuid(), g.Getenv, g.LoginUID)
+	return jit.Service{Root: jitRoot(g), Now: g.Now, Runner: g.Runner, Host: host, Caller: caller,
+		Log: auditlog.Log{Root: g.Root(), File: g.AuditLog, Now: g.Now, Getenv: g.Getenv}}, err
 }
 
 type requestOpts struct {
@@ -133,7 +133,10 @@ func requestRun(c *cobra.Command, g *Globals, o *requestOpts) error {
 	uid := os.Getuid()
 	r := jit.Request{Version: 1, ID: id, Account: o.user, Duration: int64(dur / time.Second), Reason: strings.TrimSpace(o.reason),
 		Created: now, RequesterUID: uid, SudoUser: g.Getenv("SUDO_USER")}
-	r.Requester = jit.Caller(g.Root(), uid, func(string) string { return "" }).Name
+	// The requester's name is the uid's (informational: approve trusts the
+	// file's owner), without the environment or the login uid.
+	me, _ := jit.Caller(g.Root(), uid, func(string) string { return "" }, func() (int, bool) { return 0, false })
+	r.Requester = me.Name
 	if o.key != "" {
 		data, err := readKeyInput(g, o.key)
 		if err != nil {
@@ -143,14 +146,26 @@ func requestRun(c *cobra.Command, g *Globals, o *requestOpts) error {
 		if err != nil {
 			return err
 		}
+		explicit := ""
 		if o.name != "" {
-			k.Comment = keyline.SanitizeName(o.name)
+			explicit = keyline.SanitizeName(o.name)
+			k.Comment = explicit
 		}
-		if k.Comment == "" {
+		d, reg, err := registeredKey(usersHost(g), o.user, explicit, k.Comment, k.Fingerprint())
+		if err != nil {
+			return err
+		}
+		if !reg && k.Comment == "" {
 			return usageErr("give --name NAME", "the key has no comment to name it by")
 		}
-		r.Name, r.Fingerprint = k.Comment, k.Fingerprint()
-		r.Key = k.Type() + " " + k.Base64() + " " + k.Comment
+		if reg {
+			// A registered key is requested as registered: its name,
+			// targets and from= come from the registry at approval.
+			r.Name, r.Fingerprint = d.Name, d.Fingerprint
+		} else {
+			r.Name, r.Fingerprint = k.Comment, k.Fingerprint()
+			r.Key = k.Type() + " " + k.Base64() + " " + k.Comment
+		}
 	} else {
 		d, err := usersHost(g).Dormant(o.user, o.name)
 		if err != nil {
@@ -158,7 +173,11 @@ func requestRun(c *cobra.Command, g *Globals, o *requestOpts) error {
 		}
 		r.Name, r.Fingerprint = d.Name, d.Fingerprint
 	}
-	res, err := jitService(g).File(c.Context(), r)
+	svc, err := jitService(g)
+	if err != nil {
+		return err
+	}
+	res, err := svc.File(c.Context(), r)
 	if err != nil {
 		return err
 	}
@@ -166,9 +185,38 @@ func requestRun(c *cobra.Command, g *Globals, o *requestOpts) error {
 		return g.PrintJSON(res)
 	}
 	g.Printf("%s filed request %s: %s (%s) for %s, %s\n", g.Styles().OK("✓"), res.ID, ui.Escape(r.Name), r.Fingerprint, ui.Escape(r.Account), dur)
-	g.Printf("an admin approves it with: sudo pfwdctl approve %s\n", res.ID)
+	g.Printf("an admin approves it with: sudo pfwdctl approve %s --fingerprint %s\n", res.ID, r.Fingerprint)
 	printHooks(g, res.Hooks)
 	return nil
+}
+
+// registeredKey looks a submitted key up in account's dormant registry by
+// fingerprint and by name, so a request can never borrow a registered
+// friend's name (and with it their place in the audit log) nor drop the
+// from= and targets the admin registered the key with. A registered
+// fingerprint gives its entry (reg), refused when explicit (the --name
+// given) is another name; a name registered with another key is refused.
+func registeredKey(h users.Host, account, explicit, name, fp string) (d users.DormantKey, reg bool, err error) {
+	keys, err := h.DormantKeys(account)
+	if err != nil {
+		return d, false, err
+	}
+	for _, d := range keys {
+		if d.Fingerprint == fp {
+			if explicit != "" && explicit != d.Name {
+				return d, true, fail.New(fail.Failed, "request it by its registered name: pfwdctl request --name "+d.Name,
+					"the key %s is registered as %q, not %q", fp, d.Name, explicit)
+			}
+			return d, true, nil
+		}
+	}
+	for _, d := range keys {
+		if name != "" && d.Name == name {
+			return d, false, fail.New(fail.Failed, "give this key another --name (pfwdctl list-keys shows the registered ones)",
+				"%s is registered with another key %s", name, d.Fingerprint)
+		}
+	}
+	return users.DormantKey{}, false, nil
 }
 
 // printHooks reports failed hooks on stderr: they never change the exit
@@ -218,7 +266,7 @@ members of the JIT group may run it.`,
 				return nil
 			}
 			tw := tabwriter.NewWriter(g.IO.Out, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSTATE\tACCOUNT\tNAME\tREQUESTER\tFOR\tDECISION\tREASON")
+			fmt.Fprintln(tw, "ID\tSTATE\tACCOUNT\tNAME\tFINGERPRINT\tKEY\tREQUESTER\tFOR\tDECISION\tREASON")
 			for _, r := range list {
 				dec := "-"
 				if d := r.Decision; d != nil {
@@ -231,7 +279,7 @@ members of the JIT group may run it.`,
 				if r.Error != "" {
 					reason = r.Error
 				}
-				cells := []string{r.ID, r.State, r.Account, r.Name, r.Requester, r.For, dec, reason}
+				cells := []string{r.ID, r.State, r.Account, r.Name, orDash(r.Fingerprint), orDash(r.KeySource), r.Requester, r.For, dec, reason}
 				for i := range cells {
 					cells[i] = ui.Escape(cells[i])
 				}
@@ -274,12 +322,22 @@ func (f *grantFlags) installer(c *cobra.Command, g *Globals) jit.Installer {
 			if k, _, err = keyline.ParsePublic([]byte(r.Key)); err != nil {
 				return jit.Installed{}, err
 			}
+			// The registry may have changed since the request: a
+			// registered key keeps its registered name, targets and
+			// from=, and a registered name is never borrowed.
+			d, reg, err := registeredKey(h, r.Account, r.Name, r.Name, k.Fingerprint())
+			if err != nil {
+				return jit.Installed{}, err
+			}
+			if reg {
+				targets, from = d.Targets, d.From
+			}
 		} else {
 			d, err := h.Dormant(r.Account, r.Name)
 			if err != nil {
 				return jit.Installed{}, err
 			}
-			if r.Fingerprint != "" && d.Fingerprint != r.Fingerprint {
+			if d.Fingerprint != r.Fingerprint {
 				return jit.Installed{}, fail.New(fail.Failed, "deny it and ask for a new request", "the dormant key %q is now %s, not the %s that was requested", r.Name, d.Fingerprint, r.Fingerprint)
 			}
 			if k, _, err = keyline.ParsePublic([]byte(d.Key)); err != nil {
@@ -294,10 +352,12 @@ func (f *grantFlags) installer(c *cobra.Command, g *Globals) jit.Installer {
 			h.SshdVersion = "OpenSSH_" + v.String()
 		}
 		res, err := h.AddKey(ctx, users.AddKeyRequest{User: r.Account, Key: k, Name: r.Name, Targets: targets, Expiry: gr.End, From: from})
-		if err != nil {
+		if err != nil && !res.Changed {
 			return jit.Installed{}, err
 		}
-		return jit.Installed{Method: "key", Fingerprint: res.Fingerprint, Name: res.Name, Path: res.Path, Line: res.Line, Warnings: res.Warnings}, nil
+		// Changed with an error (a failed read-back, say): the key is
+		// written, so jit keeps the approval and reports the error.
+		return jit.Installed{Method: "key", Fingerprint: res.Fingerprint, Name: res.Name, Path: res.Path, Line: res.Line, Warnings: res.Warnings}, err
 	}
 }
 
@@ -349,13 +409,30 @@ func (f *grantFlags) signCert(g *Globals, gr jit.Grant, k keyline.Key, from []st
 
 type approveOpts struct {
 	grantFlags
-	dur, note string
+	dur, note, fingerprint, digest string
+}
+
+// describeTargets is what the registry adds to a request approve shows:
+// a registered key's targets and from=.
+func describeTargets(g *Globals, r jit.Request) string {
+	if r.Key != "" {
+		return ""
+	}
+	d, err := usersHost(g).Dormant(r.Account, r.Name)
+	if err != nil {
+		return ""
+	}
+	out := ", targets " + orDash(strings.Join(d.Targets, ","))
+	if len(d.From) > 0 {
+		out += ", from=" + strings.Join(d.From, ",")
+	}
+	return out
 }
 
 func newApproveCmd(g *Globals) *cobra.Command {
 	o := &approveOpts{}
 	c := &cobra.Command{
-		Use:   "approve ID",
+		Use:   "approve ID --fingerprint FP",
 		Short: "Approve a just-in-time request: the key works until the window ends",
 		Long: `approve (root) authorizes the request's key for its window: through the
 same code path as add-key (restriction prefix, lock, audit log) with
@@ -365,8 +442,12 @@ issues a certificate for the window instead. It refuses the requester's
 own request unless the host allows self-approval (apply
 --allow-self-approve), a request older than its time-to-live (default 24h;
 it is then recorded as expired), a request already decided, and a spool
-file that is not exactly what pfwdctl request writes. The hooks run after
-the decision; a failing hook is reported, never undoes it.`,
+file that is not exactly what pfwdctl request writes. It names what it
+approves: --fingerprint FP (the key pfwdctl requests shows) is required,
+and another key is refused; without it approve prints the request and the
+command that approves exactly it (with --digest, which refuses the request
+once its owner replaced it). The hooks run after the decision; a failing
+hook is reported, never undoes it.`,
 		Args: exactlyOneID,
 		RunE: func(c *cobra.Command, args []string) error {
 			var d time.Duration
@@ -376,8 +457,18 @@ the decision; a failing hook is reported, never undoes it.`,
 					return err
 				}
 			}
-			res, err := jitService(g).Approve(c.Context(), jit.ApproveOptions{ID: args[0], For: d, Note: o.note, Install: o.installer(c, g)})
+			svc, err := jitService(g)
 			if err != nil {
+				return err
+			}
+			res, err := svc.Approve(c.Context(), jit.ApproveOptions{ID: args[0], For: d, Note: o.note, Install: o.installer(c, g),
+				Fingerprint: o.fingerprint, Digest: o.digest, Describe: func(r jit.Request) string { return describeTargets(g, r) }})
+			if err != nil {
+				if res.Installed != nil && !g.JSON {
+					// Installed, but something failed after: say what is live.
+					printDecision(g, res)
+					return err
+				}
 				if g.JSON && res.State != "" {
 					g.PrintJSON(res)
 				}
@@ -387,6 +478,8 @@ the decision; a failing hook is reported, never undoes it.`,
 			return printDecision(g, res)
 		},
 	}
+	c.Flags().StringVar(&o.fingerprint, "fingerprint", "", "the key `FP` you approve, as pfwdctl requests shows it (required: another key is refused)")
+	c.Flags().StringVar(&o.digest, "digest", "", "the request's version `D` as approve without --fingerprint (or requests --json) showed it: a request replaced since is refused")
 	c.Flags().StringVar(&o.dur, "for", "", "a shorter window than the one asked for, e.g. 1h")
 	c.Flags().StringVar(&o.note, "note", "", "a note for the audit log and the hooks")
 	o.grantFlags.add(c)
@@ -436,7 +529,11 @@ approved afterwards. A spool file approve refuses (forged, a symlink,
 extra fields) is denied the same way and removed.`,
 		Args: exactlyOneID,
 		RunE: func(c *cobra.Command, args []string) error {
-			res, err := jitService(g).Deny(c.Context(), args[0], reason)
+			svc, err := jitService(g)
+			if err != nil {
+				return err
+			}
+			res, err := svc.Deny(c.Context(), args[0], reason)
 			if err != nil {
 				return err
 			}
@@ -490,11 +587,17 @@ certificate is issued for the window.`,
 			if reason == "" {
 				reason = "grant"
 			}
-			svc := jitService(g)
+			svc, err := jitService(g)
+			if err != nil {
+				return err
+			}
 			r := jit.Request{Version: 1, ID: id, Account: o.user, Name: d.Name, Fingerprint: d.Fingerprint, Duration: int64(dur / time.Second),
 				Reason: reason, Created: now, RequesterUID: os.Getuid(), Requester: svc.Caller.Name, SudoUser: g.Getenv("SUDO_USER")}
 			res, err := svc.Grant(c.Context(), jit.GrantOptions{Request: r, Install: o.installer(c, g)})
 			if err != nil {
+				if res.Installed != nil && !g.JSON {
+					printDecision(g, res)
+				}
 				return err
 			}
 			return printDecision(g, res)
@@ -616,13 +719,21 @@ func jitExtendAddKey(root *cobra.Command, g *Globals) {
 // the lock) is a warning: it never keeps the keys from being pruned, which
 // happened before this step.
 func jitPruneStep(c *cobra.Command, g *Globals, _ bool) error {
-	out, err := jitService(g).ExpireStale(c.Context())
+	svc, err := jitService(g)
+	var out []jit.Result
+	left := 0
+	if err == nil {
+		out, left, err = svc.ExpireStale(c.Context())
+	}
 	if err != nil {
 		fmt.Fprintf(g.IO.Err, "pfwdctl: warning: stale requests not expired: %s\n", ui.EscapeText(auditlog.OneLine(err.Error())))
 	}
 	for _, r := range out {
 		fmt.Fprintf(g.IO.Err, "pfwdctl: note: request %s expired: not decided within its time-to-live\n", r.ID)
 		printHooks(g, r.Hooks)
+	}
+	if left > 0 {
+		fmt.Fprintf(g.IO.Err, "pfwdctl: note: %d more stale requests are left for the next prune run (at most %d a run)\n", left, jit.MaxExpirePerRun)
 	}
 	return nil
 }

@@ -157,6 +157,9 @@ func TestE2EJITRequestApprove(t *testing.T) {
 		t.Helper()
 		env, out, errb := testEnv()
 		env.AuditLog, env.JITRoot = audit, &tree
+		// sudo is simulated by the environment: no login uid recorded (as
+		// in a container), so approve takes the approver from SUDO_*.
+		env.LoginUID = func() (int, bool) { return 0, false }
 		env.Getenv = func(k string) string {
 			switch k {
 			case "SUDO_USER":
@@ -196,7 +199,7 @@ func TestE2EJITRequestApprove(t *testing.T) {
 	if out := root(1, op1, "approve", id); !strings.Contains(out, "cannot approve it") {
 		t.Errorf("self-approval: %s", out)
 	}
-	out := root(0, op2, "approve", id)
+	out := root(0, op2, "approve", id, "--fingerprint", aliceFP)
 	if !strings.Contains(out, "approved request "+id) {
 		t.Errorf("approve: %s", out)
 	}
@@ -276,7 +279,7 @@ func TestE2EJITRequestApprove(t *testing.T) {
 			defer wg.Done()
 			env, _, _ := testEnv()
 			env.AuditLog, env.JITRoot = audit, &tree
-			codes <- Main([]string{"approve", conc, "--sshd-config", s.ConfigFile}, env)
+			codes <- Main([]string{"approve", conc, "--fingerprint", ssh.FingerprintSHA256(carol.PublicKey()), "--sshd-config", s.ConfigFile}, env)
 		}()
 	}
 	wg.Wait()

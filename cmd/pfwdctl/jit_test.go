@@ -135,7 +135,12 @@ func TestApproveWithCAAndPruneExpires(t *testing.T) {
 	out, _ := run(0, "--json", "request", "--key", pub, "--name", "bob", "--for", "2h", "--reason", "x")
 	var filed jit.Result
 	json.Unmarshal([]byte(out), &filed)
-	out, _ = run(0, "--json", "approve", filed.ID, "--for", "1h", "--ca", filepath.Join(keys, ca.KeyName))
+	fr, _ := jit.Read(root, filed.ID)
+	// Without --fingerprint approve shows the request and refuses.
+	if _, errb := run(2, "approve", filed.ID); !strings.Contains(errb, fr.Fingerprint) || !strings.Contains(errb, "--fingerprint "+fr.Fingerprint+" --digest ") {
+		t.Errorf("approve without --fingerprint:\n%s", errb)
+	}
+	out, _ = run(0, "--json", "approve", filed.ID, "--fingerprint", fr.Fingerprint, "--for", "1h", "--ca", filepath.Join(keys, ca.KeyName))
 	var res jit.Result
 	if err := json.Unmarshal([]byte(out), &res); err != nil || res.Installed == nil || res.Installed.Method != "certificate" {
 		t.Fatalf("approve --ca: %v %s", err, out)
@@ -170,5 +175,76 @@ func TestApproveWithCAAndPruneExpires(t *testing.T) {
 	os.Chmod(root.Path(jit.SettingsPath), 0o666)
 	if _, errb := run(0, "prune"); !strings.Contains(errb, "warning: stale requests not expired") {
 		t.Errorf("prune with a refused settings file: %s", errb)
+	}
+}
+
+// A request --key can never borrow a registered friend's name, and a
+// registered key is always requested and installed with its registered
+// name and from=; requests shows the fingerprint and where the key comes
+// from.
+func TestRequestKeyCannotBorrowARegisteredName(t *testing.T) {
+	root, run := jitTree(t, "--allow-self-approve")
+	dir := t.TempDir()
+	alice, mallory := writePub(t, dir, 1), writePub(t, dir, 2)
+	run(0, "add-key", alice, "--dormant", "--name", "alice", "--from", "192.0.2.0/24")
+	if _, errb := run(1, "request", "--key", mallory, "--name", "alice", "--for", "1h", "--reason", "x"); !strings.Contains(errb, "alice is registered with another key SHA256:") {
+		t.Errorf("borrowed name: %s", errb)
+	}
+	if _, errb := run(1, "request", "--key", alice, "--name", "bob", "--for", "1h", "--reason", "x"); !strings.Contains(errb, `registered as "alice"`) {
+		t.Errorf("registered key under another name: %s", errb)
+	}
+	out, _ := run(0, "--json", "request", "--key", alice, "--for", "1h", "--reason", "x")
+	var filed jit.Result
+	json.Unmarshal([]byte(out), &filed)
+	out, _ = run(0, "--json", "requests")
+	var list []jit.Record
+	if err := json.Unmarshal([]byte(out), &list); err != nil || len(list) != 1 || list[0].Name != "alice" || list[0].KeySource != "registered" || !strings.HasPrefix(list[0].Fingerprint, "SHA256:") {
+		t.Fatalf("requests --json: %v %s", err, out)
+	}
+	if out, _ = run(0, "requests"); !strings.Contains(out, "FINGERPRINT") || !strings.Contains(out, list[0].Fingerprint) || !strings.Contains(out, "registered") {
+		t.Errorf("requests:\n%s", out)
+	}
+	run(0, "approve", filed.ID, "--fingerprint", list[0].Fingerprint)
+	data, _ := os.ReadFile(root.Path("/home/pfwd/.ssh/authorized_keys"))
+	if !strings.Contains(string(data), `from="192.0.2.0/24"`) || !strings.Contains(string(data), " alice") {
+		t.Errorf("the registered from= was dropped:\n%s", data)
+	}
+
+	// A spool file naming a registered name with another key (written
+	// before the name was registered, or by hand) is refused at approval.
+	line, _ := os.ReadFile(mallory)
+	k, _, _, _, _ := ssh.ParseAuthorizedKey(line)
+	id, _ := jit.NewID(time.Now())
+	r := jit.Request{Version: 1, ID: id, Account: "pfwd", Name: "alice", Key: strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k))) + " alice",
+		Fingerprint: ssh.FingerprintSHA256(k), Duration: 3600, Reason: "x", Created: time.Now().UTC().Truncate(time.Second)}
+	if err := jit.Write(root, r); err != nil {
+		t.Fatal(err)
+	}
+	if _, errb := run(1, "approve", id, "--fingerprint", r.Fingerprint); !strings.Contains(errb, "registered with another key") {
+		t.Errorf("approve of a borrowed name: %s", errb)
+	}
+	if data2, _ := os.ReadFile(root.Path("/home/pfwd/.ssh/authorized_keys")); string(data2) != string(data) {
+		t.Errorf("the borrowed name was installed:\n%s", data2)
+	}
+}
+
+// approve takes the approver from the kernel's login uid, not from
+// SUDO_USER/SUDO_UID, which the caller sets: root (login uid 0) cannot
+// approve root's own request by claiming to be admin.
+func TestApproveRefusesAForgedSudoUser(t *testing.T) {
+	root, run := jitTree(t)
+	pub := writePub(t, t.TempDir(), 1)
+	out, _ := run(0, "--json", "request", "--key", pub, "--name", "bob", "--for", "1h", "--reason", "x")
+	var filed jit.Result
+	json.Unmarshal([]byte(out), &filed)
+	r, _ := jit.Read(root, filed.ID)
+	env, stdout, errb := testEnv()
+	env.Getenv = func(k string) string { return map[string]string{"SUDO_USER": "admin", "SUDO_UID": "1000"}[k] }
+	env.LoginUID = func() (int, bool) { return 0, true }
+	if code := Main([]string{"--root", root.Dir(), "approve", filed.ID, "--fingerprint", r.Fingerprint}, env); code != 1 || !strings.Contains(errb.String(), "not the uid 0 that logged in") {
+		t.Errorf("approve with a forged SUDO_USER: exit %d\n%s%s", code, stdout, errb)
+	}
+	if d, err := jit.ReadDecision(root, filed.ID); err == nil {
+		t.Errorf("decided: %+v", d)
 	}
 }

@@ -55,6 +55,9 @@ type Env struct {
 	// end-to-end test that drives the running host's sshd and accounts sets
 	// it, so the host's /var/lib/pfwdctl and /etc/pfwdctl are never written.
 	JITRoot *hostfs.Root
+	// LoginUID is the kernel's login uid of the process (jit.LoginUID),
+	// whom approve names as the approver; nil: jit.LoginUID.
+	LoginUID func() (int, bool)
 }
 
 // SystemEnv is the real process environment.

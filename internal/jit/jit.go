@@ -9,6 +9,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/pfwdctl/pfwdctl/internal/auditlog"
@@ -65,7 +66,9 @@ type Installed struct {
 // Installer authorizes a request's key for g's window: add-key's code
 // path with expiry-time (the caller holds pfwdctl's lock), or a
 // certificate. It is given by the command, so this package never writes
-// authorized_keys itself.
+// authorized_keys itself. An error with an Installed whose Method is set
+// says the key was installed (the change was made) and something failed
+// after: the approval then stands, since the key is live.
 type Installer func(ctx context.Context, g Grant) (Installed, error)
 
 // Service decides requests on one host.
@@ -114,12 +117,31 @@ type Result struct {
 // and runs the hooks (as the caller: see docs/jit.md for why).
 func (s Service) File(ctx context.Context, r Request) (Result, error) {
 	res := Result{ID: r.ID, State: StatePending, Hooks: []HookResult{}}
+	if n := s.pendingOf(r.RequesterUID); n >= MaxPendingPerRequester {
+		return res, fail.New(fail.Failed, "wait until an admin decides them, or withdraw one (rm "+SpoolDir+"/ID.json: only your own)",
+			"you have %d pending requests, the most one person may have", n)
+	}
 	if err := Write(s.Root, r); err != nil {
 		return res, err
 	}
 	res.Hooks = append(res.Hooks, RunHooks(ctx, s.Root, s.Runner, Event{Event: "request", Time: s.now().UTC(), Host: s.Host, ID: r.ID,
 		Request: r, Requester: Requester(s.Root, r)})...)
 	return res, nil
+}
+
+// pendingOf counts the spool files owned by uid (valid or not: each one
+// is for an approver to look at).
+func (s Service) pendingOf(uid int) int {
+	ids, _ := pendingIDs(s.Root)
+	n := 0
+	for _, id := range ids {
+		if fi, err := os.Lstat(s.spoolFile(id)); err == nil {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) == uid {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // ApproveOptions say how to approve.
@@ -129,6 +151,16 @@ type ApproveOptions struct {
 	For     time.Duration
 	Note    string
 	Install Installer
+	// Fingerprint is the key the approver approves (the one requests
+	// showed): required, and refused when the request's key is another.
+	Fingerprint string
+	// Digest, when given, is the spool file's version the approver was
+	// shown (Digest): any other version is refused.
+	Digest string
+	// Describe adds what the command knows about the request (targets,
+	// from=) to the description approve prints when --fingerprint is
+	// missing.
+	Describe func(Request) string
 }
 
 // Approve approves a pending request: under pfwdctl's lock it checks that
@@ -157,7 +189,7 @@ func (s Service) Approve(ctx context.Context, o ApproveOptions) (res Result, err
 	if err := s.undecided(o.ID); err != nil {
 		return res, err
 	}
-	req, err := Read(s.Root, o.ID)
+	req, digest, err := ReadDigest(s.Root, o.ID)
 	if err != nil {
 		return res, err
 	}
@@ -180,6 +212,26 @@ func (s Service) Approve(ctx context.Context, o ApproveOptions) (res Result, err
 		return res, fail.New(fail.Failed, "ask for a new request (pfwdctl request ...)",
 			"refusing: request %s was filed %s ago, over its time-to-live of %s; it is now expired", o.ID, now.Sub(req.Created).Truncate(time.Second), settings.TTL())
 	}
+	// The spool file is its owner's until it is decided: they can replace
+	// it after the approver looked. The approval names the key it
+	// approves (and, with --digest, the exact version of the file), so
+	// what is installed is what was reviewed.
+	if o.Fingerprint == "" {
+		desc := Describe(req, requester)
+		if o.Describe != nil {
+			desc += o.Describe(req)
+		}
+		return res, fail.New(fail.Usage, "check it, then approve exactly this: pfwdctl approve "+o.ID+" --fingerprint "+req.Fingerprint+" --digest "+digest,
+			"approve names the key it approves (--fingerprint): request %s is %s", o.ID, desc)
+	}
+	if strings.TrimPrefix(o.Fingerprint, "SHA256:") != strings.TrimPrefix(req.Fingerprint, "SHA256:") {
+		return res, fail.New(fail.Failed, "the request was changed after you looked, or you named another one: check pfwdctl requests, and deny it if its owner replaced it",
+			"refusing: request %s is now for key %s, not the %s given", o.ID, req.Fingerprint, o.Fingerprint)
+	}
+	if o.Digest != "" && o.Digest != digest {
+		return res, fail.New(fail.Failed, "its owner replaced the request after it was shown: look again (pfwdctl approve "+o.ID+" --fingerprint "+req.Fingerprint+" prints it), or deny it",
+			"refusing: request %s changed since it was shown (digest %s, not %s)", o.ID, digest, o.Digest)
+	}
 	dur := req.For()
 	if o.For > 0 {
 		if o.For > dur {
@@ -189,12 +241,14 @@ func (s Service) Approve(ctx context.Context, o ApproveOptions) (res Result, err
 	}
 	d := Decision{State: StateApproved, Note: o.Note, Start: now, End: now.Add(dur)}
 	dec, in, err := s.record(ctx, req, requester, d, o.Install)
-	if err != nil {
+	if in == nil && err != nil {
 		return res, err
 	}
+	// Installed (even if something failed after): the approval stands,
+	// and the hooks hear of it.
 	res.State, res.Decision, res.Installed = StateApproved, dec, in
 	ev = &Event{Event: "approve", Time: now, Host: s.Host, ID: req.ID, Request: req, Requester: requester, Decision: &dec}
-	return res, nil
+	return res, err
 }
 
 // GrantOptions say what pfwdctl grant files and approves at once.
@@ -226,12 +280,12 @@ func (s Service) Grant(ctx context.Context, o GrantOptions) (res Result, err err
 	now := s.now().UTC().Truncate(time.Second)
 	d := Decision{State: StateApproved, Note: "granted by the requester (pfwdctl grant)", Start: now, End: now.Add(r.For()), Grant: true}
 	dec, in, err := s.record(ctx, r, s.Caller, d, o.Install)
-	if err != nil {
+	if in == nil && err != nil {
 		return res, err
 	}
 	res.State, res.Decision, res.Installed = StateApproved, dec, in
 	ev = &Event{Event: "approve", Time: now, Host: s.Host, ID: r.ID, Request: r, Requester: s.Caller, Decision: &dec}
-	return res, nil
+	return res, err
 }
 
 // Deny denies a pending request. A spool file that Read refuses (forged,
@@ -281,22 +335,22 @@ func (s Service) Deny(ctx context.Context, id, reason string) (res Result, err e
 	return res, nil
 }
 
-// ExpireStale records every pending request older than the time-to-live
-// as expired (prune runs it), and runs the hooks for each.
-func (s Service) ExpireStale(ctx context.Context) ([]Result, error) {
+// ExpireStale records the pending requests older than the time-to-live
+// as expired (prune runs it), at most MaxExpirePerRun of them, and runs the
+// hooks for each. left is how many stale requests remain for the next run.
+func (s Service) ExpireStale(ctx context.Context) (out []Result, left int, err error) {
 	settings, err := LoadSettings(s.Root)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	ids, err := pendingIDs(s.Root)
 	if err != nil || len(ids) == 0 {
-		return nil, err
+		return nil, 0, err
 	}
 	unlock, err := s.lock()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	var out []Result
 	var evs []Event
 	now := s.now().UTC().Truncate(time.Second)
 	for _, id := range ids {
@@ -307,20 +361,31 @@ func (s Service) ExpireStale(ctx context.Context) ([]Result, error) {
 		if err != nil || now.Sub(req.Created) <= settings.TTL() {
 			continue // an invalid file is for an admin to deny, not to expire
 		}
+		if len(out) >= MaxExpirePerRun {
+			left++
+			continue
+		}
 		requester := Requester(s.Root, req)
 		dec, _, err := s.record(ctx, req, requester, Decision{State: StateExpired, Note: "not decided within its time-to-live (" + settings.TTL().String() + ")"}, nil)
 		if err != nil {
 			unlock()
-			return out, err
+			// The ones already recorded are expired: their hooks run.
+			s.runHooks(ctx, out, evs)
+			return out, left, err
 		}
 		out = append(out, Result{ID: id, State: StateExpired, Decision: dec, Hooks: []HookResult{}})
 		evs = append(evs, Event{Event: "expire", Time: now, Host: s.Host, ID: id, Request: req, Requester: requester, Decision: &dec})
 	}
 	unlock()
+	s.runHooks(ctx, out, evs)
+	return out, left, nil
+}
+
+// runHooks runs the hooks of evs, each into its result in out.
+func (s Service) runHooks(ctx context.Context, out []Result, evs []Event) {
 	for i, ev := range evs {
 		out[i].Hooks = append(out[i].Hooks, RunHooks(ctx, s.Root, s.Runner, ev)...)
 	}
-	return out, nil
 }
 
 // record writes the decision d on req and, for an approval, installs the
@@ -365,12 +430,21 @@ func (s Service) record(ctx context.Context, req Request, requester Person, d De
 	var installed *Installed
 	if install != nil {
 		in, err := install(ctx, Grant{Request: req, Start: d.Start, End: d.End, Approver: s.Caller})
-		if err != nil {
+		if err != nil && in.Method == "" {
 			// Not installed: the request stays pending, to approve again
 			// once the cause is fixed.
 			os.Remove(s.Root.Path(DecisionsDir + "/" + d.ID + ".json"))
 			change.Abort(err)
 			return d, nil, err
+		}
+		var ierr error
+		if err != nil {
+			// Installed, then something failed (AddKey's read-back, say):
+			// the key is live, so the decision that explains it stays.
+			ierr = fail.Wrap(fail.Failed, err, "the key is authorized until the window ends: check "+orDash(in.Path)+", or revoke it (pfwdctl revoke "+in.Fingerprint+")",
+				"request %s: installed, but", req.ID)
+			d.Note = strings.TrimPrefix(d.Note+"; installed, but: "+auditlog.OneLine(err.Error()), "; ")
+			decEv.Detail = strings.TrimPrefix(decEv.Detail+"; installed, but: "+auditlog.OneLine(err.Error()), "; ")
 		}
 		installed = &in
 		d.Method, d.Fingerprint, d.Serial, d.Certificate = in.Method, in.Fingerprint, in.Serial, in.Certificate
@@ -381,19 +455,29 @@ func (s Service) record(ctx context.Context, req Request, requester Person, d De
 		}
 		if err := s.writeDecision(d); err != nil {
 			change.Done(reqEv, decEv)
+			s.removeSpool(req.ID)
 			return d, installed, fail.Wrap(fail.Failed, err, "the key is installed; pfwdctl requests may not show its fingerprint", "update the decision")
+		}
+		if ierr != nil {
+			change.Done(reqEv, decEv)
+			s.removeSpool(req.ID)
+			return d, installed, ierr
 		}
 	}
 	if err := change.Done(reqEv, decEv); err != nil {
 		return d, installed, err
 	}
-	// The decision keeps the request; the spool file goes, so nobody can
-	// change what the list shows as decided. Root may remove it from the
-	// sticky spool.
-	if err := os.Remove(s.spoolFile(req.ID)); err == nil {
+	s.removeSpool(req.ID)
+	return d, installed, nil
+}
+
+// removeSpool removes a decided request's spool file: the decision keeps
+// the request, and nobody can change what the list shows as decided. Root
+// may remove it from the sticky spool.
+func (s Service) removeSpool(id string) {
+	if err := os.Remove(s.spoolFile(id)); err == nil {
 		hostfs.SyncDir(s.Root.PathDir(SpoolDir))
 	}
-	return d, installed, nil
 }
 
 func (s Service) spoolFile(id string) string { return s.Root.PathDir(SpoolDir) + "/" + id + ".json" }
@@ -442,16 +526,22 @@ func ReadDecision(root hostfs.Root, id string) (Decision, error) {
 
 // Record is one line of pfwdctl requests.
 type Record struct {
-	ID          string    `json:"id"`
-	State       string    `json:"state"`
-	Account     string    `json:"account"`
-	Name        string    `json:"name"`
-	Fingerprint string    `json:"fingerprint,omitempty"`
-	Requester   string    `json:"requester"`
-	Reason      string    `json:"reason"`
-	For         string    `json:"for"`
-	Created     time.Time `json:"created"`
-	Decision    *Decision `json:"decision,omitempty"`
+	ID          string `json:"id"`
+	State       string `json:"state"`
+	Account     string `json:"account"`
+	Name        string `json:"name"`
+	Fingerprint string `json:"fingerprint,omitempty"`
+	// KeySource is where the key approve installs comes from:
+	// "registered" (the dormant registry, request --name) or "submitted"
+	// (the key line in the request, request --key).
+	KeySource string `json:"key_source,omitempty"`
+	Requester string `json:"requester"`
+	// Digest is a pending request's spool file version (approve --digest).
+	Digest   string    `json:"digest,omitempty"`
+	Reason   string    `json:"reason"`
+	For      string    `json:"for"`
+	Created  time.Time `json:"created"`
+	Decision *Decision `json:"decision,omitempty"`
 	// Error says why a spool file is not a valid request (state invalid).
 	Error string `json:"error,omitempty"`
 }
@@ -495,7 +585,7 @@ func List(root hostfs.Root, now time.Time) ([]Record, error) {
 		if seen[id] {
 			continue
 		}
-		req, err := Read(root, id)
+		req, digest, err := ReadDigest(root, id)
 		if err != nil {
 			out = append(out, Record{ID: id, State: StateInvalid, Error: auditlog.OneLine(err.Error())})
 			continue
@@ -504,14 +594,30 @@ func List(root hostfs.Root, now time.Time) ([]Record, error) {
 		if now.Sub(req.Created) > settings.TTL() {
 			st = StateExpired
 		}
-		out = append(out, recordOf(req, Requester(root, req), st))
+		rec := recordOf(req, Requester(root, req), st)
+		rec.Digest = digest
+		out = append(out, rec)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
 	return out, nil
 }
 
+// Describe is r in one line, as approve shows it before it is approved.
+func Describe(r Request, requester Person) string {
+	src := "submitted"
+	if r.Key == "" {
+		src = "registered"
+	}
+	return fmt.Sprintf("key %s (%s, %s) for account %s, window %s, filed by %s at %s, reason %q",
+		r.Fingerprint, r.Name, src, r.Account, r.For(), requester, r.Created.UTC().Format(time.RFC3339), r.Reason)
+}
+
 func recordOf(r Request, requester Person, state string) Record {
-	return Record{ID: r.ID, State: state, Account: r.Account, Name: r.Name, Fingerprint: r.Fingerprint,
+	src := "submitted"
+	if r.Key == "" {
+		src = "registered"
+	}
+	return Record{ID: r.ID, State: state, Account: r.Account, Name: r.Name, Fingerprint: r.Fingerprint, KeySource: src,
 		Requester: requester.String(), Reason: r.Reason, For: r.For().String(), Created: r.Created}
 }
 

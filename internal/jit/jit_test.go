@@ -119,7 +119,7 @@ func TestApproveInstallsOnceAndRecordsEverything(t *testing.T) {
 	root, audit := tree(t, Settings{})
 	r := file(t, root, opUID, nil)
 	var n atomic.Int32
-	res, err := service(root, audit, root0).Approve(context.Background(), ApproveOptions{ID: r.ID, For: 30 * time.Minute, Note: "ok", Install: countingInstaller(&n)})
+	res, err := service(root, audit, root0).Approve(context.Background(), ApproveOptions{ID: r.ID, Fingerprint: r.Fingerprint, For: 30 * time.Minute, Note: "ok", Install: countingInstaller(&n)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func TestConcurrentApprovalsInstallOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := service(root, audit, root0).Approve(context.Background(), ApproveOptions{ID: r.ID, Install: countingInstaller(&n)}); err == nil {
+			if _, err := service(root, audit, root0).Approve(context.Background(), ApproveOptions{ID: r.ID, Fingerprint: r.Fingerprint, Install: countingInstaller(&n)}); err == nil {
 				ok.Add(1)
 			}
 		}()
@@ -185,7 +185,7 @@ func TestSelfApprovalRefusedUnlessAllowed(t *testing.T) {
 		r := file(t, root, opUID, nil)
 		var n atomic.Int32
 		// ops1 under sudo approves ops1's request.
-		_, err := service(root, audit, Person{UID: opUID, Name: "ops1"}).Approve(context.Background(), ApproveOptions{ID: r.ID, Install: countingInstaller(&n)})
+		_, err := service(root, audit, Person{UID: opUID, Name: "ops1"}).Approve(context.Background(), ApproveOptions{ID: r.ID, Fingerprint: r.Fingerprint, Install: countingInstaller(&n)})
 		if allow != (err == nil) {
 			t.Errorf("allow=%v: %v", allow, err)
 		}
@@ -206,8 +206,11 @@ func TestDeniedOrExpiredCannotBeApproved(t *testing.T) {
 	if _, err := svc.Approve(context.Background(), ApproveOptions{ID: denied.ID, Install: countingInstaller(&n)}); err == nil || !strings.Contains(err.Error(), "already denied") {
 		t.Errorf("approve after deny: %v", err)
 	}
-	old := file(t, root, opUID, func(r *Request) { r.Created = time.Now().Add(-2 * time.Minute).UTC().Truncate(time.Second) })
-	list, _ := List(root, time.Now())
+	// Created may be up to CreatedSkew before the file's ctime; the
+	// approver's clock runs 15s ahead: 65s old, over the TTL of 60s.
+	svc.Now = func() time.Time { return time.Now().Add(15 * time.Second) }
+	old := file(t, root, opUID, func(r *Request) { r.Created = time.Now().Add(-50 * time.Second).UTC().Truncate(time.Second) })
+	list, _ := List(root, svc.Now())
 	for _, r := range list {
 		if r.ID == old.ID && r.State != StateExpired {
 			t.Errorf("a request past its TTL lists as %s", r.State)
@@ -219,10 +222,10 @@ func TestDeniedOrExpiredCannotBeApproved(t *testing.T) {
 	if _, err := svc.Approve(context.Background(), ApproveOptions{ID: old.ID, Install: countingInstaller(&n)}); err == nil || !strings.Contains(err.Error(), "already expired") {
 		t.Errorf("approve of an expired request: %v", err)
 	}
-	stale := file(t, root, opUID, func(r *Request) { r.Created = time.Now().Add(-2 * time.Minute).UTC().Truncate(time.Second) })
+	stale := file(t, root, opUID, func(r *Request) { r.Created = time.Now().Add(-50 * time.Second).UTC().Truncate(time.Second) })
 	fresh := file(t, root, opUID, nil)
-	out, err := svc.ExpireStale(context.Background())
-	if err != nil || len(out) != 1 || out[0].ID != stale.ID {
+	out, left, err := svc.ExpireStale(context.Background())
+	if err != nil || len(out) != 1 || out[0].ID != stale.ID || left != 0 {
 		t.Errorf("ExpireStale: %+v %v", out, err)
 	}
 	if d, err := ReadDecision(root, fresh.ID); err == nil {
@@ -231,7 +234,7 @@ func TestDeniedOrExpiredCannotBeApproved(t *testing.T) {
 	if n.Load() != 0 {
 		t.Errorf("%d installs", n.Load())
 	}
-	if _, err := svc.Approve(context.Background(), ApproveOptions{ID: fresh.ID, For: 2 * time.Hour, Install: countingInstaller(&n)}); err == nil || fail.Code(err) != fail.ExitUsage {
+	if _, err := svc.Approve(context.Background(), ApproveOptions{ID: fresh.ID, Fingerprint: fresh.Fingerprint, For: 2 * time.Hour, Install: countingInstaller(&n)}); err == nil || fail.Code(err) != fail.ExitUsage {
 		t.Errorf("--for longer than asked: %v", err)
 	}
 }
@@ -342,7 +345,7 @@ func TestHooksGetTheEventAndNeverBlock(t *testing.T) {
 	os.WriteFile(filepath.Join(hooks, "50-backup~"), []byte("#!/bin/sh\ntouch "+out+".bad\n"), 0o755)
 	r := file(t, root, opUID, nil)
 	var n atomic.Int32
-	res, err := service(root, audit, root0).Approve(context.Background(), ApproveOptions{ID: r.ID, Install: countingInstaller(&n)})
+	res, err := service(root, audit, root0).Approve(context.Background(), ApproveOptions{ID: r.ID, Fingerprint: r.Fingerprint, Install: countingInstaller(&n)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -412,5 +415,217 @@ func TestGrantAtJoinsByKeyAndWindow(t *testing.T) {
 	}
 	if got := GrantAt(recs, "other", "FP2", t0); got != "" {
 		t.Errorf("another account: %q", got)
+	}
+}
+
+// approve names what it approves: without --fingerprint it shows the
+// request and refuses; a request its owner replaced after the approver
+// looked (another key; with --digest, any change) is refused.
+func TestApproveIsBoundToTheReviewedRequest(t *testing.T) {
+	root, audit := tree(t, Settings{})
+	r := file(t, root, opUID, nil)
+	var n atomic.Int32
+	svc := service(root, audit, root0)
+	_, err := svc.Approve(context.Background(), ApproveOptions{ID: r.ID, Install: countingInstaller(&n)})
+	if fail.Code(err) != fail.ExitUsage || !strings.Contains(err.Error(), r.Fingerprint) || !strings.Contains(err.Error(), "window 1h0m0s") {
+		t.Fatalf("approve without --fingerprint: %v", err)
+	}
+	var fe *fail.Error
+	if !errors.As(err, &fe) || !strings.Contains(fe.Hint, "--fingerprint "+r.Fingerprint+" --digest ") {
+		t.Fatalf("hint: %+v", fe)
+	}
+	digest := fe.Hint[strings.LastIndex(fe.Hint, " ")+1:]
+	// The owner swaps the key after the approver looked.
+	swapped := r
+	swapped.Key, swapped.Fingerprint = pubLine(t, "alice")
+	rewrite := func(x Request) {
+		os.Remove(root.Path(SpoolDir + "/" + x.ID + ".json"))
+		if err := Write(root, x); err != nil {
+			t.Fatal(err)
+		}
+		os.Chown(root.Path(SpoolDir+"/"+x.ID+".json"), opUID, jitGID)
+	}
+	rewrite(swapped)
+	if _, err := svc.Approve(context.Background(), ApproveOptions{ID: r.ID, Fingerprint: r.Fingerprint, Install: countingInstaller(&n)}); err == nil || !strings.Contains(err.Error(), "not the "+r.Fingerprint) {
+		t.Errorf("a swapped key was approved: %v", err)
+	}
+	// The same key, a longer window: --digest refuses it.
+	longer := r
+	longer.Duration = 30 * 24 * 3600
+	rewrite(longer)
+	if _, err := svc.Approve(context.Background(), ApproveOptions{ID: r.ID, Fingerprint: r.Fingerprint, Digest: digest, Install: countingInstaller(&n)}); err == nil || !strings.Contains(err.Error(), "changed since it was shown") {
+		t.Errorf("a replaced request was approved: %v", err)
+	}
+	if n.Load() != 0 {
+		t.Fatalf("installed %d times", n.Load())
+	}
+	rewrite(r)
+	if res, err := svc.Approve(context.Background(), ApproveOptions{ID: r.ID, Fingerprint: r.Fingerprint, Digest: digest, Install: countingInstaller(&n)}); err != nil || res.State != StateApproved || n.Load() != 1 {
+		t.Errorf("the reviewed request: %v %+v", err, res)
+	}
+}
+
+// The approver is the kernel's login uid when it is set: SUDO_USER and
+// SUDO_UID are the caller's to set (sudo env SUDO_USER=ops2 ...), and
+// are used only where no login uid is recorded.
+func TestCallerIsTheLoginUID(t *testing.T) {
+	root, _ := tree(t, Settings{})
+	env := func(user, uid string) func(string) string {
+		return func(k string) string {
+			return map[string]string{"SUDO_USER": user, "SUDO_UID": uid}[k]
+		}
+	}
+	login := func(uid int, ok bool) func() (int, bool) { return func() (int, bool) { return uid, ok } }
+	cases := []struct {
+		name    string
+		getenv  func(string) string
+		login   func() (int, bool)
+		want    string
+		refused bool
+	}{
+		{"good_sudo_as_self", env("ops1", "4243"), login(opUID, true), "ops1", false},
+		{"good_su_no_sudo_env", env("", ""), login(opUID, true), "ops1", false},
+		{"good_container_falls_back_to_sudo", env("ops2", "4244"), login(0, false), "ops2", false},
+		{"fail_forged_sudo_uid", env("ops2", "4244"), login(opUID, true), "", true},
+		{"fail_forged_sudo_user_only", env("ops2", ""), login(opUID, true), "", true},
+		{"fail_root_login_forged_sudo", env("ops2", "4244"), login(0, true), "", true},
+	}
+	for _, c := range cases {
+		p, err := Caller(root, 0, c.getenv, c.login)
+		if c.refused != (err != nil) || (!c.refused && p.Name != c.want) {
+			t.Errorf("%s: %+v %v", c.name, p, err)
+		}
+	}
+	// ops1 files; ops1 under sudo claiming to be ops2 cannot approve it.
+	r := file(t, root, opUID, nil)
+	if _, err := Caller(root, 0, env("ops2", "4244"), login(opUID, true)); err == nil || !strings.Contains(err.Error(), "not the uid 4243 that logged in") {
+		t.Fatalf("forged SUDO_* for request %s: %v", r.ID, err)
+	}
+}
+
+// A request's created time is checked against its file's ctime: a
+// backdated one is not expired at once, a future-dated one is not shown
+// pending for ever; both are invalid.
+func TestCreatedMustBeTheFilesCtime(t *testing.T) {
+	root, audit := tree(t, Settings{})
+	back := file(t, root, opUID, func(r *Request) { r.Created = time.Now().Add(-48 * time.Hour).UTC().Truncate(time.Second) })
+	future := file(t, root, opUID, func(r *Request) { r.Created = time.Now().Add(time.Hour).UTC().Truncate(time.Second) })
+	list, _ := List(root, time.Now())
+	for _, r := range list {
+		if r.State != StateInvalid || !strings.Contains(r.Error, "backdated or future-dated") {
+			t.Errorf("%s lists as %s %s", r.ID, r.State, r.Error)
+		}
+	}
+	if len(list) != 2 {
+		t.Fatalf("list %+v", list)
+	}
+	out, _, err := service(root, audit, root0).ExpireStale(context.Background())
+	if err != nil || len(out) != 0 {
+		t.Errorf("ExpireStale expired forged times: %+v %v", out, err)
+	}
+	var n atomic.Int32
+	if _, err := service(root, audit, root0).Approve(context.Background(), ApproveOptions{ID: future.ID, Fingerprint: future.Fingerprint, Install: countingInstaller(&n)}); err == nil || n.Load() != 0 {
+		t.Errorf("approved a future-dated request %s (and %s): %v", future.ID, back.ID, err)
+	}
+}
+
+// One requester has at most MaxPendingPerRequester pending requests, and
+// one prune run expires at most MaxExpirePerRun.
+func TestPendingAndExpiryCaps(t *testing.T) {
+	root, audit := tree(t, Settings{TTLSeconds: 60})
+	for range MaxPendingPerRequester {
+		file(t, root, opUID, nil)
+	}
+	svc := service(root, audit, Person{UID: opUID, Name: "ops1"})
+	id, _ := NewID(time.Now())
+	line, fp := pubLine(t, "bob")
+	r := Request{Version: 1, ID: id, Account: "pfwd", Name: "bob", Key: line, Fingerprint: fp, Duration: 60, Reason: "x",
+		Created: time.Now().UTC().Truncate(time.Second), RequesterUID: opUID}
+	if _, err := svc.File(context.Background(), r); err == nil || !strings.Contains(err.Error(), "pending requests") {
+		t.Errorf("request %d: %v", MaxPendingPerRequester+1, err)
+	}
+	// Another requester is not held back by ops1's.
+	r.RequesterUID = op2UID
+	if _, err := svc.File(context.Background(), r); err != nil {
+		t.Errorf("ops2's request: %v", err)
+	}
+	os.Chown(root.Path(SpoolDir+"/"+r.ID+".json"), op2UID, jitGID)
+	for range MaxExpirePerRun - MaxPendingPerRequester + 5 {
+		file(t, root, op2UID, nil)
+	}
+	exp := service(root, audit, root0)
+	exp.Now = func() time.Time { return time.Now().Add(2 * time.Minute) }
+	out, left, err := exp.ExpireStale(context.Background())
+	if err != nil || len(out) != MaxExpirePerRun || left != 6 {
+		t.Fatalf("first run: %d expired, %d left, %v", len(out), left, err)
+	}
+	out, left, err = exp.ExpireStale(context.Background())
+	if err != nil || len(out) != 6 || left != 0 {
+		t.Errorf("second run: %d expired, %d left, %v", len(out), left, err)
+	}
+}
+
+// Defects of the first review's LOW item: a group- or world-writable
+// spool file, a request without a fingerprint, and a day count that
+// overflowed into a short window.
+func TestSpoolModeFingerprintAndDayOverflow(t *testing.T) {
+	root, audit := tree(t, Settings{})
+	r := file(t, root, opUID, nil)
+	os.Chmod(root.Path(SpoolDir+"/"+r.ID+".json"), 0o660)
+	var n atomic.Int32
+	if _, err := service(root, audit, root0).Approve(context.Background(), ApproveOptions{ID: r.ID, Fingerprint: r.Fingerprint, Install: countingInstaller(&n)}); err == nil || !strings.Contains(err.Error(), "writable by group or others") {
+		t.Errorf("a group-writable spool file: %v", err)
+	}
+	// A --name request with no fingerprint (written by hand).
+	id, _ := NewID(time.Now())
+	bare := Request{Version: 1, ID: id, Account: "pfwd", Name: "alice", Duration: 60, Reason: "x", Created: time.Now().UTC().Truncate(time.Second), RequesterUID: 0}
+	if err := Write(root, bare); err == nil || !strings.Contains(err.Error(), "no key fingerprint") {
+		t.Errorf("a request without a fingerprint: %v", err)
+	}
+	for _, s := range []string{"119678990097716d", "31d", "-1d", "9223372036854775807d"} {
+		if d, err := ParseDuration(s); err == nil {
+			t.Errorf("--for %s accepted as %s", s, d)
+		}
+	}
+	if d, err := ParseDuration("30d"); err != nil || d != MaxDuration {
+		t.Errorf("30d: %s %v", d, err)
+	}
+}
+
+// An install that wrote the key and then failed (AddKey's read-back) keeps
+// the decision: the key is live, so the record that explains it stays,
+// and the hooks run.
+func TestInstalledThenFailedKeepsTheDecision(t *testing.T) {
+	root, audit := tree(t, Settings{})
+	hooks := root.Path(HooksDir)
+	os.MkdirAll(hooks, 0o755)
+	out := filepath.Join(t.TempDir(), "hook.out")
+	os.WriteFile(filepath.Join(hooks, "10-log"), []byte("#!/bin/sh\ncat >> "+out+"\n"), 0o755)
+	r := file(t, root, opUID, nil)
+	install := func(_ context.Context, g Grant) (Installed, error) {
+		return Installed{Method: "key", Fingerprint: g.Request.Fingerprint, Name: g.Request.Name, Path: "/home/pfwd/.ssh/authorized_keys"},
+			errors.New("read back, the key is on 2 lines")
+	}
+	res, err := service(root, audit, root0).Approve(context.Background(), ApproveOptions{ID: r.ID, Fingerprint: r.Fingerprint, Install: install})
+	if err == nil || !strings.Contains(err.Error(), "installed, but") || res.State != StateApproved || res.Installed == nil {
+		t.Fatalf("approve: %v %+v", err, res)
+	}
+	d, derr := ReadDecision(root, r.ID)
+	if derr != nil || d.State != StateApproved || !strings.Contains(d.Note, "installed, but") {
+		t.Errorf("decision: %+v %v", d, derr)
+	}
+	if _, err := os.Lstat(root.Path(SpoolDir + "/" + r.ID + ".json")); err == nil {
+		t.Error("the spool file of an installed request is still pending")
+	}
+	events, _ := auditlog.Log{File: audit}.Read()
+	approved := false
+	for _, e := range auditlog.Completed(events) {
+		approved = approved || (e.Action == ActionApprove && strings.Contains(e.Detail, "installed, but"))
+	}
+	if !approved {
+		t.Errorf("the audit log does not complete the approval: %+v", events)
+	}
+	if data, _ := os.ReadFile(out); !strings.Contains(string(data), r.ID) {
+		t.Errorf("the hook did not run: %q", data)
 	}
 }

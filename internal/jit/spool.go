@@ -3,6 +3,7 @@ package jit
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -52,6 +53,21 @@ const MaxRequestSize = 16 << 10
 // MaxDuration bounds a request's window (as ca.MaxValidity bounds a
 // certificate's): just-in-time access is short; longer is add-key's job.
 const MaxDuration = 30 * 24 * time.Hour
+
+// CreatedSkew is how far a request's created time may be from its spool
+// file's ctime (the kernel's: set when the file was written or renamed
+// into place, and by chmod or chown).
+const CreatedSkew = time.Minute
+
+// MaxPendingPerRequester bounds the pending requests (spool files) one uid
+// may have: request refuses more, so no operator floods the approvers,
+// the hooks or prune.
+const MaxPendingPerRequester = 20
+
+// MaxExpirePerRun bounds the requests one prune run records as expired
+// (each is an audit line pair and a hook run); the rest are expired by
+// the next run.
+const MaxExpirePerRun = 100
 
 // DefaultTTL is how long a pending request can still be approved.
 const DefaultTTL = 24 * time.Hour
@@ -123,6 +139,11 @@ func ParseDuration(s string) (time.Duration, error) {
 	if n, ok := strings.CutSuffix(s, "d"); ok {
 		var days int
 		days, err = strconv.Atoi(n)
+		// Bounded before multiplying: a huge count would overflow into
+		// a short, accepted window.
+		if err == nil && (days < 0 || days > int(MaxDuration/(24*time.Hour))) {
+			return 0, fail.New(fail.Usage, "just-in-time access is short-lived; for standing access use add-key", "--for %s is over the %s limit", s, MaxDuration)
+		}
 		d = time.Duration(days) * 24 * time.Hour
 	} else {
 		d, err = time.ParseDuration(s)
@@ -156,6 +177,11 @@ func (r Request) check() error {
 	}
 	if r.Name == "" || keyline.SanitizeName(r.Name) != r.Name {
 		return bad("invalid name %q", r.Name)
+	}
+	// Always there: it is what approve --fingerprint names, and for a
+	// registered key what the registry's must still be at approval.
+	if !strings.HasPrefix(r.Fingerprint, "SHA256:") {
+		return bad("no key fingerprint")
 	}
 	if r.Key != "" {
 		k, _, err := keyline.ParsePublic([]byte(r.Key))
@@ -223,27 +249,50 @@ func spoolErr(err error) error {
 // at most MaxRequestSize, no unknown fields, the id its file name, and
 // owned by the uid it names as requester.
 func Read(root hostfs.Root, id string) (Request, error) {
-	var r Request
+	r, _, err := ReadDigest(root, id)
+	return r, err
+}
+
+// ReadDigest is Read, and the digest of the spool file's bytes (Digest):
+// what approve --digest binds an approval to.
+func ReadDigest(root hostfs.Root, id string) (Request, string, error) {
 	if !ValidID(id) {
-		return r, fail.New(fail.Usage, "pfwdctl requests lists the ids", "invalid request id %q", id)
+		return Request{}, "", fail.New(fail.Usage, "pfwdctl requests lists the ids", "invalid request id %q", id)
 	}
 	dir, err := hostfs.OpenDir(root.PathDir(SpoolDir))
 	if err != nil {
-		return r, fail.Wrap(fail.Failed, err, "", "open %s", SpoolDir)
+		return Request{}, "", fail.Wrap(fail.Failed, err, "", "open %s", SpoolDir)
 	}
 	defer dir.Close()
 	f, err := hostfs.OpenFileAt(dir, id+".json")
 	if errors.Is(err, fs.ErrNotExist) {
-		return r, fail.New(fail.Failed, "pfwdctl requests lists the ids", "no request %s", id)
+		return Request{}, "", fail.New(fail.Failed, "pfwdctl requests lists the ids", "no request %s", id)
 	}
 	if err != nil {
-		return r, fail.Wrap(fail.Failed, err, "a request file must be a regular file, not a symlink: deny it", "refusing request %s", id)
+		return Request{}, "", fail.Wrap(fail.Failed, err, "a request file must be a regular file, not a symlink: deny it", "refusing request %s", id)
 	}
 	defer f.Close()
 	return decode(f, id)
 }
 
-func decode(f *os.File, id string) (Request, error) {
+// Digest names one version of a spool file: the first 16 hex digits of
+// the SHA-256 of its bytes. Its owner can replace a pending request (the
+// spool is sticky, not append-only); approve --digest refuses any other
+// version than the one the approver was shown.
+func Digest(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])[:16]
+}
+
+func decode(f *os.File, id string) (Request, string, error) {
+	r, data, err := decodeData(f, id)
+	if err != nil {
+		return r, "", err
+	}
+	return r, Digest(data), nil
+}
+
+func decodeData(f *os.File, id string) (Request, []byte, error) {
 	var r Request
 	refuse := func(format string, args ...any) error {
 		return fail.New(fail.Failed, "the request was not written by pfwdctl request, or was changed: deny it (pfwdctl deny "+id+" --reason ...) and ask for a new one",
@@ -251,44 +300,57 @@ func decode(f *os.File, id string) (Request, error) {
 	}
 	fi, err := f.Stat()
 	if err != nil {
-		return r, err
+		return r, nil, err
 	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	switch {
 	case !fi.Mode().IsRegular():
-		return r, refuse("not a regular file")
+		return r, nil, refuse("not a regular file")
 	case !ok:
-		return r, refuse("no owner")
+		return r, nil, refuse("no owner")
+	case fi.Mode().Perm()&0o022 != 0:
+		// request writes 0640: a file its group or anyone may write is
+		// not one whose owner alone vouches for it.
+		return r, nil, refuse("mode %#o: writable by group or others", fi.Mode().Perm())
 	case st.Nlink != 1:
-		return r, refuse("it has %d links (a hard link to another file?)", st.Nlink)
+		return r, nil, refuse("it has %d links (a hard link to another file?)", st.Nlink)
 	case fi.Size() > MaxRequestSize:
-		return r, refuse("%d bytes, over the %d limit", fi.Size(), MaxRequestSize)
+		return r, nil, refuse("%d bytes, over the %d limit", fi.Size(), MaxRequestSize)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxRequestSize+1))
 	if err != nil {
-		return r, err
+		return r, nil, err
 	}
 	if len(data) > MaxRequestSize {
-		return r, refuse("over the %d bytes limit", MaxRequestSize)
+		return r, nil, refuse("over the %d bytes limit", MaxRequestSize)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&r); err != nil {
-		return r, refuse("%v", err)
+		return r, nil, refuse("%v", err)
 	}
 	if dec.More() {
-		return r, refuse("more than one JSON document")
+		return r, nil, refuse("more than one JSON document")
 	}
 	if r.ID != id {
-		return r, refuse("its id %q is not its file name", r.ID)
+		return r, nil, refuse("its id %q is not its file name", r.ID)
 	}
 	if int(st.Uid) != r.RequesterUID {
-		return r, refuse("it names uid %d as requester but is owned by uid %d (forged?)", r.RequesterUID, st.Uid)
+		return r, nil, refuse("it names uid %d as requester but is owned by uid %d (forged?)", r.RequesterUID, st.Uid)
+	}
+	// created is the requester's word; the file's ctime is the kernel's
+	// (no one but root can set it). A request's age is its created time,
+	// so it must be the ctime give or take CreatedSkew: a backdated request
+	// would be expired at once (prune's audit lines and hooks), a
+	// future-dated one never.
+	ctime := time.Unix(st.Ctim.Sec, st.Ctim.Nsec)
+	if d := r.Created.Sub(ctime); d > CreatedSkew || d < -CreatedSkew {
+		return r, nil, refuse("it says it was created %s, but the file was written %s (backdated or future-dated)", r.Created.UTC().Format(time.RFC3339), ctime.UTC().Format(time.RFC3339))
 	}
 	if err := r.check(); err != nil {
-		return r, err
+		return r, nil, err
 	}
-	return r, nil
+	return r, data, nil
 }
 
 // pendingIDs lists the spool's request ids (dot-named temp files and
@@ -354,21 +416,67 @@ func nameOf(root hostfs.Root, uid int) string {
 	return "uid " + strconv.Itoa(uid)
 }
 
-// Caller is who runs pfwdctl: the real uid's account, or, for root under
-// sudo, the sudo caller (SUDO_USER, SUDO_UID), who is the person deciding.
-func Caller(root hostfs.Root, uid int, getenv func(string) string) Person {
-	if uid == 0 {
-		if u := getenv("SUDO_USER"); u != "" && u != "root" {
-			p := Person{UID: -1, Name: u}
-			if n, err := strconv.Atoi(getenv("SUDO_UID")); err == nil {
-				p.UID = n
-			} else if a, err := accounts.LookupPasswd(root, u); err == nil {
-				p.UID = a.UID
-			}
-			return p
-		}
+// LoginUIDPath is where the kernel keeps the audit login uid of a
+// process: set by pam_loginuid at login, inherited by children, and kept
+// across sudo and su, so an approver cannot choose it as they can
+// SUDO_USER and SUDO_UID (sudo env SUDO_USER=bob pfwdctl approve ...).
+const LoginUIDPath = "/proc/self/loginuid"
+
+// unsetLoginUID is (uid_t)-1: no login recorded (a daemon, most
+// containers).
+const unsetLoginUID = 4294967295
+
+// LoginUID reads LoginUIDPath: the login uid, and false when it is unset
+// or unreadable.
+func LoginUID() (int, bool) {
+	data, err := os.ReadFile(LoginUIDPath)
+	if err != nil {
+		return 0, false
 	}
-	return Person{UID: uid, Name: nameOf(root, uid)}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(data)), 10, 32)
+	if err != nil || n == unsetLoginUID {
+		return 0, false
+	}
+	return int(n), true
+}
+
+// Caller is who runs pfwdctl: the real uid's account, or, for root, the
+// person who logged in: the kernel's login uid (loginuid; nil: LoginUID)
+// when it is set, and SUDO_USER/SUDO_UID only when it is not (containers,
+// where nothing records a login). SUDO_UID disagreeing with a set login
+// uid is refused: someone set it by hand. Root can always bypass this (it
+// can write the files itself): the two-person rule is an audit control,
+// not a barrier against root.
+func Caller(root hostfs.Root, uid int, getenv func(string) string, loginuid func() (int, bool)) (Person, error) {
+	if uid != 0 {
+		return Person{UID: uid, Name: nameOf(root, uid)}, nil
+	}
+	if loginuid == nil {
+		loginuid = LoginUID
+	}
+	if lu, ok := loginuid(); ok {
+		if su := getenv("SUDO_UID"); su != "" && su != strconv.Itoa(lu) {
+			return Person{}, fail.New(fail.Failed, "run pfwdctl under sudo as yourself, without setting SUDO_UID or SUDO_USER",
+				"SUDO_UID %s is not the uid %d that logged in (%s): refusing to take the approver from the environment", su, lu, LoginUIDPath)
+		}
+		if su := getenv("SUDO_USER"); su != "" {
+			if a, err := accounts.LookupPasswd(root, su); err == nil && a.UID != lu {
+				return Person{}, fail.New(fail.Failed, "run pfwdctl under sudo as yourself, without setting SUDO_UID or SUDO_USER",
+					"SUDO_USER %s is not the uid %d that logged in (%s): refusing to take the approver from the environment", su, lu, LoginUIDPath)
+			}
+		}
+		return Person{UID: lu, Name: nameOf(root, lu)}, nil
+	}
+	if u := getenv("SUDO_USER"); u != "" && u != "root" {
+		p := Person{UID: -1, Name: u}
+		if n, err := strconv.Atoi(getenv("SUDO_UID")); err == nil {
+			p.UID = n
+		} else if a, err := accounts.LookupPasswd(root, u); err == nil {
+			p.UID = a.UID
+		}
+		return p, nil
+	}
+	return Person{UID: uid, Name: nameOf(root, uid)}, nil
 }
 
 func readJSONFile(path string, v any, limit int64) error {
