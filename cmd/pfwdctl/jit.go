@@ -461,8 +461,16 @@ hook is reported, never undoes it.`,
 			if err != nil {
 				return err
 			}
+			fp := o.fingerprint
+			if o.digest == "" {
+				// Both or neither: the key alone would leave the account,
+				// window and reason to whatever the file says by then
+				// (its owner can replace it). Without them approve shows
+				// the request and the exact command to approve it.
+				fp = ""
+			}
 			res, err := svc.Approve(c.Context(), jit.ApproveOptions{ID: args[0], For: d, Note: o.note, Install: o.installer(c, g),
-				Fingerprint: o.fingerprint, Digest: o.digest, Describe: func(r jit.Request) string { return describeTargets(g, r) }})
+				Fingerprint: fp, Digest: o.digest, Describe: func(r jit.Request) string { return describeTargets(g, r) }})
 			if err != nil {
 				if res.Installed != nil && !g.JSON {
 					// Installed, but something failed after: say what is live.
@@ -479,7 +487,7 @@ hook is reported, never undoes it.`,
 		},
 	}
 	c.Flags().StringVar(&o.fingerprint, "fingerprint", "", "the key `FP` you approve, as pfwdctl requests shows it (required: another key is refused)")
-	c.Flags().StringVar(&o.digest, "digest", "", "the request's version `D` as approve without --fingerprint (or requests --json) showed it: a request replaced since is refused")
+	c.Flags().StringVar(&o.digest, "digest", "", "the request's version `D` as approve without it (or requests --json) showed it, required with --fingerprint: a request replaced since is refused")
 	c.Flags().StringVar(&o.dur, "for", "", "a shorter window than the one asked for, e.g. 1h")
 	c.Flags().StringVar(&o.note, "note", "", "a note for the audit log and the hooks")
 	o.grantFlags.add(c)

@@ -199,7 +199,7 @@ func TestE2EJITRequestApprove(t *testing.T) {
 	if out := root(1, op1, "approve", id); !strings.Contains(out, "cannot approve it") {
 		t.Errorf("self-approval: %s", out)
 	}
-	out := root(0, op2, "approve", id, "--fingerprint", aliceFP)
+	out := root(0, op2, "approve", id, "--fingerprint", aliceFP, "--digest", jitDigest(t, tree, id))
 	if !strings.Contains(out, "approved request "+id) {
 		t.Errorf("approve: %s", out)
 	}
@@ -272,6 +272,7 @@ func TestE2EJITRequestApprove(t *testing.T) {
 	carol := labtest.Signer(t)
 	conc := request(op1, keyFile(carol, "carol"), "1h")
 	var wg sync.WaitGroup
+	concDigest := jitDigest(t, tree, conc)
 	codes := make(chan int, 4)
 	for range 4 {
 		wg.Add(1)
@@ -279,7 +280,7 @@ func TestE2EJITRequestApprove(t *testing.T) {
 			defer wg.Done()
 			env, _, _ := testEnv()
 			env.AuditLog, env.JITRoot = audit, &tree
-			codes <- Main([]string{"approve", conc, "--fingerprint", ssh.FingerprintSHA256(carol.PublicKey()), "--sshd-config", s.ConfigFile}, env)
+			codes <- Main([]string{"approve", conc, "--fingerprint", ssh.FingerprintSHA256(carol.PublicKey()), "--digest", concDigest, "--sshd-config", s.ConfigFile}, env)
 		}()
 	}
 	wg.Wait()

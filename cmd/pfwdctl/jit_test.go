@@ -140,7 +140,7 @@ func TestApproveWithCAAndPruneExpires(t *testing.T) {
 	if _, errb := run(2, "approve", filed.ID); !strings.Contains(errb, fr.Fingerprint) || !strings.Contains(errb, "--fingerprint "+fr.Fingerprint+" --digest ") {
 		t.Errorf("approve without --fingerprint:\n%s", errb)
 	}
-	out, _ = run(0, "--json", "approve", filed.ID, "--fingerprint", fr.Fingerprint, "--for", "1h", "--ca", filepath.Join(keys, ca.KeyName))
+	out, _ = run(0, "--json", "approve", filed.ID, "--fingerprint", fr.Fingerprint, "--digest", jitDigest(t, root, filed.ID), "--for", "1h", "--ca", filepath.Join(keys, ca.KeyName))
 	var res jit.Result
 	if err := json.Unmarshal([]byte(out), &res); err != nil || res.Installed == nil || res.Installed.Method != "certificate" {
 		t.Fatalf("approve --ca: %v %s", err, out)
@@ -204,7 +204,12 @@ func TestRequestKeyCannotBorrowARegisteredName(t *testing.T) {
 	if out, _ = run(0, "requests"); !strings.Contains(out, "FINGERPRINT") || !strings.Contains(out, list[0].Fingerprint) || !strings.Contains(out, "registered") {
 		t.Errorf("requests:\n%s", out)
 	}
-	run(0, "approve", filed.ID, "--fingerprint", list[0].Fingerprint)
+	// The key alone is not enough: without --digest approve only shows
+	// the request (its account, window and reason could have changed).
+	if _, errb := run(2, "approve", filed.ID, "--fingerprint", list[0].Fingerprint); !strings.Contains(errb, "--digest") {
+		t.Errorf("approve --fingerprint without --digest: %s", errb)
+	}
+	run(0, "approve", filed.ID, "--fingerprint", list[0].Fingerprint, "--digest", jitDigest(t, root, filed.ID))
 	data, _ := os.ReadFile(root.Path("/home/pfwd/.ssh/authorized_keys"))
 	if !strings.Contains(string(data), `from="192.0.2.0/24"`) || !strings.Contains(string(data), " alice") {
 		t.Errorf("the registered from= was dropped:\n%s", data)
@@ -220,7 +225,7 @@ func TestRequestKeyCannotBorrowARegisteredName(t *testing.T) {
 	if err := jit.Write(root, r); err != nil {
 		t.Fatal(err)
 	}
-	if _, errb := run(1, "approve", id, "--fingerprint", r.Fingerprint); !strings.Contains(errb, "registered with another key") {
+	if _, errb := run(1, "approve", id, "--fingerprint", r.Fingerprint, "--digest", jitDigest(t, root, id)); !strings.Contains(errb, "registered with another key") {
 		t.Errorf("approve of a borrowed name: %s", errb)
 	}
 	if data2, _ := os.ReadFile(root.Path("/home/pfwd/.ssh/authorized_keys")); string(data2) != string(data) {
@@ -241,10 +246,21 @@ func TestApproveRefusesAForgedSudoUser(t *testing.T) {
 	env, stdout, errb := testEnv()
 	env.Getenv = func(k string) string { return map[string]string{"SUDO_USER": "admin", "SUDO_UID": "1000"}[k] }
 	env.LoginUID = func() (int, bool) { return 0, true }
-	if code := Main([]string{"--root", root.Dir(), "approve", filed.ID, "--fingerprint", r.Fingerprint}, env); code != 1 || !strings.Contains(errb.String(), "not the uid 0 that logged in") {
+	if code := Main([]string{"--root", root.Dir(), "approve", filed.ID, "--fingerprint", r.Fingerprint, "--digest", jitDigest(t, root, filed.ID)}, env); code != 1 || !strings.Contains(errb.String(), "not the uid 0 that logged in") {
 		t.Errorf("approve with a forged SUDO_USER: exit %d\n%s%s", code, stdout, errb)
 	}
 	if d, err := jit.ReadDecision(root, filed.ID); err == nil {
 		t.Errorf("decided: %+v", d)
 	}
+}
+
+// jitDigest is the spool file version approve --digest names (what
+// requests --json shows).
+func jitDigest(t *testing.T, root hostfs.Root, id string) string {
+	t.Helper()
+	_, d, err := jit.ReadDigest(root, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
