@@ -270,22 +270,7 @@ func (h Host) AddKey(ctx context.Context, r AddKeyRequest) (AddKeyResult, error)
 		if err != nil {
 			return true, err
 		}
-		n := 0
-		for _, e := range es {
-			if e.Err == nil && slices.Contains(res.Replaced, e.Fingerprint) {
-				return true, fail.New(fail.Failed, "", "read back, the replaced key %s is still on %s line %d", e.Fingerprint, e.file.Path, e.Index+1)
-			}
-			if e.Err == nil && e.Fingerprint == res.Fingerprint {
-				n++
-				if e.Raw != line {
-					return true, fail.New(fail.Failed, "", "read back, %s line %d is not the line written", e.file.Path, e.Index+1)
-				}
-			}
-		}
-		if n != 1 {
-			return true, fail.New(fail.Failed, "", "read back, the key is on %d lines of the files sshd reads, not on the one written", n)
-		}
-		return true, nil
+		return true, checkWritten(es, res.Fingerprint, line, res.Replaced)
 	})
 	if err != nil {
 		return res, err
@@ -804,4 +789,29 @@ func (h Host) lockedKeys(ctx context.Context, a Account) (primary *KeysFile, ext
 		x.removeStaleTemps()
 	}
 	return primary, extras, none, func() { primary.Close(); closeAll(extras); unlock() }, nil
+}
+
+// checkWritten is the read-back of a write that put line (key fp) in:
+// the key is on exactly that one line of the files sshd reads, and none
+// of the keys gone (replaced or rotated out) is left on any.
+func checkWritten(es []Entry, fp, line string, gone []string) error {
+	n := 0
+	for _, e := range es {
+		if e.Err != nil {
+			continue
+		}
+		if slices.Contains(gone, e.Fingerprint) {
+			return fail.New(fail.Failed, "", "read back, the replaced key %s is still on %s line %d", e.Fingerprint, e.file.Path, e.Index+1)
+		}
+		if e.Fingerprint == fp {
+			n++
+			if e.Raw != line {
+				return fail.New(fail.Failed, "", "read back, %s line %d is not the line written", e.file.Path, e.Index+1)
+			}
+		}
+	}
+	if n != 1 {
+		return fail.New(fail.Failed, "", "read back, the key is on %d lines of the files sshd reads, not on the one written", n)
+	}
+	return nil
 }

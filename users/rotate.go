@@ -181,25 +181,7 @@ func (h Host) Rotate(ctx context.Context, r RotateRequest) (RotateResult, error)
 		if err != nil {
 			return true, err
 		}
-		n := 0
-		for _, e := range es {
-			if e.Err != nil {
-				continue
-			}
-			if e.Fingerprint == res.OldFingerprint {
-				return true, fail.New(fail.Failed, "", "read back, the old key %s is still on %s line %d", e.Fingerprint, e.file.Path, e.Index+1)
-			}
-			if e.Fingerprint == res.Fingerprint {
-				n++
-				if e.Raw != line {
-					return true, fail.New(fail.Failed, "", "read back, %s line %d is not the line written", e.file.Path, e.Index+1)
-				}
-			}
-		}
-		if n != 1 {
-			return true, fail.New(fail.Failed, "", "read back, the new key is on %d lines, not on the one written", n)
-		}
-		return true, nil
+		return true, checkWritten(es, res.Fingerprint, line, []string{res.OldFingerprint})
 	})
 	if err != nil {
 		return res, err
