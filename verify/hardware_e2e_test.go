@@ -6,7 +6,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -221,26 +220,6 @@ func (softAgent) Lock([]byte) error                { return errors.New("read-onl
 func (softAgent) Unlock([]byte) error              { return errors.New("read-only") }
 func (a softAgent) Signers() ([]ssh.Signer, error) { return []ssh.Signer{a.s}, nil }
 
-func serveAgent(t *testing.T, a agent.Agent) string {
-	t.Helper()
-	sock := filepath.Join(t.TempDir(), "agent.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() { defer c.Close(); agent.ServeAgent(a, c) }()
-		}
-	}()
-	return sock
-}
-
 // verify with a FIDO key in the ssh-agent: the whole run passes against
 // the hardware-keys-only account with verify-required, the signature's
 // flags and counter surviving the agent protocol.
@@ -248,7 +227,7 @@ func TestVerifyThroughAgentWithHardwareKey(t *testing.T) {
 	x := newHWLab(t)
 	tok := newSK(t, sk.UserPresence|sk.UserVerification)
 	x.keys(t, x.pin, keyWith{pub: tok.PublicKey()})
-	auth, closer, err := verify.Agent(serveAgent(t, softAgent{tok}))
+	auth, closer, err := verify.Agent(labtest.Agent(t, softAgent{tok}))
 	if err != nil {
 		t.Fatal(err)
 	}

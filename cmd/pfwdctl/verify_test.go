@@ -219,21 +219,7 @@ func TestVerifyCLIKeySources(t *testing.T) {
 	if err := kr.Add(agent.AddedKey{PrivateKey: raw}); err != nil {
 		t.Fatal(err)
 	}
-	sock := filepath.Join(dir, "agent.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go agent.ServeAgent(kr, c)
-		}
-	}()
+	sock := labtest.Agent(t, kr)
 	if _, stderr, code := runCLI(t, map[string]string{"SSH_AUTH_SOCK": sock}, args...); code != 0 {
 		t.Errorf("agent: exit %d: %s", code, stderr)
 	}

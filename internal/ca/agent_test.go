@@ -3,9 +3,7 @@ package ca_test
 import (
 	"crypto/ed25519"
 	"crypto/rand"
-	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -26,22 +24,7 @@ func serveAgent(t *testing.T, keys ...ed25519.PrivateKey) string {
 			t.Fatal(err)
 		}
 	}
-	sock := filepath.Join(t.TempDir(), "agent.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() { agent.ServeAgent(ring, c); c.Close() }()
-		}
-	}()
-	return sock
+	return labtest.Agent(t, ring)
 }
 
 // --ca-agent: the CA key stays in the agent, and its certificate logs in.

@@ -163,6 +163,23 @@ type ApproveOptions struct {
 	Describe func(Request) string
 }
 
+// lockToDecide takes pfwdctl's lock for one decision (approve, grant,
+// deny). release drops it and only then runs the hooks of ev, the event
+// the decision made (nil: none), adding their results to res: a hook
+// never runs while the lock is held.
+func (s Service) lockToDecide(ctx context.Context, res *Result) (release func(ev *Event), err error) {
+	unlock, err := s.lock()
+	if err != nil {
+		return nil, err
+	}
+	return func(ev *Event) {
+		unlock()
+		if ev != nil {
+			res.Hooks = append(res.Hooks, RunHooks(ctx, s.Root, s.Runner, *ev)...)
+		}
+	}, nil
+}
+
 // Approve approves a pending request: under pfwdctl's lock it checks that
 // no decision exists, reads the spool file strictly (Read), refuses
 // self-approval (unless allowed), a request past its time-to-live (which
@@ -175,17 +192,12 @@ func (s Service) Approve(ctx context.Context, o ApproveOptions) (res Result, err
 	if err != nil {
 		return res, err
 	}
-	unlock, err := s.lock()
+	release, err := s.lockToDecide(ctx, &res)
 	if err != nil {
 		return res, err
 	}
-	var ev *Event
-	defer func() {
-		unlock()
-		if ev != nil {
-			res.Hooks = append(res.Hooks, RunHooks(ctx, s.Root, s.Runner, *ev)...)
-		}
-	}()
+	var ev *Event // the decision's event, once made
+	defer func() { release(ev) }()
 	if err := s.undecided(o.ID); err != nil {
 		return res, err
 	}
@@ -266,17 +278,12 @@ func (s Service) Grant(ctx context.Context, o GrantOptions) (res Result, err err
 	if err := r.check(); err != nil {
 		return res, err
 	}
-	unlock, err := s.lock()
+	release, err := s.lockToDecide(ctx, &res)
 	if err != nil {
 		return res, err
 	}
-	var ev *Event
-	defer func() {
-		unlock()
-		if ev != nil {
-			res.Hooks = append(res.Hooks, RunHooks(ctx, s.Root, s.Runner, *ev)...)
-		}
-	}()
+	var ev *Event // the decision's event, once made
+	defer func() { release(ev) }()
 	now := s.now().UTC().Truncate(time.Second)
 	d := Decision{State: StateApproved, Note: "granted by the requester (pfwdctl grant)", Start: now, End: now.Add(r.For()), Grant: true}
 	dec, in, err := s.record(ctx, r, s.Caller, d, o.Install)
@@ -299,17 +306,12 @@ func (s Service) Deny(ctx context.Context, id, reason string) (res Result, err e
 	if !ValidID(id) {
 		return res, fail.New(fail.Usage, "pfwdctl requests lists the ids", "invalid request id %q", id)
 	}
-	unlock, err := s.lock()
+	release, err := s.lockToDecide(ctx, &res)
 	if err != nil {
 		return res, err
 	}
-	var ev *Event
-	defer func() {
-		unlock()
-		if ev != nil {
-			res.Hooks = append(res.Hooks, RunHooks(ctx, s.Root, s.Runner, *ev)...)
-		}
-	}()
+	var ev *Event // the decision's event, once made
+	defer func() { release(ev) }()
 	if err := s.undecided(id); err != nil {
 		return res, err
 	}
