@@ -41,8 +41,11 @@ func TestDeleteAccount(t *testing.T) {
 	}
 	// Not pfwdctl's (no Match block of its, no user create comment): a
 	// system account such as www-data with a nologin shell is refused.
-	if _, err := h.DeleteAccount(ctx, DeleteRequest{User: "pfwd", DryRun: true}); err == nil || !strings.Contains(err.Error(), "not a pfwdctl forward account") {
+	if _, err := h.DeleteAccount(ctx, DeleteRequest{User: "pfwd"}); err == nil || !strings.Contains(err.Error(), "not a pfwdctl forward account") {
 		t.Fatalf("an account pfwdctl neither made nor forwards for: %v", err)
+	}
+	if got := readFile(t, root, akPath); got != line || len(r.ran) != 0 {
+		t.Fatalf("the refusal changed something: %q %v", got, r.ran)
 	}
 	plan, err := h.DeleteAccount(ctx, DeleteRequest{User: "pfwd", Forward: true, DryRun: true})
 	if err != nil || len(plan.Keys) != 1 || plan.Keys[0].Name != "alice" || plan.Command != "userdel --prefix "+root.Dir()+" -r pfwd" || plan.Changed {
