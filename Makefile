@@ -31,7 +31,7 @@ FUZZTIME ?= 3s
 FUZZ_PKGS := \
 	./users/keyline:FuzzSplitLine,FuzzParseOptions,FuzzParseFrom,FuzzParseExpires,FuzzParseExpiryTime \
 	./users:FuzzSplitJoin ./internal/target:FuzzParseTarget ./internal/sshdconf:FuzzParse ./verify/fleet:FuzzParse \
-	./internal/sshlog:FuzzScanner
+	./internal/sshlog:FuzzScanner ./internal/ca:FuzzParseKRL
 
 # test-compat is the OpenSSH release suite (issue 14): it builds each
 # release in $(OPENSSH_SRC) once into $(OPENSSH_CACHE) (kept between runs;

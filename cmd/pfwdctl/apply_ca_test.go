@@ -107,3 +107,44 @@ func testApplyCA(t *testing.T, mode, block string) {
 	os.WriteFile(root.Path(ca.PrincipalsPath("pfwd")), []byte(`restrict,port-forwarding,permitopen="127.0.0.1:8009",pty pfwd`+"\n"), 0o644)
 	exec(1, "audit", "--sshd", sshd)
 }
+
+// A revoked certificate stays out only while sshd checks pfwdctl's KRL:
+// audit fails ca.revocations when an earlier Match block's RevokedKeys
+// wins for the account, or when the KRL is gone or not a KRL (sshd then
+// refuses every key), and passes it again once that is undone.
+func TestAuditCaRevocations(t *testing.T) {
+	sshd := testenv.Sshd(t)
+	root := rendertest.New(t, rendertest.Tree{})
+	exec := inTree(t, root)
+	keys := t.TempDir()
+	exec(0, "ca", "init", "--out", keys, "--no-passphrase")
+	exec(0, "apply", "--sshd", sshd, "--no-reload", "--ca", filepath.Join(keys, ca.KeyName+".pub"))
+	exec(0, "ca", "revoke", "--serial", "7")
+	out, _ := exec(0, "audit", "--sshd", sshd, "--json")
+	if !strings.Contains(out, "pfwdctl's revocation list "+ca.KRLPath("pfwd")) {
+		t.Errorf("audit does not say sshd checks pfwdctl's KRL:\n%s", out)
+	}
+
+	// An admin's drop-in sorted before pfwdctl's: its Match block's
+	// RevokedKeys is the first value sshd obtains for pfwd.
+	early := "/etc/ssh/sshd_config.d/05-local.conf"
+	os.WriteFile(root.Path(early), []byte("Match User pfwd\n    RevokedKeys none\n"), 0o644)
+	out, _ = exec(1, "audit", "--sshd", sshd)
+	if !strings.Contains(out, "RevokedKeys none, not pfwdctl's revocation list") || !strings.Contains(out, "05-local.conf:2") {
+		t.Errorf("audit passed a RevokedKeys that bypasses pfwdctl's KRL:\n%s", out)
+	}
+	os.Remove(root.Path(early))
+
+	krl := root.Path(ca.KRLPath("pfwd"))
+	good, _ := os.ReadFile(krl)
+	os.WriteFile(krl, []byte("SSHKRL\n\x00garbage"), 0o644)
+	if out, _ := exec(1, "audit", "--sshd", sshd); !strings.Contains(out, "cannot be used") {
+		t.Errorf("audit passed a KRL that is not one:\n%s", out)
+	}
+	os.Remove(krl)
+	if out, _ := exec(1, "audit", "--sshd", sshd); !strings.Contains(out, "cannot be used") {
+		t.Errorf("audit passed a missing KRL:\n%s", out)
+	}
+	os.WriteFile(krl, good, 0o644)
+	exec(0, "audit", "--sshd", sshd)
+}

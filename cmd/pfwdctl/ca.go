@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -16,6 +17,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/internal/ca"
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
+	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/internal/ui"
 	"github.com/pfwdctl/pfwdctl/render"
@@ -302,6 +304,9 @@ type caRevokeOpts struct {
 	user   string
 	kill   bool
 	log    string
+	// sshdBin and sshdConfig: the sshd asked which revocation list it
+	// checks the account's certificates against (sshd -T -C).
+	sshdBin, sshdConfig string
 }
 
 func newCaRevokeCmd(g *Globals) *cobra.Command {
@@ -326,6 +331,8 @@ the list are the account's CA's.`,
 	c.Flags().StringVar(&o.user, "user", render.DefaultUser, "the port-forward-only `account`")
 	c.Flags().BoolVar(&o.kill, "kill-sessions", false, "also end the open sessions that logged in with the revoked certificate(s); a session whose login sshd's log does not name is ended too")
 	c.Flags().StringVar(&o.log, "log", "", "sshd's log `FILE` that ties sessions to certificates (default: the journal, /var/log/auth.log or /var/log/secure)")
+	c.Flags().StringVar(&o.sshdBin, "sshd", "", "the sshd asked which revocation list it reads (default: found in /usr/sbin)")
+	c.Flags().StringVar(&o.sshdConfig, "sshd-config", sshd.DefaultConfig, "the main sshd config `PATH` (under --root)")
 	return c
 }
 
@@ -446,13 +453,24 @@ func caRevokeRun(c *cobra.Command, g *Globals, o *caRevokeOpts, args []string) e
 	}(); err != nil {
 		return err
 	}
+	// The KRL read back holds the revocation (ca.Revoke); the login is
+	// refused only if sshd checks the account against that file.
+	inEffect, askErr := revokedKeysInEffect(c.Context(), g, o)
+	if askErr == nil && inEffect != ca.KRLPath(o.user) {
+		return fail.New(fail.Failed, "run pfwdctl audit --user "+o.user+" to see which line sets it, remove that line (or run pfwdctl apply), then revoke again",
+			"the revocation is in %s, but sshd checks %s's certificates against RevokedKeys %s (sshd -T): the certificate still logs in",
+			ca.KRLPath(o.user), o.user, ui.Escape(inEffect))
+	}
 	what := "serial " + fmt.Sprint(rev.Serial)
 	if rev.Serial == 0 && rev.ID != "" {
 		what = "every certificate named " + rev.ID
 	} else if rev.Cert != "" {
 		what = "every certificate named " + certID + " (" + rev.Cert + " has no serial, and OpenSSH revokes such a certificate by its key id)"
 	}
-	res := caRevokeResult{Revoked: what, Account: o.user, KRL: ca.KRLPath(o.user)}
+	res := caRevokeResult{Revoked: what, Account: o.user, KRL: ca.KRLPath(o.user), Confirmed: askErr == nil}
+	if askErr != nil {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("sshd could not be asked which revocation list it reads for %s (%v): the next login is refused only if it checks %s", o.user, askErr, ca.KRLPath(o.user)))
+	}
 	if rev.ID != "" {
 		// A name ca sign never issued is most likely a typo (ca sign
 		// turns "bob laptop" into "bob-laptop"): the KRL entry is
@@ -495,7 +513,11 @@ func caRevokeRun(c *cobra.Command, g *Globals, o *caRevokeOpts, args []string) e
 		return killErr
 	}
 	st := g.Styles()
-	g.Printf("%s revoked %s for %s; the next login with it is refused\n", st.OK("✓"), ui.Escape(what), ui.Escape(o.user))
+	if res.Confirmed {
+		g.Printf("%s revoked %s for %s; the next login with it is refused\n", st.OK("✓"), ui.Escape(what), ui.Escape(o.user))
+	} else {
+		g.Printf("%s revoked %s for %s in %s (not confirmed that sshd reads it)\n", st.Warn("!"), ui.Escape(what), ui.Escape(o.user), res.KRL)
+	}
 	switch {
 	case o.kill:
 		unknown := 0
@@ -520,11 +542,28 @@ func caRevokeRun(c *cobra.Command, g *Globals, o *caRevokeOpts, args []string) e
 	return killErr
 }
 
+// revokedKeysInEffect is the RevokedKeys sshd applies to the account
+// (sshd -T -C user=ACCOUNT): "none" when it sets none.
+func revokedKeysInEffect(ctx context.Context, g *Globals, o *caRevokeOpts) (string, error) {
+	b := sshd.Binary{Bin: o.sshdBin, Runner: g.Runner, Root: g.Root(), Config: o.sshdConfig}
+	eff, err := b.Effective(ctx, sshd.ConnSpec(o.user))
+	if err != nil {
+		return "", err
+	}
+	if v := eff["revokedkeys"]; len(v) > 0 && v[0] != "" {
+		return v[0], nil
+	}
+	return "none", nil
+}
+
 // caRevokeResult is ca revoke's --json document.
 type caRevokeResult struct {
-	Revoked       string          `json:"revoked"`
-	Account       string          `json:"account"`
-	KRL           string          `json:"krl"`
+	Revoked string `json:"revoked"`
+	Account string `json:"account"`
+	KRL     string `json:"krl"`
+	// Confirmed: sshd -T says the account's certificates are checked
+	// against KRL, so the next login with a revoked one is refused.
+	Confirmed     bool            `json:"confirmed"`
 	SessionsKnown bool            `json:"sessions_known"`
 	Open          []users.Session `json:"open_sessions,omitempty"`
 	Killed        []users.Session `json:"killed,omitempty"`

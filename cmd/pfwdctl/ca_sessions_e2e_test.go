@@ -108,7 +108,13 @@ func TestE2ECaRevokeEndsTheCertificatesTunnels(t *testing.T) {
 		t.Errorf("sessions table:\n%s", out)
 	}
 
-	out := cli(0, "ca", "revoke", "--serial", "1", "--kill-sessions", "--log", logPath)
+	// Asked about the host's own sshd_config, which never names this
+	// account's KRL, the revocation is written but not claimed: the
+	// certificate would still log in there.
+	if code := Main([]string{"ca", "revoke", "--serial", "1", "--user", name}, testEnvWithAudit(audit)); code != 1 {
+		t.Errorf("ca revoke claimed a revocation the host's sshd does not check: exit %d", code)
+	}
+	out := cli(0, "ca", "revoke", "--serial", "1", "--kill-sessions", "--log", logPath, "--sshd-config", s.ConfigFile)
 	if !strings.Contains(out, "ended 1 open session(s)") || !strings.Contains(out, "1 other session(s)") {
 		t.Errorf("ca revoke --kill-sessions:\n%s", out)
 	}
@@ -130,7 +136,7 @@ func TestE2ECaRevokeEndsTheCertificatesTunnels(t *testing.T) {
 		t.Errorf("the revocation and the kill are not in the audit log:\n%s", data)
 	}
 	// Without --kill-sessions ann's tunnel stays, and revoke says so.
-	if out := cli(0, "ca", "revoke", "--serial", "2", "--log", logPath); !strings.Contains(out, "1 open session(s) may have used it") {
+	if out := cli(0, "ca", "revoke", "--serial", "2", "--log", logPath, "--sshd-config", s.ConfigFile); !strings.Contains(out, "1 open session(s) may have used it") {
 		t.Errorf("ca revoke without --kill-sessions:\n%s", out)
 	}
 	if err := annPing(); err != nil {
@@ -196,4 +202,10 @@ func TestCaRevokedPicksOnlyTheRevoked(t *testing.T) {
 			t.Errorf("%s: ends %v, want %v", tc.name, got, tc.want)
 		}
 	}
+}
+
+func testEnvWithAudit(path string) *Env {
+	env, _, _ := testEnv()
+	env.AuditLog = path
+	return env
 }

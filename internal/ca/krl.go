@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/crypto/ssh"
+
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/run"
 )
@@ -38,7 +40,7 @@ func Revoke(ctx context.Context, r run.Runner, path, caPub string, rev Revocatio
 		if _, _, err := r.Run(ctx, "ssh-keygen", "-q", "-k", "-u", "-f", path, rev.Cert); err != nil {
 			return fail.Wrap(fail.Unavailable, err, "", "revoke %s", rev.Cert)
 		}
-		return nil
+		return readBackCert(path, rev.Cert)
 	}
 	var spec string
 	switch {
@@ -66,5 +68,79 @@ func Revoke(ctx context.Context, r run.Runner, path, caPub string, rev Revocatio
 	if _, stderr, err := r.Run(ctx, "ssh-keygen", "-q", "-k", "-u", "-f", path, "-s", caPub, specFile); err != nil {
 		return fail.Wrap(fail.Unavailable, fmt.Errorf("%w: %s", err, strings.TrimSpace(string(stderr))), "", "revoke %s in %s", spec, path)
 	}
+	return readBack(path, caPub, spec, func(k *KRL, caKey ssh.PublicKey) bool {
+		if rev.Serial != 0 {
+			return k.SerialRevoked(caKey, rev.Serial)
+		}
+		return k.IDRevoked(caKey, rev.ID)
+	})
+}
+
+// readBack reads the KRL ssh-keygen just wrote and checks that it holds
+// the revocation: an exit status of 0 from a wrapper, an ssh-keygen that
+// wrote elsewhere, or a file replaced underneath is not a revocation.
+func readBack(path, caPub, what string, holds func(*KRL, ssh.PublicKey) bool) error {
+	caKey, err := firstKey(caPub)
+	if err != nil {
+		return err
+	}
+	k, err := readKRL(path)
+	if err != nil {
+		return err
+	}
+	if !holds(k, caKey) {
+		return notHeld(path, what)
+	}
 	return nil
+}
+
+func readBackCert(path, certFile string) error {
+	data, err := os.ReadFile(certFile)
+	if err != nil {
+		return err
+	}
+	pub, _, _, _, err := ssh.ParseAuthorizedKey(data)
+	cert, ok := pub.(*ssh.Certificate)
+	if err != nil || !ok {
+		return fail.New(fail.Usage, "give the -cert.pub file ssh-keygen -s wrote", "%s is not an OpenSSH certificate", certFile)
+	}
+	k, err := readKRL(path)
+	if err != nil {
+		return err
+	}
+	if !k.CertRevoked(cert) {
+		return notHeld(path, fmt.Sprintf("certificate %q (serial %d)", cert.KeyId, cert.Serial))
+	}
+	return nil
+}
+
+func readKRL(path string) (*KRL, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fail.Wrap(fail.Failed, err, "run pfwdctl ca revoke again; pfwdctl audit checks the CA files", "read back the revocation list %s", path)
+	}
+	k, err := ParseKRL(data)
+	if err != nil {
+		return nil, fail.Wrap(fail.Failed, err, "sshd refuses every certificate while its RevokedKeys file is unreadable: restore it from a backup (or move it aside and run pfwdctl apply --ca CA.pub for an empty one, losing its revocations), then revoke again",
+			"read back the revocation list %s", path)
+	}
+	return k, nil
+}
+
+func notHeld(path, what string) error {
+	return fail.New(fail.Failed, "check that ssh-keygen on PATH is OpenSSH's and run pfwdctl ca revoke again",
+		"ssh-keygen reported success, but the revocation list %s read back does not revoke %s: NOT revoked", path, what)
+}
+
+// firstKey is the public key ssh-keygen -s takes from a file: the first.
+func firstKey(path string) (ssh.PublicKey, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pub, _, _, _, err := ssh.ParseAuthorizedKey(data)
+	if err != nil {
+		return nil, fail.Wrap(fail.Failed, err, "", "read the CA key in %s", path)
+	}
+	return pub, nil
 }

@@ -348,6 +348,9 @@ func (a *auditor) bypassChecks(fwd map[string][]string) {
 	}
 	bad := 0
 	mine, problem := a.pfwdctlCA(fwd)
+	if mine {
+		a.revocations(first("revokedkeys"), at)
+	}
 	if mine && problem == "" {
 		a.ok("keys.ca", "certificates for %s come only from pfwdctl's CA, and its principals line carries the key restrictions", u)
 	} else if ca := first("trustedusercakeys"); ca != "" && !strings.EqualFold(ca, "none") {

@@ -123,3 +123,38 @@ func (a *auditor) principalsOptions() []string {
 	}
 	return out
 }
+
+// revocations judges the revocation list sshd checks the account's
+// certificates against, with pfwdctl's CA in effect: ca revoke writes
+// pfwdctl's KRL, so a revoked certificate stays out only while sshd reads
+// that file (an earlier Match block's RevokedKeys wins over apply's) and
+// the file is a KRL sshd can read (an unreadable one refuses every key).
+func (a *auditor) revocations(inEffect string, at func(*Finding, string)) {
+	u := a.o.Params.User
+	want := ca.KRLPath(u)
+	if inEffect != want {
+		shown := inEffect
+		if shown == "" {
+			shown = "none"
+		}
+		f := Finding{ID: "ca.revocations", Severity: Fail,
+			Title:  fmt.Sprintf("sshd checks %s's certificates against RevokedKeys %s, not pfwdctl's revocation list %s", u, shown, want),
+			Detail: "a certificate pfwdctl ca revoke revoked (written to " + want + ") logs in again",
+			Fix:    "run pfwdctl apply so pfwdctl's Match block sets RevokedKeys " + want}
+		at(&f, "revokedkeys")
+		a.add(f)
+		return
+	}
+	data, err := a.o.Root.ReadFile(want)
+	if err == nil {
+		var k *ca.KRL
+		if k, err = ca.ParseKRL(data); err == nil {
+			a.ok("ca.revocations", "sshd checks %s's certificates against pfwdctl's revocation list %s (version %d)", u, want, k.Version)
+			return
+		}
+	}
+	a.add(Finding{ID: "ca.revocations", Severity: Fail,
+		Title:  fmt.Sprintf("pfwdctl's revocation list %s cannot be used: %v", want, err),
+		Detail: "sshd refuses every key and certificate of " + u + " while its RevokedKeys file is missing or unreadable, and the revocations in it are unknown",
+		Fix:    "restore " + want + " from a backup; or move it aside and run pfwdctl apply --ca CA.pub for an empty one (its revocations are lost: revoke them again)"})
+}
