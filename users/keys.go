@@ -388,6 +388,10 @@ type KeyInfo struct {
 	// File is set for a line in another file sshd reads the account's
 	// keys from (authorized_keys2, a path AuthorizedKeysFile names).
 	File string `json:"file,omitempty"`
+	// Granted: a registered dormant key (add-key --dormant) installed for
+	// a just-in-time window (grant, approve); its expiry ends the window,
+	// after which the key goes dormant again: not a key to rotate.
+	Granted bool `json:"granted,omitempty"`
 }
 
 // ListResult is the account's keys.
@@ -462,6 +466,7 @@ func (h Host) ListKeys(user string) (ListResult, error) {
 		if !ki.Restricted {
 			res.Unrestricted++
 		}
+		ki.Granted = slices.ContainsFunc(res.Dormant, func(d DormantKey) bool { return d.Fingerprint == ki.Fingerprint })
 		res.Keys = append(res.Keys, ki)
 	}
 	return res, nil

@@ -86,6 +86,11 @@ func TestDormantKeyAndGrant(t *testing.T) {
 	if d := exp.Sub(before.UTC()); d < 90*time.Minute-2*time.Second || d > 90*time.Minute+2*time.Second || !exp.Equal(res.Decision.End) {
 		t.Errorf("expiry-time %s is not now+90m (decision ends %s)", m[1], res.Decision.End)
 	}
+	// A grant's window ending is not a key to rotate: list-keys says what
+	// it is, and gives no rotation advice for it.
+	if out, _ := run(0, "list-keys"); !strings.Contains(out, "just-in-time grant, ends") || strings.Contains(out, "plan its rotation") {
+		t.Errorf("list-keys on a granted key:\n%s", out)
+	}
 	events, _ := auditlog.Log{Root: root}.Read()
 	var acts []string
 	for _, e := range auditlog.Completed(events) {

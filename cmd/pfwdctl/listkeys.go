@@ -206,7 +206,10 @@ func printKeys(g *Globals, res users.ListResult) {
 		if k.Copies || k.File != "" || (res.HardwareKeysOnly && !k.HardwareBacked) {
 			g.Printf("%s %s (%s): %s\n", st.Warn("!"), where, k.Fingerprint, ui.Escape(strings.Join(k.Warnings, "; ")))
 		}
-		if k.ExpiresSoon {
+		if k.ExpiresSoon && k.Granted {
+			// A just-in-time window ending is the point, not a key to rotate.
+			g.Printf("%s %s (%s): just-in-time grant, ends %s; the key goes dormant again then\n", st.Dim("·"), where, k.Fingerprint, users.FormatTime(k.Expiry))
+		} else if k.ExpiresSoon {
 			// By fingerprint: a name is the key's comment, free text that
 			// pasted into a shell could run something, or match two keys.
 			sel := k.Fingerprint
