@@ -211,9 +211,29 @@ func Parse(data []byte) ([]Line, error) {
 		if err != nil {
 			return nil, fmt.Errorf("line %d: %w", n, err)
 		}
-		out = append(out, Line{Num: n, Keyword: strings.ToLower(kw), Args: args})
+		kw = strings.ToLower(kw)
+		if kw == "match" {
+			args = splitCriteria(args)
+		}
+		out = append(out, Line{Num: n, Keyword: kw, Args: args})
 	}
 	return out, sc.Err()
+}
+
+// splitCriteria splits Match criteria written as "Address=10.0.0.0/8"
+// into criterion and patterns, as sshd's match_cfg_line does (any
+// criterion may take its argument after '='): a reader that kept it as one
+// word would take the block for one without a connection criterion.
+func splitCriteria(args []string) []string {
+	var out []string
+	for _, a := range args {
+		if i := strings.IndexByte(a, '='); i > 0 {
+			out = append(out, a[:i], a[i+1:])
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 func splitKeyword(s string) (string, string) {

@@ -500,6 +500,7 @@ func (a *auditor) trailingMatchChecks() {
 // account and comes before pfwdctl's wins for every keyword it sets.
 func (a *auditor) earlierMatchChecks() {
 	u := a.o.Params.User
+	want := overlay(a.expectGlobal, a.expectMatch)
 	n := 0
 	for i := range a.cfg.Lines {
 		l := &a.cfg.Lines[i]
@@ -513,16 +514,31 @@ func (a *auditor) earlierMatchChecks() {
 			continue
 		}
 		n++
-		var kws []string
+		var kws, weaker []string
 		for _, m := range a.cfg.Lines {
 			if m.MatchAt == l.At() && m.Keyword != "match" {
 				kws = append(kws, keywordName(m))
+				// Its value is the one in effect for the account: one
+				// that is not what pfwdctl requires, for a keyword that
+				// holds the tunnel in, is a failure, not a note. (On a
+				// --root tree, sshd -T cannot see the tree's groups, so
+				// this reading is the only one that does.)
+				for _, w := range want {
+					if w.Keyword == m.Keyword && critical[w.Keyword] && !strings.EqualFold(strings.Join(m.Args, " "), strings.Join(w.Args, " ")) {
+						weaker = append(weaker, keywordName(m)+" "+strings.Join(m.Args, " "))
+					}
+				}
 			}
 		}
-		a.add(Finding{ID: "match.earlier", Severity: Warn, File: l.File, Line: l.Num,
+		f := Finding{ID: "match.earlier", Severity: Warn, File: l.File, Line: l.Num,
 			Title:  fmt.Sprintf("Match %s at %s also matches %s and comes before pfwdctl's block", l.Match, l.At(), u),
 			Detail: fmt.Sprintf("among matching Match blocks the first wins, for every keyword it sets (%s)", strings.Join(kws, ", ")),
-			Fix:    fmt.Sprintf("narrow it so it does not match %s (e.g. Match User !%s,...), or move its lines into pfwdctl's block by re-running pfwdctl apply", u, u)})
+			Fix:    fmt.Sprintf("narrow it so it does not match %s (e.g. Match User !%s,...), or move its lines into pfwdctl's block by re-running pfwdctl apply", u, u)}
+		if len(weaker) > 0 {
+			f.Severity = Fail
+			f.Title = fmt.Sprintf("Match %s at %s also matches %s, comes before pfwdctl's block, and sets %s", l.Match, l.At(), u, strings.Join(weaker, ", "))
+		}
+		a.add(f)
 	}
 	if n == 0 {
 		a.ok("match.earlier", "no other Match block matches %s before pfwdctl's", u)
