@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -146,6 +147,18 @@ func (h Host) AddKey(ctx context.Context, r AddKeyRequest) (AddKeyResult, error)
 		}
 		elsewhere[x][e.Index] = true
 		copies = append(copies, e)
+	}
+	// Names are how keys are revoked: adding a key that is already
+	// installed keeps the name it has unless --name renames it, and a
+	// rename is said (revoke OLD would otherwise fail without a word).
+	if len(copies) > 0 && copies[0].file == kf {
+		if old := copies[0].Line.Comment; old != "" && old != res.Name {
+			if r.Name == "" {
+				k.Comment, res.Name = old, old
+			} else {
+				res.Warnings = append(res.Warnings, fmt.Sprintf("renamed from %q to %q: revoke it by the new name", old, res.Name))
+			}
+		}
 	}
 	// Names are how keys are revoked: a second key under a name already in
 	// use would make revoke NAME ambiguous, so it takes --replace, which
@@ -409,6 +422,10 @@ type ListResult struct {
 	// Dormant are the account's registered keys sshd does not read
 	// (add-key --dormant); they let nobody in until granted.
 	Dormant []DormantKey `json:"dormant,omitempty"`
+	// Person is set (to its login shell) when the account is a person's,
+	// not a port-forward-only one: its keys are listed, not pfwdctl's to
+	// judge or revoke.
+	Person string `json:"person_shell,omitempty"`
 }
 
 // ListKeys reads the account's keys and judges each line.
@@ -419,6 +436,9 @@ func (h Host) ListKeys(user string) (ListResult, error) {
 		return res, err
 	}
 	res.Path = h.keysPath(a)
+	if !a.NoLogin() {
+		res.Person = a.Shell
+	}
 	res.MatchTargets, _, err = h.InstalledTargets(user)
 	if err != nil {
 		return res, err
@@ -557,6 +577,12 @@ func (h Host) Revoke(ctx context.Context, r RevokeRequest) (RemoveResult, error)
 	sel := strings.TrimSpace(r.Key)
 	if sel == "" {
 		return RemoveResult{Account: r.User}, fail.New(fail.Usage, "see pfwdctl list-keys for fingerprints and names", "name the key to revoke")
+	}
+	if a, err := h.account(r.User); err == nil && !a.NoLogin() {
+		// A person's own keys are how they log in: revoking one (as an
+		// unrestricted key, list-keys would once have said) locks them out.
+		return RemoveResult{Account: r.User}, fail.New(fail.Failed, "pfwdctl manages the keys of port-forward-only accounts (pfwdctl list-keys shows which); edit "+filepath.Join(a.Home, ".ssh/authorized_keys")+" by hand if you mean it",
+			"refusing: %s has the login shell %s, it is a person's account, not a port-forward-only one", r.User, a.Shell)
 	}
 	return h.remove(ctx, r.User, ActionKeyRevoke, r.KillSessions, func(es []Entry) ([]Entry, error) {
 		return selectKey(es, sel, r.User, r.All, "revoke")

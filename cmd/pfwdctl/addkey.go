@@ -113,6 +113,10 @@ func addKeyRun(c *cobra.Command, g *Globals, o *addKeyOpts, arg string) error {
 		if exp, err = keyline.ParseExpires(o.expires, g.Now()); err != nil {
 			return err
 		}
+		if !exp.After(g.Now()) {
+			// A key sshd refuses from the start is no key added.
+			return usageErr("give a time in the future (or a duration such as 7d), or --expires never", "--expires %s is already past (%s)", o.expires, users.FormatTime(exp))
+		}
 	}
 	if _, err := keyline.ParseFrom(o.from); err != nil {
 		return err
@@ -131,7 +135,7 @@ func addKeyRun(c *cobra.Command, g *Globals, o *addKeyOpts, arg string) error {
 		// Names are how people revoke: say what it became, on stderr and
 		// before the change, so it is seen even when the add is refused
 		// (a clash is judged on the stored name).
-		renamed = fmt.Sprintf("--name %q is stored as %q (letters, digits, . _ @ - only); revoke it by that name", o.name, keyline.SanitizeName(o.name))
+		renamed = fmt.Sprintf("--name %q is stored as %q (letters, digits and . _ @ + : = - only); revoke it by that name", o.name, keyline.SanitizeName(o.name))
 		fmt.Fprintf(g.IO.Err, "pfwdctl: note: %s\n", ui.EscapeText(renamed))
 	}
 	res, err := h.AddKey(c.Context(), users.AddKeyRequest{User: o.user, Key: k, Name: o.name, Targets: o.targets, Expiry: exp, NoExpiry: noExpiry, From: o.from, Replace: o.replace,

@@ -60,3 +60,40 @@ func TestAddKeyMessages(t *testing.T) {
 		t.Fatalf("after --replace:\n%s", after)
 	}
 }
+
+// Adding a key that is already installed keeps its name unless --name
+// renames it, and a rename is said: names are how keys are revoked.
+func TestAddKeyAgainKeepsOrSaysTheName(t *testing.T) {
+	sshd := testenv.Sshd(t)
+	root := rendertest.New(t, rendertest.Tree{})
+	exec := inTree(t, root)
+	exec(0, "apply", "--sshd", sshd, "--no-reload")
+	os.MkdirAll(root.Path("/home/pfwd/.ssh"), 0o700)
+	pub := filepath.Join(t.TempDir(), "alice.pub")
+	os.WriteFile(pub, []byte(rendertest.AdminKey), 0o644) // comment admin@laptop
+	exec(0, "add-key", "--name", "alice", pub)
+	if out, _ := exec(0, "add-key", pub); !strings.Contains(out, "key alice ") {
+		t.Errorf("add-key again without --name did not keep the name alice:\n%s", out)
+	}
+	exec(0, "revoke", "alice")
+	exec(0, "add-key", "--name", "alice", pub)
+	if out, errb := exec(0, "add-key", "--name", "bob", pub); !strings.Contains(out+errb, `renamed from "alice" to "bob"`) {
+		t.Errorf("a rename was not said:\n%s%s", out, errb)
+	}
+	exec(0, "revoke", "bob")
+}
+
+// An expiry already past is refused before anything is written: sshd
+// would refuse the key from the start.
+func TestAddKeyRefusesAPastExpiry(t *testing.T) {
+	root := rendertest.New(t, rendertest.Tree{})
+	exec := inTree(t, root)
+	pub := filepath.Join(t.TempDir(), "k.pub")
+	os.WriteFile(pub, []byte(rendertest.AdminKey), 0o644)
+	if _, errb := exec(2, "add-key", "--expires", "2020-01-01", "--target", "127.0.0.1:8009", pub); !strings.Contains(errb, "already past") {
+		t.Errorf("a past --expires: %s", errb)
+	}
+	if _, err := root.ReadFile("/home/pfwd/.ssh/authorized_keys"); err == nil {
+		t.Error("a keys file was written")
+	}
+}

@@ -323,7 +323,12 @@ revoked certificates, and --kill-sessions ends them (sshd's log names each
 login's certificate id, serial and CA), leaving other friends' tunnels up.
 A certificate file signed by another CA is refused: serials and ids in
 the list are the account's CA's.`,
-		Args: cobra.MaximumNArgs(1),
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return usageErr("revoke one certificate file at a time, or use --serial N / --id NAME", "ca revoke takes at most one -cert.pub file, got %d", len(args))
+			}
+			return nil
+		},
 		RunE: func(c *cobra.Command, args []string) error { return caRevokeRun(c, g, o, args) },
 	}
 	c.Flags().Uint64Var(&o.serial, "serial", 0, "revoke the certificate with serial `N`")

@@ -69,7 +69,9 @@ func listKeysRun(c *cobra.Command, g *Globals, o *listKeysOpts) error {
 			res = res.Expiring(g.Now(), window)
 		}
 		results = append(results, res)
-		total += res.Unrestricted
+		if res.Person == "" {
+			total += res.Unrestricted
+		}
 	}
 	unrestricted := fail.New(fail.Failed, "revoke them (pfwdctl revoke FINGERPRINT) and add them again with pfwdctl add-key",
 		"%d key(s) are UNRESTRICTED", total)
@@ -152,6 +154,10 @@ func printKeys(g *Globals, res users.ListResult) {
 		}
 		g.Printf("%s takes hardware-backed (FIDO) keys only, with %s at every login\n", ui.Escape(res.Account), what)
 	}
+	if res.Person != "" {
+		g.Printf("%s %s has the login shell %s: a person's account, not a port-forward-only one; its keys are listed, not judged (pfwdctl does not revoke them)\n",
+			st.Warn("!"), ui.Escape(res.Account), ui.Escape(res.Person))
+	}
 	if len(res.Keys) == 0 {
 		g.Printf("no keys in %s\n", ui.Escape(res.Path))
 		return
@@ -216,7 +222,7 @@ func printKeys(g *Globals, res users.ListResult) {
 			g.Printf("%s %s (%s): expires %s, within 7 days: plan its rotation (pfwdctl rotate --user %s %s NEW.pub)\n", st.Warn("!"), where, k.Fingerprint,
 				users.FormatTime(k.Expiry), ui.Escape(res.Account), ui.Escape(sel))
 		}
-		if !k.Restricted {
+		if !k.Restricted && res.Person == "" {
 			g.Printf("%s %s (%s): UNRESTRICTED: %s\n", st.Fail("✗"), where, k.Fingerprint, ui.Escape(strings.Join(k.Problems, "; ")))
 		}
 	}

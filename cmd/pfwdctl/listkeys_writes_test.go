@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pfwdctl/pfwdctl/render/rendertest"
 	"github.com/pfwdctl/pfwdctl/users"
 )
 
@@ -35,5 +36,26 @@ func TestListKeysTableIsBuffered(t *testing.T) {
 	}
 	if w.writes > 20 {
 		t.Errorf("%d writes for a table of 1000 keys, want a handful (buffered)", w.writes)
+	}
+}
+
+// A person's account (a login shell) is not a forward account: list-keys
+// lists its keys with a note instead of failing them as UNRESTRICTED and
+// advising revoke, and revoke refuses it, leaving the file byte for byte
+// (it was the admin's only way in).
+func TestPersonsKeysAreListedNotRevoked(t *testing.T) {
+	root := rendertest.New(t, rendertest.Tree{})
+	exec := inTree(t, root)
+	before, _ := root.ReadFile("/home/admin/.ssh/authorized_keys")
+	out, _ := exec(0, "list-keys", "--user", "admin")
+	if !strings.Contains(out, "a person's account") || strings.Contains(out, "UNRESTRICTED") {
+		t.Errorf("list-keys --user admin:\n%s", out)
+	}
+	_, errb := exec(1, "revoke", "--user", "admin", "admin@laptop")
+	if !strings.Contains(errb, "person's account") {
+		t.Errorf("revoke --user admin: %s", errb)
+	}
+	if after, _ := root.ReadFile("/home/admin/.ssh/authorized_keys"); string(after) != string(before) {
+		t.Errorf("the admin's keys changed: %q", after)
 	}
 }

@@ -27,7 +27,13 @@ exits 1. Removing a key does not end tunnels already open with it: revoke
 says how many sessions the account has open, and --kill-sessions ends the
 ones of the removed key (sshd's log says which key each session logged in
 with; pfwdctl sessions shows the same), leaving other friends' tunnels up.`,
-		Args: cobra.ExactArgs(1),
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageErr("name the key by its fingerprint or name, e.g. pfwdctl revoke SHA256:abc… or pfwdctl revoke alice (pfwdctl list-keys shows both)",
+					"revoke takes exactly one key, got %d arguments", len(args))
+			}
+			return nil
+		},
 		RunE: func(c *cobra.Command, args []string) error {
 			h := o.host(g)
 			h.Attribute = logAttribute(g, o.log)

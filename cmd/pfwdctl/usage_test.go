@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
@@ -26,5 +27,16 @@ func TestCobraArgErrorsAreTyped(t *testing.T) {
 	env, out, _ := testEnv()
 	if code := Main([]string{"user"}, env); code != 0 || out.Len() == 0 {
 		t.Errorf("pfwdctl user: exit %d, want its help and 0", code)
+	}
+}
+
+// A command given the wrong number of arguments says what to give, with an
+// example, never cobra's bare "accepts 1 arg(s), received 0".
+func TestArgCountErrorsSayWhatToGive(t *testing.T) {
+	for _, args := range [][]string{{"add-key"}, {"revoke"}, {"revoke", "a", "b"}, {"ca", "revoke", "a", "b"}, {"rotate"}, {"friend"}} {
+		env, _, errb := testEnv()
+		if code := Main(args, env); code != 2 || strings.Contains(errb.String(), "accepts") || strings.Contains(errb.String(), "received") || !strings.Contains(errb.String(), "hint:") {
+			t.Errorf("%v: exit %d\n%s", args, code, errb)
+		}
 	}
 }
