@@ -129,3 +129,22 @@ func TestApplyRecordsIntentFirst(t *testing.T) {
 		t.Errorf("want two intents with the planned hashes, then two completions: %+v", ev)
 	}
 }
+
+// Before apply, audit says pfwdctl's files are not installed, instead of
+// sending the admin to delete Debian's own X11Forwarding line as one "read
+// before" a drop-in that does not exist, or to an Include finding that
+// passed.
+func TestAuditBeforeApplySaysNotInstalled(t *testing.T) {
+	sshd := testenv.Sshd(t)
+	root := rendertest.New(t, rendertest.Tree{})
+	exec := inTree(t, root)
+	out, _ := exec(1, "audit", "--sshd", sshd)
+	for _, bad := range []string{"is read before", "check the Include finding", "delete X11Forwarding"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("audit before apply says %q:\n%s", bad, out)
+		}
+	}
+	if !strings.Contains(out, "10-hardening.conf is not installed") {
+		t.Errorf("audit before apply does not say the drop-in is missing:\n%s", out)
+	}
+}

@@ -300,12 +300,34 @@ func (a *auditor) mismatch(want sshdconf.Line, wantVal, got, label string, c *co
 		Title: fmt.Sprintf("%s is %s, pfwdctl wants %s: %s", name, got, wantVal, label)}
 
 	ours := want.File // a rendered name: 10-hardening.conf or the account's 20-USER-only.conf
+	// Before apply, pfwdctl's unit is simply not there: every finding
+	// then says so, not that some line "is read before" a file that does
+	// not exist, nor to check an Include finding that passed.
+	_, readErr := sshdconf.ReadFile(a.o.Root, a.o.Overlay, a.layout.Path(ours))
+	installed := readErr == nil
+	notRead := "run pfwdctl apply (and check the Include finding)"
+	if a.include != nil {
+		notRead = "run pfwdctl apply"
+	}
 	switch {
+	case !installed && (w == nil || !a.ours(ours, w)):
+		f.ID = "effective.unset"
+		if w != nil {
+			f.ID = "effective.mismatch"
+		}
+		f.Detail = fmt.Sprintf("pfwdctl's %s is not installed (pfwdctl apply has not run, or it was removed)", ours)
+		if w != nil {
+			f.Detail += fmt.Sprintf("; %s sets it", w.At())
+		}
+		f.Fix = "run pfwdctl apply (it shows the diff first)"
+		if w == nil {
+			f.File = a.layout.Path(ours)
+		}
 	case w == nil:
 		f.ID = "effective.unset"
 		f.Detail = fmt.Sprintf("no line sets %s, so sshd's default is in effect: %s is not read", name, ours)
 		f.File = a.layout.Path(ours)
-		f.Fix = "run pfwdctl apply (and check the Include finding)"
+		f.Fix = notRead
 	case w.File == a.mainConfig() && w.Match == "" && a.include != nil && w.Num < a.include.Num:
 		f.ID = "include.order"
 		what := "the Include"
