@@ -229,7 +229,7 @@ func (a Applier) mode(ctx context.Context) (Mode, string, error) {
 	if perr != nil {
 		// Whether drop-ins would be read is not known: guessing could
 		// report a Match block this sshd ignores (8.2, 8.3).
-		return "", "", fail.Wrap(fail.Failed, perr, "check that the sshd binary runs (pass --sshd PATH), then run pfwdctl again",
+		return "", "", fail.Wrap(fail.KindOf(perr), perr, "check that the sshd binary runs (pass --sshd PATH), then run pfwdctl again",
 			"cannot tell whether this sshd reads drop-ins; nothing was written")
 	}
 	if caps.Unsupported() != "" {

@@ -29,7 +29,11 @@ const (
 // KeysFile is an account's authorized_keys as read, line by line, so a
 // change can rewrite one line and keep every other byte.
 type KeysFile struct {
-	Path   string // host path
+	Path string // host path
+	// unasked is why sshd could not be asked which files it reads the
+	// account's keys from (sshd -T -C); nil when it answered. Path is
+	// then sshd's compiled-in default, which add-key says.
+	unasked error
 	Exists bool
 	Data   []byte
 	// Lines are the file split at "\n"; a file ending in "\n" has a last

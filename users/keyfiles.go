@@ -19,13 +19,14 @@ import (
 //
 // strict is sshd's StrictModes for the account (true unless sshd -T says
 // no): the walk up the directories of a file outside the home follows it.
-func (h Host) keyFiles(ctx context.Context, a Account) (files []string, shared map[string]bool, none, strict bool) {
+func (h Host) keyFiles(ctx context.Context, a Account) (files []string, shared map[string]bool, none, strict bool, askErr error) {
 	cfg := h.SshdConfig
 	if cfg == "" {
 		cfg = sshd.DefaultConfig
 	}
 	b := sshd.Binary{Bin: h.SshdBin, Runner: h.runner(), Root: h.Root, Config: cfg}
 	eff, err := b.Effective(ctx, sshd.ConnSpec(a.Name))
+	askErr = err
 	var values []string
 	set := false
 	strict = true
@@ -50,7 +51,7 @@ func (h Host) keyFiles(ctx context.Context, a Account) (files []string, shared m
 			shared[f] = true
 		}
 	}
-	return files, shared, len(files) == 0, strict
+	return files, shared, len(files) == 0, strict, askErr
 }
 
 // openKeys opens every file sshd reads a's keys from, in sshd's order,
@@ -61,7 +62,7 @@ func (h Host) keyFiles(ctx context.Context, a Account) (files []string, shared m
 // (AuthorizedKeysFile none); primary is then ~/.ssh/authorized_keys, so
 // its lines can still be listed and removed. The caller closes all.
 func (h Host) openKeys(ctx context.Context, a Account) (primary *KeysFile, extras []*KeysFile, none bool, err error) {
-	files, shared, none, strict := h.keyFiles(ctx, a)
+	files, shared, none, strict, askErr := h.keyFiles(ctx, a)
 	if none {
 		files = []string{h.keysPath(a)}
 	}
@@ -78,6 +79,7 @@ func (h Host) openKeys(ctx context.Context, a Account) (primary *KeysFile, extra
 		switch {
 		case i == 0:
 			primary = kf
+			primary.unasked = askErr
 		case kf.Exists && kf.Path != primary.Path:
 			extras = append(extras, kf)
 		default:

@@ -114,6 +114,9 @@ func (h Host) AddKey(ctx context.Context, r AddKeyRequest) (AddKeyResult, error)
 	if err := kf.writable(a); err != nil {
 		return res, err
 	}
+	if kf.unasked != nil {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("sshd could not be asked which files it reads %s's keys from (%v): the key went to sshd's default %s; check --sshd and run pfwdctl audit", a.Name, kf.unasked, kf.Path))
+	}
 	if kf.Path != h.keysPath(a) {
 		// pfwdctl's Match block sets AuthorizedKeysFile .ssh/authorized_keys:
 		// once it is installed, sshd stops reading this file for the account.

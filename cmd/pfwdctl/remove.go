@@ -84,6 +84,16 @@ func removeRun(c *cobra.Command, g *Globals, o *removeOpts) error {
 			printDeletePlan(g, plan, o.dryRun)
 		}
 	}
+	// The accounts whose Match blocks a plain remove takes away: they and
+	// their keys stay, held then only by the keys' own options.
+	var left []string
+	if !o.deleteAccount {
+		if accs, err := render.InstalledAccounts(g.Root(), o.config); err == nil {
+			for _, acc := range accs {
+				left = append(left, acc.User)
+			}
+		}
+	}
 	a := render.Applier{Root: g.Root(), Runner: g.Runner, SshdConfig: o.config, SshdBin: o.bin, Getenv: g.Getenv, Now: g.Now, AuditLog: g.AuditLog}
 	// With --delete-account only that account's Match block goes: the
 	// baseline and the other accounts' blocks stay.
@@ -102,6 +112,9 @@ func removeRun(c *cobra.Command, g *Globals, o *removeOpts) error {
 	}
 	if !g.JSON {
 		printRemoveConfig(g, res)
+		if res.Changed {
+			printLeftAccounts(g, h, left, res.DryRun)
+		}
 	}
 	if o.deleteAccount && !o.dryRun {
 		d, err := h.DeleteAccount(c.Context(), users.DeleteRequest{User: o.user, KillSessions: o.kill, Forward: forward})
@@ -171,4 +184,28 @@ func printRemoveConfig(g *Globals, res render.ApplyResult) {
 		printReload(g, res.Reload)
 	}
 	printWarnings(g, res.Warnings)
+}
+
+// printLeftAccounts says which forward accounts a plain remove leaves, with
+// their keys: without pfwdctl's Match block sshd's other settings apply to
+// those keys (remote forwards, Unix sockets, a shell if the account has
+// one), so an admin who meant "gone" must be told what is not.
+func printLeftAccounts(g *Globals, h users.Host, accounts []string, dryRun bool) {
+	st := g.Styles()
+	verb := "stays"
+	if dryRun {
+		verb = "would stay"
+	}
+	for _, name := range accounts {
+		n := 0
+		if res, err := h.ListKeys(name); err == nil {
+			n = len(res.Keys)
+		}
+		if n == 0 {
+			g.Printf("%s the account %s %s (no keys; pfwdctl remove --user %s --delete-account removes it)\n", st.Dim("·"), ui.Escape(name), verb, ui.Escape(name))
+			continue
+		}
+		g.Printf("%s the account %s %s with %d key(s): without pfwdctl's Match block only the keys' own options hold them (sshd's other settings, e.g. remote forwards or Unix sockets, now apply); to remove them too: pfwdctl remove --user %s --delete-account\n",
+			st.Warn("!"), ui.Escape(name), verb, n, ui.Escape(name))
+	}
 }

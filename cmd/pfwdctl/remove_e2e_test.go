@@ -118,6 +118,10 @@ func TestE2ERemoveUndoesApply(t *testing.T) {
 			if !strings.Contains(out, "sshd -t accepts what is left") {
 				t.Errorf("remove:\n%s", out)
 			}
+			// The account stays: remove says so, and how to remove it.
+			if !strings.Contains(out, "the account pfwd stays") || !strings.Contains(out, "--delete-account") {
+				t.Errorf("remove does not say the account is left:\n%s", out)
+			}
 			if after := sshdT(t, main); after != before {
 				t.Errorf("sshd -T after remove differs from before apply:\n--- before\n%s\n--- after\n%s", before, after)
 			}

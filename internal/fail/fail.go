@@ -76,6 +76,17 @@ func Wrap(k Kind, err error, hint, format string, args ...any) *Error {
 	return &Error{Kind: k, Msg: fmt.Sprintf(format, args...), Hint: hint, Err: err}
 }
 
+// KindOf is the kind Code decides by: err's outermost pfwdctl error's, or
+// Failed. A caller that adds context keeps an inner "could not run"
+// (Unavailable) with Wrap(KindOf(err), err, ...).
+func KindOf(err error) Kind {
+	var fe *Error
+	if errors.As(err, &fe) {
+		return fe.Kind
+	}
+	return Failed
+}
+
 // HintOf returns the first hint found along err's chain.
 func HintOf(err error) string {
 	for err != nil {

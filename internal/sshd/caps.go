@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/run"
 )
 
@@ -106,7 +107,9 @@ func (s Binary) Probe(ctx context.Context) (Caps, error) {
 	if err != nil {
 		var ee *exec.ExitError
 		if !errors.As(err, &ee) && !errors.Is(err, run.ErrExit) {
-			return c, err
+			// Not an answer but no sshd to ask (missing, not executable):
+			// "could not run", exit 3, like every other sshd call.
+			return c, fail.Wrap(fail.Unavailable, err, "check that sshd is installed and runnable (pass --sshd PATH)", "run %s", bin)
 		}
 		if strings.Contains(strings.ToLower(string(stderr)), "include") {
 			// Refused the keyword itself: ask again without it, for
