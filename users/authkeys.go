@@ -34,8 +34,8 @@ type KeysFile struct {
 	// account's keys from (sshd -T -C); nil when it answered. Path is
 	// then sshd's compiled-in default, which add-key says.
 	unasked error
-	Exists bool
-	Data   []byte
+	Exists  bool
+	Data    []byte
 	// Lines are the file split at "\n"; a file ending in "\n" has a last
 	// empty element. Joining with "\n" gives Data back exactly.
 	Lines []string
