@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -312,7 +313,10 @@ func mainContext(ctx context.Context, args []string, env *Env) int {
 	g := &Globals{Env: env, args: args}
 	root := NewRootCmd(g)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	err := unknownWithHelp(root, args)
+	if err == nil {
+		err = root.ExecuteContext(ctx)
+	}
 	if err == nil {
 		return fail.ExitOK
 	}
@@ -345,6 +349,50 @@ func mainContext(ctx context.Context, args []string, env *Env) int {
 		fmt.Fprintf(env.IO.Err, "pfwdctl: hint: %s\n", ui.EscapeText(hint))
 	}
 	return code
+}
+
+// unknownWithHelp refuses "pfwdctl bogus --help" (and "pfwdctl user
+// bogus -h"): cobra answers the help flag before it looks at the words,
+// printing the parent's help with exit 0, so a typo looked like success.
+func unknownWithHelp(root *cobra.Command, args []string) error {
+	if !slices.Contains(args, "--help") && !slices.Contains(args, "-h") {
+		return nil
+	}
+	c, rest, err := root.Find(args)
+	if err != nil || !c.HasSubCommands() {
+		return nil
+	}
+	// The first word left that is neither a flag nor a flag's value.
+	word := ""
+	for i := 0; i < len(rest) && word == ""; i++ {
+		a := rest[i]
+		switch {
+		case a == "--":
+			i = len(rest)
+		case strings.HasPrefix(a, "-"):
+			name := strings.TrimLeft(a, "-")
+			if strings.Contains(name, "=") {
+				continue
+			}
+			f := c.Flags().Lookup(name)
+			if f == nil && len(name) == 1 {
+				f = c.Flags().ShorthandLookup(name)
+			}
+			if f != nil && f.NoOptDefVal == "" && f.Value.Type() != "bool" {
+				i++ // its value
+			}
+		default:
+			word = a
+		}
+	}
+	if word == "" || word == "help" { // cobra's own help command
+		return nil
+	}
+	hint := "see: " + c.CommandPath() + " --help"
+	if s := c.SuggestionsFor(word); len(s) > 0 {
+		hint = "did you mean " + strings.Join(s, " or ") + "? (" + hint + ")"
+	}
+	return usageErr(hint, "unknown command %q for %q", word, c.CommandPath())
 }
 
 // usageErr is a bad-invocation error with a hint.

@@ -40,3 +40,21 @@ func TestArgCountErrorsSayWhatToGive(t *testing.T) {
 		}
 	}
 }
+
+// "pfwdctl bogus --help" printed the root help and exited 0: a typo looked
+// like success. An unknown command is a usage error with or without
+// --help; help for real commands (and flags with values before them) works.
+func TestUnknownCommandWithHelpIsAnError(t *testing.T) {
+	for _, args := range [][]string{{"bogus", "--help"}, {"user", "bogus", "-h"}, {"--root", "/tmp", "bogus", "--help"}, {"man", "--help"}} {
+		env, out, errb := testEnv()
+		if code := Main(args, env); code != 2 || !strings.Contains(errb.String(), "unknown command") || out.Len() != 0 {
+			t.Errorf("%v: exit %d\n%s%s", args, code, out, errb)
+		}
+	}
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"add-key", "--help"}, {"--root", "/tmp", "user", "--help"}, {"--json", "--help"}, {"help", "add-key"}} {
+		env, out, errb := testEnv()
+		if code := Main(args, env); code != 0 || out.Len() == 0 {
+			t.Errorf("%v: exit %d\n%s%s", args, code, out, errb)
+		}
+	}
+}
