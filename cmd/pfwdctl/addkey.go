@@ -78,6 +78,11 @@ func readKeyInput(g *Globals, arg string) ([]byte, error) {
 	var r io.Reader
 	if arg == "-" {
 		r = g.IO.In
+		if g.IO.InTTY {
+			// Typed or pasted by hand: without a word, the wait for
+			// end-of-input looks like a hang.
+			fmt.Fprintln(g.IO.Err, "pfwdctl: paste the public key (one line), then press Ctrl-D")
+		}
 	} else {
 		f, err := os.Open(arg)
 		if err != nil {

@@ -97,3 +97,16 @@ func TestAddKeyRefusesAPastExpiry(t *testing.T) {
 		t.Error("a keys file was written")
 	}
 }
+
+// add-key - on a terminal says what it waits for; piped, it says nothing.
+func TestAddKeyStdinPromptsOnlyOnATerminal(t *testing.T) {
+	for _, tty := range []bool{true, false} {
+		env, _, errb := testEnv()
+		env.IO.In = strings.NewReader("not a key\n")
+		env.IO.InTTY = tty
+		Main([]string{"--root", t.TempDir(), "add-key", "-"}, env)
+		if got := strings.Contains(errb.String(), "paste the public key"); got != tty {
+			t.Errorf("terminal %v: prompt shown %v\n%s", tty, got, errb)
+		}
+	}
+}
