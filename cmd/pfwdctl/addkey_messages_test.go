@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	osexec "os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -108,5 +109,30 @@ func TestAddKeyStdinPromptsOnlyOnATerminal(t *testing.T) {
 		if got := strings.Contains(errb.String(), "paste the public key"); got != tty {
 			t.Errorf("terminal %v: prompt shown %v\n%s", tty, got, errb)
 		}
+	}
+}
+
+// friend on a tree without /etc/hostname uses the placeholder HOST and
+// says it is one, instead of calling it this machine's name.
+func TestFriendSaysHostIsAPlaceholder(t *testing.T) {
+	sshd := testenv.Sshd(t)
+	root := rendertest.New(t, rendertest.Tree{})
+	exec := inTree(t, root)
+	exec(0, "apply", "--sshd", sshd, "--no-reload")
+	os.MkdirAll(root.Path("/home/pfwd/.ssh"), 0o700)
+	pub := filepath.Join(t.TempDir(), "k.pub")
+	os.WriteFile(pub, []byte(agreeKey(t, "alice")+"\n"), 0o644)
+	exec(0, "add-key", "--name", "alice", pub)
+	hk := root.Path("/etc/ssh/ssh_host_ed25519_key")
+	if err := osexec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", hk).Run(); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := exec(0, "friend", "alice", "--sshd", sshd)
+	if !strings.Contains(out, "HOST below is a placeholder") || strings.Contains(out, "this machine's name") {
+		t.Errorf("friend without a host name:\n%s", out)
+	}
+	os.WriteFile(root.Path("/etc/hostname"), []byte("gw.example.org\n"), 0o644)
+	if out, _ := exec(0, "friend", "alice", "--sshd", sshd); !strings.Contains(out, "this machine's name, gw.example.org") {
+		t.Errorf("friend with a host name:\n%s", out)
 	}
 }

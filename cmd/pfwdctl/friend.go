@@ -52,7 +52,7 @@ from sshd -T; the targets are the key's permitopen. Nothing is changed.`,
 			if g.JSON {
 				return g.PrintJSON(b)
 			}
-			printFriend(g, b, o.host == "")
+			printFriend(g, b, o.host == "", host)
 			return nil
 		},
 	}
@@ -63,11 +63,16 @@ from sshd -T; the targets are the key's permitopen. Nothing is changed.`,
 	return c
 }
 
-func printFriend(g *Globals, b friend.Bundle, guessedHost bool) {
+func printFriend(g *Globals, b friend.Bundle, guessedHost bool, host string) {
 	st := g.Styles()
 	g.Printf("%s %s of %s, forwarding %s\n", st.Bold("For key"), ui.Escape(nameOr(b.Name)), ui.Escape(b.Account), ui.Escape(strings.Join(b.Targets, ", ")))
-	if guessedHost {
-		g.Printf("%s\n", st.Dim("(the host is this machine's name; pass --host with the name or address your friend reaches)"))
+	switch {
+	case guessedHost && host == "HOST":
+		// No name to be found (a --root tree without /etc/hostname): the
+		// commands below hold a placeholder, and must say so.
+		g.Printf("%s\n", st.Warn("! HOST below is a placeholder: no host name was found; pass --host with the name or address your friend reaches"))
+	case guessedHost:
+		g.Printf("%s\n", st.Dim("(the host is this machine's name, "+ui.Escape(host)+"; pass --host with the name or address your friend reaches)"))
 	}
 	g.Printf("\n%s (with the private half of this key, %s):\n  %s\n", st.Bold("Run"), b.Fingerprint, ui.Escape(b.Command))
 	g.Printf("\n%s (then: ssh -N %s):\n", st.Bold("Or add to ~/.ssh/config"), ui.Escape(b.Alias))
