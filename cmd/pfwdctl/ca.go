@@ -336,7 +336,7 @@ the list are the account's CA's.`,
 	c.Flags().StringVar(&o.user, "user", render.DefaultUser, "the port-forward-only `account`")
 	c.Flags().BoolVar(&o.kill, "kill-sessions", false, "also end the open sessions that logged in with the revoked certificate(s); a session whose login sshd's log does not name is ended too")
 	c.Flags().StringVar(&o.log, "log", "", "sshd's log `FILE` that ties sessions to certificates (default: the journal, /var/log/auth.log or /var/log/secure)")
-	c.Flags().StringVar(&o.sshdBin, "sshd", "", "the sshd asked which revocation list it reads (default: found in /usr/sbin)")
+	c.Flags().StringVar(&o.sshdBin, "sshd", "", "the sshd `binary` asked which revocation list it reads (default: found in /usr/sbin)")
 	c.Flags().StringVar(&o.sshdConfig, "sshd-config", sshd.DefaultConfig, "the main sshd config `PATH` (under --root)")
 	return c
 }

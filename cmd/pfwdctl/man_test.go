@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	udiff "github.com/aymanbagabas/go-udiff"
+	"github.com/spf13/cobra"
 
 	"github.com/pfwdctl/pfwdctl/internal/golden"
 )
@@ -106,4 +107,25 @@ func TestManPageSections(t *testing.T) {
 			t.Errorf("pfwdctl-%s.1 has no EXAMPLES section", p)
 		}
 	}
+}
+
+// Every command's --help and man page has EXAMPLES (one source for both,
+// examples.go or the command's own Example): issue 15 found 17 pages
+// without.
+func TestEveryCommandHasExamples(t *testing.T) {
+	env, _, _ := testEnv()
+	root := NewRootCmd(&Globals{Env: env})
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.Hidden || c.Name() == "help" || c.Name() == "__complete" || c.Name() == "__completeNoDesc" {
+			return
+		}
+		if strings.TrimSpace(c.Example) == "" {
+			t.Errorf("%s has no examples (add them to examples.go)", c.CommandPath())
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
 }
