@@ -56,7 +56,7 @@ var examples = map[string]string{
   pfwdctl requests --state pending --json`,
 	"pfwdctl approve": `  sudo pfwdctl approve ID                                        # shows the request, its fingerprint and digest
   sudo pfwdctl approve ID --fingerprint SHA256:... --digest D --for 1h`,
-	"pfwdctl deny": `  sudo pfwdctl deny ID --reason "not during the freeze"`,
+	"pfwdctl deny":  `  sudo pfwdctl deny ID --reason "not during the freeze"`,
 	"pfwdctl grant": `  sudo pfwdctl grant alice --for 2h --reason "on call"`,
 	"pfwdctl completion": `  pfwdctl completion bash > /etc/bash_completion.d/pfwdctl
   source <(pfwdctl completion bash)     # this shell only; no bash-completion package needed`,
