@@ -79,6 +79,22 @@ func jitService(g *Globals) (jit.Service, error) {
 		Log: auditlog.Log{Root: g.Root(), File: g.AuditLog, Now: g.Now, Getenv: g.Getenv}}, err
 }
 
+// deciderService is jitService for approve, deny and grant, which a sudo
+// rule may delegate to a non-root approver ("approve *"): such an approver
+// acts on the running host only. --root DIR would have root write, as
+// their approval, into a tree they chose (docs/jit.md).
+func deciderService(g *Globals) (jit.Service, error) {
+	svc, err := jitService(g)
+	if err != nil {
+		return svc, err
+	}
+	if os.Getuid() == 0 && svc.Caller.UID != 0 && !g.Root().IsHost() {
+		return svc, usageErr("run it without --root: a delegated approver decides on the running host",
+			"refusing --root for %s (uid %d) acting as root: --root is for tests and image builds", svc.Caller.Name, svc.Caller.UID)
+	}
+	return svc, nil
+}
+
 type requestOpts struct {
 	user, key, name, dur, reason string
 }
@@ -457,7 +473,7 @@ hook is reported, never undoes it.`,
 					return err
 				}
 			}
-			svc, err := jitService(g)
+			svc, err := deciderService(g)
 			if err != nil {
 				return err
 			}
@@ -537,7 +553,7 @@ approved afterwards. A spool file approve refuses (forged, a symlink,
 extra fields) is denied the same way and removed.`,
 		Args: exactlyOneID,
 		RunE: func(c *cobra.Command, args []string) error {
-			svc, err := jitService(g)
+			svc, err := deciderService(g)
 			if err != nil {
 				return err
 			}
@@ -578,6 +594,9 @@ certificate is issued for the window.`,
 			if o.dur == "" {
 				return usageErr("give --for, e.g. --for 4h", "how long? (--for)")
 			}
+			if _, err := deciderService(g); err != nil {
+				return err // before the registry is read
+			}
 			dur, err := jit.ParseDuration(o.dur)
 			if err != nil {
 				return err
@@ -595,7 +614,7 @@ certificate is issued for the window.`,
 			if reason == "" {
 				reason = "grant"
 			}
-			svc, err := jitService(g)
+			svc, err := deciderService(g)
 			if err != nil {
 				return err
 			}

@@ -269,3 +269,29 @@ func jitDigest(t *testing.T, root hostfs.Root, id string) string {
 	}
 	return d
 }
+
+// A delegated approver (sudo pfwdctl approve *, login uid not 0) acts on
+// the running host only: with --root DIR, root would write their decision
+// into a tree they chose. Refused before anything is read or written.
+func TestDelegatedApproverCannotUseRoot(t *testing.T) {
+	root, run := jitTree(t)
+	pub := writePub(t, t.TempDir(), 1)
+	out, _ := run(0, "--json", "request", "--key", pub, "--name", "bob", "--for", "1h", "--reason", "x")
+	var filed jit.Result
+	json.Unmarshal([]byte(out), &filed)
+	r, _ := jit.Read(root, filed.ID)
+	for _, args := range [][]string{
+		{"approve", filed.ID, "--fingerprint", r.Fingerprint, "--digest", jitDigest(t, root, filed.ID)},
+		{"deny", filed.ID, "--reason", "no"},
+		{"grant", "bob", "--for", "1h"},
+	} {
+		env, stdout, errb := testEnv()
+		env.LoginUID = func() (int, bool) { return 1000, true }
+		if code := Main(append([]string{"--root", root.Dir()}, args...), env); code != 2 || !strings.Contains(errb.String(), "refusing --root") {
+			t.Errorf("%v by a delegated approver: exit %d\n%s%s", args[0], code, stdout, errb)
+		}
+	}
+	if d, err := jit.ReadDecision(root, filed.ID); err == nil {
+		t.Errorf("decided: %+v", d)
+	}
+}
