@@ -255,6 +255,12 @@ func TestApplyLockoutGuard(t *testing.T) {
 				t.Fatalf("err = %v, want %q with a hint", err, c.want)
 			}
 			rendertest.Unchanged(t, root, before)
+			// Root logs in by key today: the hint names the flag that
+			// keeps it, and only then.
+			_, rootKey := c.tree.Files["/root/.ssh/authorized_keys"]
+			if got := strings.Contains(fail.HintOf(err), "--permit-root-login prohibit-password"); got != rootKey {
+				t.Errorf("hint %q: names --permit-root-login prohibit-password %v, root has a key %v", fail.HintOf(err), got, rootKey)
+			}
 			if _, err := apply(t, a, render.DefaultParams(), render.ApplyOptions{Force: true}); err != nil {
 				t.Fatalf("--force: %v", err)
 			}

@@ -58,7 +58,11 @@ func (g Guard) Check(ctx context.Context, effective Effective) error {
 	if err != nil {
 		return err
 	}
-	const hint = "put your own public key in a non-root, sudo-capable account's ~/.ssh/authorized_keys, check that it logs in from a second terminal, then run pfwdctl again (or pass --force if you have console access)"
+	hint := "put your own public key in a non-root, sudo-capable account's ~/.ssh/authorized_keys, check that it logs in from a second terminal, then run pfwdctl again (or pass --force if you have console access)"
+	if strings.HasPrefix(why["root"], "PermitRootLogin") && g.rootHasKeys() {
+		// Root logs in by key today and only the root rule stops it.
+		hint = "keep root's key login with --permit-root-login prohibit-password, or " + hint
+	}
 	if len(ok) == 0 {
 		var reasons []string
 		for _, n := range order {
@@ -115,6 +119,24 @@ func (g Guard) survey(ctx context.Context, effective Effective) (ok []loginable,
 		ok = append(ok, loginable{a.Name, a.UID == 0 || len(accounts.AdminGroupsOf(a, groups)) > 0})
 	}
 	return ok, why, order, nil
+}
+
+// rootHasKeys says root's ~/.ssh/authorized_keys holds a key line.
+func (g Guard) rootHasKeys() bool {
+	home := "/root"
+	if a, err := accounts.Lookup(g.Root, "root"); err == nil && a.Home != "" {
+		home = a.Home
+	}
+	data, err := g.Root.ReadFile(home + "/.ssh/authorized_keys")
+	if err != nil {
+		return false
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			return true
+		}
+	}
+	return false
 }
 
 // clientAddr is the address sshd is asked about (addr= and host=, and what
