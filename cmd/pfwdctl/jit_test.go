@@ -91,6 +91,11 @@ func TestDormantKeyAndGrant(t *testing.T) {
 	if out, _ := run(0, "list-keys"); !strings.Contains(out, "just-in-time grant, ends") || strings.Contains(out, "plan its rotation") {
 		t.Errorf("list-keys on a granted key:\n%s", out)
 	}
+	aenv, aout, _ := testEnv()
+	Main([]string{"--root", root.Dir(), "audit", "--sshd", testenv.Sshd(t)}, aenv)
+	if strings.Contains(aout.String(), "keys.expiring-soon") {
+		t.Errorf("audit advises rotating a just-in-time grant:\n%s", aout)
+	}
 	events, _ := auditlog.Log{Root: root}.Read()
 	var acts []string
 	for _, e := range auditlog.Completed(events) {

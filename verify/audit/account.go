@@ -13,6 +13,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/internal/sshd"
 	"github.com/pfwdctl/pfwdctl/internal/sshdconf"
+	"github.com/pfwdctl/pfwdctl/users"
 	"github.com/pfwdctl/pfwdctl/users/keyline"
 )
 
@@ -265,6 +266,12 @@ func (a *auditor) keyLines(kf string, data []byte) (keys, bad int) {
 		fps[i], nums[i] = l.v.Fingerprint, l.num
 	}
 	copies := keyline.SameKey(fps, nums)
+	granted := map[string]bool{}
+	if dormant, err := (users.Host{Root: a.o.Root}).DormantKeys(a.account.Name); err == nil {
+		for _, d := range dormant {
+			granted[d.Fingerprint] = true
+		}
+	}
 	for i, l := range lines {
 		keys++
 		num, v := l.num, l.v
@@ -289,8 +296,10 @@ func (a *auditor) keyLines(kf string, data []byte) (keys, bad int) {
 			a.add(Finding{ID: p.ID, Severity: sev, File: kf, Line: num, Title: title, Fix: keyFix(p, num, prefix, reinstall, a.account.Name)})
 		}
 		// Not a problem with the line, so not counted in bad: a warning
-		// to plan the rotation (the same rule as list-keys').
-		if !v.Expired && keyline.ExpiresWithin(v.Expiry, now, keyline.ExpiringSoon) {
+		// to plan the rotation (the same rule as list-keys'). A
+		// just-in-time grant's window ending is the point, not a key to
+		// rotate (users.ListResult's Granted, from the dormant registry).
+		if !v.Expired && keyline.ExpiresWithin(v.Expiry, now, keyline.ExpiringSoon) && !granted[v.Fingerprint] {
 			// By fingerprint: the name is the key's comment, free text
 			// that pasted into a shell could run something.
 			sel := v.Fingerprint
