@@ -123,7 +123,7 @@ var errSessionsRefused = errors.New("sessions refused outright, on a fresh conne
 func (e *probeEnv) session() (ch ssh.Channel, release func(), err error) {
 	ch, reqs, err := e.conn.OpenChannel("session", nil)
 	if err == nil {
-		go ssh.DiscardRequests(reqs)
+		ch = watchExit(ch, reqs)
 		return ch, func() { ch.Close() }, nil
 	}
 	var oce *ssh.OpenChannelError
@@ -142,8 +142,56 @@ func (e *probeEnv) session() (ch ssh.Channel, release func(), err error) {
 		}
 		return nil, nil, err
 	}
-	go ssh.DiscardRequests(reqs)
+	ch = watchExit(ch, reqs)
 	return ch, func() { ch.Close(); c.Close() }, nil
+}
+
+// exitChannel is a session channel that records how its command ended:
+// the exit-status or exit-signal request sshd sends before closing it.
+type exitChannel struct {
+	ssh.Channel
+	mu     sync.Mutex
+	status int  // valid when known
+	known  bool // an exit-status or exit-signal came
+	signal string
+	done   chan struct{} // closed when the server's requests end
+}
+
+// watchExit answers the channel's requests (false to any that wants a
+// reply, as DiscardRequests does) and records its exit.
+func watchExit(ch ssh.Channel, reqs <-chan *ssh.Request) *exitChannel {
+	x := &exitChannel{Channel: ch, done: make(chan struct{})}
+	go func() {
+		defer close(x.done)
+		for r := range reqs {
+			x.mu.Lock()
+			switch {
+			case r.Type == "exit-status" && len(r.Payload) >= 4:
+				x.status, x.known = int(binary.BigEndian.Uint32(r.Payload)), true
+			case r.Type == "exit-signal":
+				var sig struct{ Name string }
+				ssh.Unmarshal(r.Payload, &sig) // a short payload leaves Name empty
+				x.signal, x.known = "SIG"+sig.Name, true
+			}
+			x.mu.Unlock()
+			if r.WantReply {
+				r.Reply(false, nil)
+			}
+		}
+	}()
+	return x
+}
+
+// exit waits (at most d) for the server's last request and reports how
+// the command ended: an exit status, a signal, or nothing known.
+func (x *exitChannel) exit(d time.Duration) (status int, signal string, known bool) {
+	select {
+	case <-x.done:
+	case <-time.After(d):
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.status, x.signal, x.known
 }
 
 // errProbeFailed: the probe could not be made, so it proves nothing.
@@ -163,6 +211,11 @@ func (e *probeEnv) collect(ch ssh.Channel, stop func([]byte) bool) (out []byte, 
 		once sync.Once
 		wg   sync.WaitGroup
 	)
+	// The first 64 KiB are kept for the report; past them, a window of
+	// the latest output is still searched, so a server cannot hide the
+	// canary behind a long banner (it was once simply not read).
+	var tail []byte
+	const tailMax = 8 << 10
 	read := func(r io.Reader) {
 		defer wg.Done()
 		b := make([]byte, 4096)
@@ -172,7 +225,11 @@ func (e *probeEnv) collect(ch ssh.Channel, stop func([]byte) bool) (out []byte, 
 			if buf.Len() < 64<<10 {
 				buf.Write(b[:n])
 			}
-			seen := stop != nil && stop(buf.Bytes())
+			tail = append(tail, b[:n]...)
+			if len(tail) > tailMax {
+				tail = append(tail[:0], tail[len(tail)-tailMax:]...)
+			}
+			seen := stop != nil && (stop(buf.Bytes()) || stop(tail))
 			mu.Unlock()
 			if seen {
 				once.Do(func() { close(hit) })
@@ -207,7 +264,11 @@ func (e *probeEnv) collect(ch ssh.Channel, stop func([]byte) bool) (out []byte, 
 		stopped, open = true, false
 	default:
 	}
-	return bytes.Clone(buf.Bytes()), stopped, open
+	out = bytes.Clone(buf.Bytes())
+	if buf.Len() >= 64<<10 {
+		out = append(append(out, "\n…\n"...), tail...)
+	}
+	return out, stopped, open
 }
 
 // wait is how long a session probe waits for the command to end: until
@@ -224,13 +285,25 @@ func (e *probeEnv) wait() time.Duration {
 	return d
 }
 
-// canary is a command whose output, the token, appears only if a shell
-// executes it: the command text has the token split by "".
+// canary is a command whose output appears only if something executes
+// it, with or without a shell: printf turns a decimal number in the
+// command text into hex in its output, so a server that echoes the
+// command back (a ForceCommand saying what it refused) shows no canary,
+// while a wrapper that runs $SSH_ORIGINAL_COMMAND without a shell does
+// (an echo with the token split by "" once missed that: without a shell
+// the quotes stay).
 func (e *probeEnv) canary() string {
-	return fmt.Sprintf(`echo %s""%s`, e.token[:8], e.token[8:])
+	return fmt.Sprintf("printf pfwd%%xv %d", e.canaryNum())
 }
 
-func (e *probeEnv) tokenIn(b []byte) bool { return bytes.Contains(b, []byte(e.token)) }
+func (e *probeEnv) canaryNum() uint64 {
+	n, _ := strconv.ParseUint(e.token[:12], 16, 64)
+	return n | 1<<44 // never short: at least 14 decimal digits
+}
+
+func (e *probeEnv) tokenIn(b []byte) bool {
+	return bytes.Contains(b, []byte(fmt.Sprintf("pfwd%xv", e.canaryNum())))
+}
 
 // said is the last line the server printed (nologin's message comes after
 // sshd's own complaints, e.g. about a missing home), for the report.
@@ -280,15 +353,15 @@ func checkShell(e *probeEnv) Result {
 	}
 	// sendAndRead opens a session, sends the request, optionally writes
 	// stdin, and reads what comes back.
-	sendAndRead := func(req string, payload, stdin []byte, stop func([]byte) bool) (accepted bool, out []byte, open bool, err error) {
+	sendAndRead := func(req string, payload, stdin []byte, stop func([]byte) bool) (accepted bool, out []byte, open bool, end string, err error) {
 		ch, release, err := e.session()
 		if err != nil {
-			return false, nil, false, err
+			return false, nil, false, "", err
 		}
 		defer release()
 		ok, err := ch.SendRequest(req, true, payload)
 		if err != nil || !ok {
-			return false, nil, false, err
+			return false, nil, false, "", err
 		}
 		if stdin != nil {
 			ch.Write(stdin)
@@ -298,8 +371,11 @@ func checkShell(e *probeEnv) Result {
 				ch.CloseWrite()
 			}
 		}
-		out, _, open = e.collect(ch, stop)
-		return true, out, open, nil
+		out, stopped, open := e.collect(ch, stop)
+		if !open && !stopped {
+			end = exitEnd(ch)
+		}
+		return true, out, open, end, nil
 	}
 	describe := func(what string, accepted bool, out []byte, err error) string {
 		switch {
@@ -315,31 +391,31 @@ func checkShell(e *probeEnv) Result {
 		return what + ": no output"
 	}
 	run(0, func() part {
-		acc, out, open, err := sendAndRead("shell", nil, []byte(e.canary()+"\nexit\n"), e.tokenIn)
+		acc, out, open, end, err := sendAndRead("shell", nil, []byte(e.canary()+"\nexit\n"), e.tokenIn)
 		if acc && e.tokenIn(out) {
 			return part{problem: "a shell ran the canary command", wayIn: true}
 		}
-		return e.unproven("shell", acc, open, err, describe("shell", acc, out, err))
+		return e.unproven("shell", acc, open, end, err, describe("shell", acc, out, err))
 	})
 	run(1, func() part {
-		acc, out, open, err := sendAndRead("exec", ssh.Marshal(struct{ Command string }{e.canary()}), nil, e.tokenIn)
+		acc, out, open, end, err := sendAndRead("exec", ssh.Marshal(struct{ Command string }{e.canary()}), nil, e.tokenIn)
 		if acc && e.tokenIn(out) {
 			return part{problem: "exec ran the canary command", wayIn: true}
 		}
-		return e.unproven("exec", acc, open, err, describe("exec", acc, out, err))
+		return e.unproven("exec", acc, open, end, err, describe("exec", acc, out, err))
 	})
 	run(2, func() part {
 		// SSH_FXP_INIT, version 3: a real sftp server answers with
 		// SSH_FXP_VERSION.
 		init := []byte{0, 0, 0, 5, 1, 0, 0, 0, 3}
-		acc, out, open, err := sendAndRead("subsystem", ssh.Marshal(struct{ Name string }{"sftp"}), init, isSFTPVersion)
+		acc, out, open, end, err := sendAndRead("subsystem", ssh.Marshal(struct{ Name string }{"sftp"}), init, isSFTPVersion)
 		if acc && isSFTPVersion(out) {
 			return part{problem: "the sftp subsystem answered", wayIn: true}
 		}
 		if acc {
 			out = bytes.TrimLeft(out, "\x00")
 		}
-		return e.unproven("sftp", acc, open, err, describe("sftp", acc, out, err))
+		return e.unproven("sftp", acc, open, end, err, describe("sftp", acc, out, err))
 	})
 	run(3, func() part {
 		ch, release, err := e.session()
@@ -398,7 +474,12 @@ type part struct {
 // connection where the session limit cannot be the reason), or a command
 // that ended. A probe that could not be made, or one accepted and still
 // running silently at the deadline, is a failure that says why.
-func (e *probeEnv) unproven(what string, accepted, open bool, err error, note string) part {
+//
+// A command that ended is proof only by how it ended: nologin (and
+// pfwdctl's ForceCommand) exits non-zero. An exit status of 0, or none at
+// all, with no canary in the output says nothing: the command may have
+// run with its output sent elsewhere (end is exitEnd's verdict).
+func (e *probeEnv) unproven(what string, accepted, open bool, end string, err error, note string) part {
 	switch {
 	case err != nil && !errors.Is(err, errSessionsRefused):
 		var oce *ssh.OpenChannelError
@@ -408,8 +489,31 @@ func (e *probeEnv) unproven(what string, accepted, open bool, err error, note st
 		return part{problem: what + " not probed: " + err.Error()}
 	case accepted && open:
 		return part{problem: what + " was accepted and still running near --timeout without exiting or answering: a shell may be starting (nologin or a ForceCommand would have exited at once)"}
+	case accepted && end != "" && end != endRefused:
+		return part{problem: what + " was accepted and " + end + ", without the canary's output: that cannot show the command did not run (nologin exits 1)"}
 	}
 	return part{note: note}
+}
+
+// endRefused is exitEnd's verdict for a command that ended as nologin
+// does: a non-zero exit status (or a signal).
+const endRefused = "refused"
+
+// exitEnd says how an accepted session's command ended: endRefused for a
+// non-zero exit status or a signal; otherwise what happened instead.
+func exitEnd(ch ssh.Channel) string {
+	x, ok := ch.(*exitChannel)
+	if !ok {
+		return ""
+	}
+	status, signal, known := x.exit(2 * time.Second)
+	switch {
+	case !known:
+		return "ended without an exit status"
+	case signal != "" || status != 0:
+		return endRefused
+	}
+	return "exited 0"
 }
 
 // dedupe folds notes that differ only in the request name ("shell: X",

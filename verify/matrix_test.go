@@ -227,6 +227,20 @@ func TestBrokenConfigMatrix(t *testing.T) {
 		// that is a shell for exec.
 		{name: "forcecommand-original-command", o: lab.Options{Edit: lab.ReplaceLine(forward, "ForceCommand", `ForceCommand eval "$SSH_ORIGINAL_COMMAND"`)},
 			wantIfShell: []string{verify.CheckShell}},
+		// Found by an adversarial run, each once passed 9/9: a wrapper
+		// that runs the command without a shell (quotes stay, so an
+		// echo canary split by "" never showed); one that prints 70 KB
+		// before running it (output past 64 KiB was not read); one that
+		// runs it with its output sent elsewhere and exits 0 (an
+		// accepted, silent, ended session was taken as proof).
+		{name: "forcecommand-exec-original-command", o: lab.Options{Sftp: "none", Edit: lab.ReplaceLine(forward, "ForceCommand", `ForceCommand exec $SSH_ORIGINAL_COMMAND`)},
+			wantIfShell: []string{verify.CheckShell}},
+		{name: "forcecommand-long-banner-then-shell", o: lab.Options{Sftp: "none", Edit: lab.ReplaceLine(forward, "ForceCommand",
+			`ForceCommand head -c 70000 /dev/zero | tr '\\0' '#'; echo; exec /bin/sh -c "${SSH_ORIGINAL_COMMAND:-exec /bin/sh}"`)},
+			wantIfShell: []string{verify.CheckShell}},
+		{name: "forcecommand-silent-exit-0", o: lab.Options{Sftp: "none", Edit: lab.ReplaceLine(forward, "ForceCommand",
+			`ForceCommand /bin/sh -c "${SSH_ORIGINAL_COMMAND:-cat}" >/dev/null 2>&1; exit 0`)},
+			wantIfShell: []string{verify.CheckShell}},
 		// PermitOpen with wildcards, and the key without its permitopen.
 		{name: "permitopen-wildcard-port+key-no-permitopen", o: lab.Options{KeyOptions: noPermitOpen},
 			edit: func(x rowEnv) func([]render.File) []render.File {

@@ -95,7 +95,8 @@ type Options struct {
 	StrictModes bool
 	// Sftp is the sftp Subsystem command; empty: Debian's external
 	// sftp-server (run through the account's shell), or internal-sftp
-	// (which bypasses the shell) when that is missing.
+	// (which bypasses the shell) when that is missing; "none": no sftp
+	// subsystem at all (then only shell and exec can show a way in).
 	Sftp string
 	// UsePAM turns PAM on (root only; sshd refuses PAM unprivileged).
 	UsePAM bool
@@ -563,7 +564,9 @@ func (s *Server) writeConfig(o Options, bin string) error {
 			sftp = "internal-sftp"
 		}
 	}
-	fmt.Fprintf(&b, "Subsystem sftp %s\n", sftp)
+	if sftp != "none" {
+		fmt.Fprintf(&b, "Subsystem sftp %s\n", sftp)
+	}
 	for _, l := range o.After {
 		b.WriteString(l + "\n")
 	}
