@@ -303,7 +303,7 @@ func versionOnly(args []string) bool {
 
 // Main runs pfwdctl with args and returns the exit code.
 func Main(args []string, env *Env) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	return mainContext(ctx, args, env)
 }

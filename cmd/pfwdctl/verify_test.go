@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/internal/testenv"
+	"github.com/pfwdctl/pfwdctl/render/rendertest"
 	"github.com/pfwdctl/pfwdctl/verify/lab"
 	"github.com/pfwdctl/pfwdctl/verify/lab/labtest"
 )
@@ -453,5 +455,50 @@ func TestVerifySelfLeavesNoSocket(t *testing.T) {
 	}
 	if _, err := os.Lstat(filepath.Dir(m[1])); !os.IsNotExist(err) || !strings.HasPrefix(filepath.Base(filepath.Dir(m[1])), "pfwdctl-verify-") {
 		t.Errorf("the probe's directory %s is left behind (%v)", filepath.Dir(m[1]), err)
+	}
+}
+
+// TestApplyRollsBackOnSignals: the admin's terminal or SSH session closing
+// (SIGHUP), like Ctrl-C or SIGTERM, while sshd -t judges the written files
+// rolls every file back byte for byte: SIGHUP once killed apply outright
+// and left unvalidated drop-ins in place.
+func TestApplyRollsBackOnSignals(t *testing.T) {
+	t.Parallel()
+	sshd := testenv.Sshd(t)
+	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			t.Parallel()
+			root := rendertest.New(t, rendertest.Tree{})
+			before := rendertest.Snapshot(t, root)
+			marker := filepath.Join(t.TempDir(), "validating")
+			slow := filepath.Join(t.TempDir(), "sshd")
+			// sshd -t of the new files: say so, then take long.
+			os.WriteFile(slow, []byte("#!/bin/sh\nfor a; do [ \"$a\" = -t ] && { touch "+marker+"; sleep 30; exit 255; }; done\nexec "+sshd+" \"$@\"\n"), 0o755)
+			cmd := exec.Command(os.Args[0], "--root", root.Dir(), "apply", "--sshd", slow, "--no-reload")
+			cmd.Args[0] = "pfwdctl"
+			cmd.Env = append(os.Environ(), "NO_COLOR=1")
+			var out strings.Builder
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+				if _, err := os.Stat(marker); err == nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					cmd.Process.Kill()
+					cmd.Wait()
+					t.Fatalf("sshd -t never ran:\n%s", out.String())
+				}
+			}
+			cmd.Process.Signal(sig)
+			err := cmd.Wait()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+				t.Errorf("after %v: %v, want exit 130\n%s", sig, err, out.String())
+			}
+			rendertest.Unchanged(t, root, before)
+		})
 	}
 }
