@@ -187,8 +187,8 @@ func TestDryRunSaysQueued(t *testing.T) {
 		t.Fatalf("key screen:\n%s", h.m.View())
 	}
 	for _, l := range strings.Split(strings.ReplaceAll(h.m.View(), "\n  ", " "), "\n") {
-		if strings.Contains(l, "• queued bob-laptop") && !strings.Contains(l, "expires "+exp) ||
-			strings.Contains(l, "• queued carol") && !strings.Contains(l, "no expiry") {
+		if strings.Contains(l, "• queued bob-laptop ssh-") && !strings.Contains(l, "expires "+exp) ||
+			strings.Contains(l, "• queued carol ssh-") && !strings.Contains(l, "no expiry") {
 			t.Errorf("the queued line lacks its expiry: %q", l)
 		}
 	}
@@ -284,5 +284,29 @@ func TestProveSkippedCommands(t *testing.T) {
 	h.m.screen = scrProve
 	if v := h.m.View(); !strings.Contains(v, "pfwdctl verify --self --user pfwd --target 127.0.0.1:9000") {
 		t.Errorf("targets not passed on:\n%s", v)
+	}
+}
+
+// TestWrapKeepsWords: a word too long for the line (a key's base64 on
+// Review at 60 columns) was broken and its pieces joined again with a
+// space, so the screen showed a key that is not the one to be written.
+func TestWrapKeepsWords(t *testing.T) {
+	t.Parallel()
+	word := "X" + strings.Repeat("AbCd", 30)
+	for _, in := range []string{
+		"  restrict,port-forwarding,permitopen=\"127.0.0.1:8009\" ssh-ed25519 " + word + " bob",
+		"✓ " + word + " and then some words after it to wrap as well",
+	} {
+		got := wrap(in, 60)
+		var joined strings.Builder
+		for _, l := range strings.Split(got, "\n") {
+			if lipgloss.Width(l) > 60 {
+				t.Errorf("wider than 60: %q", l)
+			}
+			joined.WriteString(strings.TrimSpace(l))
+		}
+		if !strings.Contains(joined.String(), word) {
+			t.Errorf("the long word was changed by wrapping:\n%s", got)
+		}
 	}
 }

@@ -84,7 +84,9 @@ func (m *Model) hostView() string {
 
 func (m *Model) accountView() string {
 	var b strings.Builder
-	b.WriteString("The account your friend logs in as. It gets no shell, no password, and\ncan only open forwards to the targets.\n\n")
+	// One paragraph each: View's wrap folds it at any width (a hard
+	// newline made a one-word line at 60 columns).
+	b.WriteString("The account your friend logs in as. It gets no shell, no password, and can only open forwards to the targets.\n\n")
 	b.WriteString(m.user.View() + "\n")
 	if m.userErr != nil {
 		b.WriteString(m.errLines(m.userErr) + "\n")
@@ -115,7 +117,7 @@ func (m *Model) accountText() string {
 
 func (m *Model) keysView() string {
 	var b strings.Builder
-	b.WriteString("Optional, repeatable: your friend's public key (the one line of their\n.pub file). Enter on an empty key continues.\n\n")
+	b.WriteString("Optional, repeatable: your friend's public key (the one line of their .pub file). Enter on an empty key continues.\n\n")
 	for _, f := range m.friends {
 		// Queued: Apply writes it (with --dry-run, nothing ever does).
 		b.WriteString(fmt.Sprintf("%s queued %s %s %s, %s", m.st.Dim("•"), f.Name, f.Key.Type(), f.Key.Fingerprint(), expiryText(f.Expiry)) + "\n")

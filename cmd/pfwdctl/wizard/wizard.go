@@ -490,7 +490,7 @@ func (m *Model) keysKey(msg tea.KeyMsg) tea.Cmd {
 		m.friends = append(m.friends, *m.keyOK)
 		// Queued, not added: nothing is written before Apply (and never
 		// with --dry-run).
-		note := fmt.Sprintf("queued %s (%s, %s): Apply installs it; paste another, or press enter on an empty key to continue", m.keyOK.Name, m.keyOK.Key.Fingerprint(), expiryText(m.keyOK.Expiry))
+		note := fmt.Sprintf("queued %s (listed above): Apply installs it; paste another, or press enter on an empty key to continue", m.keyOK.Name)
 		for _, ti := range ins {
 			ti.SetValue("")
 		}
@@ -765,9 +765,17 @@ func wrap(s string, w int) string {
 		if indent > w/2 {
 			indent = 0
 		}
-		parts := strings.Split(ansi.Wrap(l, w, ""), "\n")
-		first := parts[0]
-		rest := ansi.Wrap(strings.Join(parts[1:], " "), w-indent, "")
+		// The first screen line, then the rest of the line itself wrapped
+		// under the indent. (Joining the first wrap's other lines with
+		// spaces put a space into every word that wrap had to break, such
+		// as a key's base64 on Review.)
+		first, _, _ := strings.Cut(ansi.Wrap(l, w, ""), "\n")
+		lw := ansi.StringWidth(l)
+		rem := ansi.Cut(l, ansi.StringWidth(first), lw)
+		if strings.HasPrefix(ansi.Strip(rem), " ") {
+			rem = ansi.Cut(rem, 1, lw)
+		}
+		rest := ansi.Wrap(rem, w-indent, "")
 		out = append(out, first)
 		for _, r := range strings.Split(rest, "\n") {
 			out = append(out, strings.Repeat(" ", indent)+r)
