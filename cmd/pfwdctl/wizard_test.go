@@ -10,10 +10,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/sys/unix"
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/run"
@@ -111,6 +114,14 @@ func TestWizardTmux(t *testing.T) {
 	os.WriteFile(privFile, pem.EncodeToMemory(blk), 0o600)
 	pubFile := filepath.Join(dir, "friend.pub")
 	os.WriteFile(pubFile, []byte(pub+"\n"), 0o644)
+	// cat bob.pub alice.pub
+	_, priv2, _ := ed25519.GenerateKey(rand.Reader)
+	sp2, _ := ssh.NewPublicKey(priv2.Public())
+	alice := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sp2))) + " alice@desk"
+	twoFile := filepath.Join(dir, "two.pub")
+	os.WriteFile(twoFile, []byte(pub+"\n"+alice+"\n"), 0o644)
+
+	t.Run("unknown size", func(t *testing.T) { wizardOnSizelessPty(t, bin, root.Dir(), sshd) })
 
 	s := &tmuxSession{t: t, sock: filepath.Join(dir, "tmux.sock")}
 	outFile, rcFile := filepath.Join(dir, "stdout"), filepath.Join(dir, "rc")
@@ -123,9 +134,30 @@ func TestWizardTmux(t *testing.T) {
 		t.Errorf("escape codes with NO_COLOR:\n%q", scr)
 	}
 	s.keys("Enter")
-	s.waitFor("step 2 of 7", "valid account name")
+	s.waitFor("step 2 of 7", "pfwd exists (uid 999); Apply repairs it")
 	s.keys("Enter", "Enter")
 	s.waitFor("step 3 of 7")
+	// Two keys pasted at once (bracketed): refused, neither queued, the
+	// second never merged into the first one's name.
+	s.tmux("load-buffer", "-b", "t", twoFile)
+	s.tmux("paste-buffer", "-p", "-d", "-b", "t", "-t", "w")
+	scr = s.waitFor("the paste holds 2 keys (bob@laptop, alice@desk)")
+	if strings.Contains(scr, "name bob@laptop-ssh") {
+		t.Fatalf("the second key was merged into the name:\n%s", scr)
+	}
+	s.keys("Enter", "Enter")
+	scr = s.waitFor("step 3 of 7")
+	if strings.Contains(scr, "queued") {
+		t.Fatalf("queued from a two-key paste:\n%s", scr)
+	}
+	s.keys("C-u")
+	// The same without bracketed paste: bob's newline is enter, which moves
+	// on to the name, and alice's key lands there: refused there.
+	s.tmux("load-buffer", "-b", "t", twoFile)
+	s.tmux("paste-buffer", "-d", "-b", "t", "-t", "w")
+	s.waitFor("the name field holds another public key")
+	s.keys("C-u", "BTab", "C-u")
+	s.waitFor("paste the .pub line, or a path to it")
 	// A private key pasted as a terminal paste (bracketed, several lines).
 	s.tmux("load-buffer", "-b", "k", privFile)
 	s.tmux("paste-buffer", "-p", "-d", "-b", "k", "-t", "w")
@@ -136,13 +168,13 @@ func TestWizardTmux(t *testing.T) {
 	// it has a name and an expiry; it moves on to the name.
 	s.tmux("load-buffer", "-b", "p", pubFile)
 	s.tmux("paste-buffer", "-d", "-b", "p", "-t", "w")
-	scr = s.waitFor("ssh-ed25519 256-bit", "name bob@laptop", "enter adds it")
-	if strings.Contains(scr, "added bob") {
+	scr = s.waitFor("ssh-ed25519 256-bit", "name bob@laptop", "enter queues it")
+	if strings.Contains(scr, "queued bob") {
 		t.Fatalf("the pasted newline added the key:\n%s", scr)
 	}
 	s.keys("-l", "bob")
 	s.keys("Enter")
-	s.waitFor("added bob")
+	s.waitFor("queued bob")
 	s.keys("Enter")
 	s.waitFor("step 4 of 7", "+++ /etc/ssh/sshd_config.d/10-hardening.conf")
 	if _, err := os.Stat(root.Path("/etc/ssh/sshd_config.d/10-hardening.conf")); err == nil {
@@ -188,5 +220,61 @@ func TestWizardTmux(t *testing.T) {
 	}
 	if bytes.Contains(ak, []byte("PRIVATE")) {
 		t.Error("the private key reached authorized_keys")
+	}
+}
+
+// wizardOnSizelessPty: on a pty whose size was never set (0x0: a serial
+// console, script(1) fed from a pipe) the wizard drew only "…" and waited
+// forever. It draws the Host check as on 80x24, and ctrl+c still quits.
+func wizardOnSizelessPty(t *testing.T, bin, root, sshd string) {
+	master, slave := openPty(t)
+	defer master.Close()
+	if err := unix.IoctlSetWinsize(int(slave.Fd()), unix.TIOCSWINSZ, &unix.Winsize{}); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "--root", root, "wizard", "--dry-run", "--sshd", sshd)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "TERM=xterm-256color", "NO_COLOR=1", "HOME=" + t.TempDir()}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		slave.Close()
+		t.Fatal(err)
+	}
+	slave.Close()
+	var mu sync.Mutex
+	var out bytes.Buffer
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := master.Read(buf)
+			mu.Lock()
+			out.Write(buf[:n])
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer cmd.Process.Kill()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		mu.Lock()
+		got := out.String()
+		mu.Unlock()
+		if strings.Contains(got, "step 1 of 4") && strings.Contains(got, "Host check") && strings.Contains(got, "lockout check") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("on a 0x0 pty the Host check never appeared; the terminal got:\n%q", got)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	master.Write([]byte{3}) // ctrl+c
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("ctrl+c did not end the wizard")
 	}
 }

@@ -23,6 +23,8 @@ var docScreens = []struct{ file, caption string }{
 	{"01-host-lockout", "1. Host check when no account but root has a key: the lockout warning. Apply refuses until it is fixed; `r` checks again."},
 	{"02-account", "2. Account and targets, validated as you type with the same rules as `apply --user/--target`."},
 	{"02-account-invalid", "2. An invalid account name, with the hint."},
+	{"02-account-person", "2. A person's account (here the admin's own) is refused as it is typed, with the reasons: making it forward-only would lock them out."},
+	{"03-key-two-keys", "3. Friend's key: two keys pasted at once (`cat bob.pub alice.pub`) are refused, never merged into one key's name."},
 	{"03-key-private", "3. Friend's key: a pasted private key is refused, and only its first word is shown."},
 	{"03-key", "3. Friend's key: a valid .pub line with a name, an expiry and a `from` restriction."},
 	{"04-review", "4. Review: the unified diff of every file that will change, scrollable."},
@@ -102,14 +104,26 @@ const docsIntro = "# pfwdctl wizard\n\n" +
 	"  quits without changes before Apply (during Apply it waits for the steps\n" +
 	"  to finish or roll back).\n" +
 	"- Works at 80x24 and redraws on resize; below 60x20 it shows only a\n" +
-	"  \"terminal too small\" notice and waits. `NO_COLOR` (or `TERM=dumb`) turns colour off.\n" +
+	"  \"terminal too small\" notice and waits. A terminal that does not know its\n" +
+	"  size (0x0: a serial console, `script` fed from a pipe) is drawn as 80x24.\n" +
+	"  `NO_COLOR` (or `TERM=dumb`) turns colour off.\n" +
+	"- Account: what `user create --fix` would refuse is said as you type. A\n" +
+	"  person's account (a login shell, a uid in the people's range, a sudo\n" +
+	"  group...) is refused with the reasons, since making it forward-only would\n" +
+	"  lock that person out; the wizard has no `--adopt` (nor `--force`), and its\n" +
+	"  hints never name flags it does not have.\n" +
 	"- Friend's key: enter on a valid key moves on to its name, expiry and\n" +
 	"  `from` (so a pasted `.pub` whose newline arrives as enter is not queued\n" +
-	"  unnamed); enter there queues it. `ctrl+x` takes the last queued key off\n" +
+	"  unnamed); enter there queues it: the key is listed as queued, with its\n" +
+	"  expiry, and only Apply writes it (with `--dry-run`, nothing ever does).\n" +
+	"  A paste of several keys (`cat bob.pub alice.pub`) is refused, as `add-key`\n" +
+	"  refuses it: paste one key at a time, each gets its own name; so is a key\n" +
+	"  landing in the name field. `ctrl+x` takes the last queued key off\n" +
 	"  the list. A name another key of the account (or of the list) already has\n" +
 	"  is refused, as `add-key` refuses it without `--replace`. Review says\n" +
 	"  \"update\" for a key already installed. `G`/`End` and `g`/`Home` jump to the\n" +
-	"  end and the top of the diff.\n" +
+	"  end and the top of the diff; a diff line wider than the terminal is cut\n" +
+	"  with `…` (never folded onto a line without its `+`/`-`).\n" +
 	"- Prove it runs `verify --self` on the port sshd listens on (`sshd -T`, also\n" +
 	"  shown on the host check), never 22 by assumption; the port can be changed\n" +
 	"  on the screen and `r` tries again. The friend's command is the guide's:\n" +
@@ -120,7 +134,9 @@ const docsIntro = "# pfwdctl wizard\n\n" +
 	"- Without a terminal on stdin and stderr it refuses (exit 2) and points to\n" +
 	"  the plain commands, which are what scripts and Ansible should use.\n" +
 	"- `--dry-run` stops at Review. `--root DIR` works on a tree as `apply` does\n" +
-	"  (sshd is then not reloaded and the Prove step is skipped).\n" +
+	"  (sshd is then not reloaded and the Prove step is skipped; it names the two\n" +
+	"  ways to prove it later: `pfwdctl verify --self` on the server, and\n" +
+	"  `pfwdctl verify --host ... --user ... --key ...` from a friend's machine).\n" +
 	"- Exit codes: 0 applied (or quit before applying: nothing changed), 1 a step\n" +
 	"  failed (rolled back where possible) or `verify --self` did not pass, 2 no terminal.\n\n" +
 	"## Apply, and what is rolled back\n\n" +

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/sshd"
@@ -128,14 +130,37 @@ func connection(c Config) string {
 	return s + " (sshd did not say how: ExposeAuthInfo is off)"
 }
 
-// errText splits a pfwdctl error into its message and hint.
+// errText splits a pfwdctl error into its message and hint, the hint as
+// the wizard can follow it (wizardHint).
 func errText(err error) (msg, hint string) {
 	if err == nil {
 		return "", ""
 	}
 	var fe *fail.Error
 	if errors.As(err, &fe) {
-		return err.Error(), fail.HintOf(err)
+		return err.Error(), wizardHint(fail.HintOf(err))
 	}
 	return err.Error(), ""
+}
+
+// forceClause is how the libraries' hints offer --force (render.Guard's
+// lockout check): as an aside in parentheses, as a last ", or pass
+// --force", or as the whole hint.
+var forceClause = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`\s*\((or )?pass --force[^)]*\)|,? or pass --force\b[^.;]*|^pass --force\b.*$`)
+})
+
+// wizardHint is a library hint without the flags the wizard does not have:
+// the hints are written for the plain commands, and a first-time admin
+// told to "pass --force" looks for a flag that is not there. The wizard
+// never overrides the lockout check, never adopts a person's account and
+// gives a new account the home /home/NAME.
+func wizardHint(h string) string {
+	switch {
+	case strings.Contains(h, "--adopt"):
+		return "pick a dedicated account such as " + render.DefaultUser + " (the wizard creates it); the wizard never makes a person's account forward-only"
+	case strings.Contains(h, "e.g. --home "):
+		return "pick another account name: the wizard gives a new account the home /home/NAME"
+	}
+	return strings.TrimSpace(forceClause().ReplaceAllString(h, ""))
 }

@@ -55,7 +55,7 @@ func (k *keyMap) setScreen(m *Model) {
 		k.Tab.SetEnabled(true)
 		k.ShiftTab.SetEnabled(true)
 		k.Remove.SetEnabled(len(m.friends) > 0)
-		next = "add key / continue when empty"
+		next = "queue key / continue when empty"
 	case scrReview:
 		k.Up.SetEnabled(true)
 		k.Down.SetEnabled(true)

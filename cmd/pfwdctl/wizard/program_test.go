@@ -80,7 +80,7 @@ func TestProgram(t *testing.T) {
 	tm.Type("203.0.113.0/24")
 	wait("only from 203.0.113.0/24")
 	tm.Send(enter)
-	wait("added alice")
+	wait("queued alice")
 	tm.Send(enter)
 	wait("step 4 of 7")
 	tm.Send(enter)

@@ -154,7 +154,7 @@ func (m *Model) runStep(i int) tea.Cmd {
 			if len(friends) == 0 {
 				return stepMsg{i: i, skipped: true, detail: "no friend's key given (later: pfwdctl add-key FILE)"}
 			}
-			var done, ch []string
+			var done, did, ch []string
 			for _, f := range friends {
 				res, err := uh.AddKey(ctx, users.AddKeyRequest{User: p.User, Key: f.Key, Name: f.Name, Targets: p.TargetStrings(), Expiry: f.Expiry, From: f.From})
 				if err != nil {
@@ -164,11 +164,12 @@ func (m *Model) runStep(i int) tea.Cmd {
 					return stepMsg{i: i, err: err, changes: ch}
 				}
 				done = append(done, res.Name)
+				did = append(did, res.Action+" "+res.Name)
 				if res.Changed {
 					ch = append(ch, fmt.Sprintf("%s key %s (%s) in %s", res.Action, res.Name, res.Fingerprint, res.Path))
 				}
 			}
-			return stepMsg{i: i, detail: strings.Join(done, ", "), changes: ch}
+			return stepMsg{i: i, detail: strings.Join(did, ", "), changes: ch}
 		case stepReload:
 			rr, err := reloader.Reload(ctx)
 			if err != nil {

@@ -84,12 +84,14 @@ func (m *Model) hostView() string {
 
 func (m *Model) accountView() string {
 	var b strings.Builder
-	b.WriteString("The account your friend logs in as. It gets no shell, no password, and\ncan only open forwards to the targets.\n\n")
+	// One paragraph each: View's wrap folds it at any width (a hard
+	// newline made a one-word line at 60 columns).
+	b.WriteString("The account your friend logs in as. It gets no shell, no password, and can only open forwards to the targets.\n\n")
 	b.WriteString(m.user.View() + "\n")
 	if m.userErr != nil {
 		b.WriteString(m.errLines(m.userErr) + "\n")
 	} else {
-		b.WriteString(m.ok("valid account name") + "\n")
+		b.WriteString(m.ok(m.accountText()) + "\n")
 	}
 	b.WriteString("\n" + m.targets.View() + "\n")
 	if m.targetsErr != nil {
@@ -100,11 +102,25 @@ func (m *Model) accountView() string {
 	return b.String()
 }
 
+// accountText is what Apply's account step will do with the account
+// typed, from users.CheckAccount.
+func (m *Model) accountText() string {
+	a := m.acct.Account
+	switch {
+	case !m.acct.Exists:
+		return "valid account name; Apply creates it (useradd --system: shell nologin, password locked)"
+	case len(m.acct.Problems) == 0:
+		return fmt.Sprintf("%s exists and is forward-only already (uid %d, shell %s)", a.Name, a.UID, a.Shell)
+	}
+	return fmt.Sprintf("%s exists (uid %d); Apply repairs it as pfwdctl user create --fix does: %s", a.Name, a.UID, strings.Join(m.acct.Problems, "; "))
+}
+
 func (m *Model) keysView() string {
 	var b strings.Builder
-	b.WriteString("Optional, repeatable: your friend's public key (the one line of their\n.pub file). Enter on an empty key continues.\n\n")
+	b.WriteString("Optional, repeatable: your friend's public key (the one line of their .pub file). Enter on an empty key continues.\n\n")
 	for _, f := range m.friends {
-		b.WriteString(m.ok(fmt.Sprintf("%s %s %s", f.Name, f.Key.Type(), f.Key.Fingerprint())) + "\n")
+		// Queued: Apply writes it (with --dry-run, nothing ever does).
+		b.WriteString(fmt.Sprintf("%s queued %s %s %s, %s", m.st.Dim("•"), f.Name, f.Key.Type(), f.Key.Fingerprint(), expiryText(f.Expiry)) + "\n")
 	}
 	if len(m.friends) > 0 {
 		b.WriteString("\n")
@@ -135,7 +151,7 @@ func (m *Model) keysView() string {
 		b.WriteString(m.ok(fmt.Sprintf("%s %d-bit %s", k.Key.Type(), k.Key.Bits(), k.Key.Fingerprint())) + "\n")
 		b.WriteString(m.ok("name "+k.Name) + "\n")
 		if !k.Expiry.IsZero() {
-			b.WriteString(m.ok("expires "+k.Expiry.Local().Format("2006-01-02 15:04")) + "\n")
+			b.WriteString(m.ok(expiryText(k.Expiry)) + "\n")
 		}
 		if len(k.From) > 0 {
 			b.WriteString(m.ok("only from "+strings.Join(k.From, ",")) + "\n")
@@ -144,12 +160,12 @@ func (m *Model) keysView() string {
 			b.WriteString(m.warn(w) + "\n")
 		}
 		if m.keyFocus == 0 {
-			b.WriteString(m.st.Dim("enter goes on to its name and expiry; enter there adds it") + "\n")
+			b.WriteString(m.st.Dim("enter goes on to its name and expiry; enter there queues it for Apply") + "\n")
 		} else {
-			b.WriteString(m.st.Dim("enter adds it") + "\n")
+			b.WriteString(m.st.Dim("enter queues it for Apply") + "\n")
 		}
 	case m.keyNote != "":
-		b.WriteString(m.ok(m.keyNote) + "\n")
+		b.WriteString(m.st.Dim("•") + " " + m.keyNote + "\n")
 	}
 	return b.String()
 }
@@ -187,13 +203,19 @@ func (m *Model) reviewContent() string {
 			continue
 		}
 		b.WriteString(m.st.Bold(c.Action+" "+c.Path) + "\n")
-		b.WriteString(m.st.Diff(c.Diff))
+		d, cut := fitDiff(c.Diff, m.width)
+		if cut {
+			b.WriteString(m.st.Dim("(lines cut at the terminal's width end in …; a wider terminal shows them whole)") + "\n")
+		}
+		b.WriteString(m.st.Diff(d))
 		b.WriteString("\n")
 	}
 	a, err := accounts.Lookup(m.cfg.Root, m.params.User)
 	switch {
+	case err == nil && m.acct.Exists && len(m.acct.Problems) == 0 && m.acct.Account.Name == m.params.User:
+		fmt.Fprintf(&b, "%s\n  exists (uid %d, shell %s, home %s) and is forward-only already: checked again, left as it is\n", m.st.Bold("account "+m.params.User), a.UID, a.Shell, a.Home)
 	case err == nil:
-		fmt.Fprintf(&b, "%s\n  exists (uid %d, shell %s, home %s): checked, and repaired if needed as by pfwdctl user create --fix (a person's account is refused)\n", m.st.Bold("account "+m.params.User), a.UID, a.Shell, a.Home)
+		fmt.Fprintf(&b, "%s\n  exists (uid %d, shell %s, home %s): checked, and repaired as by pfwdctl user create --fix\n", m.st.Bold("account "+m.params.User), a.UID, a.Shell, a.Home)
 	default:
 		fmt.Fprintf(&b, "%s\n  will be created with useradd --system: shell nologin, password \"*\" (locked), home /home/%s\n", m.st.Bold("create account "+m.params.User), m.params.User)
 	}
@@ -217,11 +239,50 @@ func (m *Model) reviewContent() string {
 			head = fmt.Sprintf("update key %s in ~%s/.ssh/authorized_keys (installed as %s, line %d)", f.Name, m.params.User, k.Name, k.Line)
 		}
 		fmt.Fprintf(&b, "\n%s\n  %s\n", m.st.Bold(head), line)
+		if f.Expiry.IsZero() {
+			b.WriteString("  " + m.st.Dim("no expiry: it works until revoked") + "\n")
+		}
 	}
 	if m.guardErr == nil {
 		b.WriteString("\n" + m.ok("lockout check passed") + "\n")
 	}
 	return wrap(b.String(), m.width)
+}
+
+// fitDiff cuts each line of a unified diff to w columns, ending a cut line
+// in "…": a line folded by wrap would go on without its +, - or space, and
+// read as a line of its own. Tabs are expanded first, as the terminal
+// would show them. cut says whether any line was cut.
+func fitDiff(d string, w int) (string, bool) {
+	lines := strings.Split(d, "\n")
+	cut := false
+	for i, l := range lines {
+		l = expandTabs(l)
+		if w > 1 && lipgloss.Width(l) > w {
+			l, cut = truncate(l, w), true
+		}
+		lines[i] = l
+	}
+	return strings.Join(lines, "\n"), cut
+}
+
+func expandTabs(l string) string {
+	if !strings.Contains(l, "\t") {
+		return l
+	}
+	var b strings.Builder
+	col := 0
+	for _, r := range l {
+		if r == '\t' {
+			n := 8 - col%8
+			b.WriteString(strings.Repeat(" ", n))
+			col += n
+			continue
+		}
+		b.WriteRune(r)
+		col += lipgloss.Width(string(r))
+	}
+	return b.String()
 }
 
 func (m *Model) reviewView() string {
@@ -283,7 +344,7 @@ func (m *Model) proveView() string {
 		if why := m.cfg.proveSkip(); why != "" {
 			s += "\n  " + m.st.Dim(why)
 		}
-		return s + "\n\nOn the host, prove it from outside with:\n  pfwdctl verify --self --user " + m.params.User + "\n"
+		return s + "\n\n" + m.proveLater()
 	}
 	var b strings.Builder
 	if m.host.ListenErr != nil {
@@ -309,6 +370,37 @@ func (m *Model) proveView() string {
 		b.WriteString(m.st.Dim("type another port and press r to try again, or enter to finish") + "\n")
 	}
 	return b.String()
+}
+
+// proveLater is how to prove the setup when the wizard could not: verify
+// --self runs on the server itself (as root: it installs a throwaway key
+// and logs in over the local sshd); from outside, a friend's machine runs
+// plain verify with the friend's own key.
+func (m *Model) proveLater() string {
+	user := m.params.User
+	var ts []string
+	if t := m.params.TargetStrings(); !(len(t) == 1 && t[0] == render.DefaultTarget) {
+		for _, s := range t {
+			ts = append(ts, "--target "+s)
+		}
+	}
+	onServer := append([]string{"pfwdctl verify --self --user " + user}, ts...)
+	host := m.cfg.Hostname
+	if host == "" {
+		host = "HOST"
+	}
+	outside := []string{"pfwdctl verify --host " + host}
+	if p := m.friendPort(); p != 22 {
+		outside = append(outside, fmt.Sprintf("--port %d", p))
+	}
+	outside = append(outside, "--user "+user, "--key "+friend.Identity)
+	outside = append(outside, ts...)
+	w := m.width - 4
+	return "Prove it once this configuration runs on the server:\n" +
+		"  on the server, as root (a throwaway key, removed afterwards):\n" +
+		"    " + strings.ReplaceAll(shellLines(onServer, w), "\n  ", "\n    ") + "\n" +
+		"  from a friend's machine, with the friend's private key:\n" +
+		"    " + strings.ReplaceAll(shellLines(outside, w), "\n  ", "\n    ") + "\n"
 }
 
 // listenList is sshd -T's listen addresses, as sshd names them.

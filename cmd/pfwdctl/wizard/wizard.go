@@ -121,9 +121,13 @@ type Model struct {
 
 	host HostInfo
 
-	user, targets        textinput.Model
-	accFocus             int
-	userErr, targetsErr  error
+	user, targets       textinput.Model
+	accFocus            int
+	userErr, targetsErr error
+	// acct is users' verdict on the account typed (users.CheckAccount,
+	// CreateUser's own checks without the change), for the account screen
+	// and Review.
+	acct                 users.AccountCheck
 	params               render.Params
 	keyIn, nameIn, expIn textinput.Model
 	fromIn               textinput.Model
@@ -133,19 +137,24 @@ type Model struct {
 	fieldErr             error
 	friends              []friendKey
 	keyNote              string
-	review               viewport.Model
-	plan                 []render.FileChange
-	planErr              error
-	guardErr             error
-	keysErr              error // a queued key's name is taken (nameInUse)
-	steps                []step
-	cur                  int
-	spin                 spinner.Model
-	applied              *render.ApplyResult
-	changes              []string
-	proving              bool
-	report               *verify.Report
-	proveErr             error
+	// keyRaw is a multi-line paste into the key field as it was pasted
+	// (textinput turns its newlines into spaces, which would merge a second
+	// key into the first one's name), while the field still shows
+	// keyRawShown, what textinput made of it.
+	keyRaw, keyRawShown string
+	review              viewport.Model
+	plan                []render.FileChange
+	planErr             error
+	guardErr            error
+	keysErr             error // a queued key's name is taken (nameInUse)
+	steps               []step
+	cur                 int
+	spin                spinner.Model
+	applied             *render.ApplyResult
+	changes             []string
+	proving             bool
+	report              *verify.Report
+	proveErr            error
 	// portIn is the Prove step's port, from sshd -T (listen) unless
 	// ProvePort; the admin may change it and press r to try again.
 	portIn     textinput.Model
@@ -167,7 +176,7 @@ func New(ctx context.Context, cfg Config) *Model {
 	if cfg.Runner == nil {
 		cfg.Runner = run.Exec{}
 	}
-	m := &Model{cfg: cfg, ctx: ctx, st: ui.New(cfg.Color), width: 80, height: 24, keys: newKeyMap(), help: help.New()}
+	m := &Model{cfg: cfg, ctx: ctx, st: ui.New(cfg.Color), width: defaultWidth, height: defaultHeight, keys: newKeyMap(), help: help.New()}
 	mk := func(prompt, placeholder, value string) textinput.Model {
 		ti := textinput.New()
 		ti.Prompt = prompt
@@ -231,6 +240,16 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
+		// A pty whose size was never set (a serial console, script(1) fed
+		// from a pipe) reports 0x0, and no resize ever follows: taken as
+		// is, it showed a one-column "too small" notice ("…") for good.
+		// An unknown size is the classic terminal's.
+		if m.width <= 0 {
+			m.width = defaultWidth
+		}
+		if m.height <= 0 {
+			m.height = defaultHeight
+		}
 		m.resize()
 		return m, nil
 	case spinner.TickMsg:
@@ -344,6 +363,10 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 // (TestResize); below it the wizard shows only a notice.
 const minWidth, minHeight = 60, 20
 
+// defaultWidth and defaultHeight stand in for a size the terminal does not
+// know (0x0), and before the first WindowSizeMsg.
+const defaultWidth, defaultHeight = 80, 24
+
 func (m *Model) tooSmall() bool { return m.width < minWidth || m.height < minHeight }
 
 func (m *Model) focus() {
@@ -400,6 +423,16 @@ func (m *Model) accountKey(msg tea.KeyMsg) tea.Cmd {
 func (m *Model) validateAccount() {
 	user := strings.TrimSpace(m.user.Value())
 	m.userErr = accounts.ValidateName(user)
+	m.acct = users.AccountCheck{}
+	if m.userErr == nil {
+		// What user create --fix (Apply's account step) would refuse is
+		// said here, as the name is typed, not at Review or after sshd -t.
+		m.acct, m.userErr = m.usersHost().CheckAccount(user)
+		if m.userErr == nil && m.acct.Person != "" {
+			m.userErr = fail.New(fail.Failed, "pick a dedicated account such as "+render.DefaultUser+" (the wizard creates it); making a person's account forward-only (nologin shell, password locked) would lock them out",
+				"%s is a person's account (%s): the wizard refuses it", user, m.acct.Person)
+		}
+	}
 	raw := strings.FieldsFunc(m.targets.Value(), func(r rune) bool { return r == ',' || r == ' ' })
 	ts, err := target.ParseList(raw)
 	p := render.DefaultParams()
@@ -455,21 +488,38 @@ func (m *Model) keysKey(msg tea.KeyMsg) tea.Cmd {
 			}
 		}
 		m.friends = append(m.friends, *m.keyOK)
-		note := fmt.Sprintf("added %s (%s); paste another, or press enter on an empty key to continue", m.keyOK.Name, m.keyOK.Key.Fingerprint())
+		// Queued, not added: nothing is written before Apply (and never
+		// with --dry-run).
+		note := fmt.Sprintf("queued %s (listed above): Apply installs it; paste another, or press enter on an empty key to continue", m.keyOK.Name)
 		for _, ti := range ins {
 			ti.SetValue("")
 		}
+		m.keyRaw, m.keyRawShown = "", ""
 		m.keyFocus = 0
 		m.focus()
 		m.keyNote = note
 		return nil
 	}
+	var pasted string
 	if msg.Paste {
 		// A pasted .pub keeps its final newline; it is not part of the key.
-		msg.Runes = []rune(strings.TrimRight(string(msg.Runes), "\r\n"))
+		// Terminals (tmux among them) send a paste's newlines as CR.
+		pasted = strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(string(msg.Runes))
+		pasted = strings.TrimRight(pasted, "\n")
+		msg.Runes = []rune(pasted)
 	}
+	before, pos := []rune(m.keyIn.Value()), m.keyIn.Position()
 	var cmd tea.Cmd
 	*ins[m.keyFocus], cmd = ins[m.keyFocus].Update(msg)
+	switch {
+	case m.keyFocus == 0 && strings.Contains(pasted, "\n"):
+		// Judge what was pasted, newlines and all (cat bob.pub alice.pub
+		// is two keys, not one key with a long comment).
+		pos = min(pos, len(before))
+		m.keyRaw, m.keyRawShown = string(before[:pos])+pasted+string(before[pos:]), m.keyIn.Value()
+	case m.keyIn.Value() != m.keyRawShown:
+		m.keyRaw, m.keyRawShown = "", ""
+	}
 	m.validateKey()
 	return cmd
 }
@@ -519,6 +569,9 @@ func (m *Model) validateKey() {
 	if raw == "" {
 		return
 	}
+	if m.keyRaw != "" && m.keyIn.Value() == m.keyRawShown {
+		raw = strings.TrimSpace(m.keyRaw)
+	}
 	data, err := m.keyData(raw)
 	if err != nil {
 		m.keyErr = err
@@ -526,10 +579,25 @@ func (m *Model) validateKey() {
 	}
 	k, warns, err := keyline.ParsePublic(data)
 	if err != nil {
-		m.keyErr = err
+		m.keyErr = severalKeys(raw, err)
 		return
 	}
 	fk := friendKey{Key: k, Warnings: warns, Name: k.Comment}
+	for _, f := range []struct {
+		what string
+		ti   *textinput.Model
+	}{{"name", &m.nameIn}, {"expires", &m.expIn}, {"from", &m.fromIn}} {
+		// A paste of two keys without bracketed paste: the first key's
+		// newline arrives as enter, which moves on to the name, and the
+		// second key lands there. Taken as a name it would be lost.
+		if v := strings.TrimSpace(f.ti.Value()); v != "" {
+			if other, _, err := keyline.ParsePublic([]byte(v)); err == nil {
+				m.fieldErr = fail.New(fail.Usage, "clear the field (ctrl+u); add the keys one at a time: queue this one, then paste the next into the key field",
+					"the %s field holds another public key (%s %s): was a second key pasted? it would be lost", f.what, other.Type(), other.Fingerprint())
+				return
+			}
+		}
+	}
 	if n := strings.TrimSpace(m.nameIn.Value()); n != "" {
 		fk.Name = keyline.SanitizeName(n)
 		if fk.Name == "" {
@@ -559,6 +627,9 @@ func (m *Model) validateKey() {
 // keyData is the pasted text, or the file it names (read as add-key reads
 // FILE: the admin's own file system, not --root, at most MaxInput+1 bytes).
 func (m *Model) keyData(raw string) ([]byte, error) {
+	if strings.Contains(raw, "\n") {
+		return []byte(raw), nil // a multi-line paste, not a path
+	}
 	if !(strings.HasPrefix(raw, "/") || strings.HasPrefix(raw, "~/") || strings.HasPrefix(raw, "./")) {
 		return []byte(raw), nil
 	}
@@ -567,6 +638,43 @@ func (m *Model) keyData(raw string) ([]byte, error) {
 		p = m.cfg.getenv("HOME") + p[1:]
 	}
 	return readKeyFile(p)
+}
+
+// severalKeys is ParsePublic's refusal of a multi-line paste, said for the
+// wizard when the lines are each a public key: one key at a time, each
+// with its own name, and nothing merged or dropped. A private key among
+// them keeps keyline's own message, which says to delete that copy.
+func severalKeys(raw string, err error) error {
+	if !strings.Contains(raw, "\n") || strings.Contains(err.Error(), "PRIVATE") {
+		return err
+	}
+	var names []string
+	for _, l := range strings.Split(raw, "\n") {
+		l = strings.TrimSuffix(l, "\r") // a CRLF file
+		if strings.TrimSpace(l) == "" {
+			continue
+		}
+		if k, _, err := keyline.ParsePublic([]byte(l)); err == nil {
+			n := k.Comment
+			if n == "" {
+				n = k.Fingerprint()
+			}
+			names = append(names, n)
+		}
+	}
+	if len(names) < 2 {
+		return err
+	}
+	return fail.New(fail.Usage, "clear the field (ctrl+u) and paste one key at a time: each gets its own name and expiry",
+		"the paste holds %d keys (%s); the wizard adds one key at a time and took none of them", len(names), strings.Join(names, ", "))
+}
+
+// expiryText is a queued key's expiry as the key screen shows it.
+func expiryText(t time.Time) string {
+	if t.IsZero() {
+		return "no expiry"
+	}
+	return "expires " + t.Local().Format("2006-01-02 15:04")
 }
 
 func (m *Model) planChanges() bool {
@@ -648,7 +756,7 @@ func wrap(s string, w int) string {
 		}
 		plain := ansi.Strip(l)
 		indent := len(plain) - len(strings.TrimLeft(plain, " "))
-		for _, mark := range []string{"✓ ", "✗ ", "! ", "→ ", "- ", "↺ "} {
+		for _, mark := range []string{"✓ ", "✗ ", "! ", "→ ", "- ", "↺ ", "• "} {
 			if strings.HasPrefix(plain[indent:], mark) {
 				indent += 2
 				break
@@ -657,9 +765,17 @@ func wrap(s string, w int) string {
 		if indent > w/2 {
 			indent = 0
 		}
-		parts := strings.Split(ansi.Wrap(l, w, ""), "\n")
-		first := parts[0]
-		rest := ansi.Wrap(strings.Join(parts[1:], " "), w-indent, "")
+		// The first screen line, then the rest of the line itself wrapped
+		// under the indent. (Joining the first wrap's other lines with
+		// spaces put a space into every word that wrap had to break, such
+		// as a key's base64 on Review.)
+		first, _, _ := strings.Cut(ansi.Wrap(l, w, ""), "\n")
+		lw := ansi.StringWidth(l)
+		rem := ansi.Cut(l, ansi.StringWidth(first), lw)
+		if strings.HasPrefix(ansi.Strip(rem), " ") {
+			rem = ansi.Cut(rem, 1, lw)
+		}
+		rest := ansi.Wrap(rem, w-indent, "")
 		out = append(out, first)
 		for _, r := range strings.Split(rest, "\n") {
 			out = append(out, strings.Repeat(" ", indent)+r)

@@ -203,7 +203,7 @@ func TestWalkthrough(t *testing.T) {
 	h.golden("01-host")
 
 	h.send(enter)
-	h.want("step 2 of 7", "valid account name", "PermitOpen 127.0.0.1:8009")
+	h.want("step 2 of 7", "pfwd exists (uid 999); Apply repairs it", "PermitOpen 127.0.0.1:8009")
 	h.golden("02-account")
 	// Validation as you type, with render's own validators.
 	h.send(clear, typed("Pf"))
@@ -228,7 +228,7 @@ func TestWalkthrough(t *testing.T) {
 	h.want("name alice", "expires 2026-12-31", "only from 203.0.113.0/24")
 	h.golden("03-key")
 	h.send(enter)
-	h.want("added alice")
+	h.want("queued alice")
 	h.send(enter)
 
 	h.want("step 4 of 7", "Review", "+++ /etc/ssh/sshd_config.d/10-hardening.conf", "enter applies")
@@ -358,8 +358,20 @@ func TestBackAndQuit(t *testing.T) {
 	rendertest.Unchanged(t, root, before)
 }
 
+// toorAppears adds toor with UID 0 once the wizard is on Review: the
+// account screen refuses a UID 0 account as it is typed (users.CheckAccount),
+// so only an account that changes between that screen and Apply makes the
+// account step fail after sshd -t.
+func toorAppears(t *testing.T, root hostfs.Root) {
+	t.Helper()
+	passwd, _ := os.ReadFile(root.Path("/etc/passwd"))
+	if err := os.WriteFile(root.Path("/etc/passwd"), append(passwd, "toor:x:0:0::/root:/bin/bash\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestRollback: the account step fails after sshd -t accepted the drop-ins
-// (toor has UID 0, which users refuses); the drop-ins are put back
+// (toor has UID 0 by then, which users refuses); the drop-ins are put back
 // byte-for-byte before sshd ever reloads, and the screen says so.
 func TestRollback(t *testing.T) {
 	t.Parallel()
@@ -367,12 +379,11 @@ func TestRollback(t *testing.T) {
 	root := rendertest.New(t, rendertest.Tree{Files: map[string]string{
 		"/etc/ssh/sshd_config.d/10-hardening.conf": "# an older pfwdctl drop-in\n",
 	}})
-	passwd, _ := os.ReadFile(root.Path("/etc/passwd"))
-	os.WriteFile(root.Path("/etc/passwd"), append(passwd, "toor:x:0:0::/root:/bin/bash\n"...), 0o644)
-	before := rendertest.Snapshot(t, root)
 	h := newHarness(t, testConfig(t, root))
 	h.send(enter, clear, typed("toor"), enter, enter, enter)
 	h.want("step 4 of 7", "update /etc/ssh/sshd_config.d/10-hardening.conf")
+	toorAppears(t, root)
+	before := rendertest.Snapshot(t, root)
 	h.send(enter)
 	h.want("UID 0", "rolled back: the drop-ins are restored byte-for-byte", "apply failed")
 	h.golden("05-apply-rollback")
@@ -394,12 +405,11 @@ func TestRollbackRemovesTheDirItCreated(t *testing.T) {
 	if err := os.Remove(root.Path("/etc/ssh/sshd_config.d")); err != nil {
 		t.Fatal(err)
 	}
-	passwd, _ := os.ReadFile(root.Path("/etc/passwd"))
-	os.WriteFile(root.Path("/etc/passwd"), append(passwd, "toor:x:0:0::/root:/bin/bash\n"...), 0o644)
-	before := rendertest.Snapshot(t, root)
 	h := newHarness(t, testConfig(t, root))
 	h.send(enter, clear, typed("toor"), enter, enter, enter)
 	h.want("step 4 of 7", "create /etc/ssh/sshd_config.d/10-hardening.conf")
+	toorAppears(t, root)
+	before := rendertest.Snapshot(t, root)
 	h.send(enter)
 	h.want("UID 0", "rolled back: the drop-ins are restored byte-for-byte", "apply failed")
 	rendertest.Unchanged(t, root, before)
@@ -610,7 +620,7 @@ func TestKeyScreen(t *testing.T) {
 		t.Fatalf("the newline queued the key (%d queued, focus %d)", len(h.m.friends), h.m.keyFocus)
 	}
 	h.send(typed("carol"), tab, typed("30d"), enter)
-	h.want("added carol")
+	h.want("queued carol")
 	// A bracketed paste keeps its newline out of the field.
 	h.send(pasted(pub + "\n"))
 	if strings.ContainsAny(h.m.keyIn.Value(), "\r\n ") && strings.HasSuffix(h.m.keyIn.Value(), " ") {
@@ -624,7 +634,7 @@ func TestKeyScreen(t *testing.T) {
 	h.send(clear, typed("alice"))
 	h.want("name alice")
 	h.send(enter)
-	h.want("added alice")
+	h.want("queued alice")
 	if len(h.m.friends) != 2 {
 		t.Fatalf("queued %d", len(h.m.friends))
 	}
@@ -633,7 +643,7 @@ func TestKeyScreen(t *testing.T) {
 	h.want(`pfwd already has a key named "alice"`)
 	h.send(clear, kmsg(tea.KeyShiftTab), clear)
 	h.send(pasted(pub), enter, enter)
-	h.want("added alice")
+	h.want("queued alice")
 
 	// ctrl+x takes the last key off the list.
 	h.send(kmsg(tea.KeyCtrlX))
@@ -694,7 +704,7 @@ func TestReviewRefusesATakenName(t *testing.T) {
 	h.send(enter, clear, typed("other"), enter, enter)
 	h.want("step 3 of 7")
 	h.send(pasted(agentKey(t, "x")), enter, typed("alice"), enter)
-	h.want("added alice")
+	h.want("queued alice")
 	h.send(esc, tab, clear, typed("pfwd"), enter, enter, enter)
 	h.want("step 4 of 7", "cannot apply")
 	h.wantReview(`pfwd already has a key named "alice"`)
