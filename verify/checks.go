@@ -113,9 +113,9 @@ func failed(format string, args ...any) Result {
 // which the server answered as it should (how).
 func unanswered(done, all int, what, how string) Result {
 	if done == 0 {
-		return Result{Status: Unknown, Detail: fmt.Sprintf("not finished: none of %d %s was answered before the run ended", all, what)}
+		return Result{Status: Unknown, Detail: fmt.Sprintf("not finished: none of the %d %s was answered before the run ended", all, what)}
 	}
-	return Result{Status: Unknown, Detail: fmt.Sprintf("not finished: %d of %d %s answered before the run ended, each %s; the other %d proved nothing", done, all, what, how, all-done)}
+	return Result{Status: Unknown, Detail: fmt.Sprintf("not finished: %d of %d %s were answered before the run ended, each %s; the other %d prove nothing", done, all, what, how, all-done)}
 }
 
 // finding is a failure the server answered: something granted, opened or
