@@ -156,11 +156,10 @@ func (hk hostKeyCheck) hint(reason Reason, addr string) string {
 		if reason == HostKeyMismatch {
 			return "the server's host key is not the one " + hk.file + " lists: if the server was reinstalled on purpose, remove the old line (ssh-keygen -R " + host + " -f " + hk.file + ") and verify again; otherwise do not connect"
 		}
-		h := "add the server's host key to " + hk.file + " (compare its fingerprint out of band), pass --accept-new to record it, or pin it with --host-key SHA256:..."
 		if hk.missing {
-			h = hk.file + " does not exist yet: " + h
+			return hk.file + " does not exist yet, so no server is known: record this one with --accept-new (it creates the file), or pin it with --host-key SHA256:..."
 		}
-		return h
+		return hk.file + " does not list this server: record it with --accept-new, or pin it with --host-key SHA256:..."
 	}
 	return ""
 }

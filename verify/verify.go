@@ -456,7 +456,7 @@ func run(ctx context.Context, o Options, addr string, hk hostKeyCheck) (*Report,
 			if ctx.Err() != nil {
 				// Still running when the run was cut short: what it
 				// saw may be the closed connection, not the server.
-				r = unfinished(r, cutReason(ctx), o.Timeout)
+				r = unfinished(r, cutReason(ctx), o)
 			}
 			r.Name, r.Proves = c.name, c.proves
 			if (r.Status == Fail || r.Status == Warn) && r.Hint == "" {
@@ -480,7 +480,7 @@ func run(ctx context.Context, o Options, addr string, hk hostKeyCheck) (*Report,
 		err := connErr(reason, addr, errors.New(msg))
 		var fe *fail.Error
 		if reason == Timeout && errors.As(err, &fe) {
-			fe.Hint = "raise --timeout: the checks marked ? were cut short, and a probe without an answer proves nothing either way (--sweep takes about a minute)"
+			fe.Hint = "raise --timeout: the checks marked ? were cut short, and a probe without an answer proves nothing either way" + sweepTakes(o)
 		}
 		return rep, err
 	}
@@ -494,12 +494,12 @@ func run(ctx context.Context, o Options, addr string, hk hostKeyCheck) (*Report,
 // opened) stands; anything else, a pass as much as a failure, may rest on
 // a probe the closed connection answered, and is Unknown. A check that
 // said itself how far it got (Unknown already) keeps its words.
-func unfinished(r Result, why Reason, timeout time.Duration) Result {
+func unfinished(r Result, why Reason, o Options) Result {
 	cut := "the run was interrupted"
 	hint := "run verify again and let it finish"
 	if why == Timeout {
-		cut = "the run reached --timeout " + timeout.String()
-		hint = "raise --timeout (--sweep takes about a minute)"
+		cut = "the run reached --timeout " + o.Timeout.String()
+		hint = "raise --timeout" + sweepTakes(o)
 	}
 	switch {
 	case r.Status == Fail && r.found:
@@ -510,6 +510,14 @@ func unfinished(r Result, why Reason, timeout time.Duration) Result {
 	}
 	r.Status, r.Hint = Unknown, hint
 	return r
+}
+
+// sweepTakes is how long a --sweep needs, for a hint to raise --timeout.
+func sweepTakes(o Options) string {
+	if o.Sweep {
+		return " (--sweep takes about a minute)"
+	}
+	return ""
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

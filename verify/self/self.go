@@ -271,7 +271,11 @@ func Run(parent context.Context, o Options) (res Result, err error) {
 	if errors.As(err, &ce) && ce.Reason == verify.AuthFailed && errors.As(err, &fe) {
 		// There is no --key to check here: sshd refused the key --self
 		// installed itself, so the account's own setup is why.
-		fe.Hint = "sshd refused the throwaway key pfwdctl installed for " + s.User + ": run pfwdctl audit (it shows whether sshd reads the account's keys file: AuthorizedKeysFile, StrictModes, AuthenticationMethods, a locked account) and read sshd's log: " + sshd.HostService(o.Root).Log
+		what := "the throwaway key pfwdctl installed for " + s.User + ": run pfwdctl audit (it shows whether sshd reads the account's keys file: AuthorizedKeysFile, StrictModes, AuthenticationMethods, a locked account)"
+		if o.Certificate {
+			what = "the certificate from the throwaway CA pfwdctl trusted for " + s.User + ": run pfwdctl audit (it shows TrustedUserCAKeys, AuthorizedPrincipalsFile and the principals the account accepts)"
+		}
+		fe.Hint = "sshd refused " + what + ", and read sshd's log: " + sshd.HostService(o.Root).Log
 	}
 	return res, err
 }
