@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -230,5 +231,35 @@ func TestHostKeyHintFollowsItsSource(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestInterruptWhileConnecting: an interrupt before the login finished was
+// reported as a timeout (exit 3); it is interrupted (exit 130) too.
+func TestInterruptWhileConnecting(t *testing.T) {
+	t.Parallel()
+	_, o := against(t, lab.Options{})
+	mute, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mute.Close() })
+	go func() {
+		for {
+			c, err := mute.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+		}
+	}()
+	o.Port = mute.Addr().(*net.TCPAddr).Port
+	o.Timeout = time.Minute
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	_, err = verify.Run(ctx, o)
+	var ce *verify.ConnectError
+	if !errors.As(err, &ce) || ce.Reason != verify.Interrupted || fail.Code(err) != fail.ExitInterrupted {
+		t.Fatalf("want interrupted (exit 130), got %v (exit %d)", err, fail.Code(err))
 	}
 }

@@ -398,7 +398,7 @@ func run(ctx context.Context, o Options, addr string, hk hostKeyCheck) (*Report,
 			}
 			return nil, refusedKey(reason, addr, hostKeyErr, hk, ScanHostKeys(ctx, addr))
 		case ctx.Err() != nil:
-			return nil, connErr(Timeout, addr, ctx.Err())
+			return nil, connErr(cutReason(ctx), addr, ctx.Err())
 		case probed:
 			return nil, connErr(AuthFailed, addr, err)
 		}
@@ -525,7 +525,9 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 func classifyDial(ctx context.Context, addr string, err error) error {
 	var dnsErr *net.DNSError
 	switch {
-	case ctx.Err() != nil || isTimeout(err):
+	case ctx.Err() != nil:
+		return connErr(cutReason(ctx), addr, err)
+	case isTimeout(err):
 		return connErr(Timeout, addr, err)
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return connErr(Refused, addr, err)
