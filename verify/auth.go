@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -100,6 +101,11 @@ type HostKeyPolicy struct {
 	// yet and trusts it (OpenSSH's StrictHostKeyChecking accept-new). A
 	// listed host with another key is still a mismatch.
 	AcceptNew bool
+	// KnownHostsFrom, when pfwdctl wrote KnownHosts itself, names where
+	// its keys came from (verify --self: the server's own host key
+	// files), so a refused key's hint points there and not at a
+	// known_hosts file the admin never kept.
+	KnownHostsFrom string
 }
 
 // DefaultKnownHosts is ~/.ssh/known_hosts.
@@ -114,6 +120,73 @@ func DefaultKnownHosts() string {
 type hostKeyCheck struct {
 	check      ssh.HostKeyCallback
 	algorithms []string
+	// from is where the expected key came from, for hints.
+	from keySource
+	// file is the known_hosts file (keysFile), or what KnownHostsFrom
+	// names (keysOwn); pin is the pinned fingerprint (keysPinned).
+	file, pin string
+	// missing: file did not exist (read as an empty one).
+	missing bool
+}
+
+// keySource is where the host key verify expects comes from: each needs
+// its own advice when the server shows another (or an unknown) key.
+type keySource int
+
+const (
+	keysInsecure keySource = iota
+	keysPinned
+	keysFile
+	keysOwn
+)
+
+// hint is what to do when the server's key was refused for reason
+// (HostKeyMismatch or HostKeyUnknown), for the source of the expected key.
+func (hk hostKeyCheck) hint(reason Reason, addr string) string {
+	host := knownhosts.Normalize(addr)
+	if strings.ContainsAny(host, "[]") {
+		host = "'" + host + "'"
+	}
+	switch hk.from {
+	case keysPinned:
+		return "the server's host key is not the pinned --host-key " + hk.pin + ": if the server was reinstalled on purpose, compare its new fingerprint out of band and pin that one; otherwise do not connect"
+	case keysOwn:
+		return "the sshd at " + addr + " serves a host key that is not among " + hk.file + ": if the host keys were regenerated, restart sshd; otherwise check --port (is it this host's sshd?)"
+	case keysFile:
+		if reason == HostKeyMismatch {
+			return "the server's host key is not the one " + hk.file + " lists: if the server was reinstalled on purpose, remove the old line (ssh-keygen -R " + host + " -f " + hk.file + ") and verify again; otherwise do not connect"
+		}
+		if hk.missing {
+			return hk.file + " does not exist yet, so no server is known: record this one with --accept-new (it creates the file), or pin it with --host-key SHA256:..."
+		}
+		return hk.file + " does not list this server: record it with --accept-new, or pin it with --host-key SHA256:..."
+	}
+	return ""
+}
+
+// keysHint lists the server's keys for a refused host key, with the next
+// step that fits the source of the expected key.
+func (hk hostKeyCheck) keysHint(keys []ScannedKey) string {
+	if len(keys) == 0 {
+		return ""
+	}
+	var fps, lines []string
+	for _, k := range keys {
+		fps = append(fps, k.Type+" "+k.Fingerprint)
+		lines = append(lines, k.KnownHosts)
+	}
+	offers := "the server offers " + strings.Join(fps, ", ") + "; compare with ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub on the server"
+	switch hk.from {
+	case keysPinned:
+		return offers + ", then pin the right one with --host-key"
+	case keysOwn:
+		return "the server offers " + strings.Join(fps, ", ")
+	}
+	file := hk.file
+	if file == "" {
+		file = "known_hosts"
+	}
+	return offers + ", then add to " + file + ":\n" + strings.Join(lines, "\n")
 }
 
 // check refuses a policy that names more than one way to trust a key.
@@ -139,7 +212,7 @@ func (p HostKeyPolicy) callback(addr string) (hostKeyCheck, error) {
 	}
 	switch {
 	case p.Insecure:
-		return hostKeyCheck{check: ssh.InsecureIgnoreHostKey()}, nil
+		return hostKeyCheck{check: ssh.InsecureIgnoreHostKey(), from: keysInsecure}, nil
 	case p.Fingerprint != "":
 		want := p.Fingerprint
 		if !strings.HasPrefix(want, "SHA256:") {
@@ -150,13 +223,24 @@ func (p HostKeyPolicy) callback(addr string) (hostKeyCheck, error) {
 				return &pinnedMismatch{want: want, got: got}
 			}
 			return nil
-		}}, nil
+		}, from: keysPinned, pin: want}, nil
 	}
 	file := p.KnownHosts
 	if file == "" {
 		file = DefaultKnownHosts()
 	}
+	hk := hostKeyCheck{from: keysFile, file: file}
+	if p.KnownHostsFrom != "" {
+		hk.from, hk.file = keysOwn, p.KnownHostsFrom
+	}
 	cb, err := knownhosts.New(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		// As ssh does: a known_hosts that does not exist yet (root on a
+		// fresh box) lists no host, so the server's key is unknown, its
+		// fingerprint is shown, and --accept-new creates the file.
+		hk.missing = true
+		cb, err = knownhosts.New()
+	}
 	if err != nil {
 		return hostKeyCheck{}, fail.Wrap(fail.Usage, err,
 			"pass --known-hosts FILE, pin the key with --host-key SHA256:..., or for a throwaway VM --insecure-ignore-host-key",
@@ -175,7 +259,8 @@ func (p HostKeyPolicy) callback(addr string) (hostKeyCheck, error) {
 			return err
 		}
 	}
-	return hostKeyCheck{check: check, algorithms: knownAlgorithms(cb, addr)}, nil
+	hk.check, hk.algorithms = check, knownAlgorithms(cb, addr)
+	return hk, nil
 }
 
 // knownAlgorithms asks for host key algorithms matching the known keys:

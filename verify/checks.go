@@ -96,9 +96,9 @@ type probeEnv struct {
 // list and how many in all.
 func findings(found []string, what string) Result {
 	if len(found) > 20 {
-		return failed("%s; … %d %s in all", strings.Join(found[:20], "; "), len(found), what)
+		return finding("%s; … %d %s in all", strings.Join(found[:20], "; "), len(found), what)
 	}
-	return failed("%s", strings.Join(found, "; "))
+	return finding("%s", strings.Join(found, "; "))
 }
 
 func pass(format string, args ...any) Result {
@@ -107,6 +107,24 @@ func pass(format string, args ...any) Result {
 
 func failed(format string, args ...any) Result {
 	return Result{Status: Fail, Detail: fmt.Sprintf(format, args...)}
+}
+
+// unanswered is a check cut short after done of all its probes, each of
+// which the server answered as it should (how).
+func unanswered(done, all int, what, how string) Result {
+	if done == 0 {
+		return Result{Status: Unknown, Detail: fmt.Sprintf("not finished: none of the %d %s was answered before the run ended", all, what)}
+	}
+	return Result{Status: Unknown, Detail: fmt.Sprintf("not finished: %d of %d %s were answered before the run ended, each %s; the other %d prove nothing", done, all, what, how, all-done)}
+}
+
+// finding is a failure the server answered: something granted, opened or
+// offered. Unlike a probe that could not be made, it stands when the run
+// is cut short after it (unfinished).
+func finding(format string, args ...any) Result {
+	r := failed(format, args...)
+	r.found = true
+	return r
 }
 
 // errSessionsRefused: a fresh connection, with no other session open,
@@ -452,7 +470,9 @@ func checkShell(e *probeEnv) Result {
 		if stopped {
 			problems = append(problems, "the other probes stopped there")
 		}
-		return failed("%s", strings.Join(problems, "; "))
+		r := failed("%s", strings.Join(problems, "; "))
+		r.found = slices.ContainsFunc(parts, func(p part) bool { return p.wayIn })
+		return r
 	}
 	return pass("%s", strings.Join(dedupe(notes), "; "))
 }
@@ -584,8 +604,9 @@ func reason(err error) (ssh.RejectionReason, bool) {
 
 func checkTunnel(e *probeEnv) Result {
 	type out struct {
-		status Status
-		msg    string
+		status   Status
+		msg      string
+		answered bool
 	}
 	res := make([]out, len(e.opts.Targets))
 	var wg sync.WaitGroup
@@ -597,13 +618,13 @@ func checkTunnel(e *probeEnv) Result {
 			r, isOpen := reason(err)
 			switch {
 			case err == nil:
-				res[i] = out{Pass, t.String() + " opens"}
+				res[i] = out{Pass, t.String() + " opens", true}
 			case isOpen && r == ssh.ConnectionFailed:
-				res[i] = out{Warn, "permitted, but nothing answers at " + t.String()}
+				res[i] = out{Warn, "permitted, but nothing answers at " + t.String(), true}
 			case isOpen && r == ssh.Prohibited:
-				res[i] = out{Fail, t.String() + " refused: administratively prohibited"}
+				res[i] = out{Fail, t.String() + " refused: administratively prohibited", true}
 			default:
-				res[i] = out{Fail, t.String() + ": " + err.Error()}
+				res[i] = out{Fail, t.String() + ": " + err.Error(), false}
 			}
 		}()
 	}
@@ -617,6 +638,9 @@ func checkTunnel(e *probeEnv) Result {
 		}
 	}
 	r := Result{Status: status, Detail: strings.Join(msgs, "; ")}
+	// A target refused (administratively prohibited) is the server's
+	// answer; a forward that could not be asked for is not.
+	r.found = slices.ContainsFunc(res, func(o out) bool { return o.answered && o.status == Fail })
 	if status == Warn {
 		r.Hint = "the rule is right but the service is down: start it, or check --target"
 	}
@@ -766,58 +790,88 @@ func otherSpelling(host string) string {
 }
 
 // otherPortProblem opens one forward that must be refused; "" when it is
-// (administratively prohibited), else what went wrong.
-func (e *probeEnv) otherPortProblem(p probe) string {
+// (administratively prohibited), else what went wrong, and whether that
+// is the server's answer (opened, or permitted) rather than a probe that
+// could not be made.
+func (e *probeEnv) otherPortProblem(p probe) (problem string, answered bool) {
 	hp := target.Target{Host: p.host, Port: p.port}.String()
 	err := e.openDirect(p.host, p.port)
 	r, isOpen := reason(err)
 	switch {
 	case err == nil:
-		return fmt.Sprintf("%s (%s) opened", hp, p.why)
+		return fmt.Sprintf("%s (%s) opened", hp, p.why), true
 	case isOpen && r == ssh.Prohibited:
-		return ""
+		return "", true
 	case isOpen && r == ssh.ConnectionFailed:
-		return fmt.Sprintf("%s (%s) is permitted (nothing answered there)", hp, p.why)
+		return fmt.Sprintf("%s (%s) is permitted (nothing answered there)", hp, p.why), true
 	default:
-		return fmt.Sprintf("%s (%s): %v", hp, p.why, err)
+		return fmt.Sprintf("%s (%s): %v", hp, p.why, err), false
 	}
 }
 
 func checkOtherPorts(e *probeEnv) Result {
 	ps := e.otherProbes()
 	problems := make([]string, len(ps))
+	// answered: the server's own answer came back for the probe, before
+	// the run was cut short; a probe asked after the cut, or failing
+	// because of it, proves nothing.
+	answered := make([]bool, len(ps))
+	byServer := make([]bool, len(ps))
 	// A fixed pool of workers, not a goroutine per probe: a sweep has
-	// 131,070 of them.
+	// 131,070 of them. The feed stops at the run's end: the rest would
+	// only fail on the closed connection.
 	var wg sync.WaitGroup
 	next := make(chan int)
 	go func() {
+		defer close(next)
 		for i := range ps {
-			next <- i
+			select {
+			case next <- i:
+			case <-e.ctx.Done():
+				return
+			}
 		}
-		close(next)
 	}()
 	for range min(probeParallel, len(ps)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				p := ps[i]
-				problems[i] = e.otherPortProblem(p)
+				if e.ctx.Err() != nil {
+					continue
+				}
+				problem, ok := e.otherPortProblem(ps[i])
+				if !ok && e.ctx.Err() != nil {
+					continue
+				}
+				problems[i], answered[i], byServer[i] = problem, true, ok
 			}
 		}()
 	}
 	wg.Wait()
 	var bad, tried []string
+	missing, foundOne := 0, false
 	for i, p := range ps {
+		if !answered[i] {
+			missing++
+			continue
+		}
 		tried = append(tried, target.Target{Host: p.host, Port: p.port}.String())
 		if problems[i] != "" {
 			bad = append(bad, problems[i])
+			foundOne = foundOne || byServer[i]
 		}
 	}
 	var r Result
 	switch {
 	case len(bad) > 0:
 		r = findings(bad, "permitted destinations")
+		r.found = foundOne
+		if missing > 0 {
+			r.Detail += fmt.Sprintf(" (%d of %d destinations tried before the run ended)", len(tried), len(ps))
+		}
+	case missing > 0:
+		r = unanswered(len(tried), len(ps), "destinations", "administratively prohibited")
 	case e.opts.Sweep:
 		r = pass("%d destinations (%s): administratively prohibited", len(tried), strings.Join(ranges(tried), "; "))
 	default:
@@ -909,8 +963,9 @@ type tcpipForward struct {
 	Port uint32
 }
 
-// tryListen asks for one remote forward; "" when sshd refused it, else
-// what happened (a granted forward is cancelled at once).
+// tryListen asks for one remote forward: the name it was granted as
+// (host:port, with the port sshd chose for port 0; a granted forward is
+// cancelled at once), or "" when sshd refused it.
 func tryListen(c ssh.Conn, d Destination) (string, error) {
 	ok, reply, err := c.SendRequest("tcpip-forward", true, ssh.Marshal(tcpipForward{d.Host, uint32(d.Port)}))
 	if err != nil || !ok {
@@ -923,7 +978,7 @@ func tryListen(c ssh.Conn, d Destination) (string, error) {
 		port = bound.Port
 	}
 	c.SendRequest("cancel-tcpip-forward", false, ssh.Marshal(tcpipForward{d.Host, port}))
-	return fmt.Sprintf("the server listened on %s for the account (%s; cancelled)", listenName(d.Host, int(port)), d.Why), nil
+	return listenName(d.Host, int(port)), nil
 }
 
 // listenName is host:port as ssh -R would take it ("" is the wildcard).
@@ -934,9 +989,42 @@ func listenName(host string, port int) string {
 	return target.Target{Host: host, Port: port}.String()
 }
 
+// grantedListens says which listens the server granted, once: grouped by
+// why each was asked for, the first 20 names and how many in all, not one
+// sentence per listen (port 0 alone is asked for under five spellings).
+func grantedListens(names []string, whys []string) string {
+	var order []string
+	byWhy := map[string][]string{}
+	for i, n := range names {
+		if _, ok := byWhy[whys[i]]; !ok {
+			order = append(order, whys[i])
+		}
+		byWhy[whys[i]] = append(byWhy[whys[i]], n)
+	}
+	var groups []string
+	shown := 0
+	for _, why := range order {
+		ns := byWhy[why]
+		if shown+len(ns) > 20 {
+			ns = ns[:max(0, 20-shown)]
+		}
+		if len(ns) == 0 {
+			break
+		}
+		shown += len(ns)
+		groups = append(groups, strings.Join(ns, ", ")+" ("+why+")")
+	}
+	msg := "the server listened on " + strings.Join(groups, "; on ")
+	if shown < len(names) {
+		msg += fmt.Sprintf("; … %d listens granted in all", len(names))
+	}
+	return msg + ", for the account; each cancelled at once"
+}
+
 func checkRemote(e *probeEnv) Result {
 	tries, named := e.listenTries()
-	bad := make([]string, len(tries))
+	granted := make([]string, len(tries))
+	asked := make([]bool, len(tries))
 	// Few tries go over the shared connection; a sweep is cut into
 	// listenConns slices, each on a connection of its own.
 	conns := 1
@@ -960,32 +1048,40 @@ func checkRemote(e *probeEnv) Result {
 				c = rc
 			}
 			lo, hi := w*len(tries)/conns, (w+1)*len(tries)/conns
-			for i := lo; i < hi; i++ {
-				msg, err := tryListen(c, tries[i])
+			for i := lo; i < hi && e.ctx.Err() == nil; i++ {
+				name, err := tryListen(c, tries[i])
 				if err != nil {
 					errs[w] = fmt.Errorf("tcpip-forward: %w", err)
 					return
 				}
-				bad[i] = msg
+				granted[i], asked[i] = name, true
 			}
 		}()
 	}
 	wg.Wait()
-	var found, tried []string
+	var found, whys, tried []string
 	for i, d := range tries {
+		if !asked[i] {
+			continue
+		}
 		tried = append(tried, listenName(d.Host, d.Port))
-		if bad[i] != "" {
-			found = append(found, bad[i])
+		if granted[i] != "" {
+			found = append(found, granted[i])
+			whys = append(whys, d.Why)
 		}
 	}
 	var r Result
 	switch {
 	case len(found) > 0:
-		r = findings(found, "listens granted")
+		r = finding("%s", grantedListens(found, whys))
 	default:
-		if err := errors.Join(errs...); err != nil {
+		if e.ctx.Err() != nil && len(tried) < len(tries) {
+			// The errors are the closed connection's, not the server's.
+			return unanswered(len(tried), len(tries), "listens", "refused")
+		}
+		if err := joinErrs(errs); err != "" {
 			// A listen that was never asked for proves nothing.
-			return failed("not probed: %v", err)
+			return failed("not probed: %s", err)
 		}
 		if e.opts.Sweep {
 			r = pass("tcpip-forward refused: %d listens (%s)", len(tried), strings.Join(ranges(tried), "; "))
@@ -1007,6 +1103,30 @@ func checkRemote(e *probeEnv) Result {
 	return r
 }
 
+// joinErrs says each distinct error once, with how many connections hit
+// it: one line, where errors.Join would repeat "tcpip-forward: EOF" once
+// per connection on lines of their own.
+func joinErrs(errs []error) string {
+	var order []string
+	n := map[string]int{}
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		m := err.Error()
+		if n[m] == 0 {
+			order = append(order, m)
+		}
+		n[m]++
+	}
+	for i, m := range order {
+		if n[m] > 1 {
+			order[i] = fmt.Sprintf("%s (on %d connections)", m, n[m])
+		}
+	}
+	return strings.Join(order, "; ")
+}
+
 // sessionRequest sends one request on a session of its own. An error
 // other than errSessionsRefused means the request was never made.
 func (e *probeEnv) sessionRequest(name string, payload []byte) (bool, error) {
@@ -1024,7 +1144,7 @@ func (e *probeEnv) sessionRequest(name string, payload []byte) (bool, error) {
 func requestRefused(what string, ok bool, err error) Result {
 	switch {
 	case err == nil && ok:
-		return failed("%s granted", what)
+		return finding("%s granted", what)
 	case err != nil && !errors.Is(err, errSessionsRefused):
 		return failed("%s not probed: %v", what, err)
 	case err != nil:
@@ -1036,7 +1156,7 @@ func requestRefused(what string, ok bool, err error) Result {
 func checkAgent(e *probeEnv) Result {
 	ok, err := e.sessionRequest("auth-agent-req@openssh.com", nil)
 	if err == nil && ok {
-		return failed("agent forwarding granted")
+		return finding("agent forwarding granted")
 	}
 	return requestRefused("auth-agent-req", ok, err)
 }
@@ -1050,7 +1170,7 @@ func checkX11(e *probeEnv) Result {
 	}{false, "MIT-MAGIC-COOKIE-1", strings.Repeat(e.token, 2), 0}
 	ok, err := e.sessionRequest("x11-req", ssh.Marshal(req))
 	if err == nil && ok {
-		return failed("X11 forwarding granted")
+		return finding("X11 forwarding granted")
 	}
 	return requestRefused("x11-req", ok, err)
 }
@@ -1061,7 +1181,7 @@ func checkTun(e *probeEnv) Result {
 	if err == nil {
 		go ssh.DiscardRequests(reqs)
 		ch.Close()
-		return failed("a tun device was opened for the account (closed again)")
+		return finding("a tun device was opened for the account (closed again)")
 	}
 	// sshd answers "connect failed" both when PermitTunnel forbids it and
 	// when the device cannot be opened: only an open tunnel is a finding.
@@ -1123,7 +1243,7 @@ func checkStreamLocal(e *probeEnv) Result {
 		}
 	}
 	if len(bad) > 0 {
-		return failed("%s", strings.Join(bad, "; "))
+		return finding("%s", strings.Join(bad, "; "))
 	}
 	tried := fmt.Sprintf("%d sockets", len(sockets))
 	if len(sockets) == 1 {
@@ -1138,7 +1258,7 @@ func checkStreamLocal(e *probeEnv) Result {
 
 func checkPassword(e *probeEnv) Result {
 	if !e.authProbed {
-		return failed("the server let the account in without any authentication")
+		return finding("the server let the account in without any authentication")
 	}
 	// Every method but publickey is a way in that the key's options do
 	// not restrict: password and keyboard-interactive can be guessed,
@@ -1151,7 +1271,7 @@ func checkPassword(e *probeEnv) Result {
 		}
 	}
 	if len(bad) > 0 {
-		return failed("the server offers %s", strings.Join(bad, " and "))
+		return finding("the server offers %s", strings.Join(bad, " and "))
 	}
 	offered := slices.Clone(e.offered)
 	if len(offered) == 0 {

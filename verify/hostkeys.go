@@ -3,12 +3,10 @@ package verify
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 
 	"golang.org/x/crypto/ssh"
@@ -76,20 +74,6 @@ func ScanHostKeys(ctx context.Context, addr string) []ScannedKey {
 		}
 	}
 	return out
-}
-
-// describeKeys lists the keys for a hint: fingerprints and known_hosts lines.
-func describeKeys(keys []ScannedKey) string {
-	if len(keys) == 0 {
-		return ""
-	}
-	var fps, lines []string
-	for _, k := range keys {
-		fps = append(fps, k.Type+" "+k.Fingerprint)
-		lines = append(lines, k.KnownHosts)
-	}
-	return fmt.Sprintf("the server offers %s; compare with ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub on the server, then add to known_hosts:\n%s",
-		strings.Join(fps, ", "), strings.Join(lines, "\n"))
 }
 
 // recordHostKey appends key to the known_hosts file for addr (accept-new:

@@ -92,6 +92,10 @@ const (
 	// Warn: the rule is right but something else is off (e.g. the target
 	// service does not answer).
 	Warn Status = "warn"
+	// Unknown: the check had not finished when the run was cut short
+	// (--timeout, or an interrupt). A probe the server never answered
+	// proves nothing either way: it is neither a pass nor a finding.
+	Unknown Status = "unknown"
 )
 
 // Result is one check's outcome.
@@ -110,6 +114,10 @@ type Result struct {
 	Duration    time.Duration `json:"-"`
 	// DurationMS is Duration for JSON.
 	DurationMS float64 `json:"duration_ms"`
+	// found: a Fail the server itself answered (something granted,
+	// opened or offered), which stands even if the run is cut short
+	// after it; not a probe that could not be made.
+	found bool
 }
 
 // Report is a whole run.
@@ -133,7 +141,7 @@ type Report struct {
 // Tally is how many results of each kind a report holds. It is a struct,
 // not three ints, so verify's checks and audit's findings are counted in
 // one shape that no caller can read in the wrong order.
-type Tally struct{ Pass, Fail, Warn int }
+type Tally struct{ Pass, Fail, Warn, Unknown int }
 
 // Counts tallies the checks.
 func (r *Report) Counts() (t Tally) {
@@ -145,6 +153,8 @@ func (r *Report) Counts() (t Tally) {
 			t.Fail++
 		case Warn:
 			t.Warn++
+		case Unknown:
+			t.Unknown++
 		}
 	}
 	return
@@ -182,6 +192,9 @@ const (
 	AuthFailed      Reason = "auth failed"
 	Unreachable     Reason = "unreachable"
 	HandshakeFailed Reason = "handshake failed"
+	// Interrupted: the run was cancelled (Ctrl-C, SIGTERM) before its
+	// checks finished (exit 130, not 3).
+	Interrupted Reason = "interrupted"
 )
 
 // ConnectError is a run that never got to its checks, or lost the
@@ -209,11 +222,13 @@ func (e *ConnectError) hint() string {
 	case Timeout:
 		return "the server did not answer in time: check the address and firewalls, or raise --timeout"
 	case HostKeyMismatch:
-		return "the server's host key is not the one you trust: if the server was reinstalled on purpose, update known_hosts (ssh-keygen -R HOST); otherwise do not connect"
+		return "the server's host key is not the one you trust: if the server was reinstalled on purpose, update the key you trust for it; otherwise do not connect"
 	case HostKeyUnknown:
 		return "add the server's host key to known_hosts (compare its fingerprint out of band), or pin it with --host-key SHA256:..."
 	case AuthFailed:
-		return "the key was refused: check --user and --key, that the key is in the account's authorized_keys, and the server's log (" + serviceAt(e.Addr).Log + ")"
+		return "the key was refused: check --user and --key, that the key is in the account's authorized_keys, and sshd's log on the server: " + serviceAt(e.Addr).Log
+	case Interrupted:
+		return "the run was interrupted before its checks finished: run it again and let it finish"
 	case Unreachable:
 		return "check --host: the name does not resolve or the network is unreachable"
 	}
@@ -233,7 +248,37 @@ func serviceAt(addr string) sshd.Service {
 
 func connErr(reason Reason, addr string, err error) error {
 	ce := &ConnectError{Reason: reason, Addr: addr, Err: err}
-	return &fail.Error{Kind: fail.Unavailable, Err: ce, Hint: ce.hint()}
+	kind := fail.Unavailable
+	if reason == Interrupted {
+		kind = fail.Interrupted
+	}
+	return &fail.Error{Kind: kind, Err: ce, Hint: ce.hint()}
+}
+
+// refusedKey is a refused host key: its hint follows where the expected
+// key came from (a pin, a known_hosts file, the server's own key files),
+// then lists the keys the server offers.
+func refusedKey(reason Reason, addr string, err error, hk hostKeyCheck, keys []ScannedKey) error {
+	e := connErr(reason, addr, err)
+	var fe *fail.Error
+	if errors.As(e, &fe) {
+		if h := hk.hint(reason, addr); h != "" {
+			fe.Hint = h
+		}
+		if d := hk.keysHint(keys); d != "" {
+			fe.Hint += "; " + d
+		}
+	}
+	return e
+}
+
+// cutReason says why ctx ended: Run's own deadline (--timeout), or the
+// caller's cancellation (an interrupt).
+func cutReason(ctx context.Context) Reason {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return Timeout
+	}
+	return Interrupted
 }
 
 // Run connects, runs every check, and returns the report. A check that
@@ -280,14 +325,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			}
 		}
 		if errors.As(err, &pm) {
-			ce := connErr(HostKeyMismatch, addr, fmt.Errorf("no host key of the server is the pinned %s", pm.want))
-			if d := describeKeys(keys); d != "" {
-				var fe *fail.Error
-				if errors.As(ce, &fe) {
-					fe.Hint += "; " + d
-				}
-			}
-			err = ce
+			err = refusedKey(HostKeyMismatch, addr, fmt.Errorf("no host key of the server is the pinned %s", pm.want), hk, keys)
 		}
 	}
 	if rep != nil {
@@ -358,16 +396,9 @@ func run(ctx context.Context, o Options, addr string, hk hostKeyCheck) (*Report,
 				// Run scans for the pinned key among the others.
 				return nil, hostKeyErr
 			}
-			ce := connErr(reason, addr, hostKeyErr)
-			if keys := describeKeys(ScanHostKeys(ctx, addr)); keys != "" {
-				var fe *fail.Error
-				if errors.As(ce, &fe) {
-					fe.Hint += "; " + keys
-				}
-			}
-			return nil, ce
+			return nil, refusedKey(reason, addr, hostKeyErr, hk, ScanHostKeys(ctx, addr))
 		case ctx.Err() != nil:
-			return nil, connErr(Timeout, addr, ctx.Err())
+			return nil, connErr(cutReason(ctx), addr, ctx.Err())
 		case probed:
 			return nil, connErr(AuthFailed, addr, err)
 		}
@@ -422,8 +453,13 @@ func run(ctx context.Context, o Options, addr string, hk hostKeyCheck) (*Report,
 			defer wg.Done()
 			t0 := time.Now()
 			r := c.run(env)
+			if ctx.Err() != nil {
+				// Still running when the run was cut short: what it
+				// saw may be the closed connection, not the server.
+				r = unfinished(r, cutReason(ctx), o)
+			}
 			r.Name, r.Proves = c.name, c.proves
-			if r.Status != Pass && r.Hint == "" {
+			if (r.Status == Fail || r.Status == Warn) && r.Hint == "" {
 				r.Hint = c.hint
 			}
 			r.Duration = time.Since(t0)
@@ -433,12 +469,55 @@ func run(ctx context.Context, o Options, addr string, hk hostKeyCheck) (*Report,
 	}
 	wg.Wait()
 	if ctx.Err() != nil {
-		// A probe cut short proves nothing either way.
-		return rep, connErr(Timeout, addr, errors.New("the checks did not finish within --timeout"))
+		// A probe cut short proves nothing either way; the findings
+		// made before the cut are in the report all the same.
+		reason := cutReason(ctx)
+		n := rep.Counts().Unknown
+		msg := fmt.Sprintf("%d of %d checks did not finish within --timeout %s", n, len(rep.Checks), o.Timeout)
+		if reason == Interrupted {
+			msg = fmt.Sprintf("%d of %d checks did not finish before the interrupt", n, len(rep.Checks))
+		}
+		err := connErr(reason, addr, errors.New(msg))
+		var fe *fail.Error
+		if reason == Timeout && errors.As(err, &fe) {
+			fe.Hint = "raise --timeout: the checks marked ? were cut short, and a probe without an answer proves nothing either way" + sweepTakes(o)
+		}
+		return rep, err
 	}
 	failed := rep.Counts().Fail
 	rep.Passed = failed == 0
 	return rep, nil
+}
+
+// unfinished is the result of a check that had not returned when the run
+// was cut short. A finding the server answered (something granted or
+// opened) stands; anything else, a pass as much as a failure, may rest on
+// a probe the closed connection answered, and is Unknown. A check that
+// said itself how far it got (Unknown already) keeps its words.
+func unfinished(r Result, why Reason, o Options) Result {
+	cut := "the run was interrupted"
+	hint := "run verify again and let it finish"
+	if why == Timeout {
+		cut = "the run reached --timeout " + o.Timeout.String()
+		hint = "raise --timeout" + sweepTakes(o)
+	}
+	switch {
+	case r.Status == Fail && r.found:
+		r.Detail += "; " + cut + " before this check finished: there may be more"
+		return r
+	case r.Status != Unknown:
+		r.Detail = "not finished: " + cut + " before the server answered every probe"
+	}
+	r.Status, r.Hint = Unknown, hint
+	return r
+}
+
+// sweepTakes is how long a --sweep needs, for a hint to raise --timeout.
+func sweepTakes(o Options) string {
+	if o.Sweep {
+		return " (--sweep takes about a minute)"
+	}
+	return ""
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -446,7 +525,9 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 func classifyDial(ctx context.Context, addr string, err error) error {
 	var dnsErr *net.DNSError
 	switch {
-	case ctx.Err() != nil || isTimeout(err):
+	case ctx.Err() != nil:
+		return connErr(cutReason(ctx), addr, err)
+	case isTimeout(err):
 		return connErr(Timeout, addr, err)
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return connErr(Refused, addr, err)

@@ -149,13 +149,24 @@ type verifyJSON struct {
 	Hint     string `json:"hint,omitempty"`
 }
 
-// reportVerify prints a verify run (text or JSON) and returns the error
-// that gives the exit code. note, when set, is printed above the table.
+// reportVerify prints a verify run from another machine (text or JSON)
+// and returns the error that gives the exit code. note, when set, is
+// printed above the table.
 func reportVerify(g *Globals, rep *verify.Report, runErr error, strict bool, note string) error {
+	return reportVerifyOn(g, rep, runErr, strict, note, false)
+}
+
+// reportVerifyOn is reportVerify; onServer says the run was made on the
+// server itself (--self), where pfwdctl audit runs as it is.
+func reportVerifyOn(g *Globals, rep *verify.Report, runErr error, strict bool, note string, onServer bool) error {
 	err := runErr
 	if err == nil {
+		audit := "run pfwdctl audit on the server to see the layers"
+		if onServer {
+			audit = "run pfwdctl audit to see the layers"
+		}
 		if bad := rep.Failed(); len(bad) > 0 {
-			err = fail.New(fail.Failed, "each failed check above says what to fix; run pfwdctl audit on the server to see the layers",
+			err = fail.New(fail.Failed, "each failed check above says what to fix; "+audit,
 				"%d of %d checks failed: %s", len(bad), len(rep.Checks), strings.Join(bad, ", "))
 		} else if warn := rep.Counts().Warn; warn > 0 && strict {
 			err = fail.New(fail.Failed, "see the warnings above", "%d checks warned and --strict is set", warn)
@@ -205,6 +216,9 @@ func printReport(w io.Writer, g *Globals, rep *verify.Report) {
 			mark = st.OK("✓")
 		case verify.Fail:
 			mark = st.Fail("✗")
+		case verify.Unknown:
+			// Not finished: neither a pass nor a finding.
+			mark = st.Warn("?")
 		default:
 			mark = st.Warn("!")
 		}
@@ -216,10 +230,13 @@ func printReport(w io.Writer, g *Globals, rep *verify.Report) {
 	n := rep.Counts()
 	pass, failed, warn := n.Pass, n.Fail, n.Warn
 	summary := fmt.Sprintf("%d checks: %d passed, %d failed, %d warnings", len(rep.Checks), pass, failed, warn)
+	if n.Unknown > 0 {
+		summary += fmt.Sprintf(", %d not finished", n.Unknown)
+	}
 	switch {
 	case failed > 0:
 		summary = st.Fail(summary)
-	case warn > 0:
+	case warn > 0 || n.Unknown > 0:
 		summary = st.Warn(summary)
 	default:
 		summary = st.OK(summary)
@@ -301,7 +318,7 @@ func verifySelfRun(c *cobra.Command, g *Globals, o *verifyOpts) error {
 		fmt.Fprintf(g.IO.Err, "pfwdctl: hint: %s\n", fail.HintOf(res.Leftover))
 	}
 	if !res.Installed && res.Report == nil {
-		return reportVerify(g, nil, runErr, o.strict, "")
+		return reportVerifyOn(g, nil, runErr, o.strict, "", true)
 	}
 	removed := "removed after the run"
 	if res.Leftover != nil {
@@ -319,5 +336,5 @@ func verifySelfRun(c *cobra.Command, g *Globals, o *verifyOpts) error {
 		note = fmt.Sprintf("%s throwaway CA %s trusted for %s next to its own, %s; it signed a certificate (key id %s, valid until %s) for the %s %s\n",
 			g.Styles().Bold("self:"), res.CA, res.User, removed, self.CertKeyID, res.Expiry.Local().Format("2006-01-02 15:04"), what, res.Fingerprint)
 	}
-	return reportVerify(g, res.Report, runErr, o.strict, note)
+	return reportVerifyOn(g, res.Report, runErr, o.strict, note, true)
 }

@@ -94,6 +94,10 @@ func TestVerifySelfCertificate(t *testing.T) {
 		if code != 3 || !strings.Contains(out+stderr, "auth") {
 			t.Fatalf("exit %d, want 3 (auth failed)\n%s%s", code, out, stderr)
 		}
+		// --self has no --key to check: the hint is about its certificate.
+		if !strings.Contains(stderr, "sshd refused the certificate from the throwaway CA") || strings.Contains(stderr, "--key") {
+			t.Errorf("hint:\n%s", stderr)
+		}
 		if now, _ := os.ReadFile(filepath.Join(tree, ca.TrustedCAPath(user))); string(now) != string(caFile) {
 			t.Errorf("trusted CA file after a failed run:\n%s", now)
 		}

@@ -1,6 +1,8 @@
 package sshd
 
 import (
+	"strings"
+
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 )
 
@@ -42,10 +44,27 @@ func (r Reloader) Service() Service {
 	}
 	for _, svc := range []string{"ssh", "sshd"} {
 		if fileExists(r.Root.Path(or(r.InitDir, "/etc/init.d") + "/" + svc)) {
-			return Service{Reload: "service " + svc + " reload", Status: "service " + svc + " status", Log: "/var/log/auth.log (or where syslog puts sshd's messages)"}
+			return Service{Reload: "service " + svc + " reload", Status: "service " + svc + " status", Log: r.syslogFiles()}
 		}
 	}
-	return Service{Reload: "kill -HUP $(cat /run/sshd.pid)", Status: "pgrep -a sshd", Log: "/var/log/auth.log (or where syslog puts sshd's messages)"}
+	return Service{Reload: "kill -HUP $(cat /run/sshd.pid)", Status: "pgrep -a sshd", Log: r.syslogFiles()}
+}
+
+// syslogFiles is where sshd's messages are on a host without systemd:
+// the syslog files that exist (Debian's auth.log, RHEL's secure), else
+// said plainly. Hints quote it after a colon or inside parentheses of
+// their own, so it names no file that is not there and opens none.
+func (r Reloader) syslogFiles() string {
+	var have []string
+	for _, f := range []string{"/var/log/auth.log", "/var/log/secure"} {
+		if fileExists(r.Root.Path(f)) {
+			have = append(have, f)
+		}
+	}
+	if len(have) > 0 {
+		return strings.Join(have, " or ")
+	}
+	return "sshd logs to syslog, and this host has no /var/log/auth.log or /var/log/secure: look where its syslog daemon writes the auth facility"
 }
 
 func (r Reloader) unitInstalled(unit string) bool {

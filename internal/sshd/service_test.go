@@ -13,7 +13,11 @@ import (
 	"github.com/pfwdctl/pfwdctl/internal/sshd"
 )
 
-// TestHostService: hints name the host's own service manager.
+// noLog is Service.Log on a host without systemd and without a syslog file.
+const noLog = "sshd logs to syslog, and this host has no /var/log/auth.log or /var/log/secure: look where its syslog daemon writes the auth facility"
+
+// TestHostService: hints name the host's own service manager, and only
+// logs that exist.
 func TestHostService(t *testing.T) {
 	for _, c := range []struct {
 		name  string
@@ -24,10 +28,16 @@ func TestHostService(t *testing.T) {
 			sshd.Service{Reload: "systemctl reload ssh", Status: "systemctl status ssh", Log: "journalctl -u ssh"}},
 		{"good_rhel_systemd", []string{"/run/systemd/system/", "/usr/lib/systemd/system/sshd.service"},
 			sshd.Service{Reload: "systemctl reload sshd", Status: "systemctl status sshd", Log: "journalctl -u sshd"}},
-		{"good_sysv", []string{"/etc/init.d/ssh"},
-			sshd.Service{Reload: "service ssh reload", Status: "service ssh status", Log: "/var/log/auth.log (or where syslog puts sshd's messages)"}},
-		{"good_no_manager", nil,
-			sshd.Service{Reload: "kill -HUP $(cat /run/sshd.pid)", Status: "pgrep -a sshd", Log: "/var/log/auth.log (or where syslog puts sshd's messages)"}},
+		{"good_sysv", []string{"/etc/init.d/ssh", "/var/log/auth.log"},
+			sshd.Service{Reload: "service ssh reload", Status: "service ssh status", Log: "/var/log/auth.log"}},
+		{"good_sysv_rhel", []string{"/etc/init.d/sshd", "/var/log/secure"},
+			sshd.Service{Reload: "service sshd reload", Status: "service sshd status", Log: "/var/log/secure"}},
+		{"good_no_manager", []string{"/var/log/auth.log"},
+			sshd.Service{Reload: "kill -HUP $(cat /run/sshd.pid)", Status: "pgrep -a sshd", Log: "/var/log/auth.log"}},
+		// No systemd and no syslog file: no file that is not there is
+		// named (the hint once sent admins to a missing auth.log).
+		{"good_no_manager_no_log", nil,
+			sshd.Service{Reload: "kill -HUP $(cat /run/sshd.pid)", Status: "pgrep -a sshd", Log: noLog}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()

@@ -14,6 +14,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"errors"
 	"net"
 	"os"
 	"os/signal"
@@ -233,6 +234,7 @@ func Run(parent context.Context, o Options) (res Result, err error) {
 		}
 		defer cleanup()
 		vo.HostKey.KnownHosts = kh
+		vo.HostKey.KnownHostsFrom = o.Root.Path("/etc/ssh/ssh_host_*_key.pub")
 	}
 	if vo.ListenDir == "" {
 		// The streamlocal-forward probe asks sshd to listen on a socket; a
@@ -263,6 +265,17 @@ func Run(parent context.Context, o Options) (res Result, err error) {
 	}
 	if ctx.Err() != nil && parent.Err() == nil {
 		err = fail.New(fail.Unavailable, "", "interrupted (SIGHUP)")
+	}
+	var ce *verify.ConnectError
+	var fe *fail.Error
+	if errors.As(err, &ce) && ce.Reason == verify.AuthFailed && errors.As(err, &fe) {
+		// There is no --key to check here: sshd refused the key --self
+		// installed itself, so the account's own setup is why.
+		what := "the throwaway key pfwdctl installed for " + s.User + ": run pfwdctl audit (it shows whether sshd reads the account's keys file: AuthorizedKeysFile, StrictModes, AuthenticationMethods, a locked account)"
+		if o.Certificate {
+			what = "the certificate from the throwaway CA pfwdctl trusted for " + s.User + ": run pfwdctl audit (it shows TrustedUserCAKeys, AuthorizedPrincipalsFile and the principals the account accepts)"
+		}
+		fe.Hint = "sshd refused " + what + ", and read sshd's log: " + sshd.HostService(o.Root).Log
 	}
 	return res, err
 }

@@ -426,6 +426,9 @@ func (m *Model) reportTable(r *verify.Report) string {
 			mark = m.st.Fail("✗")
 		case verify.Warn:
 			mark = m.st.Warn("!")
+		case verify.Unknown:
+			// Cut short: not a pass.
+			mark = m.st.Warn("?")
 		}
 		fmt.Fprintf(&b, "%s %-24s %s\n", mark, c.Name, c.Detail)
 		if c.Hint != "" && c.Status != verify.Pass {
