@@ -60,7 +60,9 @@ type dormantFile struct {
 // another key already has is refused unless r.Replace.
 func (h Host) AddDormant(ctx context.Context, r AddKeyRequest) (DormantKey, string, error) {
 	d := DormantKey{Account: r.User}
-	if _, err := h.account(r.User); err != nil {
+	if a, err := h.account(r.User); err != nil {
+		return d, "", err
+	} else if err := forwardOnly(a); err != nil {
 		return d, "", err
 	}
 	targets, err := h.ResolveTargets(r.User, r.Targets)

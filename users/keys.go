@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -75,6 +74,9 @@ func (h Host) AddKey(ctx context.Context, r AddKeyRequest) (AddKeyResult, error)
 	res := AddKeyResult{Account: r.User}
 	a, err := h.account(r.User)
 	if err != nil {
+		return res, err
+	}
+	if err := forwardOnly(a); err != nil {
 		return res, err
 	}
 	targets, err := h.ResolveTargets(r.User, r.Targets)
@@ -584,7 +586,7 @@ func (h Host) Revoke(ctx context.Context, r RevokeRequest) (RemoveResult, error)
 	if a, err := h.account(r.User); err == nil && !a.NoLogin() {
 		// A person's own keys are how they log in: revoking one (as an
 		// unrestricted key, list-keys would once have said) locks them out.
-		return RemoveResult{Account: r.User}, fail.New(fail.Failed, "pfwdctl manages the keys of port-forward-only accounts (pfwdctl list-keys shows which); edit "+filepath.Join(a.Home, ".ssh/authorized_keys")+" by hand if you mean it",
+		return RemoveResult{Account: r.User}, fail.New(fail.Failed, "pfwdctl manages the keys of port-forward-only accounts; edit the account's authorized_keys by hand if you mean it (sshd -T -C user="+r.User+" names the file)",
 			"refusing: %s has the login shell %s, it is a person's account, not a port-forward-only one", r.User, a.Shell)
 	}
 	return h.remove(ctx, r.User, ActionKeyRevoke, r.KillSessions, func(es []Entry) ([]Entry, error) {
@@ -848,4 +850,16 @@ func checkWritten(es []Entry, fp, line string, gone []string) error {
 		return fail.New(fail.Failed, "", "read back, the key is on %d lines of the files sshd reads, not on the one written", n)
 	}
 	return nil
+}
+
+// forwardOnly refuses to give an account with a login shell a
+// "forward-only" key: restrict stops a pty and forwarding, not a command,
+// so the key would run commands as the account (only ForceCommand and a
+// nologin shell stop them).
+func forwardOnly(a Account) error {
+	if a.NoLogin() {
+		return nil
+	}
+	return fail.New(fail.Failed, "make it a forward-only account first: pfwdctl user create --user "+a.Name+" (it sets a nologin shell, and refuses a person's account)",
+		"refusing: %s has the login shell %s: a key there runs commands whatever its options say", a.Name, a.Shell)
 }

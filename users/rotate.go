@@ -68,6 +68,9 @@ func (h Host) Rotate(ctx context.Context, r RotateRequest) (RotateResult, error)
 	if err != nil {
 		return res, err
 	}
+	if err := forwardOnly(a); err != nil {
+		return res, err
+	}
 	res.Fingerprint = r.Key.Fingerprint()
 	kf, extras, none, release, err := h.lockedKeys(ctx, a)
 	if err != nil {

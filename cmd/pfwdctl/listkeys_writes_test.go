@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -54,6 +56,13 @@ func TestPersonsKeysAreListedNotRevoked(t *testing.T) {
 	_, errb := exec(1, "revoke", "--user", "admin", "admin@laptop")
 	if !strings.Contains(errb, "person's account") {
 		t.Errorf("revoke --user admin: %s", errb)
+	}
+	// Nor is a "forward-only" key added there: restrict does not stop a
+	// command on an account with a shell.
+	pub := filepath.Join(t.TempDir(), "friend.pub")
+	os.WriteFile(pub, []byte(agreeKey(t, "friend")+"\n"), 0o644)
+	if _, errb := exec(1, "add-key", "--user", "admin", "--target", "127.0.0.1:8009", pub); !strings.Contains(errb, "login shell") {
+		t.Errorf("add-key --user admin: %s", errb)
 	}
 	if after, _ := root.ReadFile("/home/admin/.ssh/authorized_keys"); string(after) != string(before) {
 		t.Errorf("the admin's keys changed: %q", after)

@@ -313,16 +313,25 @@ func verifySelfAll(c *cobra.Command, g *Globals, o *verifyOpts) error {
 // local sshd, the key removed whatever happens.
 func verifySelfRun(c *cobra.Command, g *Globals, o *verifyOpts) error {
 	res, runErr := verifySelf(c.Context(), self.Options{Settings: o.settings(g), Root: g.Root(), Runner: g.Runner, Getenv: g.Getenv, Now: g.Now, Certificate: o.certificate})
-	if res.Leftover != nil {
-		fmt.Fprintf(g.IO.Err, "pfwdctl: error: %v\n", res.Leftover)
-		fmt.Fprintf(g.IO.Err, "pfwdctl: hint: %s\n", fail.HintOf(res.Leftover))
+	// A throwaway key (or CA) left installed is a failure of the run
+	// whatever the checks said: the exit code must not be 0.
+	withLeftover := func(err error) error {
+		if res.Leftover == nil {
+			return err
+		}
+		if err == nil {
+			return res.Leftover
+		}
+		fmt.Fprintf(g.IO.Err, "pfwdctl: error: %s\n", ui.EscapeText(res.Leftover.Error()))
+		fmt.Fprintf(g.IO.Err, "pfwdctl: hint: %s\n", ui.EscapeText(fail.HintOf(res.Leftover)))
+		return err
 	}
 	if !res.Installed && res.Report == nil {
-		return reportVerifyOn(g, nil, runErr, o.strict, "", true)
+		return withLeftover(reportVerifyOn(g, nil, runErr, o.strict, "", true))
 	}
 	removed := "removed after the run"
 	if res.Leftover != nil {
-		removed = "NOT removed (see the error above)"
+		removed = "NOT removed (see the error below)"
 	}
 	what := "throwaway key"
 	if res.Hardware {
@@ -336,5 +345,5 @@ func verifySelfRun(c *cobra.Command, g *Globals, o *verifyOpts) error {
 		note = fmt.Sprintf("%s throwaway CA %s trusted for %s next to its own, %s; it signed a certificate (key id %s, valid until %s) for the %s %s\n",
 			g.Styles().Bold("self:"), res.CA, res.User, removed, self.CertKeyID, res.Expiry.Local().Format("2006-01-02 15:04"), what, res.Fingerprint)
 	}
-	return reportVerifyOn(g, res.Report, runErr, o.strict, note, true)
+	return withLeftover(reportVerifyOn(g, res.Report, runErr, o.strict, note, true))
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
@@ -21,11 +22,14 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 
+	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/internal/testenv"
 	"github.com/pfwdctl/pfwdctl/render/rendertest"
+	"github.com/pfwdctl/pfwdctl/verify"
 	"github.com/pfwdctl/pfwdctl/verify/lab"
 	"github.com/pfwdctl/pfwdctl/verify/lab/labtest"
+	"github.com/pfwdctl/pfwdctl/verify/self"
 )
 
 // verifyArgs are the flags that point verify at a lab.
@@ -500,5 +504,23 @@ func TestApplyRollsBackOnSignals(t *testing.T) {
 			}
 			rendertest.Unchanged(t, root, before)
 		})
+	}
+}
+
+// A throwaway key verify --self could not remove fails the run (exit 1,
+// the error and its hint on stderr), even when every check passed: it once
+// printed the error and exited 0.
+func TestVerifySelfLeftoverFailsTheRun(t *testing.T) {
+	old := verifySelf
+	t.Cleanup(func() { verifySelf = old })
+	verifySelf = func(ctx context.Context, o self.Options) (self.Result, error) {
+		return self.Result{User: "pfwd", Installed: true, Fingerprint: "SHA256:x", Expiry: time.Now(),
+				Report:   &verify.Report{Passed: true},
+				Leftover: fail.New(fail.Failed, "remove line 3 by hand", "the throwaway key SHA256:x is still installed for pfwd")},
+			nil
+	}
+	env, out, errb := testEnv()
+	if code := Main([]string{"--root", t.TempDir(), "verify", "--self"}, env); code != 1 || !strings.Contains(errb.String(), "still installed") || !strings.Contains(errb.String(), "remove line 3 by hand") {
+		t.Errorf("exit %d\n%s%s", code, out, errb)
 	}
 }
