@@ -574,6 +574,13 @@ func (kf *KeysFile) unchanged() error {
 	if !bytes.Equal(buf.Bytes(), want.data) {
 		return &changedError{"its content differs"}
 	}
+	// A write to bytes already compared, during the read: ctime moved.
+	if fi, err = f.Stat(); err != nil {
+		return fail.Wrap(fail.Failed, err, "", "check %s before replacing it", kf.Path)
+	}
+	if again := stateOf(fi, nil); again.size != want.size || again.mtime != want.mtime || again.ctime != want.ctime {
+		return &changedError{"it was modified"}
+	}
 	return nil
 }
 

@@ -43,7 +43,7 @@ func sedDelete(t *testing.T, p, name string) {
 	}
 }
 
-// appendLine appends in place, as echo >> does (same inode).
+// appendTo appends in place, as echo >> does (same inode).
 func appendTo(t *testing.T, p, line string) {
 	t.Helper()
 	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
