@@ -3,6 +3,7 @@ package users
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -65,6 +66,10 @@ type KeysFile struct {
 	// (its name has no %u, %U or %h): pfwdctl does not write it, since a
 	// forward-only key there would let its holder in as all of them.
 	shared bool
+	// disk is the file as pfwdctl last saw it on disk (read, or written
+	// by writeKeys): writeKeys replaces it only while it is still exactly
+	// that, so a change someone else made meanwhile is never undone.
+	disk diskState
 	// entries are the key lines Entries last returned. readBack hands
 	// them to the file read back (prev), whose lines are mostly the same
 	// ones: a line's split and fingerprint depend on its bytes alone, so
@@ -346,6 +351,7 @@ func (h Host) readFileAt(kf *KeysFile, a Account) error {
 		return fail.Wrap(fail.Failed, err, "run pfwdctl as root", "read %s", kf.Path)
 	}
 	kf.Exists, kf.Data = true, data
+	kf.disk = stateOf(fi, data)
 	// The buffer is this file's alone and nothing writes to it again
 	// (Data is only read, or cloned): its lines are strings over it
 	// rather than over a second copy of a file that can be megabytes.
@@ -465,11 +471,115 @@ func (h Host) writeKeys(a Account, kf *KeysFile, data []byte) error {
 		return fail.New(fail.Failed, "if the file is meant for "+a.Name+", chown "+a.Name+" "+kf.Path+" first",
 			"refusing: %s is owned by uid %d, not by %s; pfwdctl does not take over another account's file", kf.Path, kf.owner, a.Name)
 	}
-	if err := hostfs.WriteFileAt(kf.dir, kf.name, data, mode, owner); err != nil {
+	check := func() error {
+		if h.beforeReplace != nil {
+			h.beforeReplace()
+		}
+		return kf.unchanged()
+	}
+	fi, err := hostfs.ReplaceFileAt(kf.dir, kf.name, data, mode, owner, check)
+	if err != nil {
+		var ce *changedError
+		if errors.As(err, &ce) {
+			return fail.New(fail.Failed, "run the same pfwdctl command again: it starts from the file as it is now, keeping the other change",
+				"%s changed while pfwdctl was writing it (%s; another editor?); it was not overwritten", kf.Path, ce.what)
+		}
 		return fail.Wrap(fail.Failed, err, "", "write %s", kf.Path)
 	}
+	// A later write of this change (a retarget put back) is checked
+	// against this one.
+	kf.disk = stateOf(fi, data)
 	if h.afterWrite != nil {
 		h.afterWrite()
+	}
+	return nil
+}
+
+// diskState is a key file's identity on disk: which inode, its size and
+// times, and its bytes. exists is false for a file that was not there.
+type diskState struct {
+	exists       bool
+	dev, ino     uint64
+	size         int64
+	mtime, ctime syscall.Timespec
+	data         []byte
+}
+
+func stateOf(fi fs.FileInfo, data []byte) diskState {
+	d := diskState{exists: true, size: fi.Size(), data: data}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		d.dev, d.ino, d.mtime, d.ctime = uint64(st.Dev), st.Ino, st.Mtim, st.Ctim
+	}
+	return d
+}
+
+// changedError is unchanged's finding: what differs from the file read.
+type changedError struct{ what string }
+
+func (e *changedError) Error() string { return "changed on disk: " + e.what }
+
+// unchanged is nil while the file on disk is still the one pfwdctl read
+// (or last wrote): the same inode (sed -i, an editor or another tool's
+// rename makes a new one), size, mtime and ctime (an in-place append or
+// edit, a chmod or chown), and the same bytes, compared whole since an
+// in-place edit can keep the size and set mtime back (ctime it cannot).
+// Otherwise it is a *changedError, and writeKeys writes nothing: its new
+// file was built from the old lines, so replacing the file would bring
+// back a key someone just removed, or drop a line someone just appended.
+//
+// pfwdctl's own runs cannot get here (they take the lock); this is about
+// writers that do not take it: an admin's sed -i, an editor, config
+// management, a user's own ssh-copy-id. writeKeys runs it after the new
+// file is written and fsynced, immediately before the rename, so what is
+// left is the time between this check and rename(2) itself (a few
+// syscalls): a writer that changes the file inside that window still
+// loses its change, and one that read the file before the rename and
+// writes it back after (sed -i does both) drops pfwdctl's line. Only a
+// lock both sides take would close that, and sshd's files have none.
+func (kf *KeysFile) unchanged() error {
+	want := kf.disk
+	f, err := hostfs.OpenFileAt(kf.dir, kf.name)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if want.exists {
+			return &changedError{"it was removed"}
+		}
+		return nil
+	case errors.Is(err, hostfs.ErrSymlink):
+		return &changedError{"it is now a symlink"}
+	case err != nil:
+		return fail.Wrap(fail.Failed, err, "run pfwdctl as root", "check %s before replacing it", kf.Path)
+	}
+	defer f.Close()
+	if !want.exists {
+		return &changedError{"it was created"}
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return fail.Wrap(fail.Failed, err, "", "check %s before replacing it", kf.Path)
+	}
+	now := stateOf(fi, nil)
+	switch {
+	case now.dev != want.dev || now.ino != want.ino:
+		return &changedError{"it was replaced by another file"}
+	case now.size != want.size:
+		return &changedError{fmt.Sprintf("its size went from %d to %d bytes", want.size, now.size)}
+	case now.mtime != want.mtime || now.ctime != want.ctime:
+		return &changedError{"it was modified, or its owner, mode or attributes were"}
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, want.size+bytes.MinRead))
+	if _, err := buf.ReadFrom(f); err != nil {
+		return fail.Wrap(fail.Failed, err, "", "read %s before replacing it", kf.Path)
+	}
+	if !bytes.Equal(buf.Bytes(), want.data) {
+		return &changedError{"its content differs"}
+	}
+	// A write to bytes already compared, during the read: ctime moved.
+	if fi, err = f.Stat(); err != nil {
+		return fail.Wrap(fail.Failed, err, "", "check %s before replacing it", kf.Path)
+	}
+	if again := stateOf(fi, nil); again.size != want.size || again.mtime != want.mtime || again.ctime != want.ctime {
+		return &changedError{"it was modified"}
 	}
 	return nil
 }

@@ -58,6 +58,10 @@ type Host struct {
 	// afterWrite, in tests, runs after a key file is written, to lose or
 	// change the write before it is read back.
 	afterWrite func()
+	// beforeReplace, in tests, runs after the new key file is written and
+	// synced, just before writeKeys checks the old one is unchanged and
+	// renames over it: another writer's change in that last window.
+	beforeReplace func()
 }
 
 func (h Host) now() time.Time {

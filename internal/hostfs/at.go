@@ -62,7 +62,32 @@ func symlinkErr(dirfd int, name string, err error) error {
 // a dot-named temp file in dir, owner and mode set on it, write, fsync,
 // rename over name, fsync dir, all relative to the handle so no path is
 // looked up again after the caller checked it.
-func WriteFileAt(dir *os.File, name string, data []byte, mode fs.FileMode, owner Owner) (err error) {
+func WriteFileAt(dir *os.File, name string, data []byte, mode fs.FileMode, owner Owner) error {
+	_, err := ReplaceFileAt(dir, name, data, mode, owner, nil)
+	return err
+}
+
+// ReplaceFileAt is WriteFileAt with a last look before the rename:
+// unchanged, when set, runs after the temp file is written and synced,
+// immediately before it replaces name, so the slow part of the write (a
+// file of megabytes) lies before the check, not between the check and the
+// rename. An error from it leaves name untouched, removes the temp file
+// and is returned as is. It is how a caller that read name refuses to put
+// back a file someone else changed meanwhile (a lost update).
+//
+// It returns the new file's state as fstat saw it after the rename (the
+// rename itself updates its ctime), so the caller can check a later
+// write against its own.
+func ReplaceFileAt(dir *os.File, name string, data []byte, mode fs.FileMode, owner Owner, unchanged func() error) (fs.FileInfo, error) {
+	return replaceAt(dir, name, data, mode, owner, nil, unchanged)
+}
+
+// replaceAt is ReplaceFileAt; prepare, when set, runs on the temp file
+// after its owner is set and before its mode is (Restore puts the
+// extended attributes back there: after chown, which drops
+// security.capability, and before chmod, since a POSIX ACL sets the group
+// bits).
+func replaceAt(dir *os.File, name string, data []byte, mode fs.FileMode, owner Owner, prepare func(*os.File) error, unchanged func() error) (_ fs.FileInfo, err error) {
 	dfd := int(dir.Fd())
 	display := dir.Name() + "/" + name
 	var tmp string
@@ -75,7 +100,7 @@ func WriteFileAt(dir *os.File, name string, data []byte, mode fs.FileMode, owner
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("create temp file next to %s: %w", display, err)
+		return nil, fmt.Errorf("create temp file next to %s: %w", display, err)
 	}
 	f := os.NewFile(uintptr(fd), tmp)
 	renamed := false
@@ -88,26 +113,40 @@ func WriteFileAt(dir *os.File, name string, data []byte, mode fs.FileMode, owner
 	if owner.UID >= 0 || owner.GID >= 0 {
 		if err := f.Chown(owner.UID, owner.GID); err != nil {
 			if !errors.Is(err, fs.ErrPermission) || Euid() == 0 {
-				return fmt.Errorf("set owner of %s: %w", display, err)
+				return nil, fmt.Errorf("set owner of %s: %w", display, err)
 			}
 			// As in WriteFile: an unprivileged run keeps the caller's owner.
 		}
 	}
+	if prepare != nil {
+		if err := prepare(f); err != nil {
+			return nil, fmt.Errorf("%s: %w", display, err)
+		}
+	}
 	if err := f.Chmod(mode); err != nil {
-		return fmt.Errorf("set mode of %s: %w", display, err)
+		return nil, fmt.Errorf("set mode of %s: %w", display, err)
 	}
 	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", display, err)
+		return nil, fmt.Errorf("write %s: %w", display, err)
 	}
 	if err := f.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", display, err)
+		return nil, fmt.Errorf("fsync %s: %w", display, err)
+	}
+	if unchanged != nil {
+		if err := unchanged(); err != nil {
+			return nil, err
+		}
 	}
 	if err := unix.Renameat(dfd, tmp, dfd, name); err != nil {
-		return fmt.Errorf("replace %s: %w", display, err)
+		return nil, fmt.Errorf("replace %s: %w", display, err)
 	}
 	renamed = true
 	if err := dir.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", dir.Name(), err)
+		return nil, fmt.Errorf("fsync %s: %w", dir.Name(), err)
 	}
-	return nil
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("check %s: %w", display, err)
+	}
+	return fi, nil
 }
