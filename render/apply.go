@@ -516,6 +516,11 @@ func (a Applier) Apply(ctx context.Context, o ApplyOptions) (ApplyResult, error)
 			return res, overrideErr
 		}
 		rl := a.reloader(o.Params.User)
+		// A daemon that is not the one the host reloads, or that runs
+		// another -f, serves something else whatever it answers.
+		if err := rl.Check(ctx); err != nil {
+			return res, firstError(err, overrideErr)
+		}
 		served, err := sshd.ProbeServed(ctx, rl.Effective, rl.ProbeUsers)
 		if err != nil || !anyStale(served) {
 			return res, overrideErr
@@ -637,6 +642,9 @@ func (a Applier) reloader(user string) sshd.Reloader {
 	if rl.Effective == nil {
 		rl.Effective = a.binary().Effective
 		rl.ProbeUsers = []string{user, "root"}
+	}
+	if rl.Config == "" {
+		rl.Config = a.Root.Path(a.config())
 	}
 	return rl
 }

@@ -2,6 +2,7 @@ package render_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
 	"github.com/pfwdctl/pfwdctl/internal/run"
 	"github.com/pfwdctl/pfwdctl/internal/sshd"
@@ -101,5 +103,35 @@ func TestApplyReloadsAStaleDaemon(t *testing.T) {
 	}
 	if got := served(t, s, "root"); !slices.Equal(got, []string{"publickey"}) {
 		t.Fatalf("after apply the daemon offers %v", got)
+	}
+}
+
+// The lab's sshd serves its config, but no pid file names it (PidFile
+// none, or a cleanup removed it). The old code said "sshd is not running"
+// and exited 0, then "already up to date": the daemon, never reloaded,
+// offered the same methods. Now both applies exit 3 and name the daemon.
+func TestApplyDaemonNoPidFileNamesIsNotUpToDate(t *testing.T) {
+	testenv.Root(t)
+	s := labtest.New(t, lab.Options{})
+	data, err := os.ReadFile(filepath.Join(s.Dir, "sshd.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := strings.TrimSpace(string(data))
+	p, err := render.NewParams(s.User, []string{s.Targets[0].String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := liveApplier(t, s)
+	a.Reloader.PidFiles = []string{filepath.Join(t.TempDir(), "sshd.pid")}
+	want := fmt.Sprintf("but %s is served by sshd (pid %s, -f %s)", s.Addr, pid, s.ConfigFile)
+	for i := 0; i < 2; i++ {
+		res, err := a.Apply(context.Background(), render.ApplyOptions{Params: p, Force: true})
+		if err == nil || fail.Code(err) != 3 || !strings.Contains(err.Error(), want) {
+			t.Fatalf("apply %d: changed %v, reload %+v, err %v", i+1, res.Changed, res.Reload, err)
+		}
+		if r := res.Reload; r != nil && (r.Reloaded || r.Method == sshd.ReloadNotFound) {
+			t.Fatalf("apply %d: %+v", i+1, r)
+		}
 	}
 }

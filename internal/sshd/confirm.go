@@ -1,8 +1,14 @@
 package sshd
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -72,12 +78,7 @@ func ProbeServed(ctx context.Context, effective func(context.Context, string) (m
 	if err != nil {
 		return nil, err
 	}
-	var listens []string
-	for k, v := range global {
-		if strings.EqualFold(k, "listenaddress") {
-			listens = v
-		}
-	}
+	listens := ListenAddrs(global)
 	if len(listens) == 0 {
 		return nil, fmt.Errorf("sshd -T names no ListenAddress")
 	}
@@ -107,4 +108,240 @@ func ProbeServed(ctx context.Context, effective func(context.Context, string) (m
 		}
 	}
 	return out, nil
+}
+
+// ListenAddrs are the ListenAddress values of a global sshd -T ("host:port").
+func ListenAddrs(global map[string][]string) []string {
+	for k, v := range global {
+		if strings.EqualFold(k, "listenaddress") {
+			return v
+		}
+	}
+	return nil
+}
+
+// Listener is a process that holds the listening TCP socket of an address
+// sshd -T names: the daemon a connection to that address really reaches,
+// whatever a pid file or systemd says.
+type Listener struct {
+	Pid  int
+	Comm string // /proc/PID/comm: "sshd" for OpenSSH's listener
+	// Args is its command line as the process shows it now (see
+	// ProcArgs); Config the -f it runs, "" when none was given.
+	Args   []string
+	Config string
+}
+
+// String names the process and the config it runs, for messages.
+func (l Listener) String() string {
+	switch {
+	case l.Comm != "sshd":
+		return fmt.Sprintf("%s (pid %d, not sshd)", or(l.Comm, "a process"), l.Pid)
+	case l.Config == "":
+		return fmt.Sprintf("sshd (pid %d, no -f: %s)", l.Pid, DefaultConfig)
+	}
+	return fmt.Sprintf("sshd (pid %d, -f %s)", l.Pid, l.Config)
+}
+
+// listenSock is one LISTEN entry of /proc/net/tcp or tcp6.
+type listenSock struct {
+	ip    net.IP
+	port  int
+	inode uint64
+}
+
+// Listeners returns, for each address (a ListenAddress of sshd -T), the
+// processes that hold a TCP socket listening on it: its own, or a wildcard
+// of the port that also takes its connections (for a wildcard address, any
+// socket of the port). The listening sockets come from /proc/net/tcp and
+// tcp6 (state 0A), their holders from the socket:[inode] links in
+// /proc/PID/fd. A forked child still holding its parent's socket is not
+// counted: the parent is the listener. An address nothing listens on has
+// no entry.
+func Listeners(addrs []string) (map[string][]Listener, error) {
+	var socks []listenSock
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n")[1:] {
+			fs := strings.Fields(line)
+			if len(fs) < 10 || fs[3] != "0A" {
+				continue
+			}
+			a, p, ok := hexAddr(fs[1])
+			n, err := strconv.ParseUint(fs[9], 10, 64)
+			if ok && err == nil && n != 0 {
+				socks = append(socks, listenSock{net.ParseIP(a), p, n})
+			}
+		}
+	}
+	want := map[uint64][]string{} // inode -> the addresses it serves
+	for _, addr := range addrs {
+		h, ps, err := net.SplitHostPort(strings.Fields(addr + " ")[0])
+		if err != nil {
+			return nil, fmt.Errorf("listenaddress %q: %w", addr, err)
+		}
+		port, err := strconv.Atoi(ps)
+		if err != nil {
+			return nil, fmt.Errorf("listenaddress %q: %w", addr, err)
+		}
+		ip := net.ParseIP(h)
+		if ip == nil {
+			ip = net.IPv4zero
+		}
+		for _, s := range socks {
+			if s.port == port && serves(s.ip, ip) {
+				want[s.inode] = append(want[s.inode], addr)
+			}
+		}
+	}
+	out := map[string][]Listener{}
+	if len(want) == 0 {
+		return out, nil
+	}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	holders := map[uint64][]Listener{}
+	ppid := map[int]int{}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		fdDir := filepath.Join("/proc", e.Name(), "fd")
+		fds, err := os.ReadDir(fdDir)
+		if err != nil {
+			continue
+		}
+		seen := map[uint64]bool{}
+		for _, fd := range fds {
+			l, err := os.Readlink(filepath.Join(fdDir, fd.Name()))
+			if err != nil || !strings.HasPrefix(l, "socket:[") {
+				continue
+			}
+			n, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(l, "socket:["), "]"), 10, 64)
+			if err != nil || want[n] == nil || seen[n] {
+				continue
+			}
+			seen[n] = true
+			holders[n] = append(holders[n], procListener(pid))
+			if status, err := os.ReadFile(filepath.Join("/proc", e.Name(), "status")); err == nil {
+				ppid[pid] = procPPID(status)
+			}
+		}
+	}
+	for n, hs := range holders {
+		held := map[int]bool{}
+		for _, h := range hs {
+			held[h.Pid] = true
+		}
+		for _, h := range hs {
+			if held[ppid[h.Pid]] {
+				continue // a child between fork and closing the listeners
+			}
+			for _, addr := range want[n] {
+				if !slices.ContainsFunc(out[addr], func(o Listener) bool { return o.Pid == h.Pid }) {
+					out[addr] = append(out[addr], h)
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// serves reports whether a socket listening on sock takes connections for
+// the ListenAddress ip: the same address, or a wildcard on either side
+// (a v6 wildcard may be dual-stack and take IPv4 too).
+func serves(sock, ip net.IP) bool {
+	if sock.Equal(ip) {
+		return true
+	}
+	v4 := func(i net.IP) bool { return i.To4() != nil }
+	if sock.IsUnspecified() && (v4(sock) == v4(ip) || !v4(sock)) {
+		return true
+	}
+	return ip.IsUnspecified() && v4(sock) == v4(ip)
+}
+
+func procListener(pid int) Listener {
+	l := Listener{Pid: pid, Args: ProcArgs(pid)}
+	if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err == nil {
+		l.Comm = strings.TrimSpace(string(comm))
+	}
+	l.Config, _ = ConfigArg(l.Args)
+	return l
+}
+
+// ProcArgs is the command line of pid as the process shows it. sshd's
+// listener rewrites it (setproctitle) to one string, "sshd: /usr/sbin/sshd
+// -f FILE [listener] 0 of 10-100 startups", which is split back into the
+// words it was made of; before that it is the NUL-separated argv.
+func ProcArgs(pid int) []string {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return nil
+	}
+	data = bytes.TrimRight(data, "\x00")
+	if bytes.IndexByte(data, 0) >= 0 {
+		return strings.Split(string(data), "\x00")
+	}
+	s := strings.TrimPrefix(string(data), "sshd: ")
+	if i := strings.Index(s, " [listener]"); i >= 0 {
+		s = s[:i]
+	}
+	return strings.Fields(s)
+}
+
+// ConfigArg returns the config file an sshd command line names with -f
+// (the last one, as sshd's getopt loop keeps), parsing options as getopt
+// does ("-f FILE", "-fFILE", "-Df FILE"); ok is false without -f.
+func ConfigArg(args []string) (file string, ok bool) {
+	const withArg = "CEbcfghkopu" // sshd.c's optstring letters that take one
+	for i := 1; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			break
+		}
+		if len(a) < 2 || a[0] != '-' {
+			continue
+		}
+		for j := 1; j < len(a); j++ {
+			if !strings.ContainsRune(withArg, rune(a[j])) {
+				continue
+			}
+			v := a[j+1:]
+			if v == "" && i+1 < len(args) {
+				i++
+				v = args[i]
+			}
+			if a[j] == 'f' {
+				file, ok = v, true
+			}
+			break
+		}
+	}
+	return file, ok
+}
+
+// RunsConfig reports whether the sshd l reads config (a host path) when
+// it (re)starts: its -f names that file, or it has none and config is
+// DefaultConfig. A relative -f is taken from the process's working
+// directory, where sshd re-executes on SIGHUP.
+func (l Listener) RunsConfig(config string) bool {
+	f := l.Config
+	if f == "" {
+		f = DefaultConfig
+	} else if !filepath.IsAbs(f) {
+		f = filepath.Join(fmt.Sprintf("/proc/%d/cwd", l.Pid), f)
+	}
+	if filepath.Clean(f) == filepath.Clean(config) {
+		return true
+	}
+	a, err1 := os.Stat(f)
+	b, err2 := os.Stat(config)
+	return err1 == nil && err2 == nil && os.SameFile(a, b)
 }

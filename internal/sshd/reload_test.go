@@ -101,7 +101,7 @@ func TestReloadSystemd(t *testing.T) {
 			if c.hup {
 				h.pid = pid
 			}
-			r := sshd.Reloader{Runner: h, Wait: time.Second, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{}}
+			r := sshd.Reloader{Runner: h, Wait: time.Second, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{}, Config: configOf(pidFile)}
 			res, err := r.Reload(context.Background())
 			if err != nil {
 				t.Fatal(err)
@@ -198,7 +198,7 @@ func startSshd(t *testing.T) (pidFile, logFile string) {
 func TestReloadSighupRealSshd(t *testing.T) {
 	pidFile, logFile := startSshd(t)
 	sysDir, initDir := fakeSystem(t, false)
-	res, err := sshd.Reloader{Runner: &run.Stub{T: t}, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{pidFile}}.Reload(context.Background())
+	res, err := sshd.Reloader{Runner: &run.Stub{T: t}, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{pidFile}, Config: configOf(pidFile)}.Reload(context.Background())
 	if err != nil || res.Method != sshd.ReloadSignal || !res.Reloaded {
 		t.Fatalf("%+v %v", res, err)
 	}
@@ -219,7 +219,7 @@ func TestReloadSighupRealSshd(t *testing.T) {
 func TestReloadSysVScriptDoesNothing(t *testing.T) {
 	pidFile, logFile := startSshd(t)
 	sysDir, initDir := fakeSystem(t, false, "ssh")
-	res, err := sshd.Reloader{Runner: run.Exec{}, Wait: time.Second, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{pidFile}}.Reload(context.Background())
+	res, err := sshd.Reloader{Runner: run.Exec{}, Wait: time.Second, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{pidFile}, Config: configOf(pidFile)}.Reload(context.Background())
 	if err != nil || !res.Reloaded || !strings.Contains(res.Detail, "exited 0, but sshd") || !strings.Contains(res.Detail, "sent SIGHUP") {
 		t.Fatalf("%+v %v", res, err)
 	}
@@ -233,7 +233,7 @@ func TestReloadSysV(t *testing.T) {
 	pidFile, _ := startSshd(t)
 	sysDir, initDir := fakeSystem(t, false)
 	os.WriteFile(filepath.Join(initDir, "ssh"), []byte("#!/bin/sh\n[ \"$1\" = reload ] && kill -HUP $(cat "+pidFile+")\n"), 0o755)
-	res, err := sshd.Reloader{Runner: run.Exec{}, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{pidFile}}.Reload(context.Background())
+	res, err := sshd.Reloader{Runner: run.Exec{}, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{pidFile}, Config: configOf(pidFile)}.Reload(context.Background())
 	if err != nil || res.Method != sshd.ReloadSysV || !res.Reloaded || !strings.Contains(res.Detail, "reloaded with: "+initDir+"/ssh reload") {
 		t.Fatalf("%+v %v", res, err)
 	}
@@ -246,10 +246,15 @@ func TestReloadUnconfirmed(t *testing.T) {
 	pid := readPid(t, pidFile)
 	sysDir, initDir := fakeSystem(t, false, "ssh")
 	lost := func(int, syscall.Signal) error { return nil }
-	res, err := sshd.Reloader{Runner: run.Exec{}, Kill: lost, Wait: time.Second, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{pidFile}}.Reload(context.Background())
+	res, err := sshd.Reloader{Runner: run.Exec{}, Kill: lost, Wait: time.Second, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{pidFile}, Config: configOf(pidFile)}.Reload(context.Background())
 	if err == nil || res.Reloaded || fail.Code(err) != 3 || !strings.Contains(fail.HintOf(err), fmt.Sprintf("kill -HUP %d", pid)) {
 		t.Fatalf("%+v %v (hint %q)", res, err, fail.HintOf(err))
 	}
+}
+
+// configOf is the config file startSshd ran the sshd of pidFile with.
+func configOf(pidFile string) string {
+	return filepath.Join(filepath.Dir(pidFile), "sshd_config")
 }
 
 func readPid(t *testing.T, pidFile string) int {
@@ -269,7 +274,7 @@ func TestReloadStalePidFile(t *testing.T) {
 	sysDir, initDir := fakeSystem(t, false, "ssh")
 	pidFile := filepath.Join(t.TempDir(), "sshd.pid")
 	os.WriteFile(pidFile, []byte("999999\n"), 0o644)
-	res, err := sshd.Reloader{Runner: &run.Stub{T: t}, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{pidFile}}.Reload(context.Background())
+	res, err := sshd.Reloader{Runner: &run.Stub{T: t}, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{pidFile}, Config: configOf(pidFile)}.Reload(context.Background())
 	if err != nil || res.Method != sshd.ReloadNotFound || !strings.Contains(res.Detail, "not running") {
 		t.Fatalf("%+v %v", res, err)
 	}

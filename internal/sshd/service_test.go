@@ -63,7 +63,7 @@ func TestReloadFailureHintWithoutSystemd(t *testing.T) {
 	pidFile, _ := startSshd(t)
 	sysDir, initDir := fakeSystem(t, false, "ssh")
 	s := (&run.Stub{T: t}).Expect(filepath.Join(initDir, "ssh")+" reload", "", "reload failed", run.ErrExit)
-	_, err := sshd.Reloader{Runner: s, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{pidFile}}.Reload(context.Background())
+	_, err := sshd.Reloader{Runner: s, SystemdDir: sysDir, InitDir: initDir, PidFiles: []string{pidFile}, Config: configOf(pidFile)}.Reload(context.Background())
 	hint := fail.HintOf(err)
 	if err == nil || !strings.Contains(hint, "service ssh reload") || strings.Contains(hint, "systemctl") || strings.Contains(hint, "journalctl") {
 		t.Fatalf("err = %v\nhint = %s", err, hint)

@@ -61,7 +61,8 @@ func (c Config) reloader() *sshd.Reloader {
 	if c.Reloader != nil {
 		return c.Reloader
 	}
-	return &sshd.Reloader{Root: c.Root, Runner: c.Runner}
+	// Config: the daemon must run the file the wizard changes (its -f).
+	return &sshd.Reloader{Root: c.Root, Runner: c.Runner, Config: c.Root.Path(c.sshdConfig())}
 }
 
 // guard runs render.Guard with sshd -T over the host's config.
