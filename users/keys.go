@@ -587,7 +587,7 @@ func (h Host) Revoke(ctx context.Context, r RevokeRequest) (RemoveResult, error)
 		// A person's own keys are how they log in: revoking one (as an
 		// unrestricted key, list-keys would once have said) locks them out.
 		return RemoveResult{Account: r.User}, fail.New(fail.Failed, "pfwdctl manages the keys of port-forward-only accounts; edit the account's authorized_keys by hand if you mean it (sshd -T -C user="+r.User+" names the file)",
-			"refusing: %s has the login shell %s, it is a person's account, not a port-forward-only one", r.User, a.Shell)
+			"refusing: %s has the login shell %s, it is a person's account, not a port-forward-only one", r.User, shellName(a))
 	}
 	return h.remove(ctx, r.User, ActionKeyRevoke, r.KillSessions, func(es []Entry) ([]Entry, error) {
 		return selectKey(es, sel, r.User, r.All, "revoke")
@@ -861,5 +861,14 @@ func forwardOnly(a Account) error {
 		return nil
 	}
 	return fail.New(fail.Failed, "make it a forward-only account first: pfwdctl user create --user "+a.Name+" (it sets a nologin shell, and refuses a person's account)",
-		"refusing: %s has the login shell %s: a key there runs commands whatever its options say", a.Name, a.Shell)
+		"refusing: %s has the login shell %s: a key there runs commands whatever its options say", a.Name, shellName(a))
+}
+
+// shellName is the account's shell for messages: an empty field is
+// /bin/sh to sshd.
+func shellName(a Account) string {
+	if a.Shell == "" {
+		return `"" (sshd runs /bin/sh)`
+	}
+	return a.Shell
 }

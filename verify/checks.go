@@ -510,7 +510,14 @@ func (e *probeEnv) unproven(what string, accepted, open bool, end string, err er
 	case accepted && open:
 		return part{problem: what + " was accepted and still running near --timeout without exiting or answering: a shell may be starting (nologin or a ForceCommand would have exited at once)"}
 	case accepted && end != "" && end != endRefused:
-		return part{problem: what + " was accepted and " + end + ", without the canary's output: that cannot show the command did not run (nologin exits 1)"}
+		msg := what + " was accepted and " + end + ", without the canary's output: that cannot show the command did not run (nologin exits 1)"
+		if end == "exited 0" {
+			// The common honest case: a ForceCommand that prints a notice
+			// (echo) or does nothing (/bin/true) looks exactly like a
+			// wrapper that ran the command with its output elsewhere.
+			msg += "; a ForceCommand such as echo or /bin/true exits 0 too: use /usr/sbin/nologin (or /bin/false), which refuses with exit 1"
+		}
+		return part{problem: msg}
 	}
 	return part{note: note}
 }

@@ -89,8 +89,8 @@ func deciderService(g *Globals) (jit.Service, error) {
 		return svc, err
 	}
 	if os.Getuid() == 0 && svc.Caller.UID != 0 && !g.Root().IsHost() {
-		return svc, usageErr("run it without --root: a delegated approver decides on the running host",
-			"refusing --root for %s (uid %d) acting as root: --root is for tests and image builds", svc.Caller.Name, svc.Caller.UID)
+		return svc, usageErr("decide on the running host (without --root); --root trees are for tests and image builds, run by root's own login",
+			"refusing --root: the approver is %s (login uid %d) acting as root, and a sudo rule that allows approve would let them make root write into a tree they chose", svc.Caller.Name, svc.Caller.UID)
 	}
 	return svc, nil
 }

@@ -68,3 +68,20 @@ func TestPersonsKeysAreListedNotRevoked(t *testing.T) {
 		t.Errorf("the admin's keys changed: %q", after)
 	}
 }
+
+// An empty shell field is /bin/sh to sshd: add-key refuses such an
+// account like one with /bin/bash (it once passed as "no login").
+func TestAddKeyRefusesAnEmptyShell(t *testing.T) {
+	root := rendertest.New(t, rendertest.Tree{Files: map[string]string{
+		"/etc/passwd": "root:x:0:0:root:/root:/bin/bash\npfwd:x:999:999::/home/pfwd:\n"}})
+	exec := inTree(t, root)
+	os.MkdirAll(root.Path("/home/pfwd/.ssh"), 0o700)
+	pub := filepath.Join(t.TempDir(), "friend.pub")
+	os.WriteFile(pub, []byte(agreeKey(t, "friend")+"\n"), 0o644)
+	if _, errb := exec(1, "add-key", "--target", "127.0.0.1:8009", pub); !strings.Contains(errb, "login shell") {
+		t.Errorf("add-key for an account with an empty shell: %s", errb)
+	}
+	if _, err := root.ReadFile("/home/pfwd/.ssh/authorized_keys"); err == nil {
+		t.Error("a keys file was written")
+	}
+}

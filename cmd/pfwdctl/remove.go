@@ -197,10 +197,13 @@ func printLeftAccounts(g *Globals, h users.Host, accounts []string, dryRun bool)
 		verb = "would stay"
 	}
 	for _, name := range accounts {
-		n := 0
-		if res, err := h.ListKeys(name); err == nil {
-			n = len(res.Keys)
+		res, err := h.ListKeys(name)
+		if err != nil {
+			g.Printf("%s the account %s %s; its keys could not be read (%s): pfwdctl remove --user %s --delete-account removes it with them\n",
+				st.Warn("!"), ui.Escape(name), verb, ui.EscapeText(err.Error()), ui.Escape(name))
+			continue
 		}
+		n := len(res.Keys)
 		if n == 0 {
 			g.Printf("%s the account %s %s (no keys; pfwdctl remove --user %s --delete-account removes it)\n", st.Dim("·"), ui.Escape(name), verb, ui.Escape(name))
 			continue

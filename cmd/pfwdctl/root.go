@@ -303,7 +303,14 @@ func versionOnly(args []string) bool {
 
 // Main runs pfwdctl with args and returns the exit code.
 func Main(args []string, env *Env) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	// SIGHUP (the terminal or SSH session closing) interrupts like Ctrl-C,
+	// so a change is rolled back, not left half-done; unless the run was
+	// started ignoring it (nohup), which Notify would otherwise undo.
+	sigs := []os.Signal{os.Interrupt, syscall.SIGTERM}
+	if !signal.Ignored(syscall.SIGHUP) {
+		sigs = append(sigs, syscall.SIGHUP)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), sigs...)
 	defer stop()
 	return mainContext(ctx, args, env)
 }
@@ -355,8 +362,8 @@ func mainContext(ctx context.Context, args []string, env *Env) int {
 // bogus -h"): cobra answers the help flag before it looks at the words,
 // printing the parent's help with exit 0, so a typo looked like success.
 func unknownWithHelp(root *cobra.Command, args []string) error {
-	if !slices.Contains(args, "--help") && !slices.Contains(args, "-h") {
-		return nil
+	if !slices.Contains(args, "--help") && !slices.Contains(args, "-h") || len(args) > 0 && strings.HasPrefix(args[0], "__complete") {
+		return nil // completion asks cobra's hidden commands, added at Execute
 	}
 	c, rest, err := root.Find(args)
 	if err != nil || !c.HasSubCommands() {

@@ -156,9 +156,10 @@ func (a Account) PasswordUsable() bool {
 // NoLogin reports whether the shell refuses interactive logins.
 func (a Account) NoLogin() bool { return NoLoginShell(a.Shell) }
 
-// NoLoginShell reports whether a shell refuses interactive logins.
+// NoLoginShell reports whether a shell refuses interactive logins. An
+// empty shell field is not one: sshd (and login) run /bin/sh for it.
 func NoLoginShell(shell string) bool {
-	return shell == "" || slices.Contains([]string{"nologin", "false", "sync", "halt", "shutdown"}, filepath.Base(shell))
+	return shell != "" && slices.Contains([]string{"nologin", "false", "sync", "halt", "shutdown"}, filepath.Base(shell))
 }
 
 // Group is one /etc/group entry.

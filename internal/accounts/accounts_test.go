@@ -105,7 +105,9 @@ func TestReadGroups(t *testing.T) {
 
 func TestNoLoginShell(t *testing.T) {
 	for shell, want := range map[string]bool{
-		"/usr/sbin/nologin": true, "/sbin/nologin": true, "/bin/false": true, "": true, "/bin/sync": true,
+		"/usr/sbin/nologin": true, "/sbin/nologin": true, "/bin/false": true, "/bin/sync": true,
+		// sshd runs /bin/sh for an empty shell field (session.c).
+		"":          false,
 		"/bin/bash": false, "/bin/sh": false, "/usr/bin/zsh": false,
 	} {
 		if got := NoLoginShell(shell); got != want {

@@ -224,14 +224,28 @@ func Parse(data []byte) ([]Line, error) {
 // into criterion and patterns, as sshd's match_cfg_line does (any
 // criterion may take its argument after '='): a reader that kept it as one
 // word would take the block for one without a connection criterion.
+//
+// sshd's tokenizer (strdelim) takes one '=' as a separator in any spacing:
+// "Address=X", "Address =X", "Address= X" and "Address = X" are all the
+// criterion Address with the pattern X.
 func splitCriteria(args []string) []string {
 	var out []string
 	for _, a := range args {
-		if i := strings.IndexByte(a, '='); i > 0 {
-			out = append(out, a[:i], a[i+1:])
-			continue
+		switch i := strings.IndexByte(a, '='); {
+		case a == "=":
+			continue // "Address = X"
+		case i == 0:
+			if a = a[1:]; a != "" {
+				out = append(out, a) // "Address =X"
+			}
+		case i > 0:
+			out = append(out, a[:i]) // "Address=X", "Address= X"
+			if a[i+1:] != "" {
+				out = append(out, a[i+1:])
+			}
+		default:
+			out = append(out, a)
 		}
-		out = append(out, a)
 	}
 	return out
 }

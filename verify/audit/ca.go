@@ -153,8 +153,15 @@ func (a *auditor) revocations(inEffect string, at func(*Finding, string)) {
 			return
 		}
 	}
+	detail := "sshd refuses every key and certificate of " + u + " while its RevokedKeys file is missing or unreadable"
+	if data != nil {
+		// sshd reads a file without the KRL header as a plain list of
+		// revoked keys: logins may work, but it is not what ca revoke
+		// writes, and pfwdctl cannot tell what it revokes.
+		detail = "it is not a KRL: sshd reads it as a plain list of revoked keys, ca revoke cannot add to it, and pfwdctl cannot tell which certificates it revokes"
+	}
 	a.add(Finding{ID: "ca.revocations", Severity: Fail,
 		Title:  fmt.Sprintf("pfwdctl's revocation list %s cannot be used: %v", want, err),
-		Detail: "sshd refuses every key and certificate of " + u + " while its RevokedKeys file is missing or unreadable, and the revocations in it are unknown",
+		Detail: detail,
 		Fix:    "restore " + want + " from a backup; or move it aside and run pfwdctl apply --ca CA.pub for an empty one (its revocations are lost: revoke them again)"})
 }

@@ -203,6 +203,11 @@ func connsFor(args []string, user string) (conns []conn, ok bool) {
 	type crit struct{ key, label string }
 	var crits []crit
 	var cands [][]string
+	// base is each criterion's value while another one varies: a
+	// candidate its own list accepts (pfwdctl's reading, only to pick it;
+	// sshd still decides), so two criteria that both start with a negated
+	// pattern are not each held at a value the other excludes.
+	var bases []string
 	for i := 0; i < len(args); i++ {
 		kw := strings.ToLower(args[i])
 		if kw == "all" {
@@ -224,15 +229,19 @@ func connsFor(args []string, user string) (conns []conn, ok bool) {
 			key := map[string]string{"address": "addr", "localaddress": "laddr"}[kw]
 			crits = append(crits, crit{key, kw})
 			cands = append(cands, addrCandidates(val))
+			bases = append(bases, accepted(cands[len(cands)-1], func(c string) bool { return matchAddr(c, val) }))
 		case "localport":
 			crits = append(crits, crit{"lport", "local port"})
 			cands = append(cands, portCandidates(val))
+			bases = append(bases, accepted(cands[len(cands)-1], func(c string) bool { return matchList(c, val, false) }))
 		case "host":
 			crits = append(crits, crit{"host", "from host"})
 			cands = append(cands, hostCandidates(val))
+			bases = append(bases, accepted(cands[len(cands)-1], func(c string) bool { return matchList(c, val, true) }))
 		case "rdomain":
 			crits = append(crits, crit{"rdomain", "rdomain"})
 			cands = append(cands, patternCandidates(val, "default"))
+			bases = append(bases, accepted(cands[len(cands)-1], func(c string) bool { return matchList(c, val, false) }))
 		default:
 			return nil, false // not a criterion sshd -T -C can be given
 		}
@@ -261,7 +270,7 @@ func connsFor(args []string, user string) (conns []conn, ok bool) {
 				vals[k] = x
 			}
 			for j, c := range crits {
-				vals[c.key] = cands[j][0]
+				vals[c.key] = bases[j]
 			}
 			vals[crits[i].key] = v
 			c := make1(vals)
@@ -272,6 +281,16 @@ func connsFor(args []string, user string) (conns []conn, ok bool) {
 		}
 	}
 	return conns, true
+}
+
+// accepted is the first candidate ok takes, or the first candidate.
+func accepted(cands []string, ok func(string) bool) string {
+	for _, c := range cands {
+		if ok(c) {
+			return c
+		}
+	}
+	return cands[0]
 }
 
 // ordinaryAddrs are addresses a client may well come from, asked about

@@ -108,7 +108,11 @@ func Run(parent context.Context, o Options) (res Result, err error) {
 	}
 	// SIGHUP (the admin's terminal closing) must also reach the cleanup;
 	// the command already turns SIGINT and SIGTERM into a cancelled parent.
-	ctx, stop := signal.NotifyContext(parent, syscall.SIGHUP)
+	// Not under nohup: Notify would undo the ignoring the admin asked for.
+	ctx, stop := context.WithCancel(parent)
+	if !signal.Ignored(syscall.SIGHUP) {
+		ctx, stop = signal.NotifyContext(parent, syscall.SIGHUP)
+	}
 	defer stop()
 
 	auto := s.Port == 0
