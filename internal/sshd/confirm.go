@@ -150,6 +150,36 @@ type listenSock struct {
 	inode uint64
 }
 
+// listenSocks are the TCP sockets in the LISTEN state (0A) of
+// /proc/net/tcp and tcp6: address, port and inode. An inode is kept even
+// when its address does not parse (ip nil), so ListenSockets still sees it.
+func listenSocks() []listenSock {
+	var socks []listenSock
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n")[1:] {
+			// sl local rem st tx:rx tr:when retrnsmt uid timeout inode
+			fs := strings.Fields(line)
+			if len(fs) < 10 || fs[3] != "0A" {
+				continue
+			}
+			n, err := strconv.ParseUint(fs[9], 10, 64)
+			if err != nil || n == 0 {
+				continue
+			}
+			sock := listenSock{inode: n}
+			if a, p, ok := hexAddr(fs[1]); ok {
+				sock.ip, sock.port = net.ParseIP(a), p
+			}
+			socks = append(socks, sock)
+		}
+	}
+	return socks
+}
+
 // Listeners returns, for each address (a ListenAddress of sshd -T), the
 // processes that hold a TCP socket listening on it: its own, or a wildcard
 // of the port that also takes its connections (for a wildcard address, any
@@ -159,24 +189,7 @@ type listenSock struct {
 // counted: the parent is the listener. An address nothing listens on has
 // no entry.
 func Listeners(addrs []string) (map[string][]Listener, error) {
-	var socks []listenSock
-	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(data), "\n")[1:] {
-			fs := strings.Fields(line)
-			if len(fs) < 10 || fs[3] != "0A" {
-				continue
-			}
-			a, p, ok := hexAddr(fs[1])
-			n, err := strconv.ParseUint(fs[9], 10, 64)
-			if ok && err == nil && n != 0 {
-				socks = append(socks, listenSock{net.ParseIP(a), p, n})
-			}
-		}
-	}
+	socks := listenSocks()
 	want := map[uint64][]string{} // inode -> the addresses it serves
 	for _, addr := range addrs {
 		h, ps, err := net.SplitHostPort(strings.Fields(addr + " ")[0])

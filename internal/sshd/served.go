@@ -164,21 +164,8 @@ func ProbeAddr(listen string) (string, error) {
 // listeners count: connections and pipes to children come and go.
 func ListenSockets(pid int) (map[uint64]bool, error) {
 	listening := map[uint64]bool{}
-	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(data), "\n")[1:] {
-			fs := strings.Fields(line)
-			// sl local rem st tx:rx tr:when retrnsmt uid timeout inode
-			if len(fs) < 10 || fs[3] != "0A" {
-				continue
-			}
-			if n, err := strconv.ParseUint(fs[9], 10, 64); err == nil {
-				listening[n] = true
-			}
-		}
+	for _, sock := range listenSocks() {
+		listening[sock.inode] = true
 	}
 	dir := filepath.Join("/proc", strconv.Itoa(pid), "fd")
 	ents, err := os.ReadDir(dir)
