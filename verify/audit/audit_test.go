@@ -288,6 +288,17 @@ func TestBrokenTrees(t *testing.T) {
 			files: map[string]string{"/etc/group": "root:x:0:\npfwd:x:999:\npfwdctl-tree-only:x:2000:pfwd\n",
 				dropDir + "05-local.conf": "Match Group pfwdctl-tree-only\n    PermitOpen any\n    PermitTTY yes\n"},
 			id: "match.earlier", sev: Fail, at: dropDir + "05-local.conf:1"},
+		// Merged /usr: /sbin/nologin is /usr/sbin/nologin, the same
+		// ForceCommand as pfwdctl's: a note, not a failure.
+		{name: "earlier Match with the same nologin by another path",
+			files: map[string]string{"/usr/sbin/nologin": "#!/bin/sh\nexit 1\n",
+				dropDir + "05-local.conf": "Match User pfwd\n    ForceCommand /sbin/nologin\n"},
+			post: func(r hostfs.Root) {
+				if err := os.Symlink("usr/sbin", r.Path("/sbin")); err != nil {
+					t.Fatal(err)
+				}
+			},
+			id: "match.earlier", sev: Warn, at: dropDir + "05-local.conf:1"},
 		{name: "DisableForwarding yes",
 			files: map[string]string{dropDir + "60-local.conf": "DisableForwarding yes\n"},
 			id:    "forwarding.disabled", sev: Fail, at: dropDir + "60-local.conf:1"},

@@ -3,6 +3,7 @@ package audit
 import (
 	"fmt"
 	"net/netip"
+	"os"
 	"path"
 	"path/filepath"
 	"slices"
@@ -183,7 +184,7 @@ func (a *auditor) effectiveChecks(global, fwd, other map[string][]string) {
 			}
 			want := strings.Join(w.Args, " ")
 			got := strings.Join(effectiveValue(c.eff, w.Keyword), " ")
-			if strings.EqualFold(want, got) || sameRootLogin(w.Keyword, want, got) {
+			if a.sameValue(want, got) || sameRootLogin(w.Keyword, want, got) {
 				continue
 			}
 			if w.Keyword == "loglevel" && atLeastVerbose(got) {
@@ -546,7 +547,7 @@ func (a *auditor) earlierMatchChecks() {
 				// --root tree, sshd -T cannot see the tree's groups, so
 				// this reading is the only one that does.)
 				for _, w := range want {
-					if w.Keyword == m.Keyword && critical[w.Keyword] && !strings.EqualFold(strings.Join(m.Args, " "), strings.Join(w.Args, " ")) {
+					if w.Keyword == m.Keyword && critical[w.Keyword] && !a.sameValue(strings.Join(m.Args, " "), strings.Join(w.Args, " ")) {
 						weaker = append(weaker, keywordName(m)+" "+strings.Join(m.Args, " "))
 					}
 				}
@@ -565,6 +566,21 @@ func (a *auditor) earlierMatchChecks() {
 	if n == 0 {
 		a.ok("match.earlier", "no other Match block matches %s before pfwdctl's", u)
 	}
+}
+
+// sameValue says two values of a keyword are the same: equal ignoring
+// case, or two absolute paths that are one file in the tree (on a
+// merged-/usr system /sbin/nologin is /usr/sbin/nologin).
+func (a *auditor) sameValue(x, y string) bool {
+	if strings.EqualFold(x, y) {
+		return true
+	}
+	if !filepath.IsAbs(x) || !filepath.IsAbs(y) || strings.ContainsAny(x+y, " \t") {
+		return false
+	}
+	fx, errx := os.Stat(a.o.Root.Path(x))
+	fy, erry := os.Stat(a.o.Root.Path(y))
+	return errx == nil && erry == nil && os.SameFile(fx, fy)
 }
 
 // shadowChecks: a global line that sets one of the baseline's keywords to
