@@ -578,8 +578,8 @@ func (a *auditor) sameValue(x, y string) bool {
 	if !filepath.IsAbs(x) || !filepath.IsAbs(y) || strings.ContainsAny(x+y, " \t") {
 		return false
 	}
-	fx, errx := os.Stat(a.o.Root.Path(x))
-	fy, erry := os.Stat(a.o.Root.Path(y))
+	fx, errx := a.o.Root.Stat(x)
+	fy, erry := a.o.Root.Stat(y)
 	return errx == nil && erry == nil && os.SameFile(fx, fy)
 }
 
