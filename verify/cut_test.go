@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"github.com/pfwdctl/pfwdctl/internal/fail"
 	"github.com/pfwdctl/pfwdctl/verify"
 	"github.com/pfwdctl/pfwdctl/verify/lab"
+	"github.com/pfwdctl/pfwdctl/verify/lab/labtest"
 )
 
 // cutGrace is how long a run may take past its deadline or interrupt to
@@ -239,25 +239,12 @@ func TestHostKeyHintFollowsItsSource(t *testing.T) {
 func TestInterruptWhileConnecting(t *testing.T) {
 	t.Parallel()
 	_, o := against(t, lab.Options{})
-	mute, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { mute.Close() })
-	go func() {
-		for {
-			c, err := mute.Accept()
-			if err != nil {
-				return
-			}
-			t.Cleanup(func() { c.Close() })
-		}
-	}()
-	o.Port = mute.Addr().(*net.TCPAddr).Port
+	mutePort := labtest.Mute(t)
+	o.Port = mutePort
 	o.Timeout = time.Minute
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(300*time.Millisecond, cancel)
-	_, err = verify.Run(ctx, o)
+	_, err := verify.Run(ctx, o)
 	var ce *verify.ConnectError
 	if !errors.As(err, &ce) || ce.Reason != verify.Interrupted || fail.Code(err) != fail.ExitInterrupted {
 		t.Fatalf("want interrupted (exit 130), got %v (exit %d)", err, fail.Code(err))

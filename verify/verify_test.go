@@ -113,20 +113,7 @@ func TestConnectErrors(t *testing.T) {
 	os.WriteFile(emptyKH, nil, 0o644)
 
 	// A port that accepts and never speaks: the timeout.
-	mute, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { mute.Close() })
-	go func() {
-		for {
-			c, err := mute.Accept()
-			if err != nil {
-				return
-			}
-			t.Cleanup(func() { c.Close() })
-		}
-	}()
+	mutePort := labtest.Mute(t)
 	closed, _ := net.Listen("tcp", "127.0.0.1:0")
 	closedPort := closed.Addr().(*net.TCPAddr).Port
 	closed.Close()
@@ -145,7 +132,7 @@ func TestConnectErrors(t *testing.T) {
 		{"wrong-user", func(o *verify.Options) { o.User = "root" }, verify.AuthFailed},
 		{"closed-port", func(o *verify.Options) { o.Port = closedPort }, verify.Refused},
 		{"mute-port", func(o *verify.Options) {
-			o.Port = mute.Addr().(*net.TCPAddr).Port
+			o.Port = mutePort
 			o.Timeout = 300 * time.Millisecond
 		}, verify.Timeout},
 	}

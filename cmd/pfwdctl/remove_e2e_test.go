@@ -17,10 +17,8 @@ import (
 	"github.com/pfwdctl/pfwdctl/internal/accounts"
 	"github.com/pfwdctl/pfwdctl/internal/auditlog"
 	"github.com/pfwdctl/pfwdctl/internal/hostfs"
-	"github.com/pfwdctl/pfwdctl/internal/target"
 	"github.com/pfwdctl/pfwdctl/internal/testenv"
 	"github.com/pfwdctl/pfwdctl/templates"
-	"github.com/pfwdctl/pfwdctl/verify/lab"
 	"github.com/pfwdctl/pfwdctl/verify/lab/labtest"
 )
 
@@ -148,11 +146,7 @@ func TestE2ERemoveUndoesApply(t *testing.T) {
 // ends, the keys are revoked in the audit log and the account and its
 // home are gone.
 func TestE2ERemoveDeletesAccount(t *testing.T) {
-	name := e2eAccount(t, "pfd")
-	echo := labtest.Echo(t)
-	logPath, logW := labtest.LogFile(t)
-	s := labtest.New(t, lab.Options{User: name, Targets: []target.Target{echo.Target}, AuthorizedKeysFile: ".ssh/authorized_keys", Log: logW})
-	audit := filepath.Join(t.TempDir(), "audit.jsonl")
+	name, s, echo, logPath, audit := e2eLab(t, "pfd")
 	run := func(want int, args ...string) string {
 		t.Helper()
 		env, out, errb := testEnv()

@@ -26,6 +26,18 @@ import (
 // e2eAccount is a real useradd account (nologin, password "*") removed
 // with its sessions at the end of the test; the host's audit log must be
 // left as it was.
+// e2eLab is an e2eAccount restricted by a lab sshd on loopback that
+// forwards only to an echo service, with sshd's log in logPath (for
+// sessions and --kill-sessions) and an audit log of the test's own.
+func e2eLab(t *testing.T, prefix string) (name string, s *lab.Server, echo *lab.Echo, logPath, audit string) {
+	t.Helper()
+	name = e2eAccount(t, prefix)
+	echo = labtest.Echo(t)
+	logPath, logW := labtest.LogFile(t)
+	s = labtest.New(t, lab.Options{User: name, Targets: []target.Target{echo.Target}, AuthorizedKeysFile: ".ssh/authorized_keys", Log: logW})
+	return name, s, echo, logPath, filepath.Join(t.TempDir(), "audit.jsonl")
+}
+
 func e2eAccount(t *testing.T, prefix string) string {
 	t.Helper()
 	testenv.Root(t)
@@ -67,11 +79,7 @@ func signerPub(t *testing.T, s ssh.Signer, comment string) string {
 // is refused, its open tunnel is reported (and left up) and, on the next
 // rotation with --kill-sessions, ended.
 func TestE2ERotate(t *testing.T) {
-	name := e2eAccount(t, "pfr")
-	echo := labtest.Echo(t)
-	logPath, logW := labtest.LogFile(t)
-	s := labtest.New(t, lab.Options{User: name, Targets: []target.Target{echo.Target}, AuthorizedKeysFile: ".ssh/authorized_keys", Log: logW})
-	audit := filepath.Join(t.TempDir(), "audit.jsonl")
+	name, s, echo, logPath, audit := e2eLab(t, "pfr")
 	run := func(want int, args ...string) string {
 		t.Helper()
 		env, out, errb := testEnv()

@@ -10,8 +10,6 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/pfwdctl/pfwdctl/internal/target"
-	"github.com/pfwdctl/pfwdctl/verify/lab"
 	"github.com/pfwdctl/pfwdctl/verify/lab/labtest"
 )
 
@@ -21,11 +19,7 @@ import (
 // tunnels are listed with their key names, "sessions kill bob" ends bob's
 // only, and ann's still moves data afterwards.
 func TestE2ESessionsCommand(t *testing.T) {
-	name := e2eAccount(t, "pfs")
-	echo := labtest.Echo(t)
-	logPath, logW := labtest.LogFile(t)
-	s := labtest.New(t, lab.Options{User: name, Targets: []target.Target{echo.Target}, AuthorizedKeysFile: ".ssh/authorized_keys", Log: logW})
-	audit := filepath.Join(t.TempDir(), "audit.jsonl")
+	name, s, echo, logPath, audit := e2eLab(t, "pfs")
 	run := func(want int, args ...string) string {
 		t.Helper()
 		env, out, errb := testEnv()

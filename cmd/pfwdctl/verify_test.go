@@ -390,21 +390,8 @@ func TestVerifySelfSignals(t *testing.T) {
 		t.Run(sig.String(), func(t *testing.T) {
 			t.Parallel()
 			s, tree := selfTree(t, lab.Options{})
-			mute, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { mute.Close() })
-			go func() {
-				for {
-					c, err := mute.Accept()
-					if err != nil {
-						return
-					}
-					t.Cleanup(func() { c.Close() })
-				}
-			}()
-			port := strconv.Itoa(mute.Addr().(*net.TCPAddr).Port)
+			mutePort := labtest.Mute(t)
+			port := strconv.Itoa(mutePort)
 			cmd := exec.Command(os.Args[0], "--root", tree, "verify", "--self", "--user", s.User, "--port", port, "--timeout", "60s")
 			cmd.Args[0] = "pfwdctl"
 			cmd.Env = append(os.Environ(), "NO_COLOR=1")
@@ -423,7 +410,7 @@ func TestVerifySelfSignals(t *testing.T) {
 				time.Sleep(5 * time.Millisecond)
 			}
 			cmd.Process.Signal(sig)
-			err = cmd.Wait()
+			err := cmd.Wait()
 			if err == nil {
 				t.Errorf("exit 0 after %v", sig)
 			}

@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -141,4 +142,26 @@ func Tunnel(t testing.TB, s *lab.Server, key ssh.Signer, echo *lab.Echo) (c *ssh
 		_, err := io.ReadFull(ch, buf)
 		return err
 	}
+}
+
+// Mute is a loopback port that accepts connections and never says a word:
+// a server that hangs before its SSH banner (timeouts, interrupts while
+// connecting). Closed, with every accepted connection, when the test ends.
+func Mute(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+		}
+	}()
+	return l.Addr().(*net.TCPAddr).Port
 }
