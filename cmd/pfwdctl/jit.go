@@ -594,8 +594,9 @@ certificate is issued for the window.`,
 			if o.dur == "" {
 				return usageErr("give --for, e.g. --for 4h", "how long? (--for)")
 			}
-			if _, err := deciderService(g); err != nil {
-				return err // before the registry is read
+			svc, err := deciderService(g) // before the registry is read
+			if err != nil {
+				return err
 			}
 			dur, err := jit.ParseDuration(o.dur)
 			if err != nil {
@@ -613,10 +614,6 @@ certificate is issued for the window.`,
 			reason := o.reason
 			if reason == "" {
 				reason = "grant"
-			}
-			svc, err := deciderService(g)
-			if err != nil {
-				return err
 			}
 			r := jit.Request{Version: 1, ID: id, Account: o.user, Name: d.Name, Fingerprint: d.Fingerprint, Duration: int64(dur / time.Second),
 				Reason: reason, Created: now, RequesterUID: os.Getuid(), Requester: svc.Caller.Name, SudoUser: g.Getenv("SUDO_USER")}
